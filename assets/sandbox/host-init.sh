@@ -1,0 +1,51 @@
+#!/bin/sh
+# Entry of a cdwiz sandbox host (runs under docker-init). There is no systemd:
+# this script applies the instance's credentials and starts sshd and dockerd,
+# then waits. It runs again, idempotently, on every start of the container.
+set -u
+mkdir -p /run/sshd /run/cdwiz-sandbox /var/log /var/lib/cdwiz-fault
+
+if [ -s /etc/cdwiz-sandbox/password ]; then
+  pw=$(cat /etc/cdwiz-sandbox/password)
+  for u in root ops auto; do printf '%s:%s\n' "$u" "$pw"; done | chpasswd
+fi
+if [ -s /etc/cdwiz-sandbox/authorized_keys ]; then
+  for u in root ops auto; do
+    home=$(getent passwd "$u" | cut -d: -f6)
+    install -d -m 0700 -o "$u" -g "$u" "$home/.ssh"
+    install -m 0600 -o "$u" -g "$u" /etc/cdwiz-sandbox/authorized_keys "$home/.ssh/authorized_keys"
+  done
+fi
+if [ -s /var/lib/cdwiz-fault/hostname ]; then
+  hostname "$(cat /var/lib/cdwiz-fault/hostname)"
+fi
+
+[ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -A >/dev/null
+/usr/sbin/sshd -E /var/log/sshd.log
+
+cdwiz_start_docker() {
+  [ -e /var/lib/cdwiz-fault/no-docker ] && return 0
+  [ -e /var/lib/cdwiz-fault/docker-stopped ] && return 0
+  pgrep -x dockerd >/dev/null && return 0
+  rm -f /var/run/docker.pid
+  setsid dockerd --storage-driver=overlay2 --log-level=warn </dev/null >>/var/log/dockerd.log 2>&1 &
+  i=0
+  while [ $i -lt 300 ] && ! docker version >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
+}
+
+case "${1:-boot}" in
+  start-docker) cdwiz_start_docker; exit 0 ;;
+esac
+
+cdwiz_start_docker
+touch /run/cdwiz-sandbox/ready
+
+cdwiz_stop() {
+  pkill -TERM keepalived 2>/dev/null
+  pkill -TERM dockerd 2>/dev/null
+  i=0
+  while [ $i -lt 50 ] && pgrep -x dockerd >/dev/null; do sleep 0.1; i=$((i + 1)); done
+  exit 0
+}
+trap cdwiz_stop TERM INT
+while :; do sleep 3600 & wait $!; done

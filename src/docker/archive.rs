@@ -1,0 +1,130 @@
+//! Image archives in the format `docker save` writes and `docker load` (the
+//! API's `/images/load`) reads, made from a root filesystem tarball without
+//! any engine. Used for small test images and for the sandbox bundle.
+
+use sha2::{Digest, Sha256};
+
+/// One file to place in an image's single layer.
+pub enum LayerEntry<'a> {
+    File {
+        path: &'a str,
+        mode: u32,
+        data: &'a [u8],
+    },
+    Symlink {
+        path: &'a str,
+        target: &'a str,
+    },
+    Dir {
+        path: &'a str,
+        mode: u32,
+    },
+}
+
+/// Builds a layer tarball (deterministic: fixed mtimes and owners).
+pub fn layer_tar(entries: &[LayerEntry<'_>]) -> std::io::Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::new());
+    for entry in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        match entry {
+            LayerEntry::File { path, mode, data } => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(*mode);
+                h.set_size(data.len() as u64);
+                b.append_data(&mut h, path, *data)?;
+            }
+            LayerEntry::Symlink { path, target } => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                h.set_size(0);
+                b.append_link(&mut h, path, target)?;
+            }
+            LayerEntry::Dir { path, mode } => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(*mode);
+                h.set_size(0);
+                b.append_data(&mut h, path, std::io::empty())?;
+            }
+        }
+    }
+    b.into_inner()
+}
+
+/// Wraps one layer into a loadable image archive tagged `reference`, whose
+/// default command is `cmd`.
+pub fn image_archive(reference: &str, layer: &[u8], cmd: &[&str]) -> std::io::Result<Vec<u8>> {
+    let diff_id = format!("sha256:{:x}", Sha256::digest(layer));
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": { "Cmd": cmd },
+        "rootfs": { "type": "layers", "diff_ids": [diff_id] },
+    });
+    let config = serde_json::to_vec(&config)?;
+    let config_name = format!("{:x}.json", Sha256::digest(&config));
+    let manifest = serde_json::to_vec(&serde_json::json!([{
+        "Config": config_name,
+        "RepoTags": [reference],
+        "Layers": ["layer/layer.tar"],
+    }]))?;
+    let files: [(&str, &[u8]); 3] = [
+        (&config_name, &config),
+        ("layer/layer.tar", layer),
+        ("manifest.json", &manifest),
+    ];
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(0);
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, data)?;
+    }
+    b.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_has_manifest_naming_config_and_layer() {
+        let layer = layer_tar(&[LayerEntry::File {
+            path: "hello",
+            mode: 0o755,
+            data: b"hi",
+        }])
+        .unwrap();
+        let archive = image_archive("t/x:1", &layer, &["/hello"]).unwrap();
+        let mut names = Vec::new();
+        let mut manifest = String::new();
+        for e in tar::Archive::new(&archive[..]).entries().unwrap() {
+            let mut e = e.unwrap();
+            let p = e.path().unwrap().to_string_lossy().into_owned();
+            if p == "manifest.json" {
+                std::io::Read::read_to_string(&mut e, &mut manifest).unwrap();
+            }
+            names.push(p);
+        }
+        assert!(names.contains(&"layer/layer.tar".to_string()));
+        let m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+        assert_eq!(m[0]["RepoTags"][0], "t/x:1");
+        assert!(names.contains(&m[0]["Config"].as_str().unwrap().to_string()));
+    }
+
+    #[test]
+    fn same_input_gives_same_bytes() {
+        let l = layer_tar(&[LayerEntry::Dir {
+            path: "d",
+            mode: 0o755,
+        }])
+        .unwrap();
+        assert_eq!(
+            image_archive("a:1", &l, &["x"]).unwrap(),
+            image_archive("a:1", &l, &["x"]).unwrap()
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! Where cdwiz keeps its files: the per-user data directory (runs, sandbox
+//! instances, the cached sandbox images' build area).
+
+use std::path::PathBuf;
+
+/// Environment variable that overrides the data directory (tests, CI, demos).
+pub const DATA_DIR_ENV: &str = "CDWIZ_DATA_DIR";
+
+/// The data directory: `$CDWIZ_DATA_DIR`, else the platform's data dir
+/// (`~/.local/share/cdwiz` on Linux), else `./.cdwiz`.
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    directories::ProjectDirs::from("", "", "cdwiz")
+        .map(|p| p.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".cdwiz"))
+}
+
+/// A short directory for SSH control sockets: their paths must stay under the
+/// 108-byte limit of a unix socket address, which a deep data dir can exceed.
+pub fn runtime_dir() -> PathBuf {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(std::env::temp_dir)
+}

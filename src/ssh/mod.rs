@@ -1,0 +1,194 @@
+//! SSH to hosts with the system OpenSSH (the `openssh` crate): one multiplexed
+//! master connection per host, many commands over it, timeouts everywhere,
+//! every value shell-quoted.
+
+pub mod askpass;
+pub mod docker_forward;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
+
+/// How to reach one host.
+#[derive(Debug, Clone)]
+pub struct SshTarget {
+    pub address: String,
+    pub port: u16,
+    pub user: String,
+    /// Private key file; `None` uses the agent and the user's default keys.
+    pub key: Option<PathBuf>,
+    /// Where host keys are remembered (accept-new policy).
+    pub known_hosts: PathBuf,
+    pub connect_timeout: Duration,
+}
+
+impl SshTarget {
+    pub fn destination(&self) -> String {
+        format!("{}@{}", self.user, self.address)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("{host}: cannot connect over SSH: {source}")]
+    Connect {
+        host: String,
+        #[source]
+        source: openssh::Error,
+    },
+    #[error("{host}: running `{command}` failed: {source}")]
+    Command {
+        host: String,
+        command: String,
+        #[source]
+        source: openssh::Error,
+    },
+    #[error("{host}: `{command}` did not finish within {secs} s")]
+    Timeout {
+        host: String,
+        command: String,
+        secs: u64,
+    },
+    #[error("{host}: `{command}` exited with {code}: {stderr}")]
+    Failed {
+        host: String,
+        command: String,
+        code: i32,
+        stderr: String,
+    },
+    #[error("{host}: {message}")]
+    Other { host: String, message: String },
+}
+
+/// Opens the master connection to a host.
+pub async fn connect(target: &SshTarget) -> Result<Session, SshError> {
+    let mut b = SessionBuilder::default();
+    b.user(target.user.clone())
+        .port(target.port)
+        .known_hosts_check(KnownHosts::Add)
+        .user_known_hosts_file(&target.known_hosts)
+        .connect_timeout(target.connect_timeout)
+        .server_alive_interval(Duration::from_secs(5))
+        .control_directory(crate::paths::runtime_dir())
+        // The operator's ~/.ssh/config must not change where or how we connect.
+        .config_file("/dev/null");
+    if let Some(key) = &target.key {
+        b.keyfile(key);
+    }
+    b.connect(&target.address)
+        .await
+        .map_err(|source| SshError::Connect {
+            host: target.address.clone(),
+            source,
+        })
+}
+
+/// What a remote command printed and how it exited.
+#[derive(Debug, Clone)]
+pub struct RemoteOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a shell script on the host (`sh -c SCRIPT`), with a time limit.
+/// Values interpolated into `script` must already be quoted with [`quote`].
+pub async fn run_script(
+    session: &Session,
+    host: &str,
+    script: &str,
+    timeout: Duration,
+) -> Result<RemoteOutput, SshError> {
+    run_script_with_input(session, host, script, None, timeout).await
+}
+
+/// Like [`run_script`], feeding `input` on the command's standard input
+/// (how secrets reach a remote command: never in its arguments).
+pub async fn run_script_with_input(
+    session: &Session,
+    host: &str,
+    script: &str,
+    input: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<RemoteOutput, SshError> {
+    use tokio::io::AsyncWriteExt;
+    let command_err = |source| SshError::Command {
+        host: host.to_string(),
+        command: script.to_string(),
+        source,
+    };
+    let work = async {
+        let mut cmd = session.command("sh");
+        cmd.arg("-c").arg(script);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = cmd.spawn().await.map_err(command_err)?;
+        if let (Some(data), Some(mut stdin)) = (input, child.stdin().take()) {
+            stdin.write_all(data).await.ok();
+            stdin.shutdown().await.ok();
+        }
+        let out = child.wait_with_output().await.map_err(command_err)?;
+        Ok(RemoteOutput {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| SshError::Timeout {
+            host: host.to_string(),
+            command: script.to_string(),
+            secs: timeout.as_secs(),
+        })?
+}
+
+/// Like [`run_script`], but a non-zero exit is an error; returns stdout.
+pub async fn run_script_ok(
+    session: &Session,
+    host: &str,
+    script: &str,
+    timeout: Duration,
+) -> Result<String, SshError> {
+    let out = run_script(session, host, script, timeout).await?;
+    if out.code != 0 {
+        return Err(SshError::Failed {
+            host: host.to_string(),
+            command: script.to_string(),
+            code: out.code,
+            stderr: out.stderr.trim().to_string(),
+        });
+    }
+    Ok(out.stdout)
+}
+
+/// Quotes one value for a POSIX shell.
+pub fn quote(value: &str) -> String {
+    if !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b))
+    {
+        return value.to_string();
+    }
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn quote_leaves_plain_words_and_wraps_the_rest() {
+        assert_eq!(quote("/dev/vdb"), "/dev/vdb");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote("$(rm -rf /)"), "'$(rm -rf /)'");
+    }
+}
