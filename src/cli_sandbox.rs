@@ -116,7 +116,10 @@ async fn print_status(
         sb.subnet(),
         sb.image
     );
-    println!("  {:<8} {:<14} {:<10} container", "host", "address", "state");
+    println!(
+        "  {:<8} {:<14} {:<10} container",
+        "host", "address", "state"
+    );
     for h in &hosts {
         println!(
             "  {:<8} {:<14} {:<10} {}",
@@ -125,9 +128,15 @@ async fn print_status(
     }
     println!("  free for a VIP: {}", sb.vip());
     println!("  nothing answers on: {}", sb.unreachable_address());
-    println!("  users: {} (ops: sudo asks for the password; auto: sudo without)", sandbox::USERS.join(", "));
+    println!(
+        "  users: {} (ops: sudo asks for the password; auto: sudo without)",
+        sandbox::USERS.join(", ")
+    );
     println!("  key: {}", sb.key().display());
-    println!("  password: in {} (mode 0600)", sb.password_file().display());
+    println!(
+        "  password: in {} (mode 0600)",
+        sb.password_file().display()
+    );
     if let Some(first) = hosts.first() {
         println!(
             "  try: ssh -i {} -o UserKnownHostsFile={} root@{}",

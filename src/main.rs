@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 const EXIT_BAD_INPUT: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "cdwiz", version, about = "Installation wizard for the CD platform")]
+#[command(
+    name = "cdwiz",
+    version,
+    about = "Installation wizard for the CD platform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

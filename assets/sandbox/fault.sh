@@ -38,7 +38,7 @@ case "$1" in
     stop_docker
     mkdir -p "$F/hidden"
     for b in /usr/bin/docker /usr/sbin/dockerd /usr/bin/dockerd; do
-      [ -e "$b" ] && mv "$b" "$F/hidden/$(echo "$b" | tr / _)"
+      if [ -e "$b" ]; then mv "$b" "$F/hidden/$(echo "$b" | tr / _)"; fi
     done
     ;;
   hostname)

@@ -6,7 +6,7 @@ use std::fmt;
 use bollard::Docker;
 use bollard::query_parameters::{KillContainerOptions, StopContainerOptions};
 
-use super::{Sandbox, SandboxError, api, start_container, wait_ready};
+use super::{HOST_FAULT_PATH, Sandbox, SandboxError, api, start_container, wait_ready};
 use crate::docker::exec_ok;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +98,7 @@ pub async fn apply(
     let host = sandbox.host(host)?;
     let c = host.container.as_str();
     let script = |args: &[&str]| {
-        let mut v = vec!["/usr/local/sbin/cdwiz-sandbox-fault"];
+        let mut v = vec![HOST_FAULT_PATH];
         v.extend_from_slice(args);
         v.into_iter().map(str::to_string).collect::<Vec<_>>()
     };

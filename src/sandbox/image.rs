@@ -3,7 +3,9 @@
 //! into the local engine through the Docker API. No registry is involved.
 //!
 //! The tag carries a hash of the recipe, so a changed recipe builds a new
-//! image and an unchanged one is never rebuilt.
+//! image and an unchanged one is never rebuilt. The hosts' init and fault
+//! scripts are not part of the image: they are put into each host when it is
+//! created, so changing them costs no rebuild.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -42,13 +44,11 @@ pub const PACKAGES: &[&str] = &[
 ];
 
 const CUSTOMIZE: &str = include_str!("../../assets/sandbox/customize.sh");
-pub(crate) const HOST_INIT: &str = include_str!("../../assets/sandbox/host-init.sh");
-const FAULT: &str = include_str!("../../assets/sandbox/fault.sh");
 
 /// The image reference for the current recipe.
 pub fn host_image_tag() -> String {
     let mut h = Sha256::new();
-    for part in [SUITE, &PACKAGES.join(","), CUSTOMIZE, HOST_INIT, FAULT] {
+    for part in [SUITE, &PACKAGES.join(","), CUSTOMIZE] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -100,7 +100,8 @@ async fn build(
 ) -> Result<(), SandboxError> {
     if !is_root() {
         return Err(SandboxError::Other(
-            "building the sandbox host image needs root (debootstrap and chroot): run as root".into(),
+            "building the sandbox host image needs root (debootstrap and chroot): run as root"
+                .into(),
         ));
     }
     if rootfs.exists() {
@@ -116,23 +117,25 @@ async fn build(
         .arg(SUITE)
         .arg(rootfs)
         .arg(&mirror);
-    run_logged(debootstrap, &log, "debootstrap (is it installed? run scripts/setup-machine)")
-        .await?;
+    run_logged(
+        debootstrap,
+        &log,
+        "debootstrap (is it installed? run scripts/setup-machine)",
+    )
+    .await?;
 
     write_file(&rootfs.join("tmp/cdwiz-customize.sh"), CUSTOMIZE, 0o755)?;
-    write_file(
-        &rootfs.join("usr/local/sbin/cdwiz-sandbox-init"),
-        HOST_INIT,
-        0o755,
-    )?;
-    write_file(
-        &rootfs.join("usr/local/sbin/cdwiz-sandbox-fault"),
-        FAULT,
-        0o755,
-    )?;
     let mut customize = tokio::process::Command::new("chroot");
-    customize.arg(rootfs).arg("/bin/sh").arg("/tmp/cdwiz-customize.sh");
-    run_logged(customize, &build_dir.join("customize.log"), "chroot customize").await?;
+    customize
+        .arg(rootfs)
+        .arg("/bin/sh")
+        .arg("/tmp/cdwiz-customize.sh");
+    run_logged(
+        customize,
+        &build_dir.join("customize.log"),
+        "chroot customize",
+    )
+    .await?;
     let _ = std::fs::remove_file(rootfs.join("tmp/cdwiz-customize.sh"));
 
     import(docker, tag, rootfs).await
@@ -162,7 +165,6 @@ async fn import(docker: &Docker, tag: &str, rootfs: &Path) -> Result<(), Sandbox
         from_src: Some("-".into()),
         repo: Some(repo.into()),
         tag: Some(tag_only.into()),
-        changes: vec!["CMD [\"/usr/local/sbin/cdwiz-sandbox-init\"]".into()],
         ..Default::default()
     };
     let mut stream = docker.create_image(Some(options), Some(body), None);
@@ -225,5 +227,7 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), SandboxError> {
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     // /proc/self is owned by the effective user of this process.
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }

@@ -38,6 +38,10 @@ const LABEL: &str = "io.cdwiz.sandbox";
 const LABEL_HOST: &str = "io.cdwiz.sandbox.host";
 const DATA_DISK_BYTES: u64 = 2 << 30;
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
+const HOST_INIT: &str = include_str!("../../assets/sandbox/host-init.sh");
+const HOST_FAULT: &str = include_str!("../../assets/sandbox/fault.sh");
+pub(crate) const HOST_INIT_PATH: &str = "/usr/local/sbin/cdwiz-sandbox-init";
+pub(crate) const HOST_FAULT_PATH: &str = "/usr/local/sbin/cdwiz-sandbox-fault";
 /// Users on every host: root and `ops` (sudo asks for the password) and
 /// `auto` (sudo without password); all take the key and the password.
 pub const USERS: &[&str] = &["root", "ops", "auto"];
@@ -327,7 +331,10 @@ pub async fn up(
         }
         hosts.push(host);
     }
-    for (name, _) in existing.iter().filter(|(n, _)| !hosts.iter().any(|h| &h.name == *n)) {
+    for (name, _) in existing
+        .iter()
+        .filter(|(n, _)| !hosts.iter().any(|h| &h.name == *n))
+    {
         remove_host(docker, &sandbox, name).await?;
         progress(SandboxEvent::HostRemoved { host: name.clone() });
     }
@@ -399,7 +406,10 @@ fn random_password() -> Result<String, SandboxError> {
 async fn ensure_network(docker: &Docker, sandbox: &Sandbox) -> Result<(), SandboxError> {
     let name = sandbox.network();
     match docker
-        .inspect_network(&name, None::<bollard::query_parameters::InspectNetworkOptions>)
+        .inspect_network(
+            &name,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
         .await
     {
         Ok(_) => return Ok(()),
@@ -508,7 +518,7 @@ async fn create_host(
     let body = ContainerCreateBody {
         image: Some(sandbox.image.clone()),
         hostname: Some(host.name.clone()),
-        cmd: Some(vec!["/usr/local/sbin/cdwiz-sandbox-init".into()]),
+        cmd: Some(vec![HOST_INIT_PATH.into()]),
         labels: Some(HashMap::from([
             (LABEL.to_string(), sandbox.name.clone()),
             (LABEL_HOST.to_string(), host.name.clone()),
@@ -528,13 +538,13 @@ async fn create_host(
         )
         .await
         .map_err(api(format!("create container {}", host.container)))?;
-    upload_credentials(docker, sandbox, &host.container).await?;
+    upload_host_files(docker, sandbox, &host.container).await?;
     start_container(docker, &host.container).await
 }
 
-/// Puts the instance's public key and password into the host, where its
-/// init script applies them at every start.
-async fn upload_credentials(
+/// Puts the host's scripts and the instance's public key and password into
+/// the host; its init script applies the credentials at every start.
+async fn upload_host_files(
     docker: &Docker,
     sandbox: &Sandbox,
     container: &str,
@@ -558,6 +568,16 @@ async fn upload_credentials(
             mode: 0o600,
             data: password.as_bytes(),
         },
+        LayerEntry::File {
+            path: &HOST_INIT_PATH[1..],
+            mode: 0o755,
+            data: HOST_INIT.as_bytes(),
+        },
+        LayerEntry::File {
+            path: &HOST_FAULT_PATH[1..],
+            mode: 0o755,
+            data: HOST_FAULT.as_bytes(),
+        },
     ])
     .map_err(|e| SandboxError::Other(format!("credentials archive: {e}")))?;
     docker
@@ -570,7 +590,7 @@ async fn upload_credentials(
             bollard::body_full(tar.into()),
         )
         .await
-        .map_err(api(format!("upload credentials to {container}")))
+        .map_err(api(format!("upload files to {container}")))
 }
 
 async fn start_container(docker: &Docker, container: &str) -> Result<(), SandboxError> {
@@ -631,7 +651,11 @@ pub(crate) async fn wait_ready(docker: &Docker, host: &SandboxHost) -> Result<()
             let log = crate::docker::exec(
                 docker,
                 &host.container,
-                &["sh", "-c", "tail -n 5 /var/log/dockerd.log /var/log/sshd.log"],
+                &[
+                    "sh",
+                    "-c",
+                    "tail -n 5 /var/log/dockerd.log /var/log/sshd.log",
+                ],
             )
             .await
             .map(|o| o.output)
@@ -665,7 +689,11 @@ pub struct DownReport {
 
 /// Removes an instance: its containers, network, loop devices and files.
 /// Safe to run twice and on a half-created instance.
-pub async fn down(docker: &Docker, data_dir: &Path, name: &str) -> Result<DownReport, SandboxError> {
+pub async fn down(
+    docker: &Docker,
+    data_dir: &Path,
+    name: &str,
+) -> Result<DownReport, SandboxError> {
     let dir = instance_dir(data_dir, name);
     let sandbox = Sandbox {
         name: name.to_string(),
@@ -715,7 +743,10 @@ pub async fn status(
     let mut out = Vec::new();
     for h in &sandbox.hosts {
         let state = match docker
-            .inspect_container(&h.container, None::<bollard::query_parameters::InspectContainerOptions>)
+            .inspect_container(
+                &h.container,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
             .await
         {
             Ok(c) => c

@@ -116,7 +116,10 @@ pub async fn run_with_password(
         .arg("/dev/null")
         .args(["-o", "BatchMode=no"])
         .args(["-o", "PubkeyAuthentication=no"])
-        .args(["-o", "PreferredAuthentications=password,keyboard-interactive"])
+        .args([
+            "-o",
+            "PreferredAuthentications=password,keyboard-interactive",
+        ])
         .args(["-o", "NumberOfPasswordPrompts=1"])
         .args(["-o", "StrictHostKeyChecking=accept-new"])
         .arg("-o")
@@ -130,7 +133,7 @@ pub async fn run_with_password(
         .arg(target.port.to_string())
         .arg("--")
         .arg(target.destination())
-        .arg(super::quote(script))
+        .arg(format!("sh -c {}", super::quote(script)))
         .env("SSH_ASKPASS", askpass_program)
         .env("SSH_ASKPASS_REQUIRE", "force")
         .env("DISPLAY", ":0")

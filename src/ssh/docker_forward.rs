@@ -60,12 +60,9 @@ pub async fn forward_docker(
             message,
         }
     };
-    let docker = Docker::connect_with_unix(
-        &local.to_string_lossy(),
-        600,
-        bollard::API_DEFAULT_VERSION,
-    )
-    .map_err(|e| fail(format!("Docker API over the forwarded socket: {e}")))?;
+    let docker =
+        Docker::connect_with_unix(&local.to_string_lossy(), 600, bollard::API_DEFAULT_VERSION)
+            .map_err(|e| fail(format!("Docker API over the forwarded socket: {e}")))?;
     let docker = docker.negotiate_version().await.map_err(|e| {
         fail(format!(
             "the host's Docker engine does not answer on {REMOTE_DOCKER_SOCKET}: {e}"

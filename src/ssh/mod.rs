@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
 
+const EXIT_127_MARKER: &str = "cdwiz:exit-127";
+
 /// How to reach one host.
 #[derive(Debug, Clone)]
 pub struct SshTarget {
@@ -119,8 +121,13 @@ pub async fn run_script_with_input(
         source,
     };
     let work = async {
-        let mut cmd = session.command("sh");
-        cmd.arg("-c").arg(script);
+        // The openssh crate takes exit code 127 for "ssh could not start the
+        // command" and drops the output; a 127 of the script itself is
+        // passed on through a marker line on stderr instead.
+        let mut cmd = session.raw_command(format!(
+            "sh -c {}; r=$?; if [ $r -eq 127 ]; then printf '\\n%s\\n' {EXIT_127_MARKER} >&2; exit 1; fi; exit $r",
+            quote(script)
+        ));
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.stdin(if input.is_some() {
             Stdio::piped()
@@ -133,10 +140,16 @@ pub async fn run_script_with_input(
             stdin.shutdown().await.ok();
         }
         let out = child.wait_with_output().await.map_err(command_err)?;
+        let mut code = out.status.code().unwrap_or(-1);
+        let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if let Some(rest) = stderr.strip_suffix(&format!("\n{EXIT_127_MARKER}\n")) {
+            stderr = rest.to_string();
+            code = 127;
+        }
         Ok(RemoteOutput {
-            code: out.status.code().unwrap_or(-1),
+            code,
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            stderr,
         })
     };
     tokio::time::timeout(timeout, work)
