@@ -53,13 +53,18 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
             };
             let started = std::time::Instant::now();
             let sb = sandbox::up(&docker, &data_dir, &spec, &print_event).await?;
+            let bundle =
+                sandbox::bundle::ensure_bundle(&sandbox::sandbox_root(&data_dir), &print_event)
+                    .await?;
             println!(
                 "sandbox `{}` is up: {} hosts in {:.1} s",
                 sb.name,
                 sb.hosts.len(),
                 started.elapsed().as_secs_f64()
             );
-            print_status(&docker, &data_dir, &sb.name).await
+            print_status(&docker, &data_dir, &sb.name).await?;
+            println!("  product bundle: {}", bundle.dir.display());
+            Ok(())
         }
         SandboxAction::Down => {
             let report = sandbox::down(&docker, &data_dir, &args.name).await?;
@@ -97,6 +102,13 @@ fn print_event(event: SandboxEvent) {
         SandboxEvent::HostCreated { host, address } => println!("created {host} at {address}"),
         SandboxEvent::HostStarted { host } => println!("started {host}"),
         SandboxEvent::HostRemoved { host } => println!("removed {host}"),
+        SandboxEvent::BuildingBundle { dir } => println!(
+            "building the sandbox product bundle in {} (debootstrap, about a minute)…",
+            dir.display()
+        ),
+        SandboxEvent::BundleBuilt { dir, secs } => {
+            println!("built the bundle {} in {secs:.0} s", dir.display())
+        }
         SandboxEvent::WaitingReady { hosts } => {
             println!("waiting for sshd and Docker on {hosts} hosts…")
         }

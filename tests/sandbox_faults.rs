@@ -86,15 +86,3 @@ async fn every_fault_takes_effect_and_clear_undoes_it() {
     // Faults stay on their host: node2 was never touched.
     assert_eq!(sh_ok(sb, 1, "hostname").await, "node2");
 }
-
-#[test]
-fn an_unknown_fault_or_host_is_a_clear_error() {
-    let out = std::process::Command::new(cdwiz_bin())
-        .args(["sandbox", "fault", "--name", "t-none", "node1", "melt"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown fault `melt`"), "{err}");
-    assert!(err.contains("port-taken PORT"), "{err}");
-}

@@ -90,3 +90,14 @@ async fn container_ids(docker: &bollard::Docker, instance: &str) -> Vec<String> 
     ids.sort();
     ids
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twelve_hosts_come_up_and_answer() {
+    let started = Instant::now();
+    let inst = instance("t-twelve", 208, 12).await;
+    eprintln!("12 hosts up in {:.1} s", started.elapsed().as_secs_f64());
+    let sb = &inst.sandbox;
+    let names = futures_util::future::join_all((0..12).map(|i| sh_ok(sb, i, "hostname"))).await;
+    let expected: Vec<String> = (1..=12).map(|i| format!("node{i}")).collect();
+    assert_eq!(names, expected);
+}

@@ -57,6 +57,51 @@ pub fn layer_tar(entries: &[LayerEntry<'_>]) -> std::io::Result<Vec<u8>> {
 /// default command is `cmd`.
 pub fn image_archive(reference: &str, layer: &[u8], cmd: &[&str]) -> std::io::Result<Vec<u8>> {
     let diff_id = format!("sha256:{:x}", Sha256::digest(layer));
+    let mut out = Vec::new();
+    write_archive(
+        &mut out,
+        &[reference],
+        &diff_id,
+        layer.len() as u64,
+        layer,
+        cmd,
+    )?;
+    Ok(out)
+}
+
+/// Writes an image archive to `out` from a layer tarball on disk, streaming
+/// (root filesystems are hundreds of MB). The image carries every name in
+/// `references`.
+pub fn write_image_archive_file(
+    out: &std::path::Path,
+    references: &[&str],
+    layer: &std::path::Path,
+    cmd: &[&str],
+) -> std::io::Result<()> {
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut std::fs::File::open(layer)?, &mut hasher)?;
+    let diff_id = format!("sha256:{:x}", hasher.finalize());
+    let file = std::io::BufWriter::new(std::fs::File::create(out)?);
+    let mut file = write_archive(
+        file,
+        references,
+        &diff_id,
+        size,
+        std::fs::File::open(layer)?,
+        cmd,
+    )?;
+    std::io::Write::flush(&mut file)?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()
+}
+
+fn write_archive<W: std::io::Write>(
+    out: W,
+    references: &[&str],
+    diff_id: &str,
+    layer_size: u64,
+    layer: impl std::io::Read,
+    cmd: &[&str],
+) -> std::io::Result<W> {
     let config = serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
@@ -67,22 +112,24 @@ pub fn image_archive(reference: &str, layer: &[u8], cmd: &[&str]) -> std::io::Re
     let config_name = format!("{:x}.json", Sha256::digest(&config));
     let manifest = serde_json::to_vec(&serde_json::json!([{
         "Config": config_name,
-        "RepoTags": [reference],
+        "RepoTags": references,
         "Layers": ["layer/layer.tar"],
     }]))?;
-    let files: [(&str, &[u8]); 3] = [
-        (&config_name, &config),
-        ("layer/layer.tar", layer),
-        ("manifest.json", &manifest),
-    ];
-    let mut b = tar::Builder::new(Vec::new());
-    for (path, data) in files {
+    let header = |size: u64| {
         let mut h = tar::Header::new_gnu();
         h.set_mtime(0);
         h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        b.append_data(&mut h, path, data)?;
-    }
+        h.set_size(size);
+        h
+    };
+    let mut b = tar::Builder::new(out);
+    b.append_data(&mut header(config.len() as u64), &config_name, &config[..])?;
+    b.append_data(&mut header(layer_size), "layer/layer.tar", layer)?;
+    b.append_data(
+        &mut header(manifest.len() as u64),
+        "manifest.json",
+        &manifest[..],
+    )?;
     b.into_inner()
 }
 

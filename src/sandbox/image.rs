@@ -1,10 +1,9 @@
-//! The sandbox host image: Debian bookworm from `debootstrap --variant=minbase`
-//! with sshd, sudo, keepalived, Docker and the sandbox's own scripts, imported
-//! into the local engine through the Docker API. No registry is involved.
+//! The sandbox host image: Debian bookworm with sshd, sudo, keepalived and
+//! Docker, imported into the local engine through the Docker API.
 //!
-//! The tag carries a hash of the recipe, so a changed recipe builds a new
-//! image and an unchanged one is never rebuilt. The hosts' init and fault
-//! scripts are not part of the image: they are put into each host when it is
+//! The tag carries the recipe's hash, so a changed recipe builds a new image
+//! and an unchanged one is never rebuilt. The hosts' init and fault scripts
+//! are not part of the image: they are put into each host when it is
 //! created, so changing them costs no rebuild.
 
 use std::path::Path;
@@ -14,46 +13,38 @@ use std::time::Instant;
 use bollard::Docker;
 use bollard::query_parameters::CreateImageOptions;
 use futures_util::StreamExt;
-use sha2::{Digest, Sha256};
 
-use super::{Progress, SandboxError};
+use super::rootfs::{self, Recipe};
+use super::{Progress, SandboxError, SandboxEvent};
 use crate::docker::{DockerError, has_image};
 
-const SUITE: &str = "bookworm";
-const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
-/// Overrides the Debian mirror debootstrap uses.
-pub const MIRROR_ENV: &str = "CDWIZ_DEBIAN_MIRROR";
 const REPO: &str = "cdwiz-sandbox-host";
 
-/// Packages of a sandbox host beyond minbase. python3 lets the host serve as
-/// an Ansible peer in benchmarks (cdwiz itself never needs it on a host).
-pub const PACKAGES: &[&str] = &[
-    "openssh-server",
-    "sudo",
-    "iproute2",
-    "procps",
-    "keepalived",
-    "iputils-ping",
-    "ca-certificates",
-    "docker.io",
-    "iptables",
-    "python3",
-    "socat",
-    "curl",
-    "e2fsprogs",
-];
-
-const CUSTOMIZE: &str = include_str!("../../assets/sandbox/customize.sh");
+/// python3 lets a host serve as an Ansible peer in benchmarks (cdwiz itself
+/// never needs it on a host).
+const RECIPE: Recipe = Recipe {
+    packages: &[
+        "openssh-server",
+        "sudo",
+        "iproute2",
+        "procps",
+        "keepalived",
+        "iputils-ping",
+        "ca-certificates",
+        "docker.io",
+        "iptables",
+        "python3",
+        "socat",
+        "curl",
+        "e2fsprogs",
+    ],
+    customize: include_str!("../../assets/sandbox/customize.sh"),
+    files: &[],
+};
 
 /// The image reference for the current recipe.
 pub fn host_image_tag() -> String {
-    let mut h = Sha256::new();
-    for part in [SUITE, &PACKAGES.join(","), CUSTOMIZE] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    let digest = format!("{:x}", h.finalize());
-    format!("{REPO}:{}", &digest[..12])
+    format!("{REPO}:{}", RECIPE.hash())
 }
 
 /// Makes sure the host image exists, building it when missing. Returns its tag.
@@ -66,92 +57,61 @@ pub async fn ensure_host_image(
     if has_image(docker, &tag).await? {
         return Ok(tag);
     }
-    std::fs::create_dir_all(sandbox_dir).map_err(SandboxError::io(sandbox_dir))?;
-    // One build at a time on this machine, whoever asks (parallel tests).
-    let lock_path = sandbox_dir.join("image.lock");
-    let lock = std::fs::File::create(&lock_path).map_err(SandboxError::io(&lock_path))?;
-    let lock = tokio::task::spawn_blocking(move || lock.lock().map(|_| lock))
-        .await
-        .map_err(|e| SandboxError::Other(format!("image lock: {e}")))?
-        .map_err(SandboxError::io(&lock_path))?;
+    let lock = rootfs::lock(&sandbox_dir.join("build").join("host-image.lock")).await?;
     if has_image(docker, &tag).await? {
         return Ok(tag);
     }
     let started = Instant::now();
-    progress(super::SandboxEvent::BuildingImage { tag: tag.clone() });
+    progress(SandboxEvent::BuildingImage { tag: tag.clone() });
     let build_dir = sandbox_dir.join("build");
-    let rootfs = build_dir.join(tag.replace([':', '/'], "_"));
-    let result = build(docker, &tag, &build_dir, &rootfs).await;
-    let _ = std::fs::remove_dir_all(&rootfs);
+    let root = build_dir.join("host-rootfs");
+    let result = async {
+        rootfs::build(&RECIPE, &root, &build_dir, "host").await?;
+        import(docker, &tag, &root).await
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&root);
     drop(lock);
     result?;
-    progress(super::SandboxEvent::ImageBuilt {
+    progress(SandboxEvent::ImageBuilt {
         tag: tag.clone(),
         secs: started.elapsed().as_secs_f64(),
     });
+    remove_stale_images(docker, &tag).await;
     Ok(tag)
 }
 
-async fn build(
-    docker: &Docker,
-    tag: &str,
-    build_dir: &Path,
-    rootfs: &Path,
-) -> Result<(), SandboxError> {
-    if !is_root() {
-        return Err(SandboxError::Other(
-            "building the sandbox host image needs root (debootstrap and chroot): run as root"
-                .into(),
-        ));
+/// Removes host images of earlier recipes that no container uses any more
+/// (an image still in use is refused by the engine and kept).
+async fn remove_stale_images(docker: &Docker, current: &str) {
+    let options = bollard::query_parameters::ListImagesOptions {
+        filters: Some(std::collections::HashMap::from([(
+            "reference".to_string(),
+            vec![REPO.to_string()],
+        )])),
+        ..Default::default()
+    };
+    let Ok(images) = docker.list_images(Some(options)).await else {
+        return;
+    };
+    for tag in images.iter().flat_map(|i| i.repo_tags.iter()) {
+        if tag != current {
+            let _ = docker
+                .remove_image(
+                    tag,
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await;
+        }
     }
-    if rootfs.exists() {
-        std::fs::remove_dir_all(rootfs).map_err(SandboxError::io(rootfs))?;
-    }
-    std::fs::create_dir_all(build_dir).map_err(SandboxError::io(build_dir))?;
-    let log = build_dir.join("debootstrap.log");
-    let mirror = std::env::var(MIRROR_ENV).unwrap_or_else(|_| DEFAULT_MIRROR.to_string());
-    let mut debootstrap = tokio::process::Command::new("debootstrap");
-    debootstrap
-        .arg("--variant=minbase")
-        .arg(format!("--include={}", PACKAGES.join(",")))
-        .arg(SUITE)
-        .arg(rootfs)
-        .arg(&mirror);
-    run_logged(
-        debootstrap,
-        &log,
-        "debootstrap (is it installed? run scripts/setup-machine)",
-    )
-    .await?;
-
-    write_file(&rootfs.join("tmp/cdwiz-customize.sh"), CUSTOMIZE, 0o755)?;
-    let mut customize = tokio::process::Command::new("chroot");
-    customize
-        .arg(rootfs)
-        .arg("/bin/sh")
-        .arg("/tmp/cdwiz-customize.sh");
-    run_logged(
-        customize,
-        &build_dir.join("customize.log"),
-        "chroot customize",
-    )
-    .await?;
-    let _ = std::fs::remove_file(rootfs.join("tmp/cdwiz-customize.sh"));
-
-    import(docker, tag, rootfs).await
 }
 
 /// Streams the root filesystem as a tarball into the engine (`docker import`).
-async fn import(docker: &Docker, tag: &str, rootfs: &Path) -> Result<(), SandboxError> {
-    let mut tar = tokio::process::Command::new("tar")
-        .arg("--numeric-owner")
-        .arg("-C")
-        .arg(rootfs)
-        .arg("-cf")
-        .arg("-")
-        .arg(".")
+async fn import(docker: &Docker, tag: &str, root: &Path) -> Result<(), SandboxError> {
+    let mut tar = rootfs::tar_command(root)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| SandboxError::Other(format!("cannot run tar: {e}")))?;
@@ -181,53 +141,8 @@ async fn import(docker: &Docker, tag: &str, rootfs: &Path) -> Result<(), Sandbox
     if !status.success() {
         return Err(SandboxError::Other(format!(
             "tar of {} exited with {status}",
-            rootfs.display()
+            root.display()
         )));
     }
     Ok(())
-}
-
-async fn run_logged(
-    mut cmd: tokio::process::Command,
-    log: &Path,
-    what: &str,
-) -> Result<(), SandboxError> {
-    let file = std::fs::File::create(log).map_err(SandboxError::io(log))?;
-    let err_file = file.try_clone().map_err(SandboxError::io(log))?;
-    let status = cmd
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(err_file)
-        .status()
-        .await
-        .map_err(|e| SandboxError::Other(format!("cannot run {what}: {e}")))?;
-    if !status.success() {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(8).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(SandboxError::Other(format!(
-            "{what} failed ({status}); full log in {}:\n{}",
-            log.display(),
-            tail.join("\n")
-        )));
-    }
-    Ok(())
-}
-
-fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), SandboxError> {
-    use std::os::unix::fs::PermissionsExt;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(SandboxError::io(parent))?;
-    }
-    std::fs::write(path, text).map_err(SandboxError::io(path))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(SandboxError::io(path))
-}
-
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    // /proc/self is owned by the effective user of this process.
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
 }

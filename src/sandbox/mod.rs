@@ -7,9 +7,11 @@
 //! (`10.77.<net>.0/24`) and its own directory under the data dir, so tests
 //! can run several side by side and `down` of one never touches another.
 
+pub mod bundle;
 pub mod fault;
 mod image;
 mod loopdev;
+mod rootfs;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,7 +31,8 @@ use serde::{Deserialize, Serialize};
 use crate::docker::{DockerError, is_not_found};
 use crate::ssh::SshTarget;
 pub use fault::Fault;
-pub use image::{MIRROR_ENV, PACKAGES, host_image_tag};
+pub use image::host_image_tag;
+pub use rootfs::MIRROR_ENV;
 
 pub const DEFAULT_NAME: &str = "cdwiz";
 pub const DEFAULT_HOSTS: usize = 3;
@@ -74,6 +77,8 @@ pub enum SandboxEvent {
     HostStarted { host: String },
     HostRemoved { host: String },
     WaitingReady { hosts: usize },
+    BuildingBundle { dir: PathBuf },
+    BundleBuilt { dir: PathBuf, secs: f64 },
 }
 
 pub type Progress<'a> = dyn Fn(SandboxEvent) + Send + Sync + 'a;
