@@ -4,5 +4,7 @@
 pub mod bundle;
 pub mod docker;
 pub mod paths;
+pub mod plan;
+pub mod profile;
 pub mod sandbox;
 pub mod ssh;

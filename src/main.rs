@@ -1,5 +1,6 @@
 //! The `cdwiz` command line: parses arguments and hands over to the engine.
 
+mod cli_profile;
 mod cli_sandbox;
 
 use std::process::ExitCode;
@@ -25,6 +26,11 @@ enum Command {
     /// A practice cluster of real hosts (containers with sshd, sudo,
     /// keepalived, Docker and a data disk) on this machine's Docker engine.
     Sandbox(cli_sandbox::SandboxArgs),
+    /// Check a profile: every problem with its field path and line; exit 2
+    /// when there is one.
+    Validate(cli_profile::ValidateArgs),
+    /// Print the profile's JSON Schema (for editors and CI).
+    Schema,
 }
 
 fn main() -> ExitCode {
@@ -47,6 +53,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    match &cli.command {
+        Some(Command::Validate(args)) => return ExitCode::from(cli_profile::validate(args)),
+        Some(Command::Schema) => return ExitCode::from(cli_profile::schema()),
+        _ => {}
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -57,6 +68,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Some(Command::Sandbox(args)) => cli_sandbox::run(args).await,
+            Some(Command::Validate(_) | Command::Schema) => Ok(()),
             None => {
                 println!(
                     "The interactive wizard is not built yet. Try a practice cluster:\n  \

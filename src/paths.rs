@@ -25,3 +25,11 @@ pub fn runtime_dir() -> PathBuf {
         .filter(|p| p.is_dir())
         .unwrap_or_else(std::env::temp_dir)
 }
+
+/// `~/x` → `$HOME/x`; other paths unchanged.
+pub fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}

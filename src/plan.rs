@@ -1,0 +1,78 @@
+//! The plan: what the answers mean for the hosts (which host does what and
+//! where the platform will answer), derived from the answers and nothing else.
+
+use serde::Serialize;
+
+use crate::profile::{Answers, Role, TopologyKind};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Plan {
+    pub topology: TopologyKind,
+    /// Where the platform answers once installed: the single host, the VIP
+    /// or the load balancer (`host:port` for a load balancer).
+    pub entry: Option<String>,
+    pub hosts: Vec<PlannedHost>,
+    /// Hosts that run keepalived and share the VIP.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vip_holders: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PlannedHost {
+    pub address: String,
+    pub login: String,
+    pub roles: Vec<Role>,
+    pub data_dir: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_disk: Option<String>,
+    pub format_data_disk: bool,
+}
+
+/// The plan for validated answers.
+pub fn plan(a: &Answers) -> Plan {
+    let t = &a.topology;
+    let masters: Vec<String> = a
+        .hosts
+        .iter()
+        .filter(|h| h.roles.contains(&Role::Master))
+        .map(|h| h.address.clone())
+        .collect();
+    let entry = match t.kind {
+        TopologyKind::Single => a.hosts.first().map(|h| h.address.clone()),
+        TopologyKind::HaKeepalived => t.vip.clone(),
+        TopologyKind::HaLb => t
+            .lb_address
+            .as_ref()
+            .map(|addr| format!("{addr}:{}", t.lb_port.unwrap_or(0))),
+        TopologyKind::K8s => None,
+    };
+    let roles_sorted = |r: &[Role]| {
+        let mut r = r.to_vec();
+        r.sort();
+        r.dedup();
+        r
+    };
+    Plan {
+        topology: t.kind,
+        entry,
+        hosts: a
+            .hosts
+            .iter()
+            .map(|h| PlannedHost {
+                address: h.address.clone(),
+                login: format!("{}@{}:{}", a.ssh.user, h.address, a.ssh.port),
+                roles: roles_sorted(&h.roles),
+                data_dir: h.data_dir.clone(),
+                data_disk: h.data_disk.clone(),
+                format_data_disk: h.format_data_disk,
+            })
+            .collect(),
+        vip_holders: if t.kind == TopologyKind::HaKeepalived {
+            masters
+        } else {
+            Vec::new()
+        },
+    }
+}

@@ -1,0 +1,596 @@
+//! Reading a profile: YAML in, [`Answers`] or every problem at once out,
+//! each problem with its field path and, from a file, its line and column.
+//!
+//! Structural problems (syntax, unknown keys, wrong types, missing keys) are
+//! collected by deserializing repeatedly, repairing the tree after each
+//! error, until it goes through; when there are none, the rules of
+//! [`super::validate`] run over the typed answers.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_yaml::{Mapping, Value};
+
+use super::Answers;
+
+/// One thing wrong with a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Field path as written in the profile, e.g. `hosts[1].address`; empty
+    /// for the file as a whole.
+    pub path: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            path: path.into(),
+            line: None,
+            column: None,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// `file:line:col: path: message` (and an indented hint line).
+    pub fn render(&self, file: Option<&Path>) -> String {
+        let mut out = String::new();
+        if let Some(f) = file {
+            out.push_str(&f.display().to_string());
+            if let Some(l) = self.line {
+                out.push_str(&format!(":{l}"));
+                if let Some(c) = self.column {
+                    out.push_str(&format!(":{c}"));
+                }
+            }
+            out.push_str(": ");
+        }
+        if !self.path.is_empty() {
+            out.push_str(&self.path);
+            out.push_str(": ");
+        }
+        out.push_str(&self.message);
+        if let Some(h) = &self.hint {
+            out.push_str("\n    hint: ");
+            out.push_str(h);
+        }
+        out
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(None))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: cannot read the profile: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", render_problems(file.as_deref(), problems))]
+    Problems {
+        file: Option<PathBuf>,
+        problems: Vec<Problem>,
+    },
+}
+
+fn render_problems(file: Option<&Path>, problems: &[Problem]) -> String {
+    let n = problems.len();
+    let mut out = format!(
+        "{} problem{} in {}:",
+        n,
+        if n == 1 { "" } else { "s" },
+        file.map(|f| f.display().to_string())
+            .unwrap_or_else(|| "the profile".into())
+    );
+    for p in problems {
+        out.push('\n');
+        out.push_str(&p.render(file));
+    }
+    out
+}
+
+/// Reads and checks a profile file.
+pub fn load_file(path: &Path) -> Result<Answers, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let problems = |p: Problem| LoadError::Problems {
+        file: Some(path.to_path_buf()),
+        problems: vec![p],
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let raw = e.as_bytes();
+            let line = raw[..at].iter().filter(|b| **b == b'\n').count() + 1;
+            let column = at
+                - raw[..at]
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |p| p + 1)
+                + 1;
+            return Err(problems(Problem {
+                line: Some(line),
+                column: Some(column),
+                ..Problem::new("", format!("not UTF-8 text (byte 0x{:02x})", raw[at]))
+                    .hint("save the profile as UTF-8 (most editors: \"Save with encoding\")")
+            }));
+        }
+    };
+    load_str(&text, Some(path))
+}
+
+/// Reads and checks a profile given as text; `file` is only for messages.
+pub fn load_str(text: &str, file: Option<&Path>) -> Result<Answers, LoadError> {
+    let fail = |problems: Vec<Problem>| LoadError::Problems {
+        file: file.map(Path::to_path_buf),
+        problems,
+    };
+    if text.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t == "---"
+    }) {
+        return Err(fail(vec![Problem::new("", "the profile is empty").hint(
+            "start from one in profiles/, or see `cdwiz schema` for every key",
+        )]));
+    }
+    let value: Value = match serde_yaml::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let loc = e.location();
+            let msg = e.to_string();
+            // serde_yaml appends " at line L column C"; the location is ours to print.
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            return Err(fail(vec![Problem {
+                line: loc.as_ref().map(|l| l.line()),
+                column: loc.as_ref().map(|l| l.column()),
+                ..Problem::new("", format!("not valid YAML: {msg}"))
+            }]));
+        }
+    };
+    if !value.is_mapping() {
+        return Err(fail(vec![Problem {
+            line: Some(1),
+            column: Some(1),
+            ..Problem::new(
+                "",
+                "the profile must be a mapping of keys (version, bundle, topology, ssh, hosts, settings)",
+            )
+        }]));
+    }
+    let spans = Spans::of(text);
+    let collected = deserialize_collecting(value);
+    let mut problems = collected.problems;
+    let Some(answers) = collected.answers else {
+        for p in &mut problems {
+            spans.locate(p);
+        }
+        return Err(fail(problems));
+    };
+    // The rules run over the repaired answers too, so that one pass shows
+    // everything; what they say about a repaired field is already said.
+    let under = |p: &str, r: &str| {
+        p == r || p.starts_with(&format!("{r}.")) || p.starts_with(&format!("{r}["))
+    };
+    problems.extend(
+        super::validate(&answers)
+            .into_iter()
+            .filter(|p| !collected.repaired.iter().any(|r| under(&p.path, r))),
+    );
+    if problems.is_empty() {
+        let base = file
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        problems = super::check_secret_sources(&answers, &base);
+    }
+    if problems.is_empty() {
+        return Ok(answers);
+    }
+    for p in &mut problems {
+        spans.locate(p);
+    }
+    Err(fail(problems))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn path_string(segs: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in segs {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+const MAX_ROUNDS: usize = 200;
+
+/// What deserializing with repairs found.
+struct Collected {
+    /// The answers from the repaired tree, when repairs got that far.
+    answers: Option<Answers>,
+    problems: Vec<Problem>,
+    /// Paths that were removed or replaced.
+    repaired: HashSet<String>,
+}
+
+/// Deserializes, repairing the tree after each error so that the next one
+/// shows; collects every structural problem.
+fn deserialize_collecting(mut value: Value) -> Collected {
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut reported: HashSet<String> = HashSet::new();
+    let mut tried: HashMap<String, usize> = HashMap::new();
+    let give_up = |problems: Vec<Problem>, reported: HashSet<String>| Collected {
+        answers: None,
+        problems,
+        repaired: reported,
+    };
+    for _ in 0..MAX_ROUNDS {
+        let err = match serde_path_to_error::deserialize::<_, Answers>(value.clone()) {
+            Ok(a) => {
+                return Collected {
+                    answers: Some(a),
+                    problems,
+                    repaired: reported,
+                };
+            }
+            Err(e) => e,
+        };
+        let segs: Vec<Seg> = err
+            .path()
+            .iter()
+            .filter_map(|s| match s {
+                serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+                serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+                _ => None,
+            })
+            .collect();
+        let message = err.inner().to_string();
+        let kind = classify(&message);
+        match kind {
+            ErrorKind::UnknownField { field, expected } => {
+                // The path may or may not already end at the unknown key.
+                let mut parent = segs.clone();
+                if parent.last() == Some(&Seg::Key(field.clone())) {
+                    parent.pop();
+                }
+                let mut at = parent.clone();
+                at.push(Seg::Key(field.clone()));
+                problems.push(unknown_field_problem(&path_string(&at), &field, &expected));
+                reported.insert(path_string(&at));
+                if !remove(&mut value, &at) {
+                    return give_up(problems, reported);
+                }
+            }
+            ErrorKind::MissingField { field } => {
+                let mut at = segs.clone();
+                at.push(Seg::Key(field.clone()));
+                let p = path_string(&at);
+                if reported.insert(p.clone()) {
+                    problems.push(Problem {
+                        hint: None,
+                        ..Problem::new(path_string(&segs), format!("`{field}` is missing"))
+                    });
+                }
+                if !repair(&mut value, &at, &mut tried, None) {
+                    return give_up(problems, reported);
+                }
+            }
+            ErrorKind::UnknownVariant { found, expected } => {
+                let p = path_string(&segs);
+                let best = closest(&found, &expected).map(str::to_string);
+                if reported.insert(p.clone()) {
+                    let mut problem = Problem::new(
+                        p,
+                        format!("`{found}` is not one of: {}", expected.join(", ")),
+                    );
+                    if let Some(best) = &best {
+                        problem = problem.hint(format!("did you mean `{best}`?"));
+                    }
+                    problems.push(problem);
+                }
+                // Go on as if the operator wrote what they most likely meant;
+                // without a likely meaning, what depends on it is not judged.
+                if best.is_none() && segs.len() > 1 {
+                    reported.insert(path_string(&segs[..segs.len() - 1]));
+                }
+                let stand_in = best.or_else(|| expected.first().cloned());
+                if !repair(&mut value, &segs, &mut tried, stand_in) {
+                    return give_up(problems, reported);
+                }
+            }
+            ErrorKind::Other(text) => {
+                let p = path_string(&segs);
+                if reported.insert(p.clone()) {
+                    problems.push(Problem::new(p, text));
+                }
+                if segs.is_empty() || !repair(&mut value, &segs, &mut tried, None) {
+                    return give_up(problems, reported);
+                }
+            }
+        }
+    }
+    give_up(problems, reported)
+}
+
+enum ErrorKind {
+    UnknownField {
+        field: String,
+        expected: Vec<String>,
+    },
+    MissingField {
+        field: String,
+    },
+    UnknownVariant {
+        found: String,
+        expected: Vec<String>,
+    },
+    Other(String),
+}
+
+fn backticked(s: &str) -> Vec<String> {
+    s.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+fn classify(message: &str) -> ErrorKind {
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let names = backticked(rest);
+        if let Some((field, expected)) = names.split_first() {
+            return ErrorKind::UnknownField {
+                field: field.clone(),
+                expected: expected.to_vec(),
+            };
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field ")
+        && let Some(field) = backticked(rest).into_iter().next()
+    {
+        return ErrorKind::MissingField { field };
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let names = backticked(rest);
+        if let Some((found, expected)) = names.split_first() {
+            return ErrorKind::UnknownVariant {
+                found: found.clone(),
+                expected: expected.to_vec(),
+            };
+        }
+    }
+    ErrorKind::Other(friendly(message))
+}
+
+/// Serde's wording, in words an operator uses.
+fn friendly(message: &str) -> String {
+    let replacements = [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected a sequence", "expected a list"),
+        ("expected a boolean", "expected true or false"),
+    ];
+    let mut m = message.to_string();
+    for (from, to) in replacements {
+        m = m.replace(from, to);
+    }
+    if let Some(i) = m.find("expected struct ") {
+        m.truncate(i);
+        m.push_str("expected a mapping of keys");
+    }
+    if let Some(rest) = m.strip_prefix("invalid value: ") {
+        // "integer `70000`, expected ..." -> "`70000` is out of range: expected ..."
+        if let Some((what, expected)) = rest.split_once(", expected ") {
+            let shown = backticked(what)
+                .into_iter()
+                .next()
+                .unwrap_or(what.to_string());
+            return format!("`{shown}` is out of range: expected {expected}");
+        }
+    }
+    m.replace("invalid type: ", "wrong type: ")
+}
+
+const SECRET_WORDS: &[&str] = &["password", "passwd", "secret", "token", "private-key"];
+
+fn unknown_field_problem(path: &str, field: &str, expected: &[String]) -> Problem {
+    let lower = field.to_ascii_lowercase();
+    let is_secret = SECRET_WORDS.iter().any(|w| lower.contains(w))
+        && !lower.ends_with("-env")
+        && !lower.ends_with("-file");
+    if is_secret {
+        return Problem::new(path, "secrets never go in the profile").hint(
+            "name where the secret comes from instead: `password-env: VARIABLE` \
+             or `password-file: FILE` (mode 0600)",
+        );
+    }
+    let problem = Problem::new(path, format!("unknown key `{field}`"));
+    match closest(field, expected) {
+        Some(best) => problem.hint(format!("did you mean `{best}`?")),
+        None if expected.is_empty() => problem,
+        None => problem.hint(format!("known keys here: {}", expected.join(", "))),
+    }
+}
+
+fn closest<'a>(word: &str, candidates: &'a [String]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.as_str())
+}
+
+fn node_mut<'a>(value: &'a mut Value, segs: &[Seg]) -> Option<&'a mut Value> {
+    let mut v = value;
+    for seg in segs {
+        v = match (seg, v) {
+            (Seg::Key(k), Value::Mapping(m)) => m.get_mut(Value::String(k.clone()))?,
+            (Seg::Index(i), Value::Sequence(s)) => s.get_mut(*i)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+fn remove(value: &mut Value, at: &[Seg]) -> bool {
+    let Some((last, parent)) = at.split_last() else {
+        return false;
+    };
+    match (last, node_mut(value, parent)) {
+        (Seg::Key(k), Some(Value::Mapping(m))) => m.remove(Value::String(k.clone())).is_some(),
+        (Seg::Index(i), Some(Value::Sequence(s))) if *i < s.len() => {
+            s.remove(*i);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Puts a stand-in of another shape at `at` so that deserializing can go on
+/// past it; each call tries the next shape. Returns false when out of shapes.
+fn repair(
+    value: &mut Value,
+    at: &[Seg],
+    tried: &mut HashMap<String, usize>,
+    preferred: Option<String>,
+) -> bool {
+    let key = path_string(at);
+    let round = tried.entry(key).or_insert(0);
+    let mut shapes: Vec<Value> = Vec::new();
+    if let Some(p) = preferred {
+        shapes.push(Value::String(p));
+    }
+    shapes.extend([
+        Value::String(String::new()),
+        Value::Number(1.into()),
+        Value::Sequence(Vec::new()),
+        Value::Mapping(Mapping::new()),
+        Value::Bool(false),
+    ]);
+    let Some(shape) = shapes.get(*round).cloned() else {
+        return false;
+    };
+    *round += 1;
+    let Some((last, parent)) = at.split_last() else {
+        return false;
+    };
+    match (last, node_mut(value, parent)) {
+        (Seg::Key(k), Some(Value::Mapping(m))) => {
+            m.insert(Value::String(k.clone()), shape);
+            true
+        }
+        (Seg::Index(i), Some(Value::Sequence(s))) if *i < s.len() => {
+            s[*i] = shape;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Where each field path starts in the text (key and value positions).
+struct Spans {
+    keys: HashMap<String, (usize, usize)>,
+    values: HashMap<String, (usize, usize)>,
+}
+
+impl Spans {
+    fn of(text: &str) -> Spans {
+        let mut spans = Spans {
+            keys: HashMap::new(),
+            values: HashMap::new(),
+        };
+        if let Ok(node) = marked_yaml::parse_yaml(0, text) {
+            spans.walk(&node, &mut Vec::new());
+        }
+        spans
+    }
+
+    fn walk(&mut self, node: &marked_yaml::Node, at: &mut Vec<Seg>) {
+        if let Some(m) = node.span().start() {
+            self.values.insert(path_string(at), (m.line(), m.column()));
+        }
+        match node {
+            marked_yaml::Node::Mapping(map) => {
+                for (k, v) in map.iter() {
+                    at.push(Seg::Key(k.as_str().to_string()));
+                    if let Some(m) = k.span().start() {
+                        self.keys.insert(path_string(at), (m.line(), m.column()));
+                    }
+                    self.walk(v, at);
+                    at.pop();
+                }
+            }
+            marked_yaml::Node::Sequence(seq) => {
+                for (i, v) in seq.iter().enumerate() {
+                    at.push(Seg::Index(i));
+                    self.walk(v, at);
+                    at.pop();
+                }
+            }
+            marked_yaml::Node::Scalar(_) => {}
+        }
+    }
+
+    /// Fills in a problem's line and column: the value's position, else the
+    /// key's, else the nearest enclosing field's.
+    fn locate(&self, p: &mut Problem) {
+        if p.line.is_some() {
+            return;
+        }
+        let mut path = p.path.clone();
+        loop {
+            let found = if p.message.starts_with("unknown key") || p.message.starts_with("secrets")
+            {
+                self.keys.get(&path).or_else(|| self.values.get(&path))
+            } else {
+                self.values.get(&path).or_else(|| self.keys.get(&path))
+            };
+            if let Some((l, c)) = found {
+                p.line = Some(*l);
+                p.column = Some(*c);
+                return;
+            }
+            match path.rfind(['.', '[']) {
+                Some(i) => path.truncate(i),
+                None if !path.is_empty() => path.clear(),
+                None => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The answers: one model for every way cdwiz is driven. The wizard edits it,
+//! the profile file is its YAML form, the headless runner reads it.
+//!
+//! Secrets never live here: the profile names where they come from (an
+//! environment variable or a 0600 file), see [`SshSettings`].
+
+mod load;
+mod validate;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use load::{LoadError, Problem, load_file, load_str};
+pub use validate::{check_secret_sources, validate};
+
+/// The profile format this cdwiz reads and writes.
+pub const PROFILE_VERSION: u32 = 1;
+
+/// Everything the operator decides about one installation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(title = "cdwiz profile")]
+pub struct Answers {
+    /// Profile format version; this cdwiz reads 1.
+    pub version: u32,
+    /// The product bundle: a directory (relative paths are relative to the
+    /// profile), or `sandbox` for the bundle `cdwiz sandbox up` builds.
+    pub bundle: String,
+    pub topology: Topology,
+    /// How to log in to the hosts (not used by `k8s`).
+    #[serde(default)]
+    pub ssh: SshSettings,
+    /// The hosts to install on (none for `k8s`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<Host>,
+    #[serde(default)]
+    pub settings: Settings,
+    /// Known deviations the operator accepts, each with a reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accept_checks: Vec<AcceptCheck>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TopologyKind {
+    /// One host runs everything.
+    Single,
+    /// Two or more masters; keepalived floats a VIP over them.
+    HaKeepalived,
+    /// Two or more masters behind the customer's load balancer.
+    HaLb,
+    /// An existing Kubernetes cluster.
+    K8s,
+}
+
+impl TopologyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopologyKind::Single => "single",
+            TopologyKind::HaKeepalived => "ha-keepalived",
+            TopologyKind::HaLb => "ha-lb",
+            TopologyKind::K8s => "k8s",
+        }
+    }
+    pub fn is_ha(self) -> bool {
+        matches!(self, TopologyKind::HaKeepalived | TopologyKind::HaLb)
+    }
+}
+
+/// The topology and the fields its kind needs (others must be absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Topology {
+    pub kind: TopologyKind,
+    /// ha-keepalived: the virtual IP the platform answers on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vip: Option<String>,
+    /// ha-keepalived: the network interface that carries the VIP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// ha-keepalived: VRRP router id (1-255), unique on the network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtual_router_id: Option<u8>,
+    /// ha-lb: the load balancer's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lb_address: Option<String>,
+    /// ha-lb: the load balancer's port for the platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lb_port: Option<u16>,
+    /// k8s: path of the kubeconfig file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<String>,
+    /// k8s: context in the kubeconfig (default: its current context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// k8s: namespace to install into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// k8s: StorageClass for volumes (default: the cluster's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SshAuth {
+    /// A password, used once to install cdwiz's key; keys from then on.
+    Password,
+    /// A private key file.
+    #[default]
+    Key,
+    /// The running ssh-agent (`SSH_AUTH_SOCK`).
+    Agent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostKeyPolicy {
+    /// Remember a host's key the first time, refuse a changed one.
+    #[default]
+    AcceptNew,
+    /// Only hosts whose key is already known.
+    Strict,
+}
+
+/// How to log in to every host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SshSettings {
+    #[serde(default = "default_user")]
+    pub user: String,
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub auth: SshAuth,
+    /// auth password: environment variable holding the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// auth password: a file (mode 0600) holding the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<String>,
+    /// auth key: the private key file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    /// A non-root user's sudo password: environment variable (none: sudo
+    /// must not ask).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sudo_password_env: Option<String>,
+    /// A bastion the hosts are reached through: `[user@]host[:port]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jump: Option<String>,
+    #[serde(default)]
+    pub host_key_policy: HostKeyPolicy,
+    /// Seconds to wait for a host to answer.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: u32,
+}
+
+impl Default for SshSettings {
+    fn default() -> Self {
+        SshSettings {
+            user: default_user(),
+            port: default_ssh_port(),
+            auth: SshAuth::default(),
+            password_env: None,
+            password_file: None,
+            key_file: None,
+            sudo_password_env: None,
+            jump: None,
+            host_key_policy: HostKeyPolicy::default(),
+            connect_timeout: default_connect_timeout(),
+        }
+    }
+}
+
+fn default_user() -> String {
+    "root".into()
+}
+fn default_ssh_port() -> u16 {
+    22
+}
+fn default_connect_timeout() -> u32 {
+    10
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Master,
+    Worker,
+}
+
+/// One host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Host {
+    /// IPv4 or IPv6 address.
+    pub address: String,
+    pub roles: Vec<Role>,
+    /// A blank disk for the platform's data, e.g. `/dev/vdb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_disk: Option<String>,
+    /// Format and mount `data-disk` on `data-dir` (only a blank disk).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub format_data_disk: bool,
+    /// Where the platform keeps its data on this host.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: String,
+}
+
+fn default_data_dir() -> String {
+    "/data".into()
+}
+
+/// Platform settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default = "default_admin_user")]
+    pub admin_user: String,
+    /// IANA time zone of the hosts, e.g. `Asia/Shanghai`.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// The registry domain images are named under, when a site has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_domain: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            admin_user: default_admin_user(),
+            timezone: default_timezone(),
+            registry_domain: None,
+        }
+    }
+}
+
+fn default_admin_user() -> String {
+    "admin".into()
+}
+fn default_timezone() -> String {
+    "Asia/Shanghai".into()
+}
+
+/// An accepted check result: the check passes the gate on this host (or on
+/// every host), and the reason goes into the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AcceptCheck {
+    /// Check id, e.g. `resources.memory`.
+    pub check: String,
+    /// A host address; none means every host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub reason: String,
+}
+
+/// The profile's JSON Schema, generated from the model.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Answers)).unwrap_or_default()
+}
