@@ -159,11 +159,21 @@ pub fn load_str(text: &str, file: Option<&Path>) -> Result<Answers, LoadError> {
             let msg = e.to_string();
             // serde_yaml appends " at line L column C"; the location is ours to print.
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            return Err(fail(vec![Problem {
-                line: loc.as_ref().map(|l| l.line()),
+            let line = loc.as_ref().map(|l| l.line());
+            let mut problem = Problem {
+                line,
                 column: loc.as_ref().map(|l| l.column()),
                 ..Problem::new("", format!("not valid YAML: {msg}"))
-            }]));
+            };
+            let tabbed = line
+                .and_then(|l| text.lines().nth(l.saturating_sub(1)))
+                .is_some_and(|l| l.contains('\t'));
+            problem = if tabbed {
+                problem.hint("YAML indents with spaces; this line has a tab")
+            } else {
+                problem.hint("check the indentation and the brackets and quotes on this line and the one before")
+            };
+            return Err(fail(vec![problem]));
         }
     };
     if !value.is_mapping() {
@@ -538,6 +548,8 @@ impl Spans {
         if let Ok(node) = marked_yaml::parse_yaml(0, text) {
             spans.walk(&node, &mut Vec::new());
         }
+        // What is missing at the top is reported at the top.
+        spans.values.insert(String::new(), (1, 1));
         spans
     }
 

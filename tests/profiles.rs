@@ -1,0 +1,132 @@
+//! Golden tests of the profile: each good profile gives its plan, each bad
+//! one its exact problems with exit code 2, through the real `cdwiz validate`.
+//! `CDWIZ_BLESS=1 cargo test --test profiles` rewrites the expected files.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn dir(kind: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/profiles")
+        .join(kind)
+}
+
+fn profiles(kind: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir(kind))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    names
+}
+
+fn validate(kind: &str, name: &str, extra: &[&str]) -> (i32, String, String) {
+    let out = Command::new(common::cdwiz_bin())
+        .current_dir(dir(kind))
+        .arg("validate")
+        .arg(name)
+        .args(extra)
+        .env("CDWIZ_SSH_PASSWORD", "x")
+        .env("CDWIZ_SUDO_PASSWORD", "x")
+        .env_remove("CDWIZ_TEST_NEVER_SET")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Compares with `<file>`, or writes it under CDWIZ_BLESS=1. Returns a
+/// mismatch description.
+fn golden(path: &Path, actual: &str) -> Option<String> {
+    if std::env::var_os("CDWIZ_BLESS").is_some() {
+        std::fs::write(path, actual).unwrap();
+        return None;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    (expected != actual).then(|| {
+        format!(
+            "{}:\n--- expected\n{expected}\n--- actual\n{actual}",
+            path.display()
+        )
+    })
+}
+
+#[test]
+fn good_profiles_give_their_plans() {
+    let names = profiles("good");
+    assert!(names.len() >= 5, "{names:?}");
+    let mut failures = Vec::new();
+    for name in &names {
+        let (code, out, err) = validate("good", name, &["--plan"]);
+        if code != 0 {
+            failures.push(format!("{name}: exit {code}\n{err}"));
+            continue;
+        }
+        failures.extend(golden(
+            &dir("good").join(name.replace(".yaml", ".plan")),
+            &out,
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn bad_profiles_give_exact_problems_and_exit_2() {
+    // Git keeps no modes but the executable bit: make the case's file readable by others.
+    use std::os::unix::fs::PermissionsExt;
+    let readable = dir("bad").join("readable-password.txt");
+    std::fs::set_permissions(&readable, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let names = profiles("bad");
+    assert!(names.len() >= 20, "only {} bad profiles", names.len());
+    let mut failures = Vec::new();
+    for name in &names {
+        let (code, out, err) = validate("bad", name, &[]);
+        if code != 2 {
+            failures.push(format!("{name}: exit {code}, expected 2\n{out}{err}"));
+        }
+        if err.contains("panicked") || err.contains("RUST_BACKTRACE") {
+            failures.push(format!("{name}: panicked\n{err}"));
+        }
+        failures.extend(golden(
+            &dir("bad").join(name.replace(".yaml", ".expected")),
+            &err,
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn the_shipped_sandbox_profiles_are_good() {
+    for name in ["sandbox-single.yaml", "sandbox-ha.yaml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("profiles")
+            .join(name);
+        let out = Command::new(common::cdwiz_bin())
+            .arg("validate")
+            .arg(&path)
+            .env("CDWIZ_SSH_PASSWORD", "x")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let (code, _, err) = validate("bad", "no-such-profile.yaml", &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no-such-profile.yaml: cannot read the profile"),
+        "{err}"
+    );
+}
