@@ -1,8 +1,14 @@
 //! cdwiz: the engine of the installation wizard. Front ends (the TUI and the
 //! headless runner) live in the binary; everything here is UI-agnostic.
 
+rust_i18n::i18n!("assets/locales", fallback = "en");
+
 pub mod bundle;
+pub mod checks;
+pub mod connect;
 pub mod docker;
+pub mod event;
+pub mod i18n;
 pub mod paths;
 pub mod plan;
 pub mod profile;

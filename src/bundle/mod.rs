@@ -17,6 +17,80 @@ pub struct Manifest {
     pub product: Product,
     pub images: Vec<ImageArchive>,
     pub components: Vec<Component>,
+    #[serde(default)]
+    pub requirements: Requirements,
+}
+
+/// What the product needs of a host, per role; host checks measure against it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Requirements {
+    #[serde(default)]
+    pub master: RoleRequirements,
+    #[serde(default)]
+    pub worker: RoleRequirements,
+    /// Kernel settings the components need at least, e.g. `vm.max_map_count: 262144`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sysctl: std::collections::BTreeMap<String, u64>,
+    /// Oldest Docker engine the product runs on.
+    #[serde(default = "default_docker_min")]
+    pub docker_min: String,
+}
+
+impl Default for Requirements {
+    fn default() -> Self {
+        Requirements {
+            master: RoleRequirements::default(),
+            worker: RoleRequirements::default(),
+            sysctl: Default::default(),
+            docker_min: default_docker_min(),
+        }
+    }
+}
+
+fn default_docker_min() -> String {
+    "20.10".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RoleRequirements {
+    pub cpus: u32,
+    pub memory_gib: u32,
+    /// Free space in the data dir.
+    pub data_gib: u32,
+}
+
+impl Default for RoleRequirements {
+    fn default() -> Self {
+        RoleRequirements {
+            cpus: 1,
+            memory_gib: 1,
+            data_gib: 1,
+        }
+    }
+}
+
+impl Manifest {
+    /// Every port any component listens on, sorted.
+    pub fn ports(&self) -> Vec<u16> {
+        let mut p: Vec<u16> = self
+            .components
+            .iter()
+            .flat_map(|c| c.ports.clone())
+            .collect();
+        p.sort_unstable();
+        p.dedup();
+        p
+    }
+
+    /// Architectures the bundle carries images for.
+    pub fn architectures(&self) -> Vec<String> {
+        let mut a: Vec<String> = self.images.iter().map(|i| i.arch.clone()).collect();
+        a.sort();
+        a.dedup();
+        a
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -172,6 +172,7 @@ async fn build(root: &Path, layer: &Path, logs: &Path, staging: &Path) -> Result
             references: refs,
         }],
         components: comps,
+        requirements: Default::default(),
     };
     let text = serde_yaml::to_string(&manifest)
         .map_err(|e| SandboxError::Other(format!("bundle manifest: {e}")))?;

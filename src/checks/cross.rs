@@ -1,0 +1,208 @@
+//! Checks judged across hosts: unique hostnames, the host-to-host latency
+//! matrix, clock skew between hosts.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::{CheckResult, Status};
+use crate::i18n::Msg;
+
+/// Round-trip times between hosts in ms: `from -> to -> rtt` (none: no answer).
+pub type LatencyMatrix = BTreeMap<String, BTreeMap<String, Option<f64>>>;
+
+/// Pairs slower than this warn (ms).
+pub const LATENCY_WARN_MS: f64 = 5.0;
+const HOST_SKEW_WARN_S: f64 = 2.0;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CrossFacts {
+    pub latency: LatencyMatrix,
+}
+
+fn m(key: &str) -> Msg {
+    Msg::new(format!("check.{key}"))
+}
+
+/// `facts` by host address, for the hosts that were probed.
+pub fn evaluate(
+    facts: &BTreeMap<String, HashMap<String, String>>,
+) -> (Vec<CheckResult>, CrossFacts) {
+    let mut out = Vec::new();
+
+    let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (addr, f) in facts {
+        if let Some(name) = f.get("hostname") {
+            by_name
+                .entry(name.as_str())
+                .or_default()
+                .push(addr.as_str());
+        }
+    }
+    for (name, addrs) in &by_name {
+        for addr in addrs {
+            out.push(if addrs.len() > 1 {
+                let others: Vec<&str> = addrs.iter().copied().filter(|a| a != addr).collect();
+                CheckResult::new(
+                    "net.hostname-unique",
+                    Some(addr),
+                    Status::Fail,
+                    m("net.hostname-unique.dup")
+                        .arg("name", name)
+                        .arg("others", others.join(", ")),
+                )
+                .hint(m("net.hostname-unique.hint"))
+                .fix(format!(
+                    "hostnamectl set-hostname {name}-{}",
+                    addr.rsplit(['.', ':']).next().unwrap_or("x")
+                ))
+            } else {
+                CheckResult::new(
+                    "net.hostname-unique",
+                    Some(addr),
+                    Status::Pass,
+                    m("net.hostname-unique.ok").arg("name", name),
+                )
+            });
+        }
+    }
+
+    let mut latency = LatencyMatrix::new();
+    for (from, f) in facts {
+        for (to, _) in facts.iter().filter(|(to, _)| *to != from) {
+            let rtt = f
+                .get(&format!("peer.{to}.rtt_ms"))
+                .and_then(|v| v.parse::<f64>().ok());
+            latency
+                .entry(from.clone())
+                .or_default()
+                .insert(to.clone(), rtt);
+        }
+    }
+    let slow: Vec<String> = latency
+        .iter()
+        .flat_map(|(from, row)| {
+            row.iter().filter_map(move |(to, rtt)| match rtt {
+                Some(ms) if *ms > LATENCY_WARN_MS => Some(format!("{from} → {to} {ms:.1} ms")),
+                _ => None,
+            })
+        })
+        .collect();
+    if facts.len() > 1 {
+        let worst = latency
+            .values()
+            .flat_map(|row| row.values().flatten())
+            .fold(0.0f64, |a, b| a.max(*b));
+        out.push(if slow.is_empty() {
+            CheckResult::new(
+                "net.latency",
+                None,
+                Status::Pass,
+                m("net.latency.ok").arg("worst", format!("{worst:.2}")),
+            )
+        } else {
+            CheckResult::new(
+                "net.latency",
+                None,
+                Status::Warn,
+                m("net.latency.slow")
+                    .arg("pairs", slow.join("; "))
+                    .arg("limit", LATENCY_WARN_MS),
+            )
+            .hint(m("net.latency.hint"))
+        });
+        let times: Vec<f64> = facts
+            .values()
+            .filter_map(|f| f.get("time.epoch")?.parse().ok())
+            .collect();
+        if times.len() > 1 {
+            let spread = times.iter().cloned().fold(f64::MIN, f64::max)
+                - times.iter().cloned().fold(f64::MAX, f64::min);
+            // The probes start within a fraction of a second of each other.
+            out.push(if spread > HOST_SKEW_WARN_S {
+                CheckResult::new(
+                    "time.skew-hosts",
+                    None,
+                    Status::Warn,
+                    m("time.skew-hosts.off").arg("secs", format!("{spread:.1}")),
+                )
+                .hint(m("time.skew.hint"))
+            } else {
+                CheckResult::new(
+                    "time.skew-hosts",
+                    None,
+                    Status::Pass,
+                    m("time.skew-hosts.ok").arg("secs", format!("{spread:.1}")),
+                )
+            });
+        }
+    } else {
+        out.push(CheckResult::new(
+            "net.latency",
+            None,
+            Status::Skip,
+            m("net.peers.alone"),
+        ));
+        out.push(CheckResult::new(
+            "time.skew-hosts",
+            None,
+            Status::Skip,
+            m("net.peers.alone"),
+        ));
+    }
+    (out, CrossFacts { latency })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(list: &[(&str, &[(&str, &str)])]) -> BTreeMap<String, HashMap<String, String>> {
+        list.iter()
+            .map(|(a, kv)| {
+                (
+                    a.to_string(),
+                    kv.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn duplicate_hostnames_fail_on_both_hosts_and_slow_pairs_warn() {
+        let f = facts(&[
+            (
+                "192.0.2.11",
+                &[
+                    ("hostname", "node1"),
+                    ("peer.192.0.2.12.rtt_ms", "0.2"),
+                    ("time.epoch", "10.0"),
+                ],
+            ),
+            (
+                "192.0.2.12",
+                &[
+                    ("hostname", "node1"),
+                    ("peer.192.0.2.11.rtt_ms", "9.5"),
+                    ("time.epoch", "10.5"),
+                ],
+            ),
+        ]);
+        let (r, cross) = evaluate(&f);
+        let dup: Vec<_> = r.iter().filter(|r| r.id == "net.hostname-unique").collect();
+        assert_eq!(dup.len(), 2);
+        assert!(
+            dup.iter()
+                .all(|r| r.status == Status::Fail && r.fix.is_some())
+        );
+        let lat = r.iter().find(|r| r.id == "net.latency").unwrap();
+        assert_eq!(lat.status, Status::Warn);
+        assert_eq!(cross.latency["192.0.2.12"]["192.0.2.11"], Some(9.5));
+        assert_eq!(
+            r.iter().find(|r| r.id == "time.skew-hosts").unwrap().status,
+            Status::Pass
+        );
+    }
+}

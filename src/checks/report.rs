@@ -1,0 +1,111 @@
+//! The check report: JSON for machines (language-neutral: ids, statuses,
+//! message keys and arguments) and Markdown for the customer.
+
+use super::Status;
+use super::run::CheckRun;
+use crate::i18n::text;
+
+/// The report as JSON.
+pub fn to_json(run: &CheckRun) -> String {
+    serde_json::to_string_pretty(run).unwrap_or_else(|_| "{}".into())
+}
+
+fn symbol(s: Status, waived: bool) -> &'static str {
+    match (s, waived) {
+        (_, true) => "✔︎ waived",
+        (Status::Pass, _) => "✔ pass",
+        (Status::Warn, _) => "▲ warn",
+        (Status::Fail, _) => "✘ fail",
+        (Status::Skip, _) => "– skip",
+    }
+}
+
+/// The report as Markdown in `locale`.
+pub fn to_markdown(run: &CheckRun, locale: &str) -> String {
+    let t = |k: &str| text(k, locale);
+    let mut md = format!("# {}\n\n", t("report.checks.title"));
+    md.push_str(&format!(
+        "{}: {} · {}: {:.1} s · ✔ {} · ▲ {} · ✘ {} · – {}\n\n",
+        t("report.checks.hosts"),
+        run.hosts.join(", "),
+        t("report.checks.duration"),
+        run.secs,
+        run.count(Status::Pass),
+        run.count(Status::Warn),
+        run.count(Status::Fail),
+        run.count(Status::Skip),
+    ));
+    let blocking = run.blocking();
+    md.push_str(&if blocking.is_empty() {
+        format!("**{}**\n\n", t("report.checks.ready"))
+    } else {
+        format!(
+            "**{}**\n\n",
+            t("report.checks.blocked").replace("%{count}", &blocking.len().to_string())
+        )
+    });
+    if !run.waivers.is_empty() {
+        md.push_str(&format!("## {}\n\n", t("report.checks.waivers")));
+        for w in &run.waivers {
+            md.push_str(&format!(
+                "- `{}`{}: {}\n",
+                w.id,
+                w.host
+                    .as_ref()
+                    .map(|h| format!(" @ {h}"))
+                    .unwrap_or_default(),
+                w.reason
+            ));
+        }
+        md.push('\n');
+    }
+    md.push_str(&format!(
+        "## {}\n\n| {} | {} | {} | {} |\n|---|---|---|---|\n",
+        t("report.checks.results"),
+        t("report.checks.check"),
+        t("report.checks.host"),
+        t("report.checks.status"),
+        t("report.checks.detail")
+    ));
+    for r in &run.results {
+        let mut detail = r.detail.render(locale);
+        if let Some(h) = &r.hint {
+            detail.push_str(&format!(" — {}", h.render(locale)));
+        }
+        if let Some(f) = &r.fix {
+            detail.push_str(&format!(" — `{}`", f.replace('|', "\\|")));
+        }
+        if let Some(w) = &r.waived {
+            detail.push_str(&format!(" — {}: {}", t("report.checks.waived-because"), w));
+        }
+        md.push_str(&format!(
+            "| {} ({}) | {} | {} | {} |\n",
+            text(&format!("check.{}.title", r.id), locale),
+            r.id,
+            r.host.as_deref().unwrap_or("*"),
+            symbol(r.status, r.waived.is_some()),
+            detail.replace('\n', " ")
+        ));
+    }
+    if !run.latency.is_empty() {
+        md.push_str(&format!("\n## {}\n\n| → |", t("report.checks.latency")));
+        for h in &run.hosts {
+            md.push_str(&format!(" {h} |"));
+        }
+        md.push_str(&format!("\n|---|{}\n", "---|".repeat(run.hosts.len())));
+        for from in &run.hosts {
+            md.push_str(&format!("| {from} |"));
+            for to in &run.hosts {
+                let cell = match run.latency.get(from).and_then(|r| r.get(to)) {
+                    _ if from == to => "–".to_string(),
+                    Some(Some(ms)) => format!("{ms:.2} ms"),
+                    Some(None) => "✘".to_string(),
+                    None => "?".to_string(),
+                };
+                md.push_str(&format!(" {cell} |"));
+            }
+            md.push('\n');
+        }
+    }
+    md
+}

@@ -1,0 +1,301 @@
+//! Running the checks: every host in parallel (bounded), one SSH round trip
+//! for the probe, then the cross-host checks, then the waivers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::cross::{self, LatencyMatrix};
+use super::probe::{self, ProbeSpec};
+use super::{CATALOGUE, CheckResult, HostContext, Status, Waiver, apply_waivers, evaluate_host};
+use crate::bundle::Manifest;
+use crate::connect::{ConnectFailure, Connector};
+use crate::event::{Event, EventSender};
+use crate::i18n::Msg;
+use crate::profile::{Answers, TopologyKind};
+
+/// How many hosts are checked at once.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+const PROBE_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// Everything one run of the checks found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckRun {
+    pub results: Vec<CheckResult>,
+    pub latency: LatencyMatrix,
+    pub waivers: Vec<Waiver>,
+    pub hosts: Vec<String>,
+    pub secs: f64,
+}
+
+impl CheckRun {
+    /// Failures nobody waived.
+    pub fn blocking(&self) -> Vec<&CheckResult> {
+        self.results.iter().filter(|r| r.blocks()).collect()
+    }
+    pub fn count(&self, status: Status) -> usize {
+        self.results.iter().filter(|r| r.status == status).count()
+    }
+}
+
+fn m(key: &str) -> Msg {
+    Msg::new(format!("check.{key}"))
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+async fn emit(tx: &Option<EventSender>, e: Event) {
+    if let Some(tx) = tx {
+        let _ = tx.send(e).await;
+    }
+}
+
+/// Runs every check on every host of the answers.
+pub async fn run_checks(
+    answers: &Answers,
+    manifest: &Manifest,
+    connector: Arc<Connector>,
+    waivers: Vec<Waiver>,
+    concurrency: usize,
+    tx: Option<EventSender>,
+) -> CheckRun {
+    let started = Instant::now();
+    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let addresses: Vec<String> = answers.hosts.iter().map(|h| h.address.clone()).collect();
+    let t = &answers.topology;
+    let mut tasks = Vec::new();
+    for host in &answers.hosts {
+        let ctx = HostContext {
+            address: host.address.clone(),
+            roles: host.roles.clone(),
+            topology: t.kind,
+            data_dir: host.data_dir.clone(),
+            data_disk: host.data_disk.clone(),
+            format_data_disk: host.format_data_disk,
+            ports: manifest.ports(),
+            interface: t.interface.clone(),
+            vip: t.vip.clone(),
+            architectures: manifest.architectures(),
+            requirements: manifest.requirements.clone(),
+            sent_at: 0.0,
+        };
+        let spec = ProbeSpec {
+            data_dir: host.data_dir.clone(),
+            data_disk: host.data_disk.clone(),
+            ports: manifest.ports(),
+            interface: t
+                .interface
+                .clone()
+                .filter(|_| t.kind == TopologyKind::HaKeepalived),
+            vip: t
+                .vip
+                .clone()
+                .filter(|_| t.kind == TopologyKind::HaKeepalived),
+            peers: addresses
+                .iter()
+                .filter(|a| **a != host.address)
+                .cloned()
+                .collect(),
+            peer_port: answers.ssh.port,
+        };
+        let (connector, limit, tx) = (connector.clone(), limit.clone(), tx.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            check_host(ctx, spec, &connector, &tx).await
+        }));
+    }
+    let mut results = Vec::new();
+    let mut facts: BTreeMap<String, HashMap<String, String>> = BTreeMap::new();
+    for task in tasks {
+        if let Ok((r, f)) = task.await {
+            results.extend(r);
+            if let Some((addr, f)) = f {
+                facts.insert(addr, f);
+            }
+        }
+    }
+    let (cross_results, cross_facts) = cross::evaluate(&facts);
+    for r in &cross_results {
+        emit(&tx, Event::CheckFinished(r.clone())).await;
+    }
+    results.extend(cross_results);
+    apply_waivers(&mut results, &waivers);
+    let order = |r: &CheckResult| {
+        (
+            CATALOGUE
+                .iter()
+                .position(|c| c.id == r.id)
+                .unwrap_or(usize::MAX),
+            r.host
+                .as_ref()
+                .and_then(|h| addresses.iter().position(|a| a == h))
+                .unwrap_or(usize::MAX),
+        )
+    };
+    results.sort_by_key(order);
+    CheckRun {
+        results,
+        latency: cross_facts.latency,
+        waivers,
+        hosts: addresses.clone(),
+        secs: started.elapsed().as_secs_f64(),
+    }
+}
+
+type HostOutcome = (Vec<CheckResult>, Option<(String, HashMap<String, String>)>);
+
+async fn check_host(
+    mut ctx: HostContext,
+    spec: ProbeSpec,
+    connector: &Connector,
+    tx: &Option<EventSender>,
+) -> HostOutcome {
+    let started = Instant::now();
+    let addr = ctx.address.clone();
+    let h = Some(addr.as_str());
+    emit(tx, Event::ChecksStarted { host: addr.clone() }).await;
+    let mut out = Vec::new();
+    let mut facts = None;
+    let skip_rest = |from: &str, out: &mut Vec<CheckResult>| {
+        let after = CATALOGUE.iter().position(|c| c.id == from).unwrap_or(0);
+        for c in CATALOGUE.iter().skip(after + 1).filter(|c| !c.cross_host) {
+            out.push(CheckResult::new(
+                c.id,
+                h,
+                Status::Skip,
+                m("common.not-reached"),
+            ));
+        }
+    };
+    match connector.reach(&addr).await {
+        Err(e) => {
+            out.push(
+                CheckResult::new(
+                    "ssh.reach",
+                    h,
+                    Status::Fail,
+                    m("ssh.reach.fail").arg("detail", &e),
+                )
+                .hint(m("ssh.reach.hint"))
+                .fix(format!(
+                    "ping -c 3 {addr}; nc -vz {addr} {}",
+                    connector.port
+                )),
+            );
+            skip_rest("ssh.reach", &mut out);
+        }
+        Ok(rtt) => {
+            out.push(CheckResult::new(
+                "ssh.reach",
+                h,
+                Status::Pass,
+                m("ssh.reach.ok").arg("ms", format!("{:.1}", rtt.as_secs_f64() * 1000.0)),
+            ));
+            match connector.connect(&addr).await {
+                Err(ConnectFailure::NoRoot(d)) => {
+                    out.push(CheckResult::new(
+                        "ssh.login",
+                        h,
+                        Status::Pass,
+                        m("ssh.login.ok").arg("user", &connector.user),
+                    ));
+                    out.push(
+                        CheckResult::new(
+                            "ssh.root",
+                            h,
+                            Status::Fail,
+                            m("ssh.root.fail").arg("detail", d),
+                        )
+                        .hint(m("ssh.root.hint")),
+                    );
+                    skip_rest("ssh.root", &mut out);
+                }
+                Err(e) => {
+                    let (key, hint) = match &e {
+                        ConnectFailure::AuthRejected(_) => {
+                            ("ssh.login.rejected", "ssh.login.rejected-hint")
+                        }
+                        ConnectFailure::HostKeyChanged(_) => {
+                            ("ssh.login.hostkey", "ssh.login.hostkey-hint")
+                        }
+                        _ => ("ssh.login.fail", "ssh.login.fail-hint"),
+                    };
+                    let mut r =
+                        CheckResult::new("ssh.login", h, Status::Fail, m(key).arg("detail", &e))
+                            .hint(m(hint));
+                    if matches!(e, ConnectFailure::HostKeyChanged(_)) {
+                        r = r.fix(format!(
+                            "ssh-keygen -R {addr} -f {}",
+                            connector.known_hosts.display()
+                        ));
+                    }
+                    out.push(r);
+                    skip_rest("ssh.login", &mut out);
+                }
+                Ok(conn) => {
+                    out.push(CheckResult::new(
+                        "ssh.login",
+                        h,
+                        Status::Pass,
+                        m("ssh.login.ok").arg("user", &connector.user),
+                    ));
+                    out.push(CheckResult::new(
+                        "ssh.root",
+                        h,
+                        Status::Pass,
+                        m("ssh.root.ok"),
+                    ));
+                    ctx.sent_at = now();
+                    match conn.run(&probe::script(&spec), PROBE_TIMEOUT).await {
+                        Ok(o) if o.stdout.contains("probe.done=yes") => {
+                            let f = probe::parse(&o.stdout);
+                            out.extend(evaluate_host(&ctx, &f));
+                            facts = Some((addr.clone(), f));
+                        }
+                        Ok(o) => {
+                            let detail = o.stderr.lines().last().unwrap_or("").to_string();
+                            for c in CATALOGUE.iter().skip(3).filter(|c| !c.cross_host) {
+                                out.push(CheckResult::new(
+                                    c.id,
+                                    h,
+                                    Status::Skip,
+                                    m("common.probe-failed").arg("detail", &detail),
+                                ));
+                            }
+                        }
+                        Err(e) => {
+                            for c in CATALOGUE.iter().skip(3).filter(|c| !c.cross_host) {
+                                out.push(CheckResult::new(
+                                    c.id,
+                                    h,
+                                    Status::Skip,
+                                    m("common.probe-failed").arg("detail", &e),
+                                ));
+                            }
+                        }
+                    }
+                    conn.close().await;
+                }
+            }
+        }
+    }
+    for r in &out {
+        emit(tx, Event::CheckFinished(r.clone())).await;
+    }
+    emit(
+        tx,
+        Event::ChecksHostDone {
+            host: addr,
+            secs: started.elapsed().as_secs_f64(),
+        },
+    )
+    .await;
+    (out, facts)
+}

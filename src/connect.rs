@@ -1,0 +1,366 @@
+//! From the answers to a working root shell on each host: TCP reach, SSH
+//! login (key, agent, or a password used once to install cdwiz's own key),
+//! and sudo for non-root users. Failures are classified so that checks and
+//! deploy can say which step failed and what to do.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use openssh::{KnownHosts, Session, SessionBuilder};
+
+use crate::profile::{Answers, HostKeyPolicy, Problem, SshAuth};
+use crate::ssh::{self, RemoteOutput, SshError, SshTarget, quote};
+
+/// Secrets the answers point at, read once. Never printed.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    pub ssh_password: Option<String>,
+    pub sudo_password: Option<String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets { <redacted> }")
+    }
+}
+
+impl Secrets {
+    /// Every secret value, for redaction from logs and reports.
+    pub fn values(&self) -> Vec<&str> {
+        [&self.ssh_password, &self.sudo_password]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
+/// Reads the secrets the answers name (environment variables, 0600 files
+/// relative to `base`).
+pub fn resolve_secrets(a: &Answers, base: &Path) -> Result<Secrets, Vec<Problem>> {
+    let problems = crate::profile::check_secret_sources(a, base);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let s = &a.ssh;
+    let mut out = Secrets::default();
+    if s.auth == SshAuth::Password {
+        if let Some(var) = &s.password_env {
+            out.ssh_password = std::env::var(var).ok();
+        } else if let Some(file) = &s.password_file {
+            let p = base.join(crate::paths::expand_home(file));
+            out.ssh_password = std::fs::read_to_string(&p)
+                .ok()
+                .map(|t| t.trim_end_matches(['\n', '\r']).to_string());
+        }
+    }
+    if let Some(var) = &s.sudo_password_env {
+        out.sudo_password = std::env::var(var).ok();
+    }
+    Ok(out)
+}
+
+/// Why a host could not be reached or logged in to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// Nothing answered on the SSH port within the timeout.
+    Unreachable(String),
+    /// The host refused the login (wrong password, key not accepted).
+    AuthRejected(String),
+    /// The host's key differs from the one remembered.
+    HostKeyChanged(String),
+    /// Logged in, but no root: sudo refused or asked for a password we lack.
+    NoRoot(String),
+    Other(String),
+}
+
+impl std::fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectFailure::Unreachable(d)
+            | ConnectFailure::AuthRejected(d)
+            | ConnectFailure::HostKeyChanged(d)
+            | ConnectFailure::NoRoot(d)
+            | ConnectFailure::Other(d) => f.write_str(d),
+        }
+    }
+}
+
+/// How a logged-in user becomes root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Sudo {
+    AlreadyRoot,
+    NoPassword,
+    WithPassword,
+}
+
+/// A logged-in host: commands run as root.
+pub struct HostConn {
+    pub address: String,
+    pub session: Session,
+    sudo: Sudo,
+    sudo_password: Option<String>,
+}
+
+impl HostConn {
+    /// Runs `script` as root (through sudo when the login user is not root).
+    pub async fn run(&self, script: &str, timeout: Duration) -> Result<RemoteOutput, SshError> {
+        match self.sudo {
+            Sudo::AlreadyRoot => {
+                ssh::run_script(&self.session, &self.address, script, timeout).await
+            }
+            Sudo::NoPassword => {
+                let wrapped = format!("sudo -n sh -c {}", quote(script));
+                ssh::run_script(&self.session, &self.address, &wrapped, timeout).await
+            }
+            Sudo::WithPassword => {
+                let wrapped = format!("sudo -S -p '' sh -c {} ", quote(script));
+                let input = format!("{}\n", self.sudo_password.as_deref().unwrap_or_default());
+                ssh::run_script_with_input(
+                    &self.session,
+                    &self.address,
+                    &wrapped,
+                    Some(input.as_bytes()),
+                    timeout,
+                )
+                .await
+            }
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.session.close().await;
+    }
+}
+
+/// Opens root shells on the hosts of one set of answers.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    pub user: String,
+    pub port: u16,
+    pub auth: SshAuth,
+    pub key_file: Option<PathBuf>,
+    pub jump: Option<String>,
+    pub strict_host_keys: bool,
+    pub connect_timeout: Duration,
+    pub secrets: Secrets,
+    /// cdwiz's own key, installed on password-only hosts.
+    pub own_key: PathBuf,
+    pub known_hosts: PathBuf,
+    /// The cdwiz binary that answers ssh's password prompt.
+    pub askpass: PathBuf,
+}
+
+impl Connector {
+    pub fn new(a: &Answers, secrets: Secrets, data_dir: &Path, askpass: PathBuf) -> Self {
+        Connector {
+            user: a.ssh.user.clone(),
+            port: a.ssh.port,
+            auth: a.ssh.auth,
+            key_file: a.ssh.key_file.as_deref().map(crate::paths::expand_home),
+            jump: a.ssh.jump.clone(),
+            strict_host_keys: a.ssh.host_key_policy == HostKeyPolicy::Strict,
+            connect_timeout: Duration::from_secs(u64::from(a.ssh.connect_timeout.max(1))),
+            secrets,
+            own_key: data_dir.join("keys").join("id_ed25519"),
+            known_hosts: data_dir.join("known_hosts"),
+            askpass,
+        }
+    }
+
+    fn target(&self, address: &str) -> SshTarget {
+        SshTarget {
+            address: address.to_string(),
+            port: self.port,
+            user: self.user.clone(),
+            key: None,
+            known_hosts: self.known_hosts.clone(),
+            connect_timeout: self.connect_timeout,
+        }
+    }
+
+    /// TCP reach of the SSH port, measured from this machine.
+    pub async fn reach(&self, address: &str) -> Result<Duration, ConnectFailure> {
+        let started = std::time::Instant::now();
+        match tokio::time::timeout(
+            self.connect_timeout,
+            tokio::net::TcpStream::connect((address, self.port)),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(started.elapsed()),
+            Ok(Err(e)) => Err(ConnectFailure::Unreachable(format!(
+                "{address}:{}: {e}",
+                self.port
+            ))),
+            Err(_) => Err(ConnectFailure::Unreachable(format!(
+                "{address}:{}: no answer within {} s",
+                self.port,
+                self.connect_timeout.as_secs()
+            ))),
+        }
+    }
+
+    async fn session(&self, address: &str, key: Option<&Path>) -> Result<Session, ConnectFailure> {
+        let mut b = SessionBuilder::default();
+        b.user(self.user.clone())
+            .port(self.port)
+            .known_hosts_check(if self.strict_host_keys {
+                KnownHosts::Strict
+            } else {
+                KnownHosts::Add
+            })
+            .user_known_hosts_file(&self.known_hosts)
+            .connect_timeout(self.connect_timeout)
+            .server_alive_interval(Duration::from_secs(5))
+            .control_directory(crate::paths::runtime_dir())
+            .config_file("/dev/null");
+        if let Some(k) = key {
+            b.keyfile(k);
+        }
+        if let Some(j) = &self.jump {
+            b.jump_hosts([j]);
+        }
+        b.connect(address)
+            .await
+            .map_err(|e| classify(address, &e.to_string()))
+    }
+
+    /// Makes sure cdwiz's own key pair exists (0600).
+    pub async fn ensure_own_key(&self) -> Result<(), ConnectFailure> {
+        if self.own_key.exists() {
+            return Ok(());
+        }
+        if let Some(dir) = self.own_key.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ConnectFailure::Other(format!("{}: {e}", dir.display())))?;
+        }
+        let out = tokio::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "cdwiz"])
+            .arg("-f")
+            .arg(&self.own_key)
+            .output()
+            .await
+            .map_err(|e| {
+                ConnectFailure::Other(format!("ssh-keygen: {e}; install openssh-client"))
+            })?;
+        if !out.status.success() {
+            return Err(ConnectFailure::Other(format!(
+                "ssh-keygen: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Installs cdwiz's public key for the login user with the password
+    /// (once per host; later logins use the key).
+    async fn bootstrap_key(&self, address: &str) -> Result<(), ConnectFailure> {
+        let password = self.secrets.ssh_password.as_deref().ok_or_else(|| {
+            ConnectFailure::AuthRejected(format!("{address}: no password to log in with"))
+        })?;
+        let pubkey_path = self.own_key.with_extension("pub");
+        let pubkey = std::fs::read_to_string(&pubkey_path)
+            .map_err(|e| ConnectFailure::Other(format!("{}: {e}", pubkey_path.display())))?;
+        let script = "umask 077; mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && \
+                      read -r key && (grep -qxF \"$key\" ~/.ssh/authorized_keys || \
+                      printf '%s\\n' \"$key\" >> ~/.ssh/authorized_keys)";
+        let out = ssh::askpass::run_with_password(
+            &self.target(address),
+            password,
+            &self.askpass,
+            script,
+            Some(pubkey.trim().as_bytes()),
+            self.connect_timeout + Duration::from_secs(20),
+        )
+        .await
+        .map_err(|e| ConnectFailure::Other(e.to_string()))?;
+        if out.code != 0 {
+            return Err(classify(address, &out.stderr));
+        }
+        Ok(())
+    }
+
+    /// A root shell on `address`.
+    pub async fn connect(&self, address: &str) -> Result<HostConn, ConnectFailure> {
+        self.reach(address).await?;
+        let session = match self.auth {
+            SshAuth::Key => self.session(address, self.key_file.as_deref()).await?,
+            SshAuth::Agent => self.session(address, None).await?,
+            SshAuth::Password => {
+                self.ensure_own_key().await?;
+                match self.session(address, Some(&self.own_key)).await {
+                    Ok(s) => s,
+                    Err(ConnectFailure::AuthRejected(_)) => {
+                        self.bootstrap_key(address).await?;
+                        self.session(address, Some(&self.own_key)).await?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let sudo = if self.user == "root" {
+            Sudo::AlreadyRoot
+        } else {
+            let probe = ssh::run_script(&session, address, "sudo -n true", Duration::from_secs(15))
+                .await
+                .map_err(|e| ConnectFailure::Other(e.to_string()))?;
+            if probe.code == 0 {
+                Sudo::NoPassword
+            } else if self.secrets.sudo_password.is_some() {
+                Sudo::WithPassword
+            } else {
+                return Err(ConnectFailure::NoRoot(format!(
+                    "{address}: {} cannot run sudo without a password and the profile names no \
+                     `sudo-password-env`",
+                    self.user
+                )));
+            }
+        };
+        let conn = HostConn {
+            address: address.to_string(),
+            session,
+            sudo,
+            sudo_password: self.secrets.sudo_password.clone(),
+        };
+        if conn.sudo == Sudo::WithPassword {
+            let check = conn
+                .run("id -u", Duration::from_secs(15))
+                .await
+                .map_err(|e| ConnectFailure::Other(e.to_string()))?;
+            if check.stdout.trim() != "0" {
+                return Err(ConnectFailure::NoRoot(format!(
+                    "{address}: sudo refused the password of {}",
+                    self.user
+                )));
+            }
+        }
+        Ok(conn)
+    }
+}
+
+fn classify(address: &str, text: &str) -> ConnectFailure {
+    let line = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("Warning: Permanently added"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let detail = format!("{address}: {}", line.trim());
+    if text.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        || text.contains("Host key verification failed")
+    {
+        ConnectFailure::HostKeyChanged(detail)
+    } else if text.contains("Permission denied")
+        || text.contains("Too many authentication failures")
+    {
+        ConnectFailure::AuthRejected(detail)
+    } else if text.contains("Connection timed out")
+        || text.contains("No route to host")
+        || text.contains("Connection refused")
+    {
+        ConnectFailure::Unreachable(detail)
+    } else {
+        ConnectFailure::Other(detail)
+    }
+}
