@@ -224,7 +224,7 @@ impl Connector {
         }
         b.connect(address)
             .await
-            .map_err(|e| classify(address, &e.to_string()))
+            .map_err(|e| classify(address, &error_chain(&e)))
     }
 
     /// Makes sure cdwiz's own key pair exists (0600).
@@ -236,10 +236,16 @@ impl Connector {
             std::fs::create_dir_all(dir)
                 .map_err(|e| ConnectFailure::Other(format!("{}: {e}", dir.display())))?;
         }
+        // Made under a temporary name and renamed: another cdwiz may be
+        // doing the same.
+        let tmp = self
+            .own_key
+            .with_extension(format!("tmp{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
         let out = tokio::process::Command::new("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "", "-C", "cdwiz"])
             .arg("-f")
-            .arg(&self.own_key)
+            .arg(&tmp)
             .output()
             .await
             .map_err(|e| {
@@ -251,7 +257,13 @@ impl Connector {
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        Ok(())
+        let mut tmp_pub = tmp.clone().into_os_string();
+        tmp_pub.push(".pub");
+        let mut own_pub = self.own_key.clone().into_os_string();
+        own_pub.push(".pub");
+        std::fs::rename(&tmp_pub, &own_pub)
+            .and_then(|_| std::fs::rename(&tmp, &self.own_key))
+            .map_err(|e| ConnectFailure::Other(format!("{}: {e}", self.own_key.display())))
     }
 
     /// Installs cdwiz's public key for the login user with the password
@@ -260,7 +272,9 @@ impl Connector {
         let password = self.secrets.ssh_password.as_deref().ok_or_else(|| {
             ConnectFailure::AuthRejected(format!("{address}: no password to log in with"))
         })?;
-        let pubkey_path = self.own_key.with_extension("pub");
+        let mut pubkey_path = self.own_key.clone().into_os_string();
+        pubkey_path.push(".pub");
+        let pubkey_path = PathBuf::from(pubkey_path);
         let pubkey = std::fs::read_to_string(&pubkey_path)
             .map_err(|e| ConnectFailure::Other(format!("{}: {e}", pubkey_path.display())))?;
         let script = "umask 077; mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && \
@@ -271,13 +285,18 @@ impl Connector {
             password,
             &self.askpass,
             script,
-            Some(pubkey.trim().as_bytes()),
+            Some(format!("{}\n", pubkey.trim()).as_bytes()),
             self.connect_timeout + Duration::from_secs(20),
         )
         .await
         .map_err(|e| ConnectFailure::Other(e.to_string()))?;
         if out.code != 0 {
-            return Err(classify(address, &out.stderr));
+            let said = if out.stderr.trim().is_empty() {
+                format!("installing cdwiz's key exited with {}", out.code)
+            } else {
+                out.stderr
+            };
+            return Err(classify(address, &said));
         }
         Ok(())
     }
@@ -340,6 +359,18 @@ impl Connector {
     }
 }
 
+/// An error and its causes on one line (openssh puts ssh's own words last).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 fn classify(address: &str, text: &str) -> ConnectFailure {
     let line = text
         .lines()
@@ -350,7 +381,31 @@ fn classify(address: &str, text: &str) -> ConnectFailure {
     if text.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
         || text.contains("Host key verification failed")
     {
-        ConnectFailure::HostKeyChanged(detail)
+        // ssh's banner is long; keep the facts: the new fingerprint and
+        // where the old key is remembered.
+        let after = |marker: &str| {
+            text.split_once(marker)
+                .map(|(_, rest)| {
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .trim_end_matches('.')
+                })
+                .filter(|s| !s.is_empty())
+        };
+        match (after("sent by the remote host is"), after("Offending ")) {
+            (Some(fp), _) => {
+                let old = text
+                    .split_once("Offending ")
+                    .and_then(|(_, r)| r.split_once(" key in "))
+                    .and_then(|(_, r)| r.split_whitespace().next())
+                    .unwrap_or("the known hosts file");
+                ConnectFailure::HostKeyChanged(format!(
+                    "{address}: it now presents {fp}; the key remembered in {old} differs"
+                ))
+            }
+            _ => ConnectFailure::HostKeyChanged(detail),
+        }
     } else if text.contains("Permission denied")
         || text.contains("Too many authentication failures")
     {

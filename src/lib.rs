@@ -12,5 +12,6 @@ pub mod i18n;
 pub mod paths;
 pub mod plan;
 pub mod profile;
+pub mod rundir;
 pub mod sandbox;
 pub mod ssh;

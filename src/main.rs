@@ -1,8 +1,12 @@
-//! The `cdwiz` command line: parses arguments and hands over to the engine.
+//! The `cdwiz` command line: parses arguments and hands over to a front end
+//! (headless today; the wizard to come) or to a plain command.
 
 mod cli_profile;
 mod cli_sandbox;
+mod headless;
+mod logging;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +23,28 @@ const EXIT_BAD_INPUT: u8 = 2;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Saved answers to start from (YAML).
+    #[arg(long, global = true)]
+    profile: Option<PathBuf>,
+    /// No prompts: plain progress lines and meaningful exit codes.
+    #[arg(long)]
+    non_interactive: bool,
+    /// Check the hosts and write the report, install nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Line format of the headless output.
+    #[arg(long, value_enum, default_value = "text")]
+    output: headless::Output,
+    /// Where the run directory goes (default: the data dir).
+    #[arg(long)]
+    workdir: Option<PathBuf>,
+    /// Accept a known deviation: ID[@HOST]=REASON (repeatable).
+    #[arg(long = "accept-check", value_name = "ID[@HOST]=REASON")]
+    accept_check: Vec<String>,
+    /// Language of what cdwiz prints: en or zh-CN (default: from LC_ALL,
+    /// LC_MESSAGES, LANG).
+    #[arg(long, global = true)]
+    lang: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -33,18 +59,25 @@ enum Command {
     Schema,
 }
 
+/// The operator's language: `--lang`, else the locale variables, else English.
+fn locale(flag: Option<&str>) -> String {
+    let from_env = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.is_empty());
+    let raw = flag.map(str::to_string).or(from_env).unwrap_or_default();
+    if raw.to_ascii_lowercase().starts_with("zh") {
+        "zh-CN".into()
+    } else {
+        "en".into()
+    }
+}
+
 fn main() -> ExitCode {
     // Started by ssh as SSH_ASKPASS for a password login: answer and exit.
     if let Some(code) = cdwiz::ssh::askpass::helper_main() {
         return ExitCode::from(code as u8);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CDWIZ_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -53,6 +86,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let lang = locale(cli.lang.as_deref());
     match &cli.command {
         Some(Command::Validate(args)) => return ExitCode::from(cli_profile::validate(args)),
         Some(Command::Schema) => return ExitCode::from(cli_profile::schema()),
@@ -65,25 +99,46 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
+    let code = runtime.block_on(async {
         match cli.command {
-            Some(Command::Sandbox(args)) => cli_sandbox::run(args).await,
-            Some(Command::Validate(_) | Command::Schema) => Ok(()),
-            None => {
-                println!(
-                    "The interactive wizard is not built yet. Try a practice cluster:\n  \
-                     cdwiz sandbox up     # three hosts on this machine\n  \
-                     cdwiz sandbox status # where they are and how to log in"
-                );
-                Ok(())
+            Some(Command::Sandbox(args)) => {
+                logging::to_stderr();
+                match cli_sandbox::run(args).await {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        1
+                    }
+                }
             }
+            Some(Command::Validate(_) | Command::Schema) => 0,
+            None => match (cli.profile, cli.non_interactive) {
+                (Some(profile), true) => {
+                    headless::run(headless::Options {
+                        profile,
+                        dry_run: cli.dry_run,
+                        output: cli.output,
+                        workdir: cli.workdir,
+                        accept_checks: cli.accept_check,
+                        locale: lang,
+                    })
+                    .await
+                }
+                (None, true) => {
+                    eprintln!("error: --non-interactive needs --profile FILE");
+                    EXIT_BAD_INPUT
+                }
+                (_, false) => {
+                    println!(
+                        "The interactive wizard is not built yet. What works:\n  \
+                         cdwiz sandbox up                                   # practice hosts on this machine\n  \
+                         cdwiz validate PROFILE                             # check a profile\n  \
+                         cdwiz --profile PROFILE --non-interactive --dry-run  # check the hosts"
+                    );
+                    0
+                }
+            },
         }
     });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    ExitCode::from(code)
 }

@@ -49,7 +49,7 @@ if touch "$probe" 2>/dev/null; then
     t1=$(date +%s%N)
     kv disk.write.mb_s "$(awk -v ns=$((t1 - t0)) 'BEGIN { if (ns > 0) printf "%.0f", 64 / (ns / 1e9) }')"
   else
-    kv disk.write.mb_s 0
+    kv disk.write.failed yes
   fi
   t0=$(date +%s%N)
   if timeout 3 dd if=/dev/zero of="$probe" bs=4k count=50 oflag=dsync 2>/dev/null; then

@@ -17,6 +17,11 @@ KbdInteractiveAuthentication no
 UseDNS no
 CONF
 
+# The open-file limit of logins (sshd applies it through pam_limits). It
+# stays under the container's hard limit, which this machine's engine sets.
+printf '* soft nofile 16384\n* hard nofile 16384\nroot soft nofile 16384\nroot hard nofile 16384\n' \
+  > /etc/security/limits.d/90-sandbox.conf
+
 # Host keys are made per container at first boot, not baked into the image.
 rm -f /etc/ssh/ssh_host_*
 

@@ -22,6 +22,9 @@ fi
 
 [ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -A >/dev/null
 /usr/sbin/sshd -E /var/log/sshd.log
+# Time is this machine's clock (shared kernel); chronyd runs as on a real
+# host but never sets it (-x).
+pgrep -x chronyd >/dev/null || chronyd -x -f /etc/chrony/chrony.conf >/dev/null 2>&1
 
 cdwiz_start_docker() {
   [ -e /var/lib/cdwiz-fault/no-docker ] && return 0

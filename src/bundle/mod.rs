@@ -35,6 +35,13 @@ pub struct Requirements {
     /// Oldest Docker engine the product runs on.
     #[serde(default = "default_docker_min")]
     pub docker_min: String,
+    /// Open files a process may hold.
+    #[serde(default = "default_nofile")]
+    pub nofile: u64,
+}
+
+fn default_nofile() -> u64 {
+    65536
 }
 
 impl Default for Requirements {
@@ -44,6 +51,7 @@ impl Default for Requirements {
             worker: RoleRequirements::default(),
             sysctl: Default::default(),
             docker_min: default_docker_min(),
+            nofile: default_nofile(),
         }
     }
 }

@@ -24,11 +24,47 @@ fn m(key: &str) -> Msg {
     Msg::new(format!("check.{key}"))
 }
 
-/// `facts` by host address, for the hosts that were probed.
+/// `facts` by host address, for the hosts that were probed; `down` are the
+/// hosts this machine could not reach (their own `ssh.reach` says so, so a
+/// peer that cannot reach them is not blamed for it).
 pub fn evaluate(
     facts: &BTreeMap<String, HashMap<String, String>>,
+    down: &[String],
 ) -> (Vec<CheckResult>, CrossFacts) {
     let mut out = Vec::new();
+
+    for (addr, f) in facts {
+        let peers: Vec<&str> = f
+            .keys()
+            .filter_map(|k| k.strip_prefix("peer.")?.strip_suffix(".tcp"))
+            .collect();
+        let mut unreachable: Vec<&str> = peers
+            .iter()
+            .copied()
+            .filter(|p| f.get(&format!("peer.{p}.tcp")).map(String::as_str) != Some("yes"))
+            .filter(|p| !down.iter().any(|d| d == p))
+            .collect();
+        unreachable.sort();
+        let h = Some(addr.as_str());
+        out.push(if peers.is_empty() {
+            CheckResult::new("net.peers", h, Status::Skip, m("net.peers.alone"))
+        } else if unreachable.is_empty() {
+            CheckResult::new(
+                "net.peers",
+                h,
+                Status::Pass,
+                m("net.peers.ok").arg("count", peers.len()),
+            )
+        } else {
+            CheckResult::new(
+                "net.peers",
+                h,
+                Status::Fail,
+                m("net.peers.unreachable").arg("peers", unreachable.join(", ")),
+            )
+            .hint(m("net.peers.hint"))
+        });
+    }
 
     let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (addr, f) in facts {
@@ -171,6 +207,32 @@ mod tests {
     }
 
     #[test]
+    fn peers_unreachable_fail_unless_this_machine_cannot_reach_them_either() {
+        let f = facts(&[
+            (
+                "192.0.2.11",
+                &[("peer.192.0.2.12.tcp", "no"), ("peer.192.0.2.13.tcp", "no")],
+            ),
+            (
+                "192.0.2.12",
+                &[
+                    ("peer.192.0.2.11.tcp", "yes"),
+                    ("peer.192.0.2.13.tcp", "no"),
+                ],
+            ),
+        ]);
+        let (r, _) = evaluate(&f, &["192.0.2.13".to_string()]);
+        let peers = |h: &str| {
+            r.iter()
+                .find(|r| r.id == "net.peers" && r.host.as_deref() == Some(h))
+                .unwrap()
+        };
+        assert_eq!(peers("192.0.2.11").status, Status::Fail);
+        assert_eq!(peers("192.0.2.11").detail.args["peers"], "192.0.2.12");
+        assert_eq!(peers("192.0.2.12").status, Status::Pass);
+    }
+
+    #[test]
     fn duplicate_hostnames_fail_on_both_hosts_and_slow_pairs_warn() {
         let f = facts(&[
             (
@@ -190,7 +252,7 @@ mod tests {
                 ],
             ),
         ]);
-        let (r, cross) = evaluate(&f);
+        let (r, cross) = evaluate(&f, &[]);
         let dup: Vec<_> = r.iter().filter(|r| r.id == "net.hostname-unique").collect();
         assert_eq!(dup.len(), 2);
         assert!(

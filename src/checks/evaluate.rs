@@ -68,7 +68,6 @@ const FSYNC_WARN_MS: f64 = 10.0;
 const FSYNC_FAIL_MS: f64 = 100.0;
 const SKEW_WARN_S: f64 = 2.0;
 const SKEW_FAIL_S: f64 = 30.0;
-const NOFILE_MIN: u64 = 65536;
 
 fn num(facts: &HashMap<String, String>, key: &str) -> Option<f64> {
     facts.get(key).and_then(|v| v.trim().parse().ok())
@@ -313,7 +312,14 @@ pub fn evaluate_host(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<
             }
         }
     });
+    let probe_fits = num(facts, "data.dir.avail.kb").is_some_and(|kb| kb >= 64.0 * 1024.0);
     out.push(match num(facts, "disk.write.mb_s") {
+        // Too full to write the 64 MiB probe: res.data-space already says so.
+        None if !probe_fits => r(
+            "res.disk-write",
+            Status::Skip,
+            m("res.disk-write.no-room").arg("dir", &base),
+        ),
         None => r(
             "res.disk-write",
             Status::Fail,
@@ -458,33 +464,6 @@ pub fn evaluate_host(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<
             ));
         }
     }
-    let mut unreachable: Vec<String> = facts
-        .iter()
-        .filter(|(k, v)| k.starts_with("peer.") && k.ends_with(".tcp") && v.as_str() != "yes")
-        .map(|(k, _)| k["peer.".len()..k.len() - ".tcp".len()].to_string())
-        .collect();
-    unreachable.sort();
-    let peers = facts
-        .keys()
-        .filter(|k| k.starts_with("peer.") && k.ends_with(".tcp"))
-        .count();
-    out.push(if peers == 0 {
-        r("net.peers", Status::Skip, m("net.peers.alone"))
-    } else if unreachable.is_empty() {
-        r(
-            "net.peers",
-            Status::Pass,
-            m("net.peers.ok").arg("count", peers),
-        )
-    } else {
-        r(
-            "net.peers",
-            Status::Fail,
-            m("net.peers.unreachable").arg("peers", unreachable.join(", ")),
-        )
-        .hint(m("net.peers.hint"))
-    });
-
     // Time
     let skew = num(facts, "time.epoch").map(|t| t - ctx.sent_at);
     out.push(match skew {
@@ -628,11 +607,12 @@ pub fn evaluate_host(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<
     } else {
         nofile.parse().unwrap_or(0)
     };
-    out.push(if nofile_n >= NOFILE_MIN {
+    let nofile_min = ctx.requirements.nofile;
+    out.push(if nofile_n >= nofile_min {
         r("sys.nofile", Status::Pass, m("sys.nofile.ok").arg("have", nofile))
     } else {
-        r("sys.nofile", Status::Warn, m("sys.nofile.low").arg("have", nofile).arg("need", NOFILE_MIN))
-            .fix(format!("printf '* soft nofile {NOFILE_MIN}\\n* hard nofile {NOFILE_MIN}\\n' > /etc/security/limits.d/90-cdwiz.conf"))
+        r("sys.nofile", Status::Warn, m("sys.nofile.low").arg("have", nofile).arg("need", nofile_min))
+            .fix(format!("printf '* soft nofile {nofile_min}\\n* hard nofile {nofile_min}\\n' > /etc/security/limits.d/90-cdwiz.conf"))
     });
 
     // Prior install
@@ -799,10 +779,10 @@ mod tests {
                 Status::Fail,
             ),
             ("iface.exists", "no", "net.interface", Status::Fail),
-            ("peer.192.0.2.12.tcp", "no", "net.peers", Status::Fail),
             ("disk.present", "no", "res.data-disk", Status::Fail),
             ("disk.fstype", "xfs", "res.data-disk", Status::Fail),
             ("disk.write.mb_s", "5", "res.disk-write", Status::Fail),
+            ("disk.write.mb_s", "", "res.disk-write", Status::Fail),
             ("disk.fsync.ms", "40", "res.disk-fsync", Status::Warn),
             (
                 "prior.install",

@@ -67,6 +67,8 @@ pub async fn run_checks(
     tx: Option<EventSender>,
 ) -> CheckRun {
     let started = Instant::now();
+    // Made once here, not by each host's task at the same time.
+    let key_problem = connector.ensure_own_key().await.err();
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let addresses: Vec<String> = answers.hosts.iter().map(|h| h.address.clone()).collect();
     let t = &answers.topology;
@@ -106,9 +108,10 @@ pub async fn run_checks(
             peer_port: answers.ssh.port,
         };
         let (connector, limit, tx) = (connector.clone(), limit.clone(), tx.clone());
+        let key_problem = key_problem.clone();
         tasks.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await;
-            check_host(ctx, spec, &connector, &tx).await
+            check_host(ctx, spec, &connector, key_problem, &tx).await
         }));
     }
     let mut results = Vec::new();
@@ -121,7 +124,12 @@ pub async fn run_checks(
             }
         }
     }
-    let (cross_results, cross_facts) = cross::evaluate(&facts);
+    let down: Vec<String> = results
+        .iter()
+        .filter(|r| r.id == "ssh.reach" && r.status == Status::Fail)
+        .filter_map(|r| r.host.clone())
+        .collect();
+    let (cross_results, cross_facts) = cross::evaluate(&facts, &down);
     for r in &cross_results {
         emit(&tx, Event::CheckFinished(r.clone())).await;
     }
@@ -155,6 +163,7 @@ async fn check_host(
     mut ctx: HostContext,
     spec: ProbeSpec,
     connector: &Connector,
+    key_problem: Option<ConnectFailure>,
     tx: &Option<EventSender>,
 ) -> HostOutcome {
     let started = Instant::now();
@@ -198,7 +207,11 @@ async fn check_host(
                 Status::Pass,
                 m("ssh.reach.ok").arg("ms", format!("{:.1}", rtt.as_secs_f64() * 1000.0)),
             ));
-            match connector.connect(&addr).await {
+            let connected = match key_problem {
+                Some(e) if connector.auth == crate::profile::SshAuth::Password => Err(e),
+                _ => connector.connect(&addr).await,
+            };
+            match connected {
                 Err(ConnectFailure::NoRoot(d)) => {
                     out.push(CheckResult::new(
                         "ssh.login",

@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use super::rootfs::{self, Recipe};
 use super::{Progress, SandboxError, SandboxEvent};
-use crate::bundle::{Bundle, Component, Health, ImageArchive, MANIFEST_FILE, Manifest, Product};
+use crate::bundle::{
+    Bundle, Component, Health, ImageArchive, MANIFEST_FILE, Manifest, Product, Requirements,
+};
 
 pub const PRODUCT: &str = "cd-sandbox";
 pub const VERSION: &str = "0.1.0";
@@ -74,13 +76,21 @@ pub async fn ensure_bundle(
 ) -> Result<Bundle, SandboxError> {
     let dir = bundle_dir(sandbox_dir);
     let recipe_file = dir.join(".recipe");
+    // The image archive is reused while its recipe is unchanged; the
+    // manifest is data of this cdwiz and is rewritten when it differs.
     let current = || -> Option<Bundle> {
         let recorded = std::fs::read_to_string(&recipe_file).ok()?;
         if recorded.trim() != RECIPE.hash() {
             return None;
         }
-        let bundle = Bundle::open(&dir).ok()?;
+        let mut bundle = Bundle::open(&dir).ok()?;
         bundle.verify().ok()?;
+        let wanted = manifest(bundle.manifest.images.first()?.clone());
+        if bundle.manifest != wanted {
+            let text = serde_yaml::to_string(&wanted).ok()?;
+            crate::rundir::write_atomic(&dir.join(MANIFEST_FILE), &text).ok()?;
+            bundle.manifest = wanted;
+        }
         Some(bundle)
     };
     if let Some(b) = current() {
@@ -137,8 +147,7 @@ async fn build(root: &Path, layer: &Path, logs: &Path, staging: &Path) -> Result
     let archive = staging.join(&rel);
     let parent = archive.parent().unwrap_or(staging);
     std::fs::create_dir_all(parent).map_err(SandboxError::io(parent))?;
-    let comps = components();
-    let refs: Vec<String> = comps.iter().map(|c| c.image.clone()).collect();
+    let refs: Vec<String> = components().iter().map(|c| c.image.clone()).collect();
     let (archive_path, layer_path, refs_owned) =
         (archive.clone(), layer.to_path_buf(), refs.clone());
     tokio::task::spawn_blocking(move || {
@@ -158,24 +167,33 @@ async fn build(root: &Path, layer: &Path, logs: &Path, staging: &Path) -> Result
     let size = std::fs::metadata(&archive)
         .map_err(SandboxError::io(&archive))?
         .len();
-    let manifest = Manifest {
+    let manifest = manifest(ImageArchive {
+        file: rel,
+        arch: "amd64".into(),
+        sha256,
+        size,
+        references: refs,
+    });
+    let text = serde_yaml::to_string(&manifest)
+        .map_err(|e| SandboxError::Other(format!("bundle manifest: {e}")))?;
+    let path = staging.join(MANIFEST_FILE);
+    std::fs::write(&path, text).map_err(SandboxError::io(&path))
+}
+
+/// The sandbox product's manifest around its image archive.
+fn manifest(image: ImageArchive) -> Manifest {
+    Manifest {
         version: 1,
         product: Product {
             name: PRODUCT.into(),
             version: VERSION.into(),
         },
-        images: vec![ImageArchive {
-            file: rel,
-            arch: "amd64".into(),
-            sha256,
-            size,
-            references: refs,
-        }],
-        components: comps,
-        requirements: Default::default(),
-    };
-    let text = serde_yaml::to_string(&manifest)
-        .map_err(|e| SandboxError::Other(format!("bundle manifest: {e}")))?;
-    let path = staging.join(MANIFEST_FILE);
-    std::fs::write(&path, text).map_err(SandboxError::io(&path))
+        images: vec![image],
+        components: components(),
+        // A small stand-in product: what any sandbox host offers.
+        requirements: Requirements {
+            nofile: 16384,
+            ..Default::default()
+        },
+    }
 }

@@ -37,6 +37,7 @@ const RECIPE: Recipe = Recipe {
         "socat",
         "curl",
         "e2fsprogs",
+        "chrony",
     ],
     customize: include_str!("../../assets/sandbox/customize.sh"),
     files: &[],

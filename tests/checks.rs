@@ -1,0 +1,355 @@
+//! Host checks against real sandbox hosts through the real `cdwiz` binary:
+//! a healthy cluster passes everything; each injected fault is caught by the
+//! right check with a hint and a fix; waivers let it through and are
+//! reported; the password bootstraps a key once and never leaks.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use cdwiz::sandbox::{self, Fault, Sandbox, fault};
+use common::*;
+use serde_json::Value;
+
+const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
+
+struct Outcome {
+    code: i32,
+    lines: Vec<Value>,
+    stderr: String,
+    secs: f64,
+}
+
+impl Outcome {
+    fn results(&self) -> Vec<&Value> {
+        self.lines
+            .iter()
+            .filter(|l| l["event"] == "check")
+            .collect()
+    }
+    fn find(&self, id: &str, host: &str) -> &Value {
+        self.results()
+            .into_iter()
+            .find(|r| r["id"] == id && r["host"] == host)
+            .unwrap_or_else(|| panic!("no result {id} for {host}"))
+    }
+    fn summary(&self) -> &Value {
+        self.lines
+            .iter()
+            .find(|l| l["event"] == "summary")
+            .expect("summary line")
+    }
+}
+
+fn profile(
+    dir: &Path,
+    name: &str,
+    sb: &Sandbox,
+    bundle: &Path,
+    data_disk: bool,
+    extra_host: Option<&str>,
+) -> PathBuf {
+    let disk = if data_disk {
+        ", data-disk: /dev/vdb, format-data-disk: true"
+    } else {
+        ""
+    };
+    let mut hosts: String = sb
+        .hosts
+        .iter()
+        .map(|h| format!("  - {{ address: {}, roles: [master]{disk} }}\n", h.address))
+        .collect();
+    if let Some(a) = extra_host {
+        hosts.push_str(&format!("  - {{ address: {a}, roles: [worker] }}\n"));
+    }
+    let text = format!(
+        "version: 1\nbundle: {}\ntopology: {{ kind: ha-keepalived, vip: {}, interface: eth0, virtual-router-id: 77 }}\n\
+         ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV}, connect-timeout: 3 }}\nhosts:\n{hosts}",
+        bundle.display(),
+        sb.vip()
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs the headless dry run with cdwiz's own state (key, known hosts) in
+/// `state`, so that no other test's hosts or keys are involved.
+fn dry_run(
+    profile: &Path,
+    workdir: &Path,
+    password: &str,
+    state: &Path,
+    extra: &[&str],
+) -> Outcome {
+    let mut cmd = Command::new(cdwiz_bin());
+    cmd.arg("--profile")
+        .arg(profile)
+        .args([
+            "--non-interactive",
+            "--dry-run",
+            "--output",
+            "json",
+            "--workdir",
+        ])
+        .arg(workdir)
+        .args(extra)
+        .env(PASSWORD_ENV, password)
+        .env("CDWIZ_DATA_DIR", state);
+    let started = Instant::now();
+    let out = cmd.output().unwrap();
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        lines: String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        secs: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// Watches every process's command line while `f` runs; returns what `f`
+/// returned and whether `secret` was ever seen in one.
+fn watching_argv<T>(secret: &str, f: impl FnOnce() -> T) -> (T, bool) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(AtomicBool::new(false));
+    let (s2, seen2, secret) = (stop.clone(), seen.clone(), secret.to_string());
+    let watcher = std::thread::spawn(move || {
+        while !s2.load(Ordering::Relaxed) {
+            for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
+                    && String::from_utf8_lossy(&cmdline).contains(&secret)
+                {
+                    seen2.store(true, Ordering::Relaxed);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let out = f();
+    stop.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    (out, seen.load(Ordering::Relaxed))
+}
+
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            hits.extend(files_containing(&p, needle));
+        } else if std::fs::read(&p).is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle)) {
+            hits.push(p);
+        }
+    }
+    hits
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
+    let bundle = sandbox::bundle::ensure_bundle(&sandbox::sandbox_root(&data_dir()), &|_| {})
+        .await
+        .expect("sandbox bundle")
+        .dir;
+    let inst = instance("t-checks", 209, 3).await;
+    let sb = &inst.sandbox;
+    let password = sb.password().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    let state = tmp.path().join("state");
+    let addr: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
+
+    // 1. Healthy: every check passes; the password logs in once to install
+    //    cdwiz's key, and never shows in any process's arguments.
+    let healthy = profile(tmp.path(), "healthy.yaml", sb, &bundle, true, None);
+    let (out, leaked) = watching_argv(&password, || {
+        dry_run(&healthy, &work, &password, &state, &[])
+    });
+    let not_pass: Vec<String> = out
+        .results()
+        .into_iter()
+        .filter(|r| r["status"] != "pass")
+        .map(|r| format!("{} {} {}", r["id"], r["host"], r["message"]))
+        .collect();
+    assert_eq!(out.code, 0, "{}{not_pass:#?}", out.stderr);
+    assert!(!leaked, "the password appeared in a process's arguments");
+    let not_pass: Vec<_> = out
+        .results()
+        .into_iter()
+        .filter(|r| r["status"] != "pass")
+        .collect();
+    assert!(
+        not_pass.is_empty(),
+        "a healthy host must pass everything: {not_pass:#?}"
+    );
+    assert!(
+        out.results().len() >= 3 * 27,
+        "{} results",
+        out.results().len()
+    );
+    eprintln!("healthy 3-host check: {:.2} s", out.secs);
+    let keys = sh_ok(sb, 0, "cat /root/.ssh/authorized_keys").await;
+    assert!(
+        keys.lines().any(|l| l.ends_with(" cdwiz")),
+        "cdwiz's key was not installed"
+    );
+
+    // 2. Later runs use the key: a wrong password changes nothing.
+    let again = dry_run(&healthy, &work, "not-the-password", &state, &[]);
+    let failed: Vec<_> = again
+        .results()
+        .into_iter()
+        .filter(|r| r["status"] != "pass")
+        .collect();
+    assert_eq!(again.code, 0, "{}{failed:#?}", again.stderr);
+
+    // 3. Faults, each caught by its check with a hint and a fix.
+    fault::apply(&inst.docker, sb, "node1", &Fault::PortTaken(8080))
+        .await
+        .unwrap();
+    fault::apply(&inst.docker, sb, "node2", &Fault::FillData)
+        .await
+        .unwrap();
+    fault::apply(&inst.docker, sb, "node2", &Fault::Hostname("node1".into()))
+        .await
+        .unwrap();
+    fault::apply(&inst.docker, sb, "node3", &Fault::DockerStopped)
+        .await
+        .unwrap();
+    let nobody = sb.unreachable_address();
+    let faulty = profile(tmp.path(), "faulty.yaml", sb, &bundle, false, Some(&nobody));
+    let out = dry_run(&faulty, &work, &password, &state, &[]);
+    assert_eq!(out.code, 3, "failed checks exit 3: {}", out.stderr);
+    let expect_fail = [
+        ("net.ports", addr[0].as_str(), Some("8080")),
+        ("res.data-space", addr[1].as_str(), None),
+        ("net.hostname-unique", addr[0].as_str(), Some("hostnamectl")),
+        ("net.hostname-unique", addr[1].as_str(), Some("hostnamectl")),
+        ("runtime.docker", addr[2].as_str(), Some("start docker")),
+        ("ssh.reach", nobody.as_str(), Some("ping")),
+    ];
+    for (id, host, fix) in expect_fail {
+        let r = out.find(id, host);
+        assert_eq!(r["status"], "fail", "{id} on {host}: {r:#}");
+        assert!(r["hint"].is_object(), "{id} on {host} has no hint");
+        if let Some(f) = fix {
+            assert!(
+                r["fix"].as_str().unwrap_or("").contains(f),
+                "{id} on {host}: fix {}",
+                r["fix"]
+            );
+        }
+    }
+    assert_eq!(
+        out.find("runtime.docker", &addr[2])["detail"]["key"],
+        "check.runtime.docker.stopped"
+    );
+    assert!(
+        out.secs < 15.0,
+        "an unreachable host must fail within the connect timeout, took {:.1} s",
+        out.secs
+    );
+    // Nothing else fails: each fault is caught by its own check.
+    let fails: Vec<String> = out
+        .results()
+        .iter()
+        .filter(|r| r["status"] == "fail")
+        .map(|r| {
+            format!(
+                "{}@{}",
+                r["id"].as_str().unwrap(),
+                r["host"].as_str().unwrap_or("*")
+            )
+        })
+        .collect();
+    assert_eq!(fails.len(), 6, "{fails:?}");
+
+    // 4. Waived, the same faults let the dry run through, and the report says why.
+    let waivers: Vec<String> = fails
+        .iter()
+        .map(|f| format!("--accept-check={f}=known on site, ticket 42"))
+        .collect();
+    let waiver_args: Vec<&str> = waivers.iter().map(String::as_str).collect();
+    let out = dry_run(&faulty, &work, &password, &state, &waiver_args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.summary()["waived"], 6);
+    let md =
+        std::fs::read_to_string(out.summary()["report"]["markdown"].as_str().unwrap()).unwrap();
+    assert!(md.contains("known on site, ticket 42"), "{md}");
+    assert!(md.contains("`net.ports` @ "), "{md}");
+    let out = dry_run(
+        &faulty,
+        &work,
+        &password,
+        &state,
+        &["--accept-check=net.portz=typo"],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("unknown check id `net.portz`"),
+        "{}",
+        out.stderr
+    );
+
+    for host in ["node1", "node2", "node3"] {
+        fault::apply(&inst.docker, sb, host, &Fault::Clear)
+            .await
+            .unwrap();
+    }
+
+    // 5. A wrong password on a host that does not have cdwiz's key yet.
+    let fresh = tmp.path().join("fresh-data-dir");
+    let out = dry_run(&healthy, &work, "not-the-password", &fresh, &[]);
+    assert_eq!(out.code, 3);
+    let login = out.find("ssh.login", &addr[0]);
+    assert_eq!(login["status"], "fail");
+    assert_eq!(
+        login["detail"]["key"], "check.ssh.login.rejected",
+        "{login:#}"
+    );
+
+    // 6. A host whose key changed is a hard, explained failure with the fix.
+    let known = state.join("known_hosts");
+    let text = std::fs::read_to_string(&known).unwrap();
+    let key_of = |a: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{a} ")))
+            .unwrap()
+            .to_string()
+    };
+    let (k1, k2) = (key_of(&addr[0]), key_of(&addr[1]));
+    let forged = k2.replacen(&addr[1], &addr[0], 1);
+    std::fs::write(&known, text.replace(&k1, &forged)).unwrap();
+    let out = dry_run(&healthy, &work, &password, &state, &[]);
+    assert_eq!(out.code, 3);
+    let login = out.find("ssh.login", &addr[0]);
+    assert_eq!(
+        login["detail"]["key"], "check.ssh.login.hostkey",
+        "{login:#}"
+    );
+    assert!(
+        login["message"]
+            .as_str()
+            .unwrap()
+            .contains("it now presents SHA256:"),
+        "{login:#}"
+    );
+    assert!(
+        login["fix"].as_str().unwrap().starts_with("ssh-keygen -R"),
+        "{login:#}"
+    );
+    assert_eq!(out.find("ssh.login", &addr[1])["status"], "pass");
+
+    // 7. No secret in any file a run wrote.
+    assert!(
+        files_containing(&work, &password).is_empty(),
+        "{:?}",
+        files_containing(&work, &password)
+    );
+    assert!(std::fs::read_dir(work.join("runs")).unwrap().count() >= 5);
+}
