@@ -250,7 +250,7 @@ fn default_timezone() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct AcceptCheck {
-    /// Check id, e.g. `resources.memory`.
+    /// Check id, e.g. `res.memory`.
     pub check: String,
     /// A host address; none means every host.
     #[serde(default, skip_serializing_if = "Option::is_none")]

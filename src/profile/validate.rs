@@ -37,6 +37,19 @@ pub fn validate(a: &Answers) -> Vec<Problem> {
         let at = format!("accept-checks[{i}]");
         if w.check.trim().is_empty() {
             out.push(Problem::new(format!("{at}.check"), "no check id given"));
+        } else if crate::checks::find(&w.check).is_none() {
+            let known: Vec<&str> = crate::checks::CATALOGUE.iter().map(|c| c.id).collect();
+            let mut p = Problem::new(format!("{at}.check"), format!("unknown check id `{}`", w.check));
+            let guess = known
+                .iter()
+                .map(|k| (strsim::damerau_levenshtein(k, &w.check), *k))
+                .min()
+                .filter(|(d, _)| *d <= 3);
+            p = match guess {
+                Some((_, k)) => p.hint(format!("did you mean `{k}`?")),
+                None => p.hint(format!("known ids: {}", known.join(", "))),
+            };
+            out.push(p);
         }
         if w.reason.trim().is_empty() {
             out.push(
