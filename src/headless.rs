@@ -91,7 +91,13 @@ pub async fn run(opts: Options) -> u8 {
     let dir = bundle_dir(&answers, &opts.profile, &data_dir);
     // The manifest is enough to check hosts; image checksums are verified
     // before deploy uses them.
-    let bundle = match Bundle::open(&dir) {
+    let opened = if answers.bundle == "sandbox" {
+        cdwiz::sandbox::bundle::existing(&cdwiz::sandbox::sandbox_root(&data_dir))
+            .ok_or_else(|| format!("{}: not built or out of date", dir.display()))
+    } else {
+        Bundle::open(&dir).map_err(|e| e.to_string())
+    };
+    let bundle = match opened {
         Ok(b) => b,
         Err(e) => {
             let hint = if answers.bundle == "sandbox" {
@@ -117,6 +123,13 @@ pub async fn run(opts: Options) -> u8 {
         ]);
     }
 
+    // Rendering needs no host: a template or manifest problem is found
+    // before anything is contacted.
+    let rendered = match cdwiz::render::render(&answers, &bundle.manifest, Some(&bundle.dir)) {
+        Ok(files) => files,
+        Err(e) => return bad_input(&[format!("{}: {e}", bundle.dir.display())]),
+    };
+
     let run_id = cdwiz::rundir::new_run_id();
     let run_dir = match cdwiz::rundir::create(opts.workdir.as_deref().unwrap_or(&data_dir), &run_id)
     {
@@ -130,6 +143,12 @@ pub async fn run(opts: Options) -> u8 {
     tracing::info!(run = %run_id, profile = %opts.profile.display(), "dry run");
     if let Ok(yaml) = serde_yaml::to_string(&answers) {
         let _ = cdwiz::rundir::write_atomic(&run_dir.join("answers.yaml"), &yaml);
+    }
+
+    let rendered_dir = run_dir.join("rendered");
+    if let Err(e) = cdwiz::render::write(&rendered, &rendered_dir) {
+        eprintln!("error: {e}");
+        return 1;
     }
 
     let askpass = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz"));
@@ -171,6 +190,7 @@ pub async fn run(opts: Options) -> u8 {
                 "blocking": blocking,
                 "waived": run.results.iter().filter(|r| r.waived.is_some()).count(),
                 "report": { "json": json_path, "markdown": md_path },
+                "rendered": { "dir": rendered_dir, "files": rendered.len() },
                 "secs": run.secs,
             })
         ),
@@ -197,6 +217,13 @@ pub async fn run(opts: Options) -> u8 {
             );
             println!("{} {}", t("headless.report"), md_path.display());
             println!("{} {}", t("headless.report"), json_path.display());
+            println!(
+                "{}",
+                cdwiz::i18n::Msg::new("headless.rendered")
+                    .arg("count", rendered.len())
+                    .arg("dir", rendered_dir.display())
+                    .render(&opts.locale)
+            );
             if blocking > 0 {
                 println!(
                     "{}",

@@ -12,6 +12,7 @@ pub mod i18n;
 pub mod paths;
 pub mod plan;
 pub mod profile;
+pub mod render;
 pub mod rundir;
 pub mod sandbox;
 pub mod ssh;

@@ -193,6 +193,26 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
         out.results().len()
     );
     eprintln!("healthy 3-host check: {:.2} s", out.secs);
+    let rendered = out.summary()["rendered"]["dir"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let compose = Path::new(&rendered)
+        .join(&addr[0])
+        .join("docker-compose.yml");
+    assert!(
+        std::fs::read_to_string(&compose)
+            .unwrap()
+            .contains("cd-sandbox/database:0.1.0")
+    );
+    let keepalived = Path::new(&rendered)
+        .join(&addr[2])
+        .join("keepalived/keepalived.conf");
+    assert!(
+        std::fs::read_to_string(&keepalived)
+            .unwrap()
+            .contains(&sb.vip())
+    );
     let keys = sh_ok(sb, 0, "cat /root/.ssh/authorized_keys").await;
     assert!(
         keys.lines().any(|l| l.ends_with(" cdwiz")),

@@ -136,6 +136,52 @@ pub struct Component {
     pub depends_on: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
+    /// Environment of the component's container (values are templates:
+    /// `{{ endpoints.database }}` and the like).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// Generated secrets the component reads, by name; each is mounted as a
+    /// file and named in `<NAME>_FILE`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+    /// Directories under the host's data dir, mounted at these paths.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub volumes: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub placement: Placement,
+}
+
+/// Where a component runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Placement {
+    /// Hosts with one of these roles may run it.
+    #[serde(default = "default_placement_roles")]
+    pub roles: Vec<crate::profile::Role>,
+    /// `one`: the first such host; `all`: every such host.
+    #[serde(default)]
+    pub count: PlacementCount,
+}
+
+impl Default for Placement {
+    fn default() -> Self {
+        Placement {
+            roles: default_placement_roles(),
+            count: PlacementCount::default(),
+        }
+    }
+}
+
+fn default_placement_roles() -> Vec<crate::profile::Role> {
+    vec![crate::profile::Role::Master]
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlacementCount {
+    One,
+    #[default]
+    All,
 }
 
 /// How to tell that a component is up: a TCP connection to `port`

@@ -39,7 +39,10 @@ pub fn validate(a: &Answers) -> Vec<Problem> {
             out.push(Problem::new(format!("{at}.check"), "no check id given"));
         } else if crate::checks::find(&w.check).is_none() {
             let known: Vec<&str> = crate::checks::CATALOGUE.iter().map(|c| c.id).collect();
-            let mut p = Problem::new(format!("{at}.check"), format!("unknown check id `{}`", w.check));
+            let mut p = Problem::new(
+                format!("{at}.check"),
+                format!("unknown check id `{}`", w.check),
+            );
             let guess = known
                 .iter()
                 .map(|k| (strsim::damerau_levenshtein(k, &w.check), *k))

@@ -13,7 +13,8 @@ use std::time::Instant;
 use super::rootfs::{self, Recipe};
 use super::{Progress, SandboxError, SandboxEvent};
 use crate::bundle::{
-    Bundle, Component, Health, ImageArchive, MANIFEST_FILE, Manifest, Product, Requirements,
+    Bundle, Component, Health, ImageArchive, MANIFEST_FILE, Manifest, Placement, PlacementCount,
+    Product, Requirements,
 };
 
 pub const PRODUCT: &str = "cd-sandbox";
@@ -49,7 +50,7 @@ fn reference(component: &str) -> String {
 
 /// The product's components, in dependency order.
 fn components() -> Vec<Component> {
-    let c = |name: &str, ports: &[u16], deps: &[&str], http: Option<&str>| Component {
+    let c = |name: &str, ports: &[u16], deps: &[&str], http: Option<&str>, count| Component {
         name: name.into(),
         image: reference(name),
         command: vec![ENTRY.into(), name.into()],
@@ -59,13 +60,49 @@ fn components() -> Vec<Component> {
             port: ports[0],
             http: http.map(str::to_string),
         }),
+        env: Default::default(),
+        secrets: Vec::new(),
+        volumes: Default::default(),
+        placement: Placement {
+            count,
+            ..Default::default()
+        },
     };
-    vec![
-        c("database", &[5432], &[], None),
-        c("cache", &[6379], &[], None),
-        c("backend", &[8080], &["database", "cache"], Some("/health")),
-        c("web", &[80], &["backend"], Some("/")),
-    ]
+    let env = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let mut database = c("database", &[5432], &[], None, PlacementCount::One);
+    database.secrets = vec!["db_password".into()];
+    database.env = env(&[("DB_USER", "cd"), ("DB_NAME", "cd")]);
+    database.volumes = env(&[("database", "/var/lib/cd/database")]);
+    let mut cache = c("cache", &[6379], &[], None, PlacementCount::One);
+    cache.secrets = vec!["cache_password".into()];
+    cache.volumes = env(&[("cache", "/var/lib/cd/cache")]);
+    let mut backend = c(
+        "backend",
+        &[8080],
+        &["database", "cache"],
+        Some("/health"),
+        PlacementCount::All,
+    );
+    backend.secrets = vec!["db_password".into(), "cache_password".into()];
+    backend.env = env(&[
+        ("DB_HOST", "{{ endpoints.database.host }}"),
+        ("DB_PORT", "{{ endpoints.database.port }}"),
+        ("DB_USER", "cd"),
+        ("DB_NAME", "cd"),
+        ("CACHE_HOST", "{{ endpoints.cache.host }}"),
+        ("CACHE_PORT", "{{ endpoints.cache.port }}"),
+    ]);
+    let mut web = c("web", &[80], &["backend"], Some("/"), PlacementCount::All);
+    web.env = env(&[
+        ("BACKEND_HOST", "{{ endpoints.backend.host }}"),
+        ("BACKEND_PORT", "{{ endpoints.backend.port }}"),
+    ]);
+    vec![database, cache, backend, web]
 }
 
 /// Makes sure the sandbox bundle exists and is intact, building it when it
@@ -75,24 +112,7 @@ pub async fn ensure_bundle(
     progress: &Progress<'_>,
 ) -> Result<Bundle, SandboxError> {
     let dir = bundle_dir(sandbox_dir);
-    let recipe_file = dir.join(".recipe");
-    // The image archive is reused while its recipe is unchanged; the
-    // manifest is data of this cdwiz and is rewritten when it differs.
-    let current = || -> Option<Bundle> {
-        let recorded = std::fs::read_to_string(&recipe_file).ok()?;
-        if recorded.trim() != RECIPE.hash() {
-            return None;
-        }
-        let mut bundle = Bundle::open(&dir).ok()?;
-        bundle.verify().ok()?;
-        let wanted = manifest(bundle.manifest.images.first()?.clone());
-        if bundle.manifest != wanted {
-            let text = serde_yaml::to_string(&wanted).ok()?;
-            crate::rundir::write_atomic(&dir.join(MANIFEST_FILE), &text).ok()?;
-            bundle.manifest = wanted;
-        }
-        Some(bundle)
-    };
+    let current = || existing(sandbox_dir);
     if let Some(b) = current() {
         return Ok(b);
     }
@@ -123,6 +143,25 @@ pub async fn ensure_bundle(
         secs: started.elapsed().as_secs_f64(),
     });
     Bundle::open(&dir).map_err(|e| SandboxError::Other(e.to_string()))
+}
+
+/// The sandbox bundle if it is built, intact and of the current recipe; its
+/// manifest is rewritten when this cdwiz's differs (the images stay).
+pub fn existing(sandbox_dir: &Path) -> Option<Bundle> {
+    let dir = bundle_dir(sandbox_dir);
+    let recorded = std::fs::read_to_string(dir.join(".recipe")).ok()?;
+    if recorded.trim() != RECIPE.hash() {
+        return None;
+    }
+    let mut bundle = Bundle::open(&dir).ok()?;
+    bundle.verify().ok()?;
+    let wanted = manifest(bundle.manifest.images.first()?.clone());
+    if bundle.manifest != wanted {
+        let text = serde_yaml::to_string(&wanted).ok()?;
+        crate::rundir::write_atomic(&dir.join(MANIFEST_FILE), &text).ok()?;
+        bundle.manifest = wanted;
+    }
+    Some(bundle)
 }
 
 async fn build(root: &Path, layer: &Path, logs: &Path, staging: &Path) -> Result<(), SandboxError> {

@@ -708,6 +708,22 @@ pub async fn down(
         dir: dir.clone(),
     };
     let mut report = DownReport::default();
+    // The hosts' keys die with them: forget them in cdwiz's own known hosts,
+    // so that the next `up` on the same addresses is not taken for an attack.
+    if let Ok(recorded) = load(data_dir, name) {
+        let known = data_dir.join("known_hosts");
+        if known.exists() {
+            for h in &recorded.hosts {
+                let _ = tokio::process::Command::new("ssh-keygen")
+                    .arg("-R")
+                    .arg(&h.address)
+                    .arg("-f")
+                    .arg(&known)
+                    .output()
+                    .await;
+            }
+        }
+    }
     for host in containers_by_host(docker, name).await?.keys() {
         remove_host(docker, &sandbox, host).await?;
         report.containers += 1;

@@ -1,0 +1,355 @@
+//! Rendering the install configuration: minijinja templates (strict: an
+//! undefined value is an error naming it) over the answers and the product
+//! manifest, one folder per host (or `k8s/` for the k8s topology). Templates
+//! ship in `templates/`; a bundle's own `templates/` overrides them by name.
+//! The same inputs give byte-identical files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use minijinja::{Environment, UndefinedBehavior, Value, context};
+use serde::Serialize;
+
+use crate::bundle::{Component, Manifest, PlacementCount};
+use crate::profile::{Answers, Role, TopologyKind};
+
+/// Templates built into cdwiz, by name.
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "host/docker-compose.yml.j2",
+        include_str!("../../templates/host/docker-compose.yml.j2"),
+    ),
+    (
+        "host/cd.env.j2",
+        include_str!("../../templates/host/cd.env.j2"),
+    ),
+    (
+        "host/component.env.j2",
+        include_str!("../../templates/host/component.env.j2"),
+    ),
+    (
+        "keepalived/keepalived.conf.j2",
+        include_str!("../../templates/keepalived/keepalived.conf.j2"),
+    ),
+    (
+        "k8s/workloads.yaml.j2",
+        include_str!("../../templates/k8s/workloads.yaml.j2"),
+    ),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template {template}: {message}")]
+    Template { template: String, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One rendered file: its path relative to the output folder, and content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    pub path: PathBuf,
+    pub content: String,
+}
+
+#[derive(Serialize)]
+struct EnvVar {
+    name: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct Volume {
+    name: String,
+    path: String,
+}
+
+#[derive(Serialize)]
+struct ComponentView {
+    name: String,
+    image: String,
+    command: Vec<String>,
+    ports: Vec<u16>,
+    env: Vec<EnvVar>,
+    secrets: Vec<String>,
+    volumes: Vec<Volume>,
+    /// Dependencies that run on the same host.
+    local_deps: Vec<String>,
+}
+
+/// Which hosts run a component, in the profile's host order.
+pub fn placement(answers: &Answers, c: &Component) -> Vec<String> {
+    let eligible: Vec<String> = answers
+        .hosts
+        .iter()
+        .filter(|h| h.roles.iter().any(|r| c.placement.roles.contains(r)))
+        .map(|h| h.address.clone())
+        .collect();
+    let eligible = if eligible.is_empty() {
+        // A role the topology has no host for: fall back on the first host.
+        answers
+            .hosts
+            .iter()
+            .take(1)
+            .map(|h| h.address.clone())
+            .collect()
+    } else {
+        eligible
+    };
+    match c.placement.count {
+        PlacementCount::One => eligible.into_iter().take(1).collect(),
+        PlacementCount::All => eligible,
+    }
+}
+
+fn environment(bundle_dir: Option<&Path>) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    let overrides = bundle_dir.map(|d| d.join("templates"));
+    env.set_loader(move |name| {
+        if let Some(dir) = &overrides {
+            let p = dir.join(name);
+            if p.is_file() {
+                return std::fs::read_to_string(&p).map(Some).map_err(|e| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::TemplateNotFound,
+                        format!("{}: {e}", p.display()),
+                    )
+                });
+            }
+        }
+        Ok(BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.to_string()))
+    });
+    env
+}
+
+/// Says what went wrong where; for an undefined value, names the expression
+/// (`cluster.no_such_setting`) from the template's source.
+fn template_error(template: &str, source: Option<&str>, e: minijinja::Error) -> RenderError {
+    let line = e.line().map(|l| format!(", line {l}")).unwrap_or_default();
+    let expr = e
+        .range()
+        .and_then(|r| source?.get(r))
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty());
+    let message = match (e.kind(), expr) {
+        (minijinja::ErrorKind::UndefinedError, Some(x)) => {
+            format!("`{x}` is undefined{line}: no such value in the answers or the manifest")
+        }
+        (_, Some(x)) => format!(
+            "{}{line} (at `{x}`)",
+            e.detail().unwrap_or(&e.kind().to_string())
+        ),
+        (_, None) => format!("{}{line}", e.detail().unwrap_or(&e.kind().to_string())),
+    };
+    RenderError::Template {
+        template: template.to_string(),
+        message,
+    }
+}
+
+fn render_one(env: &Environment, name: &str, ctx: &Value) -> Result<String, RenderError> {
+    let t = env
+        .get_template(name)
+        .map_err(|e| template_error(name, None, e))?;
+    t.render(ctx)
+        .map_err(|e| template_error(name, Some(t.source()), e))
+}
+
+/// Renders every file for the answers; paths are relative to the output dir.
+pub fn render(
+    answers: &Answers,
+    manifest: &Manifest,
+    bundle_dir: Option<&Path>,
+) -> Result<Vec<RenderedFile>, RenderError> {
+    let env = environment(bundle_dir);
+    let t = &answers.topology;
+    let masters: Vec<String> = answers
+        .hosts
+        .iter()
+        .filter(|h| h.roles.contains(&Role::Master))
+        .map(|h| h.address.clone())
+        .collect();
+    let plan = crate::plan::plan(answers);
+    let cluster = context! {
+        topology => t.kind.as_str(),
+        entry => plan.entry.clone().unwrap_or_default(),
+        vip => t.vip.clone().unwrap_or_default(),
+        interface => t.interface.clone().unwrap_or_default(),
+        virtual_router_id => t.virtual_router_id.unwrap_or(51),
+        lb_address => t.lb_address.clone().unwrap_or_default(),
+        lb_port => t.lb_port.unwrap_or(0),
+        namespace => t.namespace.clone().unwrap_or_default(),
+        storage_class => t.storage_class.clone().unwrap_or_default(),
+        admin_user => answers.settings.admin_user.clone(),
+        timezone => answers.settings.timezone.clone(),
+        masters => masters.clone(),
+    };
+    let product = context! { name => manifest.product.name.clone(), version => manifest.product.version.clone() };
+    let placed: BTreeMap<String, Vec<String>> = manifest
+        .components
+        .iter()
+        .map(|c| (c.name.clone(), placement(answers, c)))
+        .collect();
+    let mut files = Vec::new();
+
+    if t.kind == TopologyKind::K8s {
+        let endpoints: BTreeMap<String, Value> = manifest
+            .components
+            .iter()
+            .map(|c| {
+                let port = c.ports.first().copied().unwrap_or(0);
+                (
+                    c.name.clone(),
+                    context! { host => c.name.clone(), port => port },
+                )
+            })
+            .collect();
+        let mut views = Vec::new();
+        for c in &manifest.components {
+            let host = context! { address => c.name.clone() };
+            let ctx = context! { cluster, product, host, endpoints };
+            views.push(view(&env, c, &ctx, &[])?);
+        }
+        let ctx = context! { cluster, product, components => views };
+        files.push(RenderedFile {
+            path: PathBuf::from("k8s/workloads.yaml"),
+            content: render_one(&env, "k8s/workloads.yaml.j2", &ctx)?,
+        });
+        return Ok(files);
+    }
+
+    for (index, h) in answers.hosts.iter().enumerate() {
+        let here: Vec<&Component> = manifest
+            .components
+            .iter()
+            .filter(|c| placed[&c.name].contains(&h.address))
+            .collect();
+        let endpoints: BTreeMap<String, Value> = manifest
+            .components
+            .iter()
+            .map(|c| {
+                let hosts = &placed[&c.name];
+                let at = if hosts.contains(&h.address) {
+                    h.address.clone()
+                } else {
+                    hosts.first().cloned().unwrap_or_default()
+                };
+                let port = c.ports.first().copied().unwrap_or(0);
+                (c.name.clone(), context! { host => at, port => port })
+            })
+            .collect();
+        let mut roles = h.roles.clone();
+        roles.sort();
+        roles.dedup();
+        let host = context! {
+            address => h.address.clone(),
+            index => index + 1,
+            roles => roles.iter().map(|r| match r { Role::Master => "master", Role::Worker => "worker" }).collect::<Vec<_>>(),
+            data_dir => h.data_dir.trim_end_matches('/').to_string(),
+            master_index => masters.iter().position(|m| m == &h.address).unwrap_or(0),
+        };
+        let secrets_dir = format!("{}/cd/secrets", h.data_dir.trim_end_matches('/'));
+        let base = context! { cluster, product, host, endpoints, secrets_dir };
+        let local: Vec<String> = here.iter().map(|c| c.name.clone()).collect();
+        let mut views = Vec::new();
+        for c in &here {
+            views.push(view(&env, c, &base, &local)?);
+        }
+        let dir = PathBuf::from(&h.address);
+        files.push(RenderedFile {
+            path: dir.join("cd.env"),
+            content: render_one(&env, "host/cd.env.j2", &base)?,
+        });
+        for v in &views {
+            let ctx =
+                context! { host => base.get_attr("host").unwrap_or_default(), component => v };
+            files.push(RenderedFile {
+                path: dir.join(format!("{}.env", v.name)),
+                content: render_one(&env, "host/component.env.j2", &ctx)?,
+            });
+        }
+        let ctx = context! { ..base.clone(), ..context! { components => views } };
+        files.push(RenderedFile {
+            path: dir.join("docker-compose.yml"),
+            content: render_one(&env, "host/docker-compose.yml.j2", &ctx)?,
+        });
+        if t.kind == TopologyKind::HaKeepalived && masters.contains(&h.address) {
+            files.push(RenderedFile {
+                path: dir.join("keepalived/keepalived.conf"),
+                content: render_one(&env, "keepalived/keepalived.conf.j2", &base)?,
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// A component as templates see it, its env values rendered in `ctx`.
+fn view(
+    env: &Environment,
+    c: &Component,
+    ctx: &Value,
+    local: &[String],
+) -> Result<ComponentView, RenderError> {
+    let mut vars = Vec::new();
+    for (name, value) in &c.env {
+        let rendered = env.render_str(value, ctx).map_err(|e| {
+            template_error(&format!("manifest: {}.env.{name}", c.name), Some(value), e)
+        })?;
+        vars.push(EnvVar {
+            name: name.clone(),
+            value: rendered,
+        });
+    }
+    Ok(ComponentView {
+        name: c.name.clone(),
+        image: c.image.clone(),
+        command: c.command.clone(),
+        ports: c.ports.clone(),
+        env: vars,
+        secrets: c.secrets.clone(),
+        volumes: c
+            .volumes
+            .iter()
+            .map(|(name, path)| Volume {
+                name: name.clone(),
+                path: path.clone(),
+            })
+            .collect(),
+        local_deps: c
+            .depends_on
+            .iter()
+            .filter(|d| local.contains(d))
+            .cloned()
+            .collect(),
+    })
+}
+
+/// Writes rendered files under `dir` (replacing what was there).
+pub fn write(files: &[RenderedFile], dir: &Path) -> Result<(), RenderError> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|source| RenderError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    for f in files {
+        let path = dir.join(&f.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| RenderError::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::write(&path, &f.content).map_err(|source| RenderError::Io { path, source })?;
+    }
+    Ok(())
+}

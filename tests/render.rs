@@ -1,0 +1,150 @@
+//! Rendering: golden files for every topology, byte-identical twice, bundle
+//! templates override the built-in ones, and an undefined variable fails
+//! naming it.
+
+use std::path::{Path, PathBuf};
+
+use cdwiz::bundle::Bundle;
+use cdwiz::profile::{self, Answers};
+use cdwiz::render::{self, RenderedFile};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn answers(name: &str) -> Answers {
+    let text = std::fs::read_to_string(root().join("tests/profiles/good").join(name)).unwrap();
+    let a: Answers = serde_yaml::from_str(&text).unwrap();
+    assert!(profile::validate(&a).is_empty(), "{name}");
+    a
+}
+
+fn cd_manifest() -> Bundle {
+    Bundle::open(&root().join("assets/products/cd")).expect("the CD manifest parses")
+}
+
+fn golden(dir: &Path, files: &[RenderedFile]) -> Vec<String> {
+    let bless = std::env::var_os("CDWIZ_BLESS").is_some();
+    if bless {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let mut problems = Vec::new();
+    for f in files {
+        let path = dir.join(&f.path);
+        if bless {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &f.content).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(f.content.as_str()) {
+            problems.push(format!("{} differs:\n{}", path.display(), f.content));
+        }
+    }
+    let mut on_disk = Vec::new();
+    collect(dir, dir, &mut on_disk);
+    let rendered: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+    for p in on_disk {
+        if !rendered.contains(&p) {
+            problems.push(format!("{} is no longer rendered", dir.join(p).display()));
+        }
+    }
+    problems
+}
+
+fn collect(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            collect(base, &e.path(), out);
+        } else {
+            out.push(e.path().strip_prefix(base).unwrap().to_path_buf());
+        }
+    }
+}
+
+#[test]
+fn every_topology_renders_its_golden_files_and_twice_the_same() {
+    let bundle = cd_manifest();
+    let mut problems = Vec::new();
+    for name in [
+        "single.yaml",
+        "ha-keepalived.yaml",
+        "ha-lb.yaml",
+        "k8s.yaml",
+        "ipv6-jump-agent.yaml",
+    ] {
+        let a = answers(name);
+        let first = render::render(&a, &bundle.manifest, None).unwrap();
+        let second = render::render(&a, &bundle.manifest, None).unwrap();
+        assert_eq!(first, second, "{name}: rendering twice differs");
+        assert!(!first.is_empty());
+        let dir = root()
+            .join("tests/render")
+            .join(name.trim_end_matches(".yaml"));
+        problems.extend(golden(&dir, &first));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn rendered_files_hold_what_each_host_needs_and_no_secret() {
+    let bundle = cd_manifest();
+    let files = render::render(&answers("ha-keepalived.yaml"), &bundle.manifest, None).unwrap();
+    let get = |p: &str| {
+        files
+            .iter()
+            .find(|f| f.path == Path::new(p))
+            .unwrap_or_else(|| panic!("{p} not rendered"))
+            .content
+            .clone()
+    };
+    // keepalived on every master, unicast to the other masters.
+    let k1 = get("192.0.2.11/keepalived/keepalived.conf");
+    assert!(k1.contains("192.0.2.100/32 dev eth0"), "{k1}");
+    assert!(
+        k1.contains("unicast_peer {\n    192.0.2.12\n    192.0.2.13\n  }"),
+        "{k1}"
+    );
+    assert!(k1.contains("priority 150"));
+    assert!(get("192.0.2.12/keepalived/keepalived.conf").contains("priority 140"));
+    // The database runs once; the backend everywhere, pointing at it.
+    assert!(get("192.0.2.11/docker-compose.yml").contains("cd-mysql"));
+    assert!(!get("192.0.2.12/docker-compose.yml").contains("cd-mysql"));
+    assert!(get("192.0.2.12/backend.env").contains("DB_URL=jdbc:mysql://192.0.2.11:3306/cd"));
+    assert!(get("192.0.2.12/backend.env").contains("DB_PASSWORD_FILE=/run/secrets/db_password"));
+    // Secrets are files; no value in any rendered file.
+    for f in &files {
+        assert!(
+            !f.content.to_lowercase().contains("password="),
+            "{}: {}",
+            f.path.display(),
+            f.content
+        );
+    }
+}
+
+#[test]
+fn a_bundle_template_overrides_and_an_undefined_variable_is_named() {
+    let bundle = cd_manifest();
+    let a = answers("single.yaml");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("templates/host")).unwrap();
+    std::fs::write(
+        tmp.path().join("templates/host/cd.env.j2"),
+        "SITE=custom {{ host.address }}\n",
+    )
+    .unwrap();
+    let files = render::render(&a, &bundle.manifest, Some(tmp.path())).unwrap();
+    let env = files.iter().find(|f| f.path.ends_with("cd.env")).unwrap();
+    assert_eq!(env.content, "SITE=custom 192.0.2.11\n");
+
+    std::fs::write(
+        tmp.path().join("templates/host/cd.env.j2"),
+        "A={{ host.address }}\nB={{ cluster.no_such_setting }}\n",
+    )
+    .unwrap();
+    let err = render::render(&a, &bundle.manifest, Some(tmp.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("host/cd.env.j2"), "{err}");
+    assert!(err.contains("cluster.no_such_setting"), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    assert!(err.contains("is undefined"), "{err}");
+}
