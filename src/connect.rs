@@ -177,6 +177,7 @@ impl Connector {
             key: None,
             known_hosts: self.known_hosts.clone(),
             connect_timeout: self.connect_timeout,
+            jump: self.jump.clone(),
         }
     }
 

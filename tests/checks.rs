@@ -373,3 +373,103 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
     );
     assert!(std::fs::read_dir(work.join("runs")).unwrap().count() >= 5);
 }
+
+/// Non-root logins: `auto` has passwordless sudo, `ops` needs its password
+/// (given by `sudo-password-env`, fed on stdin); without it, no root.
+#[tokio::test(flavor = "multi_thread")]
+async fn non_root_users_reach_root_through_sudo() {
+    let bundle = sandbox::bundle::ensure_bundle(&sandbox::sandbox_root(&data_dir()), &|_| {})
+        .await
+        .expect("sandbox bundle")
+        .dir;
+    let inst = instance("t-sudo", 210, 1).await;
+    let sb = &inst.sandbox;
+    let password = sb.password().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let addr = sb.hosts[0].address.clone();
+    let write = |name: &str, ssh: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "version: 1\nbundle: {}\ntopology: {{ kind: single }}\nssh: {ssh}\nhosts:\n  - {{ address: {addr}, roles: [master] }}\n",
+                bundle.display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let key = sb.key();
+    let auto = write(
+        "auto.yaml",
+        &format!("{{ user: auto, auth: key, key-file: {} }}", key.display()),
+    );
+    let ops = write(
+        "ops.yaml",
+        &format!(
+            "{{ user: ops, auth: key, key-file: {}, sudo-password-env: CDWIZ_TEST_SUDO }}",
+            key.display()
+        ),
+    );
+    let ops_no_pw = write(
+        "ops-no-pw.yaml",
+        &format!("{{ user: ops, auth: key, key-file: {} }}", key.display()),
+    );
+    let state = tmp.path().join("state");
+    let work = tmp.path().join("work");
+    let run = |profile: &Path, sudo: Option<&str>| {
+        let mut cmd = Command::new(cdwiz_bin());
+        cmd.arg("--profile")
+            .arg(profile)
+            .args([
+                "--non-interactive",
+                "--dry-run",
+                "--output",
+                "json",
+                "--workdir",
+            ])
+            .arg(&work)
+            .env("CDWIZ_DATA_DIR", &state);
+        match sudo {
+            Some(p) => cmd.env("CDWIZ_TEST_SUDO", p),
+            None => cmd.env_remove("CDWIZ_TEST_SUDO"),
+        };
+        let out = cmd.output().unwrap();
+        let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        (
+            out.status.code().unwrap_or(-1),
+            lines,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let status = |lines: &[Value], id: &str| {
+        lines
+            .iter()
+            .find(|l| l["id"] == id)
+            .map(|l| l["status"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+
+    let (code, lines, err) = run(&auto, None);
+    assert_eq!(code, 0, "auto: {err}");
+    assert_eq!(status(&lines, "ssh.root"), "pass");
+    assert_eq!(
+        status(&lines, "res.data-space"),
+        "pass",
+        "the probe ran as root"
+    );
+
+    let (code, lines, err) = run(&ops, Some(&password));
+    assert_eq!(code, 0, "ops with its sudo password: {err}");
+    assert_eq!(status(&lines, "ssh.root"), "pass");
+
+    let (code, lines, _) = run(&ops_no_pw, None);
+    assert_eq!(code, 3);
+    assert_eq!(status(&lines, "ssh.root"), "fail");
+    let (code, lines, _) = run(&ops, Some("wrong-sudo-password"));
+    assert_eq!(code, 3);
+    assert_eq!(status(&lines, "ssh.root"), "fail");
+}

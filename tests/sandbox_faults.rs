@@ -41,8 +41,13 @@ async fn every_fault_takes_effect_and_clear_undoes_it() {
     assert_eq!(avail, "0", "the data dir is full");
     clear();
     assert_eq!(
-        sh_ok(sb, 0, "mountpoint -q /data && echo mounted || echo plain").await,
-        "plain"
+        sh_ok(sb, 0, "grep -c cdwiz-fault-data /proc/mounts || true").await,
+        "0"
+    );
+    let free = sh_ok(sb, 0, "df -Pk /data | tail -1 | awk '{print $4}'").await;
+    assert!(
+        free.parse::<u64>().unwrap() > 16 * 1024,
+        "the data dir is back: {free} KiB free"
     );
 
     // Docker stopped, then Docker absent altogether.

@@ -25,7 +25,9 @@ case "$1" in
   fill-data)
     dir=${2:-/data}
     mkdir -p "$dir"
-    mountpoint -q "$dir" || mount -t tmpfs -o size=16m cdwiz-fault-data "$dir"
+    # A tiny filesystem on top of whatever the data dir is (it may be a mount).
+    awk -v d="$dir" '$2 == d && $1 == "cdwiz-fault-data" {found = 1} END {exit !found}' /proc/mounts \
+      || mount -t tmpfs -o size=16m cdwiz-fault-data "$dir"
     dd if=/dev/zero of="$dir/.cdwiz-fault-fill" bs=1M count=64 2>/dev/null || true
     echo "$dir" > "$F/fill-data"
     ;;
@@ -54,7 +56,9 @@ case "$1" in
     if [ -e "$F/fill-data" ]; then
       dir=$(cat "$F/fill-data")
       rm -f "$dir/.cdwiz-fault-fill"
-      umount "$dir" 2>/dev/null || true
+      while awk -v d="$dir" '$2 == d && $1 == "cdwiz-fault-data" {found = 1} END {exit !found}' /proc/mounts; do
+        umount "$dir" || break
+      done
       rm -f "$F/fill-data"
     fi
     if [ -d "$F/hidden" ]; then

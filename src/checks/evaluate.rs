@@ -312,9 +312,9 @@ pub fn evaluate_host(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<
             }
         }
     });
-    let probe_fits = num(facts, "data.dir.avail.kb").is_some_and(|kb| kb >= 64.0 * 1024.0);
+    let probe_fits = num(facts, "data.dir.avail.kb").is_some_and(|kb| kb >= 16.0 * 1024.0);
     out.push(match num(facts, "disk.write.mb_s") {
-        // Too full to write the 64 MiB probe: res.data-space already says so.
+        // Too full to write the 16 MiB probe: res.data-space already says so.
         None if !probe_fits => r(
             "res.disk-write",
             Status::Skip,

@@ -195,6 +195,7 @@ impl Sandbox {
             key: Some(self.key()),
             known_hosts: self.known_hosts(),
             connect_timeout: Duration::from_secs(5),
+            jump: None,
         }
     }
 }
@@ -483,6 +484,10 @@ async fn create_host(
     let host_dir = sandbox.dir.join("hosts").join(&host.name);
     let docker_dir = host_dir.join("docker");
     std::fs::create_dir_all(&docker_dir).map_err(SandboxError::io(&docker_dir))?;
+    // The data dir is a directory of this machine, not the container's root
+    // (fuse-overlayfs here): its speed is a real disk's, as on a real host.
+    let data_dir = host_dir.join("data");
+    std::fs::create_dir_all(&data_dir).map_err(SandboxError::io(&data_dir))?;
     let loop_dev = loopdev::attach(&host.data_disk_file, DATA_DISK_BYTES).await?;
     let host_config = HostConfig {
         cap_add: Some(vec!["ALL".into()]),
@@ -498,6 +503,7 @@ async fn create_host(
         binds: Some(vec![
             "/sys/fs/cgroup:/sys/fs/cgroup:rw".into(),
             format!("{}:/var/lib/docker", docker_dir.display()),
+            format!("{}:/data", data_dir.display()),
         ]),
         devices: Some(vec![DeviceMapping {
             path_on_host: Some(loop_dev),

@@ -129,6 +129,7 @@ pub async fn run_with_password(
             "ConnectTimeout={}",
             target.connect_timeout.as_secs().max(1)
         ))
+        .args(target.jump.iter().flat_map(|j| ["-J", j.as_str()]))
         .arg("-p")
         .arg(target.port.to_string())
         .arg("--")

@@ -23,6 +23,8 @@ pub struct SshTarget {
     /// Where host keys are remembered (accept-new policy).
     pub known_hosts: PathBuf,
     pub connect_timeout: Duration,
+    /// A bastion to go through: `[user@]host[:port]`.
+    pub jump: Option<String>,
 }
 
 impl SshTarget {
@@ -77,6 +79,9 @@ pub async fn connect(target: &SshTarget) -> Result<Session, SshError> {
         .config_file("/dev/null");
     if let Some(key) = &target.key {
         b.keyfile(key);
+    }
+    if let Some(j) = &target.jump {
+        b.jump_hosts([j]);
     }
     b.connect(&target.address)
         .await
