@@ -181,23 +181,30 @@ impl Connector {
         }
     }
 
-    /// TCP reach of the SSH port, measured from this machine.
+    /// TCP reach of the SSH port, measured from this machine; through a
+    /// bastion, the bastion's port (the hosts behind it are judged by login).
     pub async fn reach(&self, address: &str) -> Result<Duration, ConnectFailure> {
         let started = std::time::Instant::now();
+        let (address, port) = match &self.jump {
+            Some(j) => {
+                let (_, host, port) = crate::ssh::jump::parse(j, &self.user);
+                (host, port)
+            }
+            None => (address.to_string(), self.port),
+        };
+        let address = address.as_str();
         match tokio::time::timeout(
             self.connect_timeout,
-            tokio::net::TcpStream::connect((address, self.port)),
+            tokio::net::TcpStream::connect((address, port)),
         )
         .await
         {
             Ok(Ok(_)) => Ok(started.elapsed()),
             Ok(Err(e)) => Err(ConnectFailure::Unreachable(format!(
-                "{address}:{}: {e}",
-                self.port
+                "{address}:{port}: {e}"
             ))),
             Err(_) => Err(ConnectFailure::Unreachable(format!(
-                "{address}:{}: no answer within {} s",
-                self.port,
+                "{address}:{port}: no answer within {} s",
                 self.connect_timeout.as_secs()
             ))),
         }
@@ -220,8 +227,21 @@ impl Connector {
         if let Some(k) = key {
             b.keyfile(k);
         }
-        if let Some(j) = &self.jump {
-            b.jump_hosts([j]);
+        let jump = match &self.jump {
+            Some(j) => Some(
+                crate::ssh::jump::config(
+                    j,
+                    &self.user,
+                    key,
+                    &self.known_hosts,
+                    self.strict_host_keys,
+                )
+                .map_err(|e| ConnectFailure::Other(format!("jump host config: {e}")))?,
+            ),
+            None => None,
+        };
+        if let Some(j) = &jump {
+            b.config_file(&j.path).jump_hosts([crate::ssh::jump::ALIAS]);
         }
         b.connect(address)
             .await

@@ -43,7 +43,7 @@ pub fn text(key: &str, locale: &str) -> String {
 }
 
 /// Locales with a catalogue.
-pub const LOCALES: &[&str] = &["en"];
+pub const LOCALES: &[&str] = &["en", "zh-CN"];
 
 #[cfg(test)]
 mod tests {
@@ -53,6 +53,73 @@ mod tests {
     fn renders_with_arguments_and_falls_back_to_english() {
         let m = Msg::new("test.hello").arg("name", "ops");
         assert_eq!(m.render("en"), "Hello, ops");
-        assert_eq!(m.render("zh-CN"), "Hello, ops");
+        assert_eq!(m.render("zh-CN"), "你好，ops");
+        assert_eq!(m.render("fr"), "Hello, ops");
+    }
+
+    fn keys(locale: &str) -> std::collections::BTreeSet<String> {
+        let path = format!("{}/assets/locales/{locale}.yml", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(path).unwrap();
+        let map: BTreeMap<String, String> = serde_yaml::from_str(&text).unwrap();
+        map.into_keys().collect()
+    }
+
+    #[test]
+    fn every_catalogue_has_the_same_keys() {
+        let en = keys("en");
+        for locale in LOCALES {
+            let other = keys(locale);
+            let missing: Vec<_> = en.difference(&other).collect();
+            let extra: Vec<_> = other.difference(&en).collect();
+            assert!(missing.is_empty(), "{locale} lacks {missing:?}");
+            assert!(extra.is_empty(), "{locale} has keys en lacks: {extra:?}");
+        }
+    }
+
+    /// Every literal key the code passes to the catalogue exists in it.
+    #[test]
+    fn every_key_the_code_uses_is_in_the_catalogue() {
+        let en = keys("en");
+        let mut used = Vec::new();
+        let mut stack = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).unwrap();
+                // m("x") is `check.x`; Msg::new("x") and text("x") are `x`.
+                for (marker, prefix) in [
+                    ("m(\"", "check."),
+                    ("Msg::new(\"", ""),
+                    ("text(\"", ""),
+                    ("t(\"", ""),
+                ] {
+                    for (at, _) in text.match_indices(marker) {
+                        // A call of that name, not the end of a longer one.
+                        let before = text[..at].chars().next_back().unwrap_or(' ');
+                        if before.is_alphanumeric() || before == '_' || before == '.' {
+                            continue;
+                        }
+                        let key = text[at + marker.len()..].split('"').next().unwrap_or("");
+                        if !key.is_empty() && key.contains('.') && !key.contains([' ', '{']) {
+                            used.push((p.display().to_string(), format!("{prefix}{key}")));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            used.len() > 100,
+            "found only {} keys in the code",
+            used.len()
+        );
+        let unknown: Vec<_> = used.iter().filter(|(_, k)| !en.contains(k)).collect();
+        assert!(unknown.is_empty(), "keys not in the catalogue: {unknown:?}");
     }
 }

@@ -473,3 +473,74 @@ async fn non_root_users_reach_root_through_sudo() {
     assert_eq!(code, 3);
     assert_eq!(status(&lines, "ssh.root"), "fail");
 }
+
+/// Hosts behind a bastion: the host refuses SSH from this machine and is
+/// reached through the jump host, by key and by password (the key bootstrap
+/// goes through the bastion too).
+#[tokio::test(flavor = "multi_thread")]
+async fn hosts_behind_a_bastion_are_checked_through_it() {
+    let bundle = sandbox::bundle::ensure_bundle(&sandbox::sandbox_root(&data_dir()), &|_| {})
+        .await
+        .expect("sandbox bundle")
+        .dir;
+    let inst = instance("t-jump", 211, 2).await;
+    let sb = &inst.sandbox;
+    let (bastion, inner) = (sb.hosts[0].address.clone(), sb.hosts[1].address.clone());
+    // node2 takes SSH only from inside the network, not from this machine.
+    sh_ok(
+        sb,
+        1,
+        &format!(
+            "iptables -I INPUT -p tcp --dport 22 -s {} -j DROP && echo ok",
+            sb.gateway()
+        ),
+    )
+    .await;
+    assert!(
+        !tcp_answers(&inner, 22).await,
+        "node2 must not answer this machine directly"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let password = sb.password().unwrap();
+    for (name, ssh) in [
+        (
+            "key",
+            format!(
+                "{{ user: root, auth: key, key-file: {}, jump: \"root@{bastion}\", connect-timeout: 5 }}",
+                sb.key().display()
+            ),
+        ),
+        (
+            "password",
+            format!(
+                "{{ user: root, auth: password, password-env: {PASSWORD_ENV}, jump: \"root@{bastion}\", connect-timeout: 5 }}"
+            ),
+        ),
+    ] {
+        let profile = tmp.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &profile,
+            format!(
+                "version: 1\nbundle: {}\ntopology: {{ kind: single }}\nssh: {ssh}\nhosts:\n  - {{ address: {inner}, roles: [master] }}\n",
+                bundle.display()
+            ),
+        )
+        .unwrap();
+        let state = tmp.path().join(format!("state-{name}"));
+        let out = dry_run(&profile, &tmp.path().join("work"), &password, &state, &[]);
+        let not_pass: Vec<String> = out
+            .results()
+            .into_iter()
+            .filter(|r| r["status"] == "fail")
+            .map(|r| format!("{} {}", r["id"], r["message"]))
+            .collect();
+        assert_eq!(out.code, 0, "{name}: {}{not_pass:#?}", out.stderr);
+        assert_eq!(out.find("ssh.login", &inner)["status"], "pass", "{name}");
+        assert_eq!(
+            out.find("os.distribution", &inner)["status"],
+            "pass",
+            "{name}"
+        );
+    }
+}

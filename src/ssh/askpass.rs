@@ -111,9 +111,29 @@ pub async fn run_with_password(
     })?;
     let mut known_hosts = OsString::from("UserKnownHostsFile=");
     known_hosts.push(&target.known_hosts);
+    let jump = match &target.jump {
+        Some(j) => Some(
+            super::jump::config(
+                j,
+                &target.user,
+                target.key.as_deref(),
+                &target.known_hosts,
+                false,
+            )
+            .map_err(|e| SshError::Other {
+                host: host.clone(),
+                message: format!("cannot write the jump host's ssh config: {e}"),
+            })?,
+        ),
+        None => None,
+    };
     let mut cmd = tokio::process::Command::new("ssh");
     cmd.arg("-F")
-        .arg("/dev/null")
+        .arg(
+            jump.as_ref()
+                .map(|j| j.path.as_os_str())
+                .unwrap_or("/dev/null".as_ref()),
+        )
         .args(["-o", "BatchMode=no"])
         .args(["-o", "PubkeyAuthentication=no"])
         .args([
@@ -129,7 +149,7 @@ pub async fn run_with_password(
             "ConnectTimeout={}",
             target.connect_timeout.as_secs().max(1)
         ))
-        .args(target.jump.iter().flat_map(|j| ["-J", j.as_str()]))
+        .args(jump.iter().flat_map(|_| ["-J", super::jump::ALIAS]))
         .arg("-p")
         .arg(target.port.to_string())
         .arg("--")

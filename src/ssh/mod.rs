@@ -4,6 +4,7 @@
 
 pub mod askpass;
 pub mod docker_forward;
+pub mod jump;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -80,8 +81,24 @@ pub async fn connect(target: &SshTarget) -> Result<Session, SshError> {
     if let Some(key) = &target.key {
         b.keyfile(key);
     }
-    if let Some(j) = &target.jump {
-        b.jump_hosts([j]);
+    let jump = match &target.jump {
+        Some(j) => Some(
+            jump::config(
+                j,
+                &target.user,
+                target.key.as_deref(),
+                &target.known_hosts,
+                false,
+            )
+            .map_err(|e| SshError::Other {
+                host: target.address.clone(),
+                message: format!("cannot write the jump host's ssh config: {e}"),
+            })?,
+        ),
+        None => None,
+    };
+    if let Some(j) = &jump {
+        b.config_file(&j.path).jump_hosts([jump::ALIAS]);
     }
     b.connect(&target.address)
         .await
