@@ -287,6 +287,40 @@ impl Connector {
             .map_err(|e| ConnectFailure::Other(format!("{}: {e}", self.own_key.display())))
     }
 
+    /// What every connection needs, done once before the hosts are
+    /// contacted in parallel: cdwiz's own key, and for password logins
+    /// through a bastion, that key on the bastion (installed with the same
+    /// password, as for the hosts).
+    pub async fn prepare(&self) -> Result<(), ConnectFailure> {
+        if self.auth != SshAuth::Password {
+            return Ok(());
+        }
+        self.ensure_own_key().await?;
+        let Some(j) = &self.jump else {
+            return Ok(());
+        };
+        let (user, host, port) = crate::ssh::jump::parse(j, &self.user);
+        let direct = Connector {
+            user,
+            port,
+            jump: None,
+            ..self.clone()
+        };
+        match direct.session(&host, Some(&self.own_key)).await {
+            Ok(s) => {
+                let _ = s.close().await;
+                Ok(())
+            }
+            Err(ConnectFailure::AuthRejected(_)) => direct
+                .bootstrap_key(&host)
+                .await
+                .map_err(|e| ConnectFailure::AuthRejected(format!("the jump host {j}: {e}"))),
+            Err(e) => Err(ConnectFailure::Unreachable(format!(
+                "the jump host {j}: {e}"
+            ))),
+        }
+    }
+
     /// Installs cdwiz's public key for the login user with the password
     /// (once per host; later logins use the key).
     async fn bootstrap_key(&self, address: &str) -> Result<(), ConnectFailure> {

@@ -67,8 +67,8 @@ pub async fn run_checks(
     tx: Option<EventSender>,
 ) -> CheckRun {
     let started = Instant::now();
-    // Made once here, not by each host's task at the same time.
-    let key_problem = connector.ensure_own_key().await.err();
+    // Done once here, not by each host's task at the same time.
+    let key_problem = connector.prepare().await.err();
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let addresses: Vec<String> = answers.hosts.iter().map(|h| h.address.clone()).collect();
     let t = &answers.topology;
@@ -208,8 +208,8 @@ async fn check_host(
                 m("ssh.reach.ok").arg("ms", format!("{:.1}", rtt.as_secs_f64() * 1000.0)),
             ));
             let connected = match key_problem {
-                Some(e) if connector.auth == crate::profile::SshAuth::Password => Err(e),
-                _ => connector.connect(&addr).await,
+                Some(e) => Err(e),
+                None => connector.connect(&addr).await,
             };
             match connected {
                 Err(ConnectFailure::NoRoot(d)) => {
