@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cdwiz::sandbox::{self, Fault, Sandbox, fault};
+use cdwiz::sandbox::{Fault, Sandbox, fault};
 use common::*;
 use serde_json::Value;
 
@@ -74,6 +74,20 @@ fn profile(
     );
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A `single` profile for one host with the given `ssh:` mapping.
+fn single_host_profile(dir: &Path, name: &str, bundle: &Path, address: &str, ssh: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "version: 1\nbundle: {}\ntopology: {{ kind: single }}\nssh: {ssh}\nhosts:\n  - {{ address: {address}, roles: [master] }}\n",
+            bundle.display()
+        ),
+    )
+    .unwrap();
     path
 }
 
@@ -152,10 +166,7 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
-    let bundle = sandbox::bundle::ensure_bundle(&sandbox::sandbox_root(&data_dir()), &|_| {})
-        .await
-        .expect("sandbox bundle")
-        .dir;
+    let bundle = sandbox_bundle().await;
     let inst = instance("t-checks", 209, 3).await;
     let sb = &inst.sandbox;
     let password = sb.password().unwrap();
@@ -378,100 +389,58 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
 /// (given by `sudo-password-env`, fed on stdin); without it, no root.
 #[tokio::test(flavor = "multi_thread")]
 async fn non_root_users_reach_root_through_sudo() {
-    let bundle = sandbox::bundle::ensure_bundle(&sandbox::sandbox_root(&data_dir()), &|_| {})
-        .await
-        .expect("sandbox bundle")
-        .dir;
+    let bundle = sandbox_bundle().await;
     let inst = instance("t-sudo", 210, 1).await;
     let sb = &inst.sandbox;
     let password = sb.password().unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let addr = sb.hosts[0].address.clone();
-    let write = |name: &str, ssh: &str| {
-        let path = tmp.path().join(name);
-        std::fs::write(
-            &path,
-            format!(
-                "version: 1\nbundle: {}\ntopology: {{ kind: single }}\nssh: {ssh}\nhosts:\n  - {{ address: {addr}, roles: [master] }}\n",
-                bundle.display()
-            ),
-        )
-        .unwrap();
-        path
-    };
-    let key = sb.key();
-    let auto = write(
+    let (dir, addr, key) = (tmp.path(), sb.hosts[0].address.clone(), sb.key());
+    let key = key.display();
+    let auto = single_host_profile(
+        dir,
         "auto.yaml",
-        &format!("{{ user: auto, auth: key, key-file: {} }}", key.display()),
+        &bundle,
+        &addr,
+        &format!("{{ user: auto, auth: key, key-file: {key} }}"),
     );
-    let ops = write(
+    // The sudo password comes from the variable the dry-run helper sets.
+    let ops = single_host_profile(
+        dir,
         "ops.yaml",
-        &format!(
-            "{{ user: ops, auth: key, key-file: {}, sudo-password-env: CDWIZ_TEST_SUDO }}",
-            key.display()
-        ),
+        &bundle,
+        &addr,
+        &format!("{{ user: ops, auth: key, key-file: {key}, sudo-password-env: {PASSWORD_ENV} }}"),
     );
-    let ops_no_pw = write(
+    let ops_no_pw = single_host_profile(
+        dir,
         "ops-no-pw.yaml",
-        &format!("{{ user: ops, auth: key, key-file: {} }}", key.display()),
+        &bundle,
+        &addr,
+        &format!("{{ user: ops, auth: key, key-file: {key} }}"),
     );
-    let state = tmp.path().join("state");
-    let work = tmp.path().join("work");
-    let run = |profile: &Path, sudo: Option<&str>| {
-        let mut cmd = Command::new(cdwiz_bin());
-        cmd.arg("--profile")
-            .arg(profile)
-            .args([
-                "--non-interactive",
-                "--dry-run",
-                "--output",
-                "json",
-                "--workdir",
-            ])
-            .arg(&work)
-            .env("CDWIZ_DATA_DIR", &state);
-        match sudo {
-            Some(p) => cmd.env("CDWIZ_TEST_SUDO", p),
-            None => cmd.env_remove("CDWIZ_TEST_SUDO"),
-        };
-        let out = cmd.output().unwrap();
-        let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        (
-            out.status.code().unwrap_or(-1),
-            lines,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let status = |lines: &[Value], id: &str| {
-        lines
-            .iter()
-            .find(|l| l["id"] == id)
-            .map(|l| l["status"].as_str().unwrap_or("").to_string())
-            .unwrap_or_default()
-    };
+    let (work, state) = (dir.join("work"), dir.join("state"));
+    let run =
+        |profile: &Path, sudo_password: &str| dry_run(profile, &work, sudo_password, &state, &[]);
 
-    let (code, lines, err) = run(&auto, None);
-    assert_eq!(code, 0, "auto: {err}");
-    assert_eq!(status(&lines, "ssh.root"), "pass");
+    let out = run(&auto, "unused");
+    assert_eq!(out.code, 0, "auto: {}", out.stderr);
+    assert_eq!(out.find("ssh.root", &addr)["status"], "pass");
     assert_eq!(
-        status(&lines, "res.data-space"),
+        out.find("res.data-space", &addr)["status"],
         "pass",
         "the probe ran as root"
     );
 
-    let (code, lines, err) = run(&ops, Some(&password));
-    assert_eq!(code, 0, "ops with its sudo password: {err}");
-    assert_eq!(status(&lines, "ssh.root"), "pass");
+    let out = run(&ops, &password);
+    assert_eq!(out.code, 0, "ops with its sudo password: {}", out.stderr);
+    assert_eq!(out.find("ssh.root", &addr)["status"], "pass");
 
-    let (code, lines, _) = run(&ops_no_pw, None);
-    assert_eq!(code, 3);
-    assert_eq!(status(&lines, "ssh.root"), "fail");
-    let (code, lines, _) = run(&ops, Some("wrong-sudo-password"));
-    assert_eq!(code, 3);
-    assert_eq!(status(&lines, "ssh.root"), "fail");
+    let out = run(&ops_no_pw, "unused");
+    assert_eq!(out.code, 3);
+    assert_eq!(out.find("ssh.root", &addr)["status"], "fail");
+    let out = run(&ops, "wrong-sudo-password");
+    assert_eq!(out.code, 3);
+    assert_eq!(out.find("ssh.root", &addr)["status"], "fail");
 }
 
 /// Hosts behind a bastion: the host refuses SSH from this machine and is
@@ -479,10 +448,7 @@ async fn non_root_users_reach_root_through_sudo() {
 /// goes through the bastion too).
 #[tokio::test(flavor = "multi_thread")]
 async fn hosts_behind_a_bastion_are_checked_through_it() {
-    let bundle = sandbox::bundle::ensure_bundle(&sandbox::sandbox_root(&data_dir()), &|_| {})
-        .await
-        .expect("sandbox bundle")
-        .dir;
+    let bundle = sandbox_bundle().await;
     let inst = instance("t-jump", 211, 2).await;
     let sb = &inst.sandbox;
     let (bastion, inner) = (sb.hosts[0].address.clone(), sb.hosts[1].address.clone());
@@ -518,15 +484,8 @@ async fn hosts_behind_a_bastion_are_checked_through_it() {
             ),
         ),
     ] {
-        let profile = tmp.path().join(format!("{name}.yaml"));
-        std::fs::write(
-            &profile,
-            format!(
-                "version: 1\nbundle: {}\ntopology: {{ kind: single }}\nssh: {ssh}\nhosts:\n  - {{ address: {inner}, roles: [master] }}\n",
-                bundle.display()
-            ),
-        )
-        .unwrap();
+        let profile =
+            single_host_profile(tmp.path(), &format!("{name}.yaml"), &bundle, &inner, &ssh);
         let state = tmp.path().join(format!("state-{name}"));
         let out = dry_run(&profile, &tmp.path().join("work"), &password, &state, &[]);
         let not_pass: Vec<String> = out

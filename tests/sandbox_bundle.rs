@@ -10,7 +10,6 @@ use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{CreateContainerOptions, ImportImageOptions};
 use cdwiz::bundle::Bundle;
-use cdwiz::sandbox;
 use cdwiz::ssh;
 use common::*;
 use futures_util::StreamExt;
@@ -77,10 +76,7 @@ async fn run(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_backend_proves_database_and_cache_credentials() {
-    let bundle_dir = sandbox::bundle::ensure_bundle(&sandbox::sandbox_root(&data_dir()), &|_| {})
-        .await
-        .expect("sandbox bundle")
-        .dir;
+    let bundle_dir = sandbox_bundle().await;
     let bundle = Bundle::open(&bundle_dir).unwrap();
     bundle.verify().expect("checksums match");
     let names: Vec<&str> = bundle

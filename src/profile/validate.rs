@@ -91,35 +91,31 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
             ));
         }
     };
-    only("vip", t.vip.is_some(), TopologyKind::HaKeepalived, out);
-    only(
-        "interface",
-        t.interface.is_some(),
-        TopologyKind::HaKeepalived,
-        out,
-    );
-    only(
-        "virtual-router-id",
-        t.virtual_router_id.is_some(),
-        TopologyKind::HaKeepalived,
-        out,
-    );
-    only(
-        "lb-address",
-        t.lb_address.is_some(),
-        TopologyKind::HaLb,
-        out,
-    );
-    only("lb-port", t.lb_port.is_some(), TopologyKind::HaLb, out);
-    only("kubeconfig", t.kubeconfig.is_some(), TopologyKind::K8s, out);
-    only("context", t.context.is_some(), TopologyKind::K8s, out);
-    only("namespace", t.namespace.is_some(), TopologyKind::K8s, out);
-    only(
-        "storage-class",
-        t.storage_class.is_some(),
-        TopologyKind::K8s,
-        out,
-    );
+    for (field, present, for_kind) in [
+        ("vip", t.vip.is_some(), TopologyKind::HaKeepalived),
+        (
+            "interface",
+            t.interface.is_some(),
+            TopologyKind::HaKeepalived,
+        ),
+        (
+            "virtual-router-id",
+            t.virtual_router_id.is_some(),
+            TopologyKind::HaKeepalived,
+        ),
+        ("lb-address", t.lb_address.is_some(), TopologyKind::HaLb),
+        ("lb-port", t.lb_port.is_some(), TopologyKind::HaLb),
+        ("kubeconfig", t.kubeconfig.is_some(), TopologyKind::K8s),
+        ("context", t.context.is_some(), TopologyKind::K8s),
+        ("namespace", t.namespace.is_some(), TopologyKind::K8s),
+        (
+            "storage-class",
+            t.storage_class.is_some(),
+            TopologyKind::K8s,
+        ),
+    ] {
+        only(field, present, for_kind, out);
+    }
 
     let masters = a
         .hosts

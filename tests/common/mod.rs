@@ -113,3 +113,11 @@ pub async fn tcp_answers(address: &str, port: u16) -> bool {
     .await
     .is_ok_and(|r| r.is_ok())
 }
+
+/// The sandbox product bundle (built once per machine, then reused).
+pub async fn sandbox_bundle() -> std::path::PathBuf {
+    sandbox::bundle::ensure_bundle(&sandbox::sandbox_root(&data_dir()), &|_| {})
+        .await
+        .expect("sandbox bundle")
+        .dir
+}
