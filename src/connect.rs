@@ -115,7 +115,7 @@ impl HostConn {
                 ssh::run_script(&self.session, &self.address, &wrapped, timeout).await
             }
             Sudo::WithPassword => {
-                let wrapped = format!("sudo -S -p '' sh -c {} ", quote(script));
+                let wrapped = format!("sudo -S -p '' sh -c {}", quote(script));
                 let input = format!("{}\n", self.sudo_password.as_deref().unwrap_or_default());
                 ssh::run_script_with_input(
                     &self.session,

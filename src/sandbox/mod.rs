@@ -793,16 +793,3 @@ pub async fn status(
     }
     Ok((sandbox, out))
 }
-
-/// Names of the instances recorded under the data dir.
-pub fn instances(data_dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(sandbox_root(data_dir).join("instances"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join("state.json").exists())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    names.sort();
-    names
-}

@@ -17,12 +17,6 @@ pub struct ForwardedDocker {
     local: PathBuf,
 }
 
-impl ForwardedDocker {
-    pub fn local_socket(&self) -> &Path {
-        &self.local
-    }
-}
-
 impl Drop for ForwardedDocker {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.local);
