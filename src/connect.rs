@@ -106,27 +106,41 @@ pub struct HostConn {
 impl HostConn {
     /// Runs `script` as root (through sudo when the login user is not root).
     pub async fn run(&self, script: &str, timeout: Duration) -> Result<RemoteOutput, SshError> {
-        match self.sudo {
-            Sudo::AlreadyRoot => {
-                ssh::run_script(&self.session, &self.address, script, timeout).await
-            }
-            Sudo::NoPassword => {
-                let wrapped = format!("sudo -n sh -c {}", quote(script));
-                ssh::run_script(&self.session, &self.address, &wrapped, timeout).await
-            }
+        self.run_with_input(script, None, timeout).await
+    }
+
+    /// Like [`run`](Self::run), with `input` on the script's stdin (after the
+    /// sudo password, which `sudo -S` reads first).
+    pub async fn run_with_input(
+        &self,
+        script: &str,
+        input: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<RemoteOutput, SshError> {
+        let (wrapped, stdin) = match self.sudo {
+            Sudo::AlreadyRoot => (script.to_string(), input.map(<[u8]>::to_vec)),
+            Sudo::NoPassword => (
+                format!("sudo -n sh -c {}", quote(script)),
+                input.map(<[u8]>::to_vec),
+            ),
             Sudo::WithPassword => {
-                let wrapped = format!("sudo -S -p '' sh -c {}", quote(script));
-                let input = format!("{}\n", self.sudo_password.as_deref().unwrap_or_default());
-                ssh::run_script_with_input(
-                    &self.session,
-                    &self.address,
-                    &wrapped,
-                    Some(input.as_bytes()),
-                    timeout,
+                let mut bytes =
+                    format!("{}\n", self.sudo_password.as_deref().unwrap_or_default()).into_bytes();
+                bytes.extend_from_slice(input.unwrap_or_default());
+                (
+                    format!("sudo -S -p '' sh -c {}", quote(script)),
+                    Some(bytes),
                 )
-                .await
             }
-        }
+        };
+        ssh::run_script_with_input(
+            &self.session,
+            &self.address,
+            &wrapped,
+            stdin.as_deref(),
+            timeout,
+        )
+        .await
     }
 
     pub async fn close(self) {

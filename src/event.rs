@@ -11,6 +11,13 @@ pub enum Event {
     CheckFinished(CheckResult),
     /// Every check of a host is in.
     ChecksHostDone { host: String, secs: f64 },
+    /// A deploy step finished on a host; `changed` is false when it found
+    /// everything already as wanted.
+    DeployStep {
+        host: String,
+        step: String,
+        changed: bool,
+    },
 }
 
 pub type EventSender = tokio::sync::mpsc::Sender<Event>;

@@ -14,6 +14,7 @@ use cdwiz::profile::{Answers, Problem};
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_CHECKS_FAILED: u8 = 3;
+pub const EXIT_DEPLOY_FAILED: u8 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
@@ -117,11 +118,6 @@ pub async fn run(opts: Options) -> u8 {
         Ok(s) => s,
         Err(p) => return bad_input(&problems_text(&opts.profile, &p)),
     };
-    if !opts.dry_run {
-        return bad_input(&[
-            "deploy is not built yet: add --dry-run to check the hosts and write the report".into(),
-        ]);
-    }
 
     // Rendering needs no host: a template or manifest problem is found
     // before anything is contacted.
@@ -235,9 +231,109 @@ pub async fn run(opts: Options) -> u8 {
         }
     }
     if blocking > 0 {
-        EXIT_CHECKS_FAILED
-    } else {
-        EXIT_OK
+        return EXIT_CHECKS_FAILED;
+    }
+    if opts.dry_run {
+        return EXIT_OK;
+    }
+    deploy(&answers, &bundle, &rendered, &data_dir, &opts, &run_dir).await
+}
+
+async fn deploy(
+    answers: &Answers,
+    bundle: &Bundle,
+    rendered: &[cdwiz::render::RenderedFile],
+    data_dir: &Path,
+    opts: &Options,
+    run_dir: &Path,
+) -> u8 {
+    let mut names: Vec<String> = bundle
+        .manifest
+        .components
+        .iter()
+        .flat_map(|c| c.secrets.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    let secrets_path = cdwiz::deploy::secrets::path(data_dir, answers);
+    let generated = match cdwiz::deploy::secrets::load_or_create(&secrets_path, &names) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {}: {e}", secrets_path.display());
+            return EXIT_DEPLOY_FAILED;
+        }
+    };
+    let base = opts
+        .profile
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let Ok(secrets) = resolve_secrets(answers, &base) else {
+        return EXIT_BAD_INPUT;
+    };
+    let askpass = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz"));
+    let connector = Arc::new(Connector::new(answers, secrets, data_dir, askpass));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(1024);
+    let output = opts.output;
+    let printer = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            let Event::DeployStep {
+                host,
+                step,
+                changed,
+            } = event
+            else {
+                continue;
+            };
+            match output {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::json!({"event": "deploy-step", "host": host, "step": step, "changed": changed})
+                ),
+                Output::Text => println!(
+                    "{host:<15} {:<9} {step}",
+                    if changed { "changed" } else { "unchanged" }
+                ),
+            }
+        }
+    });
+    let result =
+        cdwiz::deploy::deploy(answers, bundle, rendered, connector, &generated, Some(tx)).await;
+    let _ = printer.await;
+    match result {
+        Ok(report) => {
+            let _ = cdwiz::rundir::write_atomic(
+                &run_dir.join("deploy.json"),
+                &serde_json::to_string_pretty(&report).unwrap_or_default(),
+            );
+            tracing::info!(
+                changed = report.changed(),
+                secs = report.secs,
+                "deploy done"
+            );
+            println!(
+                "{}",
+                cdwiz::i18n::Msg::new("headless.deployed")
+                    .arg("changed", report.changed())
+                    .arg("steps", report.steps.len())
+                    .arg("secs", format!("{:.1}", report.secs))
+                    .arg("secrets", secrets_path.display())
+                    .render(&opts.locale)
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            tracing::error!(%e, "deploy failed");
+            eprintln!(
+                "{}",
+                cdwiz::i18n::Msg::new("headless.deploy-failed")
+                    .arg("host", &e.host)
+                    .arg("step", &e.step)
+                    .arg("error", &e.message)
+                    .render(&opts.locale)
+            );
+            EXIT_DEPLOY_FAILED
+        }
     }
 }
 

@@ -6,6 +6,7 @@ rust_i18n::i18n!("assets/locales", fallback = "en");
 pub mod bundle;
 pub mod checks;
 pub mod connect;
+pub mod deploy;
 pub mod docker;
 pub mod event;
 pub mod i18n;

@@ -24,6 +24,9 @@ pub struct HostContext {
     pub requirements: Requirements,
     /// This machine's clock (seconds since the epoch) when the probe was sent.
     pub sent_at: f64,
+    /// The id of the installation these answers make (a host that carries it
+    /// already is being installed again, not taken).
+    pub install_id: String,
 }
 
 impl HostContext {
@@ -377,11 +380,25 @@ pub fn evaluate_host(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
         .collect();
+    // A re-run: the ports this very installation listens on are not taken.
+    let prior: Option<serde_json::Value> = serde_json::from_str(fact(facts, "prior.install")).ok();
+    let ours = prior
+        .as_ref()
+        .filter(|p| p["install"].as_str() == Some(ctx.install_id.as_str()));
+    let own_ports: Vec<u16> = ours
+        .and_then(|p| p["ports"].as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_u64())
+                .map(|v| v as u16)
+                .collect()
+        })
+        .unwrap_or_default();
     let taken: Vec<u16> = ctx
         .ports
         .iter()
         .copied()
-        .filter(|p| listening.contains(p))
+        .filter(|p| listening.contains(p) && !own_ports.contains(p))
         .collect();
     out.push(if taken.is_empty() {
         r(
@@ -616,14 +633,16 @@ pub fn evaluate_host(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<
     });
 
     // Prior install
-    let prior = fact(facts, "prior.install");
-    out.push(if prior.is_empty() {
+    let record = fact(facts, "prior.install");
+    out.push(if record.is_empty() {
         r("prior.install", Status::Pass, m("prior.install.none"))
+    } else if ours.is_some() {
+        r("prior.install", Status::Pass, m("prior.install.same"))
     } else {
         r(
             "prior.install",
             Status::Warn,
-            m("prior.install.found").arg("record", prior),
+            m("prior.install.found").arg("record", record),
         )
         .hint(m("prior.install.hint"))
     });
@@ -687,6 +706,7 @@ mod tests {
                 ..Default::default()
             },
             sent_at: 1000.0,
+            install_id: "abc".into(),
         }
     }
 
@@ -802,6 +822,26 @@ mod tests {
         let r = evaluate_host(&ctx(), &f);
         let ports = r.iter().find(|r| r.id == "net.ports").unwrap();
         assert_eq!(ports.fix.as_deref(), Some("ss -ltnp '( sport = :8080 )'"));
+    }
+
+    #[test]
+    fn a_rerun_of_the_same_install_owns_its_ports() {
+        let mut f = healthy();
+        f.insert("ports.listening".into(), "22 80 8080".into());
+        f.insert(
+            "prior.install".into(),
+            r#"{"install":"abc","ports":[80,8080]}"#.into(),
+        );
+        let r = evaluate_host(&ctx(), &f);
+        assert_eq!(status(&r, "net.ports"), Status::Pass);
+        assert_eq!(status(&r, "prior.install"), Status::Pass);
+        f.insert(
+            "prior.install".into(),
+            r#"{"install":"other","ports":[80,8080]}"#.into(),
+        );
+        let r = evaluate_host(&ctx(), &f);
+        assert_eq!(status(&r, "net.ports"), Status::Fail);
+        assert_eq!(status(&r, "prior.install"), Status::Warn);
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub async fn run_checks(
             architectures: manifest.architectures(),
             requirements: manifest.requirements.clone(),
             sent_at: 0.0,
+            install_id: crate::deploy::secrets::install_id(answers),
         };
         let spec = ProbeSpec {
             data_dir: host.data_dir.clone(),

@@ -1,0 +1,53 @@
+//! Waiting until a component answers: a TCP connection to its port, or an
+//! HTTP GET answering 2xx, from this machine.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::bundle::Health;
+
+async fn probe(addr: &str, h: &Health) -> Result<(), String> {
+    let mut s = tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio::net::TcpStream::connect((addr, h.port)),
+    )
+    .await
+    .map_err(|_| format!("port {} does not answer", h.port))?
+    .map_err(|e| format!("port {}: {e}", h.port))?;
+    let Some(path) = &h.http else {
+        return Ok(());
+    };
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .map_err(|_| format!("GET {path}: no answer"))?
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&buf);
+    let status = text.split_whitespace().nth(1).unwrap_or("");
+    if status.starts_with('2') {
+        Ok(())
+    } else {
+        Err(format!(
+            "GET {path} answered {}",
+            text.lines().next().unwrap_or("nothing")
+        ))
+    }
+}
+
+/// Polls until healthy or `limit` passes; the error is the last answer.
+pub async fn wait(addr: &str, h: &Health, limit: Duration) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        match probe(addr, h).await {
+            Ok(()) => return Ok(()),
+            Err(e) if started.elapsed() > limit => {
+                return Err(format!("not healthy after {} s: {e}", limit.as_secs()));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Generated secrets of one installation (database, cache, admin passwords):
+//! made once, kept in a 0600 file, reused by every later run on the same
+//! hosts so that a re-run never changes a password under a running platform.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::profile::Answers;
+
+/// The id of an installation: its topology and hosts, so that the same
+/// answers find the same installation (and its secrets) again.
+pub fn install_id(answers: &Answers) -> String {
+    let mut h = Sha256::new();
+    h.update(answers.topology.kind.as_str());
+    for host in &answers.hosts {
+        h.update([0]);
+        h.update(&host.address);
+    }
+    format!("{:x}", h.finalize())[..16].to_string()
+}
+
+/// Where one installation's generated secrets live.
+pub fn path(data_dir: &Path, answers: &Answers) -> PathBuf {
+    data_dir
+        .join("installs")
+        .join(install_id(answers))
+        .join("secrets.yaml")
+}
+
+fn random_secret() -> std::io::Result<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut bytes = [0u8; 24];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect())
+}
+
+/// Loads the secrets at `path`, adding any of `names` that is missing, and
+/// writes them back (0600) when something was added.
+pub fn load_or_create(path: &Path, names: &[String]) -> std::io::Result<BTreeMap<String, String>> {
+    let mut secrets: BTreeMap<String, String> = match std::fs::read_to_string(path) {
+        Ok(text) => serde_yaml::from_str(&text).map_err(std::io::Error::other)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(e) => return Err(e),
+    };
+    let mut added = false;
+    for n in names {
+        if !secrets.contains_key(n) {
+            secrets.insert(n.clone(), random_secret()?);
+            added = true;
+        }
+    }
+    if added {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(
+            serde_yaml::to_string(&secrets)
+                .map_err(std::io::Error::other)?
+                .as_bytes(),
+        )?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+    }
+    Ok(secrets)
+}

@@ -1,0 +1,163 @@
+//! Deploy of the sandbox product onto a real sandbox host: the platform
+//! answers with its health proving the database and cache credentials, and a
+//! second run changes nothing (same containers, same files, no image load).
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
+
+fn deploy(profile: &Path, state: &Path, work: &Path, password: &str) -> (i32, Vec<Value>, String) {
+    let out = Command::new(cdwiz_bin())
+        .arg("--profile")
+        .arg(profile)
+        .args(["--non-interactive", "--output", "json", "--workdir"])
+        .arg(work)
+        .env(PASSWORD_ENV, password)
+        .env("CDWIZ_DATA_DIR", state)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn single_deploys_answers_and_a_second_run_changes_nothing() {
+    let bundle = sandbox_bundle().await;
+    let inst = instance("t-deploy", 212, 1).await;
+    let sb = &inst.sandbox;
+    let addr = sb.hosts[0].address.clone();
+    let password = sb.password().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("single.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "version: 1\nbundle: {}\ntopology: {{ kind: single }}\n\
+             ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV} }}\n\
+             hosts:\n  - {{ address: {addr}, roles: [master, worker] }}\n",
+            bundle.display()
+        ),
+    )
+    .unwrap();
+    let (state, work) = (tmp.path().join("state"), tmp.path().join("work"));
+
+    let (code, lines, err) = deploy(&profile, &state, &work, &password);
+    assert_eq!(code, 0, "{err}");
+    let steps: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "deploy-step")
+        .collect();
+    assert!(
+        steps.iter().all(|s| s["changed"] == true),
+        "a first deploy changes every step: {steps:?}"
+    );
+    assert_eq!(
+        steps.len(),
+        7,
+        "prepare, images, configs, 4 components: {steps:?}"
+    );
+
+    // The platform answers; the backend's health proves the generated
+    // credentials reach the database and the cache.
+    let health = sh_ok(sb, 0, "curl -s http://127.0.0.1:8080/health").await;
+    assert_eq!(health, r#"{"database":"ok","cache":"ok"}"#);
+    assert!(
+        tcp_answers(&addr, 80).await,
+        "web answers from this machine"
+    );
+    let secrets_files: Vec<_> = std::fs::read_dir(state.join("installs"))
+        .unwrap()
+        .flatten()
+        .collect();
+    let secrets = secrets_files[0].path().join("secrets.yaml");
+    assert_eq!(
+        std::fs::metadata(&secrets).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        sh_ok(sb, 0, "stat -c %a /data/cd/secrets/db_password").await,
+        "600"
+    );
+
+    let ids = "docker ps -q --no-trunc --filter label=io.cdwiz.component | sort";
+    let before_ids = sh_ok(sb, 0, ids).await;
+    let mtimes = "find /data/cd/config /data/cd/secrets /etc/cdwiz -type f -exec stat -c '%n %Y %s' {} + | sort";
+    let before_files = sh_ok(sb, 0, mtimes).await;
+    assert_eq!(before_ids.lines().count(), 4);
+
+    // Again: every step unchanged, the same containers, the same files.
+    let (code, lines, err) = deploy(&profile, &state, &work, &password);
+    assert_eq!(code, 0, "{err}");
+    let steps: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "deploy-step")
+        .collect();
+    assert_eq!(steps.len(), 7);
+    assert!(
+        steps.iter().all(|s| s["changed"] == false),
+        "a second run changes nothing: {steps:?}"
+    );
+    assert_eq!(
+        sh_ok(sb, 0, ids).await,
+        before_ids,
+        "containers were recreated"
+    );
+    assert_eq!(
+        sh_ok(sb, 0, mtimes).await,
+        before_files,
+        "files were rewritten"
+    );
+    let checks: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "check" && l["status"] != "pass" && l["status"] != "skip")
+        .collect();
+    assert!(
+        checks.is_empty(),
+        "the re-run's checks see this install as its own: {checks:?}"
+    );
+
+    // The generated secrets are nowhere but in their 0600 files.
+    let text = std::fs::read_to_string(&secrets).unwrap();
+    let values: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(_, v)| v.trim())
+        .collect();
+    assert!(!values.is_empty());
+    for v in values {
+        let hits = sh(
+            sb,
+            0,
+            "root",
+            &format!(
+                "grep -rl {} /data/cd/config /etc/cdwiz || true",
+                cdwiz::ssh::quote(v)
+            ),
+        )
+        .await;
+        assert_eq!(hits.stdout.trim(), "", "secret in a config file");
+        let local = Command::new("grep")
+            .args(["-rl", v])
+            .arg(&work)
+            .output()
+            .unwrap();
+        assert!(
+            local.stdout.is_empty(),
+            "secret in the run dir: {}",
+            String::from_utf8_lossy(&local.stdout)
+        );
+    }
+}
