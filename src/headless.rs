@@ -379,3 +379,55 @@ fn print_event(event: &Event, output: Output, locale: &str) {
         (Output::Text, _) => {}
     }
 }
+
+/// `cdwiz uninstall --profile P [--purge --yes]`: exit 0 when every host is
+/// clean, 4 when a host could not be reached (the others are cleaned).
+pub async fn uninstall(profile: &Path, purge: bool, yes: bool, locale: &str) -> u8 {
+    if purge && !yes {
+        return bad_input(&[
+            "--purge deletes the platform's data on every host: add --yes to confirm".into(),
+        ]);
+    }
+    let data_dir = cdwiz::paths::data_dir();
+    let answers = match cdwiz::profile::load_file(profile) {
+        Ok(a) => a,
+        Err(e) => return bad_input(&[e.to_string()]),
+    };
+    let dir = bundle_dir(&answers, profile, &data_dir);
+    let manifest = match Bundle::open(&dir) {
+        Ok(b) => b.manifest,
+        Err(e) => return bad_input(&[format!("{}: bundle: {e}", profile.display())]),
+    };
+    let base = profile.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let secrets = match resolve_secrets(&answers, &base) {
+        Ok(s) => s,
+        Err(p) => return bad_input(&problems_text(profile, &p)),
+    };
+    let askpass = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz"));
+    let connector = Arc::new(Connector::new(&answers, secrets, &data_dir, askpass));
+    let results = cdwiz::deploy::uninstall(&answers, &manifest, connector, purge).await;
+    let mut unreachable = 0;
+    for r in &results {
+        let line = match &r.skipped {
+            Some(why) => {
+                unreachable += 1;
+                cdwiz::i18n::Msg::new("headless.uninstall-skipped")
+                    .arg("host", &r.host)
+                    .arg("why", why)
+            }
+            None => cdwiz::i18n::Msg::new(if r.data_removed {
+                "headless.uninstalled-purged"
+            } else {
+                "headless.uninstalled"
+            })
+            .arg("host", &r.host)
+            .arg("containers", r.containers_removed),
+        };
+        println!("{}", line.render(locale));
+    }
+    if unreachable > 0 {
+        EXIT_DEPLOY_FAILED
+    } else {
+        EXIT_OK
+    }
+}

@@ -57,6 +57,16 @@ enum Command {
     Validate(cli_profile::ValidateArgs),
     /// Print the profile's JSON Schema (for editors and CI).
     Schema,
+    /// Remove the installation the profile describes: containers, configs,
+    /// secrets; the data stays unless --purge (with --yes).
+    Uninstall {
+        /// Also delete the platform's data on the hosts.
+        #[arg(long)]
+        purge: bool,
+        /// Confirm --purge without a question.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// The operator's language: `--lang`, else the locale variables, else English.
@@ -112,6 +122,13 @@ fn main() -> ExitCode {
                 }
             }
             Some(Command::Validate(_) | Command::Schema) => 0,
+            Some(Command::Uninstall { purge, yes }) => match cli.profile {
+                Some(profile) => headless::uninstall(&profile, purge, yes, &lang).await,
+                None => {
+                    eprintln!("error: uninstall needs --profile FILE");
+                    EXIT_BAD_INPUT
+                }
+            },
             None => match (cli.profile, cli.non_interactive) {
                 (Some(profile), true) => {
                     headless::run(headless::Options {

@@ -160,4 +160,54 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
             String::from_utf8_lossy(&local.stdout)
         );
     }
+
+    // Uninstall: containers and configs go, the data stays; again is a no-op;
+    // --purge needs --yes and then deletes the data too.
+    let uninstall = |extra: &[&str]| {
+        let out = Command::new(cdwiz_bin())
+            .args(["uninstall", "--profile"])
+            .arg(&profile)
+            .args(extra)
+            .env(PASSWORD_ENV, &password)
+            .env("CDWIZ_DATA_DIR", &state)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = uninstall(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("4 containers removed"), "{out}");
+    assert_eq!(sh_ok(sb, 0, ids).await, "", "containers left");
+    assert_eq!(
+        sh_ok(sb, 0, "ls /data/cd")
+            .await
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["cache", "database"]
+    );
+    assert_eq!(
+        sh(sb, 0, "root", "test -e /etc/cdwiz/install.json")
+            .await
+            .code,
+        1
+    );
+    let (code, out) = uninstall(&[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("0 containers removed"),
+        "a second uninstall is a no-op: {out}"
+    );
+    let (code, _) = uninstall(&["--purge"]);
+    assert_eq!(code, 2, "--purge without --yes is refused");
+    let (code, out) = uninstall(&["--purge", "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("data deleted"), "{out}");
+    assert_eq!(
+        sh(sb, 0, "root", "test -e /data/cd").await.code,
+        1,
+        "data left after --purge"
+    );
 }
