@@ -109,6 +109,14 @@ pub async fn run(opts: Options) -> u8 {
             return bad_input(&[format!("{}: bundle: {e}{hint}", opts.profile.display())]);
         }
     };
+    // Before a deploy touches any host, every image archive must match its
+    // checksum (the sandbox bundle was verified when it was opened).
+    if !opts.dry_run
+        && answers.bundle != "sandbox"
+        && let Err(e) = bundle.verify()
+    {
+        return bad_input(&[format!("{}: bundle: {e}", opts.profile.display())]);
+    }
     let base = opts
         .profile
         .parent()

@@ -54,6 +54,45 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
     .unwrap();
     let (state, work) = (tmp.path().join("state"), tmp.path().join("work"));
 
+    // A damaged bundle is refused before any host is touched.
+    let damaged = tmp.path().join("damaged-bundle");
+    std::fs::create_dir_all(damaged.join("images/amd64")).unwrap();
+    let mut manifest = std::fs::read_to_string(bundle.join("manifest.yaml")).unwrap();
+    manifest = manifest.replace("images/amd64/", "images/amd64/x-");
+    std::fs::write(damaged.join("manifest.yaml"), manifest).unwrap();
+    let archive = std::fs::read_dir(bundle.join("images/amd64"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap();
+    std::fs::write(
+        damaged
+            .join("images/amd64")
+            .join(format!("x-{}", archive.file_name().to_string_lossy())),
+        b"not the image",
+    )
+    .unwrap();
+    let bad_profile = tmp.path().join("damaged.yaml");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    std::fs::write(
+        &bad_profile,
+        text.replace(
+            &bundle.display().to_string(),
+            &damaged.display().to_string(),
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = deploy(&bad_profile, &state, &work, &password);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("sha256"), "{err}");
+    assert_eq!(
+        sh(sb, 0, "root", "test -e /data/cd || test -e /etc/cdwiz")
+            .await
+            .code,
+        1,
+        "a host was touched"
+    );
+
     let (code, lines, err) = deploy(&profile, &state, &work, &password);
     assert_eq!(code, 0, "{err}");
     let steps: Vec<&Value> = lines
