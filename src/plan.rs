@@ -33,12 +33,7 @@ pub struct PlannedHost {
 /// The plan for validated answers.
 pub fn plan(a: &Answers) -> Plan {
     let t = &a.topology;
-    let masters: Vec<String> = a
-        .hosts
-        .iter()
-        .filter(|h| h.roles.contains(&Role::Master))
-        .map(|h| h.address.clone())
-        .collect();
+    let masters = a.masters();
     let entry = match t.kind {
         TopologyKind::Single => a.hosts.first().map(|h| h.address.clone()),
         TopologyKind::HaKeepalived => t.vip.clone(),

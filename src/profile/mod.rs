@@ -40,6 +40,17 @@ pub struct Answers {
     pub accept_checks: Vec<AcceptCheck>,
 }
 
+impl Answers {
+    /// Addresses of the hosts with role master, in profile order.
+    pub fn masters(&self) -> Vec<String> {
+        self.hosts
+            .iter()
+            .filter(|h| h.roles.contains(&Role::Master))
+            .map(|h| h.address.clone())
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TopologyKind {

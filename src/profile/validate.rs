@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::{Answers, PROFILE_VERSION, Problem, Role, SshAuth, TopologyKind};
+use super::{Answers, PROFILE_VERSION, Problem, SshAuth, TopologyKind};
 
 /// Checks the answers; an empty list means they are good.
 pub fn validate(a: &Answers) -> Vec<Problem> {
@@ -117,11 +117,7 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
         only(field, present, for_kind, out);
     }
 
-    let masters = a
-        .hosts
-        .iter()
-        .filter(|h| h.roles.contains(&Role::Master))
-        .count();
+    let masters = a.masters().len();
     match kind {
         TopologyKind::Single => {
             if a.hosts.len() != 1 {

@@ -172,12 +172,7 @@ pub fn render(
 ) -> Result<Vec<RenderedFile>, RenderError> {
     let env = environment(bundle_dir);
     let t = &answers.topology;
-    let masters: Vec<String> = answers
-        .hosts
-        .iter()
-        .filter(|h| h.roles.contains(&Role::Master))
-        .map(|h| h.address.clone())
-        .collect();
+    let masters = answers.masters();
     let plan = crate::plan::plan(answers);
     let cluster = context! {
         topology => t.kind.as_str(),
