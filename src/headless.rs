@@ -155,8 +155,7 @@ pub async fn run(opts: Options) -> u8 {
         return 1;
     }
 
-    let askpass = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz"));
-    let connector = Arc::new(Connector::new(&answers, secrets, &data_dir, askpass));
+    let connector = connector(&answers, secrets, &data_dir);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(1024);
     let (output, locale) = (opts.output, opts.locale.clone());
     let printer = tokio::spawn(async move {
@@ -167,7 +166,7 @@ pub async fn run(opts: Options) -> u8 {
     let run = checks::run_checks(
         &answers,
         &bundle.manifest,
-        connector,
+        connector.clone(),
         waivers,
         checks::run::DEFAULT_CONCURRENCY,
         Some(tx),
@@ -244,13 +243,29 @@ pub async fn run(opts: Options) -> u8 {
     if opts.dry_run {
         return EXIT_OK;
     }
-    deploy(&answers, &bundle, &rendered, &data_dir, &opts, &run_dir).await
+    deploy(
+        &answers, &bundle, &rendered, connector, &data_dir, &opts, &run_dir,
+    )
+    .await
 }
 
+/// Opens root shells on the answers' hosts; this binary answers ssh's
+/// password prompt (SSH_ASKPASS).
+fn connector(
+    answers: &Answers,
+    secrets: cdwiz::connect::Secrets,
+    data_dir: &Path,
+) -> Arc<Connector> {
+    let askpass = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz"));
+    Arc::new(Connector::new(answers, secrets, data_dir, askpass))
+}
+
+/// Deploys with the connector the checks used (its secrets are already read).
 async fn deploy(
     answers: &Answers,
     bundle: &Bundle,
     rendered: &[cdwiz::render::RenderedFile],
+    connector: Arc<Connector>,
     data_dir: &Path,
     opts: &Options,
     run_dir: &Path,
@@ -271,16 +286,6 @@ async fn deploy(
             return EXIT_DEPLOY_FAILED;
         }
     };
-    let base = opts
-        .profile
-        .parent()
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    let Ok(secrets) = resolve_secrets(answers, &base) else {
-        return EXIT_BAD_INPUT;
-    };
-    let askpass = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz"));
-    let connector = Arc::new(Connector::new(answers, secrets, data_dir, askpass));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(1024);
     let output = opts.output;
     let printer = tokio::spawn(async move {
@@ -411,8 +416,7 @@ pub async fn uninstall(profile: &Path, purge: bool, yes: bool, locale: &str) -> 
         Ok(s) => s,
         Err(p) => return bad_input(&problems_text(profile, &p)),
     };
-    let askpass = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz"));
-    let connector = Arc::new(Connector::new(&answers, secrets, &data_dir, askpass));
+    let connector = connector(&answers, secrets, &data_dir);
     let results = cdwiz::deploy::uninstall(&answers, &manifest, connector, purge).await;
     let mut unreachable = 0;
     for r in &results {

@@ -173,15 +173,11 @@ async fn check_host(
     emit(tx, Event::ChecksStarted { host: addr.clone() }).await;
     let mut out = Vec::new();
     let mut facts = None;
-    let skip_rest = |from: &str, out: &mut Vec<CheckResult>| {
+    // Every host check after `from` is not judged, for `why`.
+    let skip_rest = |from: &str, out: &mut Vec<CheckResult>, why: Msg| {
         let after = CATALOGUE.iter().position(|c| c.id == from).unwrap_or(0);
         for c in CATALOGUE.iter().skip(after + 1).filter(|c| !c.cross_host) {
-            out.push(CheckResult::new(
-                c.id,
-                h,
-                Status::Skip,
-                m("common.not-reached"),
-            ));
+            out.push(CheckResult::new(c.id, h, Status::Skip, why.clone()));
         }
     };
     match connector.reach(&addr).await {
@@ -199,7 +195,7 @@ async fn check_host(
                     connector.port
                 )),
             );
-            skip_rest("ssh.reach", &mut out);
+            skip_rest("ssh.reach", &mut out, m("common.not-reached"));
         }
         Ok(rtt) => {
             out.push(CheckResult::new(
@@ -229,7 +225,7 @@ async fn check_host(
                         )
                         .hint(m("ssh.root.hint")),
                     );
-                    skip_rest("ssh.root", &mut out);
+                    skip_rest("ssh.root", &mut out, m("common.not-reached"));
                 }
                 Err(e) => {
                     let (key, hint) = match &e {
@@ -251,7 +247,7 @@ async fn check_host(
                         ));
                     }
                     out.push(r);
-                    skip_rest("ssh.login", &mut out);
+                    skip_rest("ssh.login", &mut out, m("common.not-reached"));
                 }
                 Ok(conn) => {
                     out.push(CheckResult::new(
@@ -273,26 +269,17 @@ async fn check_host(
                             out.extend(evaluate_host(&ctx, &f));
                             facts = Some((addr.clone(), f));
                         }
-                        Ok(o) => {
-                            let detail = o.stderr.lines().last().unwrap_or("").to_string();
-                            for c in CATALOGUE.iter().skip(3).filter(|c| !c.cross_host) {
-                                out.push(CheckResult::new(
-                                    c.id,
-                                    h,
-                                    Status::Skip,
-                                    m("common.probe-failed").arg("detail", &detail),
-                                ));
-                            }
-                        }
-                        Err(e) => {
-                            for c in CATALOGUE.iter().skip(3).filter(|c| !c.cross_host) {
-                                out.push(CheckResult::new(
-                                    c.id,
-                                    h,
-                                    Status::Skip,
-                                    m("common.probe-failed").arg("detail", &e),
-                                ));
-                            }
+                        failed => {
+                            let detail = match failed {
+                                Ok(o) => o.stderr.lines().last().unwrap_or("").to_string(),
+                                Err(e) => e.to_string(),
+                            };
+                            // Everything the probe would have measured.
+                            skip_rest(
+                                "ssh.root",
+                                &mut out,
+                                m("common.probe-failed").arg("detail", &detail),
+                            );
                         }
                     }
                     conn.close().await;
