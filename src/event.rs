@@ -1,6 +1,8 @@
 //! What the engine tells its front ends while it works. Events carry data
 //! and message ids, never sentences; the TUI and the headless printer render.
 
+use serde::Serialize;
+
 use crate::checks::CheckResult;
 
 #[derive(Debug, Clone)]
@@ -11,13 +13,61 @@ pub enum Event {
     CheckFinished(CheckResult),
     /// Every check of a host is in.
     ChecksHostDone { host: String, secs: f64 },
-    /// A deploy step finished on a host; `changed` is false when it found
-    /// everything already as wanted.
+    /// Deploy began: the hosts and how many steps each will take.
+    DeployStarted { steps: Vec<(String, usize)> },
+    /// A deploy step began on a host.
+    StepStarted { host: String, step: String },
+    /// A deploy step ended on a host.
     DeployStep {
         host: String,
         step: String,
-        changed: bool,
+        outcome: StepOutcome,
+        secs: f64,
     },
+    /// Bytes of an image archive sent to a host so far.
+    ImageProgress { host: String, sent: u64, total: u64 },
+    /// One line of a host's log (commands, hooks, container output).
+    HostLog { host: String, line: String },
+}
+
+/// How a deploy step ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "status")]
+pub enum StepOutcome {
+    /// It changed something on the host.
+    Changed,
+    /// It found everything already as wanted.
+    Unchanged,
+    /// An earlier run of this install finished it (`--resume`); not run again.
+    Done,
+    /// It failed; the host goes no further in this run.
+    Failed {
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<i32>,
+    },
+    /// Not run: the host failed earlier, a dependency is missing, or the
+    /// operator stopped the run.
+    Skipped { reason: String },
+}
+
+impl StepOutcome {
+    /// The machine-readable word for it (JSON, logs).
+    pub fn word(&self) -> &'static str {
+        match self {
+            StepOutcome::Changed => "changed",
+            StepOutcome::Unchanged => "unchanged",
+            StepOutcome::Done => "done",
+            StepOutcome::Failed { .. } => "failed",
+            StepOutcome::Skipped { .. } => "skipped",
+        }
+    }
+    pub fn is_success(&self) -> bool {
+        matches!(
+            self,
+            StepOutcome::Changed | StepOutcome::Unchanged | StepOutcome::Done
+        )
+    }
 }
 
 pub type EventSender = tokio::sync::mpsc::Sender<Event>;

@@ -8,13 +8,18 @@ use std::sync::Arc;
 use cdwiz::bundle::Bundle;
 use cdwiz::checks::{self, Status, Waiver};
 use cdwiz::connect::{Connector, resolve_secrets};
-use cdwiz::event::Event;
+use cdwiz::deploy::state::{State, StateStore};
+use cdwiz::deploy::{Hooks, Targets};
+use cdwiz::event::{Event, StepOutcome};
 use cdwiz::profile::{Answers, Problem};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_CHECKS_FAILED: u8 = 3;
 pub const EXIT_DEPLOY_FAILED: u8 = 4;
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
@@ -25,6 +30,7 @@ pub enum Output {
 pub struct Options {
     pub profile: PathBuf,
     pub dry_run: bool,
+    pub resume: bool,
     pub output: Output,
     pub workdir: Option<PathBuf>,
     pub accept_checks: Vec<String>,
@@ -134,9 +140,28 @@ pub async fn run(opts: Options) -> u8 {
         Err(e) => return bad_input(&[format!("{}: {e}", bundle.dir.display())]),
     };
 
-    let run_id = cdwiz::rundir::new_run_id();
-    let run_dir = match cdwiz::rundir::create(opts.workdir.as_deref().unwrap_or(&data_dir), &run_id)
-    {
+    let hooks = match read_hooks(&answers, &base) {
+        Ok(h) => h,
+        Err(lines) => return bad_input(&lines),
+    };
+
+    // A resumed run goes on in its own run directory, with its state.
+    let runs_base = opts.workdir.clone().unwrap_or_else(|| data_dir.clone());
+    let install = cdwiz::deploy::secrets::install_id(&answers);
+    let fingerprint = fingerprint(&answers, &bundle, &rendered);
+    let t = |k: &str| cdwiz::i18n::text(k, &opts.locale);
+    let mut resumed: Option<(PathBuf, State)> = None;
+    if opts.resume && !opts.dry_run {
+        resumed = cdwiz::deploy::state::find_resumable(&runs_base, &install);
+        if resumed.is_none() {
+            println!("{}", t("headless.nothing-to-resume"));
+        }
+    }
+    let run_id = resumed
+        .as_ref()
+        .map(|(_, s)| s.run.clone())
+        .unwrap_or_else(cdwiz::rundir::new_run_id);
+    let run_dir = match cdwiz::rundir::create(&runs_base, &run_id) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: cannot create the run directory: {e}");
@@ -144,7 +169,7 @@ pub async fn run(opts: Options) -> u8 {
         }
     };
     let _log_guard = crate::logging::to_run_dir(&run_dir, secrets.values());
-    tracing::info!(run = %run_id, profile = %opts.profile.display(), "dry run");
+    tracing::info!(run = %run_id, profile = %opts.profile.display(), dry_run = opts.dry_run, "run");
     if let Ok(yaml) = serde_yaml::to_string(&answers) {
         let _ = cdwiz::rundir::write_atomic(&run_dir.join("answers.yaml"), &yaml);
     }
@@ -154,8 +179,89 @@ pub async fn run(opts: Options) -> u8 {
         eprintln!("error: {e}");
         return 1;
     }
+    let trust_state = match &resumed {
+        Some((_, state)) if state.fingerprint == fingerprint => {
+            println!(
+                "{}",
+                cdwiz::i18n::Msg::new("headless.resuming")
+                    .arg("run", &run_id)
+                    .render(&opts.locale)
+            );
+            true
+        }
+        Some(_) => {
+            println!(
+                "{}",
+                cdwiz::i18n::Msg::new("headless.resume-changed")
+                    .arg("run", &run_id)
+                    .render(&opts.locale)
+            );
+            false
+        }
+        None => false,
+    };
+    let mut state = resumed.map(|(_, s)| s).unwrap_or_default();
+    state.run = run_id.clone();
+    state.install = install.clone();
+    state.profile = opts.profile.clone();
+    state.complete = false;
+    if !trust_state {
+        state.done.clear();
+    }
+    state.fingerprint = fingerprint;
+    let secret_values: Vec<String> = secrets.values().iter().map(|s| s.to_string()).collect();
 
     let connector = connector(&answers, secrets, &data_dir);
+    let cancel = CancellationToken::new();
+    let interrupts = watch_interrupts(cancel.clone(), opts.locale.clone());
+    // A deploy locks its hosts before it looks at them: a second run is
+    // refused before it checks anything.
+    let mut targets = None;
+    if !opts.dry_run {
+        let opened = match Targets::open(&connector, &answers).await {
+            Ok(t) => Arc::new(t),
+            Err(e) => return bad_input(&[format!("{}: {e}", opts.profile.display())]),
+        };
+        let me = cdwiz::deploy::lock::Holder::me(&run_id);
+        match opened.lock(&me, opts.resume).await {
+            Ok(taken) => {
+                for (host, h) in taken {
+                    println!(
+                        "{}",
+                        cdwiz::i18n::Msg::new("headless.lock-taken-over")
+                            .arg("host", host)
+                            .arg("run", h.run)
+                            .arg("pid", h.pid)
+                            .arg("installer", h.installer)
+                            .render(&opts.locale)
+                    );
+                }
+            }
+            Err(refused) => {
+                let lines: Vec<String> = refused
+                    .iter()
+                    .map(|(host, why)| {
+                        cdwiz::i18n::Msg::new("headless.lock-refused")
+                            .arg("host", host)
+                            .arg("why", why)
+                            .render(&opts.locale)
+                    })
+                    .collect();
+                tracing::warn!(?lines, "run lock refused");
+                return bad_input(&lines);
+            }
+        }
+        targets = Some(opened);
+    }
+    let heartbeat = targets.as_ref().map(|t| t.heartbeat());
+    let release = |targets: Option<Arc<Targets>>, run: String| async move {
+        if let Some(h) = &heartbeat {
+            h.abort();
+        }
+        if let Some(t) = targets {
+            t.release(&run).await;
+        }
+    };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(1024);
     let (output, locale) = (opts.output, opts.locale.clone());
     let printer = tokio::spawn(async move {
@@ -163,15 +269,21 @@ pub async fn run(opts: Options) -> u8 {
             print_event(&event, output, &locale);
         }
     });
-    let run = checks::run_checks(
+    let checking = checks::run_checks(
         &answers,
         &bundle.manifest,
         connector.clone(),
         waivers,
         checks::run::DEFAULT_CONCURRENCY,
         Some(tx),
-    )
-    .await;
+    );
+    let run = tokio::select! {
+        run = checking => run,
+        _ = cancel.cancelled() => {
+            release(targets, run_id.clone()).await;
+            return EXIT_INTERRUPTED;
+        }
+    };
     let _ = printer.await;
     tracing::info!(secs = run.secs, "checks done");
 
@@ -237,16 +349,32 @@ pub async fn run(opts: Options) -> u8 {
             }
         }
     }
-    if blocking > 0 {
-        return EXIT_CHECKS_FAILED;
-    }
-    if opts.dry_run {
-        return EXIT_OK;
-    }
-    deploy(
-        &answers, &bundle, &rendered, connector, &data_dir, &opts, &run_dir,
-    )
-    .await
+    let Some(targets) = targets.clone().filter(|_| blocking == 0) else {
+        release(targets, run_id.clone()).await;
+        interrupts.abort();
+        return if blocking > 0 {
+            EXIT_CHECKS_FAILED
+        } else {
+            EXIT_OK
+        };
+    };
+    let input = DeployRun {
+        answers: &answers,
+        bundle: &bundle,
+        rendered: &rendered,
+        hooks: &hooks,
+        targets: &targets,
+        data_dir: &data_dir,
+        run_dir: &run_dir,
+        state,
+        trust_state,
+        cancel,
+        secrets: secret_values,
+    };
+    let code = deploy(input, &opts).await;
+    release(Some(targets.clone()), run_id.clone()).await;
+    interrupts.abort();
+    code
 }
 
 /// Opens root shells on the answers' hosts; this binary answers ssh's
@@ -260,17 +388,89 @@ fn connector(
     Arc::new(Connector::new(answers, secrets, data_dir, askpass))
 }
 
-/// Deploys with the connector the checks used (its secrets are already read).
-async fn deploy(
+/// Reads the hook scripts the profile names (relative to the profile).
+fn read_hooks(answers: &Answers, base: &Path) -> Result<Hooks, Vec<String>> {
+    let mut hooks = Hooks::default();
+    let mut errors = Vec::new();
+    for (name, path) in answers.hooks.named() {
+        let full = base.join(cdwiz::paths::expand_home(path));
+        match std::fs::read_to_string(&full) {
+            Ok(text) => {
+                let slot = match name {
+                    "pre-deploy" => &mut hooks.pre_deploy,
+                    "post-deploy" => &mut hooks.post_deploy,
+                    _ => &mut hooks.on_error,
+                };
+                *slot = Some(text);
+            }
+            Err(e) => errors.push(format!("hooks.{name}: cannot read {}: {e}", full.display())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(hooks)
+    } else {
+        Err(errors)
+    }
+}
+
+/// What a finished step depends on: the answers, the manifest and every
+/// rendered file. A resumed run trusts its finished steps only when the
+/// fingerprint is the same.
+fn fingerprint(
     answers: &Answers,
     bundle: &Bundle,
     rendered: &[cdwiz::render::RenderedFile],
-    connector: Arc<Connector>,
-    data_dir: &Path,
-    opts: &Options,
-    run_dir: &Path,
-) -> u8 {
-    let mut names: Vec<String> = bundle
+) -> String {
+    let mut h = Sha256::new();
+    h.update(serde_yaml::to_string(answers).unwrap_or_default());
+    h.update([0]);
+    h.update(serde_yaml::to_string(&bundle.manifest).unwrap_or_default());
+    for f in rendered {
+        h.update([0]);
+        h.update(f.path.display().to_string());
+        h.update([0]);
+        h.update(&f.content);
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// Ctrl-C: the first asks the engine to stop between steps, the second
+/// quits at once (the state file already holds every finished step).
+fn watch_interrupts(cancel: CancellationToken, locale: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!("{}", cdwiz::i18n::text("headless.stopping", &locale));
+        tracing::warn!("interrupted: stopping between steps");
+        cancel.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::warn!("interrupted twice: quitting");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    })
+}
+
+struct DeployRun<'a> {
+    answers: &'a Answers,
+    bundle: &'a Bundle,
+    rendered: &'a [cdwiz::render::RenderedFile],
+    hooks: &'a Hooks,
+    targets: &'a Targets,
+    data_dir: &'a Path,
+    run_dir: &'a Path,
+    state: State,
+    trust_state: bool,
+    cancel: CancellationToken,
+    secrets: Vec<String>,
+}
+
+/// Deploys onto the locked targets; prints one line per step per host,
+/// writes deploy.json and summary.md.
+async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
+    let locale = opts.locale.as_str();
+    let mut names: Vec<String> = d
+        .bundle
         .manifest
         .components
         .iter()
@@ -278,7 +478,7 @@ async fn deploy(
         .collect();
     names.sort();
     names.dedup();
-    let secrets_path = cdwiz::deploy::secrets::path(data_dir, answers);
+    let secrets_path = cdwiz::deploy::secrets::path(d.data_dir, d.answers);
     let generated = match cdwiz::deploy::secrets::load_or_create(&secrets_path, &names) {
         Ok(g) => g,
         Err(e) => {
@@ -286,68 +486,199 @@ async fn deploy(
             return EXIT_DEPLOY_FAILED;
         }
     };
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(1024);
+    let mut redact = d.secrets.clone();
+    redact.extend(generated.values().cloned());
+    let state = Arc::new(StateStore::new(d.run_dir, d.state));
+    let _ = state.save();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(4096);
     let output = opts.output;
     let printer = tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
             let Event::DeployStep {
                 host,
                 step,
-                changed,
+                outcome,
+                secs,
             } = event
             else {
                 continue;
             };
             match output {
-                Output::Json => println!(
-                    "{}",
-                    serde_json::json!({"event": "deploy-step", "host": host, "step": step, "changed": changed})
-                ),
-                Output::Text => println!(
-                    "{host:<15} {:<9} {step}",
-                    if changed { "changed" } else { "unchanged" }
-                ),
+                Output::Json => {
+                    let mut v = serde_json::json!({
+                        "event": "deploy-step", "host": host, "step": step,
+                        "secs": (secs * 10.0).round() / 10.0,
+                    });
+                    if let (Some(o), Ok(serde_json::Value::Object(extra))) =
+                        (v.as_object_mut(), serde_json::to_value(&outcome))
+                    {
+                        o.extend(extra);
+                    }
+                    println!("{v}");
+                }
+                Output::Text => {
+                    let detail = match &outcome {
+                        StepOutcome::Failed { message, .. } => format!(": {message}"),
+                        StepOutcome::Skipped { reason } => format!(": {reason}"),
+                        _ if secs >= 0.05 => format!(" ({secs:.1} s)"),
+                        _ => String::new(),
+                    };
+                    println!("{host:<15} {:<9} {step}{detail}", outcome.word());
+                }
             }
         }
     });
-    let result =
-        cdwiz::deploy::deploy(answers, bundle, rendered, connector, &generated, Some(tx)).await;
+    let logs = Arc::new(cdwiz::deploy::hostlog::HostLogs::new(
+        d.run_dir,
+        redact,
+        Some(tx.clone()),
+    ));
+    let ctx = cdwiz::deploy::RunContext {
+        run_id: state.snapshot().run,
+        state: state.clone(),
+        logs: logs.clone(),
+        cancel: d.cancel.clone(),
+        tx: Some(tx),
+        concurrency: cdwiz::deploy::DEFAULT_CONCURRENCY,
+        resume: d.trust_state,
+    };
+    let input = cdwiz::deploy::Input {
+        answers: d.answers,
+        bundle: d.bundle,
+        rendered: d.rendered,
+        generated: &generated,
+        hooks: d.hooks,
+    };
+    let report = cdwiz::deploy::deploy(&input, d.targets, &ctx).await;
+    drop(ctx);
+    drop(logs);
     let _ = printer.await;
-    match result {
-        Ok(report) => {
-            let _ = cdwiz::rundir::write_atomic(
-                &run_dir.join("deploy.json"),
-                &serde_json::to_string_pretty(&report).unwrap_or_default(),
-            );
-            tracing::info!(
-                changed = report.changed(),
-                secs = report.secs,
-                "deploy done"
-            );
-            println!(
-                "{}",
-                cdwiz::i18n::Msg::new("headless.deployed")
-                    .arg("changed", report.changed())
-                    .arg("steps", report.steps.len())
-                    .arg("secs", format!("{:.1}", report.secs))
-                    .arg("secrets", secrets_path.display())
-                    .render(&opts.locale)
-            );
-            EXIT_OK
+
+    let _ = cdwiz::rundir::write_atomic(
+        &d.run_dir.join("deploy.json"),
+        &serde_json::to_string_pretty(&report).unwrap_or_default(),
+    );
+    let summary_path = d.run_dir.join("summary.md");
+    let product = format!(
+        "{} {}",
+        d.bundle.manifest.product.name, d.bundle.manifest.product.version
+    );
+    let md = cdwiz::deploy::summary::to_markdown(
+        &report,
+        d.answers,
+        &product,
+        &cdwiz::deploy::summary::Paths {
+            profile: &opts.profile,
+            run_dir: d.run_dir,
+            secrets: &secrets_path,
+            state: state.path(),
+        },
+        locale,
+    );
+    let _ = cdwiz::rundir::write_atomic(&summary_path, &md);
+    tracing::info!(
+        changed = report.changed(),
+        failures = report.failures.len(),
+        cancelled = report.cancelled,
+        secs = report.secs,
+        "deploy finished"
+    );
+    let msg = |k: &str| cdwiz::i18n::Msg::new(k);
+    for f in &report.failures {
+        let mut line = msg("headless.failure")
+            .arg("host", &f.host)
+            .arg("step", &f.step)
+            .arg("phase", &f.phase)
+            .arg("error", &f.message)
+            .render(locale);
+        if let Some(code) = f.code {
+            line.push_str(&format!(
+                " ({})",
+                msg("headless.failure-code")
+                    .arg("code", code)
+                    .render(locale)
+            ));
         }
-        Err(e) => {
-            tracing::error!(%e, "deploy failed");
+        eprintln!("{line}");
+        if !f.last_lines.is_empty() {
             eprintln!(
                 "{}",
-                cdwiz::i18n::Msg::new("headless.deploy-failed")
-                    .arg("host", &e.host)
-                    .arg("step", &e.step)
-                    .arg("error", &e.message)
-                    .render(&opts.locale)
+                msg("headless.last-lines")
+                    .arg(
+                        "log",
+                        d.run_dir
+                            .join("logs")
+                            .join(format!("{}.log", f.host))
+                            .display()
+                    )
+                    .render(locale)
             );
-            EXIT_DEPLOY_FAILED
+            for l in &f.last_lines {
+                eprintln!("    {l}");
+            }
         }
     }
+    let profile = opts.profile.display();
+    let summary_line = msg("headless.summary")
+        .arg("path", summary_path.display())
+        .render(locale);
+    if matches!(opts.output, Output::Json) {
+        println!(
+            "{}",
+            serde_json::json!({
+                "event": "deploy-summary",
+                "run": state.snapshot().run,
+                "ok": report.ok(),
+                "cancelled": report.cancelled,
+                "changed": report.changed(),
+                "steps": report.steps.len(),
+                "failed-hosts": report.failures.iter().map(|f| f.host.clone()).collect::<Vec<_>>(),
+                "url": report.url,
+                "summary": summary_path,
+                "state": state.path(),
+                "secrets": secrets_path,
+                "logs": d.run_dir.join("logs"),
+                "secs": report.secs,
+            })
+        );
+    }
+    if report.cancelled {
+        eprintln!(
+            "{}",
+            msg("headless.stopped")
+                .arg("profile", &profile)
+                .render(locale)
+        );
+        println!("{summary_line}");
+        return EXIT_INTERRUPTED;
+    }
+    if !report.ok() {
+        eprintln!(
+            "{}",
+            msg("headless.deploy-incomplete")
+                .arg("failed", report.failures.len())
+                .arg("profile", &profile)
+                .render(locale)
+        );
+        println!("{summary_line}");
+        return EXIT_DEPLOY_FAILED;
+    }
+    if matches!(opts.output, Output::Text) {
+        println!(
+            "{}",
+            msg("headless.deployed")
+                .arg("changed", report.changed())
+                .arg("steps", report.steps.len())
+                .arg("secs", format!("{:.1}", report.secs))
+                .arg("secrets", secrets_path.display())
+                .render(locale)
+        );
+        if let Some(url) = &report.url {
+            println!("{}", msg("headless.open").arg("url", url).render(locale));
+        }
+        println!("{summary_line}");
+    }
+    EXIT_OK
 }
 
 fn print_event(event: &Event, output: Output, locale: &str) {

@@ -32,6 +32,10 @@ struct Cli {
     /// Check the hosts and write the report, install nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Continue this install's last unfinished run: finished steps are not
+    /// run again, and a run lock its dead run left is taken over.
+    #[arg(long)]
+    resume: bool,
     /// Line format of the headless output.
     #[arg(long, value_enum, default_value = "text")]
     output: headless::Output,
@@ -134,6 +138,7 @@ fn main() -> ExitCode {
                     headless::run(headless::Options {
                         profile,
                         dry_run: cli.dry_run,
+                        resume: cli.resume,
                         output: cli.output,
                         workdir: cli.workdir,
                         accept_checks: cli.accept_check,

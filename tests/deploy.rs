@@ -100,14 +100,31 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
         .filter(|l| l["event"] == "deploy-step")
         .collect();
     assert!(
-        steps.iter().all(|s| s["changed"] == true),
+        steps
+            .iter()
+            .filter(|s| s["step"] != "runtime" && s["step"] != "verify")
+            .all(|s| s["status"] == "changed"),
         "a first deploy changes every step: {steps:?}"
     );
     assert_eq!(
         steps.len(),
-        7,
-        "prepare, images, configs, 4 components: {steps:?}"
+        9,
+        "prepare, runtime, images, configs, 4 components, verify: {steps:?}"
     );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["host"] == "cluster" && s["step"] == "verify" && s["status"] == "unchanged"),
+        "verified through the single host: {steps:?}"
+    );
+    let summary: &Value = lines
+        .iter()
+        .find(|l| l["event"] == "deploy-summary")
+        .unwrap();
+    assert_eq!(summary["url"], format!("http://{addr}/"));
+    let report = std::fs::read_to_string(summary["summary"].as_str().unwrap()).unwrap();
+    assert!(report.contains("# Installation complete"), "{report}");
+    assert!(report.contains("cdwiz uninstall --profile"), "{report}");
 
     // The platform answers; the backend's health proves the generated
     // credentials reach the database and the cache.
@@ -144,9 +161,9 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
         .iter()
         .filter(|l| l["event"] == "deploy-step")
         .collect();
-    assert_eq!(steps.len(), 7);
+    assert_eq!(steps.len(), 9);
     assert!(
-        steps.iter().all(|s| s["changed"] == false),
+        steps.iter().all(|s| s["status"] == "unchanged"),
         "a second run changes nothing: {steps:?}"
     );
     assert_eq!(

@@ -19,6 +19,24 @@ pub struct Manifest {
     pub components: Vec<Component>,
     #[serde(default)]
     pub requirements: Requirements,
+    /// Where the finished platform is checked end to end, and where
+    /// operators open it: a component's port, through the single host, the
+    /// VIP or the load balancer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Entry>,
+}
+
+/// The platform's front door.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Entry {
+    /// The component that answers (its first port unless `port` is given).
+    pub component: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// A path that answers 2xx only when the platform works end to end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<String>,
 }
 
 /// What the product needs of a host, per role; host checks measure against it.
@@ -147,6 +165,14 @@ pub struct Component {
     /// Directories under the host's data dir, mounted at these paths.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub volumes: std::collections::BTreeMap<String, String>,
+    /// Rendered files (relative to the host's rendered folder) mounted
+    /// read-only at these paths; a change to one recreates the container.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub configs: std::collections::BTreeMap<String, String>,
+    /// Linux capabilities the container needs beyond Docker's defaults
+    /// (keepalived: `NET_ADMIN`, `NET_BROADCAST`, `NET_RAW`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
     #[serde(default)]
     pub placement: Placement,
 }
@@ -161,6 +187,9 @@ pub struct Placement {
     /// `one`: the first such host; `all`: every such host.
     #[serde(default)]
     pub count: PlacementCount,
+    /// Only in these topologies (none: in every one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topologies: Vec<crate::profile::TopologyKind>,
 }
 
 impl Default for Placement {
@@ -168,6 +197,7 @@ impl Default for Placement {
         Placement {
             roles: default_placement_roles(),
             count: PlacementCount::default(),
+            topologies: Vec::new(),
         }
     }
 }

@@ -457,7 +457,14 @@ pub fn evaluate_host(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<
             )
             .hint(m("net.vip-subnet.hint"))
         });
-        out.push(if fact(facts, "vip.answers") == "yes" {
+        out.push(if fact(facts, "vip.answers") == "yes" && ours.is_some() {
+            // A re-run: this installation's keepalived holds it.
+            r(
+                "net.vip-free",
+                Status::Pass,
+                m("net.vip-free.own").arg("vip", &vip),
+            )
+        } else if fact(facts, "vip.answers") == "yes" {
             r(
                 "net.vip-free",
                 Status::Fail,

@@ -77,12 +77,19 @@ struct ComponentView {
     env: Vec<EnvVar>,
     secrets: Vec<String>,
     volumes: Vec<Volume>,
+    /// Rendered files mounted read-only (name relative to the host folder).
+    configs: Vec<Volume>,
+    cap_add: Vec<String>,
     /// Dependencies that run on the same host.
     local_deps: Vec<String>,
 }
 
 /// Which hosts run a component, in the profile's host order.
 pub fn placement(answers: &Answers, c: &Component) -> Vec<String> {
+    let topologies = &c.placement.topologies;
+    if !topologies.is_empty() && !topologies.contains(&answers.topology.kind) {
+        return Vec::new();
+    }
     let eligible: Vec<String> = answers
         .hosts
         .iter()
@@ -209,7 +216,9 @@ pub fn render(
             })
             .collect();
         let mut views = Vec::new();
-        for c in &manifest.components {
+        for c in manifest.components.iter().filter(|c| {
+            c.placement.topologies.is_empty() || c.placement.topologies.contains(&t.kind)
+        }) {
             let host = context! { address => c.name.clone() };
             let ctx = context! { cluster, product, host, endpoints };
             views.push(view(&env, c, &ctx, &[])?);
@@ -319,6 +328,15 @@ fn view(
                 path: path.clone(),
             })
             .collect(),
+        configs: c
+            .configs
+            .iter()
+            .map(|(name, path)| Volume {
+                name: name.clone(),
+                path: path.clone(),
+            })
+            .collect(),
+        cap_add: c.cap_add.clone(),
         local_deps: c
             .depends_on
             .iter()

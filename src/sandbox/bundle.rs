@@ -13,8 +13,8 @@ use std::time::Instant;
 use super::rootfs::{self, Recipe};
 use super::{Progress, SandboxError, SandboxEvent};
 use crate::bundle::{
-    Bundle, Component, Health, ImageArchive, MANIFEST_FILE, Manifest, Placement, PlacementCount,
-    Product, Requirements,
+    Bundle, Component, Entry, Health, ImageArchive, MANIFEST_FILE, Manifest, Placement,
+    PlacementCount, Product, Requirements,
 };
 
 pub const PRODUCT: &str = "cd-sandbox";
@@ -27,6 +27,7 @@ const RECIPE: Recipe = Recipe {
         "redis-server",
         "nginx-light",
         "socat",
+        "keepalived",
         "ca-certificates",
     ],
     customize: include_str!("../../assets/sandbox/product/customize.sh"),
@@ -56,13 +57,15 @@ fn components() -> Vec<Component> {
         command: vec![ENTRY.into(), name.into()],
         ports: ports.to_vec(),
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
-        health: Some(Health {
-            port: ports[0],
+        health: ports.first().map(|&port| Health {
+            port,
             http: http.map(str::to_string),
         }),
         env: Default::default(),
         secrets: Vec::new(),
         volumes: Default::default(),
+        configs: Default::default(),
+        cap_add: Vec::new(),
         placement: Placement {
             count,
             ..Default::default()
@@ -102,7 +105,26 @@ fn components() -> Vec<Component> {
         ("BACKEND_HOST", "{{ endpoints.backend.host }}"),
         ("BACKEND_PORT", "{{ endpoints.backend.port }}"),
     ]);
-    vec![database, cache, backend, web]
+    // keepalived runs from the product image too (ha-keepalived only).
+    let mut keepalived = c("keepalived", &[], &["web"], None, PlacementCount::All);
+    keepalived.command = [
+        "keepalived",
+        "--dont-fork",
+        "--log-console",
+        "-f",
+        "/etc/keepalived/keepalived.conf",
+    ]
+    .map(String::from)
+    .to_vec();
+    keepalived.configs = env(&[(
+        "keepalived/keepalived.conf",
+        "/etc/keepalived/keepalived.conf",
+    )]);
+    keepalived.cap_add = ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"]
+        .map(String::from)
+        .to_vec();
+    keepalived.placement.topologies = vec![crate::profile::TopologyKind::HaKeepalived];
+    vec![database, cache, backend, web, keepalived]
 }
 
 /// Makes sure the sandbox bundle exists and is intact, building it when it
@@ -154,6 +176,16 @@ pub fn existing(sandbox_dir: &Path) -> Option<Bundle> {
         return None;
     }
     let mut bundle = Bundle::open(&dir).ok()?;
+    // An archive made before a component was added lacks its image.
+    let have: Vec<&String> = bundle
+        .manifest
+        .images
+        .iter()
+        .flat_map(|i| &i.references)
+        .collect();
+    if components().iter().any(|c| !have.contains(&&c.image)) {
+        return None;
+    }
     bundle.verify().ok()?;
     let wanted = manifest(bundle.manifest.images.first()?.clone());
     if bundle.manifest != wanted {
@@ -234,5 +266,10 @@ fn manifest(image: ImageArchive) -> Manifest {
             nofile: 16384,
             ..Default::default()
         },
+        entry: Some(Entry {
+            component: "web".into(),
+            port: None,
+            verify: Some("/api/health".into()),
+        }),
     }
 }

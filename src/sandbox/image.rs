@@ -21,7 +21,8 @@ use crate::docker::{DockerError, has_image};
 const REPO: &str = "cdwiz-sandbox-host";
 
 /// python3 lets a host serve as an Ansible peer in benchmarks (cdwiz itself
-/// never needs it on a host).
+/// never needs it on a host); haproxy lets a host play the customer's load
+/// balancer for `ha-lb`.
 const RECIPE: Recipe = Recipe {
     packages: &[
         "openssh-server",
@@ -38,6 +39,7 @@ const RECIPE: Recipe = Recipe {
         "curl",
         "e2fsprogs",
         "chrony",
+        "haproxy",
     ],
     customize: include_str!("../../assets/sandbox/customize.sh"),
     files: &[],

@@ -121,3 +121,133 @@ pub async fn sandbox_bundle() -> std::path::PathBuf {
         .expect("sandbox bundle")
         .dir
 }
+
+/// A cdwiz process whose JSON output lines are read as they come.
+pub struct Running {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+    /// Every line received so far.
+    pub seen: Vec<serde_json::Value>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+/// Starts cdwiz with `args`, `--output json` expected among them.
+pub fn spawn_cdwiz(args: &[&std::ffi::OsStr], envs: &[(&str, &str)]) -> Running {
+    use std::io::{BufRead, Read};
+    let mut cmd = std::process::Command::new(cdwiz_bin());
+    cmd.args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start cdwiz");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut stderr_pipe = child.stderr.take().expect("stderr");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = stderr.clone();
+    std::thread::spawn(move || {
+        let mut buf = String::new();
+        let _ = stderr_pipe.read_to_string(&mut buf);
+        sink.lock().unwrap().push_str(&buf);
+    });
+    Running {
+        child,
+        lines,
+        seen: Vec::new(),
+        stderr,
+    }
+}
+
+impl Running {
+    /// Waits until a line matching `pred` arrives (or the process ends, or
+    /// `limit` passes); returns it.
+    pub fn wait_for(
+        &mut self,
+        limit: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> Option<serde_json::Value> {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return Some(v.clone());
+        }
+        let deadline = std::time::Instant::now() + limit;
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return Some(v);
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    /// Sends a signal (`INT`, `KILL`) to the process.
+    pub fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// Waits for the process to end: exit code (-1 for a signal), every
+    /// line, stderr.
+    pub fn finish(mut self) -> (i32, Vec<serde_json::Value>, String) {
+        let status = self.child.wait().expect("wait");
+        while let Ok(v) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(v);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let err = self.stderr.lock().unwrap().clone();
+        (status.code().unwrap_or(-1), self.seen, err)
+    }
+}
+
+/// A deploy-step line for `host` and `step` with one of `statuses`.
+pub fn is_step(v: &serde_json::Value, host: &str, step: &str, statuses: &[&str]) -> bool {
+    v["event"] == "deploy-step"
+        && v["host"] == host
+        && v["step"] == step
+        && statuses.iter().any(|s| v["status"] == *s)
+}
+
+/// `GET path` over HTTP/1.0 from this machine: status code and body.
+pub async fn http_get(address: &str, port: u16, path: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect((address, port)),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((code, body))
+}

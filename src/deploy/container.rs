@@ -1,0 +1,234 @@
+//! One component's container on one host, through the host's Docker API:
+//! created or replaced only when its spec (image id, command, env, mounts,
+//! mounted config contents, capabilities) changed; its output followed into
+//! the host's log while it starts; stopped gracefully before removal (so
+//! that keepalived gives its VIP back).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig, RestartPolicy, RestartPolicyNameEnum};
+use bollard::query_parameters::{
+    CreateContainerOptions, InspectContainerOptions, LogsOptions, RemoveContainerOptions,
+    StartContainerOptions, StopContainerOptions,
+};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use super::hostlog::HostLogs;
+use crate::bundle::Component;
+use crate::docker::is_not_found;
+
+pub const LABEL_SPEC: &str = "io.cdwiz.spec";
+pub const LABEL_COMPONENT: &str = "io.cdwiz.component";
+
+/// The container name of a component.
+pub fn name(component: &str) -> String {
+    format!("cd-{component}")
+}
+
+/// What a component's container is made of on one host.
+pub struct Wanted<'a> {
+    pub component: &'a Component,
+    pub env: Vec<String>,
+    /// `<data-dir>/cd` on the host.
+    pub base: String,
+    /// Contents of the mounted config files, in `component.configs` order.
+    pub config_contents: Vec<&'a str>,
+}
+
+impl Wanted<'_> {
+    fn binds(&self) -> Vec<String> {
+        let c = self.component;
+        let base = &self.base;
+        let mut binds: Vec<String> = c
+            .volumes
+            .iter()
+            .map(|(v, p)| format!("{base}/{v}:{p}"))
+            .collect();
+        binds.extend(
+            c.secrets
+                .iter()
+                .map(|s| format!("{base}/secrets/{s}:/run/secrets/{s}:ro")),
+        );
+        binds.extend(
+            c.configs
+                .iter()
+                .map(|(f, p)| format!("{base}/config/{f}:{p}:ro")),
+        );
+        binds
+    }
+
+    fn spec(&self, image_id: &str) -> String {
+        let c = self.component;
+        let mut h = Sha256::new();
+        let mut parts = vec![
+            image_id.to_string(),
+            c.command.join("\u{1f}"),
+            self.env.join("\u{1f}"),
+            self.binds().join("\u{1f}"),
+        ];
+        // Only added when present, so that containers made before configs
+        // and capabilities existed keep their spec.
+        if !c.cap_add.is_empty() {
+            parts.push(c.cap_add.join("\u{1f}"));
+        }
+        for content in &self.config_contents {
+            parts.push(content.to_string());
+        }
+        for part in parts {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        format!("{:x}", h.finalize())
+    }
+}
+
+/// Creates and starts the container, or leaves it when its spec is the
+/// same and it runs; returns whether anything changed.
+pub async fn ensure(docker: &Docker, want: &Wanted<'_>) -> Result<bool, String> {
+    let c = want.component;
+    let image_id = docker
+        .inspect_image(&c.image)
+        .await
+        .map_err(|e| format!("image {}: {e}", c.image))?
+        .id
+        .unwrap_or_default();
+    let spec = want.spec(&image_id);
+    let name = name(&c.name);
+    match docker
+        .inspect_container(&name, None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(existing) => {
+            let same = existing
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .and_then(|l| l.get(LABEL_SPEC))
+                == Some(&spec);
+            let running = existing.state.and_then(|s| s.running).unwrap_or(false);
+            if same && running {
+                return Ok(false);
+            }
+            if same {
+                docker
+                    .start_container(&name, None::<StartContainerOptions>)
+                    .await
+                    .map_err(|e| format!("start {name}: {e}"))?;
+                return Ok(true);
+            }
+            remove(docker, &c.name).await?;
+        }
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(format!("inspect {name}: {e}")),
+    }
+    docker
+        .create_container(
+            Some(CreateContainerOptions {
+                name: Some(name.clone()),
+                ..Default::default()
+            }),
+            ContainerCreateBody {
+                image: Some(c.image.clone()),
+                cmd: (!c.command.is_empty()).then(|| c.command.clone()),
+                env: Some(want.env.clone()),
+                labels: Some(HashMap::from([
+                    (LABEL_SPEC.to_string(), spec),
+                    (LABEL_COMPONENT.to_string(), c.name.clone()),
+                ])),
+                host_config: Some(HostConfig {
+                    network_mode: Some("host".into()),
+                    binds: Some(want.binds()),
+                    cap_add: (!c.cap_add.is_empty()).then(|| c.cap_add.clone()),
+                    restart_policy: Some(RestartPolicy {
+                        name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                        maximum_retry_count: None,
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| format!("create {name}: {e}"))?;
+    docker
+        .start_container(&name, None::<StartContainerOptions>)
+        .await
+        .map_err(|e| format!("start {name}: {e}"))?;
+    Ok(true)
+}
+
+/// Stops (gracefully, 10 s) and removes a component's container; `Ok(false)`
+/// when there was none.
+pub async fn remove(docker: &Docker, component: &str) -> Result<bool, String> {
+    let name = name(component);
+    match docker
+        .stop_container(
+            &name,
+            Some(StopContainerOptions {
+                t: Some(10),
+                ..Default::default()
+            }),
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(e) if is_not_found(&e) => return Ok(false),
+        // Already stopped (304) and the like: removal below decides.
+        Err(_) => {}
+    }
+    match docker
+        .remove_container(
+            &name,
+            Some(RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(format!("remove {name}: {e}")),
+    }
+}
+
+/// Follows the container's output into the host's log until the returned
+/// handle is aborted (or the container stops).
+pub fn follow(
+    docker: Docker,
+    component: &str,
+    host: &str,
+    logs: Arc<HostLogs>,
+) -> tokio::task::JoinHandle<()> {
+    let (name, host, prefix) = (name(component), host.to_string(), component.to_string());
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i32 - 1)
+        .unwrap_or_default();
+    tokio::spawn(async move {
+        let mut stream = docker.logs(
+            &name,
+            Some(LogsOptions {
+                follow: true,
+                stdout: true,
+                stderr: true,
+                since,
+                ..Default::default()
+            }),
+        );
+        let mut partial = String::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            partial.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            while let Some(i) = partial.find('\n') {
+                let line: String = partial.drain(..=i).collect();
+                logs.log(&host, &format!("[{prefix}] {}", line.trim_end()));
+            }
+        }
+        if !partial.trim().is_empty() {
+            logs.log(&host, &format!("[{prefix}] {}", partial.trim_end()));
+        }
+    })
+}

@@ -1,0 +1,213 @@
+//! The per-host run lock: `/run/cdwiz.lock` on every host names the run
+//! that holds it (run id, installer machine, pid, start time) and is
+//! touched while the run lives. A second run is refused with the holder's
+//! name; a lock whose run is dead (its process is gone, or it has not been
+//! touched for [`STALE_AFTER`]) is explained and taken over only when the
+//! operator asks (`--resume`).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::connect::HostConn;
+use crate::ssh::quote;
+
+pub const LOCK_FILE: &str = "/run/cdwiz.lock";
+/// How often a live run touches its locks.
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+/// A lock not touched for this long belongs to a dead run.
+pub const STALE_AFTER: Duration = Duration::from_secs(90);
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Who holds a lock.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Holder {
+    pub run: String,
+    /// The installer machine's host name.
+    pub installer: String,
+    /// `/etc/machine-id` of the installer machine, to tell its processes.
+    #[serde(default)]
+    pub machine: String,
+    pub pid: u32,
+    /// Unix seconds.
+    pub started: u64,
+}
+
+impl Holder {
+    /// This process, running `run`.
+    pub fn me(run: &str) -> Holder {
+        let read = |p: &str| {
+            std::fs::read_to_string(p)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
+        Holder {
+            run: run.to_string(),
+            installer: read("/proc/sys/kernel/hostname"),
+            machine: read("/etc/machine-id"),
+            pid: std::process::id(),
+            started: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Why this holder is certainly gone, if it is: its process no longer
+    /// exists on this machine, or it stopped touching the lock.
+    pub fn dead_because(&self, age: Duration, me: &Holder) -> Option<String> {
+        if !self.machine.is_empty()
+            && self.machine == me.machine
+            && self.pid != me.pid
+            && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
+        {
+            return Some(format!("process {} no longer exists", self.pid));
+        }
+        (age >= STALE_AFTER).then(|| format!("its lock was last touched {} s ago", age.as_secs()))
+    }
+}
+
+/// Why a host could not be locked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockRefusal {
+    /// Another live run holds it.
+    Held { holder: Holder, age: Duration },
+    /// A dead run left it; `--resume` takes it over.
+    Stale { holder: Holder, why: String },
+    /// The lock could not be read or written.
+    Failed(String),
+}
+
+impl std::fmt::Display for LockRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockRefusal::Held { holder, age } => write!(
+                f,
+                "another cdwiz run holds this host: run {} (pid {} on {}, started at unix time {}, \
+                 alive {} s ago); wait for it to finish, or stop it",
+                holder.run,
+                holder.pid,
+                holder.installer,
+                holder.started,
+                age.as_secs()
+            ),
+            LockRefusal::Stale { holder, why } => write!(
+                f,
+                "locked by run {} (pid {} on {}), which is no longer running ({why}); \
+                 run again with --resume to take the lock over and continue that install",
+                holder.run, holder.pid, holder.installer
+            ),
+            LockRefusal::Failed(m) => write!(f, "cannot take the run lock {LOCK_FILE}: {m}"),
+        }
+    }
+}
+
+/// Takes the lock on one host. A lock of a dead run is taken over only
+/// with `take_over_stale`; a lock of a live run never. Returns the holder
+/// it took over from, if any.
+pub async fn acquire(
+    conn: &HostConn,
+    me: &Holder,
+    take_over_stale: bool,
+) -> Result<Option<Holder>, LockRefusal> {
+    let json = serde_json::to_string(me).map_err(|e| LockRefusal::Failed(e.to_string()))?;
+    let script = format!(
+        "l={l}; new=$(cat); \
+         if ( set -C; printf '%s\\n' \"$new\" > \"$l\" ) 2>/dev/null; then echo acquired; exit 0; fi; \
+         echo held; echo $(( $(date +%s) - $(stat -c %Y \"$l\" 2>/dev/null || date +%s) )); cat \"$l\"",
+        l = quote(LOCK_FILE)
+    );
+    let out = conn
+        .run_with_input(&script, Some(json.as_bytes()), TIMEOUT)
+        .await
+        .map_err(|e| LockRefusal::Failed(e.to_string()))?;
+    let mut lines = out.stdout.lines();
+    match lines.next() {
+        Some("acquired") => return Ok(None),
+        Some("held") => {}
+        _ => return Err(LockRefusal::Failed(out.stderr.trim().to_string())),
+    }
+    let age = Duration::from_secs(
+        lines
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0),
+    );
+    let text: String = lines.collect::<Vec<_>>().join("\n");
+    let holder: Holder = match serde_json::from_str(text.trim()) {
+        Ok(h) => h,
+        // Unreadable (a half-written file): treat by age alone.
+        Err(_) => Holder {
+            run: "?".into(),
+            installer: "?".into(),
+            machine: String::new(),
+            pid: 0,
+            started: 0,
+        },
+    };
+    if holder.run == me.run && holder.pid == me.pid {
+        return Ok(None);
+    }
+    match holder.dead_because(age, me) {
+        None => Err(LockRefusal::Held { holder, age }),
+        Some(why) if !take_over_stale => Err(LockRefusal::Stale { holder, why }),
+        Some(_) => {
+            let script = format!(
+                "l={l}; cat > \"$l.new\" && mv \"$l.new\" \"$l\" && echo taken",
+                l = quote(LOCK_FILE)
+            );
+            let out = conn
+                .run_with_input(&script, Some(format!("{json}\n").as_bytes()), TIMEOUT)
+                .await
+                .map_err(|e| LockRefusal::Failed(e.to_string()))?;
+            if out.stdout.trim() == "taken" {
+                Ok(Some(holder))
+            } else {
+                Err(LockRefusal::Failed(out.stderr.trim().to_string()))
+            }
+        }
+    }
+}
+
+/// Touches the lock so that other runs see this one alive.
+pub async fn touch(conn: &HostConn) {
+    let _ = conn
+        .run(&format!("touch {}", quote(LOCK_FILE)), TIMEOUT)
+        .await;
+}
+
+/// Removes the lock if `run` holds it.
+pub async fn release(conn: &HostConn, run: &str) {
+    let script = format!(
+        "l={l}; grep -qF {needle} \"$l\" 2>/dev/null && rm -f \"$l\"; true",
+        l = quote(LOCK_FILE),
+        needle = quote(&format!("\"run\":\"{run}\""))
+    );
+    let _ = conn.run(&script, TIMEOUT).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_holder_is_dead_when_its_process_is_gone_or_it_went_quiet() {
+        let me = Holder::me("r2");
+        let mut other = me.clone();
+        other.run = "r1".into();
+        other.pid = u32::MAX - 1; // no such process
+        assert!(
+            other
+                .dead_because(Duration::from_secs(1), &me)
+                .unwrap()
+                .contains("no longer exists")
+        );
+        let mut remote = other.clone();
+        remote.machine = "another-machine".into();
+        assert_eq!(remote.dead_because(Duration::from_secs(5), &me), None);
+        assert!(remote.dead_because(STALE_AFTER, &me).is_some());
+        let mut alive = other.clone();
+        alive.pid = 1; // init: alive on every Linux machine
+        assert_eq!(alive.dead_because(Duration::from_secs(5), &me), None);
+    }
+}

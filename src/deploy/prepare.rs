@@ -1,0 +1,164 @@
+//! Host preparation as shell scripts that check before they act and print
+//! `changed` when they did something: the data disk (format, mount, fstab;
+//! only a blank disk, only when the profile asks), the kernel settings the
+//! product needs, the cluster's names in /etc/hosts, the directories.
+
+use std::collections::BTreeMap;
+
+use crate::ssh::quote;
+
+/// The label cdwiz gives a data disk it formatted; a disk with it is
+/// recognised as cdwiz's own on a later run.
+pub const DISK_LABEL: &str = "cdwiz-data";
+
+/// Exit codes of the disk script, for its messages.
+pub const DISK_NOT_BLOCK: i32 = 10;
+pub const DISK_NOT_BLANK: i32 = 11;
+pub const DISK_FOREIGN_FS: i32 = 12;
+pub const DIR_NOT_EMPTY: i32 = 13;
+pub const DISK_ELSEWHERE: i32 = 14;
+
+/// Formats `disk` (only when blank) and mounts it on `dir`, with an fstab
+/// entry; a disk cdwiz formatted before is only mounted.
+pub fn data_disk_script(disk: &str, dir: &str) -> String {
+    format!(
+        r#"d={d}; m={m}; label={label}
+[ -b "$d" ] || {{ echo "$d is not a block device" >&2; exit {not_block}; }}
+dev=$(mountpoint -x "$d")
+if [ "$(mountpoint -d "$m" 2>/dev/null)" = "$dev" ]; then echo unchanged; exit 0; fi
+if awk -v d="$d" '$1 == d {{ found = 1 }} END {{ exit !found }}' /proc/mounts; then
+  echo "$d is mounted elsewhere: $(awk -v d="$d" '$1 == d {{ print $2 }}' /proc/mounts | head -1)" >&2; exit {elsewhere}
+fi
+fs=$(blkid -o value -s TYPE "$d" 2>/dev/null || true)
+if [ -z "$fs" ]; then
+  if [ -n "$(head -c 1048576 "$d" | tr -d '\000' | head -c 1)" ]; then
+    echo "$d has no filesystem but is not blank (its first MiB holds data)" >&2; exit {not_blank}
+  fi
+  echo "formatting $d (ext4, label $label)"
+  mkfs.ext4 -q -F -L "$label" "$d" || exit 1
+  fs=ext4
+elif [ "$(blkid -o value -s LABEL "$d" 2>/dev/null)" != "$label" ]; then
+  echo "$d already holds a $fs filesystem that cdwiz did not make" >&2; exit {foreign}
+fi
+mkdir -p "$m"
+if [ -n "$(ls -A "$m" 2>/dev/null | grep -v '^lost+found$')" ]; then
+  echo "$m already holds files; mounting $d there would hide them" >&2; exit {not_empty}
+fi
+echo "mounting $d on $m"
+mount "$d" "$m" || exit 1
+uuid=$(blkid -o value -s UUID "$d")
+if [ -n "$uuid" ] && ! grep -q "^UUID=$uuid " /etc/fstab 2>/dev/null; then
+  echo "UUID=$uuid $m $fs defaults,nofail 0 2" >> /etc/fstab
+  echo "added UUID=$uuid to /etc/fstab"
+fi
+echo changed"#,
+        d = quote(disk),
+        m = quote(dir),
+        label = DISK_LABEL,
+        not_block = DISK_NOT_BLOCK,
+        not_blank = DISK_NOT_BLANK,
+        foreign = DISK_FOREIGN_FS,
+        not_empty = DIR_NOT_EMPTY,
+        elsewhere = DISK_ELSEWHERE,
+    )
+}
+
+/// What the operator should do about a failed disk script.
+pub fn data_disk_hint(code: i32) -> &'static str {
+    match code {
+        DISK_NOT_BLOCK => "check `data-disk` in the profile (lsblk -d lists the disks)",
+        DISK_NOT_BLANK | DISK_FOREIGN_FS => {
+            "cdwiz formats only blank disks: wipe it (wipefs -a) if its data is not needed, \
+             or mount it on the data dir yourself and remove `format-data-disk`"
+        }
+        DIR_NOT_EMPTY => "move the files away or choose another `data-dir`",
+        DISK_ELSEWHERE => "unmount it first, or set `data-dir` to where it is mounted",
+        _ => "see the host's log",
+    }
+}
+
+/// Raises the kernel settings below their minimum, now and at boot.
+pub fn sysctl_script(wanted: &BTreeMap<String, u64>) -> String {
+    let mut s = String::from("changed=no\n");
+    for (key, min) in wanted {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        s.push_str(&format!(
+            "v=$(cat {p} 2>/dev/null || echo 0); v=${{v%%[!0-9]*}}; \
+             if [ \"${{v:-0}}\" -lt {min} ]; then sysctl -q -w {kv} || exit 1; echo \"set {key} = {min} (was $v)\"; changed=yes; fi\n",
+            p = quote(&path),
+            kv = quote(&format!("{key}={min}")),
+        ));
+        s.push_str(&format!(
+            "f=/etc/sysctl.d/90-cdwiz.conf; grep -qx {line} \"$f\" 2>/dev/null || {{ echo {line} >> \"$f\"; changed=yes; }}\n",
+            line = quote(&format!("{key} = {min}")),
+        ));
+    }
+    s.push_str("[ $changed = yes ] && echo changed || echo unchanged\n");
+    s
+}
+
+/// Keeps a block of `address name` lines in /etc/hosts between markers,
+/// rewriting the file in place (Docker bind-mounts it in containers).
+pub fn hosts_file_script(entries: &[(String, String)]) -> String {
+    let block: String = entries
+        .iter()
+        .filter(|(_, name)| !name.is_empty())
+        .map(|(a, n)| format!("{a} {n}\n"))
+        .collect();
+    format!(
+        "want=$(printf '%s' {block}); \
+         have=$(sed -n '/^# cdwiz begin$/,/^# cdwiz end$/p' /etc/hosts | sed '1d;$d'); \
+         if [ \"$want\" = \"$have\" ]; then echo unchanged; exit 0; fi; \
+         new=$(sed '/^# cdwiz begin$/,/^# cdwiz end$/d' /etc/hosts; echo '# cdwiz begin'; printf '%s\\n' \"$want\"; echo '# cdwiz end'); \
+         printf '%s\\n' \"$new\" > /etc/hosts && echo changed",
+        block = quote(block.trim_end()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> std::process::Output {
+        std::process::Command::new("sh")
+            .args(["-c", script])
+            .output()
+            .unwrap()
+    }
+
+    #[test]
+    fn sysctl_script_is_valid_shell_and_names_each_setting() {
+        let s = sysctl_script(&BTreeMap::from([("vm.max_map_count".into(), 262_144)]));
+        assert!(s.contains("/proc/sys/vm/max_map_count"));
+        assert!(s.contains("vm.max_map_count = 262144"));
+        assert!(sh(&format!("set -n\n{s}")).status.success());
+        assert!(
+            sh(&format!(
+                "set -n\n{}",
+                data_disk_script("/dev/vdb", "/data")
+            ))
+            .status
+            .success()
+        );
+    }
+
+    #[test]
+    fn hosts_block_is_replaced_not_appended() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("hosts");
+        std::fs::write(&f, "127.0.0.1 localhost\n").unwrap();
+        let entries = vec![
+            ("10.0.0.1".to_string(), "cd-1".to_string()),
+            ("10.0.0.2".to_string(), "cd-2".to_string()),
+        ];
+        let script = hosts_file_script(&entries).replace("/etc/hosts", &f.display().to_string());
+        let out = |o: std::process::Output| String::from_utf8_lossy(&o.stdout).trim().to_string();
+        assert_eq!(out(sh(&script)), "changed");
+        assert_eq!(out(sh(&script)), "unchanged");
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert_eq!(
+            text,
+            "127.0.0.1 localhost\n# cdwiz begin\n10.0.0.1 cd-1\n10.0.0.2 cd-2\n# cdwiz end\n"
+        );
+    }
+}

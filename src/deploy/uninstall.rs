@@ -1,0 +1,106 @@
+//! Uninstall: the steps of deploy backwards on every host — containers in
+//! reverse dependency order (keepalived first, stopped gracefully so that
+//! it gives the VIP back), configs, secrets, the /etc/hosts block and the
+//! install record; the data only with `purge`. Idempotent; a host that
+//! cannot be reached is reported and the others are still cleaned.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::connect::Connector;
+use crate::profile::Answers;
+use crate::ssh::docker_forward::forward_docker;
+use crate::ssh::quote;
+
+use super::{INSTALL_RECORD, container, ordered};
+
+const CMD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What uninstall did on one host.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UninstallResult {
+    pub host: String,
+    pub containers_removed: usize,
+    pub files_removed: bool,
+    pub data_removed: bool,
+    /// Why the host was left as it was (it could not be reached).
+    pub skipped: Option<String>,
+}
+
+pub async fn uninstall(
+    answers: &Answers,
+    manifest: &crate::bundle::Manifest,
+    connector: Arc<Connector>,
+    purge: bool,
+) -> Vec<UninstallResult> {
+    let _ = connector.prepare().await;
+    let mut reverse: Vec<String> = ordered(&manifest.components)
+        .into_iter()
+        .map(|c| c.name.clone())
+        .collect();
+    reverse.reverse();
+    let runs = answers.hosts.iter().map(|h| {
+        let connector = connector.clone();
+        let reverse = reverse.clone();
+        let (addr, data_dir) = (
+            h.address.clone(),
+            h.data_dir.trim_end_matches('/').to_string(),
+        );
+        async move {
+            let mut result = UninstallResult {
+                host: addr.clone(),
+                containers_removed: 0,
+                files_removed: false,
+                data_removed: false,
+                skipped: None,
+            };
+            let conn = match connector.connect(&addr).await {
+                Ok(c) => c,
+                Err(e) => {
+                    result.skipped = Some(e.to_string());
+                    return result;
+                }
+            };
+            let local = crate::paths::runtime_dir().join(format!(
+                "cdwiz-{}-{}.sock",
+                std::process::id(),
+                addr.replace(':', "_")
+            ));
+            match forward_docker(&conn.session, &addr, local).await {
+                Ok(fwd) => {
+                    for name in &reverse {
+                        match container::remove(&fwd.docker, name).await {
+                            Ok(true) => result.containers_removed += 1,
+                            Ok(false) => {}
+                            Err(e) => result.skipped = Some(e),
+                        }
+                    }
+                }
+                Err(e) => result.skipped = Some(e.to_string()),
+            }
+            let base = format!("{data_dir}/cd");
+            let mut script = format!(
+                "removed=no; for p in {c} {s} {r}; do if [ -e \"$p\" ]; then rm -rf \"$p\"; removed=yes; fi; done; \
+                 if grep -qx '# cdwiz begin' /etc/hosts; then \
+                 new=$(sed '/^# cdwiz begin$/,/^# cdwiz end$/d' /etc/hosts); printf '%s\\n' \"$new\" > /etc/hosts; fi; \
+                 echo $removed",
+                c = quote(&format!("{base}/config")),
+                s = quote(&format!("{base}/secrets")),
+                r = quote(INSTALL_RECORD),
+            );
+            if purge {
+                script = format!(
+                    "{script}; if [ -d {b} ]; then rm -rf {b}; echo purged; fi",
+                    b = quote(&base)
+                );
+            }
+            if let Ok(out) = conn.run(&script, CMD_TIMEOUT).await {
+                result.files_removed = out.stdout.lines().next() == Some("yes");
+                result.data_removed = out.stdout.contains("purged");
+            }
+            conn.close().await;
+            result
+        }
+    });
+    futures_util::future::join_all(runs).await
+}
