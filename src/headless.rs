@@ -154,7 +154,11 @@ pub async fn run(opts: Options) -> u8 {
     if opts.resume && !opts.dry_run {
         resumed = cdwiz::deploy::state::find_resumable(&runs_base, &install);
         if resumed.is_none() {
-            println!("{}", t("headless.nothing-to-resume"));
+            note(
+                opts.output,
+                "nothing-to-resume",
+                &t("headless.nothing-to-resume"),
+            );
         }
     }
     let run_id = resumed
@@ -181,20 +185,22 @@ pub async fn run(opts: Options) -> u8 {
     }
     let trust_state = match &resumed {
         Some((_, state)) if state.fingerprint == fingerprint => {
-            println!(
-                "{}",
-                cdwiz::i18n::Msg::new("headless.resuming")
+            note(
+                opts.output,
+                "resuming",
+                &cdwiz::i18n::Msg::new("headless.resuming")
                     .arg("run", &run_id)
-                    .render(&opts.locale)
+                    .render(&opts.locale),
             );
             true
         }
         Some(_) => {
-            println!(
-                "{}",
-                cdwiz::i18n::Msg::new("headless.resume-changed")
+            note(
+                opts.output,
+                "resume-changed",
+                &cdwiz::i18n::Msg::new("headless.resume-changed")
                     .arg("run", &run_id)
-                    .render(&opts.locale)
+                    .render(&opts.locale),
             );
             false
         }
@@ -226,14 +232,15 @@ pub async fn run(opts: Options) -> u8 {
         match opened.lock(&me, opts.resume).await {
             Ok(taken) => {
                 for (host, h) in taken {
-                    println!(
-                        "{}",
-                        cdwiz::i18n::Msg::new("headless.lock-taken-over")
+                    note(
+                        opts.output,
+                        "lock-taken-over",
+                        &cdwiz::i18n::Msg::new("headless.lock-taken-over")
                             .arg("host", host)
                             .arg("run", h.run)
                             .arg("pid", h.pid)
                             .arg("installer", h.installer)
-                            .render(&opts.locale)
+                            .render(&opts.locale),
                     );
                 }
             }
@@ -649,7 +656,7 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
                 .arg("profile", &profile)
                 .render(locale)
         );
-        println!("{summary_line}");
+        eprintln!("{summary_line}");
         return EXIT_INTERRUPTED;
     }
     if !report.ok() {
@@ -660,7 +667,7 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
                 .arg("profile", &profile)
                 .render(locale)
         );
-        println!("{summary_line}");
+        eprintln!("{summary_line}");
         return EXIT_DEPLOY_FAILED;
     }
     if matches!(opts.output, Output::Text) {
@@ -679,6 +686,17 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
         println!("{summary_line}");
     }
     EXIT_OK
+}
+
+/// An informational line: plain text, or a JSON `note` event.
+fn note(output: Output, id: &str, text: &str) {
+    match output {
+        Output::Text => println!("{text}"),
+        Output::Json => println!(
+            "{}",
+            serde_json::json!({"event": "note", "id": id, "message": text})
+        ),
+    }
 }
 
 fn print_event(event: &Event, output: Output, locale: &str) {
