@@ -20,6 +20,10 @@ if [ -s /var/lib/cdwiz-fault/hostname ]; then
   hostname "$(cat /var/lib/cdwiz-fault/hostname)"
 fi
 
+# As a real boot does: mount what /etc/fstab lists (a data disk cdwiz
+# formatted), before the engine starts the containers that use it.
+mount -a -t ext4,xfs 2>/dev/null
+
 [ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -A >/dev/null
 /usr/sbin/sshd -E /var/log/sshd.log
 # Time is this machine's clock (shared kernel); chronyd runs as on a real
