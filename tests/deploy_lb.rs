@@ -1,0 +1,104 @@
+//! `ha-lb` on the sandbox: two masters behind the customer's load balancer,
+//! played by a third sandbox host running haproxy (the customer's, not
+//! managed by cdwiz). Deploy verifies the platform through the LB address,
+//! and the backend's health through it proves database and cache.
+
+mod common;
+
+use std::ffi::OsStr;
+
+use common::*;
+
+const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
+const LB_PORT: u16 = 8088;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ha_lb_answers_through_the_load_balancer() {
+    let bundle = sandbox_bundle().await;
+    let inst = instance("t-lb", 215, 3).await;
+    let sb = &inst.sandbox;
+    let addrs: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
+    let lb = addrs[2].clone();
+    let password = sb.password().unwrap();
+
+    // The customer's load balancer: haproxy on node3, checking both masters.
+    let cfg = format!(
+        "global\n  daemon\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  \
+         timeout server 30s\nfrontend cd\n  bind *:{LB_PORT}\n  default_backend web\n\
+         backend web\n  option httpchk GET /\n  \
+         server node1 {a}:80 check inter 1s fall 2 rise 1\n  \
+         server node2 {b}:80 check inter 1s fall 2 rise 1\n",
+        a = addrs[0],
+        b = addrs[1]
+    );
+    sh_ok(
+        sb,
+        2,
+        &format!(
+            "printf '%s' {} > /etc/haproxy/cdwiz-lb.cfg && haproxy -f /etc/haproxy/cdwiz-lb.cfg",
+            cdwiz::ssh::quote(&cfg)
+        ),
+    )
+    .await;
+    assert!(tcp_answers(&lb, LB_PORT).await, "haproxy listens");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("lb.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "version: 1\nbundle: {}\n\
+             topology: {{ kind: ha-lb, lb-address: {lb}, lb-port: {LB_PORT} }}\n\
+             ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV} }}\n\
+             hosts:\n  - {{ address: {}, roles: [master] }}\n  - {{ address: {}, roles: [master, worker] }}\n",
+            bundle.display(),
+            addrs[0],
+            addrs[1]
+        ),
+    )
+    .unwrap();
+    let state = tmp.path().join("state");
+    let work = tmp.path().join("work");
+    let args: Vec<&OsStr> = vec![
+        OsStr::new("--profile"),
+        profile.as_os_str(),
+        OsStr::new("--non-interactive"),
+        OsStr::new("--output"),
+        OsStr::new("json"),
+        OsStr::new("--workdir"),
+        work.as_os_str(),
+    ];
+    let (code, lines, err) = spawn_cdwiz(
+        &args,
+        &[
+            (PASSWORD_ENV, password.as_str()),
+            ("CDWIZ_DATA_DIR", state.to_str().unwrap()),
+        ],
+    )
+    .finish();
+    assert_eq!(code, 0, "{err}\n{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|v| is_step(v, "cluster", "verify", &["unchanged"])),
+        "{lines:?}"
+    );
+    let summary = lines
+        .iter()
+        .find(|v| v["event"] == "deploy-summary")
+        .unwrap();
+    assert_eq!(summary["url"], format!("http://{lb}:{LB_PORT}/"));
+    // No keepalived in ha-lb: the customer's LB owns the entry.
+    assert!(
+        !lines
+            .iter()
+            .any(|v| v["step"] == "component keepalived"),
+        "{lines:?}"
+    );
+    let (status, body) = http_get(&lb, LB_PORT, "/api/health").await.unwrap();
+    assert_eq!((status, body.as_str()), (200, r#"{"database":"ok","cache":"ok"}"#));
+    // Both masters serve behind it.
+    for a in &addrs[..2] {
+        assert!(matches!(http_get(a, 80, "/api/").await, Some((200, _))), "{a}");
+    }
+}
