@@ -169,4 +169,37 @@ async fn ha_keepalived_survives_a_lost_host_and_a_lost_master() {
     );
     assert!(holder(1).await || holder(2).await, "the VIP moved");
     eprintln!("VIP failover: the platform answered again {took:.1?} after node1 was stopped");
+
+    // Uninstall with node1 still down: node1 is reported, the others are
+    // cleaned (keepalived first, so the VIP is given back), data kept.
+    let uninstall = || {
+        let out = std::process::Command::new(cdwiz_bin())
+            .args(["uninstall", "--profile"])
+            .arg(&profile)
+            .env(PASSWORD_ENV, &password)
+            .env("CDWIZ_DATA_DIR", &state)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = uninstall();
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains(&format!("{}: not uninstalled, it could not be reached", addrs[0])),
+        "{out}"
+    );
+    for (i, a) in addrs.iter().enumerate().skip(1) {
+        assert!(out.contains(&format!("{a}: uninstalled (3 containers removed)")), "{out}");
+        assert_eq!(sh_ok(sb, i, "docker ps -aq | wc -l").await, "0");
+        assert!(!holder(i).await, "node{} kept the VIP", i + 1);
+        assert_eq!(sh(sb, i, "root", "test -e /data/cd/config").await.code, 1);
+        sh_ok(sb, i, "test -d /data/cd").await;
+    }
+    let (_, out) = uninstall();
+    for a in &addrs[1..] {
+        assert!(out.contains(&format!("{a}: uninstalled (0 containers removed)")), "{out}");
+    }
 }

@@ -110,6 +110,39 @@ impl Manifest {
         p
     }
 
+    /// What is wrong between the manifest's parts: duplicate or unknown
+    /// component names, an image no archive provides.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let names: Vec<&str> = self.components.iter().map(|c| c.name.as_str()).collect();
+        for (i, c) in self.components.iter().enumerate() {
+            if names[..i].contains(&c.name.as_str()) {
+                out.push(format!("components[{i}]: a second component `{}`", c.name));
+            }
+            for d in &c.depends_on {
+                if !names.contains(&d.as_str()) {
+                    out.push(format!(
+                        "components[{i}] ({}).depends-on: no component `{d}`",
+                        c.name
+                    ));
+                }
+            }
+            if !self.images.is_empty() && !self.images.iter().any(|a| a.references.contains(&c.image))
+            {
+                out.push(format!(
+                    "components[{i}] ({}).image: `{}` is in none of the bundle's image archives",
+                    c.name, c.image
+                ));
+            }
+        }
+        if let Some(e) = &self.entry
+            && !names.contains(&e.component.as_str())
+        {
+            out.push(format!("entry.component: no component `{}`", e.component));
+        }
+        out
+    }
+
     /// Architectures the bundle carries images for.
     pub fn architectures(&self) -> Vec<String> {
         let mut a: Vec<String> = self.images.iter().map(|i| i.arch.clone()).collect();
@@ -265,6 +298,13 @@ impl Bundle {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
+        let problems = manifest.problems();
+        if !problems.is_empty() {
+            return Err(BundleError::Manifest {
+                path,
+                message: problems.join("; "),
+            });
+        }
         Ok(Bundle {
             dir: dir.to_path_buf(),
             manifest,

@@ -286,11 +286,16 @@ pub fn render(
             path: dir.join("docker-compose.yml"),
             content: render_one(&env, "host/docker-compose.yml.j2", &ctx)?,
         });
-        if t.kind == TopologyKind::HaKeepalived && masters.contains(&h.address) {
-            files.push(RenderedFile {
-                path: dir.join("keepalived/keepalived.conf"),
-                content: render_one(&env, "keepalived/keepalived.conf.j2", &base)?,
-            });
+        // Config files components mount: each from the template of the same
+        // name plus `.j2` (the bundle's, else cdwiz's own).
+        for (c, v) in here.iter().zip(&views) {
+            for file in c.configs.keys() {
+                let ctx = context! { ..base.clone(), ..context! { component => v } };
+                files.push(RenderedFile {
+                    path: dir.join(file),
+                    content: render_one(&env, &format!("{file}.j2"), &ctx)?,
+                });
+            }
         }
     }
     Ok(files)
