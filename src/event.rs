@@ -45,6 +45,9 @@ pub enum StepOutcome {
         message: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         code: Option<i32>,
+        /// The host's log lines before the failure.
+        #[serde(rename = "last-lines", skip_serializing_if = "Vec::is_empty")]
+        last_lines: Vec<String>,
     },
     /// Not run: the host failed earlier, a dependency is missing, or the
     /// operator stopped the run.

@@ -499,7 +499,9 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
     let _ = state.save();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(4096);
     let output = opts.output;
+    let printer_locale = opts.locale.clone();
     let printer = tokio::spawn(async move {
+        let locale = printer_locale;
         while let Some(event) = rx.recv().await {
             let Event::DeployStep {
                 host,
@@ -530,7 +532,18 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
                         _ if secs >= 0.05 => format!(" ({secs:.1} s)"),
                         _ => String::new(),
                     };
-                    println!("{host:<15} {:<9} {step}{detail}", outcome.word());
+                    let word =
+                        cdwiz::i18n::text(&format!("deploy.outcome.{}", outcome.word()), &locale);
+                    let host = if host == cdwiz::deploy::CLUSTER {
+                        cdwiz::i18n::text("deploy.cluster", &locale)
+                    } else {
+                        host
+                    };
+                    println!(
+                        "{} {} {step}{detail}",
+                        cdwiz::i18n::pad(&host, 15),
+                        cdwiz::i18n::pad(&word, 9)
+                    );
                 }
             }
         }

@@ -42,6 +42,13 @@ pub fn text(key: &str, locale: &str) -> String {
     rust_i18n::t!(key, locale = locale).into_owned()
 }
 
+/// `text` padded with spaces to `width` terminal columns (a Chinese
+/// character takes two), for aligned plain-text lines.
+pub fn pad(text: &str, width: usize) -> String {
+    let cols = unicode_width::UnicodeWidthStr::width(text);
+    format!("{text}{}", " ".repeat(width.saturating_sub(cols)))
+}
+
 /// Locales with a catalogue.
 pub const LOCALES: &[&str] = &["en", "zh-CN"];
 
@@ -55,6 +62,13 @@ mod tests {
         assert_eq!(m.render("en"), "Hello, ops");
         assert_eq!(m.render("zh-CN"), "你好，ops");
         assert_eq!(m.render("fr"), "Hello, ops");
+    }
+
+    #[test]
+    fn pad_counts_chinese_as_two_columns() {
+        assert_eq!(pad("ok", 4), "ok  ");
+        assert_eq!(pad("完成", 6), "完成  ");
+        assert_eq!(pad("toolong", 3), "toolong");
     }
 
     fn keys(locale: &str) -> std::collections::BTreeSet<String> {

@@ -18,7 +18,10 @@ const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
 /// manifest `edit` changes.
 fn bundle_copy(from: &Path, to: &Path, edit: impl FnOnce(&mut serde_yaml::Value)) {
     std::fs::create_dir_all(to.join("images/amd64")).unwrap();
-    for e in std::fs::read_dir(from.join("images/amd64")).unwrap().flatten() {
+    for e in std::fs::read_dir(from.join("images/amd64"))
+        .unwrap()
+        .flatten()
+    {
         std::os::unix::fs::symlink(e.path(), to.join("images/amd64").join(e.file_name())).unwrap();
     }
     let text = std::fs::read_to_string(from.join("manifest.yaml")).unwrap();
@@ -62,7 +65,10 @@ async fn a_component_from_test_data_deploys_and_hooks_run() {
     // Two broken copies: an archive missing, a dependency on nothing.
     let missing = tmp.path().join("bundle-missing");
     bundle_copy(&bundle, &missing, |_| {});
-    for e in std::fs::read_dir(missing.join("images/amd64")).unwrap().flatten() {
+    for e in std::fs::read_dir(missing.join("images/amd64"))
+        .unwrap()
+        .flatten()
+    {
         std::fs::remove_file(e.path()).unwrap();
     }
     let broken = tmp.path().join("bundle-broken");
@@ -128,9 +134,14 @@ async fn a_component_from_test_data_deploys_and_hooks_run() {
         assert!(err.contains(says), "{name}: {err}");
     }
     assert_eq!(
-        sh(sb, 0, "root", "test -e /root/pre-deploy-ran || test -e /etc/cdwiz || test -e /run/cdwiz.lock")
-            .await
-            .code,
+        sh(
+            sb,
+            0,
+            "root",
+            "test -e /root/pre-deploy-ran || test -e /etc/cdwiz || test -e /run/cdwiz.lock"
+        )
+        .await
+        .code,
         1,
         "a bad bundle touched the host"
     );
@@ -145,7 +156,9 @@ async fn a_component_from_test_data_deploys_and_hooks_run() {
     }
     let greeting = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         use tokio::io::AsyncReadExt;
-        let mut s = tokio::net::TcpStream::connect((addr.as_str(), 9099)).await.unwrap();
+        let mut s = tokio::net::TcpStream::connect((addr.as_str(), 9099))
+            .await
+            .unwrap();
         let mut buf = String::new();
         s.read_to_string(&mut buf).await.unwrap();
         buf

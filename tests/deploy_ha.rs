@@ -188,11 +188,17 @@ async fn ha_keepalived_survives_a_lost_host_and_a_lost_master() {
     let (code, out) = uninstall();
     assert_eq!(code, 4, "{out}");
     assert!(
-        out.contains(&format!("{}: not uninstalled, it could not be reached", addrs[0])),
+        out.contains(&format!(
+            "{}: not uninstalled, it could not be reached",
+            addrs[0]
+        )),
         "{out}"
     );
     for (i, a) in addrs.iter().enumerate().skip(1) {
-        assert!(out.contains(&format!("{a}: uninstalled (3 containers removed)")), "{out}");
+        assert!(
+            out.contains(&format!("{a}: uninstalled (3 containers removed)")),
+            "{out}"
+        );
         assert_eq!(sh_ok(sb, i, "docker ps -aq | wc -l").await, "0");
         assert!(!holder(i).await, "node{} kept the VIP", i + 1);
         assert_eq!(sh(sb, i, "root", "test -e /data/cd/config").await.code, 1);
@@ -200,6 +206,9 @@ async fn ha_keepalived_survives_a_lost_host_and_a_lost_master() {
     }
     let (_, out) = uninstall();
     for a in &addrs[1..] {
-        assert!(out.contains(&format!("{a}: uninstalled (0 containers removed)")), "{out}");
+        assert!(
+            out.contains(&format!("{a}: uninstalled (0 containers removed)")),
+            "{out}"
+        );
     }
 }

@@ -90,15 +90,19 @@ async fn ha_lb_answers_through_the_load_balancer() {
     assert_eq!(summary["url"], format!("http://{lb}:{LB_PORT}/"));
     // No keepalived in ha-lb: the customer's LB owns the entry.
     assert!(
-        !lines
-            .iter()
-            .any(|v| v["step"] == "component keepalived"),
+        !lines.iter().any(|v| v["step"] == "component keepalived"),
         "{lines:?}"
     );
     let (status, body) = http_get(&lb, LB_PORT, "/api/health").await.unwrap();
-    assert_eq!((status, body.as_str()), (200, r#"{"database":"ok","cache":"ok"}"#));
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"database":"ok","cache":"ok"}"#)
+    );
     // Both masters serve behind it.
     for a in &addrs[..2] {
-        assert!(matches!(http_get(a, 80, "/api/").await, Some((200, _))), "{a}");
+        assert!(
+            matches!(http_get(a, 80, "/api/").await, Some((200, _))),
+            "{a}"
+        );
     }
 }

@@ -127,7 +127,8 @@ impl Manifest {
                     ));
                 }
             }
-            if !self.images.is_empty() && !self.images.iter().any(|a| a.references.contains(&c.image))
+            if !self.images.is_empty()
+                && !self.images.iter().any(|a| a.references.contains(&c.image))
             {
                 out.push(format!(
                     "components[{i}] ({}).image: `{}` is in none of the bundle's image archives",

@@ -361,12 +361,14 @@ impl Run<'_> {
             }
             Err(e) => {
                 let _ = self.ctx.state.mark_failed(host, step, &e.message);
+                let last_lines = self.ctx.logs.tail(host);
                 self.record(
                     host,
                     step,
                     StepOutcome::Failed {
                         message: e.message.clone(),
                         code: e.code,
+                        last_lines,
                     },
                     secs,
                 )

@@ -70,6 +70,11 @@ pub fn to_markdown(
     }
     for h in hosts {
         let steps: Vec<_> = report.steps.iter().filter(|s| s.host == h).collect();
+        let label = if h == super::CLUSTER {
+            t("deploy.cluster")
+        } else {
+            h.to_string()
+        };
         let failed = report.failures.iter().find(|f| f.host == h);
         let result = match failed {
             Some(f) => Msg::new("summary.host-failed")
@@ -83,7 +88,7 @@ pub fn to_markdown(
             .filter(|s| s.outcome == StepOutcome::Changed)
             .count();
         s.push_str(&format!(
-            "| {h} | {result} | {} |\n",
+            "| {label} | {result} | {} |\n",
             Msg::new("summary.step-counts")
                 .arg("total", steps.len())
                 .arg("changed", changed)
