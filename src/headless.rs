@@ -11,8 +11,8 @@ use cdwiz::connect::{Connector, resolve_secrets};
 use cdwiz::deploy::state::{State, StateStore};
 use cdwiz::deploy::{Hooks, Targets};
 use cdwiz::event::{Event, StepOutcome};
+use cdwiz::pipeline;
 use cdwiz::profile::{Answers, Problem};
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 pub const EXIT_OK: u8 = 0;
@@ -46,19 +46,6 @@ fn bad_input(lines: &[String]) -> u8 {
 
 fn problems_text(file: &Path, problems: &[Problem]) -> Vec<String> {
     problems.iter().map(|p| p.render(Some(file))).collect()
-}
-
-/// Where the answers' bundle is: `sandbox`, or a path relative to the profile.
-pub fn bundle_dir(answers: &Answers, profile: &Path, data_dir: &Path) -> PathBuf {
-    if answers.bundle == "sandbox" {
-        return cdwiz::sandbox::bundle::bundle_dir(&cdwiz::sandbox::sandbox_root(data_dir));
-    }
-    let p = cdwiz::paths::expand_home(&answers.bundle);
-    if p.is_absolute() {
-        p
-    } else {
-        profile.parent().unwrap_or(Path::new(".")).join(p)
-    }
 }
 
 pub async fn run(opts: Options) -> u8 {
@@ -95,39 +82,17 @@ pub async fn run(opts: Options) -> u8 {
     if !errors.is_empty() {
         return bad_input(&errors);
     }
-    let dir = bundle_dir(&answers, &opts.profile, &data_dir);
-    // The manifest is enough to check hosts; image checksums are verified
-    // before deploy uses them.
-    let opened = if answers.bundle == "sandbox" {
-        cdwiz::sandbox::bundle::existing(&cdwiz::sandbox::sandbox_root(&data_dir))
-            .ok_or_else(|| format!("{}: not built or out of date", dir.display()))
-    } else {
-        Bundle::open(&dir).map_err(|e| e.to_string())
-    };
-    let bundle = match opened {
-        Ok(b) => b,
-        Err(e) => {
-            let hint = if answers.bundle == "sandbox" {
-                " (run `cdwiz sandbox up` to build the sandbox bundle)"
-            } else {
-                ""
-            };
-            return bad_input(&[format!("{}: bundle: {e}{hint}", opts.profile.display())]);
-        }
-    };
-    // Before a deploy touches any host, every image archive must match its
-    // checksum (the sandbox bundle was verified when it was opened).
-    if !opts.dry_run
-        && answers.bundle != "sandbox"
-        && let Err(e) = bundle.verify()
-    {
-        return bad_input(&[format!("{}: bundle: {e}", opts.profile.display())]);
-    }
     let base = opts
         .profile
         .parent()
         .unwrap_or(Path::new("."))
         .to_path_buf();
+    // The manifest is enough to check hosts; image checksums are verified
+    // before a deploy uses them, before any host is touched.
+    let bundle = match pipeline::open_bundle(&answers, &base, &data_dir, !opts.dry_run) {
+        Ok(b) => b,
+        Err(e) => return bad_input(&[format!("{}: {e}", opts.profile.display())]),
+    };
     let secrets = match resolve_secrets(&answers, &base) {
         Ok(s) => s,
         Err(p) => return bad_input(&problems_text(&opts.profile, &p)),
@@ -140,7 +105,7 @@ pub async fn run(opts: Options) -> u8 {
         Err(e) => return bad_input(&[format!("{}: {e}", bundle.dir.display())]),
     };
 
-    let hooks = match read_hooks(&answers, &base) {
+    let hooks = match pipeline::read_hooks(&answers, &base) {
         Ok(h) => h,
         Err(lines) => return bad_input(&lines),
     };
@@ -148,7 +113,7 @@ pub async fn run(opts: Options) -> u8 {
     // A resumed run goes on in its own run directory, with its state.
     let runs_base = opts.workdir.clone().unwrap_or_else(|| data_dir.clone());
     let install = cdwiz::deploy::secrets::install_id(&answers);
-    let fingerprint = fingerprint(&answers, &bundle, &rendered);
+    let fingerprint = pipeline::fingerprint(&answers, &bundle, &rendered);
     let t = |k: &str| cdwiz::i18n::text(k, &opts.locale);
     let mut resumed: Option<(PathBuf, State)> = None;
     if opts.resume && !opts.dry_run {
@@ -395,52 +360,6 @@ fn connector(
     Arc::new(Connector::new(answers, secrets, data_dir, askpass))
 }
 
-/// Reads the hook scripts the profile names (relative to the profile).
-fn read_hooks(answers: &Answers, base: &Path) -> Result<Hooks, Vec<String>> {
-    let mut hooks = Hooks::default();
-    let mut errors = Vec::new();
-    for (name, path) in answers.hooks.named() {
-        let full = base.join(cdwiz::paths::expand_home(path));
-        match std::fs::read_to_string(&full) {
-            Ok(text) => {
-                let slot = match name {
-                    "pre-deploy" => &mut hooks.pre_deploy,
-                    "post-deploy" => &mut hooks.post_deploy,
-                    _ => &mut hooks.on_error,
-                };
-                *slot = Some(text);
-            }
-            Err(e) => errors.push(format!("hooks.{name}: cannot read {}: {e}", full.display())),
-        }
-    }
-    if errors.is_empty() {
-        Ok(hooks)
-    } else {
-        Err(errors)
-    }
-}
-
-/// What a finished step depends on: the answers, the manifest and every
-/// rendered file. A resumed run trusts its finished steps only when the
-/// fingerprint is the same.
-fn fingerprint(
-    answers: &Answers,
-    bundle: &Bundle,
-    rendered: &[cdwiz::render::RenderedFile],
-) -> String {
-    let mut h = Sha256::new();
-    h.update(serde_yaml::to_string(answers).unwrap_or_default());
-    h.update([0]);
-    h.update(serde_yaml::to_string(&bundle.manifest).unwrap_or_default());
-    for f in rendered {
-        h.update([0]);
-        h.update(f.path.display().to_string());
-        h.update([0]);
-        h.update(&f.content);
-    }
-    format!("{:x}", h.finalize())
-}
-
 /// Ctrl-C: the first asks the engine to stop between steps, the second
 /// quits at once (the state file already holds every finished step).
 fn watch_interrupts(cancel: CancellationToken, locale: String) -> tokio::task::JoinHandle<()> {
@@ -476,23 +395,14 @@ struct DeployRun<'a> {
 /// writes deploy.json and summary.md.
 async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
     let locale = opts.locale.as_str();
-    let mut names: Vec<String> = d
-        .bundle
-        .manifest
-        .components
-        .iter()
-        .flat_map(|c| c.secrets.clone())
-        .collect();
-    names.sort();
-    names.dedup();
-    let secrets_path = cdwiz::deploy::secrets::path(d.data_dir, d.answers);
-    let generated = match cdwiz::deploy::secrets::load_or_create(&secrets_path, &names) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("error: {}: {e}", secrets_path.display());
-            return EXIT_DEPLOY_FAILED;
-        }
-    };
+    let (secrets_path, generated) =
+        match pipeline::generated_secrets(d.answers, d.bundle, d.data_dir) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_DEPLOY_FAILED;
+            }
+        };
     let mut redact = d.secrets.clone();
     redact.extend(generated.values().cloned());
     let state = Arc::new(StateStore::new(d.run_dir, d.state));
@@ -768,12 +678,12 @@ pub async fn uninstall(profile: &Path, purge: bool, yes: bool, locale: &str) -> 
         Ok(a) => a,
         Err(e) => return bad_input(&[e.to_string()]),
     };
-    let dir = bundle_dir(&answers, profile, &data_dir);
+    let base = profile.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let dir = pipeline::bundle_dir(&answers, &base, &data_dir);
     let manifest = match Bundle::open(&dir) {
         Ok(b) => b.manifest,
         Err(e) => return bad_input(&[format!("{}: bundle: {e}", profile.display())]),
     };
-    let base = profile.parent().unwrap_or(Path::new(".")).to_path_buf();
     let secrets = match resolve_secrets(&answers, &base) {
         Ok(s) => s,
         Err(p) => return bad_input(&problems_text(profile, &p)),

@@ -11,6 +11,7 @@ pub mod docker;
 pub mod event;
 pub mod i18n;
 pub mod paths;
+pub mod pipeline;
 pub mod plan;
 pub mod profile;
 pub mod render;

@@ -5,6 +5,7 @@ mod cli_profile;
 mod cli_sandbox;
 mod headless;
 mod logging;
+mod tui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -150,15 +151,7 @@ fn main() -> ExitCode {
                     eprintln!("error: --non-interactive needs --profile FILE");
                     EXIT_BAD_INPUT
                 }
-                (_, false) => {
-                    println!(
-                        "The interactive wizard is not built yet. What works:\n  \
-                         cdwiz sandbox up                                   # practice hosts on this machine\n  \
-                         cdwiz validate PROFILE                             # check a profile\n  \
-                         cdwiz --profile PROFILE --non-interactive --dry-run  # check the hosts"
-                    );
-                    0
-                }
+                (profile, false) => tui::run(profile, lang).await,
             },
         }
     });

@@ -85,7 +85,7 @@ async fn the_backend_proves_database_and_cache_credentials() {
         .iter()
         .map(|c| c.name.as_str())
         .collect();
-    assert_eq!(names, ["database", "cache", "backend", "web"]);
+    assert_eq!(names, ["database", "cache", "backend", "web", "keepalived"]);
 
     let inst = instance("t-bundle", 207, 1).await;
     let sb = &inst.sandbox;

@@ -1,0 +1,114 @@
+//! What every front end does before checks and deploy, in one place: find
+//! and open the bundle (verifying its images before a deploy), read the
+//! hook scripts, fingerprint what a run's finished steps depend on, and load
+//! or make the installation's generated secrets.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::bundle::Bundle;
+use crate::deploy::Hooks;
+use crate::profile::Answers;
+use crate::render::RenderedFile;
+
+/// Where the answers' bundle is: `sandbox`, or a path relative to `base`
+/// (the profile's directory).
+pub fn bundle_dir(answers: &Answers, base: &Path, data_dir: &Path) -> PathBuf {
+    if answers.bundle == "sandbox" {
+        return crate::sandbox::bundle::bundle_dir(&crate::sandbox::sandbox_root(data_dir));
+    }
+    let p = crate::paths::expand_home(&answers.bundle);
+    if p.is_absolute() { p } else { base.join(p) }
+}
+
+/// Opens the answers' bundle; with `verify_images`, every image archive
+/// must match its checksum (before a deploy touches any host). The error
+/// says what to do.
+pub fn open_bundle(
+    answers: &Answers,
+    base: &Path,
+    data_dir: &Path,
+    verify_images: bool,
+) -> Result<Bundle, String> {
+    let dir = bundle_dir(answers, base, data_dir);
+    if answers.bundle == "sandbox" {
+        // Verified when opened; rebuilt by `sandbox up` when out of date.
+        return crate::sandbox::bundle::existing(&crate::sandbox::sandbox_root(data_dir))
+            .ok_or_else(|| {
+                format!(
+                    "bundle: {}: not built or out of date (run `cdwiz sandbox up` to build the sandbox bundle)",
+                    dir.display()
+                )
+            });
+    }
+    let bundle = Bundle::open(&dir).map_err(|e| format!("bundle: {e}"))?;
+    if verify_images {
+        bundle.verify().map_err(|e| format!("bundle: {e}"))?;
+    }
+    Ok(bundle)
+}
+
+/// Reads the hook scripts the profile names (relative to `base`).
+pub fn read_hooks(answers: &Answers, base: &Path) -> Result<Hooks, Vec<String>> {
+    let mut hooks = Hooks::default();
+    let mut errors = Vec::new();
+    for (name, path) in answers.hooks.named() {
+        let full = base.join(crate::paths::expand_home(path));
+        match std::fs::read_to_string(&full) {
+            Ok(text) => {
+                let slot = match name {
+                    "pre-deploy" => &mut hooks.pre_deploy,
+                    "post-deploy" => &mut hooks.post_deploy,
+                    _ => &mut hooks.on_error,
+                };
+                *slot = Some(text);
+            }
+            Err(e) => errors.push(format!("hooks.{name}: cannot read {}: {e}", full.display())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(hooks)
+    } else {
+        Err(errors)
+    }
+}
+
+/// What a finished step depends on: the answers, the manifest and every
+/// rendered file. A resumed run trusts its finished steps only while the
+/// fingerprint is the same.
+pub fn fingerprint(answers: &Answers, bundle: &Bundle, rendered: &[RenderedFile]) -> String {
+    let mut h = Sha256::new();
+    h.update(serde_yaml::to_string(answers).unwrap_or_default());
+    h.update([0]);
+    h.update(serde_yaml::to_string(&bundle.manifest).unwrap_or_default());
+    for f in rendered {
+        h.update([0]);
+        h.update(f.path.display().to_string());
+        h.update([0]);
+        h.update(&f.content);
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// The installation's generated secrets (made on first use, 0600) and
+/// where they are.
+pub fn generated_secrets(
+    answers: &Answers,
+    bundle: &Bundle,
+    data_dir: &Path,
+) -> Result<(PathBuf, BTreeMap<String, String>), String> {
+    let mut names: Vec<String> = bundle
+        .manifest
+        .components
+        .iter()
+        .flat_map(|c| c.secrets.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    let path = crate::deploy::secrets::path(data_dir, answers);
+    let generated = crate::deploy::secrets::load_or_create(&path, &names)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((path, generated))
+}

@@ -1,0 +1,175 @@
+//! What every screen shares: the step bar at the top, the footer with the
+//! keys that matter now, the message line, the help overlay and the quit
+//! dialog; styles that honour `NO_COLOR` (symbols carry the meaning too).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::app::{App, Screen};
+
+pub struct Theme {
+    pub no_color: bool,
+}
+
+impl Theme {
+    pub fn of(app: &App) -> Theme {
+        Theme {
+            no_color: app.no_color,
+        }
+    }
+    fn fg(&self, c: Color) -> Style {
+        if self.no_color {
+            Style::default()
+        } else {
+            Style::default().fg(c)
+        }
+    }
+    pub fn pass(&self) -> Style {
+        self.fg(Color::Green)
+    }
+    pub fn warn(&self) -> Style {
+        self.fg(Color::Yellow)
+    }
+    pub fn fail(&self) -> Style {
+        self.fg(Color::Red).add_modifier(Modifier::BOLD)
+    }
+    pub fn dim(&self) -> Style {
+        if self.no_color {
+            Style::default()
+        } else {
+            Style::default().fg(Color::DarkGray)
+        }
+    }
+    pub fn focus(&self) -> Style {
+        if self.no_color {
+            Style::default().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::default().fg(Color::Black).bg(Color::Cyan)
+        }
+    }
+    pub fn title(&self) -> Style {
+        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    }
+}
+
+/// The keys a screen offers now: (key, catalogue key of what it does).
+pub type Keys = Vec<(&'static str, &'static str)>;
+
+pub const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
+
+/// Draws the frame around a screen and returns the area inside.
+pub fn frame(f: &mut Frame, app: &App, keys: &Keys) -> Rect {
+    let theme = Theme::of(app);
+    let [top, body, msg, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    // The step bar: the current screen stands out; only what fits.
+    let mut spans = vec![Span::styled(" cdwiz ", theme.title())];
+    let cur = Screen::ALL
+        .iter()
+        .position(|s| *s == app.screen)
+        .unwrap_or(0);
+    for (i, s) in Screen::ALL.iter().enumerate() {
+        // Narrow terminals name only the current step.
+        let text = if i == cur || f.area().width >= 110 {
+            format!(
+                " {}.{} ",
+                i + 1,
+                app.t(&format!("wizard.{}.title", s.key()))
+            )
+        } else {
+            format!(" {} ", i + 1)
+        };
+        spans.push(if i == cur {
+            Span::styled(text, theme.focus())
+        } else {
+            Span::styled(text, theme.dim())
+        });
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), top);
+    if let Some(m) = &app.message {
+        f.render_widget(
+            Paragraph::new(Span::styled(format!(" {m}"), theme.warn())),
+            msg,
+        );
+    }
+    let mut foot_spans = Vec::new();
+    for (k, what) in keys.iter().chain(COMMON.iter()) {
+        foot_spans.push(Span::styled(format!(" {k} "), theme.focus()));
+        foot_spans.push(Span::raw(format!(" {} ", app.t(what))));
+    }
+    f.render_widget(Paragraph::new(Line::from(foot_spans)), foot);
+    body
+}
+
+const COMMON: [(&str, &str); 2] = [("?", "wizard.key.help"), ("q", "wizard.key.quit")];
+
+/// The help overlay: every key of the current screen.
+pub fn help(f: &mut Frame, app: &App, keys: &Keys) {
+    let area = centered(f.area(), 60, 16);
+    f.render_widget(Clear, area);
+    let mut lines = vec![Line::from(app.t("wizard.help.intro")), Line::default()];
+    let all = [
+        ("Tab", "wizard.key.next-field"),
+        ("S-Tab", "wizard.key.prev-field"),
+        ("↑↓ j k", "wizard.key.move"),
+        ("Esc", "wizard.key.back"),
+        ("Ctrl-C", "wizard.key.quit"),
+    ];
+    for (k, what) in keys.iter().chain(all.iter()).chain(COMMON.iter()) {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{k:>8}  "), Theme::of(app).title()),
+            Span::raw(app.t(what)),
+        ]));
+    }
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(app.t("wizard.help.title")),
+        ),
+        area,
+    );
+}
+
+/// The quit dialog.
+pub fn confirm_quit(f: &mut Frame, app: &App) {
+    let area = centered(f.area(), 56, 5);
+    f.render_widget(Clear, area);
+    let text = if app.deploy.running {
+        app.t("wizard.quit.during-deploy")
+    } else {
+        app.t("wizard.quit.confirm")
+    };
+    f.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: true }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(app.t("wizard.quit.title")),
+        ),
+        area,
+    );
+}
+
+/// A rectangle of at most `w`×`h` in the middle of `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+pub fn block(title: String) -> Block<'static> {
+    Block::default().borders(Borders::ALL).title(title)
+}

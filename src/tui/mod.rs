@@ -1,0 +1,429 @@
+//! The interactive wizard: one owner of the UI state (`App`) that draws;
+//! engine work (checks, rendering, deploy) runs in tasks that send events
+//! back; a `select!` over the terminal's events, those messages and a tick
+//! that only runs while something on screen moves. The terminal is restored
+//! on every exit, panics included; logs go to the run directory's file.
+
+pub mod app;
+mod chrome;
+mod form;
+mod screens;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cdwiz::connect::{Connector, Secrets};
+use cdwiz::deploy::state::{State, StateStore};
+use cdwiz::deploy::{RunContext, Targets};
+use cdwiz::event::Event;
+use cdwiz::pipeline;
+use cdwiz::render::RenderedFile;
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use app::{App, Command, Outcome};
+
+/// Messages from the engine tasks to the UI.
+enum Msg {
+    Engine(Event),
+    ChecksDone(f64, String),
+    Rendered(Result<Vec<RenderedFile>, String>),
+    DeployDone(Outcome),
+}
+
+/// Runs the wizard until the operator quits; the exit code.
+pub async fn run(profile: Option<PathBuf>, locale: String) -> u8 {
+    let answers = match &profile {
+        Some(p) => match cdwiz::profile::load_file(p) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("{e}");
+                return crate::headless::EXIT_BAD_INPUT;
+            }
+        },
+        None => None,
+    };
+    let mut app = App::new(answers, profile, &locale);
+    let terminal = ratatui::init();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
+    let code = Runner::new().run(terminal, &mut app).await;
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
+    ratatui::restore();
+    code
+}
+
+struct Runner {
+    tx: mpsc::Sender<Msg>,
+    rx: mpsc::Receiver<Msg>,
+    data_dir: PathBuf,
+    run_dir: Option<PathBuf>,
+    cancel: CancellationToken,
+}
+
+impl Runner {
+    fn new() -> Runner {
+        let (tx, rx) = mpsc::channel(8192);
+        Runner {
+            tx,
+            rx,
+            data_dir: cdwiz::paths::data_dir(),
+            run_dir: None,
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    async fn run(&mut self, mut terminal: DefaultTerminal, app: &mut App) -> u8 {
+        let mut events = EventStream::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(120));
+        let _ = terminal.draw(|f| screens::draw(f, app));
+        loop {
+            let command = tokio::select! {
+                ev = events.next() => match ev {
+                    Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => app.on_key(k),
+                    Some(Ok(TermEvent::Paste(text))) => {
+                        app.on_paste(&text);
+                        None
+                    }
+                    Some(Ok(_)) => None,
+                    Some(Err(_)) | None => Some(Command::Quit),
+                },
+                Some(msg) = self.rx.recv() => {
+                    self.on_msg(app, msg);
+                    None
+                }
+                _ = tick.tick(), if app.animating() => {
+                    app.on_tick();
+                    None
+                }
+            };
+            if let Some(c) = command {
+                if c == Command::Quit {
+                    return 0;
+                }
+                self.start(app, c);
+            }
+            let _ = terminal.draw(|f| screens::draw(f, app));
+        }
+    }
+
+    fn on_msg(&mut self, app: &mut App, msg: Msg) {
+        match msg {
+            Msg::Engine(e) => app.on_event(e),
+            Msg::ChecksDone(secs, note) => {
+                app.checks.note = Some(note);
+                app.checks_done(secs);
+            }
+            Msg::Rendered(r) => app.rendered = r,
+            Msg::DeployDone(o) => app.deploy_done(o),
+        }
+    }
+
+    /// The profile's directory (relative bundle and hook paths), else here.
+    fn base(app: &App) -> PathBuf {
+        app.profile
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    fn secrets(app: &App) -> Secrets {
+        let env = |v: &Option<String>| {
+            v.as_ref()
+                .and_then(|v| std::env::var(v).ok())
+                .filter(|s| !s.is_empty())
+        };
+        let ssh = &app.answers.ssh;
+        Secrets {
+            ssh_password: app
+                .typed_password()
+                .or_else(|| env(&ssh.password_env))
+                .or_else(|| {
+                    ssh.password_file
+                        .as_ref()
+                        .and_then(|f| std::fs::read_to_string(Self::base(app).join(f)).ok())
+                        .map(|s| s.trim_end().to_string())
+                }),
+            sudo_password: env(&ssh.sudo_password_env),
+        }
+    }
+
+    /// The wizard's run directory, made (with its log) on first use.
+    fn run_dir(&mut self, app: &App) -> PathBuf {
+        if let Some(d) = &self.run_dir {
+            return d.clone();
+        }
+        let id = cdwiz::rundir::new_run_id();
+        let dir =
+            cdwiz::rundir::create(&self.data_dir, &id).unwrap_or_else(|_| std::env::temp_dir());
+        let secrets = Self::secrets(app);
+        let _ = crate::logging::to_run_dir(&dir, secrets.values());
+        tracing::info!(run = %id, "wizard run");
+        self.run_dir = Some(dir.clone());
+        dir
+    }
+
+    fn forward(&self) -> mpsc::Sender<Event> {
+        let (etx, mut erx) = mpsc::channel::<Event>(4096);
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            while let Some(e) = erx.recv().await {
+                if tx.send(Msg::Engine(e)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        etx
+    }
+
+    fn start(&mut self, app: &mut App, c: Command) {
+        let answers = app.answers.clone();
+        let base = Self::base(app);
+        let data_dir = self.data_dir.clone();
+        let tx = self.tx.clone();
+        let locale = app.locale.clone();
+        match c {
+            Command::Quit => {}
+            Command::StopDeploy => self.cancel.cancel(),
+            Command::SaveProfile(path) => {
+                let text = serde_yaml::to_string(&app.profile_answers()).unwrap_or_default();
+                let note = match cdwiz::rundir::write_atomic(&path, &text) {
+                    Ok(()) => cdwiz::i18n::Msg::new("wizard.review.saved")
+                        .arg("path", path.display())
+                        .render(&locale),
+                    Err(e) => format!("{}: {e}", path.display()),
+                };
+                app.message = Some(note);
+            }
+            Command::RunChecks => {
+                let run_dir = self.run_dir(app);
+                let connector = Arc::new(Connector::new(
+                    &answers,
+                    Self::secrets(app),
+                    &data_dir,
+                    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz")),
+                ));
+                let events = self.forward();
+                let waivers = Vec::new();
+                tokio::spawn(async move {
+                    let manifest = match pipeline::open_bundle(&answers, &base, &data_dir, false) {
+                        Ok(b) => b.manifest,
+                        Err(e) => {
+                            let _ = tx.send(Msg::ChecksDone(0.0, e)).await;
+                            return;
+                        }
+                    };
+                    let run = cdwiz::checks::run_checks(
+                        &answers,
+                        &manifest,
+                        connector,
+                        waivers,
+                        cdwiz::checks::run::DEFAULT_CONCURRENCY,
+                        Some(events),
+                    )
+                    .await;
+                    let md = run_dir.join("checks.md");
+                    let _ = cdwiz::rundir::write_atomic(
+                        &run_dir.join("checks.json"),
+                        &cdwiz::checks::report::to_json(&run),
+                    );
+                    let _ = cdwiz::rundir::write_atomic(
+                        &md,
+                        &cdwiz::checks::report::to_markdown(&run, &locale),
+                    );
+                    // Let the forwarded results arrive first.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let note = cdwiz::i18n::Msg::new("wizard.checks.report")
+                        .arg("path", md.display())
+                        .render(&locale);
+                    let _ = tx.send(Msg::ChecksDone(run.secs, note)).await;
+                });
+            }
+            Command::Render => {
+                tokio::spawn(async move {
+                    let r =
+                        pipeline::open_bundle(&answers, &base, &data_dir, false).and_then(|b| {
+                            cdwiz::render::render(&answers, &b.manifest, Some(&b.dir))
+                                .map_err(|e| e.to_string())
+                        });
+                    let _ = tx.send(Msg::Rendered(r)).await;
+                });
+            }
+            Command::Deploy => {
+                let run_dir = self.run_dir(app);
+                let secrets = Self::secrets(app);
+                let connector = Arc::new(Connector::new(
+                    &answers,
+                    secrets.clone(),
+                    &data_dir,
+                    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz")),
+                ));
+                self.cancel = CancellationToken::new();
+                let cancel = self.cancel.clone();
+                let events = self.forward();
+                let profile = app
+                    .profile
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("cdwiz-profile.yaml"));
+                let redact: Vec<String> = secrets.values().iter().map(|s| s.to_string()).collect();
+                tokio::spawn(async move {
+                    let outcome = deploy(DeployJob {
+                        answers,
+                        base,
+                        data_dir,
+                        run_dir,
+                        connector,
+                        cancel,
+                        events,
+                        profile,
+                        redact,
+                        locale,
+                    })
+                    .await;
+                    let _ = tx.send(Msg::DeployDone(outcome)).await;
+                });
+            }
+        }
+    }
+}
+
+struct DeployJob {
+    answers: cdwiz::profile::Answers,
+    base: PathBuf,
+    data_dir: PathBuf,
+    run_dir: PathBuf,
+    connector: Arc<Connector>,
+    cancel: CancellationToken,
+    events: mpsc::Sender<Event>,
+    profile: PathBuf,
+    redact: Vec<String>,
+    locale: String,
+}
+
+/// The wizard's deploy: the same engine calls as the headless one.
+async fn deploy(j: DeployJob) -> Outcome {
+    let mut outcome = Outcome {
+        run_dir: j.run_dir.clone(),
+        ..Default::default()
+    };
+    let fail = |mut o: Outcome, message: String| {
+        o.failures
+            .push(("*".into(), "prepare".into(), message, Vec::new()));
+        o
+    };
+    let bundle = match pipeline::open_bundle(&j.answers, &j.base, &j.data_dir, true) {
+        Ok(b) => b,
+        Err(e) => return fail(outcome, e),
+    };
+    let rendered = match cdwiz::render::render(&j.answers, &bundle.manifest, Some(&bundle.dir)) {
+        Ok(r) => r,
+        Err(e) => return fail(outcome, e.to_string()),
+    };
+    let hooks = match pipeline::read_hooks(&j.answers, &j.base) {
+        Ok(h) => h,
+        Err(e) => return fail(outcome, e.join("; ")),
+    };
+    let (secrets_path, generated) =
+        match pipeline::generated_secrets(&j.answers, &bundle, &j.data_dir) {
+            Ok(g) => g,
+            Err(e) => return fail(outcome, e),
+        };
+    outcome.secrets = secrets_path.clone();
+    let targets = match Targets::open(&j.connector, &j.answers).await {
+        Ok(t) => Arc::new(t),
+        Err(e) => return fail(outcome, e.to_string()),
+    };
+    let run_id = j
+        .run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let me = cdwiz::deploy::lock::Holder::me(&run_id);
+    if let Err(refused) = targets.lock(&me, false).await {
+        let msg: Vec<String> = refused
+            .iter()
+            .map(|(h, why)| format!("{h}: {why}"))
+            .collect();
+        return fail(outcome, msg.join("; "));
+    }
+    let heartbeat = targets.heartbeat();
+    let state = Arc::new(StateStore::new(
+        &j.run_dir,
+        State {
+            run: run_id.clone(),
+            install: cdwiz::deploy::secrets::install_id(&j.answers),
+            fingerprint: pipeline::fingerprint(&j.answers, &bundle, &rendered),
+            profile: j.profile.clone(),
+            ..Default::default()
+        },
+    ));
+    let _ = state.save();
+    let mut redact = j.redact.clone();
+    redact.extend(generated.values().cloned());
+    let logs = Arc::new(cdwiz::deploy::hostlog::HostLogs::new(
+        &j.run_dir,
+        redact,
+        Some(j.events.clone()),
+    ));
+    let ctx = RunContext {
+        run_id: run_id.clone(),
+        state: state.clone(),
+        logs,
+        cancel: j.cancel.clone(),
+        tx: Some(j.events.clone()),
+        concurrency: cdwiz::deploy::DEFAULT_CONCURRENCY,
+        resume: false,
+    };
+    let input = cdwiz::deploy::Input {
+        answers: &j.answers,
+        bundle: &bundle,
+        rendered: &rendered,
+        generated: &generated,
+        hooks: &hooks,
+    };
+    let report = cdwiz::deploy::deploy(&input, &targets, &ctx).await;
+    heartbeat.abort();
+    targets.release(&run_id).await;
+    let summary = j.run_dir.join("summary.md");
+    let product = format!(
+        "{} {}",
+        bundle.manifest.product.name, bundle.manifest.product.version
+    );
+    let md = cdwiz::deploy::summary::to_markdown(
+        &report,
+        &j.answers,
+        &product,
+        &cdwiz::deploy::summary::Paths {
+            profile: &j.profile,
+            run_dir: &j.run_dir,
+            secrets: &secrets_path,
+            state: state.path(),
+        },
+        &j.locale,
+    );
+    let _ = cdwiz::rundir::write_atomic(&summary, &md);
+    outcome.ok = report.ok();
+    outcome.cancelled = report.cancelled;
+    outcome.url = report.url.clone();
+    outcome.secs = report.secs;
+    outcome.summary = summary;
+    outcome.failures = report
+        .failures
+        .iter()
+        .map(|f| {
+            (
+                f.host.clone(),
+                f.step.clone(),
+                f.message.clone(),
+                f.last_lines.clone(),
+            )
+        })
+        .collect();
+    outcome
+}

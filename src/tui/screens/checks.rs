@@ -1,0 +1,176 @@
+//! Checks: a grid of checks × hosts filling in live, the selected cell's
+//! detail with its hint and fix command; fails block, warns need an
+//! explicit accept.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use cdwiz::checks::{CATALOGUE, CheckResult, Status};
+
+use crate::tui::app::{App, Command};
+use crate::tui::chrome::{Keys, SPINNER, Theme, block};
+
+pub fn keys(app: &App) -> Keys {
+    let mut k = vec![("←↑↓→", "wizard.key.move"), ("r", "wizard.key.rerun")];
+    if app.checks.count(Status::Warn) > 0 {
+        k.push(("a", "wizard.key.accept-warns"));
+    }
+    k.push(("Enter", "wizard.key.next"));
+    k
+}
+
+/// Columns: the hosts, then `*` for checks across hosts.
+pub fn columns(app: &App) -> Vec<String> {
+    let mut c: Vec<String> = app
+        .answers
+        .hosts
+        .iter()
+        .map(|h| h.address.clone())
+        .collect();
+    c.push("*".into());
+    c
+}
+
+fn cell<'a>(app: &'a App, id: &str, host: &str) -> Option<&'a CheckResult> {
+    app.checks.results.get(&(id.to_string(), host.to_string()))
+}
+
+fn symbol(app: &App, r: Option<&CheckResult>, theme: &Theme) -> Span<'static> {
+    match r {
+        None if app.checks.running => Span::raw(SPINNER[app.spinner % SPINNER.len()]),
+        None => Span::raw(" "),
+        Some(r) if r.waived.is_some() => Span::styled("~", theme.warn()),
+        Some(r) => match r.status {
+            Status::Pass => Span::styled("✓", theme.pass()),
+            Status::Warn => Span::styled("!", theme.warn()),
+            Status::Fail => Span::styled("✗", theme.fail()),
+            Status::Skip => Span::styled("-", theme.dim()),
+        },
+    }
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let theme = Theme::of(app);
+    let [grid, detail] = Layout::vertical([Constraint::Min(5), Constraint::Length(7)]).areas(area);
+    let cols = columns(app);
+    let title = if app.checks.running {
+        format!(
+            "{} {}",
+            app.t("wizard.checks.running"),
+            SPINNER[app.spinner % SPINNER.len()]
+        )
+    } else {
+        cdwiz::i18n::Msg::new("wizard.checks.summary")
+            .arg("pass", app.checks.count(Status::Pass))
+            .arg("warn", app.checks.count(Status::Warn))
+            .arg("fail", app.checks.count(Status::Fail))
+            .render(&app.locale)
+    };
+    let b = block(title);
+    let inner = b.inner(grid);
+    f.render_widget(b, grid);
+    let id_w = 22usize;
+    let col_w = 6usize;
+    let mut header = vec![Span::raw(format!("{:<id_w$}", ""))];
+    for c in &cols {
+        // The last part of the address tells the hosts apart.
+        let short = if c == "*" {
+            "*".to_string()
+        } else {
+            let tail: String = c.rsplit(['.', ':']).next().unwrap_or(c).to_string();
+            format!(".{tail}")
+        };
+        header.push(Span::styled(format!("{short:^col_w$}"), theme.title()));
+    }
+    let visible = (inner.height as usize).saturating_sub(1).max(1);
+    let first = app.checks.row.saturating_sub(visible.saturating_sub(1));
+    let mut lines = vec![Line::from(header)];
+    for (i, def) in CATALOGUE.iter().enumerate().skip(first).take(visible) {
+        let selected_row = i == app.checks.row;
+        let name = cdwiz::i18n::pad(def.id, id_w);
+        let mut spans = vec![if selected_row {
+            Span::styled(name, theme.title())
+        } else {
+            Span::raw(name)
+        }];
+        for (j, c) in cols.iter().enumerate() {
+            let applies = (c == "*") == def.cross_host;
+            let sym = if applies {
+                symbol(app, cell(app, def.id, c), &theme)
+            } else {
+                Span::raw(" ")
+            };
+            let pad_l = (col_w - 1) / 2;
+            let pad_r = col_w - 1 - pad_l;
+            let style = if selected_row && j == app.checks.col {
+                theme.focus()
+            } else {
+                sym.style
+            };
+            spans.push(Span::styled(
+                format!("{}{}{}", " ".repeat(pad_l), sym.content, " ".repeat(pad_r)),
+                style,
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    f.render_widget(Paragraph::new(lines), inner);
+
+    // The selected cell.
+    let id = CATALOGUE.get(app.checks.row).map(|d| d.id).unwrap_or("");
+    let host = cols.get(app.checks.col).cloned().unwrap_or_default();
+    let mut text = vec![Line::from(Span::styled(
+        format!("{id} @ {host}: {}", app.t(&format!("check.{id}.title"))),
+        theme.title(),
+    ))];
+    match cell(app, id, &host) {
+        Some(r) => {
+            text.push(Line::from(r.detail.render(&app.locale)));
+            if let Some(h) = &r.hint {
+                text.push(Line::from(Span::styled(
+                    h.render(&app.locale),
+                    theme.warn(),
+                )));
+            }
+            if let Some(fix) = &r.fix {
+                text.push(Line::from(format!("{} {fix}", app.t("wizard.checks.fix"))));
+            }
+        }
+        None => text.push(Line::from(Span::styled(
+            app.t("wizard.checks.pending"),
+            theme.dim(),
+        ))),
+    }
+    if let Some(n) = &app.checks.note {
+        text.push(Line::from(Span::styled(n.clone(), theme.dim())));
+    }
+    f.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .block(block(app.t("wizard.checks.detail"))),
+        detail,
+    );
+}
+
+pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Command> {
+    let cols = columns(app).len();
+    let c = &mut app.checks;
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => c.row = c.row.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => c.row = (c.row + 1).min(CATALOGUE.len() - 1),
+        KeyCode::Left | KeyCode::Char('h') | KeyCode::BackTab => c.col = c.col.saturating_sub(1),
+        KeyCode::Right | KeyCode::Char('l') | KeyCode::Tab => c.col = (c.col + 1).min(cols - 1),
+        KeyCode::Char('a') if !c.running => c.warns_accepted = true,
+        KeyCode::Char('r') if !c.running => {
+            *c = Default::default();
+            c.running = true;
+            return Some(Command::RunChecks);
+        }
+        KeyCode::Enter => return app.next(),
+        _ => {}
+    }
+    None
+}
