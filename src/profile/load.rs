@@ -105,8 +105,19 @@ fn render_problems(file: Option<&Path>, problems: &[Problem]) -> String {
     out
 }
 
-/// Reads and checks a profile file.
+/// Reads and checks a profile file, including that the secrets it names
+/// (environment variables, files) are there.
 pub fn load_file(path: &Path) -> Result<Answers, LoadError> {
+    load_file_with(path, true)
+}
+
+/// Like [`load_file`], without requiring the secrets yet: the wizard asks
+/// for a password the environment does not hold.
+pub fn load_file_for_wizard(path: &Path) -> Result<Answers, LoadError> {
+    load_file_with(path, false)
+}
+
+fn load_file_with(path: &Path, secrets: bool) -> Result<Answers, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
@@ -135,11 +146,15 @@ pub fn load_file(path: &Path) -> Result<Answers, LoadError> {
             }));
         }
     };
-    load_str(&text, Some(path))
+    load_str_with(&text, Some(path), secrets)
 }
 
 /// Reads and checks a profile given as text; `file` is only for messages.
 pub fn load_str(text: &str, file: Option<&Path>) -> Result<Answers, LoadError> {
+    load_str_with(text, file, true)
+}
+
+fn load_str_with(text: &str, file: Option<&Path>, secrets: bool) -> Result<Answers, LoadError> {
     let fail = |problems: Vec<Problem>| LoadError::Problems {
         file: file.map(Path::to_path_buf),
         problems,
@@ -205,7 +220,7 @@ pub fn load_str(text: &str, file: Option<&Path>) -> Result<Answers, LoadError> {
             .into_iter()
             .filter(|p| !collected.repaired.iter().any(|r| under(&p.path, r))),
     );
-    if problems.is_empty() {
+    if problems.is_empty() && secrets {
         let base = file
             .and_then(Path::parent)
             .map(Path::to_path_buf)

@@ -10,7 +10,7 @@ mod validate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use load::{LoadError, Problem, load_file, load_str};
+pub use load::{LoadError, Problem, load_file, load_file_for_wizard, load_str};
 pub use validate::{check_secret_sources, validate};
 
 /// The profile format this cdwiz reads and writes.

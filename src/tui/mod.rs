@@ -40,7 +40,7 @@ enum Msg {
 /// Runs the wizard until the operator quits; the exit code.
 pub async fn run(profile: Option<PathBuf>, locale: String) -> u8 {
     let answers = match &profile {
-        Some(p) => match cdwiz::profile::load_file(p) {
+        Some(p) => match cdwiz::profile::load_file_for_wizard(p) {
             Ok(a) => Some(a),
             Err(e) => {
                 eprintln!("{e}");

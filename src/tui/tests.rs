@@ -1,1 +1,372 @@
+//! The wizard without a terminal: keys and engine events fed to the app's
+//! update functions, asserting on the state; and every screen drawn on a
+//! `TestBackend` at 80×24 and 160×48, in English and Chinese, compared with
+//! the snapshots in `src/tui/snapshots/`.
 
+use std::path::PathBuf;
+
+use cdwiz::checks::{CheckResult, Status};
+use cdwiz::event::{Event, StepOutcome};
+use cdwiz::i18n::Msg;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::app::{App, Command, LOG_LINES, Outcome, Screen};
+use super::screens;
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        let code = if c == '\n' {
+            KeyCode::Enter
+        } else {
+            KeyCode::Char(c)
+        };
+        app.on_key(key(code));
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The documentation-address HA profile of the golden tests.
+fn ha_app(locale: &str) -> App {
+    let profile = root().join("tests/profiles/good/ha-keepalived.yaml");
+    let answers = cdwiz::profile::load_file_for_wizard(&profile).unwrap();
+    App::new(Some(answers), Some(PathBuf::from("ha.yaml")), locale)
+}
+
+fn result(id: &'static str, host: &str, status: Status) -> CheckResult {
+    let mut r = CheckResult::new(
+        id,
+        (host != "*").then_some(host),
+        status,
+        Msg::new("check.common.not-reached"),
+    );
+    if status == Status::Fail {
+        r.hint = Some(Msg::new("check.net.vip-free.hint"));
+        r.fix = Some("ip neigh show 192.0.2.100".into());
+    }
+    r
+}
+
+fn checks_app(locale: &str) -> App {
+    let mut app = ha_app(locale);
+    app.screen = Screen::Checks;
+    app.checks.running = true;
+    let hosts = ["192.0.2.11", "192.0.2.12", "192.0.2.13"];
+    for def in cdwiz::checks::CATALOGUE.iter().take(18) {
+        for (i, h) in hosts.iter().enumerate() {
+            if def.cross_host || (i == 2 && def.id.starts_with("res.")) {
+                continue;
+            }
+            let status = match (def.id, i) {
+                ("res.memory", 1) => Status::Warn,
+                ("os.kernel", 0) => Status::Fail,
+                ("ssh.root", _) => Status::Skip,
+                _ => Status::Pass,
+            };
+            app.on_event(Event::CheckFinished(result(def.id, h, status)));
+        }
+    }
+    app.checks.row = 4; // os.kernel
+    app
+}
+
+fn deploy_app(locale: &str) -> App {
+    let mut app = ha_app(locale);
+    app.screen = Screen::Deploy;
+    app.deploy.running = true;
+    app.on_event(Event::DeployStarted {
+        steps: vec![
+            ("192.0.2.11".into(), 9),
+            ("192.0.2.12".into(), 7),
+            ("192.0.2.13".into(), 7),
+            (cdwiz::deploy::CLUSTER.into(), 1),
+        ],
+    });
+    for (h, n) in [("192.0.2.11", 6), ("192.0.2.12", 4), ("192.0.2.13", 2)] {
+        for i in 0..n {
+            app.on_event(Event::DeployStep {
+                host: h.into(),
+                step: format!("step {i}"),
+                outcome: StepOutcome::Changed,
+                secs: 1.0,
+            });
+        }
+        for i in 0..30 {
+            app.on_event(Event::HostLog {
+                host: h.into(),
+                line: format!("{h} line {i}: loading layer {i} of 30"),
+            });
+        }
+    }
+    app.on_event(Event::StepStarted {
+        host: "192.0.2.11".into(),
+        step: "component backend".into(),
+    });
+    app.on_event(Event::StepStarted {
+        host: "192.0.2.12".into(),
+        step: "images".into(),
+    });
+    app.on_event(Event::ImageProgress {
+        host: "192.0.2.12".into(),
+        sent: 120_000_000,
+        total: 254_000_000,
+    });
+    app.on_event(Event::DeployStep {
+        host: "192.0.2.13".into(),
+        step: "images".into(),
+        outcome: StepOutcome::Failed {
+            message: "ssh: connection closed".into(),
+            code: None,
+            last_lines: vec![],
+        },
+        secs: 3.0,
+    });
+    app
+}
+
+fn summary_app(locale: &str, ok: bool) -> App {
+    let mut app = ha_app(locale);
+    app.deploy_done(Outcome {
+        ok,
+        cancelled: false,
+        url: Some("http://192.0.2.100/".into()),
+        failures: if ok {
+            vec![]
+        } else {
+            vec![(
+                "192.0.2.13".into(),
+                "images".into(),
+                "ssh: connection closed".into(),
+                vec![
+                    "images: started".into(),
+                    "loading cd-sandbox-runtime.tar".into(),
+                ],
+            )]
+        },
+        run_dir: PathBuf::from("/root/.local/share/cdwiz/runs/20261123-101500-abcd"),
+        secrets: PathBuf::from("/root/.local/share/cdwiz/installs/0123456789abcdef/secrets.yaml"),
+        summary: PathBuf::from("/root/.local/share/cdwiz/runs/20261123-101500-abcd/summary.md"),
+        secs: 42.0,
+    });
+    app
+}
+
+fn review_app(locale: &str) -> App {
+    let mut app = ha_app(locale);
+    let bundle = cdwiz::bundle::Bundle::open(&root().join("assets/products/cd")).unwrap();
+    app.rendered = Ok(cdwiz::render::render(&app.answers, &bundle.manifest, None).unwrap());
+    app.screen = Screen::Review;
+    app.review_row = 1;
+    app
+}
+
+fn hosts_app(locale: &str) -> App {
+    let mut app = App::new(None, None, locale);
+    app.on_key(key(KeyCode::Enter)); // welcome → topology
+    app.on_key(key(KeyCode::Down)); // ha-keepalived
+    app.on_key(key(KeyCode::Enter));
+    typed(&mut app, "192.0.2.11\n192.0.2.12\n192.0.2.300");
+    app.on_key(key(KeyCode::Tab)); // user
+    app.on_key(key(KeyCode::Tab)); // port
+    app.on_key(key(KeyCode::Tab)); // password
+    typed(&mut app, "s3cret-pw");
+    app
+}
+
+/// Every screen in a state worth seeing.
+fn screens_for(locale: &str) -> Vec<(&'static str, App)> {
+    let mut topology = App::new(None, None, locale);
+    topology.on_key(key(KeyCode::Enter));
+    topology.on_key(key(KeyCode::Down));
+    let mut settings = ha_app(locale);
+    settings.screen = Screen::Settings;
+    let mut help = ha_app(locale);
+    help.screen = Screen::Settings;
+    help.help = true;
+    let mut quit = deploy_app(locale);
+    quit.confirm_quit = true;
+    vec![
+        ("welcome", App::new(None, None, locale)),
+        ("topology", topology),
+        ("hosts", hosts_app(locale)),
+        ("settings", settings),
+        ("checks", checks_app(locale)),
+        ("review", review_app(locale)),
+        ("deploy", deploy_app(locale)),
+        ("summary-ok", summary_app(locale, true)),
+        ("summary-failed", summary_app(locale, false)),
+        ("help", help),
+        ("quit-during-deploy", quit),
+    ]
+}
+
+fn draw(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| screens::draw(f, app)).unwrap();
+    t.backend().to_string()
+}
+
+#[test]
+fn every_screen_in_both_languages_and_two_sizes() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for locale in ["en", "zh-CN"] {
+            for (name, app) in screens_for(locale) {
+                for (w, h) in [(80, 24), (160, 48)] {
+                    let screen = draw(&app, w, h);
+                    // No secret on any screen.
+                    assert!(
+                        !screen.contains("s3cret-pw"),
+                        "{name}: the password is shown"
+                    );
+                    insta::assert_snapshot!(format!("{name}-{locale}-{w}x{h}"), screen);
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn typing_hosts_validates_inline_and_blocks_next_until_fixed() {
+    let mut app = hosts_app("en");
+    assert_eq!(app.screen, Screen::Hosts);
+    let addrs: Vec<&str> = app
+        .answers
+        .hosts
+        .iter()
+        .map(|h| h.address.as_str())
+        .collect();
+    assert_eq!(addrs, ["192.0.2.11", "192.0.2.12", "192.0.2.300"]);
+    assert!(
+        app.problems.iter().any(|p| p.path == "hosts[2].address"),
+        "{:?}",
+        app.problems
+    );
+    assert_eq!(app.typed_password().as_deref(), Some("s3cret-pw"));
+    // Next (via the button) refuses while a field is wrong.
+    app.hosts_form.focus_next_button();
+    assert_eq!(app.on_key(key(KeyCode::Enter)), None);
+    assert_eq!(app.screen, Screen::Hosts);
+    assert!(app.message.is_some());
+    // Fix the third address.
+    app.hosts_form.focus = 0;
+    for _ in 0..3 {
+        app.on_key(key(KeyCode::Backspace));
+    }
+    typed(&mut app, "13");
+    assert!(
+        app.problems_for(&["hosts"]).is_empty(),
+        "{:?}",
+        app.problems
+    );
+    // HA roles: masters, the last also a worker; Ctrl-R cycles the cursor line's.
+    assert_eq!(app.answers.hosts[2].roles.len(), 2);
+    app.on_key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL));
+    assert_eq!(app.answers.hosts[2].roles, [cdwiz::profile::Role::Worker]);
+    app.hosts_form.focus_next_button();
+    assert_eq!(app.on_key(key(KeyCode::Enter)), None);
+    assert_eq!(app.screen, Screen::Settings);
+    // The saved profile has no password, only where it comes from.
+    let yaml = serde_yaml::to_string(&app.profile_answers()).unwrap();
+    assert!(!yaml.contains("s3cret-pw") && yaml.contains("password-env: CDWIZ_SSH_PASSWORD"));
+}
+
+#[test]
+fn a_pasted_list_of_addresses_becomes_host_rows() {
+    let mut app = App::new(None, None, "en");
+    app.on_key(key(KeyCode::Enter));
+    app.on_key(key(KeyCode::Down));
+    app.on_key(key(KeyCode::Enter));
+    app.on_paste("192.0.2.21\n192.0.2.22, 192.0.2.23\n\n192.0.2.24\n");
+    assert_eq!(app.answers.hosts.len(), 4);
+}
+
+#[test]
+fn settings_lead_to_checks_which_gate_on_fails_and_warns() {
+    let mut app = ha_app("en");
+    app.screen = Screen::Settings;
+    // Saved answers open on the Next button: Enter confirms.
+    assert_eq!(app.on_key(key(KeyCode::Enter)), Some(Command::RunChecks));
+    assert_eq!(app.screen, Screen::Checks);
+    let mut app = checks_app("en");
+    app.checks_done(1.0);
+    assert_eq!(app.on_key(key(KeyCode::Enter)), None, "a fail blocks");
+    assert!(app.message.as_deref().unwrap().contains("Failed checks"));
+    // Without the fail, the warn needs an accept.
+    app.checks.results.retain(|_, r| r.status != Status::Fail);
+    assert_eq!(app.on_key(key(KeyCode::Enter)), None);
+    assert!(app.message.as_deref().unwrap().contains("press a"));
+    app.on_key(key(KeyCode::Char('a')));
+    assert_eq!(app.on_key(key(KeyCode::Enter)), Some(Command::Render));
+    assert_eq!(app.screen, Screen::Review);
+    // The accepted warning goes into the saved profile.
+    assert!(
+        app.profile_answers()
+            .accept_checks
+            .iter()
+            .any(|w| w.check == "res.memory")
+    );
+}
+
+#[test]
+fn deploy_logs_stay_bounded_and_quitting_stops_between_steps() {
+    let mut app = deploy_app("en");
+    for i in 0..(LOG_LINES * 3) {
+        app.on_event(Event::HostLog {
+            host: "192.0.2.11".into(),
+            line: format!("line {i}"),
+        });
+    }
+    let h = &app.deploy.hosts["192.0.2.11"];
+    assert_eq!(h.log.len(), LOG_LINES);
+    assert_eq!(
+        h.log.back().unwrap(),
+        &format!("line {}", LOG_LINES * 3 - 1)
+    );
+    assert_eq!(app.deploy.totals(), (12, 24));
+    assert!(app.deploy.hosts["192.0.2.13"].failed.is_some());
+    app.on_key(key(KeyCode::Char('q')));
+    assert!(app.confirm_quit);
+    assert_eq!(
+        app.on_key(key(KeyCode::Char('y'))),
+        Some(Command::StopDeploy)
+    );
+    assert!(app.deploy.stopping);
+    // z zooms the selected host's log.
+    app.on_key(key(KeyCode::Char('z')));
+    assert!(app.deploy.zoom);
+}
+
+#[test]
+fn the_language_switches_live_on_the_welcome_screen() {
+    let mut app = App::new(None, None, "en");
+    let before = draw(&app, 80, 24);
+    app.on_key(key(KeyCode::Char('l')));
+    assert_eq!(app.locale, "zh-CN");
+    let after = draw(&app, 80, 24);
+    assert!(before.contains("Press Enter to begin"));
+    assert!(after.contains("按回车键开始"));
+}
+
+#[test]
+fn letters_are_text_in_a_field_and_keys_elsewhere() {
+    let mut app = hosts_app("en");
+    app.hosts_form.focus = 1; // SSH user
+    app.on_key(key(KeyCode::Char('q')));
+    assert!(!app.confirm_quit, "q typed into a field");
+    app.hosts_form.focus_next_button();
+    app.on_key(key(KeyCode::Char('q')));
+    assert!(app.confirm_quit);
+    assert_eq!(app.on_key(key(KeyCode::Char('n'))), None);
+    assert_eq!(app.on_key(key(KeyCode::Char('?'))), None);
+    assert!(app.help);
+}
