@@ -310,7 +310,7 @@ impl App {
             &a.settings.timezone,
         ));
         fields.push(Field::line("bundle", "wizard.field.bundle", &a.bundle));
-        let focus_button = self.settings_form.on_button();
+        let focus_button = !self.settings_form.fields.is_empty() && self.settings_form.on_button();
         self.settings_form = Form::new(fields);
         if focus_button {
             self.settings_form.focus_next_button();

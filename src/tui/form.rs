@@ -112,7 +112,11 @@ impl Form {
         };
     }
 
-    pub fn on_key(&mut self, key: KeyEvent) -> FormKey {
+    pub fn on_key(&mut self, mut key: KeyEvent) -> FormKey {
+        // A line feed (Ctrl-J, as some terminals and tmux send it) is Enter.
+        if key.code == KeyCode::Char('j') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            key = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+        }
         match key.code {
             KeyCode::Tab => {
                 self.move_focus(true);

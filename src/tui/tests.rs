@@ -370,3 +370,19 @@ fn letters_are_text_in_a_field_and_keys_elsewhere() {
     assert_eq!(app.on_key(key(KeyCode::Char('?'))), None);
     assert!(app.help);
 }
+
+#[test]
+fn typing_on_the_settings_screen_fills_the_vip() {
+    let mut app = hosts_app("en");
+    app.hosts_form.focus = 0;
+    for _ in 0..3 {
+        app.on_key(key(KeyCode::Backspace));
+    }
+    typed(&mut app, "13");
+    app.hosts_form.focus_next_button();
+    app.on_key(key(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Settings);
+    assert_eq!(app.settings_form.focus, 0);
+    typed(&mut app, "192.0.2.100");
+    assert_eq!(app.answers.topology.vip.as_deref(), Some("192.0.2.100"));
+}

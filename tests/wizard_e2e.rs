@@ -1,0 +1,280 @@
+//! The real binary in tmux against the sandbox: an operator types three
+//! hosts and goes through checks and review to a deployed platform, in
+//! English and (with `LANG=zh_CN.UTF-8`) in Chinese; then the saved profile
+//! is replayed with `--profile`, the operator only confirming each screen.
+//! Every step waits for and asserts on the captured screen.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new(name: &str) -> Tmux {
+        let t = Tmux {
+            socket: format!("cdwiz-{name}-{}", std::process::id()),
+        };
+        let _ = t.cmd(&["kill-server"]);
+        t
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux")
+    }
+
+    /// Starts `cdwiz args` in a 160×48 window, in `dir`, with `env`.
+    fn start(&self, dir: &Path, env: &[(&str, &str)], args: &str) {
+        let mut line = String::new();
+        for (k, v) in env {
+            line.push_str(&format!("{k}={} ", cdwiz::ssh::quote(v)));
+        }
+        line.push_str(&format!("{} {args}; sleep 600", cdwiz_bin()));
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "w",
+                "-x",
+                "160",
+                "-y",
+                "48",
+                "-c",
+            ])
+            .arg(dir)
+            .arg(format!("env {line}"))
+            .output()
+            .expect("tmux");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "w"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.cmd(&["send-keys", "-t", "w", k]);
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn text(&self, text: &str) {
+        self.cmd(&["send-keys", "-t", "w", "-l", text]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    /// Waits until the screen shows `what`; fails with the screen.
+    fn wait_for(&self, what: &str, limit: Duration) -> String {
+        let started = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            if started.elapsed() > limit {
+                panic!("the screen never showed {what:?}:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+/// Strings the flow waits for, per language.
+struct Words {
+    begin: &'static str,
+    checks_done: &'static str,
+    files: &'static str,
+    saved: &'static str,
+    complete: &'static str,
+    hosts_title: &'static str,
+}
+
+const EN: Words = Words {
+    begin: "Press Enter to begin",
+    checks_done: "Checks: ",
+    files: "Rendered files",
+    saved: "Answers saved to",
+    complete: "Installation complete",
+    hosts_title: "Host addresses",
+};
+
+const ZH: Words = Words {
+    begin: "按回车键开始",
+    checks_done: "预检：通过",
+    files: "渲染出的文件",
+    saved: "已保存配置文件到",
+    complete: "安装完成",
+    hosts_title: "主机地址",
+};
+
+/// Typing the whole installation: three hosts, their password, the data
+/// disk, the VIP, the bundle; accept warnings; save; deploy.
+fn typed_install(
+    tmux: &Tmux,
+    w: &Words,
+    addrs: &[String],
+    password: &str,
+    vip: &str,
+    bundle: &Path,
+) -> String {
+    let long = Duration::from_secs(300);
+    tmux.wait_for(w.begin, Duration::from_secs(20));
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["Down", "Enter"]); // ha-keepalived
+    tmux.wait_for(w.hosts_title, Duration::from_secs(10));
+    for (i, a) in addrs.iter().enumerate() {
+        tmux.text(a);
+        if i + 1 < addrs.len() {
+            tmux.keys(&["Enter"]);
+        }
+    }
+    tmux.keys(&["Tab", "Tab", "Tab"]); // user, port, password
+    tmux.text(password);
+    tmux.keys(&["Tab"]);
+    tmux.text("/dev/vdb");
+    tmux.keys(&["Tab", "Space", "Tab", "Tab", "Enter"]); // format, data dir, Next
+    let s = tmux.wait_for("eth0", Duration::from_secs(10)); // settings
+    assert!(!s.contains(password), "the password is on the screen:\n{s}");
+    tmux.text(vip);
+    // interface, router id, admin, time zone, then the bundle replaces `sandbox`.
+    tmux.keys(&["Tab", "Tab", "Tab", "Tab", "Tab"]);
+    tmux.keys(&["BSpace"; 7]);
+    tmux.text(&bundle.display().to_string());
+    tmux.keys(&["Tab", "Enter"]);
+    let s = tmux.wait_for(w.checks_done, Duration::from_secs(120));
+    assert!(
+        s.contains(&format!(".{}", addrs[0].rsplit('.').next().unwrap())),
+        "{s}"
+    );
+    tmux.keys(&["a", "Enter"]);
+    tmux.wait_for(w.files, Duration::from_secs(60));
+    tmux.keys(&["s"]);
+    tmux.wait_for(w.saved, Duration::from_secs(10));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(w.complete, long)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_installs_through_the_wizard() {
+    let bundle = sandbox_bundle().await;
+    let inst = instance("t-wizard", 217, 3).await;
+    let sb = &inst.sandbox;
+    let addrs: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
+    let vip = sb.vip();
+    let password = sb.password().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let state_s = state.to_str().unwrap().to_string();
+    let uninstall = |profile: &Path| {
+        let out = Command::new(cdwiz_bin())
+            .args(["uninstall", "--purge", "--yes", "--profile"])
+            .arg(profile)
+            .env("CDWIZ_SSH_PASSWORD", &password)
+            .env("CDWIZ_DATA_DIR", &state)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    };
+
+    // In English, typed.
+    let tmux = Tmux::new("en");
+    tmux.start(
+        tmp.path(),
+        &[("CDWIZ_DATA_DIR", &state_s), ("LANG", "C.UTF-8")],
+        "",
+    );
+    let s = typed_install(&tmux, &EN, &addrs, &password, &vip, &bundle);
+    assert!(s.contains(&format!("http://{vip}/")), "{s}");
+    assert!(!s.contains(&password));
+    let (status, body) = http_get(&vip, 80, "/api/health").await.unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"database":"ok","cache":"ok"}"#)
+    );
+    let profile = tmp.path().join("cdwiz-profile.yaml");
+    let saved = std::fs::read_to_string(&profile).unwrap();
+    assert!(
+        !saved.contains(&password),
+        "the password was saved:\n{saved}"
+    );
+    assert!(
+        saved.contains("password-env: CDWIZ_SSH_PASSWORD") && saved.contains(&vip),
+        "{saved}"
+    );
+    tmux.keys(&["Enter"]);
+    drop(tmux);
+    uninstall(&profile);
+    std::fs::remove_file(&profile).unwrap();
+
+    // In Chinese (from LANG), typed again onto the clean hosts.
+    let tmux = Tmux::new("zh");
+    tmux.start(
+        tmp.path(),
+        &[("CDWIZ_DATA_DIR", &state_s), ("LANG", "zh_CN.UTF-8")],
+        "",
+    );
+    let s = typed_install(&tmux, &ZH, &addrs, &password, &vip, &bundle);
+    assert!(
+        s.contains("平台访问地址") && s.contains(&format!("http://{vip}/")),
+        "{s}"
+    );
+    let (status, _) = http_get(&vip, 80, "/api/health").await.unwrap();
+    assert_eq!(status, 200);
+    drop(tmux);
+
+    // The saved profile replayed: the operator only confirms each screen;
+    // the password comes from the environment it names.
+    let tmux = Tmux::new("profile");
+    tmux.start(
+        tmp.path(),
+        &[
+            ("CDWIZ_DATA_DIR", &state_s),
+            ("CDWIZ_SSH_PASSWORD", &password),
+            ("LANG", "C.UTF-8"),
+        ],
+        "--profile cdwiz-profile.yaml",
+    );
+    let s = tmux.wait_for(EN.begin, Duration::from_secs(20));
+    assert!(s.contains("cdwiz-profile.yaml"), "{s}");
+    tmux.keys(&["Enter", "Enter"]); // welcome, topology
+    let s = tmux.wait_for(&addrs[2], Duration::from_secs(10));
+    assert!(s.contains(&addrs[0]) && s.contains("/dev/vdb"), "{s}");
+    tmux.keys(&["Enter"]); // hosts: on Next
+    tmux.wait_for(&vip, Duration::from_secs(10));
+    tmux.keys(&["Enter"]); // settings: on Next
+    tmux.wait_for(EN.checks_done, Duration::from_secs(120));
+    tmux.keys(&["a", "Enter"]);
+    tmux.wait_for(EN.files, Duration::from_secs(60));
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for(EN.complete, Duration::from_secs(300));
+    assert!(s.contains(&format!("http://{vip}/")), "{s}");
+}
