@@ -62,6 +62,19 @@ enum Command {
     Validate(cli_profile::ValidateArgs),
     /// Print the profile's JSON Schema (for editors and CI).
     Schema,
+    /// Benchmark of the deploy screen (hidden): frames drawn while 12 hosts
+    /// stream logs; `scripts/bench-wizard` runs it.
+    #[command(hide = true)]
+    BenchUi {
+        /// Simulated seconds of streaming.
+        #[arg(long, default_value_t = 60)]
+        secs: u64,
+        /// Log lines per second per host.
+        #[arg(long, default_value_t = 2000)]
+        rate: u64,
+        #[arg(long, default_value_t = 12)]
+        hosts: usize,
+    },
     /// Remove the installation the profile describes: containers, configs,
     /// secrets; the data stays unless --purge (with --yes).
     Uninstall {
@@ -127,6 +140,7 @@ fn main() -> ExitCode {
                 }
             }
             Some(Command::Validate(_) | Command::Schema) => 0,
+            Some(Command::BenchUi { secs, rate, hosts }) => tui::bench::run(secs, rate, hosts),
             Some(Command::Uninstall { purge, yes }) => match cli.profile {
                 Some(profile) => headless::uninstall(&profile, purge, yes, &lang).await,
                 None => {

@@ -5,6 +5,7 @@
 //! on every exit, panics included; logs go to the run directory's file.
 
 pub mod app;
+pub mod bench;
 mod chrome;
 mod form;
 mod screens;
