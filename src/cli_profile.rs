@@ -14,7 +14,7 @@ pub struct ValidateArgs {
 }
 
 /// Exit code: 0 good, 2 bad input (every problem listed on stderr).
-pub fn validate(args: &ValidateArgs) -> u8 {
+pub fn validate(args: &ValidateArgs, locale: &str) -> u8 {
     match cdwiz::profile::load_file(&args.profile) {
         Ok(answers) => {
             let plan = cdwiz::plan::plan(&answers);
@@ -37,7 +37,7 @@ pub fn validate(args: &ValidateArgs) -> u8 {
             0
         }
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("{}", e.render(locale));
             super::EXIT_BAD_INPUT
         }
     }

@@ -44,15 +44,18 @@ fn bad_input(lines: &[String]) -> u8 {
     EXIT_BAD_INPUT
 }
 
-fn problems_text(file: &Path, problems: &[Problem]) -> Vec<String> {
-    problems.iter().map(|p| p.render(Some(file))).collect()
+fn problems_text(file: &Path, problems: &[Problem], locale: &str) -> Vec<String> {
+    problems
+        .iter()
+        .map(|p| p.render_in(Some(file), locale))
+        .collect()
 }
 
 pub async fn run(opts: Options) -> u8 {
     let data_dir = cdwiz::paths::data_dir();
     let answers = match cdwiz::profile::load_file(&opts.profile) {
         Ok(a) => a,
-        Err(e) => return bad_input(&[e.to_string()]),
+        Err(e) => return bad_input(&[e.render(&opts.locale)]),
     };
     // Waivers: the profile's and the flags'; unknown ids are bad input.
     let mut waivers: Vec<Waiver> = answers
@@ -95,7 +98,7 @@ pub async fn run(opts: Options) -> u8 {
     };
     let secrets = match resolve_secrets(&answers, &base) {
         Ok(s) => s,
-        Err(p) => return bad_input(&problems_text(&opts.profile, &p)),
+        Err(p) => return bad_input(&problems_text(&opts.profile, &p, &opts.locale)),
     };
 
     // Rendering needs no host: a template or manifest problem is found
@@ -676,7 +679,7 @@ pub async fn uninstall(profile: &Path, purge: bool, yes: bool, locale: &str) -> 
     let data_dir = cdwiz::paths::data_dir();
     let answers = match cdwiz::profile::load_file(profile) {
         Ok(a) => a,
-        Err(e) => return bad_input(&[e.to_string()]),
+        Err(e) => return bad_input(&[e.render(locale)]),
     };
     let base = profile.parent().unwrap_or(Path::new(".")).to_path_buf();
     let dir = pipeline::bundle_dir(&answers, &base, &data_dir);
@@ -686,7 +689,7 @@ pub async fn uninstall(profile: &Path, purge: bool, yes: bool, locale: &str) -> 
     };
     let secrets = match resolve_secrets(&answers, &base) {
         Ok(s) => s,
-        Err(p) => return bad_input(&problems_text(profile, &p)),
+        Err(p) => return bad_input(&problems_text(profile, &p, locale)),
     };
     let connector = connector(&answers, secrets, &data_dir);
     let results = cdwiz::deploy::uninstall(&answers, &manifest, connector, purge).await;

@@ -37,6 +37,20 @@ impl Msg {
     }
 }
 
+/// Text that has no catalogue entry of its own (a parser's message, a
+/// value): shown as it is in every language.
+impl From<String> for Msg {
+    fn from(text: String) -> Self {
+        Msg::new("common.text").arg("text", text)
+    }
+}
+
+impl From<&str> for Msg {
+    fn from(text: &str) -> Self {
+        Msg::from(text.to_string())
+    }
+}
+
 /// The text of a catalogue key in `locale`.
 pub fn text(key: &str, locale: &str) -> String {
     rust_i18n::t!(key, locale = locale).into_owned()

@@ -116,7 +116,7 @@ fn main() -> ExitCode {
     };
     let lang = locale(cli.lang.as_deref());
     match &cli.command {
-        Some(Command::Validate(args)) => return ExitCode::from(cli_profile::validate(args)),
+        Some(Command::Validate(args)) => return ExitCode::from(cli_profile::validate(args, &lang)),
         Some(Command::Schema) => return ExitCode::from(cli_profile::schema()),
         _ => {}
     }

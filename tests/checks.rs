@@ -189,14 +189,56 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
         .collect();
     assert_eq!(out.code, 0, "{}{not_pass:#?}", out.stderr);
     assert!(!leaked, "the password appeared in a process's arguments");
+    // Disk speed is measured, and this machine's disk is shared with
+    // whatever else runs: a slow moment may warn, never fail.
+    let measured = |r: &serde_json::Value| {
+        r["status"] == "warn" && (r["id"] == "res.disk-write" || r["id"] == "res.disk-fsync")
+    };
     let not_pass: Vec<_> = out
         .results()
         .into_iter()
-        .filter(|r| r["status"] != "pass")
+        .filter(|r| r["status"] != "pass" && !measured(r))
         .collect();
     assert!(
         not_pass.is_empty(),
         "a healthy host must pass everything: {not_pass:#?}"
+    );
+
+    // The same run in Chinese: the JSON has the same lines, keys, ids,
+    // hosts, statuses and message ids; only the free-text `message` differs.
+    let zh = dry_run(&healthy, &work, &password, &state, &["--lang", "zh-CN"]);
+    assert_eq!(zh.code, out.code);
+    let shape = |o: &Outcome| -> Vec<String> {
+        let mut v: Vec<String> = o
+            .lines
+            .iter()
+            .filter(|l| l["event"] == "check")
+            .map(|l| {
+                let keys: Vec<&String> = l.as_object().unwrap().keys().collect();
+                format!(
+                    "{} {} {} {} {:?}",
+                    l["id"], l["host"], l["status"], l["detail"]["key"], keys
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (en_shape, zh_shape) = (shape(&out), shape(&zh));
+    let differ: Vec<_> = en_shape
+        .iter()
+        .zip(&zh_shape)
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(en_shape.len(), zh_shape.len());
+    // Measured values (disk speed) may move a check between pass and warn.
+    assert!(differ.len() <= 2, "{differ:#?}");
+    assert!(
+        zh.lines.iter().any(|l| l["event"] == "check"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)))),
+        "the messages are in Chinese"
     );
     assert!(
         out.results().len() >= 3 * 27,

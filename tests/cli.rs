@@ -63,3 +63,47 @@ fn bad_flags_exit_2() {
     assert_ne!(code, 0);
     assert!(err.contains("a sandbox has 1 to 32 hosts"), "{err}");
 }
+
+/// A bad profile in Chinese: the same exit code, the same field paths and
+/// positions, the messages in Chinese.
+#[test]
+fn a_bad_profile_speaks_the_operators_language() {
+    let profile = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/profiles/bad/many-problems.yaml"
+    );
+    let run = |lang: &str| {
+        cdwiz(
+            &["--profile", profile, "--non-interactive", "--dry-run"],
+            &[("LANG", lang), ("LC_ALL", ""), ("LC_MESSAGES", "")],
+        )
+    };
+    let (en_code, _, en) = run("C.UTF-8");
+    let (zh_code, _, zh) = run("zh_CN.UTF-8");
+    assert_eq!((en_code, zh_code), (2, 2));
+    // `file:line:column: field.path:` is the same in both.
+    let where_ = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(profile)?.strip_prefix(':'))
+            .map(|rest| {
+                let parts = rest.splitn(3, ':').collect::<Vec<_>>();
+                let path = parts.get(2).and_then(|r| r.trim().split(": ").next());
+                format!(
+                    "{}:{}:{}",
+                    parts[0],
+                    parts.get(1).unwrap_or(&""),
+                    path.unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    assert!(where_(&en).len() >= 3, "{en}");
+    assert_eq!(where_(&en), where_(&zh), "\n{en}\n{zh}");
+    assert!(en.contains("problems in") && en.contains("hint:"), "{en}");
+    assert!(zh.contains("个问题") && zh.contains("提示："), "{zh}");
+    assert_ne!(en, zh);
+    // `cdwiz validate` too, with --lang.
+    let (code, _, zh_validate) = cdwiz(&["validate", profile, "--lang", "zh-CN"], &[]);
+    assert_eq!(code, 2);
+    assert_eq!(where_(&zh_validate), where_(&en));
+}

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml::{Mapping, Value};
 
 use super::Answers;
+use crate::i18n::Msg;
 
 /// One thing wrong with a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,12 +23,13 @@ pub struct Problem {
     pub path: String,
     pub line: Option<usize>,
     pub column: Option<usize>,
-    pub message: String,
-    pub hint: Option<String>,
+    /// What is wrong, in the operator's language when rendered.
+    pub message: Msg,
+    pub hint: Option<Msg>,
 }
 
 impl Problem {
-    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(path: impl Into<String>, message: impl Into<Msg>) -> Self {
         Problem {
             path: path.into(),
             line: None,
@@ -37,13 +39,19 @@ impl Problem {
         }
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+    pub fn hint(mut self, hint: impl Into<Msg>) -> Self {
         self.hint = Some(hint.into());
         self
     }
 
-    /// `file:line:col: path: message` (and an indented hint line).
+    /// `file:line:col: path: message` (and an indented hint line), in English.
     pub fn render(&self, file: Option<&Path>) -> String {
+        self.render_in(file, "en")
+    }
+
+    /// Like [`render`](Self::render), in `locale`; the field path stays as
+    /// written in the profile.
+    pub fn render_in(&self, file: Option<&Path>, locale: &str) -> String {
         let mut out = String::new();
         if let Some(f) = file {
             out.push_str(&f.display().to_string());
@@ -59,10 +67,11 @@ impl Problem {
             out.push_str(&self.path);
             out.push_str(": ");
         }
-        out.push_str(&self.message);
+        out.push_str(&self.message.render(locale));
         if let Some(h) = &self.hint {
-            out.push_str("\n    hint: ");
-            out.push_str(h);
+            out.push_str("\n    ");
+            out.push_str(&crate::i18n::text("profile.hint-label", locale));
+            out.push_str(&h.render(locale));
         }
         out
     }
@@ -89,18 +98,42 @@ pub enum LoadError {
     },
 }
 
+impl LoadError {
+    /// The error in `locale` (field paths and file positions unchanged).
+    pub fn render(&self, locale: &str) -> String {
+        match self {
+            LoadError::Read { path, source } => Msg::new("profile.cannot-read")
+                .arg("path", path.display())
+                .arg("error", source)
+                .render(locale),
+            LoadError::Problems { file, problems } => {
+                render_problems_in(file.as_deref(), problems, locale)
+            }
+        }
+    }
+}
+
 fn render_problems(file: Option<&Path>, problems: &[Problem]) -> String {
+    render_problems_in(file, problems, "en")
+}
+
+fn render_problems_in(file: Option<&Path>, problems: &[Problem], locale: &str) -> String {
     let n = problems.len();
-    let mut out = format!(
-        "{} problem{} in {}:",
-        n,
-        if n == 1 { "" } else { "s" },
+    let mut out = Msg::new(if n == 1 {
+        "profile.problems-one"
+    } else {
+        "profile.problems-many"
+    })
+    .arg("count", n)
+    .arg(
+        "file",
         file.map(|f| f.display().to_string())
-            .unwrap_or_else(|| "the profile".into())
-    );
+            .unwrap_or_else(|| "the profile".into()),
+    )
+    .render(locale);
     for p in problems {
         out.push('\n');
-        out.push_str(&p.render(file));
+        out.push_str(&p.render_in(file, locale));
     }
     out
 }
@@ -141,8 +174,11 @@ fn load_file_with(path: &Path, secrets: bool) -> Result<Answers, LoadError> {
             return Err(problems(Problem {
                 line: Some(line),
                 column: Some(column),
-                ..Problem::new("", format!("not UTF-8 text (byte 0x{:02x})", raw[at]))
-                    .hint("save the profile as UTF-8 (most editors: \"Save with encoding\")")
+                ..Problem::new(
+                    "",
+                    Msg::new("profile.not-utf8").arg("byte", format!("0x{:02x}", raw[at])),
+                )
+                .hint(Msg::new("profile.not-utf8-hint"))
             }));
         }
     };
@@ -163,9 +199,9 @@ fn load_str_with(text: &str, file: Option<&Path>, secrets: bool) -> Result<Answe
         let t = l.trim();
         t.is_empty() || t.starts_with('#') || t == "---"
     }) {
-        return Err(fail(vec![Problem::new("", "the profile is empty").hint(
-            "start from one in profiles/, or see `cdwiz schema` for every key",
-        )]));
+        return Err(fail(vec![
+            Problem::new("", Msg::new("profile.empty")).hint(Msg::new("profile.empty-hint")),
+        ]));
     }
     let value: Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
@@ -178,15 +214,15 @@ fn load_str_with(text: &str, file: Option<&Path>, secrets: bool) -> Result<Answe
             let mut problem = Problem {
                 line,
                 column: loc.as_ref().map(|l| l.column()),
-                ..Problem::new("", format!("not valid YAML: {msg}"))
+                ..Problem::new("", Msg::new("profile.not-yaml").arg("error", msg))
             };
             let tabbed = line
                 .and_then(|l| text.lines().nth(l.saturating_sub(1)))
                 .is_some_and(|l| l.contains('\t'));
             problem = if tabbed {
-                problem.hint("YAML indents with spaces; this line has a tab")
+                problem.hint(Msg::new("profile.yaml-tab"))
             } else {
-                problem.hint("check the indentation and the brackets and quotes on this line and the one before")
+                problem.hint(Msg::new("profile.yaml-hint"))
             };
             return Err(fail(vec![problem]));
         }
@@ -324,7 +360,10 @@ fn deserialize_collecting(mut value: Value) -> Collected {
                 if reported.insert(p.clone()) {
                     problems.push(Problem {
                         hint: None,
-                        ..Problem::new(path_string(&segs), format!("`{field}` is missing"))
+                        ..Problem::new(
+                            path_string(&segs),
+                            Msg::new("profile.missing").arg("field", &field),
+                        )
                     });
                 }
                 if !repair(&mut value, &at, &mut tried, None) {
@@ -337,10 +376,12 @@ fn deserialize_collecting(mut value: Value) -> Collected {
                 if reported.insert(p.clone()) {
                     let mut problem = Problem::new(
                         p,
-                        format!("`{found}` is not one of: {}", expected.join(", ")),
+                        Msg::new("profile.not-one-of")
+                            .arg("value", &found)
+                            .arg("expected", expected.join(", ")),
                     );
                     if let Some(best) = &best {
-                        problem = problem.hint(format!("did you mean `{best}`?"));
+                        problem = problem.hint(Msg::new("profile.did-you-mean").arg("best", best));
                     }
                     problems.push(problem);
                 }
@@ -459,16 +500,14 @@ fn unknown_field_problem(path: &str, field: &str, expected: &[String]) -> Proble
         && !lower.ends_with("-env")
         && !lower.ends_with("-file");
     if is_secret {
-        return Problem::new(path, "secrets never go in the profile").hint(
-            "name where the secret comes from instead: `password-env: VARIABLE` \
-             or `password-file: FILE` (mode 0600)",
-        );
+        return Problem::new(path, Msg::new("profile.secret-inline"))
+            .hint(Msg::new("profile.secret-inline-hint"));
     }
-    let problem = Problem::new(path, format!("unknown key `{field}`"));
+    let problem = Problem::new(path, Msg::new("profile.unknown-key").arg("key", field));
     match closest(field, expected) {
-        Some(best) => problem.hint(format!("did you mean `{best}`?")),
+        Some(best) => problem.hint(Msg::new("profile.did-you-mean").arg("best", best)),
         None if expected.is_empty() => problem,
-        None => problem.hint(format!("known keys here: {}", expected.join(", "))),
+        None => problem.hint(Msg::new("profile.known-keys").arg("keys", expected.join(", "))),
     }
 }
 
@@ -602,7 +641,8 @@ impl Spans {
         }
         let mut path = p.path.clone();
         loop {
-            let found = if p.message.starts_with("unknown key") || p.message.starts_with("secrets")
+            let found = if p.message.key == "profile.unknown-key"
+                || p.message.key == "profile.secret-inline"
             {
                 self.keys.get(&path).or_else(|| self.values.get(&path))
             } else {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::{Answers, PROFILE_VERSION, Problem, SshAuth, TopologyKind};
+use crate::i18n::Msg;
 
 /// Checks the answers; an empty list means they are good.
 pub fn validate(a: &Answers) -> Vec<Problem> {
@@ -14,18 +15,17 @@ pub fn validate(a: &Answers) -> Vec<Problem> {
         out.push(
             Problem::new(
                 "version",
-                format!(
-                    "this cdwiz reads profile version {PROFILE_VERSION}, not {}",
-                    a.version
-                ),
+                Msg::new("profile.version")
+                    .arg("want", PROFILE_VERSION)
+                    .arg("have", a.version),
             )
-            .hint(format!("set `version: {PROFILE_VERSION}`")),
+            .hint(Msg::new("profile.version-hint").arg("want", PROFILE_VERSION)),
         );
     }
     if a.bundle.trim().is_empty() {
         out.push(
-            Problem::new("bundle", "no product bundle given")
-                .hint("the bundle directory, or `sandbox` for the sandbox's bundle"),
+            Problem::new("bundle", Msg::new("profile.bundle-missing"))
+                .hint(Msg::new("profile.bundle-missing-hint")),
         );
     }
     topology(a, &mut out);
@@ -36,12 +36,15 @@ pub fn validate(a: &Answers) -> Vec<Problem> {
     for (i, w) in a.accept_checks.iter().enumerate() {
         let at = format!("accept-checks[{i}]");
         if w.check.trim().is_empty() {
-            out.push(Problem::new(format!("{at}.check"), "no check id given"));
+            out.push(Problem::new(
+                format!("{at}.check"),
+                Msg::new("profile.check-missing"),
+            ));
         } else if crate::checks::find(&w.check).is_none() {
             let known: Vec<&str> = crate::checks::CATALOGUE.iter().map(|c| c.id).collect();
             let mut p = Problem::new(
                 format!("{at}.check"),
-                format!("unknown check id `{}`", w.check),
+                Msg::new("profile.check-unknown").arg("id", &w.check),
             );
             let guess = known
                 .iter()
@@ -49,15 +52,15 @@ pub fn validate(a: &Answers) -> Vec<Problem> {
                 .min()
                 .filter(|(d, _)| *d <= 3);
             p = match guess {
-                Some((_, k)) => p.hint(format!("did you mean `{k}`?")),
-                None => p.hint(format!("known ids: {}", known.join(", "))),
+                Some((_, k)) => p.hint(Msg::new("profile.did-you-mean").arg("best", k)),
+                None => p.hint(Msg::new("profile.known-ids").arg("ids", known.join(", "))),
             };
             out.push(p);
         }
         if w.reason.trim().is_empty() {
             out.push(
-                Problem::new(format!("{at}.reason"), "an accepted check needs a reason")
-                    .hint("the reason goes into the report handed to the customer"),
+                Problem::new(format!("{at}.reason"), Msg::new("profile.reason-missing"))
+                    .hint(Msg::new("profile.reason-missing-hint")),
             );
         }
         if let Some(h) = &w.host
@@ -65,7 +68,7 @@ pub fn validate(a: &Answers) -> Vec<Problem> {
         {
             out.push(Problem::new(
                 format!("{at}.host"),
-                format!("`{h}` is not one of the profile's hosts"),
+                Msg::new("profile.not-a-host").arg("host", h),
             ));
         }
     }
@@ -83,11 +86,9 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
         if present && kind != for_kind {
             out.push(Problem::new(
                 format!("topology.{field}"),
-                format!(
-                    "only used by kind {}, this topology is {}",
-                    for_kind.as_str(),
-                    kind.as_str()
-                ),
+                Msg::new("profile.only-for-kind")
+                    .arg("kind", for_kind.as_str())
+                    .arg("this", kind.as_str()),
             ));
         }
     };
@@ -124,12 +125,9 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
                 out.push(
                     Problem::new(
                         "hosts",
-                        format!(
-                            "topology single takes exactly one host, not {}",
-                            a.hosts.len()
-                        ),
+                        Msg::new("profile.single-one-host").arg("count", a.hosts.len()),
                     )
-                    .hint("for several hosts choose ha-keepalived or ha-lb"),
+                    .hint(Msg::new("profile.single-one-host-hint")),
                 );
             }
         }
@@ -138,42 +136,35 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
                 out.push(
                     Problem::new(
                         "hosts",
-                        format!(
-                            "topology {} needs at least 2 hosts with role master, this profile has {masters}",
-                            kind.as_str()
-                        ),
+                        Msg::new("profile.ha-two-masters")
+                            .arg("kind", kind.as_str())
+                            .arg("count", masters),
                     )
-                    .hint("add `master` to the roles of a second host, or choose topology single"),
+                    .hint(Msg::new("profile.ha-two-masters-hint")),
                 );
             }
         }
         TopologyKind::K8s => {
             if !a.hosts.is_empty() {
                 out.push(
-                    Problem::new(
-                        "hosts",
-                        "topology k8s installs onto a cluster, not onto hosts",
-                    )
-                    .hint("remove `hosts`, or choose a host topology"),
+                    Problem::new("hosts", Msg::new("profile.k8s-no-hosts"))
+                        .hint(Msg::new("profile.k8s-no-hosts-hint")),
                 );
             }
             if t.kubeconfig.as_deref().is_none_or(|k| k.trim().is_empty()) {
                 out.push(
-                    Problem::new(
-                        "topology.kubeconfig",
-                        "topology k8s needs a kubeconfig file",
-                    )
-                    .hint("e.g. `kubeconfig: ~/.kube/config`"),
+                    Problem::new("topology.kubeconfig", Msg::new("profile.k8s-kubeconfig"))
+                        .hint(Msg::new("profile.k8s-kubeconfig-hint")),
                 );
             }
             match t.namespace.as_deref() {
                 None | Some("") => out.push(Problem::new(
                     "topology.namespace",
-                    "topology k8s needs a namespace to install into",
+                    Msg::new("profile.k8s-namespace"),
                 )),
                 Some(ns) if !dns_label(ns) => out.push(Problem::new(
                     "topology.namespace",
-                    format!("`{ns}` is not a valid namespace (lowercase letters, digits and `-`, at most 63)"),
+                    Msg::new("profile.k8s-namespace-bad").arg("ns", ns),
                 )),
                 Some(_) => {}
             }
@@ -182,53 +173,48 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
     if kind == TopologyKind::HaKeepalived {
         match t.vip.as_deref() {
             None => out.push(
-                Problem::new("topology.vip", "topology ha-keepalived needs a vip")
-                    .hint("a free address in the masters' subnet, e.g. `vip: 192.0.2.100`"),
+                Problem::new("topology.vip", Msg::new("profile.vip-missing"))
+                    .hint(Msg::new("profile.vip-missing-hint")),
             ),
-            Some(v) => {
-                match ip(v) {
-                    None => out.push(Problem::new(
-                        "topology.vip",
-                        format!("`{v}` is not an IP address"),
-                    )),
-                    Some(vip) => {
-                        if let Some(i) = a.hosts.iter().position(|h| ip(&h.address) == Some(vip)) {
-                            out.push(Problem::new(
+            Some(v) => match ip(v) {
+                None => out.push(Problem::new(
+                    "topology.vip",
+                    Msg::new("profile.not-ip").arg("value", v),
+                )),
+                Some(vip) => {
+                    if let Some(i) = a.hosts.iter().position(|h| ip(&h.address) == Some(vip)) {
+                        out.push(Problem::new(
                             "topology.vip",
-                            format!("`{v}` is the address of hosts[{i}]; the VIP must be a free address"),
+                            Msg::new("profile.vip-is-host").arg("vip", v).arg("i", i),
                         ));
-                        }
-                        for (i, h) in a.hosts.iter().enumerate() {
-                            if let Some(addr) = ip(&h.address)
-                                && addr.is_ipv4() != vip.is_ipv4()
-                            {
-                                out.push(Problem::new(
-                                    "topology.vip",
-                                    format!(
-                                        "`{v}` and hosts[{i}] (`{}`) are not the same IP version",
-                                        h.address
-                                    ),
-                                ));
-                                break;
-                            }
+                    }
+                    for (i, h) in a.hosts.iter().enumerate() {
+                        if let Some(addr) = ip(&h.address)
+                            && addr.is_ipv4() != vip.is_ipv4()
+                        {
+                            out.push(Problem::new(
+                                "topology.vip",
+                                Msg::new("profile.vip-ip-version")
+                                    .arg("vip", v)
+                                    .arg("i", i)
+                                    .arg("address", &h.address),
+                            ));
+                            break;
                         }
                     }
                 }
-            }
+            },
         }
         if t.interface.as_deref().is_none_or(|i| i.trim().is_empty()) {
             out.push(
-                Problem::new(
-                    "topology.interface",
-                    "topology ha-keepalived needs the interface that carries the VIP",
-                )
-                .hint("e.g. `interface: eth0`; `ip -br addr` on a master lists them"),
+                Problem::new("topology.interface", Msg::new("profile.interface-missing"))
+                    .hint(Msg::new("profile.interface-missing-hint")),
             );
         }
         if t.virtual_router_id == Some(0) {
             out.push(Problem::new(
                 "topology.virtual-router-id",
-                "must be from 1 to 255",
+                Msg::new("profile.range").arg("min", 1).arg("max", 255),
             ));
         }
     }
@@ -237,22 +223,25 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
             None => out.push(
                 Problem::new(
                     "topology.lb-address",
-                    "topology ha-lb needs the load balancer's address",
+                    Msg::new("profile.lb-address-missing"),
                 )
-                .hint("the address the customer's load balancer answers on"),
+                .hint(Msg::new("profile.lb-address-missing-hint")),
             ),
             Some(v) if ip(v).is_none() && !hostname(v) => out.push(Problem::new(
                 "topology.lb-address",
-                format!("`{v}` is neither an IP address nor a host name"),
+                Msg::new("profile.not-ip-or-name").arg("value", v),
             )),
             Some(_) => {}
         }
         match t.lb_port {
             None => out.push(Problem::new(
                 "topology.lb-port",
-                "topology ha-lb needs the load balancer's port",
+                Msg::new("profile.lb-port-missing"),
             )),
-            Some(0) => out.push(Problem::new("topology.lb-port", "must be from 1 to 65535")),
+            Some(0) => out.push(Problem::new(
+                "topology.lb-port",
+                Msg::new("profile.range").arg("min", 1).arg("max", 65535),
+            )),
             Some(_) => {}
         }
     }
@@ -261,15 +250,21 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
 fn ssh(a: &Answers, out: &mut Vec<Problem>) {
     let s = &a.ssh;
     if s.port == 0 {
-        out.push(Problem::new("ssh.port", "must be from 1 to 65535"));
+        out.push(Problem::new(
+            "ssh.port",
+            Msg::new("profile.range").arg("min", 1).arg("max", 65535),
+        ));
     }
     if s.user.trim().is_empty() {
-        out.push(Problem::new("ssh.user", "no user given").hint("usually `root`"));
+        out.push(
+            Problem::new("ssh.user", Msg::new("profile.user-missing"))
+                .hint(Msg::new("profile.user-missing-hint")),
+        );
     }
     if s.connect_timeout == 0 {
         out.push(Problem::new(
             "ssh.connect-timeout",
-            "must be at least 1 second",
+            Msg::new("profile.timeout-zero"),
         ));
     }
     let env_name_ok = |v: &str| {
@@ -287,9 +282,9 @@ fn ssh(a: &Answers, out: &mut Vec<Problem>) {
             out.push(
                 Problem::new(
                     format!("ssh.{field}"),
-                    format!("`{v}` is not an environment variable name"),
+                    Msg::new("profile.env-name").arg("value", v),
                 )
-                .hint("the name of a variable that holds the secret, e.g. CDWIZ_SSH_PASSWORD, not the secret itself"),
+                .hint(Msg::new("profile.env-name-hint")),
             );
         }
     }
@@ -297,22 +292,19 @@ fn ssh(a: &Answers, out: &mut Vec<Problem>) {
         SshAuth::Password => {
             if s.password_env.is_none() && s.password_file.is_none() {
                 out.push(
-                    Problem::new("ssh", "auth password needs `password-env` or `password-file`")
-                        .hint("e.g. `password-env: CDWIZ_SSH_PASSWORD`; the password itself never goes in the profile"),
+                    Problem::new("ssh", Msg::new("profile.password-source"))
+                        .hint(Msg::new("profile.password-source-hint")),
                 );
             }
             if s.password_env.is_some() && s.password_file.is_some() {
-                out.push(Problem::new(
-                    "ssh",
-                    "give either `password-env` or `password-file`, not both",
-                ));
+                out.push(Problem::new("ssh", Msg::new("profile.password-both")));
             }
         }
         SshAuth::Key => {
             if s.key_file.is_none() {
                 out.push(
-                    Problem::new("ssh.key-file", "auth key needs `key-file`")
-                        .hint("e.g. `key-file: ~/.ssh/id_ed25519`, or `auth: agent`"),
+                    Problem::new("ssh.key-file", Msg::new("profile.key-file-missing"))
+                        .hint(Msg::new("profile.key-file-missing-hint")),
                 );
             }
         }
@@ -326,7 +318,7 @@ fn ssh(a: &Answers, out: &mut Vec<Problem>) {
             if present {
                 out.push(Problem::new(
                     format!("ssh.{field}"),
-                    "only used with `auth: password`",
+                    Msg::new("profile.only-with-password"),
                 ));
             }
         }
@@ -337,7 +329,7 @@ fn ssh(a: &Answers, out: &mut Vec<Problem>) {
         if ip(host).is_none() && !hostname(host) {
             out.push(Problem::new(
                 "ssh.jump",
-                format!("`{j}` is not `[user@]host[:port]`"),
+                Msg::new("profile.jump-bad").arg("value", j),
             ));
         }
     }
@@ -347,8 +339,8 @@ fn hosts(a: &Answers, out: &mut Vec<Problem>) {
     let mut seen: HashMap<IpAddr, usize> = HashMap::new();
     if a.hosts.is_empty() {
         out.push(
-            Problem::new("hosts", "no hosts given")
-                .hint("list them as `- { address: 192.0.2.11, roles: [master] }`"),
+            Problem::new("hosts", Msg::new("profile.no-hosts"))
+                .hint(Msg::new("profile.no-hosts-hint")),
         );
     }
     for (i, h) in a.hosts.iter().enumerate() {
@@ -357,29 +349,31 @@ fn hosts(a: &Answers, out: &mut Vec<Problem>) {
             None => out.push(
                 Problem::new(
                     format!("{at}.address"),
-                    format!("`{}` is not an IP address", h.address),
+                    Msg::new("profile.not-ip").arg("value", &h.address),
                 )
-                .hint("write the host's IPv4 or IPv6 address, e.g. 192.0.2.11"),
+                .hint(Msg::new("profile.not-ip-hint")),
             ),
             Some(addr) => {
                 if addr.is_unspecified() || addr.is_multicast() || addr.is_loopback() {
                     out.push(Problem::new(
                         format!("{at}.address"),
-                        format!("`{}` cannot be a host's address", h.address),
+                        Msg::new("profile.address-special").arg("value", &h.address),
                     ));
                 }
                 if let Some(first) = seen.insert(addr, i) {
                     out.push(Problem::new(
                         format!("{at}.address"),
-                        format!("`{}` is already hosts[{first}]", h.address),
+                        Msg::new("profile.address-duplicate")
+                            .arg("value", &h.address)
+                            .arg("first", first),
                     ));
                 }
             }
         }
         if h.roles.is_empty() {
             out.push(
-                Problem::new(format!("{at}.roles"), "no roles given")
-                    .hint("`roles: [master]`, `[worker]` or `[master, worker]`"),
+                Problem::new(format!("{at}.roles"), Msg::new("profile.roles-missing"))
+                    .hint(Msg::new("profile.roles-missing-hint")),
             );
         }
         let mut roles = h.roles.clone();
@@ -388,7 +382,7 @@ fn hosts(a: &Answers, out: &mut Vec<Problem>) {
         if roles.len() != h.roles.len() {
             out.push(Problem::new(
                 format!("{at}.roles"),
-                "a role is listed twice",
+                Msg::new("profile.role-twice"),
             ));
         }
         if let Some(d) = &h.data_disk
@@ -396,24 +390,24 @@ fn hosts(a: &Answers, out: &mut Vec<Problem>) {
         {
             out.push(Problem::new(
                 format!("{at}.data-disk"),
-                format!("`{d}` is not a device path such as /dev/vdb"),
+                Msg::new("profile.data-disk-bad").arg("value", d),
             ));
         }
         if h.format_data_disk && h.data_disk.is_none() {
             out.push(Problem::new(
                 format!("{at}.format-data-disk"),
-                "there is no `data-disk` to format",
+                Msg::new("profile.format-no-disk"),
             ));
         }
         if !h.data_dir.starts_with('/') || h.data_dir.split('/').any(|p| p == "..") {
             out.push(Problem::new(
                 format!("{at}.data-dir"),
-                format!("`{}` is not an absolute path", h.data_dir),
+                Msg::new("profile.not-absolute").arg("value", &h.data_dir),
             ));
         } else if h.data_dir == "/" {
             out.push(Problem::new(
                 format!("{at}.data-dir"),
-                "the data dir cannot be `/`",
+                Msg::new("profile.data-dir-root"),
             ));
         }
     }
@@ -463,9 +457,8 @@ pub fn check_secret_sources(a: &Answers, base: &std::path::Path) -> Vec<Problem>
             && std::env::var_os(var).is_none_or(|v| v.is_empty())
         {
             out.push(
-                Problem::new(path, format!("the environment variable {var} is not set")).hint(
-                    format!("export {var}=... before running cdwiz (it stays out of the profile)"),
-                ),
+                Problem::new(path, Msg::new("profile.env-unset").arg("var", var))
+                    .hint(Msg::new("profile.env-unset-hint").arg("var", var)),
             );
         }
     }
@@ -478,7 +471,9 @@ pub fn check_secret_sources(a: &Answers, base: &std::path::Path) -> Vec<Problem>
         match std::fs::metadata(&p) {
             Err(e) => out.push(Problem::new(
                 "ssh.password-file",
-                format!("cannot read {}: {e}", p.display()),
+                Msg::new("profile.file-unreadable")
+                    .arg("path", p.display())
+                    .arg("error", e),
             )),
             Ok(m) => {
                 use std::os::unix::fs::PermissionsExt;
@@ -486,11 +481,9 @@ pub fn check_secret_sources(a: &Answers, base: &std::path::Path) -> Vec<Problem>
                     out.push(
                         Problem::new(
                             "ssh.password-file",
-                            format!(
-                                "{} can be read by other users (mode {:o})",
-                                p.display(),
-                                m.permissions().mode() & 0o777
-                            ),
+                            Msg::new("profile.file-mode")
+                                .arg("path", p.display())
+                                .arg("mode", format!("{:o}", m.permissions().mode() & 0o777)),
                         )
                         .hint(format!("chmod 600 {}", p.display())),
                     );

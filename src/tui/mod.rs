@@ -44,7 +44,7 @@ pub async fn run(profile: Option<PathBuf>, locale: String) -> u8 {
         Some(p) => match cdwiz::profile::load_file_for_wizard(p) {
             Ok(a) => Some(a),
             Err(e) => {
-                eprintln!("{e}");
+                eprintln!("{}", e.render(&locale));
                 return crate::headless::EXIT_BAD_INPUT;
             }
         },

@@ -51,7 +51,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, form: &Form, extra: &[(String,
                         && p.path.starts_with("hosts[")
                         && p.path.ends_with(&field.path["hosts".len()..]))
             })
-            .map(|p| p.message.clone())
+            .map(|p| p.message.render(&app.locale))
             .or_else(|| {
                 extra
                     .iter()

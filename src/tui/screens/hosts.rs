@@ -55,7 +55,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         let bad = app
             .problems
             .iter()
-            .any(|p| p.path.starts_with("hosts[") && p.message.contains(&h.address));
+            .any(|p| p.path.starts_with("hosts[") && p.message.render("en").contains(&h.address));
         let mark = if bad {
             Span::styled("✗ ", theme.fail())
         } else {
@@ -75,7 +75,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     lines.push(Line::default());
     for p in app.problems_for(&["hosts", "ssh"]).iter().take(4) {
         lines.push(Line::from(Span::styled(
-            format!("✗ {}: {}", p.path, p.message),
+            format!("✗ {}: {}", p.path, p.message.render(&app.locale)),
             theme.fail(),
         )));
     }
