@@ -64,6 +64,9 @@ pub enum Command {
     RunChecks,
     Render,
     Deploy,
+    /// Deploy again in the same run: finished steps are skipped, failed
+    /// hosts retried.
+    Retry,
     /// Stop the deploy between steps.
     StopDeploy,
     SaveProfile(PathBuf),
@@ -155,6 +158,8 @@ pub struct App {
     pub outcome: Option<Outcome>,
     pub help: bool,
     pub confirm_quit: bool,
+    /// The reason being typed to accept a check's result.
+    pub waiving: Option<super::form::Field>,
     pub message: Option<String>,
     pub spinner: usize,
     pub no_color: bool,
@@ -197,6 +202,7 @@ impl App {
             outcome: None,
             help: false,
             confirm_quit: false,
+            waiving: None,
             message: None,
             spinner: 0,
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
@@ -549,6 +555,9 @@ impl App {
 
     /// Whether a text field has the keyboard (letters are text then).
     pub fn typing(&self) -> bool {
+        if self.waiving.is_some() {
+            return true;
+        }
         match self.screen {
             Screen::Hosts => self.hosts_form.typing(),
             Screen::Settings => self.settings_form.typing(),
@@ -594,7 +603,9 @@ impl App {
             }
         }
         if key.code == KeyCode::Esc {
-            self.back();
+            if self.waiving.take().is_none() {
+                self.back();
+            }
             return None;
         }
         match self.screen {
@@ -661,6 +672,61 @@ impl App {
         }
     }
 
+    /// After a failed or stopped deploy: go on where it stopped.
+    pub fn retry(&mut self) -> Option<Command> {
+        if self.deploy.running || self.outcome.as_ref().is_none_or(|o| o.ok) {
+            return None;
+        }
+        self.outcome = None;
+        self.screen = Screen::Deploy;
+        self.message = None;
+        self.deploy = DeployView {
+            running: true,
+            ..Default::default()
+        };
+        Some(Command::Retry)
+    }
+
+    /// Starts typing the reason to accept the selected check's result.
+    pub fn start_waiver(&mut self) {
+        let Some((id, host)) = screens::checks::selected(self) else {
+            return;
+        };
+        let r = self.checks.results.get(&(id, host));
+        if r.is_some_and(|r| matches!(r.status, Status::Fail | Status::Warn) && r.waived.is_none())
+        {
+            self.waiving = Some(super::form::Field::line(
+                "accept-checks.reason",
+                "wizard.checks.reason",
+                "",
+            ));
+        }
+    }
+
+    /// Accepts the selected check with the typed reason: it no longer
+    /// blocks, the report and the saved profile carry the reason.
+    pub fn finish_waiver(&mut self) {
+        let Some(field) = self.waiving.take() else {
+            return;
+        };
+        let reason = field.value();
+        if reason.is_empty() {
+            self.message = Some(self.t("wizard.checks.reason-needed"));
+            return;
+        }
+        let Some((id, host)) = screens::checks::selected(self) else {
+            return;
+        };
+        if let Some(r) = self.checks.results.get_mut(&(id.clone(), host.clone())) {
+            r.waived = Some(reason.clone());
+            self.answers.accept_checks.push(AcceptCheck {
+                check: id,
+                host: (host != "*").then_some(host),
+                reason,
+            });
+        }
+    }
+
     pub fn checks_done(&mut self, secs: f64) {
         self.checks.running = false;
         self.checks.secs = Some(secs);
@@ -696,7 +762,16 @@ impl App {
             self.checks
                 .results
                 .values()
-                .filter(|r| r.status == Status::Warn && self.checks.warns_accepted)
+                .filter(|r| {
+                    r.status == Status::Warn && r.waived.is_none() && self.checks.warns_accepted
+                })
+                .filter(|r| {
+                    !self
+                        .answers
+                        .accept_checks
+                        .iter()
+                        .any(|w| w.check == r.id && w.host == r.host)
+                })
                 .map(|r| AcceptCheck {
                     check: r.id.to_string(),
                     host: r.host.clone(),

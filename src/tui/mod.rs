@@ -211,7 +211,16 @@ impl Runner {
                     std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz")),
                 ));
                 let events = self.forward();
-                let waivers = Vec::new();
+                // The profile's accepted deviations, and those accepted here.
+                let waivers: Vec<cdwiz::checks::Waiver> = answers
+                    .accept_checks
+                    .iter()
+                    .map(|w| cdwiz::checks::Waiver {
+                        id: w.check.clone(),
+                        host: w.host.clone(),
+                        reason: w.reason.clone(),
+                    })
+                    .collect();
                 tokio::spawn(async move {
                     let manifest = match pipeline::open_bundle(&answers, &base, &data_dir, false) {
                         Ok(b) => b.manifest,
@@ -256,7 +265,8 @@ impl Runner {
                     let _ = tx.send(Msg::Rendered(r)).await;
                 });
             }
-            Command::Deploy => {
+            Command::Deploy | Command::Retry => {
+                let resume = c == Command::Retry;
                 let run_dir = self.run_dir(app);
                 let secrets = Self::secrets(app);
                 let connector = Arc::new(Connector::new(
@@ -275,6 +285,7 @@ impl Runner {
                 let redact: Vec<String> = secrets.values().iter().map(|s| s.to_string()).collect();
                 tokio::spawn(async move {
                     let outcome = deploy(DeployJob {
+                        resume,
                         answers,
                         base,
                         data_dir,
@@ -295,6 +306,9 @@ impl Runner {
 }
 
 struct DeployJob {
+    /// Go on from the state file of the run directory (finished steps are
+    /// not run again; a failed host is retried).
+    resume: bool,
     answers: cdwiz::profile::Answers,
     base: PathBuf,
     data_dir: PathBuf,
@@ -354,15 +368,19 @@ async fn deploy(j: DeployJob) -> Outcome {
         return fail(outcome, msg.join("; "));
     }
     let heartbeat = targets.heartbeat();
+    let fingerprint = pipeline::fingerprint(&j.answers, &bundle, &rendered);
+    let earlier =
+        cdwiz::deploy::state::load(&j.run_dir).filter(|s| j.resume && s.fingerprint == fingerprint);
+    let trust = earlier.is_some();
     let state = Arc::new(StateStore::new(
         &j.run_dir,
-        State {
+        earlier.unwrap_or_else(|| State {
             run: run_id.clone(),
             install: cdwiz::deploy::secrets::install_id(&j.answers),
-            fingerprint: pipeline::fingerprint(&j.answers, &bundle, &rendered),
+            fingerprint,
             profile: j.profile.clone(),
             ..Default::default()
-        },
+        }),
     ));
     let _ = state.save();
     let mut redact = j.redact.clone();
@@ -379,7 +397,7 @@ async fn deploy(j: DeployJob) -> Outcome {
         cancel: j.cancel.clone(),
         tx: Some(j.events.clone()),
         concurrency: cdwiz::deploy::DEFAULT_CONCURRENCY,
-        resume: false,
+        resume: trust,
     };
     let input = cdwiz::deploy::Input {
         answers: &j.answers,

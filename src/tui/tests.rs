@@ -386,3 +386,46 @@ fn typing_on_the_settings_screen_fills_the_vip() {
     typed(&mut app, "192.0.2.100");
     assert_eq!(app.answers.topology.vip.as_deref(), Some("192.0.2.100"));
 }
+
+#[test]
+fn a_failed_check_accepted_with_a_reason_no_longer_blocks() {
+    let mut app = checks_app("en");
+    app.checks_done(1.0);
+    app.checks.row = 4; // os.kernel, failed on the first host
+    app.checks.col = 0;
+    app.on_key(key(KeyCode::Char('w')));
+    assert!(app.waiving.is_some() && app.typing());
+    // An empty reason is refused.
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.waiving.is_none() && app.message.is_some());
+    app.on_key(key(KeyCode::Char('w')));
+    typed(
+        &mut app,
+        "kernel 3.10 is what the customer runs; vendor-supported",
+    );
+    app.on_key(key(KeyCode::Enter));
+    assert_eq!(app.checks.count(Status::Fail), 0);
+    let w = app.answers.accept_checks.last().unwrap();
+    assert_eq!(
+        (w.check.as_str(), w.host.as_deref()),
+        ("os.kernel", Some("192.0.2.11"))
+    );
+    assert!(w.reason.starts_with("kernel 3.10"));
+    let screen = draw(&app, 80, 24);
+    assert!(
+        screen.contains('~'),
+        "an accepted cell is marked:\n{screen}"
+    );
+}
+
+#[test]
+fn a_failed_deploy_is_retried_where_it_stopped() {
+    let mut app = summary_app("en", false);
+    assert_eq!(app.screen, Screen::Summary);
+    assert_eq!(app.on_key(key(KeyCode::Char('r'))), Some(Command::Retry));
+    assert_eq!(app.screen, Screen::Deploy);
+    assert!(app.deploy.running);
+    // Nothing to retry after a success.
+    let mut ok = summary_app("en", true);
+    assert_eq!(ok.on_key(key(KeyCode::Char('r'))), None);
+}

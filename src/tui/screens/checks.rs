@@ -14,7 +14,14 @@ use crate::tui::app::{App, Command};
 use crate::tui::chrome::{Keys, SPINNER, Theme, block};
 
 pub fn keys(app: &App) -> Keys {
-    let mut k = vec![("←↑↓→", "wizard.key.move"), ("r", "wizard.key.rerun")];
+    if app.waiving.is_some() {
+        return vec![("Enter", "wizard.key.accept"), ("Esc", "wizard.key.cancel")];
+    }
+    let mut k = vec![
+        ("←↑↓→", "wizard.key.move"),
+        ("r", "wizard.key.rerun"),
+        ("w", "wizard.key.waive"),
+    ];
     if app.checks.count(Status::Warn) > 0 {
         k.push(("a", "wizard.key.accept-warns"));
     }
@@ -32,6 +39,13 @@ pub fn columns(app: &App) -> Vec<String> {
         .collect();
     c.push("*".into());
     c
+}
+
+/// The selected cell: check id and column (host, or `*`).
+pub fn selected(app: &App) -> Option<(String, String)> {
+    let id = CATALOGUE.get(app.checks.row)?.id.to_string();
+    let host = columns(app).get(app.checks.col)?.clone();
+    Some((id, host))
 }
 
 fn cell<'a>(app: &'a App, id: &str, host: &str) -> Option<&'a CheckResult> {
@@ -153,9 +167,31 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .block(block(app.t("wizard.checks.detail"))),
         detail,
     );
+    if let Some(field) = &app.waiving {
+        let area = crate::tui::chrome::centered(f.area(), 70, 3);
+        f.render_widget(ratatui::widgets::Clear, area);
+        let mut input = field.input.clone();
+        input.set_block(block(format!(
+            "{} {id} @ {host}",
+            app.t("wizard.checks.reason")
+        )));
+        f.render_widget(&input, area);
+    }
 }
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Command> {
+    if let Some(field) = &mut app.waiving {
+        if key.code == KeyCode::Enter {
+            app.finish_waiver();
+        } else {
+            field.input.input(key);
+        }
+        return None;
+    }
+    if key.code == KeyCode::Char('w') && !app.checks.running {
+        app.start_waiver();
+        return None;
+    }
     let cols = columns(app).len();
     let c = &mut app.checks;
     match key.code {

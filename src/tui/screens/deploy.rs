@@ -168,6 +168,7 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Command> {
         KeyCode::PageDown => d.scroll = d.scroll.saturating_sub(10),
         KeyCode::End => d.scroll = 0,
         KeyCode::Enter => return app.next(),
+        KeyCode::Char('r') => return app.retry(),
         _ => {}
     }
     None

@@ -10,8 +10,12 @@ use ratatui::widgets::{Paragraph, Wrap};
 use crate::tui::app::{App, Command};
 use crate::tui::chrome::{Keys, Theme, block};
 
-pub fn keys(_: &App) -> Keys {
-    vec![("Enter", "wizard.key.finish")]
+pub fn keys(app: &App) -> Keys {
+    if app.outcome.as_ref().is_some_and(|o| !o.ok) {
+        vec![("r", "wizard.key.retry"), ("Enter", "wizard.key.finish")]
+    } else {
+        vec![("Enter", "wizard.key.finish")]
+    }
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
@@ -98,6 +102,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Command> {
     match key.code {
         KeyCode::Enter => app.next(),
+        KeyCode::Char('r') => app.retry(),
         _ => None,
     }
 }
