@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
+use cdwiz::i18n::{Msg, pad, text};
 use cdwiz::sandbox::{self, Fault, SandboxEvent, SandboxSpec};
 
 #[derive(Args)]
@@ -41,7 +42,9 @@ enum SandboxAction {
     },
 }
 
-pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
+pub async fn run(args: SandboxArgs, locale: &str) -> anyhow::Result<()> {
+    let say = |m: Msg| println!("{}", m.render(locale));
+    let progress = |e: SandboxEvent| print_event(e, locale);
     let data_dir = cdwiz::paths::data_dir();
     let docker = cdwiz::docker::connect_local().await?;
     match args.action {
@@ -52,85 +55,85 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
                 net,
             };
             let started = std::time::Instant::now();
-            let sb = sandbox::up(&docker, &data_dir, &spec, &print_event).await?;
+            let sb = sandbox::up(&docker, &data_dir, &spec, &progress).await?;
             let bundle =
-                sandbox::bundle::ensure_bundle(&sandbox::sandbox_root(&data_dir), &print_event)
+                sandbox::bundle::ensure_bundle(&sandbox::sandbox_root(&data_dir), &progress)
                     .await?;
-            println!(
-                "sandbox `{}` is up: {} hosts in {:.1} s",
-                sb.name,
-                sb.hosts.len(),
-                started.elapsed().as_secs_f64()
-            );
-            print_status(&docker, &data_dir, &sb.name).await?;
-            println!("  product bundle: {}", bundle.dir.display());
+            say(Msg::new("sandbox.up")
+                .arg("name", &sb.name)
+                .arg("hosts", sb.hosts.len())
+                .arg("secs", format!("{:.1}", started.elapsed().as_secs_f64())));
+            print_status(&docker, &data_dir, &sb.name, locale).await?;
+            say(Msg::new("sandbox.bundle").arg("dir", bundle.dir.display()));
             Ok(())
         }
         SandboxAction::Down => {
             let report = sandbox::down(&docker, &data_dir, &args.name).await?;
-            println!(
-                "sandbox `{}` is down: {} hosts removed{}",
-                args.name,
-                report.containers,
-                if report.network {
-                    ", network removed"
-                } else {
-                    ""
-                }
-            );
+            say(Msg::new(if report.network {
+                "sandbox.down-network"
+            } else {
+                "sandbox.down"
+            })
+            .arg("name", &args.name)
+            .arg("hosts", report.containers));
             Ok(())
         }
-        SandboxAction::Status => print_status(&docker, &data_dir, &args.name).await,
+        SandboxAction::Status => print_status(&docker, &data_dir, &args.name, locale).await,
         SandboxAction::Fault { host, kind, arg } => {
             let fault = Fault::parse(&kind, arg.as_deref()).map_err(anyhow::Error::msg)?;
             let sb = sandbox::load(&data_dir, &args.name)?;
             sandbox::fault::apply(&docker, &sb, &host, &fault)
                 .await
                 .with_context(|| format!("fault `{fault}` on {host}"))?;
-            println!("{host}: {fault} done");
+            say(Msg::new("sandbox.fault-done")
+                .arg("host", &host)
+                .arg("fault", fault));
             Ok(())
         }
     }
 }
 
-fn print_event(event: SandboxEvent) {
-    match event {
-        SandboxEvent::BuildingImage { tag } => println!(
-            "building host image {tag} from Debian packages (debootstrap, about a minute)…"
-        ),
-        SandboxEvent::ImageBuilt { tag, secs } => println!("built {tag} in {secs:.0} s"),
-        SandboxEvent::HostCreated { host, address } => println!("created {host} at {address}"),
-        SandboxEvent::HostStarted { host } => println!("started {host}"),
-        SandboxEvent::HostRemoved { host } => println!("removed {host}"),
-        SandboxEvent::BuildingBundle { dir } => println!(
-            "building the sandbox product bundle in {} (debootstrap, about a minute)…",
-            dir.display()
-        ),
-        SandboxEvent::BundleBuilt { dir, secs } => {
-            println!("built the bundle {} in {secs:.0} s", dir.display())
+fn print_event(event: SandboxEvent, locale: &str) {
+    let m = match event {
+        SandboxEvent::BuildingImage { tag } => Msg::new("sandbox.building-image").arg("tag", tag),
+        SandboxEvent::ImageBuilt { tag, secs } => Msg::new("sandbox.image-built")
+            .arg("tag", tag)
+            .arg("secs", format!("{secs:.0}")),
+        SandboxEvent::HostCreated { host, address } => Msg::new("sandbox.host-created")
+            .arg("host", host)
+            .arg("address", address),
+        SandboxEvent::HostStarted { host } => Msg::new("sandbox.host-started").arg("host", host),
+        SandboxEvent::HostRemoved { host } => Msg::new("sandbox.host-removed").arg("host", host),
+        SandboxEvent::BuildingBundle { dir } => {
+            Msg::new("sandbox.building-bundle").arg("dir", dir.display())
         }
-        SandboxEvent::WaitingReady { hosts } => {
-            println!("waiting for sshd and Docker on {hosts} hosts…")
-        }
-    }
+        SandboxEvent::BundleBuilt { dir, secs } => Msg::new("sandbox.bundle-built")
+            .arg("dir", dir.display())
+            .arg("secs", format!("{secs:.0}")),
+        SandboxEvent::WaitingReady { hosts } => Msg::new("sandbox.waiting").arg("hosts", hosts),
+    };
+    println!("{}", m.render(locale));
 }
 
 async fn print_status(
     docker: &bollard::Docker,
     data_dir: &std::path::Path,
     name: &str,
+    locale: &str,
 ) -> anyhow::Result<()> {
+    let say = |m: Msg| println!("{}", m.render(locale));
     let (sb, hosts) = sandbox::status(docker, data_dir, name).await?;
+    say(Msg::new("sandbox.status")
+        .arg("name", &sb.name)
+        .arg("network", sb.network())
+        .arg("subnet", sb.subnet())
+        .arg("image", &sb.image));
     println!(
-        "sandbox `{}`: network {} ({}), image {}",
-        sb.name,
-        sb.network(),
-        sb.subnet(),
-        sb.image
-    );
-    println!(
-        "  {:<8} {:<14} {:<10} container",
-        "host", "address", "state"
+        "  {} {} {} {}",
+        pad(&text("sandbox.col-host", locale), 8),
+        pad(&text("sandbox.col-address", locale), 14),
+        pad(&text("sandbox.col-state", locale), 10),
+        text("sandbox.col-container", locale)
     );
     for h in &hosts {
         println!(
@@ -138,24 +141,21 @@ async fn print_status(
             h.name, h.address, h.state, h.container
         );
     }
-    println!("  free for a VIP: {}", sb.vip());
-    println!("  nothing answers on: {}", sb.unreachable_address());
-    println!(
-        "  users: {} (ops: sudo asks for the password; auto: sudo without)",
-        sandbox::USERS.join(", ")
-    );
-    println!("  key: {}", sb.key().display());
-    println!(
-        "  password: in {} (mode 0600)",
-        sb.password_file().display()
-    );
+    say(Msg::new("sandbox.vip").arg("address", sb.vip()));
+    say(Msg::new("sandbox.unreachable").arg("address", sb.unreachable_address()));
+    say(Msg::new("sandbox.users").arg("users", sandbox::USERS.join(", ")));
+    say(Msg::new("sandbox.key").arg("path", sb.key().display()));
+    say(Msg::new("sandbox.password").arg("path", sb.password_file().display()));
     if let Some(first) = hosts.first() {
-        println!(
-            "  try: ssh -i {} -o UserKnownHostsFile={} root@{}",
-            sb.key().display(),
-            sb.known_hosts().display(),
-            first.address
-        );
+        say(Msg::new("sandbox.try").arg(
+            "command",
+            format!(
+                "ssh -i {} -o UserKnownHostsFile={} root@{}",
+                sb.key().display(),
+                sb.known_hosts().display(),
+                first.address
+            ),
+        ));
     }
     Ok(())
 }

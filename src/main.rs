@@ -101,7 +101,26 @@ fn locale(flag: Option<&str>) -> String {
     }
 }
 
+/// Output piped into a program that stopped reading (`cdwiz … | head`):
+/// end quietly, as other command-line tools do, instead of a panic report.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.contains("failed printing to std") && text.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     // Started by ssh as SSH_ASKPASS for a password login: answer and exit.
     if let Some(code) = cdwiz::ssh::askpass::helper_main() {
         return ExitCode::from(code as u8);
@@ -131,7 +150,7 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Sandbox(args)) => {
                 logging::to_stderr();
-                match cli_sandbox::run(args).await {
+                match cli_sandbox::run(args, &lang).await {
                     Ok(()) => 0,
                     Err(e) => {
                         eprintln!("error: {e:#}");
