@@ -42,7 +42,9 @@ pub enum StepOutcome {
     Done,
     /// It failed; the host goes no further in this run.
     Failed {
-        message: String,
+        /// What went wrong (a catalogue message; raw system errors inside).
+        #[serde(rename = "error")]
+        message: crate::i18n::Msg,
         #[serde(skip_serializing_if = "Option::is_none")]
         code: Option<i32>,
         /// The host's log lines before the failure.
@@ -51,7 +53,7 @@ pub enum StepOutcome {
     },
     /// Not run: the host failed earlier, a dependency is missing, or the
     /// operator stopped the run.
-    Skipped { reason: String },
+    Skipped { reason: crate::i18n::Msg },
 }
 
 impl StepOutcome {

@@ -218,7 +218,7 @@ pub async fn run(opts: Options) -> u8 {
                     .map(|(host, why)| {
                         cdwiz::i18n::Msg::new("headless.lock-refused")
                             .arg("host", host)
-                            .arg("why", why)
+                            .arg("why", why.message().render(&opts.locale))
                             .render(&opts.locale)
                     })
                     .collect();
@@ -435,13 +435,22 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
                         (v.as_object_mut(), serde_json::to_value(&outcome))
                     {
                         o.extend(extra);
+                        match &outcome {
+                            StepOutcome::Failed { message, .. }
+                            | StepOutcome::Skipped { reason: message } => {
+                                o.insert("message".into(), message.render(&locale).into());
+                            }
+                            _ => {}
+                        }
                     }
                     println!("{v}");
                 }
                 Output::Text => {
                     let detail = match &outcome {
-                        StepOutcome::Failed { message, .. } => format!(": {message}"),
-                        StepOutcome::Skipped { reason } => format!(": {reason}"),
+                        StepOutcome::Failed { message, .. } => {
+                            format!(": {}", message.render(&locale))
+                        }
+                        StepOutcome::Skipped { reason } => format!(": {}", reason.render(&locale)),
                         _ if secs >= 0.05 => format!(" ({secs:.1} s)"),
                         _ => String::new(),
                     };
@@ -522,7 +531,7 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
             .arg("host", &f.host)
             .arg("step", &f.step)
             .arg("phase", &f.phase)
-            .arg("error", &f.message)
+            .arg("error", f.message.render(locale))
             .render(locale);
         if let Some(code) = f.code {
             line.push_str(&format!(

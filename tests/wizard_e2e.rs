@@ -249,6 +249,19 @@ async fn an_operator_installs_through_the_wizard() {
     );
     let (status, _) = http_get(&vip, 80, "/api/health").await.unwrap();
     assert_eq!(status, 200);
+    // The completion report of that run is in Chinese too.
+    let mut reports: Vec<_> = std::fs::read_dir(state.join("runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("summary.md"))
+        .filter(|p| p.exists())
+        .collect();
+    reports.sort();
+    let report = std::fs::read_to_string(reports.last().unwrap()).unwrap();
+    assert!(
+        report.starts_with("# 安装完成") && report.contains("平台访问地址"),
+        "{report}"
+    );
     drop(tmux);
 
     // The saved profile replayed: the operator only confirms each screen;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::connect::HostConn;
+use crate::i18n::Msg;
 use crate::ssh::quote;
 
 pub const LOCK_FILE: &str = "/run/cdwiz.lock";
@@ -55,15 +56,15 @@ impl Holder {
 
     /// Why this holder is certainly gone, if it is: its process no longer
     /// exists on this machine, or it stopped touching the lock.
-    pub fn dead_because(&self, age: Duration, me: &Holder) -> Option<String> {
+    pub fn dead_because(&self, age: Duration, me: &Holder) -> Option<Msg> {
         if !self.machine.is_empty()
             && self.machine == me.machine
             && self.pid != me.pid
             && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
         {
-            return Some(format!("process {} no longer exists", self.pid));
+            return Some(Msg::new("lock.dead-process").arg("pid", self.pid));
         }
-        (age >= STALE_AFTER).then(|| format!("its lock was last touched {} s ago", age.as_secs()))
+        (age >= STALE_AFTER).then(|| Msg::new("lock.dead-quiet").arg("secs", age.as_secs()))
     }
 }
 
@@ -73,32 +74,45 @@ pub enum LockRefusal {
     /// Another live run holds it.
     Held { holder: Holder, age: Duration },
     /// A dead run left it; `--resume` takes it over.
-    Stale { holder: Holder, why: String },
+    Stale { holder: Holder, why: Msg },
     /// The lock could not be read or written.
     Failed(String),
 }
 
+impl LockRefusal {
+    /// What is wrong and what to do, in the operator's language.
+    pub fn message(&self) -> Msg {
+        match self {
+            LockRefusal::Held { holder, age } => Msg::new("lock.held")
+                .arg("run", &holder.run)
+                .arg("pid", holder.pid)
+                .arg("installer", &holder.installer)
+                .arg("started", holder.started)
+                .arg("age", age.as_secs()),
+            LockRefusal::Stale { holder, why } => {
+                let mut m = Msg::new(if why.key == "lock.dead-process" {
+                    "lock.stale-process"
+                } else {
+                    "lock.stale-quiet"
+                })
+                .arg("run", &holder.run)
+                .arg("pid", holder.pid)
+                .arg("installer", &holder.installer);
+                if let Some(secs) = why.args.get("secs") {
+                    m = m.arg("secs", secs);
+                }
+                m
+            }
+            LockRefusal::Failed(m) => Msg::new("lock.failed")
+                .arg("file", LOCK_FILE)
+                .arg("error", m),
+        }
+    }
+}
+
 impl std::fmt::Display for LockRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LockRefusal::Held { holder, age } => write!(
-                f,
-                "another cdwiz run holds this host: run {} (pid {} on {}, started at unix time {}, \
-                 alive {} s ago); wait for it to finish, or stop it",
-                holder.run,
-                holder.pid,
-                holder.installer,
-                holder.started,
-                age.as_secs()
-            ),
-            LockRefusal::Stale { holder, why } => write!(
-                f,
-                "locked by run {} (pid {} on {}), which is no longer running ({why}); \
-                 run again with --resume to take the lock over and continue that install",
-                holder.run, holder.pid, holder.installer
-            ),
-            LockRefusal::Failed(m) => write!(f, "cannot take the run lock {LOCK_FILE}: {m}"),
-        }
+        f.write_str(&self.message().render("en"))
     }
 }
 
@@ -200,6 +214,7 @@ mod tests {
             other
                 .dead_because(Duration::from_secs(1), &me)
                 .unwrap()
+                .render("en")
                 .contains("no longer exists")
         );
         let mut remote = other.clone();

@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bundle::{Bundle, Component};
 use crate::docker::has_image;
 use crate::event::{Event, EventSender, StepOutcome};
+use crate::i18n::Msg;
 use crate::profile::{Answers, TopologyKind};
 use crate::render::{RenderedFile, placement};
 use crate::ssh::quote;
@@ -101,7 +102,7 @@ pub struct Failure {
     pub host: String,
     pub phase: String,
     pub step: String,
-    pub message: String,
+    pub message: Msg,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<i32>,
     pub last_lines: Vec<String>,
@@ -133,14 +134,23 @@ impl DeployReport {
 /// An error of one step.
 #[derive(Debug)]
 struct StepError {
-    message: String,
+    message: Msg,
     code: Option<i32>,
 }
 
 impl<T: ToString> From<T> for StepError {
     fn from(e: T) -> Self {
         StepError {
-            message: e.to_string(),
+            message: Msg::from(e.to_string()),
+            code: None,
+        }
+    }
+}
+
+impl From<Msg> for StepError {
+    fn from(message: Msg) -> Self {
+        StepError {
+            message,
             code: None,
         }
     }
@@ -285,8 +295,8 @@ impl Run<'_> {
                 "{step}: {}{}",
                 outcome.word(),
                 match &outcome {
-                    StepOutcome::Failed { message, .. } => format!(": {message}"),
-                    StepOutcome::Skipped { reason } => format!(": {reason}"),
+                    StepOutcome::Failed { message, .. } => format!(": {}", message.render("en")),
+                    StepOutcome::Skipped { reason } => format!(": {}", reason.render("en")),
                     _ => format!(" ({secs:.1} s)"),
                 }
             ),
@@ -325,7 +335,7 @@ impl Run<'_> {
                 host,
                 step,
                 StepOutcome::Skipped {
-                    reason: "stopped by the operator".into(),
+                    reason: Msg::new("deploy.skip.stopped"),
                 },
                 0.0,
             )
@@ -360,7 +370,10 @@ impl Run<'_> {
                 true
             }
             Err(e) => {
-                let _ = self.ctx.state.mark_failed(host, step, &e.message);
+                let _ = self
+                    .ctx
+                    .state
+                    .mark_failed(host, step, &e.message.render("en"));
                 let last_lines = self.ctx.logs.tail(host);
                 self.record(
                     host,
@@ -413,7 +426,10 @@ async fn run_logged(
     if out.code != 0 {
         let last = out.stderr.trim().lines().last().unwrap_or("").to_string();
         return Err(StepError {
-            message: format!("{what} exited with {}: {last}", out.code),
+            message: Msg::new("deploy.error.exited")
+                .arg("what", what)
+                .arg("code", out.code)
+                .arg("last", last),
             code: Some(out.code),
         });
     }
@@ -438,9 +454,16 @@ async fn put_file(
         .conn
         .run_with_input(&script, Some(content.as_bytes()), CMD_TIMEOUT)
         .await
-        .map_err(|e| format!("writing {path}: {e}"))?;
+        .map_err(|e| {
+            Msg::new("deploy.error.write")
+                .arg("path", path)
+                .arg("error", e)
+        })?;
     if out.code != 0 {
-        return Err(format!("writing {path}: {}", out.stderr.trim()).into());
+        return Err(Msg::new("deploy.error.write")
+            .arg("path", path)
+            .arg("error", out.stderr.trim())
+            .into());
     }
     Ok(out.stdout.trim() == "changed")
 }
@@ -495,7 +518,9 @@ pub async fn deploy(input: &Input<'_>, targets: &Targets, ctx: &RunContext) -> D
             .and_then(|(_, s)| s.first().cloned())
             .unwrap_or_else(|| "prepare".into());
         run.step(addr, &first, || async {
-            Err::<bool, _>(StepError::from(format!("cannot reach the host: {why}")))
+            Err::<bool, _>(StepError::from(
+                Msg::new("deploy.error.unreachable").arg("why", why),
+            ))
         })
         .await;
     }
@@ -527,7 +552,7 @@ pub async fn deploy(input: &Input<'_>, targets: &Targets, ctx: &RunContext) -> D
                 let v = docker
                     .version()
                     .await
-                    .map_err(|e| format!("Docker API: {e}"))?;
+                    .map_err(|e| Msg::new("deploy.error.docker-api").arg("error", e))?;
                 let have = v.version.unwrap_or_default();
                 let min = &manifest.requirements.docker_min;
                 run.ctx.logs.log(
@@ -535,11 +560,10 @@ pub async fn deploy(input: &Input<'_>, targets: &Targets, ctx: &RunContext) -> D
                     &format!("Docker engine {have} (at least {min} needed)"),
                 );
                 if !version_at_least(&have, min) {
-                    return Err(format!(
-                        "Docker {have} is older than {min}, the oldest the product runs on: \
-                         upgrade Docker on this host"
-                    )
-                    .into());
+                    return Err(Msg::new("deploy.error.docker-old")
+                        .arg("have", have)
+                        .arg("min", min)
+                        .into());
                 }
                 Ok(false)
             })
@@ -590,7 +614,7 @@ pub async fn deploy(input: &Input<'_>, targets: &Targets, ctx: &RunContext) -> D
                         addr,
                         step,
                         StepOutcome::Skipped {
-                            reason: format!("needs {}, which is not up", names.join(", ")),
+                            reason: Msg::new("deploy.skip.needs").arg("names", names.join(", ")),
                         },
                         0.0,
                     )
@@ -627,9 +651,11 @@ pub async fn deploy(input: &Input<'_>, targets: &Targets, ctx: &RunContext) -> D
                     port,
                     http: Some(path.clone()),
                 };
-                health::wait(&host, &h, VERIFY_TIMEOUT)
-                    .await
-                    .map_err(|e| format!("{target_url}: {e}"))?;
+                health::wait(&host, &h, VERIFY_TIMEOUT).await.map_err(|e| {
+                    Msg::new("deploy.error.verify")
+                        .arg("url", target_url)
+                        .arg("error", e)
+                })?;
                 logs.log(CLUSTER, &format!("{target_url} answers"));
                 Ok(false)
             })
@@ -639,7 +665,7 @@ pub async fn deploy(input: &Input<'_>, targets: &Targets, ctx: &RunContext) -> D
                 CLUSTER,
                 "verify",
                 StepOutcome::Skipped {
-                    reason: "the platform's entry component is not up on any host".into(),
+                    reason: Msg::new("deploy.skip.entry-down"),
                 },
                 0.0,
             )
@@ -758,11 +784,11 @@ async fn prepare_host(
             Ok(out) => changed |= out.lines().last() == Some("changed"),
             Err(mut e) => {
                 if let Some(code) = e.code {
-                    e.message = format!(
-                        "data disk {disk}: {} ({})",
-                        e.message,
-                        prepare::data_disk_hint(code)
-                    );
+                    let detail = e.message.args.get("last").cloned().unwrap_or_default();
+                    e.message = Msg::new(prepare::data_disk_message(code))
+                        .arg("disk", disk)
+                        .arg("dir", &t.data_dir)
+                        .arg("detail", detail);
                 }
                 return Err(e);
             }
@@ -838,7 +864,7 @@ async fn load_images(run: &Run<'_>, t: &Target) -> Result<bool, StepError> {
         for reference in &image.references {
             if !has_image(docker, reference)
                 .await
-                .map_err(|e| format!("Docker API: {e}"))?
+                .map_err(|e| Msg::new("deploy.error.docker-api").arg("error", e))?
             {
                 missing.push(reference.as_str());
             }
@@ -858,7 +884,11 @@ async fn load_images(run: &Run<'_>, t: &Target) -> Result<bool, StepError> {
         );
         let file = tokio::fs::File::open(bundle.dir.join(&image.file))
             .await
-            .map_err(|e| format!("{}: {e}", image.file.display()))?;
+            .map_err(|e| {
+                Msg::new("deploy.error.load")
+                    .arg("file", image.file.display())
+                    .arg("error", e)
+            })?;
         let sent = Arc::new(AtomicU64::new(0));
         let (tx, host, counter) = (run.ctx.tx.clone(), addr.clone(), sent.clone());
         let body =
@@ -884,9 +914,16 @@ async fn load_images(run: &Run<'_>, t: &Target) -> Result<bool, StepError> {
         let started = Instant::now();
         let mut load = docker.import_image_stream(ImportImageOptions::default(), body, None);
         while let Some(item) = load.next().await {
-            let info = item.map_err(|e| format!("loading {}: {e}", image.file.display()))?;
+            let info = item.map_err(|e| {
+                Msg::new("deploy.error.load")
+                    .arg("file", image.file.display())
+                    .arg("error", e)
+            })?;
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                return Err(format!("loading {}: {err}", image.file.display()).into());
+                return Err(Msg::new("deploy.error.load")
+                    .arg("file", image.file.display())
+                    .arg("error", err)
+                    .into());
             }
             if let Some(s) = info.stream {
                 logs.log(&addr, s.trim());
@@ -922,9 +959,9 @@ async fn start_component(run: &Run<'_>, t: &Target, c: &Component) -> Result<boo
     ));
     let mut config_contents = Vec::new();
     for name in c.configs.keys() {
-        config_contents.push(file(name).ok_or_else(|| {
-            format!("the manifest mounts `{name}`, which was not rendered for this host")
-        })?);
+        config_contents.push(
+            file(name).ok_or_else(|| Msg::new("deploy.error.config-missing").arg("name", name))?,
+        );
     }
     let want = container::Wanted {
         component: c,
@@ -952,7 +989,11 @@ async fn start_component(run: &Run<'_>, t: &Target, c: &Component) -> Result<boo
             .await;
             f.abort();
         }
-        healthy.map_err(|e| format!("{}: {e}", container::name(&c.name)))?;
+        healthy.map_err(|e| {
+            Msg::new("deploy.error.unhealthy")
+                .arg("container", container::name(&c.name))
+                .arg("error", e)
+        })?;
     }
     Ok(changed)
 }

@@ -63,17 +63,16 @@ echo changed"#,
     )
 }
 
-/// What the operator should do about a failed disk script.
-pub fn data_disk_hint(code: i32) -> &'static str {
+/// The catalogue message for a failed disk script (what is wrong and what
+/// to do), by its exit code.
+pub fn data_disk_message(code: i32) -> &'static str {
     match code {
-        DISK_NOT_BLOCK => "check `data-disk` in the profile (lsblk -d lists the disks)",
-        DISK_NOT_BLANK | DISK_FOREIGN_FS => {
-            "cdwiz formats only blank disks: wipe it (wipefs -a) if its data is not needed, \
-             or mount it on the data dir yourself and remove `format-data-disk`"
-        }
-        DIR_NOT_EMPTY => "move the files away or choose another `data-dir`",
-        DISK_ELSEWHERE => "unmount it first, or set `data-dir` to where it is mounted",
-        _ => "see the host's log",
+        DISK_NOT_BLOCK => "deploy.error.disk-not-block",
+        DISK_NOT_BLANK => "deploy.error.disk-not-blank",
+        DISK_FOREIGN_FS => "deploy.error.disk-foreign",
+        DIR_NOT_EMPTY => "deploy.error.disk-dir-not-empty",
+        DISK_ELSEWHERE => "deploy.error.disk-elsewhere",
+        _ => "deploy.error.disk-other",
     }
 }
 

@@ -114,7 +114,11 @@ pub fn to_markdown(
         if let Some(code) = f.code {
             s.push_str(&format!("- {}: {code}\n", t("summary.exit-code")));
         }
-        s.push_str(&format!("- {}: {}\n\n", t("summary.error"), f.message));
+        s.push_str(&format!(
+            "- {}: {}\n\n",
+            t("summary.error"),
+            f.message.render(locale)
+        ));
         if !f.last_lines.is_empty() {
             s.push_str(&format!("{}:\n\n```\n", t("summary.last-lines")));
             for l in &f.last_lines {

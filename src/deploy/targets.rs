@@ -23,13 +23,11 @@ pub struct Target {
 
 impl Target {
     /// The host's Docker engine, or why it cannot be reached.
-    pub fn docker(&self) -> Result<&bollard::Docker, String> {
-        self.docker.as_ref().map(|d| &d.docker).map_err(|e| {
-            format!(
-                "no Docker engine answers at /var/run/docker.sock ({e}): install Docker \
-                 (20.10 or newer) or start it"
-            )
-        })
+    pub fn docker(&self) -> Result<&bollard::Docker, crate::i18n::Msg> {
+        self.docker
+            .as_ref()
+            .map(|d| &d.docker)
+            .map_err(|e| crate::i18n::Msg::new("deploy.error.no-docker").arg("error", e))
     }
 }
 

@@ -640,7 +640,9 @@ impl App {
             Event::DeployStep { host, outcome, .. } => {
                 let h = self.deploy.hosts.entry(host).or_default();
                 match outcome {
-                    StepOutcome::Failed { message, .. } => h.failed = Some(message),
+                    StepOutcome::Failed { message, .. } => {
+                        h.failed = Some(message.render(&self.locale))
+                    }
                     StepOutcome::Skipped { .. } => {}
                     _ => h.finished += 1,
                 }

@@ -439,7 +439,7 @@ async fn deploy(j: DeployJob) -> Outcome {
             (
                 f.host.clone(),
                 f.step.clone(),
-                f.message.clone(),
+                f.message.render(&j.locale),
                 f.last_lines.clone(),
             )
         })

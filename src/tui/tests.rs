@@ -429,3 +429,25 @@ fn a_failed_deploy_is_retried_where_it_stopped() {
     let mut ok = summary_app("en", true);
     assert_eq!(ok.on_key(key(KeyCode::Char('r'))), None);
 }
+
+/// Keys built at run time (screen titles, topologies) are in both catalogues.
+#[test]
+fn computed_catalogue_keys_exist() {
+    let mut keys: Vec<String> = Screen::ALL
+        .iter()
+        .map(|s| format!("wizard.{}.title", s.key()))
+        .collect();
+    for k in super::app::TOPOLOGIES {
+        for suffix in ["", ".about", ".needs"] {
+            keys.push(format!("wizard.topology.{}{suffix}", k.as_str()));
+        }
+    }
+    for outcome in ["changed", "unchanged", "done", "failed", "skipped"] {
+        keys.push(format!("deploy.outcome.{outcome}"));
+    }
+    for locale in cdwiz::i18n::LOCALES {
+        for k in &keys {
+            assert_ne!(&cdwiz::i18n::text(k, locale), k, "{locale} lacks {k}");
+        }
+    }
+}
