@@ -62,6 +62,8 @@ impl Screen {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     RunChecks,
+    /// The checks of one host again (the others' results stay).
+    RunChecksFor(String),
     Render,
     Deploy,
     /// Deploy again in the same run: finished steps are skipped, failed
@@ -85,6 +87,8 @@ pub struct ChecksView {
     pub warns_accepted: bool,
     pub secs: Option<f64>,
     pub note: Option<String>,
+    /// Re-running one host: results for other hosts are ignored.
+    pub only: Option<String>,
 }
 
 impl ChecksView {
@@ -626,6 +630,9 @@ impl App {
             Event::ChecksStarted { .. } => {}
             Event::CheckFinished(r) => {
                 let host = r.host.clone().unwrap_or_else(|| "*".into());
+                if self.checks.only.as_ref().is_some_and(|o| *o != host) {
+                    return;
+                }
                 self.checks.results.insert((r.id.to_string(), host), r);
             }
             Event::ChecksHostDone { host, .. } => self.checks.hosts_done.push(host),
@@ -731,6 +738,7 @@ impl App {
 
     pub fn checks_done(&mut self, secs: f64) {
         self.checks.running = false;
+        self.checks.only = None;
         self.checks.secs = Some(secs);
     }
 

@@ -202,7 +202,11 @@ impl Runner {
                 };
                 app.message = Some(note);
             }
-            Command::RunChecks => {
+            Command::RunChecks | Command::RunChecksFor(_) => {
+                let mut answers = answers;
+                if let Command::RunChecksFor(host) = &c {
+                    answers.hosts.retain(|h| &h.address == host);
+                }
                 let run_dir = self.run_dir(app);
                 let connector = Arc::new(Connector::new(
                     &answers,

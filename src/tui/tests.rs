@@ -451,3 +451,41 @@ fn computed_catalogue_keys_exist() {
         }
     }
 }
+
+#[test]
+fn one_host_is_checked_again_and_the_others_keep_their_results() {
+    let mut app = checks_app("en");
+    app.checks_done(1.0);
+    app.checks.col = 1; // 192.0.2.12
+    let before = app.checks.results.len();
+    assert_eq!(
+        app.on_key(key(KeyCode::Char('r'))),
+        Some(Command::RunChecksFor("192.0.2.12".into()))
+    );
+    assert!(app.checks.running);
+    let left = app.checks.results.len();
+    assert!(left < before);
+    assert!(app.checks.results.keys().all(|(_, h)| h != "192.0.2.12"));
+    // Results of other hosts from that run are ignored.
+    app.on_event(Event::CheckFinished(result(
+        "os.arch",
+        "192.0.2.11",
+        Status::Fail,
+    )));
+    app.on_event(Event::CheckFinished(result(
+        "os.arch",
+        "192.0.2.12",
+        Status::Pass,
+    )));
+    assert_eq!(app.checks.results.len(), left + 1);
+    assert_eq!(
+        app.checks.results[&("os.arch".to_string(), "192.0.2.11".to_string())].status,
+        Status::Pass
+    );
+    // R checks every host again.
+    app.checks_done(1.0);
+    assert_eq!(
+        app.on_key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT)),
+        Some(Command::RunChecks)
+    );
+}

@@ -19,7 +19,8 @@ pub fn keys(app: &App) -> Keys {
     }
     let mut k = vec![
         ("←↑↓→", "wizard.key.move"),
-        ("r", "wizard.key.rerun"),
+        ("r", "wizard.key.rerun-host"),
+        ("R", "wizard.key.rerun"),
         ("w", "wizard.key.waive"),
     ];
     if app.checks.count(Status::Warn) > 0 {
@@ -200,10 +201,25 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Command> {
         KeyCode::Left | KeyCode::Char('h') | KeyCode::BackTab => c.col = c.col.saturating_sub(1),
         KeyCode::Right | KeyCode::Char('l') | KeyCode::Tab => c.col = (c.col + 1).min(cols - 1),
         KeyCode::Char('a') if !c.running => c.warns_accepted = true,
-        KeyCode::Char('r') if !c.running => {
+        KeyCode::Char('R') if !c.running => {
             *c = Default::default();
             c.running = true;
             return Some(Command::RunChecks);
+        }
+        KeyCode::Char('r') if !c.running => {
+            // The selected column's host; on `*`, every host.
+            let cols = columns(app);
+            let c = &mut app.checks;
+            let host = cols.get(c.col).cloned().unwrap_or_default();
+            if host == "*" {
+                *c = Default::default();
+                c.running = true;
+                return Some(Command::RunChecks);
+            }
+            c.results.retain(|(_, h), _| *h != host);
+            c.running = true;
+            c.only = Some(host.clone());
+            return Some(Command::RunChecksFor(host));
         }
         KeyCode::Enter => return app.next(),
         _ => {}
