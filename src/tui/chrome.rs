@@ -100,10 +100,30 @@ pub fn frame(f: &mut Frame, app: &App, keys: &Keys) -> Rect {
             msg,
         );
     }
+    // The keys that matter now: Enter first, then the screen's others while
+    // they fit, and always `?` (the help lists every key) and `q`.
+    let item = |k: &str, what: &str| {
+        let label = app.t(what);
+        let width = unicode_width::UnicodeWidthStr::width(format!(" {k}  {label} ").as_str());
+        (k.to_string(), label, width)
+    };
+    let common: Vec<_> = COMMON.iter().map(|(k, w)| item(k, w)).collect();
+    let mut room = (foot.width as usize).saturating_sub(common.iter().map(|c| c.2).sum());
+    let mut ordered: Vec<_> = keys.iter().filter(|(k, _)| *k == "Enter").collect();
+    ordered.extend(keys.iter().filter(|(k, _)| *k != "Enter"));
+    let mut shown = Vec::new();
+    for (k, what) in ordered {
+        let it = item(k, what);
+        if it.2 > room {
+            break;
+        }
+        room -= it.2;
+        shown.push(it);
+    }
     let mut foot_spans = Vec::new();
-    for (k, what) in keys.iter().chain(COMMON.iter()) {
+    for (k, label, _) in shown.into_iter().chain(common) {
         foot_spans.push(Span::styled(format!(" {k} "), theme.focus()));
-        foot_spans.push(Span::raw(format!(" {} ", app.t(what))));
+        foot_spans.push(Span::raw(format!(" {label} ")));
     }
     f.render_widget(Paragraph::new(Line::from(foot_spans)), foot);
     body
