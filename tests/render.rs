@@ -148,3 +148,68 @@ fn a_bundle_template_overrides_and_an_undefined_variable_is_named() {
     assert!(err.contains("line 2"), "{err}");
     assert!(err.contains("is undefined"), "{err}");
 }
+
+/// The k8s topology's manifests are valid for the Kubernetes versions the
+/// platform supports (kubernetes-validate from PyPI, strict: unknown fields
+/// are errors), with the registry, pull secret and replicas the answers set.
+#[test]
+fn k8s_manifests_validate_against_the_supported_kubernetes_versions() {
+    let tool = root().join("target/tools-venv/bin/kubernetes-validate");
+    assert!(
+        tool.exists(),
+        "kubernetes-validate not found at {}: run scripts/setup-machine",
+        tool.display()
+    );
+    let mut a = answers("k8s.yaml");
+    a.topology.registry = Some("registry.example.com/cd".into());
+    a.topology.pull_secret = Some("cd-pull".into());
+    a.topology.replicas.insert("backend".into(), 3);
+    assert!(profile::validate(&a).is_empty());
+    let files = render::render(&a, &cd_manifest().manifest, None).unwrap();
+    let names: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
+    assert!(
+        names.contains(&"k8s/namespace.yaml".to_string())
+            && names.contains(&"k8s/backend.yaml".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.contains("keepalived")),
+        "keepalived is for hosts only"
+    );
+    let backend = &files
+        .iter()
+        .find(|f| f.path.ends_with("backend.yaml"))
+        .unwrap()
+        .content;
+    assert!(
+        backend.contains("replicas: 3")
+            && backend.contains("image: registry.example.com/cd/cd/backend:3.2.0")
+    );
+    assert!(backend.contains("- name: cd-pull"));
+    let tmp = tempfile::tempdir().unwrap();
+    render::write(&files, tmp.path()).unwrap();
+    let paths: Vec<PathBuf> = files.iter().map(|f| tmp.path().join(&f.path)).collect();
+    for version in ["1.27.0", "1.30.0", "1.33.0"] {
+        let out = std::process::Command::new(&tool)
+            .args(["--strict", "--quiet", "-k", version])
+            .args(&paths)
+            .output()
+            .expect("run kubernetes-validate");
+        assert!(
+            out.status.success(),
+            "Kubernetes {version}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A replica count for a component the product does not have is an error
+    // naming the field.
+    a.topology.replicas.insert("bakend".into(), 2);
+    let e = render::render(&a, &cd_manifest().manifest, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("topology.replicas.bakend") && e.contains("no component `bakend`"),
+        "{e}"
+    );
+}

@@ -148,6 +148,17 @@ pub struct Topology {
     /// k8s: StorageClass for volumes (default: the cluster's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
+    /// k8s: the registry (and path) the cluster pulls the product's images
+    /// from, e.g. `registry.example.com/cd`; images keep their own names
+    /// under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// k8s: the image pull secret (in the namespace) for that registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_secret: Option<String>,
+    /// k8s: replicas per component (default 1), e.g. `{ backend: 2 }`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub replicas: std::collections::BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

@@ -114,6 +114,9 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
             t.storage_class.is_some(),
             TopologyKind::K8s,
         ),
+        ("registry", t.registry.is_some(), TopologyKind::K8s),
+        ("pull-secret", t.pull_secret.is_some(), TopologyKind::K8s),
+        ("replicas", !t.replicas.is_empty(), TopologyKind::K8s),
     ] {
         only(field, present, for_kind, out);
     }
@@ -167,6 +170,33 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
                     Msg::new("profile.k8s-namespace-bad").arg("ns", ns),
                 )),
                 Some(_) => {}
+            }
+            if let Some(ps) = t.pull_secret.as_deref()
+                && !dns_label(ps)
+            {
+                out.push(Problem::new(
+                    "topology.pull-secret",
+                    Msg::new("profile.k8s-name-bad").arg("value", ps),
+                ));
+            }
+            if let Some(r) = t.registry.as_deref()
+                && (r.trim().is_empty() || r.contains("://") || r.contains(' '))
+            {
+                out.push(
+                    Problem::new(
+                        "topology.registry",
+                        Msg::new("profile.registry-bad").arg("value", r),
+                    )
+                    .hint(Msg::new("profile.registry-bad-hint")),
+                );
+            }
+            for (name, n) in &t.replicas {
+                if *n == 0 || *n > 100 {
+                    out.push(Problem::new(
+                        format!("topology.replicas.{name}"),
+                        Msg::new("profile.range").arg("min", 1).arg("max", 100),
+                    ));
+                }
             }
         }
     }

@@ -32,8 +32,12 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/keepalived/keepalived.conf.j2"),
     ),
     (
-        "k8s/workloads.yaml.j2",
-        include_str!("../../templates/k8s/workloads.yaml.j2"),
+        "k8s/namespace.yaml.j2",
+        include_str!("../../templates/k8s/namespace.yaml.j2"),
+    ),
+    (
+        "k8s/component.yaml.j2",
+        include_str!("../../templates/k8s/component.yaml.j2"),
     ),
 ];
 
@@ -80,6 +84,9 @@ struct ComponentView {
     /// Rendered files mounted read-only (name relative to the host folder).
     configs: Vec<Volume>,
     cap_add: Vec<String>,
+    health: Option<crate::bundle::Health>,
+    /// Pods of it (k8s).
+    replicas: u32,
     /// Dependencies that run on the same host.
     local_deps: Vec<String>,
 }
@@ -116,6 +123,9 @@ pub fn placement(answers: &Answers, c: &Component) -> Vec<String> {
 fn environment(bundle_dir: Option<&Path>) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // YAML and env files, not HTML or JSON: values go in as they are (the
+    // templates quote with `tojson` where a value needs it).
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_keep_trailing_newline(true);
     let overrides = bundle_dir.map(|d| d.join("templates"));
     env.set_loader(move |name| {
@@ -194,6 +204,8 @@ pub fn render(
         admin_user => answers.settings.admin_user.clone(),
         timezone => answers.settings.timezone.clone(),
         masters => masters.clone(),
+        install => crate::deploy::secrets::install_id(answers),
+        pull_secret => t.pull_secret.clone().unwrap_or_default(),
     };
     let product = context! { name => manifest.product.name.clone(), version => manifest.product.version.clone() };
     let placed: BTreeMap<String, Vec<String>> = manifest
@@ -204,31 +216,7 @@ pub fn render(
     let mut files = Vec::new();
 
     if t.kind == TopologyKind::K8s {
-        let endpoints: BTreeMap<String, Value> = manifest
-            .components
-            .iter()
-            .map(|c| {
-                let port = c.ports.first().copied().unwrap_or(0);
-                (
-                    c.name.clone(),
-                    context! { host => c.name.clone(), port => port },
-                )
-            })
-            .collect();
-        let mut views = Vec::new();
-        for c in manifest.components.iter().filter(|c| {
-            c.placement.topologies.is_empty() || c.placement.topologies.contains(&t.kind)
-        }) {
-            let host = context! { address => c.name.clone() };
-            let ctx = context! { cluster, product, host, endpoints };
-            views.push(view(&env, c, &ctx, &[])?);
-        }
-        let ctx = context! { cluster, product, components => views };
-        files.push(RenderedFile {
-            path: PathBuf::from("k8s/workloads.yaml"),
-            content: render_one(&env, "k8s/workloads.yaml.j2", &ctx)?,
-        });
-        return Ok(files);
+        return render_k8s(answers, manifest, &env, cluster, product);
     }
 
     for (index, h) in answers.hosts.iter().enumerate() {
@@ -301,6 +289,66 @@ pub fn render(
     Ok(files)
 }
 
+/// The k8s topology: a namespace, and per component its ConfigMap, its
+/// Deployment (StatefulSet with volume claims when it keeps data) and its
+/// Service, in `k8s/`.
+fn render_k8s(
+    answers: &Answers,
+    manifest: &Manifest,
+    env: &Environment,
+    cluster: Value,
+    product: Value,
+) -> Result<Vec<RenderedFile>, RenderError> {
+    let t = &answers.topology;
+    let components: Vec<&Component> = manifest
+        .components
+        .iter()
+        .filter(|c| c.placement.topologies.is_empty() || c.placement.topologies.contains(&t.kind))
+        .collect();
+    for name in t.replicas.keys() {
+        if !components.iter().any(|c| &c.name == name) {
+            let known: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
+            return Err(RenderError::Template {
+                template: format!("topology.replicas.{name}"),
+                message: format!(
+                    "no component `{name}` in the product; components: {}",
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+    // In the cluster, a component reaches another through its Service.
+    let endpoints: BTreeMap<String, Value> = components
+        .iter()
+        .map(|c| {
+            let port = c.ports.first().copied().unwrap_or(0);
+            (
+                c.name.clone(),
+                context! { host => c.name.clone(), port => port },
+            )
+        })
+        .collect();
+    let mut files = vec![RenderedFile {
+        path: PathBuf::from("k8s/namespace.yaml"),
+        content: render_one(env, "k8s/namespace.yaml.j2", &context! { cluster, product })?,
+    }];
+    for c in components {
+        let host = context! { address => c.name.clone() };
+        let ctx = context! { cluster, product, host, endpoints };
+        let mut v = view(env, c, &ctx, &[])?;
+        v.replicas = t.replicas.get(&c.name).copied().unwrap_or(1);
+        if let Some(r) = t.registry.as_deref() {
+            v.image = format!("{}/{}", r.trim_end_matches('/'), c.image);
+        }
+        let ctx = context! { cluster, product, c => v };
+        files.push(RenderedFile {
+            path: PathBuf::from(format!("k8s/{}.yaml", c.name)),
+            content: render_one(env, "k8s/component.yaml.j2", &ctx)?,
+        });
+    }
+    Ok(files)
+}
+
 /// A component as templates see it, its env values rendered in `ctx`.
 fn view(
     env: &Environment,
@@ -342,6 +390,8 @@ fn view(
             })
             .collect(),
         cap_add: c.cap_add.clone(),
+        health: c.health.clone(),
+        replicas: 1,
         local_deps: c
             .depends_on
             .iter()

@@ -485,6 +485,9 @@ impl App {
                         context: None,
                         namespace: None,
                         storage_class: None,
+                        registry: None,
+                        pull_secret: None,
+                        replicas: Default::default(),
                     };
                     self.roles.clear();
                     self.rebuild_settings_form();
@@ -823,6 +826,9 @@ fn default_answers() -> Answers {
             context: None,
             namespace: None,
             storage_class: None,
+            registry: None,
+            pull_secret: None,
+            replicas: Default::default(),
         },
         ssh: SshSettings {
             auth: SshAuth::Password,
