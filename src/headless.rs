@@ -185,6 +185,19 @@ pub async fn run(opts: Options) -> u8 {
     state.fingerprint = fingerprint;
     let secret_values: Vec<String> = secrets.values().iter().map(|s| s.to_string()).collect();
 
+    // The k8s topology renders its manifests; its cluster checks and its
+    // deploy through the Kubernetes API are not built yet (issue 6).
+    if answers.topology.kind == cdwiz::profile::TopologyKind::K8s {
+        let line = cdwiz::i18n::Msg::new("headless.k8s-not-yet")
+            .arg("count", rendered.len())
+            .arg("dir", rendered_dir.display())
+            .render(&opts.locale);
+        if opts.dry_run {
+            note(opts.output, "k8s-not-yet", &line);
+            return EXIT_OK;
+        }
+        return bad_input(&[line]);
+    }
     let connector = connector(&answers, secrets, &data_dir);
     let cancel = CancellationToken::new();
     let interrupts = watch_interrupts(cancel.clone(), opts.locale.clone());

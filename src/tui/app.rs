@@ -510,7 +510,11 @@ impl App {
             }
             Screen::Settings => {
                 self.sync();
-                if self.problems.is_empty() {
+                if self.answers.topology.kind == TopologyKind::K8s {
+                    // Cluster checks and deploy onto Kubernetes: issue 6.
+                    self.message = Some(self.t("wizard.k8s-not-yet"));
+                    None
+                } else if self.problems.is_empty() {
                     self.go(Screen::Checks)
                 } else {
                     self.message = Some(self.t("wizard.fix-first"));
