@@ -107,3 +107,50 @@ fn a_bad_profile_speaks_the_operators_language() {
     assert_eq!(code, 2);
     assert_eq!(where_(&zh_validate), where_(&en));
 }
+
+/// The k8s topology renders its manifests and says plainly that it cannot
+/// check or deploy onto a cluster yet; a deploy is refused, not faked.
+#[test]
+fn k8s_renders_and_refuses_to_pretend_it_deployed() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root.join("tests/profiles/good/k8s.yaml"),
+        tmp.path().join("k8s.yaml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(tmp.path().join("cd-bundle-3.2.0")).unwrap();
+    std::fs::copy(
+        root.join("assets/products/cd/manifest.yaml"),
+        tmp.path().join("cd-bundle-3.2.0/manifest.yaml"),
+    )
+    .unwrap();
+    let profile = tmp.path().join("k8s.yaml");
+    let work = tmp.path().join("work");
+    let args = |extra: &'static str| {
+        let mut v = vec![
+            "--profile".to_string(),
+            profile.display().to_string(),
+            "--non-interactive".into(),
+            "--workdir".into(),
+            work.display().to_string(),
+        ];
+        if !extra.is_empty() {
+            v.push(extra.into());
+        }
+        v
+    };
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        cdwiz(&a, &[("LANG", "C.UTF-8")])
+    };
+    let (code, out, err) = run(args("--dry-run"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("11 manifests rendered") && out.contains("cannot deploy onto Kubernetes yet"),
+        "{out}"
+    );
+    let (code, _, err) = run(args(""));
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot deploy onto Kubernetes yet"), "{err}");
+}
