@@ -185,18 +185,20 @@ pub async fn run(opts: Options) -> u8 {
     state.fingerprint = fingerprint;
     let secret_values: Vec<String> = secrets.values().iter().map(|s| s.to_string()).collect();
 
-    // The k8s topology renders its manifests; its cluster checks and its
-    // deploy through the Kubernetes API are not built yet (issue 6).
+    // The k8s topology: cluster checks through the Kubernetes API, then the
+    // rendered manifests; its deploy is not built yet (issue 6).
     if answers.topology.kind == cdwiz::profile::TopologyKind::K8s {
-        let line = cdwiz::i18n::Msg::new("headless.k8s-not-yet")
-            .arg("count", rendered.len())
-            .arg("dir", rendered_dir.display())
-            .render(&opts.locale);
-        if opts.dry_run {
-            note(opts.output, "k8s-not-yet", &line);
-            return EXIT_OK;
-        }
-        return bad_input(&[line]);
+        return k8s_dry_run(
+            &answers,
+            &base,
+            &bundle,
+            waivers,
+            &opts,
+            &run_dir,
+            rendered.len(),
+            &rendered_dir,
+        )
+        .await;
     }
     let connector = connector(&answers, secrets, &data_dir);
     let cancel = CancellationToken::new();
@@ -374,6 +376,94 @@ fn connector(
 ) -> Arc<Connector> {
     let askpass = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz"));
     Arc::new(Connector::new(answers, secrets, data_dir, askpass))
+}
+
+/// The k8s topology's run: cluster checks (exit 3 when one blocks), the
+/// report, and the rendered manifests; a deploy is refused for now.
+#[allow(clippy::too_many_arguments)]
+async fn k8s_dry_run(
+    answers: &Answers,
+    base: &Path,
+    bundle: &Bundle,
+    waivers: Vec<Waiver>,
+    opts: &Options,
+    run_dir: &Path,
+    rendered: usize,
+    rendered_dir: &Path,
+) -> u8 {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(256);
+    let (output, locale) = (opts.output, opts.locale.clone());
+    let started = std::time::Instant::now();
+    let mut results =
+        cdwiz::cluster::check(answers, base, &bundle.manifest.architectures(), None).await;
+    checks::apply_waivers(&mut results, &waivers);
+    let printer = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            print_event(&event, output, &locale);
+        }
+    });
+    for r in &results {
+        let _ = tx.send(Event::CheckFinished(r.clone())).await;
+    }
+    drop(tx);
+    let _ = printer.await;
+    let run = checks::run::CheckRun {
+        results,
+        latency: Default::default(),
+        waivers,
+        hosts: Vec::new(),
+        secs: started.elapsed().as_secs_f64(),
+    };
+    let json_path = run_dir.join("checks.json");
+    let md_path = run_dir.join("checks.md");
+    let _ = cdwiz::rundir::write_atomic(&json_path, &checks::report::to_json(&run));
+    let _ = cdwiz::rundir::write_atomic(&md_path, &checks::report::to_markdown(&run, &opts.locale));
+    let blocking = run.blocking().len();
+    let line = cdwiz::i18n::Msg::new("headless.k8s-not-yet")
+        .arg("count", rendered)
+        .arg("dir", rendered_dir.display())
+        .render(&opts.locale);
+    match opts.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::json!({
+                "event": "summary",
+                "pass": run.count(Status::Pass),
+                "warn": run.count(Status::Warn),
+                "fail": run.count(Status::Fail),
+                "skip": run.count(Status::Skip),
+                "blocking": blocking,
+                "report": { "json": json_path, "markdown": md_path },
+                "rendered": { "dir": rendered_dir, "files": rendered },
+                "secs": run.secs,
+            })
+        ),
+        Output::Text => {
+            println!(
+                "{}",
+                cdwiz::i18n::Msg::new("headless.checks-summary")
+                    .arg("pass", run.count(Status::Pass))
+                    .arg("warn", run.count(Status::Warn))
+                    .arg("fail", run.count(Status::Fail))
+                    .arg("skip", run.count(Status::Skip))
+                    .arg("secs", format!("{:.1}", run.secs))
+                    .render(&opts.locale)
+            );
+            println!(
+                "{} {}",
+                cdwiz::i18n::text("headless.report", &opts.locale),
+                md_path.display()
+            );
+        }
+    }
+    if blocking > 0 {
+        return EXIT_CHECKS_FAILED;
+    }
+    if opts.dry_run {
+        note(opts.output, "k8s-not-yet", &line);
+        return EXIT_OK;
+    }
+    bad_input(&[line])
 }
 
 /// Ctrl-C: the first asks the engine to stop between steps, the second

@@ -5,6 +5,7 @@ rust_i18n::i18n!("assets/locales", fallback = "en");
 
 pub mod bundle;
 pub mod checks;
+pub mod cluster;
 pub mod connect;
 pub mod deploy;
 pub mod docker;

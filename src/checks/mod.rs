@@ -93,6 +93,11 @@ pub fn find(id: &str) -> Option<&'static CheckDef> {
     CATALOGUE.iter().find(|c| c.id == id)
 }
 
+/// A host check or a cluster check (`k8s` topology) of this id exists.
+pub fn known(id: &str) -> bool {
+    find(id).is_some() || crate::cluster::CHECKS.contains(&id)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
@@ -189,7 +194,7 @@ impl Waiver {
 
     /// Unknown check ids are bad input.
     pub fn validate(&self) -> Result<(), String> {
-        if find(&self.id).is_none() {
+        if !known(&self.id) {
             let known: Vec<&str> = CATALOGUE.iter().map(|c| c.id).collect();
             return Err(format!(
                 "unknown check id `{}`; known ids: {}",

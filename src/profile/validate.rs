@@ -40,7 +40,7 @@ pub fn validate(a: &Answers) -> Vec<Problem> {
                 format!("{at}.check"),
                 Msg::new("profile.check-missing"),
             ));
-        } else if crate::checks::find(&w.check).is_none() {
+        } else if !crate::checks::known(&w.check) {
             let known: Vec<&str> = crate::checks::CATALOGUE.iter().map(|c| c.id).collect();
             let mut p = Problem::new(
                 format!("{at}.check"),

@@ -1,0 +1,160 @@
+//! The k8s topology without a cluster (none can run on this machine kind):
+//! clear errors for a missing kubeconfig, an unknown context and an API
+//! server that does not answer on loopback; the manifests are rendered and
+//! a deploy is refused rather than faked.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::cdwiz_bin;
+use serde_json::Value;
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+/// A k8s profile (with the CD manifest as its bundle) using `kubeconfig`.
+fn setup(kubeconfig: Option<&str>, context: Option<&str>) -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(dir.join("bundle")).unwrap();
+    std::fs::copy(
+        root.join("assets/products/cd/manifest.yaml"),
+        dir.join("bundle/manifest.yaml"),
+    )
+    .unwrap();
+    if let Some(k) = kubeconfig {
+        std::fs::write(dir.join("kubeconfig.yaml"), k).unwrap();
+    }
+    let context = context
+        .map(|c| format!(", context: {c}"))
+        .unwrap_or_default();
+    std::fs::write(
+        dir.join("k8s.yaml"),
+        format!(
+            "version: 1\nbundle: ./bundle\n\
+             topology: {{ kind: k8s, kubeconfig: ./kubeconfig.yaml, namespace: cd-platform{context} }}\n"
+        ),
+    )
+    .unwrap();
+    Setup { _tmp: tmp, dir }
+}
+
+fn run(s: &Setup, extra: &[&str]) -> (i32, Vec<Value>, String, Duration) {
+    let started = Instant::now();
+    let out = Command::new(cdwiz_bin())
+        .arg("--profile")
+        .arg(s.dir.join("k8s.yaml"))
+        .args(["--non-interactive", "--output", "json", "--workdir"])
+        .arg(s.dir.join("work"))
+        .args(extra)
+        .env("CDWIZ_DATA_DIR", s.dir.join("state"))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
+fn result<'a>(lines: &'a [Value], id: &str) -> &'a Value {
+    lines
+        .iter()
+        .find(|l| l["event"] == "check" && l["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {lines:?}"))
+}
+
+fn kubeconfig(server: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: a\n\
+         clusters:\n- name: c\n  cluster: {{ server: \"{server}\", insecure-skip-tls-verify: true }}\n\
+         users:\n- name: u\n  user: {{ token: not-a-real-token }}\n\
+         contexts:\n- name: a\n  context: {{ cluster: c, user: u }}\n- name: b\n  context: {{ cluster: c, user: u }}\n"
+    )
+}
+
+#[test]
+fn a_missing_kubeconfig_is_named_and_the_rest_is_not_judged() {
+    let s = setup(None, None);
+    let (code, lines, err, _) = run(&s, &["--dry-run"]);
+    assert_eq!(code, 3, "{err}");
+    let r = result(&lines, "k8s.kubeconfig");
+    assert_eq!(r["status"], "fail");
+    let msg = r["message"].as_str().unwrap();
+    assert!(
+        msg.contains("kubeconfig.yaml") && msg.contains("cannot read"),
+        "{msg}"
+    );
+    assert_eq!(result(&lines, "k8s.api")["status"], "skip");
+    // Accepted with a reason, the run goes on: the manifests are rendered,
+    // and a deploy is refused rather than faked.
+    let accept = ["--accept-check", "k8s.kubeconfig=rendering only"];
+    let (code, lines, err, _) = run(&s, &[&["--dry-run"][..], &accept[..]].concat());
+    assert_eq!(code, 0, "{err}");
+    let note = lines.iter().find(|l| l["event"] == "note").unwrap();
+    assert!(
+        note["message"]
+            .as_str()
+            .unwrap()
+            .contains("11 manifests rendered"),
+        "{note}"
+    );
+    let (code, _, err, _) = run(&s, &accept);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot deploy onto Kubernetes yet"), "{err}");
+}
+
+#[test]
+fn an_unknown_context_lists_the_known_ones() {
+    let s = setup(Some(&kubeconfig("https://127.0.0.1:1")), Some("prod"));
+    let (code, lines, err, _) = run(&s, &["--dry-run"]);
+    assert_eq!(code, 3, "{err}");
+    let r = result(&lines, "k8s.context");
+    assert_eq!(r["status"], "fail");
+    let msg = r["message"].as_str().unwrap();
+    assert!(
+        msg.contains("no context `prod`") && msg.contains("a, b"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_api_server_that_does_not_answer_on_loopback_fails_fast_and_clearly() {
+    // A loopback port nothing listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let s = setup(
+        Some(&kubeconfig(&format!("https://127.0.0.1:{port}"))),
+        None,
+    );
+    let (code, lines, err, took) = run(&s, &["--dry-run"]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(result(&lines, "k8s.context")["status"], "pass");
+    let r = result(&lines, "k8s.api");
+    assert_eq!(r["status"], "fail");
+    let msg = r["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!(
+            "cannot reach the API server at https://127.0.0.1:{port}"
+        )),
+        "{msg}"
+    );
+    assert!(
+        msg.to_lowercase().contains("refused"),
+        "the cause is named: {msg}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert_eq!(result(&lines, "k8s.namespace")["status"], "skip");
+}
