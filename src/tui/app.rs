@@ -69,6 +69,11 @@ pub enum Command {
     /// Deploy again in the same run: finished steps are skipped, failed
     /// hosts retried.
     Retry,
+    /// Go on with an earlier unfinished run (its run directory), taking
+    /// over the lock its dead process left.
+    Resume(PathBuf),
+    /// Remove the loaded profile's installation (data kept).
+    Uninstall,
     /// Stop the deploy between steps.
     StopDeploy,
     SaveProfile(PathBuf),
@@ -164,6 +169,12 @@ pub struct App {
     pub confirm_quit: bool,
     /// The reason being typed to accept a check's result.
     pub waiving: Option<super::form::Field>,
+    /// The Welcome screen's selected action.
+    pub welcome_row: usize,
+    /// An unfinished run of the loaded profile's install: its directory and id.
+    pub resumable: Option<(PathBuf, String)>,
+    /// Uninstall runs.
+    pub busy: bool,
     pub message: Option<String>,
     pub spinner: usize,
     pub no_color: bool,
@@ -207,6 +218,9 @@ impl App {
             help: false,
             confirm_quit: false,
             waiving: None,
+            welcome_row: 0,
+            resumable: None,
+            busy: false,
             message: None,
             spinner: 0,
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
@@ -685,6 +699,47 @@ impl App {
         };
         if form.paste(text) {
             self.sync();
+        }
+    }
+
+    /// The Welcome screen's actions, in order (catalogue keys).
+    pub fn welcome_actions(&self) -> Vec<&'static str> {
+        let mut v = vec![if self.profile.is_some() {
+            "wizard.welcome.action-continue"
+        } else {
+            "wizard.welcome.action-new"
+        }];
+        if self.resumable.is_some() {
+            v.push("wizard.welcome.action-resume");
+        }
+        if self.profile.is_some() {
+            v.push("wizard.welcome.action-uninstall");
+        }
+        v.push("wizard.welcome.action-quit");
+        v
+    }
+
+    /// Enter on the Welcome screen.
+    pub fn welcome_choose(&mut self) -> Option<Command> {
+        let actions = self.welcome_actions();
+        match actions.get(self.welcome_row).copied() {
+            Some("wizard.welcome.action-resume") => {
+                let (dir, _) = self.resumable.clone()?;
+                self.screen = Screen::Deploy;
+                self.deploy = DeployView {
+                    running: true,
+                    ..Default::default()
+                };
+                Some(Command::Resume(dir))
+            }
+            Some("wizard.welcome.action-uninstall") if !self.busy => {
+                self.busy = true;
+                self.message = Some(self.t("wizard.welcome.uninstalling"));
+                Some(Command::Uninstall)
+            }
+            Some("wizard.welcome.action-quit") => Some(Command::Quit),
+            Some("wizard.welcome.action-uninstall") => None,
+            _ => self.next(),
         }
     }
 

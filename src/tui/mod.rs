@@ -36,6 +36,7 @@ enum Msg {
     ChecksDone(f64, String),
     Rendered(Result<Vec<RenderedFile>, String>),
     DeployDone(Outcome),
+    Uninstalled(String),
 }
 
 /// Runs the wizard until the operator quits; the exit code.
@@ -50,7 +51,12 @@ pub async fn run(profile: Option<PathBuf>, locale: String) -> u8 {
         },
         None => None,
     };
+    let data_dir = cdwiz::paths::data_dir();
+    let resumable = answers.as_ref().and_then(|a| {
+        cdwiz::deploy::state::find_resumable(&data_dir, &cdwiz::deploy::secrets::install_id(a))
+    });
     let mut app = App::new(answers, profile, &locale);
+    app.resumable = resumable.map(|(dir, s)| (dir, s.run));
     let terminal = ratatui::init();
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
     let code = Runner::new().run(terminal, &mut app).await;
@@ -122,6 +128,10 @@ impl Runner {
             }
             Msg::Rendered(r) => app.rendered = r,
             Msg::DeployDone(o) => app.deploy_done(o),
+            Msg::Uninstalled(note) => {
+                app.busy = false;
+                app.message = Some(note);
+            }
         }
     }
 
@@ -269,8 +279,42 @@ impl Runner {
                     let _ = tx.send(Msg::Rendered(r)).await;
                 });
             }
-            Command::Deploy | Command::Retry => {
-                let resume = c == Command::Retry;
+            Command::Uninstall => {
+                let connector = Arc::new(Connector::new(
+                    &answers,
+                    Self::secrets(app),
+                    &data_dir,
+                    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz")),
+                ));
+                tokio::spawn(async move {
+                    let dir = pipeline::bundle_dir(&answers, &base, &data_dir);
+                    let note = match cdwiz::bundle::Bundle::open(&dir) {
+                        Err(e) => e.to_string(),
+                        Ok(b) => {
+                            let results =
+                                cdwiz::deploy::uninstall(&answers, &b.manifest, connector, false)
+                                    .await;
+                            let skipped = results.iter().filter(|r| r.skipped.is_some()).count();
+                            cdwiz::i18n::Msg::new("wizard.welcome.uninstalled")
+                                .arg("hosts", results.len() - skipped)
+                                .arg(
+                                    "containers",
+                                    results.iter().map(|r| r.containers_removed).sum::<usize>(),
+                                )
+                                .arg("skipped", skipped)
+                                .render(&locale)
+                        }
+                    };
+                    let _ = tx.send(Msg::Uninstalled(note)).await;
+                });
+            }
+            Command::Deploy | Command::Retry | Command::Resume(_) => {
+                let resume = c != Command::Deploy;
+                let take_over = matches!(c, Command::Resume(_));
+                if let Command::Resume(dir) = &c {
+                    self.run_dir = Some(dir.clone());
+                    let _ = crate::logging::to_run_dir(dir, Self::secrets(app).values());
+                }
                 let run_dir = self.run_dir(app);
                 let secrets = Self::secrets(app);
                 let connector = Arc::new(Connector::new(
@@ -290,6 +334,7 @@ impl Runner {
                 tokio::spawn(async move {
                     let outcome = deploy(DeployJob {
                         resume,
+                        take_over,
                         answers,
                         base,
                         data_dir,
@@ -313,6 +358,8 @@ struct DeployJob {
     /// Go on from the state file of the run directory (finished steps are
     /// not run again; a failed host is retried).
     resume: bool,
+    /// Take over a lock left by the dead process of the run resumed.
+    take_over: bool,
     answers: cdwiz::profile::Answers,
     base: PathBuf,
     data_dir: PathBuf,
@@ -364,7 +411,7 @@ async fn deploy(j: DeployJob) -> Outcome {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let me = cdwiz::deploy::lock::Holder::me(&run_id);
-    if let Err(refused) = targets.lock(&me, false).await {
+    if let Err(refused) = targets.lock(&me, j.take_over).await {
         let msg: Vec<String> = refused
             .iter()
             .map(|(h, why)| format!("{h}: {why}"))

@@ -489,3 +489,36 @@ fn one_host_is_checked_again_and_the_others_keep_their_results() {
         Some(Command::RunChecks)
     );
 }
+
+#[test]
+fn the_welcome_screen_offers_resume_and_uninstall_for_a_loaded_profile() {
+    let mut fresh = App::new(None, None, "en");
+    assert_eq!(
+        fresh.welcome_actions(),
+        ["wizard.welcome.action-new", "wizard.welcome.action-quit"]
+    );
+    assert_eq!(fresh.on_key(key(KeyCode::Enter)), None);
+    assert_eq!(fresh.screen, Screen::Topology);
+
+    let mut app = ha_app("en");
+    let dir = PathBuf::from("/root/.local/share/cdwiz/runs/20261123-101500-abcd");
+    app.resumable = Some((dir.clone(), "20261123-101500-abcd".into()));
+    let screen = draw(&app, 80, 24);
+    assert!(
+        screen.contains("Resume the unfinished run (20261123-101500-abcd)"),
+        "{screen}"
+    );
+    app.on_key(key(KeyCode::Down));
+    assert_eq!(app.on_key(key(KeyCode::Enter)), Some(Command::Resume(dir)));
+    assert_eq!(app.screen, Screen::Deploy);
+
+    let mut app = ha_app("en");
+    app.on_key(key(KeyCode::Down)); // uninstall (no resumable run)
+    assert_eq!(app.on_key(key(KeyCode::Enter)), Some(Command::Uninstall));
+    assert!(app.busy);
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter)),
+        None,
+        "one uninstall at a time"
+    );
+}
