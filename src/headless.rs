@@ -310,16 +310,7 @@ pub async fn run(opts: Options) -> u8 {
                     w.reason
                 );
             }
-            println!(
-                "{}",
-                cdwiz::i18n::Msg::new("headless.checks-summary")
-                    .arg("pass", run.count(Status::Pass))
-                    .arg("warn", run.count(Status::Warn))
-                    .arg("fail", run.count(Status::Fail))
-                    .arg("skip", run.count(Status::Skip))
-                    .arg("secs", format!("{:.1}", run.secs))
-                    .render(&opts.locale)
-            );
+            println!("{}", checks_summary(&run, &opts.locale));
             println!("{} {}", t("headless.report"), md_path.display());
             println!("{} {}", t("headless.report"), json_path.display());
             println!(
@@ -439,16 +430,7 @@ async fn k8s_dry_run(
             })
         ),
         Output::Text => {
-            println!(
-                "{}",
-                cdwiz::i18n::Msg::new("headless.checks-summary")
-                    .arg("pass", run.count(Status::Pass))
-                    .arg("warn", run.count(Status::Warn))
-                    .arg("fail", run.count(Status::Fail))
-                    .arg("skip", run.count(Status::Skip))
-                    .arg("secs", format!("{:.1}", run.secs))
-                    .render(&opts.locale)
-            );
+            println!("{}", checks_summary(&run, &opts.locale));
             println!(
                 "{} {}",
                 cdwiz::i18n::text("headless.report", &opts.locale),
@@ -724,6 +706,17 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
         println!("{summary_line}");
     }
     EXIT_OK
+}
+
+/// `checks: N pass, N warn, N fail, N skipped in S s`, in `locale`.
+fn checks_summary(run: &checks::run::CheckRun, locale: &str) -> String {
+    cdwiz::i18n::Msg::new("headless.checks-summary")
+        .arg("pass", run.count(Status::Pass))
+        .arg("warn", run.count(Status::Warn))
+        .arg("fail", run.count(Status::Fail))
+        .arg("skip", run.count(Status::Skip))
+        .arg("secs", format!("{:.1}", run.secs))
+        .render(locale)
 }
 
 /// An informational line: plain text, or a JSON `note` event.

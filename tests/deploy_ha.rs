@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::time::{Duration, Instant};
 
 use cdwiz::sandbox::fault::{self, Fault};
@@ -48,25 +47,13 @@ async fn ha_keepalived_survives_a_lost_host_and_a_lost_master() {
     .unwrap();
     let state = tmp.path().join("state");
     let work = tmp.path().join("work");
-    let start = |extra: &[&str]| {
-        let mut args: Vec<&OsStr> = vec![
-            OsStr::new("--profile"),
-            profile.as_os_str(),
-            OsStr::new("--non-interactive"),
-            OsStr::new("--output"),
-            OsStr::new("json"),
-            OsStr::new("--workdir"),
-            work.as_os_str(),
-        ];
-        args.extend(extra.iter().map(OsStr::new));
-        spawn_cdwiz(
-            &args,
-            &[
-                (PASSWORD_ENV, password.as_str()),
-                ("CDWIZ_DATA_DIR", state.to_str().unwrap()),
-            ],
-        )
+    let run = Run {
+        profile: &profile,
+        work: &work,
+        state: &state,
+        password: (PASSWORD_ENV, &password),
     };
+    let start = |extra: &[&str]| run.start(extra);
 
     // node3 loses power right after its preparation.
     let lost = addrs[2].clone();

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::time::Duration;
 
 use common::*;
@@ -37,25 +36,13 @@ async fn interrupted_refused_killed_and_resumed() {
     .unwrap();
     let state = tmp.path().join("state");
     let work = tmp.path().join("work");
-    let start = |extra: &[&str]| {
-        let mut args: Vec<&OsStr> = vec![
-            OsStr::new("--profile"),
-            profile.as_os_str(),
-            OsStr::new("--non-interactive"),
-            OsStr::new("--output"),
-            OsStr::new("json"),
-            OsStr::new("--workdir"),
-            work.as_os_str(),
-        ];
-        args.extend(extra.iter().map(OsStr::new));
-        spawn_cdwiz(
-            &args,
-            &[
-                (PASSWORD_ENV, password.as_str()),
-                ("CDWIZ_DATA_DIR", state.to_str().unwrap()),
-            ],
-        )
+    let run = Run {
+        profile: &profile,
+        work: &work,
+        state: &state,
+        password: (PASSWORD_ENV, &password),
     };
+    let start = |extra: &[&str]| run.start(extra);
 
     // 1. Ctrl-C during the images: the step under way finishes, the run
     // stops there with 130 and says how to go on.

@@ -251,3 +251,38 @@ pub async fn http_get(address: &str, port: u16, path: &str) -> Option<(u16, Stri
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
     Some((code, body))
 }
+
+/// Where a test's cdwiz keeps things, and how it logs in.
+pub struct Run<'a> {
+    pub profile: &'a std::path::Path,
+    /// `--workdir` (the run directories).
+    pub work: &'a std::path::Path,
+    /// `CDWIZ_DATA_DIR` (generated secrets, keys).
+    pub state: &'a std::path::Path,
+    /// The environment variable the profile names, and the password.
+    pub password: (&'a str, &'a str),
+}
+
+impl Run<'_> {
+    /// Starts `cdwiz --profile P --non-interactive --output json --workdir W
+    /// extra...`.
+    pub fn start(&self, extra: &[&str]) -> Running {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            std::ffi::OsStr::new("--profile"),
+            self.profile.as_os_str(),
+            std::ffi::OsStr::new("--non-interactive"),
+            std::ffi::OsStr::new("--output"),
+            std::ffi::OsStr::new("json"),
+            std::ffi::OsStr::new("--workdir"),
+            self.work.as_os_str(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        spawn_cdwiz(
+            &args,
+            &[
+                self.password,
+                ("CDWIZ_DATA_DIR", self.state.to_str().unwrap_or_default()),
+            ],
+        )
+    }
+}
