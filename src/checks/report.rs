@@ -109,3 +109,45 @@ pub fn to_markdown(run: &CheckRun, locale: &str) -> String {
     }
     md
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::{CheckResult, Status};
+    use crate::i18n::Msg;
+
+    #[test]
+    fn the_report_is_in_the_chosen_language_with_the_same_ids() {
+        let mut fail = CheckResult::new(
+            "res.memory",
+            Some("192.0.2.11"),
+            Status::Fail,
+            Msg::new("check.res.memory.low")
+                .arg("have", "3.5")
+                .arg("need", 16),
+        );
+        fail.hint = Some(Msg::new("check.res.memory.hint"));
+        let run = CheckRun {
+            results: vec![fail],
+            latency: Default::default(),
+            waivers: Vec::new(),
+            hosts: vec!["192.0.2.11".into()],
+            secs: 1.0,
+        };
+        let en = to_markdown(&run, "en");
+        let zh = to_markdown(&run, "zh-CN");
+        assert!(
+            en.contains("Host check report") && en.contains("res.memory"),
+            "{en}"
+        );
+        assert!(
+            zh.contains("res.memory") && zh.contains("192.0.2.11"),
+            "{zh}"
+        );
+        assert!(
+            zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{zh}"
+        );
+        assert_ne!(en, zh);
+    }
+}

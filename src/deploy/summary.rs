@@ -153,3 +153,65 @@ pub fn to_markdown(
     ));
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::{Failure, StepRecord};
+    use crate::event::StepOutcome;
+
+    #[test]
+    fn the_completion_report_names_the_failure_in_the_chosen_language() {
+        let answers: Answers = serde_yaml::from_str(
+            "version: 1\nbundle: sandbox\ntopology: { kind: single }\n\
+             hosts: [{ address: 192.0.2.11, roles: [master] }]\n",
+        )
+        .unwrap();
+        let report = DeployReport {
+            steps: vec![StepRecord {
+                host: "192.0.2.11".into(),
+                step: "images".into(),
+                outcome: StepOutcome::Failed {
+                    message: Msg::new("deploy.error.docker-old")
+                        .arg("have", "19.03")
+                        .arg("min", "20.10"),
+                    code: None,
+                    last_lines: vec![],
+                },
+                secs: 1,
+            }],
+            failures: vec![Failure {
+                host: "192.0.2.11".into(),
+                phase: "images".into(),
+                step: "images".into(),
+                message: Msg::new("deploy.error.docker-old")
+                    .arg("have", "19.03")
+                    .arg("min", "20.10"),
+                code: Some(1),
+                last_lines: vec!["docker version 19.03".into()],
+            }],
+            cancelled: false,
+            url: Some("http://192.0.2.11/".into()),
+            secs: 3.0,
+        };
+        let p = Path::new("/tmp/x");
+        let paths = Paths {
+            profile: Path::new("single.yaml"),
+            run_dir: p,
+            secrets: p,
+            state: p,
+        };
+        let en = to_markdown(&report, &answers, "cd 3.2.0", &paths, "en");
+        let zh = to_markdown(&report, &answers, "cd 3.2.0", &paths, "zh-CN");
+        assert!(en.starts_with("# Installation not complete"), "{en}");
+        assert!(
+            en.contains("Docker 19.03 is older than 20.10") && en.contains("--resume"),
+            "{en}"
+        );
+        assert!(zh.starts_with("# 安装未完成"), "{zh}");
+        assert!(
+            zh.contains("Docker 19.03 低于") && zh.contains("docker version 19.03"),
+            "{zh}"
+        );
+    }
+}

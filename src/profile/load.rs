@@ -421,7 +421,7 @@ enum ErrorKind {
         found: String,
         expected: Vec<String>,
     },
-    Other(String),
+    Other(Msg),
 }
 
 fn backticked(s: &str) -> Vec<String> {
@@ -459,37 +459,68 @@ fn classify(message: &str) -> ErrorKind {
     ErrorKind::Other(friendly(message))
 }
 
-/// Serde's wording, in words an operator uses.
-fn friendly(message: &str) -> String {
-    let replacements = [
-        ("expected u8", "expected a whole number from 0 to 255"),
-        ("expected u16", "expected a whole number from 0 to 65535"),
-        (
-            "expected u32",
-            "expected a whole number from 0 to 4294967295",
-        ),
-        ("expected a sequence", "expected a list"),
-        ("expected a boolean", "expected true or false"),
-    ];
-    let mut m = message.to_string();
-    for (from, to) in replacements {
-        m = m.replace(from, to);
-    }
-    if let Some(i) = m.find("expected struct ") {
-        m.truncate(i);
-        m.push_str("expected a mapping of keys");
-    }
-    if let Some(rest) = m.strip_prefix("invalid value: ") {
-        // "integer `70000`, expected ..." -> "`70000` is out of range: expected ..."
-        if let Some((what, expected)) = rest.split_once(", expected ") {
-            let shown = backticked(what)
-                .into_iter()
-                .next()
-                .unwrap_or(what.to_string());
-            return format!("`{shown}` is out of range: expected {expected}");
+/// Serde's wording, in words an operator uses (and in their language):
+/// one catalogue sentence per kind of expected value, the value as written.
+fn friendly(message: &str) -> Msg {
+    // What serde expected, as (variant of the message, its argument).
+    let expected = |e: &str| -> (&'static str, String) {
+        match e.trim() {
+            "u8" => ("number", "255".into()),
+            "u16" => ("number", "65535".into()),
+            "u32" => ("number", "4294967295".into()),
+            "a sequence" => ("list", String::new()),
+            "a boolean" => ("bool", String::new()),
+            "a string" => ("string", String::new()),
+            e if e.starts_with("struct ") || e == "a map" => ("mapping", String::new()),
+            e => ("other", e.to_string()),
         }
+    };
+    if let Some(rest) = message.strip_prefix("invalid value: ")
+        && let Some((what, exp)) = rest.split_once(", expected ")
+    {
+        // "integer `70000`, expected u16" -> "`70000` is out of range: ..."
+        let shown = backticked(what)
+            .into_iter()
+            .next()
+            .unwrap_or(what.to_string());
+        let (variant, arg) = expected(exp);
+        let key = if variant == "number" {
+            "number"
+        } else {
+            "other"
+        };
+        return Msg::new(format!("profile.out-of-range.{key}"))
+            .arg("value", shown)
+            .arg(
+                "expected",
+                if variant == "other" {
+                    arg
+                } else {
+                    exp.trim().to_string()
+                },
+            )
+            .arg(
+                "max",
+                if variant == "number" {
+                    expected(exp).1
+                } else {
+                    String::new()
+                },
+            );
     }
-    m.replace("invalid type: ", "wrong type: ")
+    if let Some(rest) = message.strip_prefix("invalid type: ")
+        && let Some((found, exp)) = rest.split_once(", expected ")
+    {
+        let (variant, arg) = expected(exp);
+        let mut m = Msg::new(format!("profile.wrong-type.{variant}")).arg("found", found);
+        m = match variant {
+            "number" => m.arg("max", arg),
+            "other" => m.arg("expected", arg),
+            _ => m,
+        };
+        return m;
+    }
+    Msg::from(message.to_string())
 }
 
 const SECRET_WORDS: &[&str] = &["password", "passwd", "secret", "token", "private-key"];
@@ -658,6 +689,49 @@ impl Spans {
                 None if !path.is_empty() => path.clear(),
                 None => return,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Serde's messages become catalogue sentences in every language.
+    #[test]
+    fn serde_messages_read_as_sentences_in_every_language() {
+        for (serde, en) in [
+            (
+                "invalid value: integer `70000`, expected u16",
+                "`70000` is out of range: expected a whole number from 0 to 65535",
+            ),
+            (
+                "invalid type: string \"master\", expected a sequence",
+                "wrong type: string \"master\", expected a list",
+            ),
+            (
+                "invalid type: integer `1`, expected a boolean",
+                "wrong type: integer `1`, expected true or false",
+            ),
+            (
+                "invalid type: sequence, expected a string",
+                "wrong type: sequence, expected a string",
+            ),
+            (
+                "invalid type: string \"x\", expected struct Host",
+                "wrong type: string \"x\", expected a mapping of keys",
+            ),
+            (
+                "invalid type: string \"x\", expected u8",
+                "wrong type: string \"x\", expected a whole number from 0 to 255",
+            ),
+            (
+                "invalid type: map, expected something odd",
+                "wrong type: map, expected something odd",
+            ),
+        ] {
+            let m = super::friendly(serde);
+            assert_eq!(m.render("en"), en);
+            let zh = m.render("zh-CN");
+            assert!(zh.contains("应为") && zh != en, "{zh}");
         }
     }
 }
