@@ -71,15 +71,16 @@ pub async fn run(opts: Options) -> u8 {
     for (i, w) in waivers.iter().enumerate() {
         if let Err(e) = w.validate() {
             errors.push(format!(
-                "{}: accept-checks[{i}].check: {e}",
-                opts.profile.display()
+                "{}: accept-checks[{i}].check: {}",
+                opts.profile.display(),
+                e.render(&opts.locale)
             ));
         }
     }
     for flag in &opts.accept_checks {
         match Waiver::parse(flag).and_then(|w| w.validate().map(|_| w)) {
             Ok(w) => waivers.push(w),
-            Err(e) => errors.push(format!("--accept-check {e}")),
+            Err(e) => errors.push(format!("--accept-check {}", e.render(&opts.locale))),
         }
     }
     if !errors.is_empty() {
@@ -94,7 +95,13 @@ pub async fn run(opts: Options) -> u8 {
     // before a deploy uses them, before any host is touched.
     let bundle = match pipeline::open_bundle(&answers, &base, &data_dir, !opts.dry_run) {
         Ok(b) => b,
-        Err(e) => return bad_input(&[format!("{}: {e}", opts.profile.display())]),
+        Err(e) => {
+            return bad_input(&[format!(
+                "{}: {}",
+                opts.profile.display(),
+                e.render(&opts.locale)
+            )]);
+        }
     };
     let secrets = match resolve_secrets(&answers, &base) {
         Ok(s) => s,
@@ -777,9 +784,7 @@ fn print_event(event: &Event, output: Output, locale: &str) {
 /// clean, 4 when a host could not be reached (the others are cleaned).
 pub async fn uninstall(profile: &Path, purge: bool, yes: bool, locale: &str) -> u8 {
     if purge && !yes {
-        return bad_input(&[
-            "--purge deletes the platform's data on every host: add --yes to confirm".into(),
-        ]);
+        return bad_input(&[cdwiz::i18n::text("headless.purge-needs-yes", locale)]);
     }
     let data_dir = cdwiz::paths::data_dir();
     let answers = match cdwiz::profile::load_file(profile) {
@@ -790,7 +795,13 @@ pub async fn uninstall(profile: &Path, purge: bool, yes: bool, locale: &str) -> 
     let dir = pipeline::bundle_dir(&answers, &base, &data_dir);
     let manifest = match Bundle::open(&dir) {
         Ok(b) => b.manifest,
-        Err(e) => return bad_input(&[format!("{}: bundle: {e}", profile.display())]),
+        Err(e) => {
+            return bad_input(&[format!(
+                "{}: {}",
+                profile.display(),
+                e.message().render(locale)
+            )]);
+        }
     };
     let secrets = match resolve_secrets(&answers, &base) {
         Ok(s) => s,

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bundle::Bundle;
 use crate::deploy::Hooks;
+use crate::i18n::Msg;
 use crate::profile::Answers;
 use crate::render::RenderedFile;
 
@@ -31,21 +32,16 @@ pub fn open_bundle(
     base: &Path,
     data_dir: &Path,
     verify_images: bool,
-) -> Result<Bundle, String> {
+) -> Result<Bundle, Msg> {
     let dir = bundle_dir(answers, base, data_dir);
     if answers.bundle == "sandbox" {
         // Verified when opened; rebuilt by `sandbox up` when out of date.
         return crate::sandbox::bundle::existing(&crate::sandbox::sandbox_root(data_dir))
-            .ok_or_else(|| {
-                format!(
-                    "bundle: {}: not built or out of date (run `cdwiz sandbox up` to build the sandbox bundle)",
-                    dir.display()
-                )
-            });
+            .ok_or_else(|| Msg::new("bundle.sandbox-missing").arg("dir", dir.display()));
     }
-    let bundle = Bundle::open(&dir).map_err(|e| format!("bundle: {e}"))?;
+    let bundle = Bundle::open(&dir).map_err(|e| e.message())?;
     if verify_images {
-        bundle.verify().map_err(|e| format!("bundle: {e}"))?;
+        bundle.verify().map_err(|e| e.message())?;
     }
     Ok(bundle)
 }

@@ -279,6 +279,29 @@ pub enum BundleError {
     },
 }
 
+impl BundleError {
+    /// What is wrong and what to do, in the operator's language.
+    pub fn message(&self) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
+        match self {
+            BundleError::Io { path, source } => Msg::new("bundle.io")
+                .arg("path", path.display())
+                .arg("error", source),
+            BundleError::Manifest { path, message } => Msg::new("bundle.manifest")
+                .arg("path", path.display())
+                .arg("error", message),
+            BundleError::Checksum {
+                path,
+                expected,
+                actual,
+            } => Msg::new("bundle.checksum")
+                .arg("path", path.display())
+                .arg("expected", expected)
+                .arg("actual", actual),
+        }
+    }
+}
+
 /// A bundle directory and its parsed manifest.
 #[derive(Debug, Clone)]
 pub struct Bundle {

@@ -174,16 +174,16 @@ pub struct Waiver {
 
 impl Waiver {
     /// Parses `ID[@HOST]=REASON` (the `--accept-check` flag).
-    pub fn parse(text: &str) -> Result<Waiver, String> {
+    pub fn parse(text: &str) -> Result<Waiver, Msg> {
         let (target, reason) = text
             .split_once('=')
-            .ok_or_else(|| format!("`{text}`: write ID[@HOST]=REASON"))?;
+            .ok_or_else(|| Msg::new("waiver.format").arg("text", text))?;
         let (id, host) = match target.split_once('@') {
             Some((id, host)) => (id, Some(host.to_string())),
             None => (target, None),
         };
         if reason.trim().is_empty() {
-            return Err(format!("`{text}`: a waiver needs a reason after `=`"));
+            return Err(Msg::new("waiver.reason").arg("text", text));
         }
         Ok(Waiver {
             id: id.to_string(),
@@ -193,14 +193,12 @@ impl Waiver {
     }
 
     /// Unknown check ids are bad input.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Msg> {
         if !known(&self.id) {
             let known: Vec<&str> = CATALOGUE.iter().map(|c| c.id).collect();
-            return Err(format!(
-                "unknown check id `{}`; known ids: {}",
-                self.id,
-                known.join(", ")
-            ));
+            return Err(Msg::new("waiver.unknown")
+                .arg("id", &self.id)
+                .arg("known", known.join(", ")));
         }
         Ok(())
     }
@@ -267,6 +265,7 @@ mod tests {
                 .unwrap()
                 .validate()
                 .unwrap_err()
+                .render("en")
                 .contains("unknown check id")
         );
         let mut r = vec![

@@ -239,7 +239,7 @@ impl Runner {
                     let manifest = match pipeline::open_bundle(&answers, &base, &data_dir, false) {
                         Ok(b) => b.manifest,
                         Err(e) => {
-                            let _ = tx.send(Msg::ChecksDone(0.0, e)).await;
+                            let _ = tx.send(Msg::ChecksDone(0.0, e.render(&locale))).await;
                             return;
                         }
                     };
@@ -271,8 +271,9 @@ impl Runner {
             }
             Command::Render => {
                 tokio::spawn(async move {
-                    let r =
-                        pipeline::open_bundle(&answers, &base, &data_dir, false).and_then(|b| {
+                    let r = pipeline::open_bundle(&answers, &base, &data_dir, false)
+                        .map_err(|e| e.render(&locale))
+                        .and_then(|b| {
                             cdwiz::render::render(&answers, &b.manifest, Some(&b.dir))
                                 .map_err(|e| e.to_string())
                         });
@@ -385,7 +386,7 @@ async fn deploy(j: DeployJob) -> Outcome {
     };
     let bundle = match pipeline::open_bundle(&j.answers, &j.base, &j.data_dir, true) {
         Ok(b) => b,
-        Err(e) => return fail(outcome, e),
+        Err(e) => return fail(outcome, e.render(&j.locale)),
     };
     let rendered = match cdwiz::render::render(&j.answers, &bundle.manifest, Some(&bundle.dir)) {
         Ok(r) => r,
