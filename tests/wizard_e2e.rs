@@ -264,8 +264,22 @@ async fn an_operator_installs_through_the_wizard() {
     );
     drop(tmux);
 
-    // The saved profile replayed: the operator only confirms each screen;
-    // the password comes from the environment it names.
+    // profiles/sandbox-ha.yaml replayed (moved onto this test's subnet and
+    // bundle): the operator only confirms each screen; the password comes
+    // from the environment variable the profile names.
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/profiles/sandbox-ha.yaml"
+    ))
+    .unwrap();
+    let net = addrs[0].rsplit_once('.').unwrap().0.to_string();
+    std::fs::write(
+        tmp.path().join("sandbox-ha.yaml"),
+        shipped
+            .replace("10.77.0.", &format!("{net}."))
+            .replace("bundle: sandbox", &format!("bundle: {}", bundle.display())),
+    )
+    .unwrap();
     let tmux = Tmux::new("profile");
     tmux.start(
         tmp.path(),
@@ -274,10 +288,10 @@ async fn an_operator_installs_through_the_wizard() {
             ("CDWIZ_SSH_PASSWORD", &password),
             ("LANG", "C.UTF-8"),
         ],
-        "--profile cdwiz-profile.yaml",
+        "--profile sandbox-ha.yaml",
     );
     let s = tmux.wait_for(EN.begin, Duration::from_secs(20));
-    assert!(s.contains("cdwiz-profile.yaml"), "{s}");
+    assert!(s.contains("sandbox-ha.yaml"), "{s}");
     tmux.keys(&["Enter", "Enter"]); // welcome, topology
     let s = tmux.wait_for(&addrs[2], Duration::from_secs(10));
     assert!(s.contains(&addrs[0]) && s.contains("/dev/vdb"), "{s}");
