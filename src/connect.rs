@@ -117,7 +117,42 @@ impl HostConn {
         input: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<RemoteOutput, SshError> {
-        let (wrapped, stdin) = match self.sudo {
+        let (wrapped, stdin) = self.as_root(script, input);
+        ssh::run_script_with_input(
+            &self.session,
+            &self.address,
+            &wrapped,
+            stdin.as_deref(),
+            timeout,
+        )
+        .await
+    }
+
+    /// Like [`run_with_input`](Self::run_with_input), handing each output
+    /// line to `on_line` as it arrives.
+    pub async fn run_streaming(
+        &self,
+        script: &str,
+        input: Option<&[u8]>,
+        timeout: Duration,
+        on_line: &(dyn Fn(&str) + Sync),
+    ) -> Result<RemoteOutput, SshError> {
+        let (wrapped, stdin) = self.as_root(script, input);
+        ssh::run_script_streaming(
+            &self.session,
+            &self.address,
+            &wrapped,
+            stdin.as_deref(),
+            timeout,
+            on_line,
+        )
+        .await
+    }
+
+    /// The script as root (through sudo when needed) and its stdin (after
+    /// the sudo password, which `sudo -S` reads first).
+    fn as_root(&self, script: &str, input: Option<&[u8]>) -> (String, Option<Vec<u8>>) {
+        match self.sudo {
             Sudo::AlreadyRoot => (script.to_string(), input.map(<[u8]>::to_vec)),
             Sudo::NoPassword => (
                 format!("sudo -n sh -c {}", quote(script)),
@@ -132,15 +167,7 @@ impl HostConn {
                     Some(bytes),
                 )
             }
-        };
-        ssh::run_script_with_input(
-            &self.session,
-            &self.address,
-            &wrapped,
-            stdin.as_deref(),
-            timeout,
-        )
-        .await
+        }
     }
 
     pub async fn close(self) {

@@ -85,7 +85,8 @@ async fn a_component_from_test_data_deploys_and_hooks_run() {
     .unwrap();
     std::fs::write(
         hooks.join("post.sh"),
-        "echo \"post-deploy sees: $(cat $CDWIZ_DATA_DIR/cd/config/echo/greeting.txt)\"\n",
+        "echo \"post-deploy sees: $(cat $CDWIZ_DATA_DIR/cd/config/echo/greeting.txt)\"\n\
+         sleep 2\necho 'post-deploy done'\n",
     )
     .unwrap();
     let profile_for = |bundle: &Path, name: &str| {
@@ -181,5 +182,18 @@ async fn a_component_from_test_data_deploys_and_hooks_run() {
     assert!(
         log.contains(&format!("post-deploy sees: hello from {addr}")),
         "{log}"
+    );
+    // The hook's lines reached the log as they were printed, not at its end:
+    // its first line is logged two seconds before its last.
+    let at = |needle: &str| -> f64 {
+        let line = log.lines().find(|l| l.contains(needle)).unwrap();
+        let hms: Vec<f64> = line[..12].split(':').map(|p| p.parse().unwrap()).collect();
+        hms[0] * 3600.0 + hms[1] * 60.0 + hms[2]
+    };
+    // (Seconds of the day: across midnight, add a day.)
+    let gap = (at("post-deploy done") - at("post-deploy sees") + 86_400.0) % 86_400.0;
+    assert!(
+        gap >= 1.5,
+        "the hook's output was not streamed: {gap:.2} s apart\n{log}"
     );
 }

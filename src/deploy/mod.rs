@@ -751,15 +751,25 @@ async fn run_hook(
         dir = quote(&t.data_dir),
     );
     logs.log(&t.address, &format!("hook {phase}: running"));
-    run_logged(
-        t,
-        logs,
-        &format!("the {phase} hook"),
-        &wrapped,
-        Some(script.as_bytes()),
-        HOOK_TIMEOUT,
-    )
-    .await?;
+    // The hook's output goes to the host's log line by line, as it runs.
+    let addr = t.address.clone();
+    let out = t
+        .conn
+        .run_streaming(&wrapped, Some(script.as_bytes()), HOOK_TIMEOUT, &|line| {
+            logs.log(&addr, &format!("[{phase}] {line}"))
+        })
+        .await
+        .map_err(|e| format!("the {phase} hook: {e}"))?;
+    if out.code != 0 {
+        let last = out.stderr.trim().lines().last().unwrap_or("").to_string();
+        return Err(StepError {
+            message: Msg::new("deploy.error.exited")
+                .arg("what", format!("the {phase} hook"))
+                .arg("code", out.code)
+                .arg("last", last),
+            code: Some(out.code),
+        });
+    }
     Ok(true)
 }
 

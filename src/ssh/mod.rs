@@ -116,6 +116,16 @@ pub struct RemoteOutput {
     pub stderr: String,
 }
 
+/// `sh -c SCRIPT`, passing a real exit 127 of the script back through a
+/// marker line on stderr: the openssh crate takes 127 for "ssh could not
+/// start the command" and drops the output.
+fn wrap_127(script: &str) -> String {
+    format!(
+        "sh -c {}; r=$?; if [ $r -eq 127 ]; then printf '\\n%s\\n' {EXIT_127_MARKER} >&2; exit 1; fi; exit $r",
+        quote(script)
+    )
+}
+
 /// Runs a shell script on the host (`sh -c SCRIPT`), with a time limit.
 /// Values interpolated into `script` must already be quoted with [`quote`].
 pub async fn run_script(
@@ -143,13 +153,7 @@ pub async fn run_script_with_input(
         source,
     };
     let work = async {
-        // The openssh crate takes exit code 127 for "ssh could not start the
-        // command" and drops the output; a 127 of the script itself is
-        // passed on through a marker line on stderr instead.
-        let mut cmd = session.raw_command(format!(
-            "sh -c {}; r=$?; if [ $r -eq 127 ]; then printf '\\n%s\\n' {EXIT_127_MARKER} >&2; exit 1; fi; exit $r",
-            quote(script)
-        ));
+        let mut cmd = session.raw_command(wrap_127(script));
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.stdin(if input.is_some() {
             Stdio::piped()
@@ -181,6 +185,86 @@ pub async fn run_script_with_input(
             command: script.to_string(),
             secs: timeout.as_secs(),
         })?
+}
+
+/// Like [`run_script_with_input`], handing every line of stdout and stderr
+/// to `on_line` as it arrives (a hook's output into the host's log pane).
+pub async fn run_script_streaming(
+    session: &Session,
+    host: &str,
+    script: &str,
+    input: Option<&[u8]>,
+    timeout: Duration,
+    on_line: &(dyn Fn(&str) + Sync),
+) -> Result<RemoteOutput, SshError> {
+    use tokio::io::AsyncWriteExt;
+    let command_err = |source| SshError::Command {
+        host: host.to_string(),
+        command: script.to_string(),
+        source,
+    };
+    let work = async {
+        let mut cmd = session.raw_command(wrap_127(script));
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = cmd.spawn().await.map_err(command_err)?;
+        if let (Some(data), Some(mut stdin)) = (input, child.stdin().take()) {
+            stdin.write_all(data).await.ok();
+            stdin.shutdown().await.ok();
+        }
+        let (Some(out), Some(err)) = (child.stdout().take(), child.stderr().take()) else {
+            return Err(SshError::Other {
+                host: host.to_string(),
+                message: "no output pipes".into(),
+            });
+        };
+        let (stdout, mut stderr) = tokio::join!(
+            read_lines(out, on_line, false),
+            read_lines(err, on_line, true)
+        );
+        let status = child.wait().await.map_err(command_err)?;
+        let mut code = status.code().unwrap_or(-1);
+        if let Some(rest) = stderr.strip_suffix(&format!("\n{EXIT_127_MARKER}\n")) {
+            stderr = rest.to_string();
+            code = 127;
+        }
+        Ok(RemoteOutput {
+            code,
+            stdout,
+            stderr,
+        })
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| SshError::Timeout {
+            host: host.to_string(),
+            command: script.to_string(),
+            secs: timeout.as_secs(),
+        })?
+}
+
+/// Every line of `pipe` to `on_line` (the exit-127 marker excepted, on
+/// stderr) and, all together, as the result.
+async fn read_lines<R: tokio::io::AsyncRead + Unpin>(
+    pipe: R,
+    on_line: &(dyn Fn(&str) + Sync),
+    is_stderr: bool,
+) -> String {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut lines = BufReader::new(pipe).lines();
+    let mut all = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if !(is_stderr && line == EXIT_127_MARKER) {
+            on_line(&line);
+        }
+        all.push_str(&line);
+        all.push('\n');
+    }
+    all
 }
 
 /// Like [`run_script`], but a non-zero exit is an error; returns stdout.
