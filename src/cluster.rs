@@ -42,6 +42,15 @@ fn m(key: &str) -> Msg {
     Msg::new(format!("check.{key}"))
 }
 
+/// A failure that leaves the rest of the checks unjudged: `out` with the
+/// failure and a skip for every check after it.
+fn stop(mut out: Vec<CheckResult>, failure: CheckResult) -> Vec<CheckResult> {
+    let from = failure.id;
+    out.push(failure);
+    skip_from(from, &mut out);
+    out
+}
+
 /// The checks after `from` that could not be judged.
 fn skip_from(from: &str, out: &mut Vec<CheckResult>) {
     let start = CHECKS
@@ -89,7 +98,8 @@ async fn run(answers: &Answers, base: &Path, architectures: &[String]) -> Vec<Ch
             k
         }
         Err(e) => {
-            out.push(
+            return stop(
+                out,
                 r(
                     "k8s.kubeconfig",
                     Status::Fail,
@@ -99,8 +109,6 @@ async fn run(answers: &Answers, base: &Path, architectures: &[String]) -> Vec<Ch
                 )
                 .hint(m("k8s.kubeconfig.hint")),
             );
-            skip_from("k8s.kubeconfig", &mut out);
-            return out;
         }
     };
     let names: Vec<&str> = kubeconfig
@@ -122,7 +130,8 @@ async fn run(answers: &Answers, base: &Path, architectures: &[String]) -> Vec<Ch
             c
         }
         Some(c) => {
-            out.push(
+            return stop(
+                out,
                 r(
                     "k8s.context",
                     Status::Fail,
@@ -136,11 +145,10 @@ async fn run(answers: &Answers, base: &Path, architectures: &[String]) -> Vec<Ch
                     path.display()
                 )),
             );
-            skip_from("k8s.context", &mut out);
-            return out;
         }
         None => {
-            out.push(
+            return stop(
+                out,
                 r(
                     "k8s.context",
                     Status::Fail,
@@ -148,71 +156,50 @@ async fn run(answers: &Answers, base: &Path, architectures: &[String]) -> Vec<Ch
                 )
                 .hint(m("k8s.context.none-hint").arg("known", names.join(", "))),
             );
-            skip_from("k8s.context", &mut out);
-            return out;
         }
     };
     let options = KubeConfigOptions {
         context: Some(context.clone()),
         ..Default::default()
     };
-    let mut config = match kube::Config::from_custom_kubeconfig(kubeconfig, &options).await {
-        Ok(c) => c,
-        Err(e) => {
-            out.push(r(
-                "k8s.api",
-                Status::Fail,
-                m("k8s.api.config").arg("context", &context).arg("error", e),
-            ));
-            skip_from("k8s.api", &mut out);
-            return out;
+    let client = match kube::Config::from_custom_kubeconfig(kubeconfig, &options).await {
+        Ok(mut config) => {
+            config.connect_timeout = Some(TIMEOUT);
+            config.read_timeout = Some(TIMEOUT);
+            let url = config.cluster_url.to_string();
+            kube::Client::try_from(config)
+                .map(|c| (c, url))
+                .map_err(|e| e.to_string())
         }
+        Err(e) => Err(e.to_string()),
     };
-    config.connect_timeout = Some(TIMEOUT);
-    config.read_timeout = Some(TIMEOUT);
-    let url = config.cluster_url.to_string();
-    let client = match kube::Client::try_from(config) {
+    let (client, url) = match client {
         Ok(c) => c,
         Err(e) => {
-            out.push(r(
+            let fail = r(
                 "k8s.api",
                 Status::Fail,
                 m("k8s.api.config").arg("context", &context).arg("error", e),
-            ));
-            skip_from("k8s.api", &mut out);
-            return out;
+            );
+            return stop(out, fail);
         }
     };
     let info = match tokio::time::timeout(TIMEOUT * 2, client.apiserver_version()).await {
         Ok(Ok(info)) => info,
-        Ok(Err(e)) => {
-            out.push(
-                r(
-                    "k8s.api",
-                    Status::Fail,
-                    m("k8s.api.unreachable")
-                        .arg("url", &url)
-                        .arg("error", root_cause(&e)),
-                )
-                .hint(m("k8s.api.hint")),
-            );
-            skip_from("k8s.api", &mut out);
-            return out;
-        }
-        Err(_) => {
-            out.push(
-                r(
-                    "k8s.api",
-                    Status::Fail,
-                    m("k8s.api.unreachable").arg("url", &url).arg(
-                        "error",
-                        format!("no answer in {} s", (TIMEOUT * 2).as_secs()),
-                    ),
-                )
-                .hint(m("k8s.api.hint")),
-            );
-            skip_from("k8s.api", &mut out);
-            return out;
+        answer => {
+            let error = match answer {
+                Ok(Err(e)) => root_cause(&e),
+                _ => format!("no answer in {} s", (TIMEOUT * 2).as_secs()),
+            };
+            let fail = r(
+                "k8s.api",
+                Status::Fail,
+                m("k8s.api.unreachable")
+                    .arg("url", &url)
+                    .arg("error", error),
+            )
+            .hint(m("k8s.api.hint"));
+            return stop(out, fail);
         }
     };
     out.push(r(

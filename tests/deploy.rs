@@ -14,23 +14,13 @@ use serde_json::Value;
 const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
 
 fn deploy(profile: &Path, state: &Path, work: &Path, password: &str) -> (i32, Vec<Value>, String) {
-    let out = Command::new(cdwiz_bin())
-        .arg("--profile")
-        .arg(profile)
-        .args(["--non-interactive", "--output", "json", "--workdir"])
-        .arg(work)
-        .env(PASSWORD_ENV, password)
-        .env("CDWIZ_DATA_DIR", state)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = Run {
+        profile,
+        work,
+        state,
+        password: (PASSWORD_ENV, password),
+    };
+    run.start(&[]).finish()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::path::Path;
 
 use common::*;
@@ -107,22 +106,13 @@ async fn a_component_from_test_data_deploys_and_hooks_run() {
     let state = tmp.path().join("state");
     let work = tmp.path().join("work");
     let run = |profile: &Path| {
-        let args: Vec<&OsStr> = vec![
-            OsStr::new("--profile"),
-            profile.as_os_str(),
-            OsStr::new("--non-interactive"),
-            OsStr::new("--output"),
-            OsStr::new("json"),
-            OsStr::new("--workdir"),
-            work.as_os_str(),
-        ];
-        spawn_cdwiz(
-            &args,
-            &[
-                (PASSWORD_ENV, password.as_str()),
-                ("CDWIZ_DATA_DIR", state.to_str().unwrap()),
-            ],
-        )
+        Run {
+            profile,
+            work: &work,
+            state: &state,
+            password: (PASSWORD_ENV, &password),
+        }
+        .start(&[])
         .finish()
     };
 

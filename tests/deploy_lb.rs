@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
-
 use common::*;
 
 const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
@@ -59,22 +57,13 @@ async fn ha_lb_answers_through_the_load_balancer() {
     .unwrap();
     let state = tmp.path().join("state");
     let work = tmp.path().join("work");
-    let args: Vec<&OsStr> = vec![
-        OsStr::new("--profile"),
-        profile.as_os_str(),
-        OsStr::new("--non-interactive"),
-        OsStr::new("--output"),
-        OsStr::new("json"),
-        OsStr::new("--workdir"),
-        work.as_os_str(),
-    ];
-    let (code, lines, err) = spawn_cdwiz(
-        &args,
-        &[
-            (PASSWORD_ENV, password.as_str()),
-            ("CDWIZ_DATA_DIR", state.to_str().unwrap()),
-        ],
-    )
+    let (code, lines, err) = Run {
+        profile: &profile,
+        work: &work,
+        state: &state,
+        password: (PASSWORD_ENV, &password),
+    }
+    .start(&[])
     .finish();
     assert_eq!(code, 0, "{err}\n{lines:?}");
     assert!(

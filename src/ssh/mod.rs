@@ -146,45 +146,7 @@ pub async fn run_script_with_input(
     input: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<RemoteOutput, SshError> {
-    use tokio::io::AsyncWriteExt;
-    let command_err = |source| SshError::Command {
-        host: host.to_string(),
-        command: script.to_string(),
-        source,
-    };
-    let work = async {
-        let mut cmd = session.raw_command(wrap_127(script));
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd.stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-        let mut child = cmd.spawn().await.map_err(command_err)?;
-        if let (Some(data), Some(mut stdin)) = (input, child.stdin().take()) {
-            stdin.write_all(data).await.ok();
-            stdin.shutdown().await.ok();
-        }
-        let out = child.wait_with_output().await.map_err(command_err)?;
-        let mut code = out.status.code().unwrap_or(-1);
-        let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        if let Some(rest) = stderr.strip_suffix(&format!("\n{EXIT_127_MARKER}\n")) {
-            stderr = rest.to_string();
-            code = 127;
-        }
-        Ok(RemoteOutput {
-            code,
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr,
-        })
-    };
-    tokio::time::timeout(timeout, work)
-        .await
-        .map_err(|_| SshError::Timeout {
-            host: host.to_string(),
-            command: script.to_string(),
-            secs: timeout.as_secs(),
-        })?
+    run_script_streaming(session, host, script, input, timeout, &|_| {}).await
 }
 
 /// Like [`run_script_with_input`], handing every line of stdout and stderr
@@ -248,23 +210,31 @@ pub async fn run_script_streaming(
 }
 
 /// Every line of `pipe` to `on_line` (the exit-127 marker excepted, on
-/// stderr) and, all together, as the result.
+/// stderr) and, all together and byte for byte, as the result.
 async fn read_lines<R: tokio::io::AsyncRead + Unpin>(
     pipe: R,
     on_line: &(dyn Fn(&str) + Sync),
     is_stderr: bool,
 ) -> String {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut lines = BufReader::new(pipe).lines();
-    let mut all = String::new();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if !(is_stderr && line == EXIT_127_MARKER) {
-            on_line(&line);
+    let mut reader = BufReader::new(pipe);
+    let mut all = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                all.extend_from_slice(&line);
+                let text = String::from_utf8_lossy(&line);
+                let text = text.trim_end_matches(['\n', '\r']);
+                if !(is_stderr && text == EXIT_127_MARKER) {
+                    on_line(text);
+                }
+            }
         }
-        all.push_str(&line);
-        all.push('\n');
     }
-    all
+    String::from_utf8_lossy(&all).into_owned()
 }
 
 /// Like [`run_script`], but a non-zero exit is an error; returns stdout.
