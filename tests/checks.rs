@@ -189,10 +189,14 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
         .collect();
     assert_eq!(out.code, 0, "{}{not_pass:#?}", out.stderr);
     assert!(!leaked, "the password appeared in a process's arguments");
-    // Disk speed is measured, and this machine's disk is shared with
-    // whatever else runs: a slow moment may warn, never fail.
+    // Disk speed and host-to-host latency are measured, and this machine's
+    // disk and 2 cores are shared with whatever else runs: a slow moment
+    // may warn, never fail.
     let measured = |r: &serde_json::Value| {
-        r["status"] == "warn" && (r["id"] == "res.disk-write" || r["id"] == "res.disk-fsync")
+        r["status"] == "warn"
+            && ["res.disk-write", "res.disk-fsync", "net.latency"]
+                .iter()
+                .any(|id| r["id"] == *id)
     };
     let not_pass: Vec<_> = out
         .results()
