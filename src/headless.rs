@@ -192,20 +192,23 @@ pub async fn run(opts: Options) -> u8 {
     state.fingerprint = fingerprint;
     let secret_values: Vec<String> = secrets.values().iter().map(|s| s.to_string()).collect();
 
-    // The k8s topology: cluster checks through the Kubernetes API, then the
-    // rendered manifests; its deploy is not built yet (issue 6).
+    // The k8s topology: cluster checks through the Kubernetes API, the
+    // rendered manifests, then the deploy through the API.
     if answers.topology.kind == cdwiz::profile::TopologyKind::K8s {
-        return k8s_dry_run(
-            &answers,
-            &base,
-            &bundle,
-            waivers,
-            &opts,
-            &run_dir,
-            rendered.len(),
-            &rendered_dir,
-        )
-        .await;
+        let run = DeployRun {
+            answers: &answers,
+            bundle: &bundle,
+            rendered: &rendered,
+            hooks: &hooks,
+            place: Place::Cluster,
+            data_dir: &data_dir,
+            run_dir: &run_dir,
+            state,
+            trust_state,
+            cancel: CancellationToken::new(),
+            secrets: secret_values,
+        };
+        return k8s_run(run, &base, waivers, &opts, &rendered_dir).await;
     }
     let connector = connector(&answers, secrets, &data_dir);
     let cancel = CancellationToken::new();
@@ -351,7 +354,7 @@ pub async fn run(opts: Options) -> u8 {
         bundle: &bundle,
         rendered: &rendered,
         hooks: &hooks,
-        targets: &targets,
+        place: Place::Hosts(&targets),
         data_dir: &data_dir,
         run_dir: &run_dir,
         state,
@@ -377,23 +380,18 @@ fn connector(
 }
 
 /// The k8s topology's run: cluster checks (exit 3 when one blocks), the
-/// report, and the rendered manifests; a deploy is refused for now.
-#[allow(clippy::too_many_arguments)]
-async fn k8s_dry_run(
-    answers: &Answers,
+/// report, the rendered manifests, then (unless a dry run) the deploy.
+async fn k8s_run(
+    d: DeployRun<'_>,
     base: &Path,
-    bundle: &Bundle,
     waivers: Vec<Waiver>,
     opts: &Options,
-    run_dir: &Path,
-    rendered: usize,
     rendered_dir: &Path,
 ) -> u8 {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(256);
     let (output, locale) = (opts.output, opts.locale.clone());
     let started = std::time::Instant::now();
-    let mut results =
-        cdwiz::cluster::check(answers, base, &bundle.manifest.architectures(), None).await;
+    let mut results = cdwiz::cluster::check(d.answers, base, &d.bundle.manifest, None).await;
     checks::apply_waivers(&mut results, &waivers);
     let printer = tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
@@ -412,47 +410,63 @@ async fn k8s_dry_run(
         hosts: Vec::new(),
         secs: started.elapsed().as_secs_f64(),
     };
-    let json_path = run_dir.join("checks.json");
-    let md_path = run_dir.join("checks.md");
+    let json_path = d.run_dir.join("checks.json");
+    let md_path = d.run_dir.join("checks.md");
     let _ = cdwiz::rundir::write_atomic(&json_path, &checks::report::to_json(&run));
     let _ = cdwiz::rundir::write_atomic(&md_path, &checks::report::to_markdown(&run, &opts.locale));
     let blocking = run.blocking().len();
-    let line = cdwiz::i18n::Msg::new("headless.k8s-not-yet")
-        .arg("count", rendered)
-        .arg("dir", rendered_dir.display())
-        .render(&opts.locale);
+    let rendered = d.rendered.len();
     match opts.output {
         Output::Json => println!(
             "{}",
             serde_json::json!({
                 "event": "summary",
+                "run": d.state.run,
                 "pass": run.count(Status::Pass),
                 "warn": run.count(Status::Warn),
                 "fail": run.count(Status::Fail),
                 "skip": run.count(Status::Skip),
                 "blocking": blocking,
+                "waived": run.results.iter().filter(|r| r.waived.is_some()).count(),
                 "report": { "json": json_path, "markdown": md_path },
                 "rendered": { "dir": rendered_dir, "files": rendered },
                 "secs": run.secs,
             })
         ),
         Output::Text => {
+            let t = |k: &str| cdwiz::i18n::text(k, &opts.locale);
+            for w in &run.waivers {
+                println!("{} {}: {}", t("headless.waiver"), w.id, w.reason);
+            }
             println!("{}", checks_summary(&run, &opts.locale));
+            println!("{} {}", t("headless.report"), md_path.display());
             println!(
-                "{} {}",
-                cdwiz::i18n::text("headless.report", &opts.locale),
-                md_path.display()
+                "{}",
+                cdwiz::i18n::Msg::new("headless.rendered")
+                    .arg("count", rendered)
+                    .arg("dir", rendered_dir.display())
+                    .render(&opts.locale)
             );
+            if blocking > 0 {
+                println!(
+                    "{}",
+                    cdwiz::i18n::Msg::new("headless.blocked")
+                        .arg("count", blocking)
+                        .render(&opts.locale)
+                );
+            }
         }
     }
     if blocking > 0 {
         return EXIT_CHECKS_FAILED;
     }
     if opts.dry_run {
-        note(opts.output, "k8s-not-yet", &line);
         return EXIT_OK;
     }
-    bad_input(&[line])
+    let interrupts = watch_interrupts(d.cancel.clone(), opts.locale.clone());
+    let code = deploy(d, opts).await;
+    interrupts.abort();
+    code
 }
 
 /// Ctrl-C: the first asks the engine to stop between steps, the second
@@ -472,12 +486,19 @@ fn watch_interrupts(cancel: CancellationToken, locale: String) -> tokio::task::J
     })
 }
 
+/// Where a deploy goes: the locked hosts, or the answers' cluster (a
+/// client is made once the checks passed).
+enum Place<'a> {
+    Hosts(&'a Targets),
+    Cluster,
+}
+
 struct DeployRun<'a> {
     answers: &'a Answers,
     bundle: &'a Bundle,
     rendered: &'a [cdwiz::render::RenderedFile],
     hooks: &'a Hooks,
-    targets: &'a Targets,
+    place: Place<'a>,
     data_dir: &'a Path,
     run_dir: &'a Path,
     state: State,
@@ -583,7 +604,22 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
         generated: &generated,
         hooks: d.hooks,
     };
-    let report = cdwiz::deploy::deploy(&input, d.targets, &ctx).await;
+    let report = match d.place {
+        Place::Hosts(targets) => cdwiz::deploy::deploy(&input, targets, &ctx).await,
+        Place::Cluster => {
+            let base = opts.profile.parent().unwrap_or(Path::new("."));
+            match cdwiz::deploy::k8s::Clients::connect(d.answers, base).await {
+                Ok(clients) => cdwiz::deploy::k8s::deploy(&input, &clients, &ctx).await,
+                Err(e) => {
+                    drop(ctx);
+                    drop(logs);
+                    let _ = printer.await;
+                    eprintln!("{}", e.render(locale));
+                    return EXIT_DEPLOY_FAILED;
+                }
+            }
+        }
+    };
     drop(ctx);
     drop(logs);
     let _ = printer.await;
@@ -689,10 +725,14 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
     if !report.ok() {
         eprintln!(
             "{}",
-            msg("headless.deploy-incomplete")
-                .arg("failed", report.failures.len())
-                .arg("profile", &profile)
-                .render(locale)
+            msg(if matches!(d.place, Place::Cluster) {
+                "headless.deploy-incomplete-k8s"
+            } else {
+                "headless.deploy-incomplete"
+            })
+            .arg("failed", report.failures.len())
+            .arg("profile", &profile)
+            .render(locale)
         );
         eprintln!("{summary_line}");
         return EXIT_DEPLOY_FAILED;
@@ -803,6 +843,9 @@ pub async fn uninstall(profile: &Path, purge: bool, yes: bool, locale: &str) -> 
             )]);
         }
     };
+    if answers.topology.kind == cdwiz::profile::TopologyKind::K8s {
+        return k8s_uninstall(&answers, &base, purge, locale).await;
+    }
     let secrets = match resolve_secrets(&answers, &base) {
         Ok(s) => s,
         Err(p) => return bad_input(&problems_text(profile, &p, locale)),
@@ -832,5 +875,42 @@ pub async fn uninstall(profile: &Path, purge: bool, yes: bool, locale: &str) -> 
         EXIT_DEPLOY_FAILED
     } else {
         EXIT_OK
+    }
+}
+
+/// Uninstall from a cluster: what carries this installation's label.
+async fn k8s_uninstall(answers: &Answers, base: &Path, purge: bool, locale: &str) -> u8 {
+    let ns = answers.topology.namespace.clone().unwrap_or_default();
+    let clients = match cdwiz::deploy::k8s::Clients::connect(answers, base).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}", e.render(locale));
+            return EXIT_DEPLOY_FAILED;
+        }
+    };
+    match cdwiz::deploy::k8s::uninstall(answers, &clients.api, purge).await {
+        Ok(removed) if removed.is_empty() => {
+            let line = cdwiz::i18n::Msg::new("headless.k8s-uninstall-nothing").arg("ns", &ns);
+            println!("{}", line.render(locale));
+            EXIT_OK
+        }
+        Ok(removed) => {
+            for (kind, names) in &removed {
+                let line = cdwiz::i18n::Msg::new("headless.k8s-uninstalled")
+                    .arg("kind", kind)
+                    .arg("names", names.join(", "))
+                    .arg("ns", &ns);
+                println!("{}", line.render(locale));
+            }
+            if !purge {
+                let line = cdwiz::i18n::Msg::new("headless.k8s-data-kept").arg("ns", &ns);
+                println!("{}", line.render(locale));
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("{}", e.render(locale));
+            EXIT_DEPLOY_FAILED
+        }
     }
 }

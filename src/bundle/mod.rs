@@ -56,6 +56,43 @@ pub struct Requirements {
     /// Open files a process may hold.
     #[serde(default = "default_nofile")]
     pub nofile: u64,
+    /// The Kubernetes versions the product runs on (the `k8s` topology).
+    #[serde(default)]
+    pub kubernetes: KubernetesRange,
+}
+
+/// Oldest and newest Kubernetes minor versions, e.g. `1.27` and `1.33`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct KubernetesRange {
+    pub min: String,
+    pub max: String,
+}
+
+impl Default for KubernetesRange {
+    fn default() -> Self {
+        KubernetesRange {
+            min: "1.27".into(),
+            max: "1.33".into(),
+        }
+    }
+}
+
+impl KubernetesRange {
+    /// (major, minor) of `1.27`-like text; `None` when it is not one.
+    pub fn parse(v: &str) -> Option<(u32, u32)> {
+        let (major, minor) = v.trim().trim_start_matches('v').split_once('.')?;
+        let minor = minor.split('.').next()?.trim_end_matches('+');
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    }
+
+    /// Whether `(major, minor)` lies in the range.
+    pub fn contains(&self, v: (u32, u32)) -> bool {
+        match (Self::parse(&self.min), Self::parse(&self.max)) {
+            (Some(lo), Some(hi)) => lo <= v && v <= hi,
+            _ => false,
+        }
+    }
 }
 
 fn default_nofile() -> u64 {
@@ -70,6 +107,7 @@ impl Default for Requirements {
             sysctl: Default::default(),
             docker_min: default_docker_min(),
             nofile: default_nofile(),
+            kubernetes: KubernetesRange::default(),
         }
     }
 }
@@ -140,6 +178,14 @@ impl Manifest {
             && !names.contains(&e.component.as_str())
         {
             out.push(format!("entry.component: no component `{}`", e.component));
+        }
+        let k = &self.requirements.kubernetes;
+        for (field, v) in [("min", &k.min), ("max", &k.max)] {
+            if KubernetesRange::parse(v).is_none() {
+                out.push(format!(
+                    "requirements.kubernetes.{field}: `{v}` is not a version like 1.27"
+                ));
+            }
         }
         out
     }

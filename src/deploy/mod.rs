@@ -13,6 +13,7 @@
 pub mod container;
 mod health;
 pub mod hostlog;
+pub mod k8s;
 pub mod lock;
 pub mod prepare;
 pub mod secrets;
@@ -166,6 +167,8 @@ pub fn phase_of(step: &str) -> &'static str {
         "images" => "images",
         "configs" => "configs",
         "verify" => "verify",
+        "namespace" | "secret" | "apply" => "apply",
+        "rollout" => "rollout",
         _ => "deploy",
     }
 }
@@ -274,7 +277,64 @@ struct Run<'a> {
     limit: Semaphore,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn new(input: &'a Input<'a>, ctx: &'a RunContext) -> Run<'a> {
+        Run {
+            input,
+            ctx,
+            steps: Mutex::new(Vec::new()),
+            failures: Mutex::new(BTreeMap::new()),
+            limit: Semaphore::new(ctx.concurrency.max(1)),
+        }
+    }
+
+    /// The report of the run: its steps and failures (a step skipped
+    /// without a failure of its own becomes one, so a blocked run says
+    /// why); marks the state complete when every planned step is done.
+    fn finish(
+        self,
+        planned: &[(String, Vec<String>)],
+        url: Option<String>,
+        started: Instant,
+    ) -> DeployReport {
+        let ctx = self.ctx;
+        let steps = self.steps.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut failures: Vec<Failure> = self
+            .failures
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_values()
+            .collect();
+        let cancelled = ctx.cancel.is_cancelled();
+        let all_done = planned
+            .iter()
+            .all(|(h, s)| s.iter().all(|s| ctx.state.is_done(h, s)));
+        let _ = ctx.state.set_complete(failures.is_empty() && all_done);
+        if failures.is_empty() && !cancelled {
+            if let Some(s) = steps
+                .iter()
+                .find(|s| matches!(s.outcome, StepOutcome::Skipped { .. }))
+                && let StepOutcome::Skipped { reason } = &s.outcome
+            {
+                failures.push(Failure {
+                    host: s.host.clone(),
+                    phase: phase_of(&s.step).into(),
+                    step: s.step.clone(),
+                    message: reason.clone(),
+                    code: None,
+                    last_lines: ctx.logs.tail(&s.host),
+                });
+            }
+        }
+        DeployReport {
+            steps,
+            failures,
+            cancelled,
+            url,
+            secs: started.elapsed().as_secs_f64(),
+        }
+    }
+
     fn failed(&self, host: &str) -> bool {
         self.failures
             .lock()
@@ -490,13 +550,7 @@ fn version_at_least(have: &str, min: &str) -> bool {
 /// failure: the report says which hosts failed where.
 pub async fn deploy(input: &Input<'_>, targets: &Targets, ctx: &RunContext) -> DeployReport {
     let started = Instant::now();
-    let run = Run {
-        input,
-        ctx,
-        steps: Mutex::new(Vec::new()),
-        failures: Mutex::new(BTreeMap::new()),
-        limit: Semaphore::new(ctx.concurrency.max(1)),
-    };
+    let run = Run::new(input, ctx);
     let answers = input.answers;
     let manifest = &input.bundle.manifest;
     let planned = planned_steps(answers, input.bundle, input.hooks);
@@ -694,46 +748,7 @@ pub async fn deploy(input: &Input<'_>, targets: &Targets, ctx: &RunContext) -> D
     });
     futures_util::future::join_all(after).await;
 
-    let steps = run.steps.into_inner().unwrap_or_else(|e| e.into_inner());
-    let failures: Vec<Failure> = run
-        .failures
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_values()
-        .collect();
-    let cancelled = ctx.cancel.is_cancelled();
-    let all_done = planned
-        .iter()
-        .all(|(h, s)| s.iter().all(|s| ctx.state.is_done(h, s)));
-    let _ = ctx.state.set_complete(failures.is_empty() && all_done);
-    let blocked = steps
-        .iter()
-        .any(|s| matches!(s.outcome, StepOutcome::Skipped { .. }));
-    let mut failures = failures;
-    if failures.is_empty() && blocked && !cancelled {
-        // Skipped without a failure of its own: say why on the cluster.
-        if let Some(s) = steps
-            .iter()
-            .find(|s| matches!(s.outcome, StepOutcome::Skipped { .. }))
-            && let StepOutcome::Skipped { reason } = &s.outcome
-        {
-            failures.push(Failure {
-                host: s.host.clone(),
-                phase: phase_of(&s.step).into(),
-                step: s.step.clone(),
-                message: reason.clone(),
-                code: None,
-                last_lines: ctx.logs.tail(&s.host),
-            });
-        }
-    }
-    DeployReport {
-        steps,
-        failures,
-        cancelled,
-        url: report_url,
-        secs: started.elapsed().as_secs_f64(),
-    }
+    run.finish(&planned, report_url, started)
 }
 
 async fn run_hook(

@@ -20,6 +20,12 @@ pub fn install_id(answers: &Answers) -> String {
         h.update([0]);
         h.update(&host.address);
     }
+    // On a cluster: the context and namespace say which installation.
+    let t = &answers.topology;
+    for part in [&t.context, &t.namespace].into_iter().flatten() {
+        h.update([1]);
+        h.update(part);
+    }
     format!("{:x}", h.finalize())[..16].to_string()
 }
 

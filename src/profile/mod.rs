@@ -159,6 +159,9 @@ pub struct Topology {
     /// k8s: replicas per component (default 1), e.g. `{ backend: 2 }`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub replicas: std::collections::BTreeMap<String, u32>,
+    /// k8s: seconds a component may take to become ready (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_timeout: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

@@ -117,6 +117,11 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
         ("registry", t.registry.is_some(), TopologyKind::K8s),
         ("pull-secret", t.pull_secret.is_some(), TopologyKind::K8s),
         ("replicas", !t.replicas.is_empty(), TopologyKind::K8s),
+        (
+            "rollout-timeout",
+            t.rollout_timeout.is_some(),
+            TopologyKind::K8s,
+        ),
     ] {
         only(field, present, for_kind, out);
     }
@@ -189,6 +194,14 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
                     )
                     .hint(Msg::new("profile.registry-bad-hint")),
                 );
+            }
+            if let Some(secs) = t.rollout_timeout
+                && !(10..=86_400).contains(&secs)
+            {
+                out.push(Problem::new(
+                    "topology.rollout-timeout",
+                    Msg::new("profile.range").arg("min", 10).arg("max", 86_400),
+                ));
             }
             for (name, n) in &t.replicas {
                 if *n == 0 || *n > 100 {

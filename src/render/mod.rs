@@ -289,6 +289,21 @@ pub fn render(
     Ok(files)
 }
 
+/// The components that run on a Kubernetes cluster (their placement names
+/// no topologies, or `k8s` among them), in manifest order.
+pub fn cluster_components(manifest: &Manifest) -> Vec<&Component> {
+    manifest
+        .components
+        .iter()
+        .filter(|c| {
+            c.placement.topologies.is_empty()
+                || c.placement
+                    .topologies
+                    .contains(&crate::profile::TopologyKind::K8s)
+        })
+        .collect()
+}
+
 /// The k8s topology: a namespace, and per component its ConfigMap, its
 /// Deployment (StatefulSet with volume claims when it keeps data) and its
 /// Service, in `k8s/`.
@@ -300,11 +315,7 @@ fn render_k8s(
     product: Value,
 ) -> Result<Vec<RenderedFile>, RenderError> {
     let t = &answers.topology;
-    let components: Vec<&Component> = manifest
-        .components
-        .iter()
-        .filter(|c| c.placement.topologies.is_empty() || c.placement.topologies.contains(&t.kind))
-        .collect();
+    let components = cluster_components(manifest);
     for name in t.replicas.keys() {
         if !components.iter().any(|c| &c.name == name) {
             let known: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();

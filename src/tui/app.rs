@@ -502,6 +502,7 @@ impl App {
                         registry: None,
                         pull_secret: None,
                         replicas: Default::default(),
+                        rollout_timeout: None,
                     };
                     self.roles.clear();
                     self.rebuild_settings_form();
@@ -888,6 +889,7 @@ fn default_answers() -> Answers {
             registry: None,
             pull_secret: None,
             replicas: Default::default(),
+            rollout_timeout: None,
         },
         ssh: SshSettings {
             auth: SshAuth::Password,

@@ -1,0 +1,182 @@
+//! From the answers to a Kubernetes client: the kubeconfig file, the
+//! context in it, and a client with bounded connect and read times. The
+//! checks walk these steps one by one (each is a check); the deploy and
+//! uninstall take the client in one call.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::i18n::Msg;
+use crate::profile::Answers;
+
+/// How long one API request may take to connect, and to answer.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The kubeconfig file the answers name (relative to the profile's
+/// directory `base`; `~/.kube/config` when they name none).
+pub fn kubeconfig_path(answers: &Answers, base: &Path) -> PathBuf {
+    let file = answers
+        .topology
+        .kubeconfig
+        .as_deref()
+        .unwrap_or("~/.kube/config");
+    let file = file.strip_prefix("./").unwrap_or(file);
+    base.join(crate::paths::expand_home(file))
+}
+
+/// Why no client could be made, as the check that says so.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// `k8s.kubeconfig`: the file cannot be read.
+    Kubeconfig { path: PathBuf, error: String },
+    /// `k8s.context`: the context is not in the file.
+    UnknownContext {
+        path: PathBuf,
+        context: String,
+        known: Vec<String>,
+    },
+    /// `k8s.context`: the file has no current context, the answers name none.
+    NoContext { path: PathBuf, known: Vec<String> },
+    /// `k8s.api`: the context's cluster or user cannot be used.
+    Config { context: String, error: String },
+}
+
+impl ConnectError {
+    /// The check this failure belongs to.
+    pub fn check(&self) -> &'static str {
+        match self {
+            ConnectError::Kubeconfig { .. } => "k8s.kubeconfig",
+            ConnectError::UnknownContext { .. } | ConnectError::NoContext { .. } => "k8s.context",
+            ConnectError::Config { .. } => "k8s.api",
+        }
+    }
+
+    pub fn message(&self) -> Msg {
+        let m = |k: &str| Msg::new(format!("check.{k}"));
+        match self {
+            ConnectError::Kubeconfig { path, error } => m("k8s.kubeconfig.unreadable")
+                .arg("path", path.display())
+                .arg("error", error),
+            ConnectError::UnknownContext {
+                path,
+                context,
+                known,
+            } => m("k8s.context.unknown")
+                .arg("context", context)
+                .arg("path", path.display())
+                .arg("known", known.join(", ")),
+            ConnectError::NoContext { path, .. } => {
+                m("k8s.context.none").arg("path", path.display())
+            }
+            ConnectError::Config { context, error } => m("k8s.api.config")
+                .arg("context", context)
+                .arg("error", error),
+        }
+    }
+}
+
+/// A client for the answers' cluster, with what the checks report of it.
+pub struct Connected {
+    pub client: kube::Client,
+    pub path: PathBuf,
+    pub context: String,
+    /// The API server's address.
+    pub url: String,
+}
+
+/// Reads the kubeconfig.
+pub fn read(answers: &Answers, base: &Path) -> Result<(PathBuf, Kubeconfig), ConnectError> {
+    let path = kubeconfig_path(answers, base);
+    match Kubeconfig::read_from(&path) {
+        Ok(k) => Ok((path, k)),
+        Err(e) => Err(ConnectError::Kubeconfig {
+            path,
+            error: e.to_string(),
+        }),
+    }
+}
+
+/// The context to use: the answers' one, or the file's current one.
+pub fn context(
+    answers: &Answers,
+    path: &Path,
+    kubeconfig: &Kubeconfig,
+) -> Result<String, ConnectError> {
+    let known: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
+    let wanted = answers
+        .topology
+        .context
+        .clone()
+        .or_else(|| kubeconfig.current_context.clone());
+    match wanted {
+        Some(c) if known.contains(&c) => Ok(c),
+        Some(context) => Err(ConnectError::UnknownContext {
+            path: path.to_path_buf(),
+            context,
+            known,
+        }),
+        None => Err(ConnectError::NoContext {
+            path: path.to_path_buf(),
+            known,
+        }),
+    }
+}
+
+/// A client for `context`; requests time out after [`TIMEOUT`] unless
+/// `read_timeout` says otherwise (a followed log or a watch waits longer).
+pub async fn client(
+    kubeconfig: Kubeconfig,
+    context: &str,
+    read_timeout: Option<Duration>,
+) -> Result<(kube::Client, String), ConnectError> {
+    let options = KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
+    let fail = |e: &dyn std::fmt::Display| ConnectError::Config {
+        context: context.to_string(),
+        error: e.to_string(),
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| fail(&e))?;
+    config.connect_timeout = Some(TIMEOUT);
+    config.read_timeout = read_timeout.or(Some(TIMEOUT));
+    let url = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).map_err(|e| fail(&e))?;
+    Ok((client, url))
+}
+
+/// All three steps: a client for the answers' cluster.
+pub async fn connect(
+    answers: &Answers,
+    base: &Path,
+    read_timeout: Option<Duration>,
+) -> Result<Connected, ConnectError> {
+    let (path, kubeconfig) = read(answers, base)?;
+    let context = context(answers, &path, &kubeconfig)?;
+    let (client, url) = client(kubeconfig, &context, read_timeout).await?;
+    Ok(Connected {
+        client,
+        path,
+        context,
+        url,
+    })
+}
+
+/// The innermost error: "connection refused", not three layers of wrapping.
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: &dyn std::error::Error = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    let inner = cur.to_string();
+    let outer = e.to_string();
+    if inner == outer {
+        outer
+    } else {
+        format!("{outer}: {inner}")
+    }
+}
