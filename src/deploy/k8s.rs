@@ -12,6 +12,7 @@
 //! object on the server differs afterwards.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{AsyncBufReadExt, StreamExt};
@@ -321,65 +322,111 @@ fn selector(input: &Input<'_>, component: &str) -> String {
     )
 }
 
-/// Follows the logs of the component's pods into its pane until aborted:
-/// every pod that has started is followed once.
-fn follow_logs(
-    run: &Run<'_>,
-    clients: &Clients,
-    ns: &str,
-    component: &str,
-    select: String,
-) -> JoinHandle<()> {
-    let logs = run.ctx.logs.clone();
-    let (client, follow_client) = (clients.api.clone(), clients.logs.clone());
-    let (ns, component) = (ns.to_string(), component.to_string());
-    tokio::spawn(async move {
-        let pods: Api<Pod> = Api::namespaced(client, &ns);
-        let follow: Api<Pod> = Api::namespaced(follow_client, &ns);
-        let mut followed: BTreeSet<String> = BTreeSet::new();
-        // Dropped (aborted) with this task: the followers end with it.
-        let mut tasks = tokio::task::JoinSet::new();
-        loop {
-            if let Ok(list) = pods.list(&ListParams::default().labels(&select)).await {
-                for p in list.items {
-                    let Some(name) = p.metadata.name.clone() else {
-                        continue;
-                    };
-                    let started = p
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.container_statuses.as_ref())
-                        .is_some_and(|cs| {
-                            cs.iter().any(|c| {
-                                c.state
-                                    .as_ref()
-                                    .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
-                            })
-                        });
-                    if !started || !followed.insert(name.clone()) {
-                        continue;
-                    }
-                    let (follow, logs, component) =
-                        (follow.clone(), logs.clone(), component.clone());
-                    tasks.spawn(async move {
-                        let params = LogParams {
-                            container: Some(component.clone()),
-                            follow: true,
-                            ..Default::default()
+/// Follows the logs of the component's pods into its pane while its
+/// rollout is waited for: every pod that has started is followed once.
+struct LogFollower {
+    task: JoinHandle<()>,
+    followed: Arc<Mutex<BTreeSet<String>>>,
+}
+
+fn started(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.state
+                    .as_ref()
+                    .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+            })
+        })
+}
+
+impl LogFollower {
+    fn start(run: &Run<'_>, clients: &Clients, ns: &str, component: &str, select: String) -> Self {
+        let logs = run.ctx.logs.clone();
+        let (client, follow_client) = (clients.api.clone(), clients.logs.clone());
+        let (ns, component) = (ns.to_string(), component.to_string());
+        let followed = Arc::new(Mutex::new(BTreeSet::new()));
+        let seen = followed.clone();
+        let task = tokio::spawn(async move {
+            let pods: Api<Pod> = Api::namespaced(client, &ns);
+            let follow: Api<Pod> = Api::namespaced(follow_client, &ns);
+            // Dropped (aborted) with this task: the followers end with it.
+            let mut tasks = tokio::task::JoinSet::new();
+            loop {
+                if let Ok(list) = pods.list(&ListParams::default().labels(&select)).await {
+                    for p in list.items.iter().filter(|p| started(p)) {
+                        let Some(name) = p.metadata.name.clone() else {
+                            continue;
                         };
-                        let Ok(stream) = follow.log_stream(&name, &params).await else {
-                            return;
-                        };
-                        let mut lines = stream.lines();
-                        while let Some(Ok(line)) = lines.next().await {
-                            logs.log(&component, &format!("[{name}] {line}"));
+                        if !seen.lock().unwrap_or_else(|e| e.into_inner()).insert(name.clone()) {
+                            continue;
                         }
-                    });
+                        let (follow, logs, component) =
+                            (follow.clone(), logs.clone(), component.clone());
+                        tasks.spawn(async move {
+                            let params = LogParams {
+                                container: Some(component.clone()),
+                                follow: true,
+                                ..Default::default()
+                            };
+                            let Ok(stream) = follow.log_stream(&name, &params).await else {
+                                return;
+                            };
+                            let mut lines = stream.lines();
+                            while let Some(Ok(line)) = lines.next().await {
+                                logs.log(&component, &format!("[{name}] {line}"));
+                            }
+                        });
+                    }
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        });
+        LogFollower { task, followed }
+    }
+
+    /// Stops following; the logs of pods that started too late to be
+    /// followed are fetched once, so a quick rollout still shows its lines.
+    async fn finish(self, run: &Run<'_>, client: &kube::Client, ns: &str, component: &str, select: &str) {
+        self.task.abort();
+        let followed = self.followed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+        let Ok(list) = pods.list(&ListParams::default().labels(select)).await else {
+            return;
+        };
+        for p in list.items.iter().filter(|p| started(p)) {
+            let Some(name) = p.metadata.name.as_deref() else { continue };
+            if followed.contains(name) {
+                continue;
+            }
+            let params = LogParams {
+                container: Some(component.to_string()),
+                tail_lines: Some(100),
+                ..Default::default()
+            };
+            if let Ok(text) = pods.logs(name, &params).await {
+                for line in text.lines() {
+                    run.ctx.logs.log(component, &format!("[{name}] {line}"));
                 }
             }
-            tokio::time::sleep(POLL).await;
         }
-    })
+    }
+}
+
+/// The newest Warning event about a pod (why its sandbox or volume
+/// could not be made, say), if any.
+async fn last_warning(client: &kube::Client, ns: &str, pod: &Pod) -> Option<String> {
+    use k8s_openapi::api::core::v1::Event as KubeEvent;
+    let name = pod.metadata.name.as_deref()?;
+    let events: Api<KubeEvent> = Api::namespaced(client.clone(), ns);
+    let lp = ListParams::default().fields(&format!("involvedObject.name={name},type=Warning"));
+    let list = events.list(&lp).await.ok()?;
+    list.items
+        .into_iter()
+        .max_by_key(|e| e.last_timestamp.as_ref().map(|t| t.0))
+        .and_then(|e| e.message)
 }
 
 /// Waits until the component's workload is rolled out: every replica
@@ -420,7 +467,12 @@ async fn wait_rollout(
                 .await
                 .map(|l| l.items)
                 .unwrap_or_default();
-            let reasons = pod_reasons(&pods);
+            let mut reasons = pod_reasons(&pods);
+            for (reason, p) in reasons.iter_mut().zip(&pods) {
+                if let Some(warning) = last_warning(client, ns, p).await {
+                    reason.push_str(&format!(": {warning}"));
+                }
+            }
             let mut msg = Msg::new("deploy.k8s.rollout-timeout")
                 .arg("kind", kind)
                 .arg("name", component)
@@ -579,13 +631,13 @@ pub async fn deploy(input: &Input<'_>, clients: &Clients, ctx: &RunContext) -> D
             continue;
         }
         let select = selector(input, &c.name);
-        let follower = follow_logs(&run, clients, &ns, &c.name, select.clone());
+        let follower = LogFollower::start(&run, clients, &ns, &c.name, select.clone());
         let ok = run
             .step(&c.name, "rollout", || {
                 wait_rollout(&run, client, &ns, &c.name, &kind, &select, timeout)
             })
             .await;
-        follower.abort();
+        follower.finish(&run, client, &ns, &c.name, &select).await;
         if ok {
             up.insert(c.name.clone());
         }

@@ -316,9 +316,36 @@ impl App {
                     t.kubeconfig.as_deref().unwrap_or("~/.kube/config"),
                 ));
                 fields.push(Field::line(
+                    "topology.context",
+                    "wizard.field.context",
+                    t.context.as_deref().unwrap_or(""),
+                ));
+                fields.push(Field::line(
                     "topology.namespace",
                     "wizard.field.namespace",
                     t.namespace.as_deref().unwrap_or("cd"),
+                ));
+                fields.push(Field::line(
+                    "topology.storage-class",
+                    "wizard.field.storage-class",
+                    t.storage_class.as_deref().unwrap_or(""),
+                ));
+                fields.push(Field::line(
+                    "topology.registry",
+                    "wizard.field.registry",
+                    t.registry.as_deref().unwrap_or(""),
+                ));
+                fields.push(Field::line(
+                    "topology.pull-secret",
+                    "wizard.field.pull-secret",
+                    t.pull_secret.as_deref().unwrap_or(""),
+                ));
+                fields.push(Field::line(
+                    "topology.rollout-timeout",
+                    "wizard.field.rollout-timeout",
+                    &t.rollout_timeout
+                        .unwrap_or(cdwiz::deploy::k8s::ROLLOUT_TIMEOUT)
+                        .to_string(),
                 ));
             }
             TopologyKind::Single => {}
@@ -394,7 +421,16 @@ impl App {
             }
             TopologyKind::K8s => {
                 t.kubeconfig = opt("topology.kubeconfig");
+                t.context = opt("topology.context");
                 t.namespace = opt("topology.namespace");
+                t.storage_class = opt("topology.storage-class");
+                t.registry = opt("topology.registry");
+                t.pull_secret = opt("topology.pull-secret");
+                // The default is not written into the answers; what is not
+                // a number is out of range (validation says so).
+                t.rollout_timeout = opt("topology.rollout-timeout")
+                    .map(|v| v.trim().parse().unwrap_or(0))
+                    .filter(|v| *v != cdwiz::deploy::k8s::ROLLOUT_TIMEOUT);
             }
             TopologyKind::Single => {}
         }
@@ -525,11 +561,7 @@ impl App {
             }
             Screen::Settings => {
                 self.sync();
-                if self.answers.topology.kind == TopologyKind::K8s {
-                    // Cluster checks and deploy onto Kubernetes: issue 6.
-                    self.message = Some(self.t("wizard.k8s-not-yet"));
-                    None
-                } else if self.problems.is_empty() {
+                if self.problems.is_empty() {
                     self.go(Screen::Checks)
                 } else {
                     self.message = Some(self.t("wizard.fix-first"));

@@ -21,6 +21,7 @@ use cdwiz::deploy::state::{State, StateStore};
 use cdwiz::deploy::{RunContext, Targets};
 use cdwiz::event::Event;
 use cdwiz::pipeline;
+use cdwiz::profile::TopologyKind;
 use cdwiz::render::RenderedFile;
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
@@ -243,15 +244,33 @@ impl Runner {
                             return;
                         }
                     };
-                    let run = cdwiz::checks::run_checks(
-                        &answers,
-                        &manifest,
-                        connector,
-                        waivers,
-                        cdwiz::checks::run::DEFAULT_CONCURRENCY,
-                        Some(events),
-                    )
-                    .await;
+                    let run = if answers.topology.kind == TopologyKind::K8s {
+                        // The cluster's checks, through the Kubernetes API.
+                        let started = std::time::Instant::now();
+                        let mut results =
+                            cdwiz::cluster::check(&answers, &base, &manifest, None).await;
+                        cdwiz::checks::apply_waivers(&mut results, &waivers);
+                        for r in &results {
+                            let _ = events.send(Event::CheckFinished(r.clone())).await;
+                        }
+                        cdwiz::checks::run::CheckRun {
+                            results,
+                            latency: Default::default(),
+                            waivers,
+                            hosts: Vec::new(),
+                            secs: started.elapsed().as_secs_f64(),
+                        }
+                    } else {
+                        cdwiz::checks::run_checks(
+                            &answers,
+                            &manifest,
+                            connector,
+                            waivers,
+                            cdwiz::checks::run::DEFAULT_CONCURRENCY,
+                            Some(events),
+                        )
+                        .await
+                    };
                     let md = run_dir.join("checks.md");
                     let _ = cdwiz::rundir::write_atomic(
                         &run_dir.join("checks.json"),
@@ -288,6 +307,23 @@ impl Runner {
                     std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz")),
                 ));
                 tokio::spawn(async move {
+                    if answers.topology.kind == TopologyKind::K8s {
+                        let note = match cdwiz::deploy::k8s::Clients::connect(&answers, &base).await
+                        {
+                            Err(e) => e.render(&locale),
+                            Ok(c) => match cdwiz::deploy::k8s::uninstall(&answers, &c.api, false)
+                                .await
+                            {
+                                Err(e) => e.render(&locale),
+                                Ok(removed) => cdwiz::i18n::Msg::new("wizard.welcome.k8s-uninstalled")
+                                    .arg("count", removed.values().map(Vec::len).sum::<usize>())
+                                    .arg("ns", answers.topology.namespace.clone().unwrap_or_default())
+                                    .render(&locale),
+                            },
+                        };
+                        let _ = tx.send(Msg::Uninstalled(note)).await;
+                        return;
+                    }
                     let dir = pipeline::bundle_dir(&answers, &base, &data_dir);
                     let note = match cdwiz::bundle::Bundle::open(&dir) {
                         Err(e) => e.to_string(),
@@ -355,6 +391,13 @@ impl Runner {
     }
 }
 
+/// Where the wizard deploys: locked hosts (with their lock's heartbeat),
+/// or a cluster.
+enum Place {
+    Hosts(Arc<Targets>, tokio::task::JoinHandle<()>),
+    Cluster(cdwiz::deploy::k8s::Clients),
+}
+
 struct DeployJob {
     /// Go on from the state file of the run directory (finished steps are
     /// not run again; a failed host is retried).
@@ -402,24 +445,33 @@ async fn deploy(j: DeployJob) -> Outcome {
             Err(e) => return fail(outcome, e),
         };
     outcome.secrets = secrets_path.clone();
-    let targets = match Targets::open(&j.connector, &j.answers).await {
-        Ok(t) => Arc::new(t),
-        Err(e) => return fail(outcome, e.to_string()),
-    };
     let run_id = j
         .run_dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let me = cdwiz::deploy::lock::Holder::me(&run_id);
-    if let Err(refused) = targets.lock(&me, j.take_over).await {
-        let msg: Vec<String> = refused
-            .iter()
-            .map(|(h, why)| format!("{h}: {why}"))
-            .collect();
-        return fail(outcome, msg.join("; "));
-    }
-    let heartbeat = targets.heartbeat();
+    // Hosts are opened and locked; a cluster is reached through its API.
+    let place = if j.answers.topology.kind == TopologyKind::K8s {
+        match cdwiz::deploy::k8s::Clients::connect(&j.answers, &j.base).await {
+            Ok(c) => Place::Cluster(c),
+            Err(e) => return fail(outcome, e.render(&j.locale)),
+        }
+    } else {
+        let targets = match Targets::open(&j.connector, &j.answers).await {
+            Ok(t) => Arc::new(t),
+            Err(e) => return fail(outcome, e.to_string()),
+        };
+        let me = cdwiz::deploy::lock::Holder::me(&run_id);
+        if let Err(refused) = targets.lock(&me, j.take_over).await {
+            let msg: Vec<String> = refused
+                .iter()
+                .map(|(h, why)| format!("{h}: {why}"))
+                .collect();
+            return fail(outcome, msg.join("; "));
+        }
+        let heartbeat = targets.heartbeat();
+        Place::Hosts(targets, heartbeat)
+    };
     let fingerprint = pipeline::fingerprint(&j.answers, &bundle, &rendered);
     let earlier =
         cdwiz::deploy::state::load(&j.run_dir).filter(|s| j.resume && s.fingerprint == fingerprint);
@@ -458,9 +510,14 @@ async fn deploy(j: DeployJob) -> Outcome {
         generated: &generated,
         hooks: &hooks,
     };
-    let report = cdwiz::deploy::deploy(&input, &targets, &ctx).await;
-    heartbeat.abort();
-    targets.release(&run_id).await;
+    let report = match &place {
+        Place::Hosts(targets, _) => cdwiz::deploy::deploy(&input, targets, &ctx).await,
+        Place::Cluster(clients) => cdwiz::deploy::k8s::deploy(&input, clients, &ctx).await,
+    };
+    if let Place::Hosts(targets, heartbeat) = place {
+        heartbeat.abort();
+        targets.release(&run_id).await;
+    }
     let summary = j.run_dir.join("summary.md");
     let product = format!(
         "{} {}",

@@ -55,6 +55,81 @@ fn result(id: &'static str, host: &str, status: Status) -> CheckResult {
     r
 }
 
+/// The documentation k8s profile of the golden tests.
+fn k8s_app(locale: &str) -> App {
+    let profile = root().join("tests/profiles/good/k8s.yaml");
+    let answers = cdwiz::profile::load_file_for_wizard(&profile).unwrap();
+    App::new(Some(answers), Some(PathBuf::from("k8s.yaml")), locale)
+}
+
+/// The cluster checks of a k8s install, one failing, two to come.
+fn k8s_checks_app(locale: &str) -> App {
+    let mut app = k8s_app(locale);
+    app.screen = Screen::Checks;
+    app.checks.running = true;
+    for id in cdwiz::cluster::CHECKS.iter().take(7) {
+        let status = if *id == "k8s.storage-class" {
+            Status::Fail
+        } else {
+            Status::Pass
+        };
+        app.on_event(Event::CheckFinished(result(id, "*", status)));
+    }
+    app.checks.row = 6; // k8s.storage-class
+    app
+}
+
+/// A k8s deploy: components as panes, the cluster's own steps first.
+fn k8s_deploy_app(locale: &str) -> App {
+    let mut app = k8s_app(locale);
+    app.screen = Screen::Deploy;
+    app.deploy.running = true;
+    app.on_event(Event::DeployStarted {
+        steps: vec![
+            (cdwiz::deploy::CLUSTER.into(), 3),
+            ("mysql".into(), 2),
+            ("backend".into(), 2),
+        ],
+    });
+    for step in ["namespace", "secret"] {
+        app.on_event(Event::DeployStep {
+            host: cdwiz::deploy::CLUSTER.into(),
+            step: step.into(),
+            outcome: StepOutcome::Changed,
+            secs: 0.1,
+        });
+    }
+    for (step, outcome) in [("apply", StepOutcome::Changed), ("rollout", StepOutcome::Changed)] {
+        app.on_event(Event::DeployStep {
+            host: "mysql".into(),
+            step: step.into(),
+            outcome,
+            secs: 4.0,
+        });
+    }
+    app.on_event(Event::DeployStep {
+        host: "backend".into(),
+        step: "apply".into(),
+        outcome: StepOutcome::Changed,
+        secs: 0.1,
+    });
+    app.on_event(Event::StepStarted {
+        host: "backend".into(),
+        step: "rollout".into(),
+    });
+    for line in [
+        "Deployment backend: 0 of 2 ready, 2 updated",
+        "[backend-7d9f-x2x] starting on :8080",
+        "[backend-7d9f-x2x] connected to mysql:3306",
+    ] {
+        app.on_event(Event::HostLog {
+            host: "backend".into(),
+            line: line.into(),
+        });
+    }
+    app
+}
+
 fn checks_app(locale: &str) -> App {
     let mut app = ha_app(locale);
     app.screen = Screen::Checks;
@@ -193,6 +268,8 @@ fn screens_for(locale: &str) -> Vec<(&'static str, App)> {
     help.help = true;
     let mut quit = deploy_app(locale);
     quit.confirm_quit = true;
+    let mut k8s_settings = k8s_app(locale);
+    k8s_settings.screen = Screen::Settings;
     vec![
         ("welcome", App::new(None, None, locale)),
         ("topology", topology),
@@ -205,6 +282,9 @@ fn screens_for(locale: &str) -> Vec<(&'static str, App)> {
         ("summary-failed", summary_app(locale, false)),
         ("help", help),
         ("quit-during-deploy", quit),
+        ("k8s-settings", k8s_settings),
+        ("k8s-checks", k8s_checks_app(locale)),
+        ("k8s-deploy", k8s_deploy_app(locale)),
     ]
 }
 

@@ -17,12 +17,11 @@ pub fn keys(app: &App) -> Keys {
     if app.waiving.is_some() {
         return vec![("Enter", "wizard.key.accept"), ("Esc", "wizard.key.cancel")];
     }
-    let mut k = vec![
-        ("←↑↓→", "wizard.key.move"),
-        ("r", "wizard.key.rerun-host"),
-        ("R", "wizard.key.rerun"),
-        ("w", "wizard.key.waive"),
-    ];
+    let mut k = vec![("←↑↓→", "wizard.key.move")];
+    if !is_cluster(app) {
+        k.push(("r", "wizard.key.rerun-host"));
+    }
+    k.extend([("R", "wizard.key.rerun"), ("w", "wizard.key.waive")]);
     if app.checks.count(Status::Warn) > 0 {
         k.push(("a", "wizard.key.accept-warns"));
     }
@@ -30,8 +29,26 @@ pub fn keys(app: &App) -> Keys {
     k
 }
 
-/// Columns: the hosts, then `*` for checks across hosts.
+/// Rows: the host checks (id, whether it runs across hosts), or on a
+/// Kubernetes cluster the cluster checks (all in the one `*` column).
+pub fn rows(app: &App) -> Vec<(&'static str, bool)> {
+    if is_cluster(app) {
+        cdwiz::cluster::CHECKS.iter().map(|id| (*id, true)).collect()
+    } else {
+        CATALOGUE.iter().map(|d| (d.id, d.cross_host)).collect()
+    }
+}
+
+fn is_cluster(app: &App) -> bool {
+    app.answers.topology.kind == cdwiz::profile::TopologyKind::K8s
+}
+
+/// Columns: the hosts, then `*` for checks across hosts (on a cluster,
+/// only `*`: the cluster).
 pub fn columns(app: &App) -> Vec<String> {
+    if is_cluster(app) {
+        return vec!["*".into()];
+    }
     let mut c: Vec<String> = app
         .answers
         .hosts
@@ -44,7 +61,7 @@ pub fn columns(app: &App) -> Vec<String> {
 
 /// The selected cell: check id and column (host, or `*`).
 pub fn selected(app: &App) -> Option<(String, String)> {
-    let id = CATALOGUE.get(app.checks.row)?.id.to_string();
+    let id = rows(app).get(app.checks.row)?.0.to_string();
     let host = columns(app).get(app.checks.col)?.clone();
     Some((id, host))
 }
@@ -74,7 +91,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let title = if app.checks.running {
         format!(
             "{} {}",
-            app.t("wizard.checks.running"),
+            app.t(if is_cluster(app) {
+                "wizard.checks.running-cluster"
+            } else {
+                "wizard.checks.running"
+            }),
             SPINNER[app.spinner % SPINNER.len()]
         )
     } else {
@@ -88,33 +109,38 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let inner = b.inner(grid);
     f.render_widget(b, grid);
     let id_w = 22usize;
-    let col_w = 6usize;
+    let col_w = if is_cluster(app) { 10usize } else { 6usize };
     let mut header = vec![Span::raw(format!("{:<id_w$}", ""))];
     for c in &cols {
         // The last part of the address tells the hosts apart.
-        let short = if c == "*" {
+        let short = if c == "*" && is_cluster(app) {
+            app.t("deploy.cluster")
+        } else if c == "*" {
             "*".to_string()
         } else {
             let tail: String = c.rsplit(['.', ':']).next().unwrap_or(c).to_string();
             format!(".{tail}")
         };
-        header.push(Span::styled(format!("{short:^col_w$}"), theme.title()));
+        let w = unicode_width::UnicodeWidthStr::width(short.as_str()).min(col_w);
+        let left = (col_w - w) / 2;
+        let centred = format!("{}{short}{}", " ".repeat(left), " ".repeat(col_w - w - left));
+        header.push(Span::styled(centred, theme.title()));
     }
     let visible = (inner.height as usize).saturating_sub(1).max(1);
     let first = app.checks.row.saturating_sub(visible.saturating_sub(1));
     let mut lines = vec![Line::from(header)];
-    for (i, def) in CATALOGUE.iter().enumerate().skip(first).take(visible) {
+    for (i, (id, cross_host)) in rows(app).into_iter().enumerate().skip(first).take(visible) {
         let selected_row = i == app.checks.row;
-        let name = cdwiz::i18n::pad(def.id, id_w);
+        let name = cdwiz::i18n::pad(id, id_w);
         let mut spans = vec![if selected_row {
             Span::styled(name, theme.title())
         } else {
             Span::raw(name)
         }];
         for (j, c) in cols.iter().enumerate() {
-            let applies = (c == "*") == def.cross_host;
+            let applies = (c == "*") == cross_host;
             let sym = if applies {
-                symbol(app, cell(app, def.id, c), &theme)
+                symbol(app, cell(app, id, c), &theme)
             } else {
                 Span::raw(" ")
             };
@@ -135,10 +161,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(Paragraph::new(lines), inner);
 
     // The selected cell.
-    let id = CATALOGUE.get(app.checks.row).map(|d| d.id).unwrap_or("");
+    let id = rows(app).get(app.checks.row).map(|r| r.0).unwrap_or("");
     let host = cols.get(app.checks.col).cloned().unwrap_or_default();
     let mut text = vec![Line::from(Span::styled(
-        format!("{id} @ {host}: {}", app.t(&format!("check.{id}.title"))),
+        if is_cluster(app) {
+            format!("{id}: {}", app.t(&format!("check.{id}.title")))
+        } else {
+            format!("{id} @ {host}: {}", app.t(&format!("check.{id}.title")))
+        },
         theme.title(),
     ))];
     match cell(app, id, &host) {
@@ -194,10 +224,11 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Command> {
         return None;
     }
     let cols = columns(app).len();
+    let last_row = rows(app).len().saturating_sub(1);
     let c = &mut app.checks;
     match key.code {
         KeyCode::Up | KeyCode::Char('k') => c.row = c.row.saturating_sub(1),
-        KeyCode::Down | KeyCode::Char('j') => c.row = (c.row + 1).min(CATALOGUE.len() - 1),
+        KeyCode::Down | KeyCode::Char('j') => c.row = (c.row + 1).min(last_row),
         KeyCode::Left | KeyCode::Char('h') | KeyCode::BackTab => c.col = c.col.saturating_sub(1),
         KeyCode::Right | KeyCode::Char('l') | KeyCode::Tab => c.col = (c.col + 1).min(cols - 1),
         KeyCode::Char('a') if !c.running => c.warns_accepted = true,

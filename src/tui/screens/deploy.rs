@@ -98,7 +98,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         lines.push(Line::from(Span::styled(text, style)));
     }
     f.render_widget(
-        Paragraph::new(lines).block(block(app.t("wizard.deploy.hosts"))),
+        Paragraph::new(lines).block(block(app.t(
+            if app.answers.topology.kind == cdwiz::profile::TopologyKind::K8s {
+                "wizard.deploy.components"
+            } else {
+                "wizard.deploy.hosts"
+            },
+        ))),
         list,
     );
 

@@ -1,0 +1,430 @@
+//! The k8s topology against a real Kubernetes cluster: a sandbox host runs
+//! etcd, kube-apiserver, kube-controller-manager, kube-scheduler and a
+//! kubelet (Kubernetes 1.20.2 built from Debian's source package by
+//! scripts/build-kube; tests/data/kube-node.sh starts them). cdwiz reaches
+//! the API server at the host's sandbox address over HTTPS with a token.
+//!
+//! One test, in phases, so the cluster comes up once: cluster checks that
+//! fail for the right reason (version range, RBAC, a namespace owned by
+//! something else), a deploy (server-side apply in dependency order,
+//! rollouts, pod logs in the component's log, verify through the Service),
+//! a second run that changes nothing, a stop during a rollout and its
+//! resume, a rollout that cannot finish, and uninstall by label.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Run, cdwiz_bin, is_step};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{
+    Namespace, Node, PersistentVolume, PersistentVolumeClaim, Secret,
+};
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::api::{Api, ListParams, PostParams};
+use serde_json::Value;
+
+const NET: u8 = 218;
+const NAME: &str = "t-k8s";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The directory of the Kubernetes binaries (built once per machine).
+fn kube_bin_dir() -> PathBuf {
+    let out = Command::new("bash")
+        .arg(root().join("scripts/build-kube"))
+        .output()
+        .expect("run scripts/build-kube");
+    assert!(
+        out.status.success(),
+        "scripts/build-kube failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn kubeconfig(address: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: admin\n\
+         clusters:\n- name: sandbox\n  cluster: {{ server: \"https://{address}:6443\", insecure-skip-tls-verify: true }}\n\
+         users:\n- name: admin\n  user: {{ token: admin-token }}\n- name: limited\n  user: {{ token: limited-token }}\n\
+         contexts:\n- name: admin\n  context: {{ cluster: sandbox, user: admin }}\n\
+         - name: limited\n  context: {{ cluster: sandbox, user: limited }}\n"
+    )
+}
+
+/// A product whose two components run busybox (an image made on the
+/// node: nothing is pulled): `db` keeps data (a StatefulSet with a claim)
+/// and answers after `db_delay` seconds; `web` needs db, reads the
+/// generated password from its Secret file and serves /health.
+fn manifest(range: &str, db_delay: u32, web_fails: bool) -> String {
+    let web = if web_fails {
+        "echo web: giving up; exit 1".to_string()
+    } else {
+        "echo web: the password file has $(wc -c < /run/secrets/db_password) bytes; \
+         echo web: DB_HOST=$DB_HOST; mkdir -p /www; echo ok > /www/health; \
+         exec /busybox httpd -f -v -p 8080 -h /www"
+            .to_string()
+    };
+    format!(
+        r#"version: 1
+product: {{ name: demo, version: "1.0" }}
+images: []
+requirements:
+  master: {{ cpus: 1, memory-gib: 1, data-gib: 1 }}
+{range}
+components:
+  - name: db
+    image: cdwiz/k8s-demo:1
+    command: ["/busybox", "sh", "-c", "echo db: starting; sleep {db_delay}; mkdir -p /www; echo up > /www/index.html; exec /busybox httpd -f -v -p 5432 -h /www"]
+    ports: [5432]
+    volumes: {{ data: /var/lib/demo }}
+    health: {{ port: 5432 }}
+  - name: web
+    image: cdwiz/k8s-demo:1
+    command: ["/busybox", "sh", "-c", "{web}"]
+    ports: [8080]
+    depends-on: [db]
+    secrets: [db_password]
+    env: {{ DB_HOST: "{{{{ endpoints.db.host }}}}" }}
+    health: {{ port: 8080, http: /health }}
+entry: {{ component: web, verify: /health }}
+"#
+    )
+}
+
+const RANGE_1_20: &str = "  kubernetes: { min: \"1.20\", max: \"1.33\" }";
+
+/// A profile directory: kubeconfig, bundle, profile.
+struct Profile {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+impl Profile {
+    fn new(address: &str, manifest: &str, topology: &str) -> Profile {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        std::fs::create_dir_all(dir.join("bundle")).unwrap();
+        std::fs::write(dir.join("bundle/manifest.yaml"), manifest).unwrap();
+        std::fs::write(dir.join("kubeconfig.yaml"), kubeconfig(address)).unwrap();
+        std::fs::write(
+            dir.join("k8s.yaml"),
+            format!(
+                "version: 1\nbundle: ./bundle\n\
+                 topology: {{ kind: k8s, kubeconfig: ./kubeconfig.yaml, {topology} }}\n"
+            ),
+        )
+        .unwrap();
+        Profile { _tmp: tmp, dir }
+    }
+
+    fn run(&self) -> Run<'_> {
+        Run {
+            profile: Box::leak(self.dir.join("k8s.yaml").into_boxed_path()),
+            work: Box::leak(self.dir.join("work").into_boxed_path()),
+            state: Box::leak(self.dir.join("state").into_boxed_path()),
+            password: ("CDWIZ_UNUSED", ""),
+        }
+    }
+
+    fn uninstall(&self, extra: &[&str]) -> (i32, String, String) {
+        let out = Command::new(cdwiz_bin())
+            .arg("uninstall")
+            .arg("--profile")
+            .arg(self.dir.join("k8s.yaml"))
+            .args(extra)
+            .env("CDWIZ_DATA_DIR", self.dir.join("state"))
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The newest run's log of `pane`.
+    fn log(&self, pane: &str) -> String {
+        let runs = self.dir.join("work/runs");
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        dirs.sort();
+        std::fs::read_to_string(dirs.last().unwrap().join(format!("logs/{pane}.log")))
+            .unwrap_or_default()
+    }
+}
+
+fn check<'a>(lines: &'a [Value], id: &str) -> &'a Value {
+    lines
+        .iter()
+        .find(|l| l["event"] == "check" && l["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {lines:#?}"))
+}
+
+fn steps(lines: &[Value]) -> Vec<(String, String, String)> {
+    lines
+        .iter()
+        .filter(|l| l["event"] == "deploy-step")
+        .map(|l| {
+            (
+                l["host"].as_str().unwrap_or_default().to_string(),
+                l["step"].as_str().unwrap_or_default().to_string(),
+                l["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn client(address: &str) -> kube::Client {
+    let kc = kube::config::Kubeconfig::from_yaml(&kubeconfig(address)).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+async fn post<K>(api: &Api<K>, yaml: &str)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let obj: K = serde_yaml::from_str(yaml).unwrap();
+    api.create(&PostParams::default(), &obj).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn k8s_topology_on_a_real_cluster() {
+    let bins = kube_bin_dir();
+    let inst = common::instance(NAME, NET, 1).await;
+    let host = &inst.sandbox.hosts[0];
+    let (container, address) = (host.container.clone(), host.address.clone());
+
+    // The control plane and kubelet into the host, then started.
+    docker(&["exec", &container, "mkdir", "-p", "/opt/kube"]);
+    let busybox = String::from_utf8(Command::new("which").arg("busybox").output().unwrap().stdout)
+        .unwrap();
+    let mut files: Vec<PathBuf> = [
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kubelet",
+    ]
+    .iter()
+    .map(|b| bins.join(b))
+    .collect();
+    files.push(PathBuf::from(busybox.trim()));
+    files.push(root().join("tests/data/kube-node.sh"));
+    for f in &files {
+        docker(&["cp", f.to_str().unwrap(), &format!("{container}:/opt/kube/")]);
+    }
+    docker(&["exec", &container, "sh", "/opt/kube/kube-node.sh", &address]);
+    // The product's image, made on the node from busybox.
+    docker(&[
+        "exec",
+        &container,
+        "sh",
+        "-c",
+        "d=$(mktemp -d) && cp /opt/kube/busybox $d/ && tar -C $d -c busybox | \
+         docker import -c 'ENTRYPOINT [\"/busybox\"]' - cdwiz/k8s-demo:1",
+    ]);
+
+    let kube = client(&address).await;
+    let nodes: Api<Node> = Api::all(kube.clone());
+    let ready = common::eventually(Duration::from_secs(120), || {
+        let nodes = nodes.clone();
+        async move {
+            nodes.list(&ListParams::default()).await.is_ok_and(|l| {
+                l.items.iter().any(|n| {
+                    n.status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+                })
+            })
+        }
+    })
+    .await;
+    assert!(ready.is_some(), "the node did not become Ready");
+    // Storage as an on-premises cluster often has it: a default class
+    // with no provisioner, and a volume made by its administrator.
+    post(
+        &Api::<StorageClass>::all(kube.clone()),
+        "apiVersion: storage.k8s.io/v1\nkind: StorageClass\n\
+         metadata: { name: local, annotations: { storageclass.kubernetes.io/is-default-class: \"true\" } }\n\
+         provisioner: kubernetes.io/no-provisioner\nvolumeBindingMode: Immediate\n",
+    )
+    .await;
+    for i in 1..=2 {
+        post(
+            &Api::<PersistentVolume>::all(kube.clone()),
+            &format!(
+                "apiVersion: v1\nkind: PersistentVolume\nmetadata: {{ name: pv-{i} }}\nspec: {{ capacity: {{ storage: 10Gi }}, accessModes: [ReadWriteOnce], \
+                 storageClassName: local, hostPath: {{ path: /data/kube/pv-{i}, type: DirectoryOrCreate }} }}\n"
+            ),
+        )
+        .await;
+    }
+
+    // Checks that fail for the right reason, against the real API server.
+    let outside = Profile::new(&address, &manifest("", 0, false), "namespace: demo");
+    let (code, lines, _) = outside.run().start(&["--dry-run"]).finish();
+    assert_eq!(code, 3, "{lines:#?}");
+    let v = check(&lines, "k8s.version");
+    assert_eq!(v["status"], "fail");
+    assert!(
+        v["message"].as_str().unwrap().contains("1.20 is outside the supported 1.27–1.33"),
+        "{v}"
+    );
+
+    let limited = Profile::new(
+        &address,
+        &manifest(RANGE_1_20, 0, false),
+        "namespace: demo, context: limited",
+    );
+    let (code, lines, _) = limited.run().start(&["--dry-run"]).finish();
+    assert_eq!(code, 3);
+    let rbac = check(&lines, "k8s.rbac");
+    assert_eq!(rbac["status"], "fail", "{rbac}");
+    let msg = rbac["message"].as_str().unwrap();
+    assert!(msg.contains("may not, in demo") && msg.contains("patch apps/deployments"), "{msg}");
+    assert!(msg.contains("get pods/log"), "{msg}");
+
+    post(
+        &Api::<Namespace>::all(kube.clone()),
+        "apiVersion: v1\nkind: Namespace\nmetadata: { name: taken, labels: { app.kubernetes.io/managed-by: helm } }\n",
+    )
+    .await;
+    let taken = Profile::new(&address, &manifest(RANGE_1_20, 0, false), "namespace: taken");
+    let (code, lines, _) = taken.run().start(&["--dry-run"]).finish();
+    assert_eq!(code, 3);
+    let ns = check(&lines, "k8s.namespace");
+    assert_eq!(ns["status"], "fail");
+    assert!(
+        ns["message"].as_str().unwrap().contains("namespace taken exists and belongs to something else (managed by: helm)"),
+        "{ns}"
+    );
+
+    // A deploy, stopped by the operator while db rolls out, then resumed.
+    let good = Profile::new(
+        &address,
+        &manifest(RANGE_1_20, 12, false),
+        "namespace: demo, rollout-timeout: 120",
+    );
+    let mut first = good.run().start(&[]);
+    let applied = first.wait_for(Duration::from_secs(60), |v| {
+        is_step(v, "db", "apply", &["changed"])
+    });
+    assert!(applied.is_some(), "db was not applied: {:#?}", first.seen);
+    for id in ["k8s.nodes", "k8s.resources", "k8s.storage-class", "k8s.namespace", "k8s.rbac"] {
+        assert_eq!(check(&first.seen, id)["status"], "pass", "{id}");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    first.signal("INT");
+    let (code, lines, err) = first.finish();
+    assert_eq!(code, 130, "{lines:#?}\n{err}");
+    assert!(err.contains("--resume"), "{err}");
+
+    let (code, lines, err) = good.run().start(&["--resume"]).finish();
+    assert_eq!(code, 0, "{lines:#?}\n{err}");
+    let s = steps(&lines);
+    for done in [("cluster", "namespace"), ("cluster", "secret"), ("db", "apply")] {
+        assert!(
+            s.contains(&(done.0.into(), done.1.into(), "done".into())),
+            "{done:?} not done in {s:?}"
+        );
+    }
+    for changed in [("db", "rollout"), ("web", "apply"), ("web", "rollout")] {
+        assert!(
+            s.contains(&(changed.0.into(), changed.1.into(), "changed".into())),
+            "{changed:?} not changed in {s:?}"
+        );
+    }
+    assert!(s.contains(&("cluster".into(), "verify".into(), "unchanged".into())), "{s:?}");
+
+    // The Secret holds the generated password; the pod read it from its
+    // file, and its output reached web's log.
+    let generated: std::collections::BTreeMap<String, String> = {
+        let installs = good.dir.join("state/installs");
+        let dir = std::fs::read_dir(&installs).unwrap().next().unwrap().unwrap().path();
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join("secrets.yaml")).unwrap()).unwrap()
+    };
+    let secret = Api::<Secret>::namespaced(kube.clone(), "demo")
+        .get("demo-secrets")
+        .await
+        .unwrap();
+    let stored = &secret.data.unwrap()["db_password"].0;
+    assert_eq!(stored, generated["db_password"].as_bytes());
+    let web_log = good.log("web");
+    assert!(
+        web_log.contains(&format!("web: the password file has {} bytes", stored.len())),
+        "{web_log}"
+    );
+    assert!(web_log.contains("web: DB_HOST=db"), "{web_log}");
+    assert!(good.log("db").contains("db: starting"), "{}", good.log("db"));
+    assert!(good.log("cluster").contains("service web:8080/health answers"));
+
+    // A second run changes nothing.
+    let (code, lines, err) = good.run().start(&[]).finish();
+    assert_eq!(code, 0, "{err}");
+    let s = steps(&lines);
+    assert_eq!(s.len(), 7, "{s:?}");
+    assert!(s.iter().all(|(_, _, status)| status == "unchanged"), "{s:?}");
+
+    // A rollout that cannot finish says why, with the pod's own words.
+    let broken = Profile::new(
+        &address,
+        &manifest(RANGE_1_20, 0, true),
+        "namespace: broken, rollout-timeout: 25",
+    );
+    let (code, lines, err) = broken.run().start(&[]).finish();
+    assert_eq!(code, 4, "{lines:#?}");
+    let failed = lines
+        .iter()
+        .find(|l| is_step(l, "web", "rollout", &["failed"]))
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    let msg = failed["message"].as_str().unwrap();
+    assert!(msg.contains("Deployment web: 0 of 1 replicas ready after 25 s"), "{msg}");
+    assert!(msg.contains("CrashLoopBackOff") || msg.contains("Error"), "{msg}");
+    assert!(broken.log("web").contains("web: giving up"), "{}", broken.log("web"));
+    assert!(err.contains("1 component(s) failed"), "{err}");
+
+    // Uninstall by label: workloads, Services, ConfigMaps, the Secret; the
+    // claim (the data) and the namespace stay unless purged.
+    let (code, out, err) = good.uninstall(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("deleted Deployment web") && out.contains("deleted StatefulSet db"), "{out}");
+    let deployments: Api<Deployment> = Api::namespaced(kube.clone(), "demo");
+    assert!(deployments.list(&ListParams::default()).await.unwrap().items.is_empty());
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(kube.clone(), "demo");
+    assert_eq!(claims.list(&ListParams::default()).await.unwrap().items.len(), 1);
+    let (code, out, _) = good.uninstall(&[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("nothing of this installation is left"), "{out}");
+    let (code, out, err) = good.uninstall(&["--purge", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("deleted PersistentVolumeClaim data-db-0"), "{out}");
+    assert!(out.contains("deleted Namespace demo"), "{out}");
+    let ns = Api::<Namespace>::all(kube.clone()).get_opt("demo").await.unwrap();
+    assert!(
+        ns.is_none_or(|n| n.metadata.deletion_timestamp.is_some()),
+        "namespace demo is still there"
+    );
+    drop(inst);
+}
