@@ -1,7 +1,7 @@
-//! The k8s topology without a cluster (none can run on this machine kind):
-//! clear errors for a missing kubeconfig, an unknown context and an API
-//! server that does not answer on loopback; the manifests are rendered and
-//! a deploy is refused rather than faked.
+//! The k8s topology's failures before any cluster answers: clear errors
+//! for a missing kubeconfig, an unknown context and an API server that
+//! does not answer on loopback. (tests/k8s_cluster.rs runs the rest
+//! against a real cluster.)
 
 mod common;
 
@@ -96,22 +96,19 @@ fn a_missing_kubeconfig_is_named_and_the_rest_is_not_judged() {
         "{msg}"
     );
     assert_eq!(result(&lines, "k8s.api")["status"], "skip");
-    // Accepted with a reason, the run goes on: the manifests are rendered,
-    // and a deploy is refused rather than faked.
+    // Accepted with a reason, the run goes on: the manifests are rendered;
+    // a deploy then stops at the same cause, with the same words.
     let accept = ["--accept-check", "k8s.kubeconfig=rendering only"];
     let (code, lines, err, _) = run(&s, &[&["--dry-run"][..], &accept[..]].concat());
     assert_eq!(code, 0, "{err}");
-    let note = lines.iter().find(|l| l["event"] == "note").unwrap();
-    assert!(
-        note["message"]
-            .as_str()
-            .unwrap()
-            .contains("11 manifests rendered"),
-        "{note}"
-    );
+    let summary = lines.iter().find(|l| l["event"] == "summary").unwrap();
+    assert_eq!(summary["rendered"]["files"], 11, "{summary}");
     let (code, _, err, _) = run(&s, &accept);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("cannot deploy onto Kubernetes yet"), "{err}");
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("cannot read the kubeconfig") && err.contains("kubeconfig.yaml"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -307,9 +307,27 @@ fn pod_reasons(pods: &[Pod]) -> Vec<String> {
                     None => w.reason.clone().unwrap_or_default(),
                 })
             });
-            match unscheduled.or(waiting) {
-                Some(why) => format!("{name} {phase} ({why})"),
-                None => format!("{name} {phase}"),
+            // A container that keeps exiting: how often, and how it last ended.
+            let restarts = status.container_statuses.iter().flatten().find_map(|c| {
+                if c.restart_count == 0 {
+                    return None;
+                }
+                let last = c.last_state.as_ref()?.terminated.as_ref()?;
+                Some(format!(
+                    "restarted {} times, last exit code {} ({})",
+                    c.restart_count,
+                    last.exit_code,
+                    last.reason.clone().unwrap_or_default()
+                ))
+            });
+            let why: Vec<String> = [unscheduled.or(waiting), restarts]
+                .into_iter()
+                .flatten()
+                .collect();
+            if why.is_empty() {
+                format!("{name} {phase}")
+            } else {
+                format!("{name} {phase} ({})", why.join("; "))
             }
         })
         .collect()
@@ -360,7 +378,11 @@ impl LogFollower {
                         let Some(name) = p.metadata.name.clone() else {
                             continue;
                         };
-                        if !seen.lock().unwrap_or_else(|e| e.into_inner()).insert(name.clone()) {
+                        if !seen
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(name.clone())
+                        {
                             continue;
                         }
                         let (follow, logs, component) =
@@ -389,15 +411,28 @@ impl LogFollower {
 
     /// Stops following; the logs of pods that started too late to be
     /// followed are fetched once, so a quick rollout still shows its lines.
-    async fn finish(self, run: &Run<'_>, client: &kube::Client, ns: &str, component: &str, select: &str) {
+    async fn finish(
+        self,
+        run: &Run<'_>,
+        client: &kube::Client,
+        ns: &str,
+        component: &str,
+        select: &str,
+    ) {
         self.task.abort();
-        let followed = self.followed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let followed = self
+            .followed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
         let Ok(list) = pods.list(&ListParams::default().labels(select)).await else {
             return;
         };
         for p in list.items.iter().filter(|p| started(p)) {
-            let Some(name) = p.metadata.name.as_deref() else { continue };
+            let Some(name) = p.metadata.name.as_deref() else {
+                continue;
+            };
             if followed.contains(name) {
                 continue;
             }

@@ -315,10 +315,15 @@ impl Runner {
                                 .await
                             {
                                 Err(e) => e.render(&locale),
-                                Ok(removed) => cdwiz::i18n::Msg::new("wizard.welcome.k8s-uninstalled")
-                                    .arg("count", removed.values().map(Vec::len).sum::<usize>())
-                                    .arg("ns", answers.topology.namespace.clone().unwrap_or_default())
-                                    .render(&locale),
+                                Ok(removed) => {
+                                    cdwiz::i18n::Msg::new("wizard.welcome.k8s-uninstalled")
+                                        .arg("count", removed.values().map(Vec::len).sum::<usize>())
+                                        .arg(
+                                            "ns",
+                                            answers.topology.namespace.clone().unwrap_or_default(),
+                                        )
+                                        .render(&locale)
+                                }
                             },
                         };
                         let _ = tx.send(Msg::Uninstalled(note)).await;

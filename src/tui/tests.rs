@@ -99,7 +99,10 @@ fn k8s_deploy_app(locale: &str) -> App {
             secs: 0.1,
         });
     }
-    for (step, outcome) in [("apply", StepOutcome::Changed), ("rollout", StepOutcome::Changed)] {
+    for (step, outcome) in [
+        ("apply", StepOutcome::Changed),
+        ("rollout", StepOutcome::Changed),
+    ] {
         app.on_event(Event::DeployStep {
             host: "mysql".into(),
             step: step.into(),

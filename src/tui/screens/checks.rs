@@ -33,7 +33,10 @@ pub fn keys(app: &App) -> Keys {
 /// Kubernetes cluster the cluster checks (all in the one `*` column).
 pub fn rows(app: &App) -> Vec<(&'static str, bool)> {
     if is_cluster(app) {
-        cdwiz::cluster::CHECKS.iter().map(|id| (*id, true)).collect()
+        cdwiz::cluster::CHECKS
+            .iter()
+            .map(|id| (*id, true))
+            .collect()
     } else {
         CATALOGUE.iter().map(|d| (d.id, d.cross_host)).collect()
     }
@@ -123,7 +126,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         };
         let w = unicode_width::UnicodeWidthStr::width(short.as_str()).min(col_w);
         let left = (col_w - w) / 2;
-        let centred = format!("{}{short}{}", " ".repeat(left), " ".repeat(col_w - w - left));
+        let centred = format!(
+            "{}{short}{}",
+            " ".repeat(left),
+            " ".repeat(col_w - w - left)
+        );
         header.push(Span::styled(centred, theme.title()));
     }
     let visible = (inner.height as usize).saturating_sub(1).max(1);
