@@ -310,21 +310,22 @@ impl<'a> Run<'a> {
             .iter()
             .all(|(h, s)| s.iter().all(|s| ctx.state.is_done(h, s)));
         let _ = ctx.state.set_complete(failures.is_empty() && all_done);
-        if failures.is_empty() && !cancelled {
-            if let Some(s) = steps
+        if failures.is_empty()
+            && !cancelled
+            && let Some(s) = steps
                 .iter()
                 .find(|s| matches!(s.outcome, StepOutcome::Skipped { .. }))
-                && let StepOutcome::Skipped { reason } = &s.outcome
-            {
-                failures.push(Failure {
-                    host: s.host.clone(),
-                    phase: phase_of(&s.step).into(),
-                    step: s.step.clone(),
-                    message: reason.clone(),
-                    code: None,
-                    last_lines: ctx.logs.tail(&s.host),
-                });
-            }
+            && let StepOutcome::Skipped { reason } = &s.outcome
+        {
+            // Skipped without a failure of its own: say why.
+            failures.push(Failure {
+                host: s.host.clone(),
+                phase: phase_of(&s.step).into(),
+                step: s.step.clone(),
+                message: reason.clone(),
+                code: None,
+                last_lines: ctx.logs.tail(&s.host),
+            });
         }
         DeployReport {
             steps,
