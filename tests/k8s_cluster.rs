@@ -9,7 +9,8 @@
 //! something else), a deploy (server-side apply in dependency order,
 //! rollouts, pod logs in the component's log, verify through the Service),
 //! a second run that changes nothing, a stop during a rollout and its
-//! resume, a rollout that cannot finish, and uninstall by label.
+//! resume, a rollout that cannot finish, the wizard replaying a profile
+//! to a finished install, and uninstall by label.
 
 mod common;
 
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use common::tmux::Tmux;
 use common::{Run, cdwiz_bin, is_step};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
@@ -281,7 +283,7 @@ async fn k8s_topology_on_a_real_cluster() {
          provisioner: kubernetes.io/no-provisioner\nvolumeBindingMode: Immediate\n",
     )
     .await;
-    for i in 1..=2 {
+    for i in 1..=3 {
         post(
             &Api::<PersistentVolume>::all(kube.clone()),
             &format!(
@@ -465,6 +467,49 @@ async fn k8s_topology_on_a_real_cluster() {
         broken.log("web")
     );
     assert!(err.contains("1 component(s) failed"), "{err}");
+
+    // The wizard, replaying a profile: the cluster checks grid, review,
+    // and the deploy with components as panes, to the completion screen.
+    let wizard = Profile::new(
+        &address,
+        &manifest(RANGE_1_20, 0, false),
+        "namespace: wizard, rollout-timeout: 120",
+    );
+    let tmux = Tmux::new("k8s");
+    let state = wizard.dir.join("state");
+    tmux.start(
+        &wizard.dir,
+        &[
+            ("CDWIZ_DATA_DIR", state.to_str().unwrap()),
+            ("LANG", "C.UTF-8"),
+        ],
+        "--profile k8s.yaml",
+    );
+    tmux.wait_for("Press Enter to begin", Duration::from_secs(20));
+    tmux.keys(&["Enter", "Enter"]); // welcome, topology
+    tmux.wait_for("Rollout timeout", Duration::from_secs(10));
+    tmux.keys(&["Enter"]); // settings: on Next
+    let s = tmux.wait_for("Checks: ", Duration::from_secs(60));
+    assert!(s.contains("k8s.rbac") && s.contains("cluster"), "{s}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Rendered files", Duration::from_secs(30));
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("Installation complete", Duration::from_secs(240));
+    drop(tmux);
+    let runs: Vec<PathBuf> = std::fs::read_dir(state.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let web_log = std::fs::read_to_string(runs[0].join("logs/web.log")).unwrap_or_default();
+    assert!(
+        web_log.contains("web: the password file has"),
+        "{s}\n{web_log}"
+    );
+    let deployed = Api::<Deployment>::namespaced(kube.clone(), "wizard")
+        .get("web")
+        .await
+        .unwrap();
+    assert_eq!(deployed.status.unwrap().ready_replicas, Some(1));
 
     // Uninstall by label: workloads, Services, ConfigMaps, the Secret; the
     // claim (the data) and the namespace stay unless purged.

@@ -159,6 +159,13 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
                         .hint(Msg::new("profile.k8s-no-hosts-hint")),
                 );
             }
+            let h = &a.hooks;
+            if h.pre_deploy.is_some() || h.post_deploy.is_some() || h.on_error.is_some() {
+                out.push(
+                    Problem::new("hooks", Msg::new("profile.k8s-no-hooks"))
+                        .hint(Msg::new("profile.k8s-no-hooks-hint")),
+                );
+            }
             if t.kubeconfig.as_deref().is_none_or(|k| k.trim().is_empty()) {
                 out.push(
                     Problem::new("topology.kubeconfig", Msg::new("profile.k8s-kubeconfig"))

@@ -5,6 +5,8 @@
 //! when it fails.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::time::Duration;
 
 use bollard::Docker;
