@@ -608,8 +608,8 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
         Place::Hosts(targets) => cdwiz::deploy::deploy(&input, targets, &ctx).await,
         Place::Cluster => {
             let base = opts.profile.parent().unwrap_or(Path::new("."));
-            match cdwiz::deploy::k8s::Clients::connect(d.answers, base).await {
-                Ok(clients) => cdwiz::deploy::k8s::deploy(&input, &clients, &ctx).await,
+            let clients = match cdwiz::deploy::k8s::Clients::connect(d.answers, base).await {
+                Ok(c) => c,
                 Err(e) => {
                     drop(ctx);
                     drop(logs);
@@ -617,7 +617,39 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
                     eprintln!("{}", e.render(locale));
                     return EXIT_DEPLOY_FAILED;
                 }
-            }
+            };
+            // One run at a time per namespace: a Lease in it.
+            let me = cdwiz::deploy::lock::Holder::me(&ctx.run_id);
+            let ns = d.answers.topology.namespace.clone().unwrap_or_default();
+            let guard = match cdwiz::deploy::k8s::lock(&input, &clients, &me, opts.resume).await {
+                Ok((guard, taken)) => {
+                    if let Some(h) = taken {
+                        note(
+                            opts.output,
+                            "lock-taken-over",
+                            &cdwiz::i18n::Msg::new("headless.lock-taken-over")
+                                .arg("host", format!("namespace/{ns}"))
+                                .arg("run", h.run)
+                                .arg("pid", h.pid)
+                                .arg("installer", h.installer)
+                                .render(locale),
+                        );
+                    }
+                    guard
+                }
+                Err(refused) => {
+                    drop(ctx);
+                    drop(logs);
+                    let _ = printer.await;
+                    return bad_input(&[cdwiz::i18n::Msg::new("headless.lock-refused")
+                        .arg("host", format!("namespace/{ns}"))
+                        .arg("why", refused.message().render(locale))
+                        .render(locale)]);
+                }
+            };
+            let report = cdwiz::deploy::k8s::deploy(&input, &clients, &ctx).await;
+            guard.release().await;
+            report
         }
     };
     drop(ctx);

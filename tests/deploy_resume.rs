@@ -84,7 +84,7 @@ async fn interrupted_refused_killed_and_resumed() {
     assert_eq!(code, 2, "a second run must be refused: {err}");
     let b_pid = b.child.id().to_string();
     assert!(
-        err.contains("another cdwiz run holds this host") && err.contains(&b_pid),
+        err.contains("another cdwiz run holds the lock") && err.contains(&b_pid),
         "the refusal names the holder (pid {b_pid}): {err}"
     );
 

@@ -433,6 +433,32 @@ async fn k8s_topology_on_a_real_cluster() {
             .contains("service web:8080/health answers")
     );
 
+    // A live run elsewhere holds the namespace's lock: refused, named.
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(kube.clone(), "demo");
+    let now = k8s_openapi::chrono::Utc::now()
+        .to_rfc3339_opts(k8s_openapi::chrono::SecondsFormat::Micros, true);
+    post(
+        &leases,
+        &format!(
+            "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{ name: cdwiz-lock }}\n\
+             spec: {{ holderIdentity: '{{\"run\":\"other-run\",\"installer\":\"laptop-2\",\"machine\":\"m2\",\"pid\":4242,\"started\":0}}', \
+             leaseDurationSeconds: 90, renewTime: \"{now}\" }}\n"
+        ),
+    )
+    .await;
+    let (code, lines, err) = good.run().start(&[]).finish();
+    assert_eq!(code, 2, "{lines:#?}");
+    assert!(
+        err.contains("namespace/demo")
+            && err.contains("another cdwiz run holds the lock: run other-run"),
+        "{err}"
+    );
+    leases
+        .delete("cdwiz-lock", &Default::default())
+        .await
+        .unwrap();
+
     // A second run changes nothing.
     let (code, lines, err) = good.run().start(&[]).finish();
     assert_eq!(code, 0, "{err}");

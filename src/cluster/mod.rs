@@ -428,6 +428,10 @@ pub const NEEDED: &[(&str, &str, &str, &str)] = &[
     ("get", "", "services", "proxy"),
     ("delete", "apps", "deployments", ""),
     ("delete", "apps", "statefulsets", ""),
+    ("get", "coordination.k8s.io", "leases", ""),
+    ("create", "coordination.k8s.io", "leases", ""),
+    ("update", "coordination.k8s.io", "leases", ""),
+    ("delete", "coordination.k8s.io", "leases", ""),
 ];
 
 /// `k8s.rbac`: asks the API server (SelfSubjectAccessReview) whether the

@@ -573,6 +573,65 @@ async fn verify(
     }
 }
 
+/// Takes the run lock of the install's namespace (a Lease; the namespace
+/// is created first when it does not exist yet), and keeps it renewed
+/// until the returned guard is released.
+pub async fn lock(
+    input: &Input<'_>,
+    clients: &Clients,
+    me: &super::lock::Holder,
+    take_over_stale: bool,
+) -> Result<(LockGuard, Option<super::lock::Holder>), super::lock::LockRefusal> {
+    let ns = namespace(input);
+    let client = &clients.api;
+    let exists = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .get_opt(&ns)
+        .await
+        .map_err(|e| super::lock::LockRefusal::Failed(api_cause(&e)))?
+        .is_some();
+    if !exists {
+        let objs = objects(input, "namespace")
+            .map_err(|e| super::lock::LockRefusal::Failed(e.message.render("en")))?;
+        for o in objs {
+            apply(client, &ns, &o)
+                .await
+                .map_err(|e| super::lock::LockRefusal::Failed(e.message.render("en")))?;
+        }
+    }
+    let taken = super::lease::acquire(client, &ns, me, take_over_stale).await?;
+    let (client, me2, ns2) = (client.clone(), me.clone(), ns.clone());
+    let heartbeat = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(super::lock::HEARTBEAT).await;
+            super::lease::renew(&client, &ns2, &me2).await;
+        }
+    });
+    Ok((
+        LockGuard {
+            client: clients.api.clone(),
+            ns,
+            run: me.run.clone(),
+            heartbeat,
+        },
+        taken,
+    ))
+}
+
+/// A held cluster lock: renewed until released.
+pub struct LockGuard {
+    client: kube::Client,
+    ns: String,
+    run: String,
+    heartbeat: JoinHandle<()>,
+}
+
+impl LockGuard {
+    pub async fn release(self) {
+        self.heartbeat.abort();
+        super::lease::release(&self.client, &self.ns, &self.run).await;
+    }
+}
+
 /// Deploys onto the answers' cluster.
 pub async fn deploy(input: &Input<'_>, clients: &Clients, ctx: &RunContext) -> DeployReport {
     let started = Instant::now();

@@ -14,6 +14,7 @@ pub mod container;
 mod health;
 pub mod hostlog;
 pub mod k8s;
+mod lease;
 pub mod lock;
 pub mod prepare;
 pub mod secrets;

@@ -400,7 +400,11 @@ impl Runner {
 /// or a cluster.
 enum Place {
     Hosts(Arc<Targets>, tokio::task::JoinHandle<()>),
-    Cluster(cdwiz::deploy::k8s::Clients),
+    /// The clients, and the namespace's lock once taken.
+    Cluster(
+        cdwiz::deploy::k8s::Clients,
+        Option<cdwiz::deploy::k8s::LockGuard>,
+    ),
 }
 
 struct DeployJob {
@@ -456,9 +460,9 @@ async fn deploy(j: DeployJob) -> Outcome {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     // Hosts are opened and locked; a cluster is reached through its API.
-    let place = if j.answers.topology.kind == TopologyKind::K8s {
+    let mut place = if j.answers.topology.kind == TopologyKind::K8s {
         match cdwiz::deploy::k8s::Clients::connect(&j.answers, &j.base).await {
-            Ok(c) => Place::Cluster(c),
+            Ok(c) => Place::Cluster(c, None),
             Err(e) => return fail(outcome, e.render(&j.locale)),
         }
     } else {
@@ -515,13 +519,27 @@ async fn deploy(j: DeployJob) -> Outcome {
         generated: &generated,
         hooks: &hooks,
     };
+    if let Place::Cluster(clients, guard) = &mut place {
+        let me = cdwiz::deploy::lock::Holder::me(&run_id);
+        match cdwiz::deploy::k8s::lock(&input, clients, &me, j.take_over).await {
+            Ok((g, _)) => *guard = Some(g),
+            Err(refused) => return fail(outcome, refused.message().render(&j.locale)),
+        }
+    }
     let report = match &place {
         Place::Hosts(targets, _) => cdwiz::deploy::deploy(&input, targets, &ctx).await,
-        Place::Cluster(clients) => cdwiz::deploy::k8s::deploy(&input, clients, &ctx).await,
+        Place::Cluster(clients, _) => cdwiz::deploy::k8s::deploy(&input, clients, &ctx).await,
     };
-    if let Place::Hosts(targets, heartbeat) = place {
-        heartbeat.abort();
-        targets.release(&run_id).await;
+    match place {
+        Place::Hosts(targets, heartbeat) => {
+            heartbeat.abort();
+            targets.release(&run_id).await;
+        }
+        Place::Cluster(_, guard) => {
+            if let Some(g) = guard {
+                g.release().await;
+            }
+        }
     }
     let summary = j.run_dir.join("summary.md");
     let product = format!(
