@@ -402,7 +402,7 @@ enum Place {
     Hosts(Arc<Targets>, tokio::task::JoinHandle<()>),
     /// The clients, and the namespace's lock once taken.
     Cluster(
-        cdwiz::deploy::k8s::Clients,
+        Box<cdwiz::deploy::k8s::Clients>,
         Option<cdwiz::deploy::k8s::LockGuard>,
     ),
 }
@@ -462,7 +462,7 @@ async fn deploy(j: DeployJob) -> Outcome {
     // Hosts are opened and locked; a cluster is reached through its API.
     let mut place = if j.answers.topology.kind == TopologyKind::K8s {
         match cdwiz::deploy::k8s::Clients::connect(&j.answers, &j.base).await {
-            Ok(c) => Place::Cluster(c, None),
+            Ok(c) => Place::Cluster(Box::new(c), None),
             Err(e) => return fail(outcome, e.render(&j.locale)),
         }
     } else {
