@@ -16,6 +16,23 @@ pub struct Plan {
     /// Hosts that run keepalived and share the VIP.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vip_holders: Vec<String>,
+    /// k8s: where on the cluster the platform goes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<PlannedCluster>,
+}
+
+/// The k8s topology's target, with its defaults spelled out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PlannedCluster {
+    pub kubeconfig: String,
+    pub context: String,
+    pub namespace: String,
+    pub storage_class: String,
+    pub images_from: String,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub replicas: std::collections::BTreeMap<String, u32>,
+    pub rollout_timeout_secs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,5 +86,28 @@ pub fn plan(a: &Answers) -> Plan {
         } else {
             Vec::new()
         },
+        cluster: (t.kind == TopologyKind::K8s).then(|| PlannedCluster {
+            kubeconfig: t
+                .kubeconfig
+                .clone()
+                .unwrap_or_else(|| "~/.kube/config".into()),
+            context: t
+                .context
+                .clone()
+                .unwrap_or_else(|| "(the kubeconfig's current context)".into()),
+            namespace: t.namespace.clone().unwrap_or_default(),
+            storage_class: t
+                .storage_class
+                .clone()
+                .unwrap_or_else(|| "(the cluster's default)".into()),
+            images_from: t
+                .registry
+                .clone()
+                .unwrap_or_else(|| "(image names as in the bundle)".into()),
+            replicas: t.replicas.clone(),
+            rollout_timeout_secs: t
+                .rollout_timeout
+                .unwrap_or(crate::deploy::k8s::ROLLOUT_TIMEOUT),
+        }),
     }
 }
