@@ -940,12 +940,18 @@ async fn load_images(run: &Run<'_>, t: &Target) -> Result<bool, StepError> {
             });
         let started = Instant::now();
         let mut load = docker.import_image_stream(ImportImageOptions::default(), body, None);
+        let mut broken = None;
         while let Some(item) = load.next().await {
-            let info = item.map_err(|e| {
-                Msg::new("deploy.error.load")
-                    .arg("file", image.file.display())
-                    .arg("error", e)
-            })?;
+            let info = match item {
+                Ok(info) => info,
+                // The engine's answer ended mid-line (seen when its
+                // forwarded socket closes early): what counts is whether
+                // the images are there, asked below.
+                Err(e) => {
+                    broken = Some(e.to_string());
+                    break;
+                }
+            };
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
                 return Err(Msg::new("deploy.error.load")
                     .arg("file", image.file.display())
@@ -955,6 +961,27 @@ async fn load_images(run: &Run<'_>, t: &Target) -> Result<bool, StepError> {
             if let Some(s) = info.stream {
                 logs.log(&addr, s.trim());
             }
+        }
+        if let Some(error) = broken {
+            let mut absent = Vec::new();
+            for reference in &image.references {
+                if !has_image(docker, reference).await.unwrap_or(false) {
+                    absent.push(reference.as_str());
+                }
+            }
+            if !absent.is_empty() {
+                return Err(Msg::new("deploy.error.load")
+                    .arg("file", image.file.display())
+                    .arg("error", error)
+                    .into());
+            }
+            logs.log(
+                &addr,
+                &format!(
+                    "the engine's answer ended early ({error}), but all {} images are loaded",
+                    image.references.len()
+                ),
+            );
         }
         let bytes = sent.load(Ordering::Relaxed);
         logs.log(
