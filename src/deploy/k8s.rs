@@ -344,7 +344,9 @@ fn selector(input: &Input<'_>, component: &str) -> String {
 /// rollout is waited for: every pod that has started is followed once.
 struct LogFollower {
     task: JoinHandle<()>,
-    followed: Arc<Mutex<BTreeSet<String>>>,
+    stop: tokio_util::sync::CancellationToken,
+    /// Lines logged so far, per pod followed.
+    followed: Arc<Mutex<BTreeMap<String, usize>>>,
 }
 
 fn started(p: &Pod) -> bool {
@@ -365,8 +367,10 @@ impl LogFollower {
         let logs = run.ctx.logs.clone();
         let (client, follow_client) = (clients.api.clone(), clients.logs.clone());
         let (ns, component) = (ns.to_string(), component.to_string());
-        let followed = Arc::new(Mutex::new(BTreeSet::new()));
+        let followed: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
         let seen = followed.clone();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let stopped = stop.clone();
         let task = tokio::spawn(async move {
             let pods: Api<Pod> = Api::namespaced(client, &ns);
             let follow: Api<Pod> = Api::namespaced(follow_client, &ns);
@@ -378,15 +382,19 @@ impl LogFollower {
                         let Some(name) = p.metadata.name.clone() else {
                             continue;
                         };
-                        if !seen
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(name.clone())
                         {
-                            continue;
+                            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                            if seen.contains_key(&name) {
+                                continue;
+                            }
+                            seen.insert(name.clone(), 0);
                         }
-                        let (follow, logs, component) =
-                            (follow.clone(), logs.clone(), component.clone());
+                        let (follow, logs, component, seen) = (
+                            follow.clone(),
+                            logs.clone(),
+                            component.clone(),
+                            seen.clone(),
+                        );
                         tasks.spawn(async move {
                             let params = LogParams {
                                 container: Some(component.clone()),
@@ -399,18 +407,38 @@ impl LogFollower {
                             let mut lines = stream.lines();
                             while let Some(Ok(line)) = lines.next().await {
                                 logs.log(&component, &format!("[{name}] {line}"));
+                                if let Some(n) = seen
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .get_mut(&name)
+                                {
+                                    *n += 1;
+                                }
                             }
                         });
                     }
                 }
-                tokio::time::sleep(POLL).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = stopped.cancelled() => {
+                        // Every follower ended before the counts are read.
+                        tasks.shutdown().await;
+                        return;
+                    }
+                }
             }
         });
-        LogFollower { task, followed }
+        LogFollower {
+            task,
+            stop,
+            followed,
+        }
     }
 
-    /// Stops following; the logs of pods that started too late to be
-    /// followed are fetched once, so a quick rollout still shows its lines.
+    /// Stops following, then fetches each started pod's log once more and
+    /// logs what the followers had not got to (a pod that started too late
+    /// to be followed, or lines still in flight), so a quick rollout still
+    /// shows its pods' output.
     async fn finish(
         self,
         run: &Run<'_>,
@@ -419,7 +447,8 @@ impl LogFollower {
         component: &str,
         select: &str,
     ) {
-        self.task.abort();
+        self.stop.cancel();
+        let _ = self.task.await;
         let followed = self
             .followed
             .lock()
@@ -433,16 +462,14 @@ impl LogFollower {
             let Some(name) = p.metadata.name.as_deref() else {
                 continue;
             };
-            if followed.contains(name) {
-                continue;
-            }
             let params = LogParams {
                 container: Some(component.to_string()),
-                tail_lines: Some(100),
+                limit_bytes: Some(1 << 20),
                 ..Default::default()
             };
             if let Ok(text) = pods.logs(name, &params).await {
-                for line in text.lines() {
+                let done = followed.get(name).copied().unwrap_or(0);
+                for line in text.lines().skip(done) {
                     run.ctx.logs.log(component, &format!("[{name}] {line}"));
                 }
             }
