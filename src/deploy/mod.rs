@@ -14,7 +14,6 @@ pub mod container;
 mod health;
 pub mod hostlog;
 pub mod k8s;
-mod lease;
 pub mod lock;
 pub mod prepare;
 pub mod secrets;

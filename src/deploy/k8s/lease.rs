@@ -3,7 +3,7 @@
 //! time". Its holder identity is the same [`Holder`] as a host's lock file
 //! (run, installer machine, pid, start), renewed while the run lives; a
 //! second run is refused naming the holder; a Lease not renewed for
-//! [`STALE_AFTER`](super::lock::STALE_AFTER) (or whose process is gone on
+//! [`STALE_AFTER`] (or whose process is gone on
 //! this machine) is taken over only with `--resume`. Creating and
 //! replacing it with the server's resource version makes two runs racing
 //! for it see one winner.
@@ -13,17 +13,17 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::core::ObjectMeta;
 
-use super::k8s::api_cause;
-use super::lock::{Holder, LockRefusal, STALE_AFTER};
+use super::apply::api_cause;
+use crate::deploy::lock::{Holder, LockRefusal, STALE_AFTER};
 
 /// The Lease's name in the namespace.
 pub const LEASE: &str = "cdwiz-lock";
 
-fn now() -> MicroTime {
+pub(super) fn now() -> MicroTime {
     MicroTime(k8s_openapi::chrono::Utc::now())
 }
 
-fn lease(me: &Holder, resource_version: Option<String>) -> Lease {
+pub(super) fn lease(me: &Holder, resource_version: Option<String>) -> Lease {
     Lease {
         metadata: ObjectMeta {
             name: Some(LEASE.into()),
@@ -47,12 +47,12 @@ fn lease(me: &Holder, resource_version: Option<String>) -> Lease {
     }
 }
 
-fn failed(e: &kube::Error) -> LockRefusal {
+pub(super) fn failed(e: &kube::Error) -> LockRefusal {
     LockRefusal::Failed(api_cause(e))
 }
 
 /// The holder a Lease names, and how long ago it was renewed.
-fn holder_of(l: &Lease) -> (Holder, std::time::Duration) {
+pub(super) fn holder_of(l: &Lease) -> (Holder, std::time::Duration) {
     let spec = l.spec.clone().unwrap_or_default();
     let holder = spec
         .holder_identity

@@ -1,0 +1,160 @@
+//! Server-side apply: the rendered manifests as objects, applied with
+//! cdwiz's field manager; whether the server's copy changed; the Secret
+//! made from the generated credentials.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::{ApiResource, GroupVersionKind, ObjectMeta};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{FIELD_MANAGER, namespace};
+use crate::cluster::{INSTALL_LABEL, root_cause};
+use crate::deploy::{Input, StepError};
+use crate::i18n::Msg;
+
+/// The objects of one rendered file (`k8s/<name>.yaml`), in file order.
+pub(super) fn objects(input: &Input<'_>, name: &str) -> Result<Vec<DynamicObject>, StepError> {
+    let path = format!("k8s/{name}.yaml");
+    let file = input
+        .rendered
+        .iter()
+        .find(|f| f.path.to_str() == Some(path.as_str()))
+        .ok_or_else(|| Msg::new("deploy.k8s.not-rendered").arg("file", &path))?;
+    let mut out = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&file.content) {
+        let value = serde_yaml::Value::deserialize(doc).map_err(|e| {
+            Msg::new("deploy.k8s.bad-manifest")
+                .arg("file", &path)
+                .arg("error", e)
+        })?;
+        if value.is_null() {
+            continue;
+        }
+        let obj: DynamicObject = serde_yaml::from_value(value).map_err(|e| {
+            Msg::new("deploy.k8s.bad-manifest")
+                .arg("file", &path)
+                .arg("error", e)
+        })?;
+        out.push(obj);
+    }
+    Ok(out)
+}
+
+/// What of an object the server may change on its own or per request:
+/// left out when comparing before and after an apply.
+pub(super) fn comparable(obj: &DynamicObject) -> Value {
+    let mut v = serde_json::to_value(obj).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+        if let Some(Value::Object(meta)) = o.get_mut("metadata") {
+            for k in ["resourceVersion", "managedFields", "generation"] {
+                meta.remove(k);
+            }
+        }
+    }
+    v
+}
+
+/// Server-side applies one object; whether the server's copy changed.
+pub(super) async fn apply(
+    client: &kube::Client,
+    ns: &str,
+    obj: &DynamicObject,
+) -> Result<bool, StepError> {
+    let types = obj.types.clone().unwrap_or_default();
+    let gvk = GroupVersionKind::try_from(&types)
+        .map_err(|e| Msg::new("deploy.k8s.bad-object").arg("error", e))?;
+    let ar = ApiResource::from_gvk(&gvk);
+    let api: Api<DynamicObject> = if types.kind == "Namespace" {
+        Api::all_with(client.clone(), &ar)
+    } else {
+        Api::namespaced_with(client.clone(), ns, &ar)
+    };
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    let what = format!("{} {name}", types.kind);
+    let before = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| api_error("get", &what, &e))?;
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let after = api
+        .patch(&name, &params, &Patch::Apply(obj))
+        .await
+        .map_err(|e| api_error("apply", &what, &e))?;
+    Ok(before.map(|b| comparable(&b)) != Some(comparable(&after)))
+}
+
+pub(super) fn api_error(verb: &str, what: &str, e: &kube::Error) -> StepError {
+    Msg::new("deploy.k8s.api")
+        .arg("verb", verb)
+        .arg("what", what)
+        .arg("error", api_cause(e))
+        .into()
+}
+
+/// The API server's own words for a refused request (its message and HTTP
+/// code), or the transport's innermost error.
+pub fn api_cause(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(r) => format!("{} (HTTP {})", r.message, r.code),
+        other => root_cause(other),
+    }
+}
+
+pub(super) fn labels(input: &Input<'_>) -> BTreeMap<String, String> {
+    let product = &input.bundle.manifest.product;
+    BTreeMap::from([
+        ("app.kubernetes.io/managed-by".into(), "cdwiz".into()),
+        ("app.kubernetes.io/part-of".into(), product.name.clone()),
+        (
+            INSTALL_LABEL.into(),
+            crate::deploy::secrets::install_id(input.answers),
+        ),
+    ])
+}
+
+/// The Secret the workloads mount (`<product>-secrets`), from the
+/// generated credentials.
+pub(super) async fn apply_secret(
+    input: &Input<'_>,
+    client: &kube::Client,
+) -> Result<bool, StepError> {
+    let ns = namespace(input);
+    let name = format!("{}-secrets", input.bundle.manifest.product.name);
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(ns.clone()),
+            labels: Some(labels(input)),
+            ..Default::default()
+        },
+        type_: Some("Opaque".into()),
+        data: Some(
+            input
+                .generated
+                .iter()
+                .map(|(k, v)| (k.clone(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let what = format!("Secret {name}");
+    let before = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| api_error("get", &what, &e))?;
+    let after = api
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .map_err(|e| api_error("apply", &what, &e))?;
+    Ok(before.map(|b| b.data) != Some(after.data))
+}

@@ -1,0 +1,305 @@
+//! Deploy onto an existing Kubernetes cluster (the `k8s` topology), through
+//! the Kubernetes API: the namespace, then the Secret made from the
+//! generated credentials, then per component in dependency order a
+//! server-side apply of its rendered manifests and a wait for its rollout
+//! (its pods' logs streaming into its pane meanwhile), then a request to
+//! the entry component through its Service (the API server's proxy).
+//!
+//! Panes are components (and `cluster` for the namespace, the Secret and
+//! the verify step); the state file, `--resume`, the stop request and the
+//! report work as for hosts. Server-side apply with one field manager makes
+//! a second run change nothing; a step reports `changed` only when the
+//! object on the server differs afterwards.
+
+mod apply;
+mod lease;
+mod logs;
+mod rollout;
+mod uninstall;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use kube::api::Api;
+use tokio::task::JoinHandle;
+
+use super::{CLUSTER, DeployReport, Input, Run, RunContext};
+use crate::bundle::Component;
+use crate::cluster::INSTALL_LABEL;
+use crate::event::{Event, StepOutcome};
+use crate::i18n::Msg;
+use crate::render::cluster_components;
+use apply::{apply, apply_secret, objects};
+use logs::LogFollower;
+use rollout::{verify, wait_rollout};
+
+pub use apply::api_cause;
+pub use uninstall::{Removed, uninstall};
+
+/// The field manager cdwiz applies as.
+pub const FIELD_MANAGER: &str = "cdwiz";
+/// Seconds a component may take to become ready, unless the answers say.
+pub const ROLLOUT_TIMEOUT: u32 = 300;
+const POLL: Duration = Duration::from_secs(1);
+/// How long a followed log may stay quiet before its request ends.
+const FOLLOW_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The clients a cluster deploy needs: one for requests (bounded read
+/// time) and one for followed logs (a quiet pod is not an error).
+#[derive(Clone)]
+pub struct Clients {
+    pub api: kube::Client,
+    pub logs: kube::Client,
+}
+
+impl Clients {
+    /// Both clients for the answers' cluster (`base`: the profile's directory).
+    pub async fn connect(
+        answers: &crate::profile::Answers,
+        base: &std::path::Path,
+    ) -> Result<Clients, Msg> {
+        use crate::cluster::connect;
+        let api = connect::connect(answers, base, None)
+            .await
+            .map_err(|e| e.message())?;
+        let logs = connect::connect(answers, base, Some(FOLLOW_TIMEOUT))
+            .await
+            .map_err(|e| e.message())?;
+        Ok(Clients {
+            api: api.client,
+            logs: logs.client,
+        })
+    }
+}
+
+/// The steps each pane will go through, in order.
+pub fn planned_steps(manifest: &crate::bundle::Manifest) -> Vec<(String, Vec<String>)> {
+    let mut out = vec![(
+        CLUSTER.to_string(),
+        vec!["namespace".to_string(), "secret".to_string()],
+    )];
+    let components = cluster_components(manifest);
+    for c in ordered(&components) {
+        out.push((c.name.clone(), vec!["apply".into(), "rollout".into()]));
+    }
+    if manifest.entry.is_some() {
+        out[0].1.push("verify".into());
+    }
+    out
+}
+
+fn ordered<'a>(components: &[&'a Component]) -> Vec<&'a Component> {
+    let owned: Vec<Component> = components.iter().map(|c| (*c).clone()).collect();
+    super::ordered(&owned)
+        .into_iter()
+        .filter_map(|c| components.iter().find(|x| x.name == c.name).copied())
+        .collect()
+}
+
+/// The namespace of the answers.
+fn namespace(input: &Input<'_>) -> String {
+    input.answers.topology.namespace.clone().unwrap_or_default()
+}
+
+/// The label selector of a component's pods.
+fn selector(input: &Input<'_>, component: &str) -> String {
+    format!(
+        "app.kubernetes.io/name={component},{INSTALL_LABEL}={}",
+        crate::deploy::secrets::install_id(input.answers)
+    )
+}
+
+/// Takes the run lock of the install's namespace (a Lease; the namespace
+/// is created first when it does not exist yet), and keeps it renewed
+/// until the returned guard is released.
+pub async fn lock(
+    input: &Input<'_>,
+    clients: &Clients,
+    me: &crate::deploy::lock::Holder,
+    take_over_stale: bool,
+) -> Result<(LockGuard, Option<crate::deploy::lock::Holder>), crate::deploy::lock::LockRefusal> {
+    let ns = namespace(input);
+    let client = &clients.api;
+    let exists = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .get_opt(&ns)
+        .await
+        .map_err(|e| crate::deploy::lock::LockRefusal::Failed(api_cause(&e)))?
+        .is_some();
+    if !exists {
+        let objs = objects(input, "namespace")
+            .map_err(|e| crate::deploy::lock::LockRefusal::Failed(e.message.render("en")))?;
+        for o in objs {
+            apply(client, &ns, &o)
+                .await
+                .map_err(|e| crate::deploy::lock::LockRefusal::Failed(e.message.render("en")))?;
+        }
+    }
+    let taken = lease::acquire(client, &ns, me, take_over_stale).await?;
+    let (client, me2, ns2) = (client.clone(), me.clone(), ns.clone());
+    let heartbeat = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(crate::deploy::lock::HEARTBEAT).await;
+            lease::renew(&client, &ns2, &me2).await;
+        }
+    });
+    Ok((
+        LockGuard {
+            client: clients.api.clone(),
+            ns,
+            run: me.run.clone(),
+            heartbeat,
+        },
+        taken,
+    ))
+}
+
+/// A held cluster lock: renewed until released.
+pub struct LockGuard {
+    client: kube::Client,
+    ns: String,
+    run: String,
+    heartbeat: JoinHandle<()>,
+}
+
+impl LockGuard {
+    pub async fn release(self) {
+        self.heartbeat.abort();
+        lease::release(&self.client, &self.ns, &self.run).await;
+    }
+}
+
+/// Deploys onto the answers' cluster.
+pub async fn deploy(input: &Input<'_>, clients: &Clients, ctx: &RunContext) -> DeployReport {
+    let started = Instant::now();
+    let run = Run::new(input, ctx);
+    let manifest = &input.bundle.manifest;
+    let planned = planned_steps(manifest);
+    run.emit(Event::DeployStarted {
+        steps: planned.iter().map(|(h, s)| (h.clone(), s.len())).collect(),
+    })
+    .await;
+    let ns = namespace(input);
+    let client = &clients.api;
+    run.step(CLUSTER, "namespace", || async {
+        let mut changed = false;
+        for o in objects(input, "namespace")? {
+            changed |= apply(client, &ns, &o).await?;
+        }
+        Ok(changed)
+    })
+    .await;
+    run.step(CLUSTER, "secret", || apply_secret(input, client))
+        .await;
+
+    let timeout = Duration::from_secs(u64::from(
+        input
+            .answers
+            .topology
+            .rollout_timeout
+            .unwrap_or(ROLLOUT_TIMEOUT),
+    ));
+    let components = cluster_components(manifest);
+    let mut up: BTreeSet<String> = BTreeSet::new();
+    for c in ordered(&components) {
+        let missing: Vec<&str> = c
+            .depends_on
+            .iter()
+            .filter(|d| components.iter().any(|x| &&x.name == d) && !up.contains(*d))
+            .map(String::as_str)
+            .collect();
+        let blocked = if run.failed(CLUSTER) {
+            Some(Msg::new("deploy.skip.cluster-failed"))
+        } else if !missing.is_empty() {
+            Some(Msg::new("deploy.skip.needs").arg("names", missing.join(", ")))
+        } else {
+            None
+        };
+        if let Some(reason) = blocked
+            && !ctx.cancel.is_cancelled()
+        {
+            for step in ["apply", "rollout"] {
+                let reason = reason.clone();
+                run.record(&c.name, step, StepOutcome::Skipped { reason }, 0.0)
+                    .await;
+            }
+            continue;
+        }
+        let objs = match objects(input, &c.name) {
+            Ok(o) => o,
+            Err(e) => {
+                run.step(&c.name, "apply", || async { Err::<bool, _>(e) })
+                    .await;
+                continue;
+            }
+        };
+        let kind = objs
+            .iter()
+            .filter_map(|o| o.types.as_ref())
+            .map(|t| t.kind.clone())
+            .find(|k| k == "Deployment" || k == "StatefulSet")
+            .unwrap_or_else(|| "Deployment".into());
+        let applied = run
+            .step(&c.name, "apply", || async {
+                let mut changed = false;
+                for o in &objs {
+                    let what = format!(
+                        "{} {}",
+                        o.types.as_ref().map(|t| t.kind.as_str()).unwrap_or("?"),
+                        o.metadata.name.as_deref().unwrap_or("?")
+                    );
+                    let this = apply(client, &ns, o).await?;
+                    run.ctx.logs.log(
+                        &c.name,
+                        &format!("{what}: {}", if this { "applied" } else { "unchanged" }),
+                    );
+                    changed |= this;
+                }
+                Ok(changed)
+            })
+            .await;
+        if !applied {
+            continue;
+        }
+        let select = selector(input, &c.name);
+        let follower = LogFollower::start(&run, clients, &ns, &c.name, select.clone());
+        let ok = run
+            .step(&c.name, "rollout", || {
+                wait_rollout(&run, client, &ns, &c.name, &kind, &select, timeout)
+            })
+            .await;
+        follower.finish(&run, client, &ns, &c.name, &select).await;
+        if ok {
+            up.insert(c.name.clone());
+        }
+    }
+
+    if let Some(entry) = &manifest.entry {
+        let port = entry.port.or_else(|| {
+            components
+                .iter()
+                .find(|c| c.name == entry.component)
+                .and_then(|c| c.ports.first().copied())
+        });
+        match port {
+            Some(port) if up.contains(&entry.component) => {
+                let path = entry.verify.clone().unwrap_or_else(|| "/".into());
+                run.step(CLUSTER, "verify", || {
+                    verify(&run, client, &ns, &entry.component, port, &path)
+                })
+                .await;
+            }
+            _ => {
+                run.record(
+                    CLUSTER,
+                    "verify",
+                    StepOutcome::Skipped {
+                        reason: Msg::new("deploy.k8s.entry-down").arg("name", &entry.component),
+                    },
+                    0.0,
+                )
+                .await;
+            }
+        }
+    }
+    run.finish(&planned, None, started)
+}
