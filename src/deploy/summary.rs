@@ -27,6 +27,15 @@ pub fn to_markdown(
     locale: &str,
 ) -> String {
     let t = |k: &str| text(k, locale);
+    // On a cluster the rows are components, not hosts.
+    let cluster = answers.topology.kind == crate::profile::TopologyKind::K8s;
+    let tk = |k: &str| {
+        if cluster {
+            text(&format!("{k}-k8s"), locale)
+        } else {
+            text(k, locale)
+        }
+    };
     let mut s = String::new();
     let title = if report.ok() {
         t("summary.title-ok")
@@ -47,6 +56,14 @@ pub fn to_markdown(
     if let Some(url) = &report.url {
         s.push_str(&format!("- {}: {url}\n", t("summary.url")));
     }
+    if cluster {
+        let a = &answers.topology;
+        s.push_str(&format!(
+            "- {}: `{}`\n",
+            t("summary.namespace"),
+            a.namespace.as_deref().unwrap_or_default()
+        ));
+    }
     s.push_str(&format!(
         "- {}: `{}`\n- {}: `{}` (0600)\n\n",
         t("summary.admin-user"),
@@ -57,8 +74,8 @@ pub fn to_markdown(
 
     s.push_str(&format!(
         "## {}\n\n| {} | {} | {} |\n|---|---|---|\n",
-        t("summary.hosts"),
-        t("summary.host"),
+        tk("summary.hosts"),
+        tk("summary.host"),
         t("summary.result"),
         t("summary.steps")
     ));
@@ -146,7 +163,7 @@ pub fn to_markdown(
         "- {}: `{}`\n- {}: `{}`\n- {}: `{}`\n",
         t("summary.run-dir"),
         paths.run_dir.display(),
-        t("summary.logs"),
+        tk("summary.logs"),
         paths.run_dir.join("logs").display(),
         t("summary.state"),
         paths.state.display()
