@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Writes the Ansible playbook that installs what cdwiz installs, from
+cdwiz's own rendered files (one run directory's `rendered/`), so that
+`scripts/bench-deploy` compares the two on the same end state: the same
+directories, secret files (0600), config files, image archive loaded when
+its images are missing, the same containers (host network, env files,
+binds, capabilities) in dependency order across hosts, each waited healthy,
+then the platform checked through the VIP.
+
+The playbook is what a careful hand-written Ansible installer does (tasks
+guarded so that a second run changes nothing), with ansible-core's
+built-in modules only.
+
+usage: bench-deploy-playbook.py RENDERED_DIR MANIFEST SECRETS VIP OUT
+"""
+import json
+import os
+import sys
+
+import yaml
+
+rendered, manifest_path, secrets_path, vip, out = sys.argv[1:6]
+manifest = yaml.safe_load(open(manifest_path))
+secrets = yaml.safe_load(open(secrets_path))
+bundle = os.path.dirname(os.path.abspath(manifest_path))
+hosts = sorted(os.listdir(rendered))
+compose = {h: yaml.safe_load(open(os.path.join(rendered, h, "docker-compose.yml"))) for h in hosts}
+health = {c["name"]: c.get("health") for c in manifest["components"]}
+image = manifest["images"][0]
+
+tasks = []
+# Directories exist (their modes are the components' business: the
+# database keeps its own 0700).
+tasks.append({"name": "directories", "file": {"path": "{{ item }}", "state": "directory"},
+              "loop": ["/data/cd/config/keepalived", "/data/cd/secrets", "/data/cd/images",
+                       "/data/cd/database", "/data/cd/cache"]})
+for name, value in sorted(secrets.items()):
+    tasks.append({"name": f"secret {name}", "no_log": True,
+                  "copy": {"content": value, "dest": f"/data/cd/secrets/{name}", "mode": "0600"}})
+for h in hosts:
+    for root, _, files in os.walk(os.path.join(rendered, h)):
+        for f in files:
+            if f == "docker-compose.yml":
+                continue
+            src = os.path.join(root, f)
+            rel = os.path.relpath(src, os.path.join(rendered, h))
+            tasks.append({"name": f"config {rel} on {h}", "when": f"inventory_hostname == '{h}'",
+                          "copy": {"src": src, "dest": f"/data/cd/config/{rel}", "mode": "0644"}})
+archive = f"/data/cd/images/{os.path.basename(image['file'])}"
+tasks.append({"name": "image archive", "copy": {"src": os.path.join(bundle, image["file"]), "dest": archive}})
+refs = " ".join(image["references"])
+tasks.append({"name": "load images", "shell": f"docker image inspect {refs} >/dev/null 2>&1 && echo present || docker load -i {archive}",
+              "register": "load", "changed_when": "'present' not in load.stdout"})
+
+# Services in dependency order, as the compose files list them.
+order = []
+for h in hosts:
+    for s in compose[h]["services"]:
+        if s not in order:
+            order.append(s)
+for s in order:
+    on = [h for h in hosts if s in compose[h]["services"]]
+    for h in on:
+        spec = compose[h]["services"][s]
+        args = ["docker", "run", "-d", "--name", spec["container_name"], "--restart", "unless-stopped",
+                "--network", "host"]
+        for e in spec.get("env_file", []):
+            args += ["--env-file", f"/data/cd/config/{e}"]
+        for v in spec.get("volumes", []):
+            args += ["-v", v]
+        for c in spec.get("cap_add", []):
+            args += ["--cap-add", c]
+        args += [spec["image"]] + spec.get("command", [])
+        run = " ".join(json.dumps(a) if " " in a else a for a in args)
+        tasks.append({"name": f"start {s} on {h}", "when": f"inventory_hostname == '{h}'",
+                      "shell": f"docker inspect {spec['container_name']} >/dev/null 2>&1 && echo present || {run}",
+                      "register": "started", "changed_when": "'present' not in started.stdout"})
+    hc = health.get(s)
+    if hc:
+        cond = " or ".join(f"inventory_hostname == '{h}'" for h in on)
+        if hc.get("http"):
+            tasks.append({"name": f"wait {s} healthy", "when": cond,
+                          "uri": {"url": f"http://{{{{ inventory_hostname }}}}:{hc['port']}{hc['http']}"},
+                          "register": "h", "until": "h.status == 200", "retries": 90, "delay": 1})
+        else:
+            tasks.append({"name": f"wait {s} healthy", "when": cond,
+                          "wait_for": {"host": "{{ inventory_hostname }}", "port": hc["port"], "timeout": 180}})
+entry = manifest.get("entry", {})
+tasks.append({"name": "verify through the VIP", "run_once": True, "delegate_to": "localhost",
+              "uri": {"url": f"http://{vip}{entry.get('verify', '/')}"},
+              "register": "v", "until": "v.status == 200", "retries": 60, "delay": 1})
+
+play = [{"hosts": "all", "gather_facts": False, "tasks": tasks}]
+with open(out, "w") as f:
+    yaml.safe_dump(play, f, sort_keys=False, width=1000)
