@@ -120,18 +120,29 @@ pub async fn lock(
 ) -> Result<(LockGuard, Option<crate::deploy::lock::Holder>), crate::deploy::lock::LockRefusal> {
     let ns = namespace(input);
     let client = &clients.api;
-    let exists = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
-        .get_opt(&ns)
-        .await
-        .map_err(|e| crate::deploy::lock::LockRefusal::Failed(api_cause(&e)))?
-        .is_some();
-    if !exists {
-        let objs = objects(input, "namespace")
-            .map_err(|e| crate::deploy::lock::LockRefusal::Failed(e.message.render("en")))?;
-        for o in objs {
-            apply(client, &ns, &o)
-                .await
-                .map_err(|e| crate::deploy::lock::LockRefusal::Failed(e.message.render("en")))?;
+    // The Lease lives in the namespace: a missing one is created bare, with
+    // only the install's label; the `namespace` step then applies the rest.
+    use k8s_openapi::api::core::v1::Namespace;
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let failed = |e: kube::Error| crate::deploy::lock::LockRefusal::Failed(api_cause(&e));
+    if namespaces.get_opt(&ns).await.map_err(failed)?.is_none() {
+        let bare = Namespace {
+            metadata: kube::core::ObjectMeta {
+                name: Some(ns.clone()),
+                labels: Some(
+                    [(
+                        INSTALL_LABEL.to_string(),
+                        crate::deploy::secrets::install_id(input.answers),
+                    )]
+                    .into(),
+                ),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        match namespaces.create(&Default::default(), &bare).await {
+            Ok(_) | Err(kube::Error::Api(kube::core::ErrorResponse { code: 409, .. })) => {}
+            Err(e) => return Err(failed(e)),
         }
     }
     let taken = lease::acquire(client, &ns, me, take_over_stale).await?;
