@@ -287,59 +287,14 @@ pub async fn run(opts: Options) -> u8 {
     let _ = printer.await;
     tracing::info!(secs = run.secs, "checks done");
 
-    let json_path = run_dir.join("checks.json");
-    let md_path = run_dir.join("checks.md");
-    let _ = cdwiz::rundir::write_atomic(&json_path, &checks::report::to_json(&run));
-    let _ = cdwiz::rundir::write_atomic(&md_path, &checks::report::to_markdown(&run, &opts.locale));
-    let blocking = run.blocking().len();
-    match opts.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::json!({
-                "event": "summary",
-                "run": run_id,
-                "pass": run.count(Status::Pass),
-                "warn": run.count(Status::Warn),
-                "fail": run.count(Status::Fail),
-                "skip": run.count(Status::Skip),
-                "blocking": blocking,
-                "waived": run.results.iter().filter(|r| r.waived.is_some()).count(),
-                "report": { "json": json_path, "markdown": md_path },
-                "rendered": { "dir": rendered_dir, "files": rendered.len() },
-                "secs": run.secs,
-            })
-        ),
-        Output::Text => {
-            let t = |k: &str| cdwiz::i18n::text(k, &opts.locale);
-            for w in &run.waivers {
-                println!(
-                    "{} {}{}: {}",
-                    t("headless.waiver"),
-                    w.id,
-                    w.host.as_ref().map(|h| format!("@{h}")).unwrap_or_default(),
-                    w.reason
-                );
-            }
-            println!("{}", checks_summary(&run, &opts.locale));
-            println!("{} {}", t("headless.report"), md_path.display());
-            println!("{} {}", t("headless.report"), json_path.display());
-            println!(
-                "{}",
-                cdwiz::i18n::Msg::new("headless.rendered")
-                    .arg("count", rendered.len())
-                    .arg("dir", rendered_dir.display())
-                    .render(&opts.locale)
-            );
-            if blocking > 0 {
-                println!(
-                    "{}",
-                    cdwiz::i18n::Msg::new("headless.blocked")
-                        .arg("count", blocking)
-                        .render(&opts.locale)
-                );
-            }
-        }
-    }
+    let blocking = report_checks(
+        &run,
+        &run_id,
+        &run_dir,
+        &rendered_dir,
+        rendered.len(),
+        &opts,
+    );
     let Some(targets) = targets.clone().filter(|_| blocking == 0) else {
         release(targets, run_id.clone()).await;
         interrupts.abort();
@@ -390,73 +345,23 @@ async fn k8s_run(
 ) -> u8 {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(256);
     let (output, locale) = (opts.output, opts.locale.clone());
-    let started = std::time::Instant::now();
-    let mut results = cdwiz::cluster::check(d.answers, base, &d.bundle.manifest, None).await;
-    checks::apply_waivers(&mut results, &waivers);
     let printer = tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
             print_event(&event, output, &locale);
         }
     });
-    for r in &results {
-        let _ = tx.send(Event::CheckFinished(r.clone())).await;
-    }
-    drop(tx);
+    let run =
+        cdwiz::cluster::run_checks(d.answers, base, &d.bundle.manifest, waivers, Some(tx)).await;
     let _ = printer.await;
-    let run = checks::run::CheckRun {
-        results,
-        latency: Default::default(),
-        waivers,
-        hosts: Vec::new(),
-        secs: started.elapsed().as_secs_f64(),
-    };
-    let json_path = d.run_dir.join("checks.json");
-    let md_path = d.run_dir.join("checks.md");
-    let _ = cdwiz::rundir::write_atomic(&json_path, &checks::report::to_json(&run));
-    let _ = cdwiz::rundir::write_atomic(&md_path, &checks::report::to_markdown(&run, &opts.locale));
-    let blocking = run.blocking().len();
-    let rendered = d.rendered.len();
-    match opts.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::json!({
-                "event": "summary",
-                "run": d.state.run,
-                "pass": run.count(Status::Pass),
-                "warn": run.count(Status::Warn),
-                "fail": run.count(Status::Fail),
-                "skip": run.count(Status::Skip),
-                "blocking": blocking,
-                "waived": run.results.iter().filter(|r| r.waived.is_some()).count(),
-                "report": { "json": json_path, "markdown": md_path },
-                "rendered": { "dir": rendered_dir, "files": rendered },
-                "secs": run.secs,
-            })
-        ),
-        Output::Text => {
-            let t = |k: &str| cdwiz::i18n::text(k, &opts.locale);
-            for w in &run.waivers {
-                println!("{} {}: {}", t("headless.waiver"), w.id, w.reason);
-            }
-            println!("{}", checks_summary(&run, &opts.locale));
-            println!("{} {}", t("headless.report"), md_path.display());
-            println!(
-                "{}",
-                cdwiz::i18n::Msg::new("headless.rendered")
-                    .arg("count", rendered)
-                    .arg("dir", rendered_dir.display())
-                    .render(&opts.locale)
-            );
-            if blocking > 0 {
-                println!(
-                    "{}",
-                    cdwiz::i18n::Msg::new("headless.blocked")
-                        .arg("count", blocking)
-                        .render(&opts.locale)
-                );
-            }
-        }
-    }
+    let run_id = d.state.run.clone();
+    let blocking = report_checks(
+        &run,
+        &run_id,
+        d.run_dir,
+        rendered_dir,
+        d.rendered.len(),
+        opts,
+    );
     if blocking > 0 {
         return EXIT_CHECKS_FAILED;
     }
@@ -785,6 +690,74 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
         println!("{summary_line}");
     }
     EXIT_OK
+}
+
+/// Writes the check report (`checks.json`, `checks.md`) into the run
+/// directory and prints the summary (accepted checks, counts, where the
+/// reports and rendered files are, what blocks); returns how many checks
+/// block the installation.
+fn report_checks(
+    run: &checks::run::CheckRun,
+    run_id: &str,
+    run_dir: &Path,
+    rendered_dir: &Path,
+    rendered: usize,
+    opts: &Options,
+) -> usize {
+    let json_path = run_dir.join("checks.json");
+    let md_path = run_dir.join("checks.md");
+    let _ = cdwiz::rundir::write_atomic(&json_path, &checks::report::to_json(run));
+    let _ = cdwiz::rundir::write_atomic(&md_path, &checks::report::to_markdown(run, &opts.locale));
+    let blocking = run.blocking().len();
+    match opts.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::json!({
+                "event": "summary",
+                "run": run_id,
+                "pass": run.count(Status::Pass),
+                "warn": run.count(Status::Warn),
+                "fail": run.count(Status::Fail),
+                "skip": run.count(Status::Skip),
+                "blocking": blocking,
+                "waived": run.results.iter().filter(|r| r.waived.is_some()).count(),
+                "report": { "json": json_path, "markdown": md_path },
+                "rendered": { "dir": rendered_dir, "files": rendered },
+                "secs": run.secs,
+            })
+        ),
+        Output::Text => {
+            let t = |k: &str| cdwiz::i18n::text(k, &opts.locale);
+            for w in &run.waivers {
+                println!(
+                    "{} {}{}: {}",
+                    t("headless.waiver"),
+                    w.id,
+                    w.host.as_ref().map(|h| format!("@{h}")).unwrap_or_default(),
+                    w.reason
+                );
+            }
+            println!("{}", checks_summary(run, &opts.locale));
+            println!("{} {}", t("headless.report"), md_path.display());
+            println!("{} {}", t("headless.report"), json_path.display());
+            println!(
+                "{}",
+                cdwiz::i18n::Msg::new("headless.rendered")
+                    .arg("count", rendered)
+                    .arg("dir", rendered_dir.display())
+                    .render(&opts.locale)
+            );
+            if blocking > 0 {
+                println!(
+                    "{}",
+                    cdwiz::i18n::Msg::new("headless.blocked")
+                        .arg("count", blocking)
+                        .render(&opts.locale)
+                );
+            }
+        }
+    }
+    blocking
 }
 
 /// `checks: N pass, N warn, N fail, N skipped in S s`, in `locale`.

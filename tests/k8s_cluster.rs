@@ -115,6 +115,9 @@ const RANGE_1_20: &str = "  kubernetes: { min: \"1.20\", max: \"1.33\" }";
 struct Profile {
     _tmp: tempfile::TempDir,
     dir: PathBuf,
+    profile: PathBuf,
+    work: PathBuf,
+    state: PathBuf,
 }
 
 impl Profile {
@@ -132,14 +135,20 @@ impl Profile {
             ),
         )
         .unwrap();
-        Profile { _tmp: tmp, dir }
+        Profile {
+            _tmp: tmp,
+            profile: dir.join("k8s.yaml"),
+            work: dir.join("work"),
+            state: dir.join("state"),
+            dir,
+        }
     }
 
     fn run(&self) -> Run<'_> {
         Run {
-            profile: Box::leak(self.dir.join("k8s.yaml").into_boxed_path()),
-            work: Box::leak(self.dir.join("work").into_boxed_path()),
-            state: Box::leak(self.dir.join("state").into_boxed_path()),
+            profile: &self.profile,
+            work: &self.work,
+            state: &self.state,
             password: ("CDWIZ_UNUSED", ""),
         }
     }

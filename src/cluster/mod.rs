@@ -65,24 +65,31 @@ fn stop(mut out: Vec<CheckResult>, failure: CheckResult) -> Vec<CheckResult> {
     out
 }
 
-async fn emit_all(tx: &Option<EventSender>, results: &[CheckResult]) {
-    if let Some(tx) = tx {
-        for res in results {
-            let _ = tx.send(Event::CheckFinished(res.clone())).await;
-        }
-    }
-}
-
-/// Runs the cluster checks for the answers (`base`: the profile's directory).
-pub async fn check(
+/// Runs the cluster checks for the answers (`base`: the profile's
+/// directory), applies the waivers, and sends each result as an event:
+/// a check run like the hosts' one, with no hosts.
+pub async fn run_checks(
     answers: &Answers,
     base: &Path,
     manifest: &Manifest,
+    waivers: Vec<crate::checks::Waiver>,
     tx: Option<EventSender>,
-) -> Vec<CheckResult> {
-    let out = run(answers, base, manifest).await;
-    emit_all(&tx, &out).await;
-    out
+) -> crate::checks::run::CheckRun {
+    let started = std::time::Instant::now();
+    let mut results = run(answers, base, manifest).await;
+    crate::checks::apply_waivers(&mut results, &waivers);
+    if let Some(tx) = &tx {
+        for res in &results {
+            let _ = tx.send(Event::CheckFinished(res.clone())).await;
+        }
+    }
+    crate::checks::run::CheckRun {
+        results,
+        latency: Default::default(),
+        waivers,
+        hosts: Vec::new(),
+        secs: started.elapsed().as_secs_f64(),
+    }
 }
 
 fn connect_failure(e: &ConnectError) -> CheckResult {

@@ -54,6 +54,38 @@ impl Holder {
         }
     }
 
+    /// A holder whose record cannot be read (`run` is what is known of it).
+    pub fn unknown(run: &str) -> Holder {
+        Holder {
+            run: run.to_string(),
+            installer: "?".into(),
+            machine: String::new(),
+            pid: 0,
+            started: 0,
+        }
+    }
+
+    /// What `me` may do about a lock this holder holds, last touched `age`
+    /// ago: nothing to do (it is `me`), take it over (`Some`: a dead run,
+    /// and the operator asked), or be refused.
+    // The refusal is what `acquire` returns, once per run: its size is moot.
+    #[allow(clippy::result_large_err)]
+    pub fn judge(
+        self,
+        age: Duration,
+        me: &Holder,
+        take_over_stale: bool,
+    ) -> Result<Option<Holder>, LockRefusal> {
+        if self.run == me.run && self.pid == me.pid {
+            return Ok(None);
+        }
+        match self.dead_because(age, me) {
+            None => Err(LockRefusal::Held { holder: self, age }),
+            Some(why) if !take_over_stale => Err(LockRefusal::Stale { holder: self, why }),
+            Some(_) => Ok(Some(self)),
+        }
+    }
+
     /// Why this holder is certainly gone, if it is: its process no longer
     /// exists on this machine, or it stopped touching the lock.
     pub fn dead_because(&self, age: Duration, me: &Holder) -> Option<Msg> {
@@ -148,38 +180,23 @@ pub async fn acquire(
             .unwrap_or(0),
     );
     let text: String = lines.collect::<Vec<_>>().join("\n");
-    let holder: Holder = match serde_json::from_str(text.trim()) {
-        Ok(h) => h,
-        // Unreadable (a half-written file): treat by age alone.
-        Err(_) => Holder {
-            run: "?".into(),
-            installer: "?".into(),
-            machine: String::new(),
-            pid: 0,
-            started: 0,
-        },
-    };
-    if holder.run == me.run && holder.pid == me.pid {
+    // Unreadable (a half-written file): judged by age alone.
+    let holder: Holder = serde_json::from_str(text.trim()).unwrap_or_else(|_| Holder::unknown("?"));
+    let Some(dead) = holder.judge(age, me, take_over_stale)? else {
         return Ok(None);
-    }
-    match holder.dead_because(age, me) {
-        None => Err(LockRefusal::Held { holder, age }),
-        Some(why) if !take_over_stale => Err(LockRefusal::Stale { holder, why }),
-        Some(_) => {
-            let script = format!(
-                "l={l}; cat > \"$l.new\" && mv \"$l.new\" \"$l\" && echo taken",
-                l = quote(LOCK_FILE)
-            );
-            let out = conn
-                .run_with_input(&script, Some(format!("{json}\n").as_bytes()), TIMEOUT)
-                .await
-                .map_err(|e| LockRefusal::Failed(e.to_string()))?;
-            if out.stdout.trim() == "taken" {
-                Ok(Some(holder))
-            } else {
-                Err(LockRefusal::Failed(out.stderr.trim().to_string()))
-            }
-        }
+    };
+    let script = format!(
+        "l={l}; cat > \"$l.new\" && mv \"$l.new\" \"$l\" && echo taken",
+        l = quote(LOCK_FILE)
+    );
+    let out = conn
+        .run_with_input(&script, Some(format!("{json}\n").as_bytes()), TIMEOUT)
+        .await
+        .map_err(|e| LockRefusal::Failed(e.to_string()))?;
+    if out.stdout.trim() == "taken" {
+        Ok(Some(dead))
+    } else {
+        Err(LockRefusal::Failed(out.stderr.trim().to_string()))
     }
 }
 

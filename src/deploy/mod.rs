@@ -173,24 +173,26 @@ pub fn phase_of(step: &str) -> &'static str {
     }
 }
 
-/// Components in dependency order (manifest order among equals).
-pub fn ordered(components: &[Component]) -> Vec<&Component> {
+/// Components in dependency order (the given order among equals); a
+/// dependency on a component not among them does not hold one back.
+pub fn ordered<'a>(components: impl IntoIterator<Item = &'a Component>) -> Vec<&'a Component> {
+    let components: Vec<&Component> = components.into_iter().collect();
     let mut done: Vec<&str> = Vec::new();
     let mut out = Vec::new();
     while out.len() < components.len() {
         let before = out.len();
-        for c in components {
+        for c in &components {
             if !done.contains(&c.name.as_str())
                 && c.depends_on
                     .iter()
                     .all(|d| done.contains(&d.as_str()) || !components.iter().any(|x| &x.name == d))
             {
                 done.push(&c.name);
-                out.push(c);
+                out.push(*c);
             }
         }
         if out.len() == before {
-            // A dependency cycle: keep the manifest's order for the rest.
+            // A dependency cycle: keep the given order for the rest.
             out.extend(
                 components
                     .iter()

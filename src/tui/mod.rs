@@ -246,20 +246,14 @@ impl Runner {
                     };
                     let run = if answers.topology.kind == TopologyKind::K8s {
                         // The cluster's checks, through the Kubernetes API.
-                        let started = std::time::Instant::now();
-                        let mut results =
-                            cdwiz::cluster::check(&answers, &base, &manifest, None).await;
-                        cdwiz::checks::apply_waivers(&mut results, &waivers);
-                        for r in &results {
-                            let _ = events.send(Event::CheckFinished(r.clone())).await;
-                        }
-                        cdwiz::checks::run::CheckRun {
-                            results,
-                            latency: Default::default(),
+                        cdwiz::cluster::run_checks(
+                            &answers,
+                            &base,
+                            &manifest,
                             waivers,
-                            hosts: Vec::new(),
-                            secs: started.elapsed().as_secs_f64(),
-                        }
+                            Some(events),
+                        )
+                        .await
                     } else {
                         cdwiz::checks::run_checks(
                             &answers,

@@ -58,13 +58,7 @@ pub(super) fn holder_of(l: &Lease) -> (Holder, std::time::Duration) {
         .holder_identity
         .as_deref()
         .and_then(|h| serde_json::from_str(h).ok())
-        .unwrap_or(Holder {
-            run: spec.holder_identity.unwrap_or_else(|| "?".into()),
-            installer: "?".into(),
-            machine: String::new(),
-            pid: 0,
-            started: 0,
-        });
+        .unwrap_or_else(|| Holder::unknown(spec.holder_identity.as_deref().unwrap_or("?")));
     let age = spec
         .renew_time
         .map(|t| (k8s_openapi::chrono::Utc::now() - t.0).num_seconds().max(0) as u64)
@@ -92,20 +86,14 @@ pub async fn acquire(
         };
     };
     let (holder, age) = holder_of(&existing);
-    if holder.run == me.run && holder.pid == me.pid {
+    let Some(dead) = holder.judge(age, me, take_over_stale)? else {
         return Ok(None);
-    }
-    match holder.dead_because(age, me) {
-        None => Err(LockRefusal::Held { holder, age }),
-        Some(why) if !take_over_stale => Err(LockRefusal::Stale { holder, why }),
-        Some(_) => {
-            let version = existing.metadata.resource_version.clone();
-            api.replace(LEASE, &PostParams::default(), &lease(me, version))
-                .await
-                .map_err(|e| failed(&e))?;
-            Ok(Some(holder))
-        }
-    }
+    };
+    let version = existing.metadata.resource_version.clone();
+    api.replace(LEASE, &PostParams::default(), &lease(me, version))
+        .await
+        .map_err(|e| failed(&e))?;
+    Ok(Some(dead))
 }
 
 /// Renews the lock so that other runs see this one alive.

@@ -24,7 +24,6 @@ use kube::api::Api;
 use tokio::task::JoinHandle;
 
 use super::{CLUSTER, DeployReport, Input, Run, RunContext};
-use crate::bundle::Component;
 use crate::cluster::INSTALL_LABEL;
 use crate::event::{Event, StepOutcome};
 use crate::i18n::Msg;
@@ -79,21 +78,13 @@ pub fn planned_steps(manifest: &crate::bundle::Manifest) -> Vec<(String, Vec<Str
         vec!["namespace".to_string(), "secret".to_string()],
     )];
     let components = cluster_components(manifest);
-    for c in ordered(&components) {
+    for c in super::ordered(components.iter().copied()) {
         out.push((c.name.clone(), vec!["apply".into(), "rollout".into()]));
     }
     if manifest.entry.is_some() {
         out[0].1.push("verify".into());
     }
     out
-}
-
-fn ordered<'a>(components: &[&'a Component]) -> Vec<&'a Component> {
-    let owned: Vec<Component> = components.iter().map(|c| (*c).clone()).collect();
-    super::ordered(&owned)
-        .into_iter()
-        .filter_map(|c| components.iter().find(|x| x.name == c.name).copied())
-        .collect()
 }
 
 /// The namespace of the answers.
@@ -211,7 +202,7 @@ pub async fn deploy(input: &Input<'_>, clients: &Clients, ctx: &RunContext) -> D
     ));
     let components = cluster_components(manifest);
     let mut up: BTreeSet<String> = BTreeSet::new();
-    for c in ordered(&components) {
+    for c in super::ordered(components.iter().copied()) {
         let missing: Vec<&str> = c
             .depends_on
             .iter()
