@@ -107,3 +107,101 @@ fn a_bad_profile_speaks_the_operators_language() {
     assert_eq!(code, 2);
     assert_eq!(where_(&zh_validate), where_(&en));
 }
+
+/// Profiles travel between engineers: a value that would reach an ssh
+/// config, a shell or a path unchecked is refused with exit 2 naming its
+/// field, before anything runs (no run directory, no command).
+#[test]
+fn untrusted_profile_values_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let pwned = dir.path().join("pwned");
+    std::fs::write(dir.path().join("hook.sh"), "true\n").unwrap();
+    let base = |topology: &str, ssh: &str, host: &str, extra: &str| {
+        format!(
+            "version: 1\nbundle: ./b\ntopology: {topology}\nssh: {ssh}\nhosts:\n  - {host}\n  - {{ address: 192.0.2.12, roles: [master] }}\n{extra}"
+        )
+    };
+    let keep = "{ kind: ha-keepalived, vip: 192.0.2.100, interface: eth0 }";
+    let agent = "{ auth: agent }";
+    let h11 = "{ address: 192.0.2.11, roles: [master] }";
+    let touch = format!("touch {}", pwned.display());
+    let cases = [
+        (
+            "ssh.jump",
+            base(
+                keep,
+                &format!("{{ auth: agent, jump: \"bastion:22\\n  ProxyCommand {touch}\" }}"),
+                h11,
+                "",
+            ),
+        ),
+        (
+            "topology.interface",
+            base(
+                &format!("{{ kind: ha-keepalived, vip: 192.0.2.100, interface: \"$({touch})\" }}"),
+                agent,
+                h11,
+                "",
+            ),
+        ),
+        (
+            "ssh.user",
+            base(
+                keep,
+                &format!("{{ auth: agent, user: \"-oProxyCommand={touch}\" }}"),
+                h11,
+                "",
+            ),
+        ),
+        (
+            "hosts[0].data-dir",
+            base(
+                keep,
+                agent,
+                "{ address: 192.0.2.11, roles: [master], data-dir: data }",
+                "",
+            ),
+        ),
+        (
+            "hosts[0].data-dir",
+            base(
+                keep,
+                agent,
+                &format!("{{ address: 192.0.2.11, roles: [master], data-dir: \"/data;{touch}\" }}"),
+                "",
+            ),
+        ),
+        (
+            "hooks.pre-deploy",
+            base(
+                keep,
+                agent,
+                h11,
+                "hooks: { pre-deploy: missing.sh, post-deploy: hook.sh }\n",
+            ),
+        ),
+    ];
+    for (field, text) in cases {
+        let profile = dir.path().join("p.yaml");
+        std::fs::write(&profile, &text).unwrap();
+        let data = dir.path().join("data");
+        let (code, out, err) = cdwiz(
+            &["--profile", profile.to_str().unwrap(), "--non-interactive"],
+            &[
+                ("CDWIZ_DATA_DIR", data.to_str().unwrap()),
+                ("LANG", "C.UTF-8"),
+            ],
+        );
+        assert_eq!(code, 2, "{field}: {out}{err}");
+        assert!(
+            err.contains("p.yaml:") && err.contains(&format!(": {field}: ")),
+            "{field}: {err}"
+        );
+        assert!(!err.contains('\u{1b}'), "{err}");
+        assert!(
+            !data.join("runs").exists(),
+            "{field}: a run directory was made"
+        );
+        assert!(!pwned.exists(), "{field}: the injected command ran");
+    }
+}

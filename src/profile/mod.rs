@@ -5,6 +5,7 @@
 //! environment variable or a 0600 file), see [`SshSettings`].
 
 mod load;
+pub mod pattern;
 mod validate;
 
 use schemars::JsonSchema;

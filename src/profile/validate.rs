@@ -5,12 +5,15 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use super::pattern::{self, Kind};
 use super::{Answers, PROFILE_VERSION, Problem, SshAuth, TopologyKind};
 use crate::i18n::Msg;
 
 /// Checks the answers; an empty list means they are good.
 pub fn validate(a: &Answers) -> Vec<Problem> {
     let mut out = Vec::new();
+    control_chars(a, &mut out);
+    strings(a, &mut out);
     if a.version != PROFILE_VERSION {
         out.push(
             Problem::new(
@@ -44,7 +47,7 @@ pub fn validate(a: &Answers) -> Vec<Problem> {
             let known: Vec<&str> = crate::checks::CATALOGUE.iter().map(|c| c.id).collect();
             let mut p = Problem::new(
                 format!("{at}.check"),
-                Msg::new("profile.check-unknown").arg("id", &w.check),
+                Msg::new("profile.check-unknown").arg("id", pattern::shown(&w.check)),
             );
             let guess = known
                 .iter()
@@ -68,11 +71,133 @@ pub fn validate(a: &Answers) -> Vec<Problem> {
         {
             out.push(Problem::new(
                 format!("{at}.host"),
-                Msg::new("profile.not-a-host").arg("host", h),
+                Msg::new("profile.not-a-host").arg("host", pattern::shown(h)),
             ));
         }
     }
     out
+}
+
+/// Every string of the answers (values and keys) free of control
+/// characters, each offender named by its field path.
+fn control_chars(a: &Answers, out: &mut Vec<Problem>) {
+    fn walk(v: &serde_yaml::Value, at: &str, out: &mut Vec<Problem>) {
+        use serde_yaml::Value;
+        match v {
+            Value::String(s) if pattern::has_control(s) => {
+                out.push(Problem::new(at, pattern::control_char(s)));
+            }
+            Value::Sequence(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{at}[{i}]"), out);
+                }
+            }
+            Value::Mapping(m) => {
+                for (k, item) in m {
+                    let key = k.as_str().unwrap_or_default();
+                    let path = if at.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{at}.{key}")
+                    };
+                    if pattern::has_control(key) {
+                        out.push(Problem::new(path.clone(), pattern::control_char(key)));
+                    }
+                    walk(item, &path, out);
+                }
+            }
+            Value::Tagged(t) => walk(&t.value, at, out),
+            _ => {}
+        }
+    }
+    if let Ok(v) = serde_yaml::to_value(a) {
+        walk(&v, "", out);
+    }
+}
+
+/// The strings that reach a shell, an ssh config, a template or a path,
+/// each matched against the pattern of what it is.
+fn strings(a: &Answers, out: &mut Vec<Problem>) {
+    let mut field = |path: String, kind: Kind, value: Option<&str>| {
+        if let Some(v) = value
+            && let Err(m) = pattern::check(kind, v)
+        {
+            out.push(Problem::new(path, m));
+        }
+    };
+    let t = &a.topology;
+    if a.bundle != "sandbox" && !a.bundle.trim().is_empty() {
+        field("bundle".into(), Kind::LocalPath, Some(&a.bundle));
+    }
+    field(
+        "topology.interface".into(),
+        Kind::Interface,
+        t.interface.as_deref().filter(|i| !i.trim().is_empty()),
+    );
+    field(
+        "topology.kubeconfig".into(),
+        Kind::LocalPath,
+        t.kubeconfig.as_deref().filter(|k| !k.trim().is_empty()),
+    );
+    field(
+        "topology.storage-class".into(),
+        Kind::DnsSubdomain,
+        t.storage_class.as_deref(),
+    );
+    field(
+        "settings.admin-user".into(),
+        Kind::AccountName,
+        Some(&a.settings.admin_user),
+    );
+    field(
+        "settings.timezone".into(),
+        Kind::TimeZone,
+        Some(&a.settings.timezone),
+    );
+    field(
+        "settings.registry-domain".into(),
+        Kind::Registry,
+        a.settings.registry_domain.as_deref(),
+    );
+    for (name, path) in a.hooks.named() {
+        field(format!("hooks.{name}"), Kind::LocalPath, Some(path));
+    }
+    if a.topology.kind == TopologyKind::K8s {
+        return;
+    }
+    let s = &a.ssh;
+    field(
+        "ssh.user".into(),
+        Kind::UserName,
+        Some(&s.user)
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| u.as_str()),
+    );
+    field("ssh.jump".into(), Kind::JumpSpec, s.jump.as_deref());
+    field(
+        "ssh.key-file".into(),
+        Kind::LocalPath,
+        s.key_file.as_deref(),
+    );
+    field(
+        "ssh.password-file".into(),
+        Kind::LocalPath,
+        s.password_file.as_deref(),
+    );
+    for (i, h) in a.hosts.iter().enumerate() {
+        field(
+            format!("hosts[{i}].data-disk"),
+            Kind::DevicePath,
+            h.data_disk.as_deref(),
+        );
+        field(
+            format!("hosts[{i}].data-dir"),
+            Kind::HostPath,
+            Some(&h.data_dir)
+                .filter(|d| d.starts_with('/'))
+                .map(|d| d.as_str()),
+        );
+    }
 }
 
 fn ip(s: &str) -> Option<IpAddr> {
@@ -179,7 +304,7 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
                 )),
                 Some(ns) if !dns_label(ns) => out.push(Problem::new(
                     "topology.namespace",
-                    Msg::new("profile.k8s-namespace-bad").arg("ns", ns),
+                    Msg::new("profile.k8s-namespace-bad").arg("ns", pattern::shown(ns)),
                 )),
                 Some(_) => {}
             }
@@ -188,18 +313,15 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
             {
                 out.push(Problem::new(
                     "topology.pull-secret",
-                    Msg::new("profile.k8s-name-bad").arg("value", ps),
+                    Msg::new("profile.k8s-name-bad").arg("value", pattern::shown(ps)),
                 ));
             }
             if let Some(r) = t.registry.as_deref()
-                && (r.trim().is_empty() || r.contains("://") || r.contains(' '))
+                && let Err(m) = pattern::check(Kind::Registry, r)
             {
                 out.push(
-                    Problem::new(
-                        "topology.registry",
-                        Msg::new("profile.registry-bad").arg("value", r),
-                    )
-                    .hint(Msg::new("profile.registry-bad-hint")),
+                    Problem::new("topology.registry", m)
+                        .hint(Msg::new("profile.registry-bad-hint")),
                 );
             }
             if let Some(secs) = t.rollout_timeout
@@ -211,6 +333,12 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
                 ));
             }
             for (name, n) in &t.replicas {
+                if !dns_label(name) && !pattern::has_control(name) {
+                    out.push(Problem::new(
+                        format!("topology.replicas.{name}"),
+                        Msg::new("profile.k8s-name-bad").arg("value", pattern::shown(name)),
+                    ));
+                }
                 if *n == 0 || *n > 100 {
                     out.push(Problem::new(
                         format!("topology.replicas.{name}"),
@@ -229,13 +357,15 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
             Some(v) => match ip(v) {
                 None => out.push(Problem::new(
                     "topology.vip",
-                    Msg::new("profile.not-ip").arg("value", v),
+                    Msg::new("profile.not-ip").arg("value", pattern::shown(v)),
                 )),
                 Some(vip) => {
                     if let Some(i) = a.hosts.iter().position(|h| ip(&h.address) == Some(vip)) {
                         out.push(Problem::new(
                             "topology.vip",
-                            Msg::new("profile.vip-is-host").arg("vip", v).arg("i", i),
+                            Msg::new("profile.vip-is-host")
+                                .arg("vip", pattern::shown(v))
+                                .arg("i", i),
                         ));
                     }
                     for (i, h) in a.hosts.iter().enumerate() {
@@ -245,9 +375,9 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
                             out.push(Problem::new(
                                 "topology.vip",
                                 Msg::new("profile.vip-ip-version")
-                                    .arg("vip", v)
+                                    .arg("vip", pattern::shown(v))
                                     .arg("i", i)
-                                    .arg("address", &h.address),
+                                    .arg("address", pattern::shown(&h.address)),
                             ));
                             break;
                         }
@@ -277,9 +407,9 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
                 )
                 .hint(Msg::new("profile.lb-address-missing-hint")),
             ),
-            Some(v) if ip(v).is_none() && !hostname(v) => out.push(Problem::new(
+            Some(v) if ip(v).is_none() && !pattern::hostname(v) => out.push(Problem::new(
                 "topology.lb-address",
-                Msg::new("profile.not-ip-or-name").arg("value", v),
+                Msg::new("profile.not-ip-or-name").arg("value", pattern::shown(v)),
             )),
             Some(_) => {}
         }
@@ -332,7 +462,7 @@ fn ssh(a: &Answers, out: &mut Vec<Problem>) {
             out.push(
                 Problem::new(
                     format!("ssh.{field}"),
-                    Msg::new("profile.env-name").arg("value", v),
+                    Msg::new("profile.env-name").arg("value", pattern::shown(v)),
                 )
                 .hint(Msg::new("profile.env-name-hint")),
             );
@@ -373,16 +503,6 @@ fn ssh(a: &Answers, out: &mut Vec<Problem>) {
             }
         }
     }
-    if let Some(j) = &s.jump {
-        let host = j.rsplit('@').next().unwrap_or(j);
-        let host = host.split(':').next().unwrap_or(host);
-        if ip(host).is_none() && !hostname(host) {
-            out.push(Problem::new(
-                "ssh.jump",
-                Msg::new("profile.jump-bad").arg("value", j),
-            ));
-        }
-    }
 }
 
 fn hosts(a: &Answers, out: &mut Vec<Problem>) {
@@ -399,7 +519,7 @@ fn hosts(a: &Answers, out: &mut Vec<Problem>) {
             None => out.push(
                 Problem::new(
                     format!("{at}.address"),
-                    Msg::new("profile.not-ip").arg("value", &h.address),
+                    Msg::new("profile.not-ip").arg("value", pattern::shown(&h.address)),
                 )
                 .hint(Msg::new("profile.not-ip-hint")),
             ),
@@ -407,14 +527,15 @@ fn hosts(a: &Answers, out: &mut Vec<Problem>) {
                 if addr.is_unspecified() || addr.is_multicast() || addr.is_loopback() {
                     out.push(Problem::new(
                         format!("{at}.address"),
-                        Msg::new("profile.address-special").arg("value", &h.address),
+                        Msg::new("profile.address-special")
+                            .arg("value", pattern::shown(&h.address)),
                     ));
                 }
                 if let Some(first) = seen.insert(addr, i) {
                     out.push(Problem::new(
                         format!("{at}.address"),
                         Msg::new("profile.address-duplicate")
-                            .arg("value", &h.address)
+                            .arg("value", pattern::shown(&h.address))
                             .arg("first", first),
                     ));
                 }
@@ -435,24 +556,16 @@ fn hosts(a: &Answers, out: &mut Vec<Problem>) {
                 Msg::new("profile.role-twice"),
             ));
         }
-        if let Some(d) = &h.data_disk
-            && (!d.starts_with("/dev/") || d.len() <= 5)
-        {
-            out.push(Problem::new(
-                format!("{at}.data-disk"),
-                Msg::new("profile.data-disk-bad").arg("value", d),
-            ));
-        }
         if h.format_data_disk && h.data_disk.is_none() {
             out.push(Problem::new(
                 format!("{at}.format-data-disk"),
                 Msg::new("profile.format-no-disk"),
             ));
         }
-        if !h.data_dir.starts_with('/') || h.data_dir.split('/').any(|p| p == "..") {
+        if !h.data_dir.starts_with('/') && !pattern::has_control(&h.data_dir) {
             out.push(Problem::new(
                 format!("{at}.data-dir"),
-                Msg::new("profile.not-absolute").arg("value", &h.data_dir),
+                Msg::new("profile.not-absolute").arg("value", pattern::shown(&h.data_dir)),
             ));
         } else if h.data_dir == "/" {
             out.push(Problem::new(
@@ -472,18 +585,6 @@ fn dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
-fn hostname(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !l.starts_with('-')
-        })
-        && !s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-}
-
 /// Checks that the secrets the answers name can be had here: the variables
 /// are set, the files exist with mode 0600. `base` is the profile's
 /// directory (relative file paths start there).
@@ -491,6 +592,26 @@ pub fn check_secret_sources(a: &Answers, base: &std::path::Path) -> Vec<Problem>
     let mut out = Vec::new();
     if a.topology.kind == TopologyKind::K8s {
         return out;
+    }
+    for (name, path) in a.hooks.named() {
+        let full = base.join(crate::paths::expand_home(path));
+        if let Err(e) = std::fs::File::open(&full).and_then(|f| {
+            if f.metadata()?.is_file() {
+                Ok(())
+            } else {
+                Err(std::io::Error::other("not a file"))
+            }
+        }) {
+            out.push(
+                Problem::new(
+                    format!("hooks.{name}"),
+                    Msg::new("profile.file-unreadable")
+                        .arg("path", pattern::shown(&full.display().to_string()))
+                        .arg("error", e),
+                )
+                .hint(Msg::new("profile.hook-hint")),
+            );
+        }
     }
     let s = &a.ssh;
     let envs = [

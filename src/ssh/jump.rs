@@ -36,7 +36,22 @@ pub fn config(
     known_hosts: &Path,
     strict: bool,
 ) -> std::io::Result<JumpConfig> {
+    // The profile was validated; this guards the config file itself, where
+    // a newline or a quote would start a directive of its own.
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, what.to_string());
+    crate::profile::pattern::check(crate::profile::pattern::Kind::JumpSpec, spec)
+        .map_err(|_| bad("the jump host is not [user@]host[:port]"))?;
     let (user, host, port) = parse(spec, default_user);
+    let plain = |s: &str| !crate::profile::pattern::has_control(s) && !s.contains('"');
+    if crate::profile::pattern::has_control(spec)
+        || crate::profile::pattern::check(crate::profile::pattern::Kind::UserName, &user).is_err()
+        || !plain(&known_hosts.display().to_string())
+        || key.is_some_and(|k| !plain(&k.display().to_string()))
+    {
+        return Err(bad(
+            "a value of the jump host's ssh config is not plain text",
+        ));
+    }
     let dir = tempfile::Builder::new()
         .prefix("cdwiz-ssh-")
         .tempdir_in(crate::paths::runtime_dir())?;
@@ -56,7 +71,20 @@ pub fn config(
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{config, parse};
+
+    #[test]
+    fn a_jump_value_cannot_add_directives() {
+        let kh = std::path::Path::new("/nonexistent/known_hosts");
+        for spec in [
+            "bastion\n  ProxyCommand touch /tmp/cdwiz-pwned",
+            "-oProxyCommand=touch@bastion",
+            "bastion ProxyCommand=x",
+        ] {
+            assert!(config(spec, "root", None, kh, false).is_err(), "{spec:?}");
+        }
+        assert!(config("bastion", "-oProxyCommand=x", None, kh, false).is_err());
+    }
 
     #[test]
     fn parses_user_host_and_port() {
