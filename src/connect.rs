@@ -47,7 +47,7 @@ pub fn resolve_secrets(a: &Answers, base: &Path) -> Result<Secrets, Vec<Problem>
     let mut out = Secrets::default();
     if s.auth == SshAuth::Password {
         if let Some(var) = &s.password_env {
-            out.ssh_password = std::env::var(var).ok();
+            out.ssh_password = crate::secret_env::get(var);
         } else if let Some(file) = &s.password_file {
             let p = base.join(crate::paths::expand_home(file));
             out.ssh_password = std::fs::read_to_string(&p)
@@ -56,7 +56,7 @@ pub fn resolve_secrets(a: &Answers, base: &Path) -> Result<Secrets, Vec<Problem>
         }
     }
     if let Some(var) = &s.sudo_password_env {
-        out.sudo_password = std::env::var(var).ok();
+        out.sudo_password = crate::secret_env::get(var);
     }
     Ok(out)
 }
@@ -159,11 +159,29 @@ impl HostConn {
                 input.map(<[u8]>::to_vec),
             ),
             Sudo::WithPassword => {
-                let mut bytes =
-                    format!("{}\n", self.sudo_password.as_deref().unwrap_or_default()).into_bytes();
+                // sudo reads the password line only when it prompts; when it
+                // does not (a rule without a password for `sh`, a cached
+                // timestamp), the line would become the script's input. So
+                // a root shell of ours first reads up to a one-time marker,
+                // discarding whatever sudo left, and only then starts the
+                // script on the rest: the script never sees the password.
+                let marker = one_time_marker();
+                let mut bytes = format!(
+                    "{}\n{marker}\n",
+                    self.sudo_password.as_deref().unwrap_or_default()
+                )
+                .into_bytes();
                 bytes.extend_from_slice(input.unwrap_or_default());
+                let gate = format!(
+                    "while IFS= read -r l; do if [ \"$l\" = {marker} ]; then exec sh -c \"$1\"; fi; \
+                     done; echo 'cdwiz: sudo consumed the input' >&2; exit 125"
+                );
                 (
-                    format!("sudo -S -p '' sh -c {}", quote(script)),
+                    format!(
+                        "sudo -S -p '' sh -c {} cdwiz-sudo {}",
+                        quote(&gate),
+                        quote(script)
+                    ),
                     Some(bytes),
                 )
             }
@@ -173,6 +191,22 @@ impl HostConn {
     pub async fn close(self) {
         let _ = self.session.close().await;
     }
+}
+
+/// A line no password equals by chance: what separates the sudo password
+/// from a command's own input.
+fn one_time_marker() -> String {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let mut h = Sha256::new();
+    h.update(format!(
+        "{:?}{}{}",
+        std::time::SystemTime::now(),
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    ));
+    format!("cdwiz-input-{:x}", h.finalize())[..44].to_string()
 }
 
 /// Opens root shells on the hosts of one set of answers.
@@ -264,6 +298,7 @@ impl Connector {
             .connect_timeout(self.connect_timeout)
             .server_alive_interval(Duration::from_secs(5))
             .control_directory(crate::paths::runtime_dir())
+            .control_persist(crate::ssh::MASTER_IDLE)
             .config_file("/dev/null");
         if let Some(k) = key {
             b.keyfile(k);

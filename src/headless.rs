@@ -426,6 +426,7 @@ async fn deploy(d: DeployRun<'_>, opts: &Options) -> u8 {
         };
     let mut redact = d.secrets.clone();
     redact.extend(generated.values().cloned());
+    crate::logging::redact_also(&redact);
     let state = Arc::new(StateStore::new(d.run_dir, d.state));
     let _ = state.save();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(4096);

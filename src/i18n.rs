@@ -22,8 +22,22 @@ impl Msg {
         }
     }
 
+    /// Adds an argument. Its text may come from a host: control sequences
+    /// are removed (newlines stay), so a message cannot carry them to a
+    /// screen or a report.
     pub fn arg(mut self, name: &str, value: impl ToString) -> Self {
-        self.args.insert(name.to_string(), value.to_string());
+        self.args.insert(
+            name.to_string(),
+            crate::text::clean(&value.to_string(), true),
+        );
+        self
+    }
+
+    /// The message with `f` applied to every argument (redaction).
+    pub fn map_args(mut self, f: impl Fn(&str) -> String) -> Self {
+        for v in self.args.values_mut() {
+            *v = f(v);
+        }
         self
     }
 

@@ -18,4 +18,6 @@ pub mod profile;
 pub mod render;
 pub mod rundir;
 pub mod sandbox;
+pub mod secret_env;
 pub mod ssh;
+pub mod text;

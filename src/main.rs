@@ -134,6 +134,22 @@ fn main() -> ExitCode {
         }
     };
     let lang = locale(cli.lang.as_deref());
+    let mut secret_names: Vec<String> = cdwiz::secret_env::DEFAULT_NAMES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if let Some(p) = &cli.profile {
+        secret_names.extend(cdwiz::secret_env::names_in_profile(p));
+    }
+    // SAFETY: no thread has been started yet (the runtime comes below).
+    unsafe { cdwiz::secret_env::take(&secret_names) };
+    if !matches!(cli.command, Some(Command::Sandbox(_))) {
+        // Everything an install run writes (run directories, reports, logs,
+        // keys, rendered files) is the operator's alone. The sandbox keeps
+        // the default: its images are built from files it writes.
+        // SAFETY: umask has no memory-safety preconditions.
+        unsafe { libc::umask(0o077) };
+    }
     match &cli.command {
         Some(Command::Validate(args)) => return ExitCode::from(cli_profile::validate(args, &lang)),
         Some(Command::Schema) => return ExitCode::from(cli_profile::schema()),

@@ -34,17 +34,35 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// Creates `<base>/runs/<id>` with its `logs/` folder.
+/// Creates `<base>/runs/<id>` with its `logs/` folder, readable by the
+/// operator alone (0700): a run's reports name hosts, users and paths.
 pub fn create(base: &Path, id: &str) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let dir = base.join("runs").join(id);
-    std::fs::create_dir_all(dir.join("logs"))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir.join("logs"))?;
+    for d in [base.join("runs"), dir.clone(), dir.join("logs")] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))?;
+    }
     Ok(dir)
 }
 
-/// Writes `text` to `path` atomically (temp file + rename).
+/// Writes `text` to `path` atomically (temp file + rename), readable by the
+/// operator alone (0600).
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    drop(f);
     std::fs::rename(&tmp, path)
 }
 

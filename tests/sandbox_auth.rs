@@ -94,3 +94,64 @@ async fn password_login_and_sudo_users() {
     .await;
     assert_eq!(out.stdout, tricky);
 }
+
+/// The sudo password goes to sudo, never to the command it unlocks: also
+/// when sudo does not prompt (a rule without a password for `sh`), which
+/// would otherwise leave the password line on the command's input.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sudo_password_never_reaches_the_command() {
+    let inst = instance("t-sudopw", 219, 1).await;
+    let sb = &inst.sandbox;
+    let password = sb.password().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let connector = cdwiz::connect::Connector {
+        user: "ops".into(),
+        port: 22,
+        auth: cdwiz::profile::SshAuth::Password,
+        key_file: None,
+        jump: None,
+        strict_host_keys: false,
+        connect_timeout: Duration::from_secs(10),
+        secrets: cdwiz::connect::Secrets {
+            ssh_password: Some(password.clone()),
+            sudo_password: Some(password.clone()),
+        },
+        own_key: keys.path().join("id_ed25519"),
+        known_hosts: keys.path().join("known_hosts"),
+        askpass: cdwiz_bin().into(),
+    };
+    let address = sb.hosts[0].address.clone();
+    let probe = |conn: cdwiz::connect::HostConn| async move {
+        let t = Duration::from_secs(30);
+        let bare = conn.run("id -u; cat", t).await.unwrap();
+        let fed = conn
+            .run_with_input("cat", Some(b"payload\n"), t)
+            .await
+            .unwrap();
+        conn.close().await;
+        (bare, fed)
+    };
+    for case in ["sudo prompts", "sudo does not prompt for sh"] {
+        if case != "sudo prompts" {
+            sh_ok(
+                sb,
+                0,
+                "printf 'ops ALL=(ALL) NOPASSWD: /bin/sh, /usr/bin/sh\\n' > /etc/sudoers.d/zz-ops-sh \
+                 && chmod 0440 /etc/sudoers.d/zz-ops-sh",
+            )
+            .await;
+            assert_ne!(sh(sb, 0, "ops", "sudo -n true").await.code, 0);
+            assert_eq!(sh(sb, 0, "ops", "sudo -n sh -c true").await.code, 0);
+        }
+        let conn = connector.connect(&address).await.expect(case);
+        let (bare, fed) = probe(conn).await;
+        assert_eq!(
+            (bare.code, bare.stdout.as_str()),
+            (0, "0\n"),
+            "{case}: {}",
+            bare.stderr
+        );
+        assert!(!bare.stdout.contains(&password) && !bare.stderr.contains(&password));
+        assert_eq!((fed.code, fed.stdout.as_str()), (0, "payload\n"), "{case}");
+    }
+}

@@ -10,14 +10,13 @@ kv time.epoch "$(date +%s.%N)"
 
 # The slow probes (disk, VIP, peers) run in the background while the quick
 # facts are gathered; their output is collected at the end.
-jobs_dir=$(mktemp -d 2>/dev/null || { mkdir -p "/tmp/.cdwiz-probe.$$"; echo "/tmp/.cdwiz-probe.$$"; })
+jobs_dir=$(mktemp -d) || { echo "mktemp -d failed: the probe needs a writable temp dir" >&2; exit 1; }
 d=$DATA_DIR
 while [ ! -d "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done
 (
   # Disk write throughput and fsync latency in the data dir, bounded to about
   # a second: 16 MiB flushed to disk, then 50 synchronous 4 KiB writes.
-  probe="$d/.cdwiz-probe.$$"
-  if touch "$probe" 2>/dev/null; then
+  if probe=$(mktemp -p "$d" .cdwiz-probe.XXXXXX 2>/dev/null); then
     t0=$(date +%s%N)
     timeout 3 dd if=/dev/zero of="$probe" bs=1M count=16 conv=fdatasync 2>/dev/null
     rc=$?

@@ -50,6 +50,8 @@ pub fn parse(output: &str) -> HashMap<String, String> {
     output
         .lines()
         .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        // Values are the host's words: no control sequence reaches a screen
+        // or a report through them.
+        .map(|(k, v)| (k.trim().to_string(), crate::text::line(v.trim())))
         .collect()
 }

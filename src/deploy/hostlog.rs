@@ -33,6 +33,17 @@ impl HostLogs {
         }
     }
 
+    /// `text` with every secret replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for s in &self.secrets {
+            if text.contains(s.as_str()) {
+                text = text.replace(s.as_str(), "***");
+            }
+        }
+        text
+    }
+
     /// Where a host's log is.
     pub fn path(&self, host: &str) -> PathBuf {
         self.dir
@@ -42,12 +53,7 @@ impl HostLogs {
     /// Logs every line of `text` for `host`.
     pub fn log(&self, host: &str, text: &str) {
         for raw in text.lines() {
-            let mut line = raw.trim_end().to_string();
-            for s in &self.secrets {
-                if line.contains(s.as_str()) {
-                    line = line.replace(s.as_str(), "***");
-                }
-            }
+            let line = self.redact(&crate::text::line(raw.trim_end()));
             {
                 let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
                 let (file, tail) = inner.entry(host.to_string()).or_insert_with(|| {

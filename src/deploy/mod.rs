@@ -432,7 +432,8 @@ impl<'a> Run<'a> {
                 self.record(host, step, outcome, secs).await;
                 true
             }
-            Err(e) => {
+            Err(mut e) => {
+                e.message = e.message.map_args(|a| self.ctx.logs.redact(a));
                 let _ = self
                     .ctx
                     .state
@@ -508,7 +509,8 @@ async fn put_file(
     content: &str,
 ) -> Result<bool, StepError> {
     let script = format!(
-        "f={p}; umask 077; mkdir -p \"$(dirname \"$f\")\"; t=\"$f.cdwiz-new\"; cat > \"$t\"; \
+        "f={p}; umask 077; mkdir -p \"$(dirname \"$f\")\"; \
+         t=$(mktemp \"$(dirname \"$f\")/.cdwiz-new.XXXXXX\") || exit 1; cat > \"$t\"; \
          if [ -f \"$f\" ] && cmp -s \"$t\" \"$f\"; then rm -f \"$t\"; echo same; \
          else chmod {mode} \"$t\" && mv \"$t\" \"$f\" && echo changed; fi",
         p = quote(path)

@@ -101,7 +101,11 @@ pub fn sysctl_script(wanted: &BTreeMap<String, u64>) -> String {
 pub fn hosts_file_script(entries: &[(String, String)]) -> String {
     let block: String = entries
         .iter()
-        .filter(|(_, name)| !name.is_empty())
+        // Names come from the hosts themselves: only a valid host name goes
+        // into the file (a newline would add an entry of the host's choosing).
+        .filter(|(a, name)| {
+            crate::profile::pattern::hostname(name) && a.parse::<std::net::IpAddr>().is_ok()
+        })
         .map(|(a, n)| format!("{a} {n}\n"))
         .collect();
     format!(
@@ -154,6 +158,16 @@ mod tests {
         let out = |o: std::process::Output| String::from_utf8_lossy(&o.stdout).trim().to_string();
         assert_eq!(out(sh(&script)), "changed");
         assert_eq!(out(sh(&script)), "unchanged");
+        let forged = vec![
+            ("10.0.0.1".to_string(), "cd-1".to_string()),
+            ("10.0.0.2".to_string(), "cd-2".to_string()),
+            (
+                "10.0.0.3".to_string(),
+                "x\n203.0.113.9 registry".to_string(),
+            ),
+        ];
+        let forged = hosts_file_script(&forged).replace("/etc/hosts", &f.display().to_string());
+        assert_eq!(out(sh(&forged)), "unchanged");
         let text = std::fs::read_to_string(&f).unwrap();
         assert_eq!(
             text,

@@ -58,7 +58,7 @@ impl Targets {
                 let hostname = conn
                     .run("hostname", Duration::from_secs(30))
                     .await
-                    .map(|o| o.stdout.trim().to_string())
+                    .map(|o| crate::text::line(o.stdout.trim()))
                     .unwrap_or_default();
                 let local = crate::paths::runtime_dir().join(format!(
                     "cdwiz-{}-{}.sock",

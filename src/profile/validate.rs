@@ -625,7 +625,7 @@ pub fn check_secret_sources(a: &Answers, base: &std::path::Path) -> Vec<Problem>
     ];
     for (path, var) in envs {
         if let Some(var) = var
-            && std::env::var_os(var).is_none_or(|v| v.is_empty())
+            && crate::secret_env::get(var).is_none()
         {
             out.push(
                 Problem::new(path, Msg::new("profile.env-unset").arg("var", var))

@@ -13,6 +13,12 @@ use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
 
 const EXIT_127_MARKER: &str = "cdwiz:exit-127";
 
+/// How long a master connection outlives its last command: bounded, so that
+/// the masters of a killed cdwiz log out by themselves within a minute. A
+/// run keeps its masters busy (the run lock's heartbeat every 15 s).
+pub const MASTER_IDLE: openssh::ControlPersist =
+    openssh::ControlPersist::IdleFor(std::num::NonZeroUsize::new(45).unwrap());
+
 /// How to reach one host.
 #[derive(Debug, Clone)]
 pub struct SshTarget {
@@ -76,6 +82,7 @@ pub async fn connect(target: &SshTarget) -> Result<Session, SshError> {
         .connect_timeout(target.connect_timeout)
         .server_alive_interval(Duration::from_secs(5))
         .control_directory(crate::paths::runtime_dir())
+        .control_persist(MASTER_IDLE)
         // The operator's ~/.ssh/config must not change where or how we connect.
         .config_file("/dev/null");
     if let Some(key) = &target.key {

@@ -455,7 +455,7 @@ impl App {
             && ssh
                 .password_env
                 .as_ref()
-                .is_none_or(|v| std::env::var_os(v).is_none_or(|x| x.is_empty()))
+                .is_none_or(|v| cdwiz::secret_env::get(v).is_none())
     }
 
     /// Cycles the roles of the host on the address field's cursor line:

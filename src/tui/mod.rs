@@ -146,11 +146,7 @@ impl Runner {
     }
 
     fn secrets(app: &App) -> Secrets {
-        let env = |v: &Option<String>| {
-            v.as_ref()
-                .and_then(|v| std::env::var(v).ok())
-                .filter(|s| !s.is_empty())
-        };
+        let env = |v: &Option<String>| v.as_ref().and_then(|v| cdwiz::secret_env::get(v));
         let ssh = &app.answers.ssh;
         Secrets {
             ssh_password: app
@@ -172,8 +168,18 @@ impl Runner {
             return d.clone();
         }
         let id = cdwiz::rundir::new_run_id();
-        let dir =
-            cdwiz::rundir::create(&self.data_dir, &id).unwrap_or_else(|_| std::env::temp_dir());
+        // A data dir that cannot be written falls back to a private (0700)
+        // directory of its own, never to the shared temp dir itself.
+        let dir = cdwiz::rundir::create(&self.data_dir, &id)
+            .or_else(|e| {
+                tracing::warn!("cannot create the run directory in the data dir: {e}");
+                let private = tempfile::Builder::new()
+                    .prefix("cdwiz-run-")
+                    .tempdir()?
+                    .keep();
+                cdwiz::rundir::create(&private, &id)
+            })
+            .unwrap_or_else(|_| self.data_dir.join("runs").join(&id));
         let secrets = Self::secrets(app);
         let _ = crate::logging::to_run_dir(&dir, secrets.values());
         tracing::info!(run = %id, "wizard run");
@@ -492,6 +498,7 @@ async fn deploy(j: DeployJob) -> Outcome {
     let _ = state.save();
     let mut redact = j.redact.clone();
     redact.extend(generated.values().cloned());
+    crate::logging::redact_also(&redact);
     let logs = Arc::new(cdwiz::deploy::hostlog::HostLogs::new(
         &j.run_dir,
         redact,

@@ -1,0 +1,79 @@
+//! Text that came from a host (hostnames, command output, container logs)
+//! made safe to show and store: terminal control sequences and other
+//! control characters removed, so a remote host cannot rewrite the
+//! operator's screen, forge lines in a report or break a file it lands in.
+
+/// `s` without escape sequences (CSI, OSC and two-byte ESC sequences) and
+/// without control characters other than tab and, when `keep_newlines`,
+/// newline.
+pub fn clean(s: &str, keep_newlines: bool) -> String {
+    if !s.chars().any(char::is_control) || (keep_newlines && !needs_cleaning(s)) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                // CSI: parameters and intermediates up to a final byte.
+                Some('[') => {
+                    for n in chars.by_ref() {
+                        if ('\u{40}'..='\u{7e}').contains(&n) {
+                            break;
+                        }
+                    }
+                }
+                // OSC, DCS, SOS, PM, APC: up to BEL or ESC \.
+                Some(']' | 'P' | 'X' | '^' | '_') => {
+                    while let Some(n) = chars.next() {
+                        if n == '\u{7}' {
+                            break;
+                        }
+                        if n == '\u{1b}' {
+                            chars.next_if_eq(&'\\');
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            '\u{9b}' => {
+                for n in chars.by_ref() {
+                    if ('\u{40}'..='\u{7e}').contains(&n) {
+                        break;
+                    }
+                }
+            }
+            '\t' => out.push(c),
+            '\n' if keep_newlines => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn needs_cleaning(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+/// One line of remote text: cleaned, newlines included.
+pub fn line(s: &str) -> String {
+    clean(s, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{clean, line};
+
+    #[test]
+    fn escape_sequences_and_controls_are_removed() {
+        assert_eq!(line("ok\u{1b}[2J\u{1b}[1;31mred\u{1b}[0m"), "okred");
+        assert_eq!(line("a\u{1b}]0;title\u{7}b"), "ab");
+        assert_eq!(line("a\u{1b}]52;c;ZXZpbA==\u{1b}\\b"), "ab");
+        assert_eq!(line("node1\r\n10.0.0.9 evil"), "node110.0.0.9 evil");
+        assert_eq!(clean("two\nlines\r", true), "two\nlines");
+        assert_eq!(line("\u{9b}31mx"), "x");
+        assert_eq!(line("数据\tdisk"), "数据\tdisk");
+    }
+}
