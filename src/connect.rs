@@ -99,6 +99,11 @@ enum Sudo {
 pub struct HostConn {
     pub address: String,
     pub session: Session,
+    /// The login user.
+    pub user: String,
+    /// cdwiz's own public key (`type blob`), when this login used it: it
+    /// is in the login user's `authorized_keys` because cdwiz put it there.
+    pub own_key: Option<String>,
     sudo: Sudo,
     sudo_password: Option<String>,
 }
@@ -188,9 +193,60 @@ impl HostConn {
         }
     }
 
+    /// Removes cdwiz's own key from the login user's `authorized_keys`
+    /// (as that user, not as root). `Ok(true)` when a line was removed.
+    pub async fn remove_own_key(&self) -> Result<bool, SshError> {
+        let Some(key) = &self.own_key else {
+            return Ok(false);
+        };
+        let out = ssh::run_script(
+            &self.session,
+            &self.address,
+            &remove_key_script(key),
+            Duration::from_secs(30),
+        )
+        .await?;
+        if out.code != 0 {
+            return Err(SshError::Failed {
+                host: self.address.clone(),
+                command: "remove cdwiz's key from authorized_keys".into(),
+                code: out.code,
+                stderr: crate::text::line(out.stderr.trim()),
+            });
+        }
+        Ok(out.stdout.trim() == "removed")
+    }
+
     pub async fn close(self) {
         let _ = self.session.close().await;
     }
+}
+
+/// The `authorized_keys` line cdwiz installs: its key, restricted to what
+/// cdwiz needs (commands and forwarding the Docker socket; no agent or X11
+/// forwarding, no pty, no ~/.ssh/rc).
+pub fn own_key_line(public_key: &str) -> String {
+    format!("restrict,port-forwarding {}", public_key.trim())
+}
+
+/// `type blob` of a public key line (what identifies it in authorized_keys
+/// whatever its options and comment).
+fn key_blob(public_key: &str) -> Option<String> {
+    let mut words = public_key.split_whitespace();
+    let kind = words.find(|w| w.starts_with("ssh-") || w.starts_with("ecdsa-"))?;
+    Some(format!("{kind} {}", words.next()?))
+}
+
+/// A script, run as the login user, that removes every line holding `key`
+/// from `~/.ssh/authorized_keys`; prints `removed` or `absent`.
+fn remove_key_script(key: &str) -> String {
+    format!(
+        "f=\"$HOME/.ssh/authorized_keys\"; k={k}; \
+         if [ -f \"$f\" ] && grep -qF -- \"$k\" \"$f\"; then \
+         t=$(mktemp \"$f.XXXXXX\") || exit 1; grep -vF -- \"$k\" \"$f\" > \"$t\"; \
+         chmod 600 \"$t\" && mv \"$t\" \"$f\" && echo removed; else echo absent; fi",
+        k = quote(key)
+    )
 }
 
 /// A line no password equals by chance: what separates the sudo password
@@ -324,6 +380,41 @@ impl Connector {
             .map_err(|e| classify(address, &error_chain(&e)))
     }
 
+    /// cdwiz's own public key as `type blob`, when the pair exists.
+    fn own_public_key(&self) -> Option<String> {
+        let mut p = self.own_key.clone().into_os_string();
+        p.push(".pub");
+        key_blob(&std::fs::read_to_string(p).ok()?)
+    }
+
+    /// Removes cdwiz's key from the bastion's `authorized_keys`, where a
+    /// password login put it. `Ok(false)` when there is nothing to remove.
+    pub async fn remove_own_key_from_jump(&self) -> Result<bool, ConnectFailure> {
+        let (Some(j), SshAuth::Password, Some(key)) =
+            (&self.jump, self.auth, self.own_public_key())
+        else {
+            return Ok(false);
+        };
+        let (user, host, port) = crate::ssh::jump::parse(j, &self.user);
+        let direct = Connector {
+            user,
+            port,
+            jump: None,
+            ..self.clone()
+        };
+        let session = direct.session(&host, Some(&self.own_key)).await?;
+        let out = ssh::run_script(
+            &session,
+            &host,
+            &remove_key_script(&key),
+            Duration::from_secs(30),
+        )
+        .await;
+        let _ = session.close().await;
+        let out = out.map_err(|e| ConnectFailure::Other(e.to_string()))?;
+        Ok(out.code == 0 && out.stdout.trim() == "removed")
+    }
+
     /// Makes sure cdwiz's own key pair exists (0600).
     pub async fn ensure_own_key(&self) -> Result<(), ConnectFailure> {
         if self.own_key.exists() {
@@ -411,6 +502,7 @@ impl Connector {
         let script = "umask 077; mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && \
                       read -r key && (grep -qxF \"$key\" ~/.ssh/authorized_keys || \
                       printf '%s\\n' \"$key\" >> ~/.ssh/authorized_keys)";
+        let pubkey = own_key_line(&pubkey);
         let out = ssh::askpass::run_with_password(
             &self.target(address),
             password,
@@ -471,6 +563,10 @@ impl Connector {
         let conn = HostConn {
             address: address.to_string(),
             session,
+            user: self.user.clone(),
+            own_key: (self.auth == SshAuth::Password)
+                .then(|| self.own_public_key())
+                .flatten(),
             sudo,
             sudo_password: self.secrets.sudo_password.clone(),
         };

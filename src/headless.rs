@@ -876,6 +876,10 @@ pub async fn uninstall(profile: &Path, purge: bool, yes: bool, locale: &str) -> 
             .arg("containers", r.containers_removed),
         };
         println!("{}", line.render(locale));
+        if r.key_removed {
+            let key = cdwiz::i18n::Msg::new("headless.key-removed").arg("host", &r.host);
+            println!("{}", key.render(locale));
+        }
     }
     if unreachable > 0 {
         EXIT_DEPLOY_FAILED

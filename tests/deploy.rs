@@ -138,6 +138,25 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
         "600"
     );
 
+    // cdwiz's own key (installed with the password) is restricted and
+    // recorded in the install record.
+    let own_pub = std::fs::read_to_string(state.join("keys/id_ed25519.pub")).unwrap();
+    let blob = own_pub.split_whitespace().nth(1).unwrap().to_string();
+    let keys = sh_ok(sb, 0, "cat /root/.ssh/authorized_keys").await;
+    let line = keys
+        .lines()
+        .find(|l| l.contains(&blob))
+        .expect("cdwiz's key");
+    assert!(
+        line.starts_with("restrict,port-forwarding ssh-ed25519 "),
+        "{line}"
+    );
+    let record = sh_ok(sb, 0, "cat /etc/cdwiz/install.json").await;
+    assert!(
+        record.contains(&blob) && record.contains("\"removed-by-uninstall\":true"),
+        "{record}"
+    );
+
     let ids = "docker ps -q --no-trunc --filter label=io.cdwiz.component | sort";
     let before_ids = sh_ok(sb, 0, ids).await;
     let mtimes = "find /data/cd/config /data/cd/secrets /etc/cdwiz -type f -exec stat -c '%n %Y %s' {} + | sort";
@@ -226,6 +245,9 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
     let (code, out) = uninstall(&[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("4 containers removed"), "{out}");
+    assert!(out.contains("own SSH key removed"), "{out}");
+    let keys = sh_ok(sb, 0, "cat /root/.ssh/authorized_keys").await;
+    assert!(!keys.contains(&blob), "cdwiz's key left behind: {keys}");
     assert_eq!(sh_ok(sb, 0, ids).await, "", "containers left");
     assert_eq!(
         sh_ok(sb, 0, "ls /data/cd")

@@ -872,12 +872,22 @@ async fn prepare_host(
         }
     }
     // The record the checks recognise on a later run as this install.
-    let record = serde_json::json!({
+    let mut record = serde_json::json!({
         "install": secrets::install_id(input.answers),
         "product": manifest.product.name,
         "version": manifest.product.version,
         "ports": manifest.ports(),
     });
+    // What cdwiz left in a login's authorized_keys, for the security team
+    // and for uninstall.
+    if let Some(key) = &t.conn.own_key {
+        record["ssh-key"] = serde_json::json!({
+            "user": t.conn.user,
+            "key": key,
+            "options": "restrict,port-forwarding",
+            "removed-by-uninstall": !input.answers.ssh.keep_key,
+        });
+    }
     changed |= put_file(t, INSTALL_RECORD, "644", &format!("{record}\n")).await?;
     Ok(changed)
 }

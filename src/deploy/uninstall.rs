@@ -23,6 +23,8 @@ pub struct UninstallResult {
     pub containers_removed: usize,
     pub files_removed: bool,
     pub data_removed: bool,
+    /// cdwiz's own key was removed from the login's `authorized_keys`.
+    pub key_removed: bool,
     /// Why the host was left as it was (it could not be reached).
     pub skipped: Option<String>,
 }
@@ -39,6 +41,7 @@ pub async fn uninstall(
         .map(|c| c.name.clone())
         .collect();
     reverse.reverse();
+    let keep_key = answers.ssh.keep_key;
     let runs = answers.hosts.iter().map(|h| {
         let connector = connector.clone();
         let reverse = reverse.clone();
@@ -52,6 +55,7 @@ pub async fn uninstall(
                 containers_removed: 0,
                 files_removed: false,
                 data_removed: false,
+                key_removed: false,
                 skipped: None,
             };
             let conn = match connector.connect(&addr).await {
@@ -98,9 +102,20 @@ pub async fn uninstall(
                 result.files_removed = out.stdout.lines().next() == Some("yes");
                 result.data_removed = out.stdout.contains("purged");
             }
+            // Last: the key this session logged in with.
+            if !keep_key {
+                match conn.remove_own_key().await {
+                    Ok(removed) => result.key_removed = removed,
+                    Err(e) => result.skipped = Some(e.to_string()),
+                }
+            }
             conn.close().await;
             result
         }
     });
-    futures_util::future::join_all(runs).await
+    let results = futures_util::future::join_all(runs).await;
+    if !keep_key && let Err(e) = connector.remove_own_key_from_jump().await {
+        tracing::warn!("cannot remove cdwiz's key from the jump host: {e}");
+    }
+    results
 }

@@ -215,6 +215,11 @@ pub struct SshSettings {
     pub jump: Option<String>,
     #[serde(default)]
     pub host_key_policy: HostKeyPolicy,
+    /// auth password: keep cdwiz's own key in the hosts' (and the
+    /// bastion's) `authorized_keys` after `cdwiz uninstall` (default: it is
+    /// removed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_key: bool,
     /// Seconds to wait for a host to answer.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: u32,
@@ -232,6 +237,7 @@ impl Default for SshSettings {
             sudo_password_env: None,
             jump: None,
             host_key_policy: HostKeyPolicy::default(),
+            keep_key: false,
             connect_timeout: default_connect_timeout(),
         }
     }
