@@ -8,6 +8,7 @@ pub mod checks;
 pub mod cluster;
 pub mod connect;
 pub mod deploy;
+pub mod disk;
 pub mod docker;
 pub mod event;
 pub mod i18n;

@@ -109,8 +109,11 @@ if [ -n "$DATA_DISK" ]; then
   if [ -b "$DATA_DISK" ]; then
     kv disk.present yes
     kv disk.bytes "$(blockdev --getsize64 "$DATA_DISK" 2>/dev/null)"
-    kv disk.fstype "$(blkid -o value -s TYPE "$DATA_DISK" 2>/dev/null)"
-    kv disk.mountpoint "$(awk -v d="$DATA_DISK" '$1 == d {print $2; exit}' /proc/mounts)"
+    disk_state "$DATA_DISK"
+    kv disk.state "$ds_state"
+    kv disk.why "$ds_why"
+    kv disk.fstype "$ds_fs"
+    kv disk.mountpoint "$ds_mnt"
   else
     kv disk.present no
   fi

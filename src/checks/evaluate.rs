@@ -256,64 +256,7 @@ pub fn evaluate_host(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<
         )
         .hint(m("res.data-disk.missing-hint"))
         .fix("lsblk -d -o NAME,SIZE,TYPE,MOUNTPOINT"),
-        Some(disk) => {
-            let fstype = fact(facts, "disk.fstype");
-            let mounted = fact(facts, "disk.mountpoint");
-            if !mounted.is_empty() && mounted == ctx.data_dir {
-                r(
-                    "res.data-disk",
-                    Status::Pass,
-                    m("res.data-disk.mounted")
-                        .arg("disk", disk)
-                        .arg("dir", &ctx.data_dir),
-                )
-            } else if !mounted.is_empty() {
-                r(
-                    "res.data-disk",
-                    Status::Fail,
-                    m("res.data-disk.elsewhere")
-                        .arg("disk", disk)
-                        .arg("dir", mounted),
-                )
-                .hint(m("res.data-disk.elsewhere-hint"))
-            } else if fstype.is_empty() && ctx.format_data_disk {
-                r(
-                    "res.data-disk",
-                    Status::Pass,
-                    m("res.data-disk.blank-format")
-                        .arg("disk", disk)
-                        .arg("dir", &ctx.data_dir),
-                )
-            } else if fstype.is_empty() {
-                r(
-                    "res.data-disk",
-                    Status::Warn,
-                    m("res.data-disk.blank-unused").arg("disk", disk),
-                )
-                .hint(m("res.data-disk.blank-unused-hint"))
-            } else if ctx.format_data_disk {
-                r(
-                    "res.data-disk",
-                    Status::Fail,
-                    m("res.data-disk.not-blank")
-                        .arg("disk", disk)
-                        .arg("fstype", fstype),
-                )
-                .hint(m("res.data-disk.not-blank-hint"))
-            } else {
-                r(
-                    "res.data-disk",
-                    Status::Warn,
-                    m("res.data-disk.unmounted")
-                        .arg("disk", disk)
-                        .arg("fstype", fstype),
-                )
-                .fix(format!(
-                    "mkdir -p {d} && mount {disk} {d}",
-                    d = ctx.data_dir
-                ))
-            }
-        }
+        Some(disk) => data_disk(ctx, facts, disk),
     });
     let probe_fits = num(facts, "data.dir.avail.kb").is_some_and(|kb| kb >= 16.0 * 1024.0);
     out.push(match num(facts, "disk.write.mb_s") {
@@ -687,6 +630,85 @@ pub(crate) fn in_subnet(addr: &str, cidr: &str) -> bool {
     (u32::from(a) & mask) == (u32::from(n) & mask)
 }
 
+/// `res.data-disk` for a disk the probe found: blank only when proven so
+/// (see `crate::disk`); anything else that stands in the way names why.
+fn data_disk(ctx: &HostContext, facts: &HashMap<String, String>, disk: &str) -> CheckResult {
+    let h = Some(ctx.address.as_str());
+    let r = |id, status, detail| CheckResult::new(id, h, status, detail);
+    let m = |key: &str| Msg::new(format!("check.{key}"));
+    let fstype = fact(facts, "disk.fstype");
+    let mounted = fact(facts, "disk.mountpoint");
+    let id = "res.data-disk";
+    match fact(facts, "disk.state") {
+        "mounted" if mounted == ctx.data_dir => r(
+            id,
+            Status::Pass,
+            m("res.data-disk.mounted")
+                .arg("disk", disk)
+                .arg("dir", &ctx.data_dir),
+        ),
+        "mounted" => r(
+            id,
+            Status::Fail,
+            m("res.data-disk.elsewhere")
+                .arg("disk", disk)
+                .arg("dir", mounted),
+        )
+        .hint(m("res.data-disk.elsewhere-hint")),
+        "blank" if ctx.format_data_disk => r(
+            id,
+            Status::Pass,
+            m("res.data-disk.blank-format")
+                .arg("disk", disk)
+                .arg("dir", &ctx.data_dir),
+        ),
+        "blank" => r(
+            id,
+            Status::Warn,
+            m("res.data-disk.blank-unused").arg("disk", disk),
+        )
+        .hint(m("res.data-disk.blank-unused-hint")),
+        "ours" if ctx.format_data_disk => r(
+            id,
+            Status::Pass,
+            m("res.data-disk.ours")
+                .arg("disk", disk)
+                .arg("dir", &ctx.data_dir),
+        ),
+        "fs" if ctx.format_data_disk => r(
+            id,
+            Status::Fail,
+            m("res.data-disk.not-blank")
+                .arg("disk", disk)
+                .arg("fstype", fstype),
+        )
+        .hint(m("res.data-disk.not-blank-hint")),
+        "fs" | "ours" => r(
+            id,
+            Status::Warn,
+            m("res.data-disk.unmounted")
+                .arg("disk", disk)
+                .arg("fstype", fstype),
+        )
+        .fix(format!(
+            "mkdir -p {d} && mount {disk} {d}",
+            d = ctx.data_dir
+        )),
+        // busy, unknown, or a probe that said nothing: never taken as blank.
+        _ => r(
+            id,
+            if ctx.format_data_disk {
+                Status::Fail
+            } else {
+                Status::Warn
+            },
+            crate::disk::reason(disk, fact(facts, "disk.why")),
+        )
+        .hint(Msg::new("disk.hint"))
+        .fix(format!("lsblk {disk}; wipefs --no-act {disk}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -735,6 +757,7 @@ mod tests {
             ("data.dir.avail.kb", "104857600"),
             ("disk.present", "yes"),
             ("disk.bytes", "107374182400"),
+            ("disk.state", "blank"),
             ("disk.fstype", ""),
             ("disk.mountpoint", ""),
             ("disk.write.mb_s", "300"),
@@ -807,7 +830,10 @@ mod tests {
             ),
             ("iface.exists", "no", "net.interface", Status::Fail),
             ("disk.present", "no", "res.data-disk", Status::Fail),
-            ("disk.fstype", "xfs", "res.data-disk", Status::Fail),
+            ("disk.state", "fs", "res.data-disk", Status::Fail),
+            ("disk.state", "busy", "res.data-disk", Status::Fail),
+            ("disk.state", "unknown", "res.data-disk", Status::Fail),
+            ("disk.state", "", "res.data-disk", Status::Fail),
             ("disk.write.mb_s", "5", "res.disk-write", Status::Fail),
             ("disk.write.mb_s", "", "res.disk-write", Status::Fail),
             ("disk.fsync.ms", "40", "res.disk-fsync", Status::Warn),

@@ -22,6 +22,7 @@ pub struct ProbeSpec {
 /// The probe script for one host.
 pub fn script(spec: &ProbeSpec) -> String {
     let mut s = String::from(include_str!("../../assets/checks/probe.sh"));
+    s.insert_str(0, crate::disk::STATE_SCRIPT);
     s.insert_str(
         0,
         &format!(

@@ -814,11 +814,8 @@ async fn prepare_host(
             Ok(out) => changed |= out.lines().last() == Some("changed"),
             Err(mut e) => {
                 if let Some(code) = e.code {
-                    let detail = e.message.args.get("last").cloned().unwrap_or_default();
-                    e.message = Msg::new(prepare::data_disk_message(code))
-                        .arg("disk", disk)
-                        .arg("dir", &t.data_dir)
-                        .arg("detail", detail);
+                    let last = e.message.args.get("last").cloned().unwrap_or_default();
+                    e.message = prepare::data_disk_problem(code, disk, &t.data_dir, &last);
                 }
                 return Err(e);
             }

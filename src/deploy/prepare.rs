@@ -18,28 +18,29 @@ pub const DISK_FOREIGN_FS: i32 = 12;
 pub const DIR_NOT_EMPTY: i32 = 13;
 pub const DISK_ELSEWHERE: i32 = 14;
 
-/// Formats `disk` (only when blank) and mounts it on `dir`, with an fstab
-/// entry; a disk cdwiz formatted before is only mounted.
+/// Formats `disk` (only when it is proven blank, see [`crate::disk`]) and
+/// mounts it on `dir`, with an fstab entry; a disk cdwiz formatted before
+/// is only mounted. On refusal the last stderr line is `cdwiz-disk: WHY`.
 pub fn data_disk_script(disk: &str, dir: &str) -> String {
     format!(
         r#"d={d}; m={m}; label={label}
-[ -b "$d" ] || {{ echo "$d is not a block device" >&2; exit {not_block}; }}
-dev=$(mountpoint -x "$d")
-if [ "$(mountpoint -d "$m" 2>/dev/null)" = "$dev" ]; then echo unchanged; exit 0; fi
-if awk -v d="$d" '$1 == d {{ found = 1 }} END {{ exit !found }}' /proc/mounts; then
-  echo "$d is mounted elsewhere: $(awk -v d="$d" '$1 == d {{ print $2 }}' /proc/mounts | head -1)" >&2; exit {elsewhere}
-fi
-fs=$(blkid -o value -s TYPE "$d" 2>/dev/null || true)
-if [ -z "$fs" ]; then
-  if [ -n "$(head -c 1048576 "$d" | tr -d '\000' | head -c 1)" ]; then
-    echo "$d has no filesystem but is not blank (its first MiB holds data)" >&2; exit {not_blank}
-  fi
-  echo "formatting $d (ext4, label $label)"
-  mkfs.ext4 -q -F -L "$label" "$d" || exit 1
-  fs=ext4
-elif [ "$(blkid -o value -s LABEL "$d" 2>/dev/null)" != "$label" ]; then
-  echo "$d already holds a $fs filesystem that cdwiz did not make" >&2; exit {foreign}
-fi
+{state}
+disk_state "$d"
+case $ds_state in
+  missing) echo "cdwiz-disk: $ds_why" >&2; exit {not_block} ;;
+  mounted)
+    if awk -v mm="$ds_mm" -v m="$m" '$3 == mm && $5 == m {{ f = 1 }} END {{ exit !f }}' /proc/self/mountinfo; then
+      echo unchanged; exit 0
+    fi
+    echo "cdwiz-disk: mounted:$ds_mnt" >&2; exit {elsewhere} ;;
+  blank)
+    echo "formatting $d (ext4, label $label)"
+    mkfs.ext4 -q -F -L "$label" "$d" || exit 1
+    fs=ext4 ;;
+  ours) fs=$ds_fs ;;
+  fs) echo "cdwiz-disk: fs:$ds_fs" >&2; exit {foreign} ;;
+  *) echo "cdwiz-disk: $ds_why" >&2; exit {not_blank} ;;
+esac
 mkdir -p "$m"
 if [ -n "$(ls -A "$m" 2>/dev/null | grep -v '^lost+found$')" ]; then
   echo "$m already holds files; mounting $d there would hide them" >&2; exit {not_empty}
@@ -55,6 +56,7 @@ echo changed"#,
         d = quote(disk),
         m = quote(dir),
         label = DISK_LABEL,
+        state = crate::disk::STATE_SCRIPT,
         not_block = DISK_NOT_BLOCK,
         not_blank = DISK_NOT_BLANK,
         foreign = DISK_FOREIGN_FS,
@@ -63,9 +65,25 @@ echo changed"#,
     )
 }
 
-/// The catalogue message for a failed disk script (what is wrong and what
-/// to do), by its exit code.
-pub fn data_disk_message(code: i32) -> &'static str {
+/// The problem for a failed disk script (what is wrong and what to do), by
+/// its exit code and last stderr line.
+pub fn data_disk_problem(code: i32, disk: &str, dir: &str, last: &str) -> crate::i18n::Msg {
+    let why = last.strip_prefix("cdwiz-disk: ").unwrap_or(last);
+    if code == DISK_NOT_BLANK {
+        return crate::disk::reason(disk, why);
+    }
+    let detail = why
+        .strip_prefix("mounted:")
+        .or_else(|| why.strip_prefix("fs:"))
+        .unwrap_or(why);
+    crate::i18n::Msg::new(data_disk_message(code))
+        .arg("disk", disk)
+        .arg("dir", dir)
+        .arg("detail", detail)
+}
+
+/// The catalogue message for a failed disk script, by its exit code.
+fn data_disk_message(code: i32) -> &'static str {
     match code {
         DISK_NOT_BLOCK => "deploy.error.disk-not-block",
         DISK_NOT_BLANK => "deploy.error.disk-not-blank",
