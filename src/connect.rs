@@ -14,6 +14,19 @@ use crate::ssh::{self, RemoteOutput, SshError, SshTarget, quote};
 /// Secrets the answers point at, read once. Never printed.
 #[derive(Clone, Default)]
 pub struct Secrets {
+    /// The default login's password.
+    pub ssh_password: Option<String>,
+    /// The default login's sudo password.
+    pub sudo_password: Option<String>,
+    /// The bastion's password, when it logs in with one.
+    pub jump_password: Option<String>,
+    /// Hosts with a login of their own, by address.
+    pub hosts: std::collections::HashMap<String, HostSecrets>,
+}
+
+/// One host's own login secrets.
+#[derive(Clone, Default)]
+pub struct HostSecrets {
     pub ssh_password: Option<String>,
     pub sudo_password: Option<String>,
 }
@@ -27,8 +40,13 @@ impl std::fmt::Debug for Secrets {
 impl Secrets {
     /// Every secret value, for redaction from logs and reports.
     pub fn values(&self) -> Vec<&str> {
-        [&self.ssh_password, &self.sudo_password]
+        [&self.ssh_password, &self.sudo_password, &self.jump_password]
             .into_iter()
+            .chain(
+                self.hosts
+                    .values()
+                    .flat_map(|h| [&h.ssh_password, &h.sudo_password]),
+            )
             .flatten()
             .map(String::as_str)
             .filter(|s| !s.is_empty())
@@ -43,22 +61,43 @@ pub fn resolve_secrets(a: &Answers, base: &Path) -> Result<Secrets, Vec<Problem>
     if !problems.is_empty() {
         return Err(problems);
     }
+    Ok(read_secrets(a, base))
+}
+
+/// Reads what the secret sources of the answers hold, as far as they can be
+/// read (the wizard asks for what is missing); [`resolve_secrets`] checks
+/// them first.
+pub fn read_secrets(a: &Answers, base: &Path) -> Secrets {
+    let read = |env: &Option<String>, file: &Option<String>| match (env, file) {
+        (Some(var), _) => crate::secret_env::get(var),
+        (None, Some(file)) => {
+            let p = base.join(crate::paths::expand_home(file));
+            std::fs::read_to_string(&p)
+                .ok()
+                .map(|t| t.trim_end_matches(['\n', '\r']).to_string())
+        }
+        (None, None) => None,
+    };
     let s = &a.ssh;
     let mut out = Secrets::default();
     if s.auth == SshAuth::Password {
-        if let Some(var) = &s.password_env {
-            out.ssh_password = crate::secret_env::get(var);
-        } else if let Some(file) = &s.password_file {
-            let p = base.join(crate::paths::expand_home(file));
-            out.ssh_password = std::fs::read_to_string(&p)
-                .ok()
-                .map(|t| t.trim_end_matches(['\n', '\r']).to_string());
-        }
+        out.ssh_password = read(&s.password_env, &s.password_file);
     }
-    if let Some(var) = &s.sudo_password_env {
-        out.sudo_password = crate::secret_env::get(var);
+    out.sudo_password = read(&s.sudo_password_env, &None);
+    for h in a.hosts.iter().filter(|h| h.ssh.is_some()) {
+        let login = a.login(h);
+        out.hosts.insert(
+            h.address.clone(),
+            HostSecrets {
+                ssh_password: read(&login.password_env, &login.password_file),
+                sudo_password: read(&login.sudo_password_env, &None),
+            },
+        );
     }
-    Ok(out)
+    if let Some(b) = a.bastion() {
+        out.jump_password = read(&b.password_env, &b.password_file);
+    }
+    out
 }
 
 /// Why a host could not be reached or logged in to.
@@ -72,6 +111,9 @@ pub enum ConnectFailure {
     HostKeyChanged(String),
     /// Logged in, but no root: sudo refused or asked for a password we lack.
     NoRoot(String),
+    /// The bastion refused the login or could not be reached (the host
+    /// behind it was never asked).
+    Bastion(String),
     Other(String),
 }
 
@@ -82,6 +124,7 @@ impl std::fmt::Display for ConnectFailure {
             | ConnectFailure::AuthRejected(d)
             | ConnectFailure::HostKeyChanged(d)
             | ConnectFailure::NoRoot(d)
+            | ConnectFailure::Bastion(d)
             | ConnectFailure::Other(d) => f.write_str(d),
         }
     }
@@ -265,14 +308,36 @@ fn one_time_marker() -> String {
     format!("cdwiz-input-{:x}", h.finalize())[..44].to_string()
 }
 
-/// Opens root shells on the hosts of one set of answers.
+/// The bastion's login as the connector uses it.
+#[derive(Debug, Clone)]
+pub struct JumpLogin {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub auth: SshAuth,
+    pub key_file: Option<PathBuf>,
+}
+
+/// A host's own login (what differs from the connector's defaults).
+#[derive(Debug, Clone)]
+pub struct HostLogin {
+    pub user: String,
+    pub port: u16,
+    pub auth: SshAuth,
+    pub key_file: Option<PathBuf>,
+}
+
+/// Opens root shells on the hosts of one set of answers. `user` … `key_file`
+/// and `secrets` are the defaults; `per_host` holds the hosts whose login
+/// differs.
 #[derive(Debug, Clone)]
 pub struct Connector {
     pub user: String,
     pub port: u16,
     pub auth: SshAuth,
     pub key_file: Option<PathBuf>,
-    pub jump: Option<String>,
+    pub jump: Option<JumpLogin>,
+    pub per_host: std::collections::HashMap<String, HostLogin>,
     pub strict_host_keys: bool,
     pub connect_timeout: Duration,
     pub secrets: Secrets,
@@ -285,12 +350,36 @@ pub struct Connector {
 
 impl Connector {
     pub fn new(a: &Answers, secrets: Secrets, data_dir: &Path, askpass: PathBuf) -> Self {
+        let per_host = a
+            .hosts
+            .iter()
+            .filter(|h| h.ssh.is_some())
+            .map(|h| {
+                let l = a.login(h);
+                (
+                    h.address.clone(),
+                    HostLogin {
+                        user: l.user,
+                        port: l.port,
+                        auth: l.auth,
+                        key_file: l.key_file.as_deref().map(crate::paths::expand_home),
+                    },
+                )
+            })
+            .collect();
         Connector {
             user: a.ssh.user.clone(),
             port: a.ssh.port,
             auth: a.ssh.auth,
             key_file: a.ssh.key_file.as_deref().map(crate::paths::expand_home),
-            jump: a.ssh.jump.clone(),
+            jump: a.bastion().map(|b| JumpLogin {
+                host: b.host,
+                port: b.port,
+                user: b.user,
+                auth: b.auth,
+                key_file: b.key_file.as_deref().map(crate::paths::expand_home),
+            }),
+            per_host,
             strict_host_keys: a.ssh.host_key_policy == HostKeyPolicy::Strict,
             connect_timeout: Duration::from_secs(u64::from(a.ssh.connect_timeout.max(1))),
             secrets,
@@ -298,6 +387,62 @@ impl Connector {
             known_hosts: data_dir.join("known_hosts"),
             askpass,
         }
+    }
+
+    /// This connector with `address`'s own login in place of the defaults.
+    pub fn for_host(&self, address: &str) -> Connector {
+        let mut c = self.clone();
+        if let Some(l) = self.per_host.get(address) {
+            c.user = l.user.clone();
+            c.port = l.port;
+            c.auth = l.auth;
+            c.key_file = l.key_file.clone();
+            let own = self.secrets.hosts.get(address).cloned().unwrap_or_default();
+            c.secrets.ssh_password = own.ssh_password;
+            c.secrets.sudo_password = own.sudo_password;
+        }
+        c.per_host.clear();
+        c
+    }
+
+    /// The bastion as ssh reaches it: with its key file, or with cdwiz's
+    /// own key when it logs in with a password (installed by `prepare`).
+    fn bastion(&self) -> Option<crate::ssh::jump::Bastion> {
+        self.jump.as_ref().map(|j| crate::ssh::jump::Bastion {
+            host: j.host.clone(),
+            port: j.port,
+            user: j.user.clone(),
+            key: match j.auth {
+                SshAuth::Key => j.key_file.clone(),
+                SshAuth::Password => Some(self.own_key.clone()),
+                SshAuth::Agent => None,
+            },
+        })
+    }
+
+    /// A connector that logs in to the bastion itself (no jump).
+    fn to_bastion(&self) -> Option<(Connector, String)> {
+        let j = self.jump.as_ref()?;
+        let mut c = self.clone();
+        c.user = j.user.clone();
+        c.port = j.port;
+        c.auth = j.auth;
+        c.key_file = j.key_file.clone();
+        c.jump = None;
+        c.per_host.clear();
+        c.secrets.ssh_password = self.secrets.jump_password.clone();
+        Some((c, j.host.clone()))
+    }
+
+    /// Whether any login (a host's, the defaults, the bastion's) uses a
+    /// password, so needs cdwiz's own key.
+    fn any_password(&self) -> bool {
+        self.auth == SshAuth::Password
+            || self.per_host.values().any(|l| l.auth == SshAuth::Password)
+            || self
+                .jump
+                .as_ref()
+                .is_some_and(|j| j.auth == SshAuth::Password)
     }
 
     fn target(&self, address: &str) -> SshTarget {
@@ -308,7 +453,7 @@ impl Connector {
             key: None,
             known_hosts: self.known_hosts.clone(),
             connect_timeout: self.connect_timeout,
-            jump: self.jump.clone(),
+            jump: self.bastion(),
         }
     }
 
@@ -317,11 +462,8 @@ impl Connector {
     pub async fn reach(&self, address: &str) -> Result<Duration, ConnectFailure> {
         let started = std::time::Instant::now();
         let (address, port) = match &self.jump {
-            Some(j) => {
-                let (_, host, port) = crate::ssh::jump::parse(j, &self.user);
-                (host, port)
-            }
-            None => (address.to_string(), self.port),
+            Some(j) => (j.host.clone(), j.port),
+            None => (address.to_string(), self.for_host(address).port),
         };
         let address = address.as_str();
         match tokio::time::timeout(
@@ -359,25 +501,68 @@ impl Connector {
         if let Some(k) = key {
             b.keyfile(k);
         }
-        let jump = match &self.jump {
+        let bastion = self.bastion();
+        let jump = match &bastion {
             Some(j) => Some(
-                crate::ssh::jump::config(
-                    j,
-                    &self.user,
-                    key,
-                    &self.known_hosts,
-                    self.strict_host_keys,
-                )
-                .map_err(|e| ConnectFailure::Other(format!("jump host config: {e}")))?,
+                crate::ssh::jump::config(j, &self.known_hosts, self.strict_host_keys)
+                    .map_err(|e| ConnectFailure::Other(format!("jump host config: {e}")))?,
             ),
             None => None,
         };
         if let Some(j) = &jump {
             b.config_file(&j.path).jump_hosts([crate::ssh::jump::ALIAS]);
         }
-        b.connect(address)
-            .await
-            .map_err(|e| classify(address, &error_chain(&e)))
+        let e = match b.connect(address).await {
+            Ok(session) => return Ok(session),
+            Err(e) => e,
+        };
+        let text = error_chain(&e);
+        let failure = classify(address, &text);
+        // Through a bastion ssh often cannot tell which side failed (the
+        // jump's own words go elsewhere): ask the bastion itself.
+        if let Some(j) = &bastion
+            && !matches!(failure, ConnectFailure::HostKeyChanged(_))
+        {
+            if let Some(f) = Box::pin(self.diagnose_bastion(j)).await {
+                return Err(f);
+            }
+            if text.contains("kex_exchange_identification") || text.contains("UNKNOWN port") {
+                return Err(ConnectFailure::Unreachable(format!(
+                    "{address}: the bastion {} logs in, but cannot reach {address}:{} \
+                     (the host is down, or the bastion may not connect to it)",
+                    j.describe(),
+                    self.port
+                )));
+            }
+        }
+        Err(match failure {
+            ConnectFailure::AuthRejected(d) => ConnectFailure::AuthRejected(format!(
+                "{d} (the host refused {}@{address} by {})",
+                self.user,
+                method(self.auth, "the password")
+            )),
+            other => other,
+        })
+    }
+
+    /// Why the bastion itself fails, if it does; `None` when it logs in.
+    async fn diagnose_bastion(&self, b: &crate::ssh::jump::Bastion) -> Option<ConnectFailure> {
+        let (direct, host) = self.to_bastion()?;
+        let how = method(direct.auth, "its password");
+        match direct.session(&host, b.key.as_deref()).await {
+            Ok(s) => {
+                let _ = s.close().await;
+                None
+            }
+            Err(ConnectFailure::AuthRejected(d)) => Some(ConnectFailure::Bastion(format!(
+                "the bastion {} refused the login by {how}: {d}",
+                b.describe()
+            ))),
+            Err(other) => Some(ConnectFailure::Bastion(format!(
+                "the bastion {}: {other}",
+                b.describe()
+            ))),
+        }
     }
 
     /// cdwiz's own public key as `type blob`, when the pair exists.
@@ -390,17 +575,14 @@ impl Connector {
     /// Removes cdwiz's key from the bastion's `authorized_keys`, where a
     /// password login put it. `Ok(false)` when there is nothing to remove.
     pub async fn remove_own_key_from_jump(&self) -> Result<bool, ConnectFailure> {
-        let (Some(j), SshAuth::Password, Some(key)) =
-            (&self.jump, self.auth, self.own_public_key())
-        else {
+        let (Some(j), Some(key)) = (&self.jump, self.own_public_key()) else {
             return Ok(false);
         };
-        let (user, host, port) = crate::ssh::jump::parse(j, &self.user);
-        let direct = Connector {
-            user,
-            port,
-            jump: None,
-            ..self.clone()
+        if j.auth != SshAuth::Password {
+            return Ok(false);
+        }
+        let Some((direct, host)) = self.to_bastion() else {
+            return Ok(false);
         };
         let session = direct.session(&host, Some(&self.own_key)).await?;
         let out = ssh::run_script(
@@ -459,20 +641,20 @@ impl Connector {
     /// through a bastion, that key on the bastion (installed with the same
     /// password, as for the hosts).
     pub async fn prepare(&self) -> Result<(), ConnectFailure> {
-        if self.auth != SshAuth::Password {
+        if !self.any_password() {
             return Ok(());
         }
         self.ensure_own_key().await?;
-        let Some(j) = &self.jump else {
+        let Some((direct, host)) = self
+            .to_bastion()
+            .filter(|(d, _)| d.auth == SshAuth::Password)
+        else {
             return Ok(());
         };
-        let (user, host, port) = crate::ssh::jump::parse(j, &self.user);
-        let direct = Connector {
-            user,
-            port,
-            jump: None,
-            ..self.clone()
-        };
+        let j = self
+            .bastion()
+            .map(|b| b.describe())
+            .unwrap_or_else(|| host.clone());
         match direct.session(&host, Some(&self.own_key)).await {
             Ok(s) => {
                 let _ = s.close().await;
@@ -524,8 +706,11 @@ impl Connector {
         Ok(())
     }
 
-    /// A root shell on `address`.
+    /// A root shell on `address`, with its own login when it has one.
     pub async fn connect(&self, address: &str) -> Result<HostConn, ConnectFailure> {
+        if self.per_host.contains_key(address) {
+            return Box::pin(self.for_host(address).connect(address)).await;
+        }
         self.reach(address).await?;
         let session = match self.auth {
             SshAuth::Key => self.session(address, self.key_file.as_deref()).await?,
@@ -583,6 +768,15 @@ impl Connector {
             }
         }
         Ok(conn)
+    }
+}
+
+/// How a login was tried, for messages.
+fn method(auth: SshAuth, password: &str) -> String {
+    match auth {
+        SshAuth::Key => "its key file".into(),
+        SshAuth::Password => format!("cdwiz's key, installed with {password}"),
+        SshAuth::Agent => "the agent's keys".into(),
     }
 }
 

@@ -13,6 +13,9 @@ pub struct Plan {
     /// or the load balancer (`host:port` for a load balancer).
     pub entry: Option<String>,
     pub hosts: Vec<PlannedHost>,
+    /// The bastion the hosts are reached through, and its login.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bastion: Option<String>,
     /// Hosts that run keepalived and share the VIP.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vip_holders: Vec<String>,
@@ -74,13 +77,17 @@ pub fn plan(a: &Answers) -> Plan {
             .iter()
             .map(|h| PlannedHost {
                 address: h.address.clone(),
-                login: format!("{}@{}:{}", a.ssh.user, h.address, a.ssh.port),
+                login: a.login(h).describe(&h.address),
                 roles: roles_sorted(&h.roles),
                 data_dir: h.data_dir.clone(),
                 data_disk: h.data_disk.clone(),
                 format_data_disk: h.format_data_disk,
             })
             .collect(),
+        bastion: a
+            .bastion()
+            .filter(|_| t.kind != TopologyKind::K8s)
+            .map(|b| b.describe()),
         vip_holders: if t.kind == TopologyKind::HaKeepalived {
             masters
         } else {

@@ -549,3 +549,145 @@ async fn hosts_behind_a_bastion_are_checked_through_it() {
         );
     }
 }
+
+/// A site like the banks': a bastion that takes only its own key (as a
+/// user of its own), targets that accept SSH only from the bastion and not
+/// from each other, one with root by password on another port, one with a
+/// non-root user whose sudo asks for the password. One profile with
+/// per-host logins checks them all through the bastion; a wrong bastion key
+/// is named as the bastion's refusal.
+#[tokio::test(flavor = "multi_thread")]
+async fn mixed_logins_through_a_bastion_with_its_own_key() {
+    let bundle = sandbox_bundle().await;
+    let inst = instance("t-site", 222, 3).await;
+    let sb = &inst.sandbox;
+    let addr: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
+    let (bastion, h2, h3) = (&addr[0], &addr[1], &addr[2]);
+    // The bastion: keys only.
+    sh_ok(
+        sb,
+        0,
+        "printf 'PasswordAuthentication no\\n' > /etc/ssh/sshd_config.d/00-keys-only.conf && \
+         kill -HUP $(pgrep -o -x sshd) && echo ok",
+    )
+    .await;
+    // node2: sshd on 2222 as well; node2 and node3: SSH only from the
+    // bastion (not from this machine, not from each other).
+    sh_ok(
+        sb,
+        1,
+        "/usr/sbin/sshd -p 2222 -E /var/log/sshd-2222.log && echo ok",
+    )
+    .await;
+    let filter = |other: &str| {
+        format!(
+            "for p in 22 2222; do iptables -I INPUT -p tcp --dport $p -s {gw} -j DROP; \
+             iptables -I INPUT -p tcp --dport $p -s {other} -j DROP; done; echo ok",
+            gw = sb.gateway()
+        )
+    };
+    // node3 first, so that node2 (still reachable from here) can prove it.
+    sh_ok(sb, 2, &filter(h2)).await;
+    assert_ne!(
+        sh(
+            sb,
+            1,
+            "root",
+            &format!("timeout 3 bash -c 'exec 3<>/dev/tcp/{h3}/22'")
+        )
+        .await
+        .code,
+        0,
+        "node2 must not reach node3's SSH"
+    );
+    sh_ok(sb, 1, &filter(h3)).await;
+    assert!(!tcp_answers(h2, 2222).await && !tcp_answers(h3, 22).await);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let password = sb.password().unwrap();
+    let profile_with = |name: &str, bastion_key: &Path| {
+        let path = tmp.path().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "version: 1\nbundle: {}\n\
+                 topology: {{ kind: ha-keepalived, vip: {}, interface: eth0, virtual-router-id: 78 }}\n\
+                 ssh:\n  user: root\n  auth: password\n  password-env: {PASSWORD_ENV}\n  connect-timeout: 5\n\
+                 \x20 jump: {{ host: {bastion}, user: auto, auth: key, key-file: {} }}\n\
+                 hosts:\n\
+                 \x20 - {{ address: {h2}, roles: [master], ssh: {{ port: 2222 }} }}\n\
+                 \x20 - {{ address: {h3}, roles: [master], ssh: {{ user: ops, sudo-password-env: {PASSWORD_ENV} }} }}\n",
+                bundle.display(),
+                sb.vip(),
+                bastion_key.display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let good = profile_with("site.yaml", &sb.key());
+    // The plan shows each host's login, naming where secrets come from.
+    let plan = std::process::Command::new(cdwiz_bin())
+        .args(["validate", "--plan"])
+        .arg(&good)
+        .env(PASSWORD_ENV, &password)
+        .output()
+        .unwrap();
+    let plan_text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        plan_text.contains(&format!("root@{h2}:2222 (password from ${PASSWORD_ENV})"))
+            && plan_text.contains(&format!(
+                "ops@{h3}:22 (password from ${PASSWORD_ENV}, sudo password from ${PASSWORD_ENV})"
+            ))
+            && !plan_text.contains(&password),
+        "{plan_text}"
+    );
+
+    let state = tmp.path().join("state");
+    let out = dry_run(&good, &tmp.path().join("work"), &password, &state, &[]);
+    let failed: Vec<String> = out
+        .results()
+        .into_iter()
+        .filter(|r| r["status"] == "fail")
+        .map(|r| format!("{} {} {}", r["id"], r["host"], r["message"]))
+        .collect();
+    assert_eq!(out.code, 0, "{}{failed:#?}", out.stderr);
+    for h in [h2, h3] {
+        assert_eq!(out.find("ssh.root", h)["status"], "pass", "{h}");
+        let peers = out.find("net.peers", h);
+        assert_eq!(peers["status"], "pass", "{h}: {peers}");
+        assert!(
+            peers["message"].as_str().unwrap().contains("port 80"),
+            "{peers}"
+        );
+    }
+
+    // A key the bastion does not take: the bastion is named as the one
+    // that refused.
+    let stranger = tmp.path().join("stranger");
+    assert!(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&stranger)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let bad = profile_with("bad-bastion.yaml", &stranger);
+    let out = dry_run(
+        &bad,
+        &tmp.path().join("work"),
+        &password,
+        &tmp.path().join("state2"),
+        &[],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let login = out.find("ssh.login", h2);
+    assert_eq!(login["status"], "fail");
+    assert!(
+        login["message"].as_str().unwrap().contains(&format!(
+            "the bastion auto@{bastion}:22 refused the login by its key file"
+        )),
+        "{login}"
+    );
+}

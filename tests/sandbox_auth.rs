@@ -110,11 +110,13 @@ async fn the_sudo_password_never_reaches_the_command() {
         auth: cdwiz::profile::SshAuth::Password,
         key_file: None,
         jump: None,
+        per_host: Default::default(),
         strict_host_keys: false,
         connect_timeout: Duration::from_secs(10),
         secrets: cdwiz::connect::Secrets {
             ssh_password: Some(password.clone()),
             sudo_password: Some(password.clone()),
+            ..Default::default()
         },
         own_key: keys.path().join("id_ed25519"),
         known_hosts: keys.path().join("known_hosts"),

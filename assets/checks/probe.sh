@@ -42,17 +42,22 @@ if [ -n "$VIP" ]; then
   ( if ping -c 1 -W 1 "$VIP" >/dev/null 2>&1; then kv vip.answers yes; else kv vip.answers no; fi ) \
     > "$jobs_dir/vip" &
 fi
-# Peers: reach of their SSH port and the TCP connect time (the round trip
-# on a port the platform uses), all peers at once in one bash, bounded. A
-# peer with no answer keeps the `no` written first (the last line wins).
+# Peers: reach on a port the platform uses (not SSH, which a hardened site
+# allows only from the bastion) and the TCP connect time, all peers at once
+# in one bash, bounded. An answer proves reach, a refusal too (the port is
+# not listening yet, but the network carried the packets); silence means
+# filtered. A peer with no answer keeps the `no` written first (the last
+# line wins).
+kv peer.port "$PEER_PORT"
 for p in $PEERS; do kv "peer.$p.tcp" no; done > "$jobs_dir/peers0"
 if command -v bash >/dev/null 2>&1; then
   timeout 3 bash -c '
     # Reach every peer at once; then time three connects to each reachable
     # one in turn and keep the fastest (parallel timing would measure the
     # scheduler, not the network).
+    reach() { err=$( { exec 3<>"/dev/tcp/$1/$2"; } 2>&1 ) || case $err in *refused*) ;; *) return 1 ;; esac; }
     for p in $1; do
-      ( exec 3<>"/dev/tcp/$p/$2" && echo "$p" ) 2>/dev/null &
+      ( reach "$p" "$2" && echo "$p" ) 2>/dev/null &
     done > "$3/reached"
     # A peer that has not answered within a second counts as unreachable.
     for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -62,10 +67,11 @@ if command -v bash >/dev/null 2>&1; then
     while read -r p; do
       best=
       for _ in 1 2 3; do
+        # An accepted and a refused connect both take one round trip.
         s=${EPOCHREALTIME/./}
-        exec 3<>"/dev/tcp/$p/$2" || continue
+        { exec 3<>"/dev/tcp/$p/$2"; } 2>/dev/null
         e=${EPOCHREALTIME/./}
-        exec 3<&-
+        exec 3<&- 2>/dev/null
         us=$((e - s))
         if [ -z "$best" ] || [ $us -lt $best ]; then best=$us; fi
       done

@@ -53,14 +53,18 @@ pub fn evaluate(
                 "net.peers",
                 h,
                 Status::Pass,
-                m("net.peers.ok").arg("count", peers.len()),
+                m("net.peers.ok")
+                    .arg("count", peers.len())
+                    .arg("port", f.get("peer.port").map_or("?", String::as_str)),
             )
         } else {
             CheckResult::new(
                 "net.peers",
                 h,
                 Status::Fail,
-                m("net.peers.unreachable").arg("peers", unreachable.join(", ")),
+                m("net.peers.unreachable")
+                    .arg("peers", unreachable.join(", "))
+                    .arg("port", f.get("peer.port").map_or("?", String::as_str)),
             )
             .hint(m("net.peers.hint"))
         });

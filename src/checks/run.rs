@@ -106,7 +106,8 @@ pub async fn run_checks(
                 .filter(|a| **a != host.address)
                 .cloned()
                 .collect(),
-            peer_port: answers.ssh.port,
+            // A port the platform itself uses between hosts.
+            peer_port: manifest.ports().first().copied().unwrap_or(22),
         };
         let (connector, limit, tx) = (connector.clone(), limit.clone(), tx.clone());
         let key_problem = key_problem.clone();
@@ -214,7 +215,7 @@ async fn check_host(
                         "ssh.login",
                         h,
                         Status::Pass,
-                        m("ssh.login.ok").arg("user", &connector.user),
+                        m("ssh.login.ok").arg("user", &connector.for_host(&addr).user),
                     ));
                     out.push(
                         CheckResult::new(
@@ -235,6 +236,9 @@ async fn check_host(
                         ConnectFailure::HostKeyChanged(_) => {
                             ("ssh.login.hostkey", "ssh.login.hostkey-hint")
                         }
+                        ConnectFailure::Bastion(_) => {
+                            ("ssh.login.bastion", "ssh.login.bastion-hint")
+                        }
                         _ => ("ssh.login.fail", "ssh.login.fail-hint"),
                     };
                     let mut r =
@@ -254,7 +258,7 @@ async fn check_host(
                         "ssh.login",
                         h,
                         Status::Pass,
-                        m("ssh.login.ok").arg("user", &connector.user),
+                        m("ssh.login.ok").arg("user", &connector.for_host(&addr).user),
                     ));
                     out.push(CheckResult::new(
                         "ssh.root",

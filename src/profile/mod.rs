@@ -5,6 +5,7 @@
 //! environment variable or a 0600 file), see [`SshSettings`].
 
 mod load;
+mod login;
 pub mod pattern;
 mod validate;
 
@@ -12,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use load::{LoadError, Problem, load_file, load_file_for_wizard, load_str};
+pub use login::{BastionLogin, Login};
 pub use validate::{check_secret_sources, validate};
 
 /// The profile format this cdwiz reads and writes.
@@ -210,9 +212,10 @@ pub struct SshSettings {
     /// must not ask).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sudo_password_env: Option<String>,
-    /// A bastion the hosts are reached through: `[user@]host[:port]`.
+    /// A bastion the hosts are reached through: `[user@]host[:port]`, or a
+    /// mapping with the bastion's own login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jump: Option<String>,
+    pub jump: Option<Jump>,
     #[serde(default)]
     pub host_key_policy: HostKeyPolicy,
     /// auth password: keep cdwiz's own key in the hosts' (and the
@@ -241,6 +244,79 @@ impl Default for SshSettings {
             connect_timeout: default_connect_timeout(),
         }
     }
+}
+
+/// The bastion: `[user@]host[:port]` (logged in to like the hosts), or a
+/// mapping with its own login.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Jump {
+    Spec(String),
+    Login(JumpLogin),
+}
+
+// By hand rather than `untagged`: a mistake inside the mapping (an unknown
+// key, a wrong type) is then reported as such, with its own field path.
+impl<'de> Deserialize<'de> for Jump {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Jump;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`[user@]host[:port]` or a mapping with the bastion's login")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Jump, E> {
+                Ok(Jump::Spec(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Jump, A::Error> {
+                JumpLogin::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Jump::Login)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A bastion with its own login; what is not given comes from `ssh:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct JumpLogin {
+    /// The bastion's address or name.
+    pub host: String,
+    /// Its SSH port (default 22).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<SshAuth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<String>,
+}
+
+/// A host's own login: each key given overrides the top-level `ssh:` for
+/// this host (a password source given here replaces the default's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct HostSsh {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<SshAuth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sudo_password_env: Option<String>,
 }
 
 fn default_user() -> String {
@@ -278,6 +354,9 @@ pub struct Host {
     /// Where the platform keeps its data on this host.
     #[serde(default = "default_data_dir")]
     pub data_dir: String,
+    /// This host's own login, overriding the top-level `ssh:` key by key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<HostSsh>,
 }
 
 fn default_data_dir() -> String {

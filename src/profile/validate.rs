@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::pattern::{self, Kind};
-use super::{Answers, PROFILE_VERSION, Problem, SshAuth, TopologyKind};
+use super::{Answers, Jump, PROFILE_VERSION, Problem, SshAuth, TopologyKind};
 use crate::i18n::Msg;
 
 /// Checks the answers; an empty list means they are good.
@@ -173,7 +173,24 @@ fn strings(a: &Answers, out: &mut Vec<Problem>) {
             .filter(|u| !u.trim().is_empty())
             .map(|u| u.as_str()),
     );
-    field("ssh.jump".into(), Kind::JumpSpec, s.jump.as_deref());
+    match &s.jump {
+        Some(Jump::Spec(spec)) => field("ssh.jump".into(), Kind::JumpSpec, Some(spec)),
+        Some(Jump::Login(j)) => {
+            field("ssh.jump.host".into(), Kind::Host, Some(&j.host));
+            field("ssh.jump.user".into(), Kind::UserName, j.user.as_deref());
+            field(
+                "ssh.jump.key-file".into(),
+                Kind::LocalPath,
+                j.key_file.as_deref(),
+            );
+            field(
+                "ssh.jump.password-file".into(),
+                Kind::LocalPath,
+                j.password_file.as_deref(),
+            );
+        }
+        None => {}
+    }
     field(
         "ssh.key-file".into(),
         Kind::LocalPath,
@@ -185,6 +202,23 @@ fn strings(a: &Answers, out: &mut Vec<Problem>) {
         s.password_file.as_deref(),
     );
     for (i, h) in a.hosts.iter().enumerate() {
+        if let Some(o) = &h.ssh {
+            field(
+                format!("hosts[{i}].ssh.user"),
+                Kind::UserName,
+                o.user.as_deref(),
+            );
+            field(
+                format!("hosts[{i}].ssh.key-file"),
+                Kind::LocalPath,
+                o.key_file.as_deref(),
+            );
+            field(
+                format!("hosts[{i}].ssh.password-file"),
+                Kind::LocalPath,
+                o.password_file.as_deref(),
+            );
+        }
         field(
             format!("hosts[{i}].data-disk"),
             Kind::DevicePath,
@@ -427,80 +461,181 @@ fn topology(a: &Answers, out: &mut Vec<Problem>) {
     }
 }
 
-fn ssh(a: &Answers, out: &mut Vec<Problem>) {
-    let s = &a.ssh;
-    if s.port == 0 {
+fn env_name_ok(v: &str) -> bool {
+    !v.is_empty()
+        && !v.starts_with(|c: char| c.is_ascii_digit())
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The fields one `ssh:`-shaped mapping gives, for the rules that hold at
+/// every level (top, a host's own, the bastion's).
+struct Level<'a> {
+    at: String,
+    port: Option<u16>,
+    user: Option<&'a str>,
+    auth: Option<SshAuth>,
+    password_env: Option<&'a str>,
+    password_file: Option<&'a str>,
+    sudo_password_env: Option<&'a str>,
+}
+
+fn level(l: &Level, out: &mut Vec<Problem>) {
+    let at = |f: &str| format!("{}.{f}", l.at);
+    if l.port == Some(0) {
         out.push(Problem::new(
-            "ssh.port",
+            at("port"),
             Msg::new("profile.range").arg("min", 1).arg("max", 65535),
         ));
     }
-    if s.user.trim().is_empty() {
+    if l.user.is_some_and(|u| u.trim().is_empty()) {
         out.push(
-            Problem::new("ssh.user", Msg::new("profile.user-missing"))
+            Problem::new(at("user"), Msg::new("profile.user-missing"))
                 .hint(Msg::new("profile.user-missing-hint")),
         );
     }
-    if s.connect_timeout == 0 {
-        out.push(Problem::new(
-            "ssh.connect-timeout",
-            Msg::new("profile.timeout-zero"),
-        ));
-    }
-    let env_name_ok = |v: &str| {
-        !v.is_empty()
-            && !v.starts_with(|c: char| c.is_ascii_digit())
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    };
     for (field, value) in [
-        ("password-env", &s.password_env),
-        ("sudo-password-env", &s.sudo_password_env),
+        ("password-env", l.password_env),
+        ("sudo-password-env", l.sudo_password_env),
     ] {
         if let Some(v) = value
             && !env_name_ok(v)
         {
             out.push(
                 Problem::new(
-                    format!("ssh.{field}"),
+                    at(field),
                     Msg::new("profile.env-name").arg("value", pattern::shown(v)),
                 )
                 .hint(Msg::new("profile.env-name-hint")),
             );
         }
     }
-    match s.auth {
-        SshAuth::Password => {
-            if s.password_env.is_none() && s.password_file.is_none() {
-                out.push(
-                    Problem::new("ssh", Msg::new("profile.password-source"))
-                        .hint(Msg::new("profile.password-source-hint")),
-                );
-            }
-            if s.password_env.is_some() && s.password_file.is_some() {
-                out.push(Problem::new("ssh", Msg::new("profile.password-both")));
-            }
-        }
-        SshAuth::Key => {
-            if s.key_file.is_none() {
-                out.push(
-                    Problem::new("ssh.key-file", Msg::new("profile.key-file-missing"))
-                        .hint(Msg::new("profile.key-file-missing-hint")),
-                );
-            }
-        }
-        SshAuth::Agent => {}
+    if l.password_env.is_some() && l.password_file.is_some() {
+        out.push(Problem::new(
+            l.at.clone(),
+            Msg::new("profile.password-both"),
+        ));
     }
-    if s.auth != SshAuth::Password {
+    // Password fields with another auth at the same level are a mistake.
+    if l.auth.is_some_and(|a| a != SshAuth::Password) {
         for (field, present) in [
-            ("password-env", s.password_env.is_some()),
-            ("password-file", s.password_file.is_some()),
+            ("password-env", l.password_env.is_some()),
+            ("password-file", l.password_file.is_some()),
         ] {
             if present {
                 out.push(Problem::new(
-                    format!("ssh.{field}"),
+                    at(field),
                     Msg::new("profile.only-with-password"),
                 ));
             }
+        }
+    }
+}
+
+/// The rules for the login in force: a password login has a source, a key
+/// login a key file. `at` is where the operator fixes it.
+fn effective(auth: SshAuth, has_password: bool, has_key: bool, at: &str, out: &mut Vec<Problem>) {
+    match auth {
+        SshAuth::Password if !has_password => out.push(
+            Problem::new(at, Msg::new("profile.password-source"))
+                .hint(Msg::new("profile.password-source-hint")),
+        ),
+        SshAuth::Key if !has_key => out.push(
+            Problem::new(
+                format!("{at}.key-file"),
+                Msg::new("profile.key-file-missing"),
+            )
+            .hint(Msg::new("profile.key-file-missing-hint")),
+        ),
+        _ => {}
+    }
+}
+
+fn ssh(a: &Answers, out: &mut Vec<Problem>) {
+    let s = &a.ssh;
+    let mut found = Vec::new();
+    level(
+        &Level {
+            at: "ssh".into(),
+            port: Some(s.port),
+            user: Some(&s.user),
+            auth: Some(s.auth),
+            password_env: s.password_env.as_deref(),
+            password_file: s.password_file.as_deref(),
+            sudo_password_env: s.sudo_password_env.as_deref(),
+        },
+        &mut found,
+    );
+    if s.connect_timeout == 0 {
+        found.push(Problem::new(
+            "ssh.connect-timeout",
+            Msg::new("profile.timeout-zero"),
+        ));
+    }
+    for (i, h) in a.hosts.iter().enumerate() {
+        let login = a.login(h);
+        let own = h.ssh.clone().unwrap_or_default();
+        if let Some(o) = &h.ssh {
+            level(
+                &Level {
+                    at: format!("hosts[{i}].ssh"),
+                    port: o.port,
+                    user: o.user.as_deref(),
+                    auth: Some(login.auth),
+                    password_env: o.password_env.as_deref(),
+                    password_file: o.password_file.as_deref(),
+                    sudo_password_env: o.sudo_password_env.as_deref(),
+                },
+                &mut found,
+            );
+        }
+        // Where the fix goes: the host's own mapping when it chose the auth
+        // or the secret, else the defaults.
+        let here = own.auth.is_some()
+            || own.password_env.is_some()
+            || own.password_file.is_some()
+            || own.key_file.is_some();
+        effective(
+            login.auth,
+            login.password_env.is_some() || login.password_file.is_some(),
+            login.key_file.is_some(),
+            &if here {
+                format!("hosts[{i}].ssh")
+            } else {
+                "ssh".to_string()
+            },
+            &mut found,
+        );
+    }
+    if let Some(Jump::Login(j)) = &s.jump {
+        level(
+            &Level {
+                at: "ssh.jump".into(),
+                port: j.port,
+                user: j.user.as_deref(),
+                auth: j.auth,
+                password_env: j.password_env.as_deref(),
+                password_file: j.password_file.as_deref(),
+                sudo_password_env: None,
+            },
+            &mut found,
+        );
+        if let Some(b) = a.bastion() {
+            effective(
+                b.auth,
+                b.password_env.is_some() || b.password_file.is_some(),
+                b.key_file.is_some(),
+                "ssh.jump",
+                &mut found,
+            );
+        }
+    }
+    // Hosts relying on the same defaults report a problem of those once.
+    for p in found {
+        if !out
+            .iter()
+            .any(|q| q.path == p.path && q.message == p.message)
+        {
+            out.push(p);
         }
     }
 }
@@ -613,54 +748,110 @@ pub fn check_secret_sources(a: &Answers, base: &std::path::Path) -> Vec<Problem>
             );
         }
     }
-    let s = &a.ssh;
-    let envs = [
-        (
-            "ssh.password-env",
-            s.password_env
-                .as_deref()
-                .filter(|_| s.auth == SshAuth::Password),
-        ),
-        ("ssh.sudo-password-env", s.sudo_password_env.as_deref()),
-    ];
-    for (path, var) in envs {
-        if let Some(var) = var
-            && crate::secret_env::get(var).is_none()
-        {
-            out.push(
-                Problem::new(path, Msg::new("profile.env-unset").arg("var", var))
-                    .hint(Msg::new("profile.env-unset-hint").arg("var", var)),
+    // Every secret source a login in force names, at the path it was
+    // written at (a host's own, the bastion's, or the defaults).
+    let mut sources: Vec<(String, Source)> = Vec::new();
+    let mut add = |path: String, src: Source| {
+        if !sources.iter().any(|(p, s)| p == &path && s == &src) {
+            sources.push((path, src));
+        }
+    };
+    for (i, h) in a.hosts.iter().enumerate() {
+        let login = a.login(h);
+        let own = h.ssh.clone().unwrap_or_default();
+        let at = |field: &str, own_has: bool| {
+            if own_has {
+                format!("hosts[{i}].ssh.{field}")
+            } else {
+                format!("ssh.{field}")
+            }
+        };
+        if let Some(v) = &login.password_env {
+            add(
+                at("password-env", own.password_env.is_some()),
+                Source::Env(v.clone()),
+            );
+        }
+        if let Some(f) = &login.password_file {
+            add(
+                at("password-file", own.password_file.is_some()),
+                Source::File(f.clone()),
+            );
+        }
+        if let Some(v) = &login.sudo_password_env {
+            add(
+                at("sudo-password-env", own.sudo_password_env.is_some()),
+                Source::Env(v.clone()),
             );
         }
     }
-    if let Some(f) = s
-        .password_file
-        .as_deref()
-        .filter(|_| s.auth == SshAuth::Password)
-    {
-        let p = base.join(crate::paths::expand_home(f));
-        match std::fs::metadata(&p) {
-            Err(e) => out.push(Problem::new(
-                "ssh.password-file",
-                Msg::new("profile.file-unreadable")
-                    .arg("path", p.display())
-                    .arg("error", e),
-            )),
-            Ok(m) => {
-                use std::os::unix::fs::PermissionsExt;
-                if m.permissions().mode() & 0o077 != 0 {
+    if let Some(b) = a.bastion() {
+        let own = match &a.ssh.jump {
+            Some(Jump::Login(j)) => j.password_env.is_some() || j.password_file.is_some(),
+            _ => false,
+        };
+        let at = |f: &str| {
+            if own {
+                format!("ssh.jump.{f}")
+            } else {
+                format!("ssh.{f}")
+            }
+        };
+        if let Some(v) = b.password_env {
+            add(at("password-env"), Source::Env(v));
+        }
+        if let Some(f) = b.password_file {
+            add(at("password-file"), Source::File(f));
+        }
+    }
+    for (path, src) in sources {
+        match src {
+            Source::Env(var) => {
+                if crate::secret_env::get(&var).is_none() {
                     out.push(
-                        Problem::new(
-                            "ssh.password-file",
-                            Msg::new("profile.file-mode")
-                                .arg("path", p.display())
-                                .arg("mode", format!("{:o}", m.permissions().mode() & 0o777)),
-                        )
-                        .hint(format!("chmod 600 {}", p.display())),
+                        Problem::new(path, Msg::new("profile.env-unset").arg("var", &var))
+                            .hint(Msg::new("profile.env-unset-hint").arg("var", &var)),
                     );
+                }
+            }
+            Source::File(f) => {
+                if let Some(p) =
+                    secret_file_problem(&path, &base.join(crate::paths::expand_home(&f)))
+                {
+                    out.push(p);
                 }
             }
         }
     }
     out
+}
+
+/// Where a secret comes from.
+#[derive(PartialEq)]
+enum Source {
+    Env(String),
+    File(String),
+}
+
+/// A secret file must be readable here and by nobody else (0600).
+fn secret_file_problem(path: &str, p: &std::path::Path) -> Option<Problem> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(p) {
+        Err(e) => Some(Problem::new(
+            path,
+            Msg::new("profile.file-unreadable")
+                .arg("path", p.display())
+                .arg("error", e),
+        )),
+        Ok(m) if m.permissions().mode() & 0o077 != 0 => Some(
+            Problem::new(
+                path,
+                Msg::new("profile.file-mode")
+                    .arg("path", p.display())
+                    .arg("mode", format!("{:o}", m.permissions().mode() & 0o777)),
+            )
+            .hint(format!("chmod 600 {}", p.display())),
+        ),
+        Ok(_) => None,
+    }
 }

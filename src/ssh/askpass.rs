@@ -113,14 +113,7 @@ pub async fn run_with_password(
     known_hosts.push(&target.known_hosts);
     let jump = match &target.jump {
         Some(j) => Some(
-            super::jump::config(
-                j,
-                &target.user,
-                target.key.as_deref(),
-                &target.known_hosts,
-                false,
-            )
-            .map_err(|e| SshError::Other {
+            super::jump::config(j, &target.known_hosts, false).map_err(|e| SshError::Other {
                 host: host.clone(),
                 message: format!("cannot write the jump host's ssh config: {e}"),
             })?,

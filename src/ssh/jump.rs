@@ -21,34 +21,60 @@ pub fn parse(spec: &str, default_user: &str) -> (String, String, u16) {
     (user, host, port)
 }
 
+/// The bastion as ssh reaches it: where, as whom, with which key (`None`:
+/// the agent's and the user's default keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bastion {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub key: Option<PathBuf>,
+}
+
+impl Bastion {
+    /// `[user@]host[:port]`, with `default_user` when none is given.
+    pub fn from_spec(spec: &str, default_user: &str) -> Bastion {
+        let (user, host, port) = parse(spec, default_user);
+        Bastion {
+            host,
+            port,
+            user,
+            key: None,
+        }
+    }
+
+    /// `user@host:port`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
 /// A generated ssh config naming the jump host; removed on drop.
 pub struct JumpConfig {
     _dir: tempfile::TempDir,
     pub path: PathBuf,
 }
 
-/// Writes the config for `spec`, logging in to it like the hosts: with
-/// `key` when given, remembering its key in `known_hosts`.
-pub fn config(
-    spec: &str,
-    default_user: &str,
-    key: Option<&Path>,
-    known_hosts: &Path,
-    strict: bool,
-) -> std::io::Result<JumpConfig> {
+/// Writes the config for `bastion`, remembering its key in `known_hosts`.
+/// Keys from the agent are offered to it as well (OpenSSH's default).
+pub fn config(bastion: &Bastion, known_hosts: &Path, strict: bool) -> std::io::Result<JumpConfig> {
+    use crate::profile::pattern::{self, Kind};
     // The profile was validated; this guards the config file itself, where
     // a newline or a quote would start a directive of its own.
-    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, what.to_string());
-    crate::profile::pattern::check(crate::profile::pattern::Kind::JumpSpec, spec)
-        .map_err(|_| bad("the jump host is not [user@]host[:port]"))?;
-    let (user, host, port) = parse(spec, default_user);
-    let plain = |s: &str| !crate::profile::pattern::has_control(s) && !s.contains('"');
-    if crate::profile::pattern::has_control(spec)
-        || crate::profile::pattern::check(crate::profile::pattern::Kind::UserName, &user).is_err()
+    let plain = |s: &str| !pattern::has_control(s) && !s.contains('"');
+    if pattern::check(Kind::Host, &bastion.host).is_err()
+        || pattern::has_control(&bastion.host)
+        || pattern::check(Kind::UserName, &bastion.user).is_err()
+        || pattern::has_control(&bastion.user)
+        || bastion.port == 0
         || !plain(&known_hosts.display().to_string())
-        || key.is_some_and(|k| !plain(&k.display().to_string()))
+        || bastion
+            .key
+            .as_ref()
+            .is_some_and(|k| !plain(&k.display().to_string()))
     {
-        return Err(bad(
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
             "a value of the jump host's ssh config is not plain text",
         ));
     }
@@ -57,12 +83,15 @@ pub fn config(
         .tempdir_in(crate::paths::runtime_dir())?;
     let path = dir.path().join("config");
     let mut text = format!(
-        "Host {ALIAS}\n  HostName {host}\n  User {user}\n  Port {port}\n  \
-         UserKnownHostsFile \"{}\"\n  StrictHostKeyChecking {}\n",
+        "Host {ALIAS}\n  HostName {}\n  User {}\n  Port {}\n  \
+         UserKnownHostsFile \"{}\"\n  StrictHostKeyChecking {}\n  BatchMode yes\n",
+        bastion.host,
+        bastion.user,
+        bastion.port,
         known_hosts.display(),
         if strict { "yes" } else { "accept-new" }
     );
-    if let Some(k) = key {
+    if let Some(k) = &bastion.key {
         text.push_str(&format!("  IdentityFile \"{}\"\n", k.display()));
     }
     std::fs::write(&path, text)?;
@@ -71,19 +100,31 @@ pub fn config(
 
 #[cfg(test)]
 mod tests {
-    use super::{config, parse};
+    use super::{Bastion, config, parse};
 
     #[test]
     fn a_jump_value_cannot_add_directives() {
         let kh = std::path::Path::new("/nonexistent/known_hosts");
-        for spec in [
-            "bastion\n  ProxyCommand touch /tmp/cdwiz-pwned",
-            "-oProxyCommand=touch@bastion",
-            "bastion ProxyCommand=x",
+        let b = |host: &str, user: &str| Bastion {
+            host: host.into(),
+            port: 22,
+            user: user.into(),
+            key: None,
+        };
+        for (host, user) in [
+            ("bastion\n  ProxyCommand touch /tmp/cdwiz-pwned", "root"),
+            ("bastion ProxyCommand=x", "root"),
+            ("bastion", "-oProxyCommand=x"),
+            ("bastion", "ops\nProxyCommand x"),
         ] {
-            assert!(config(spec, "root", None, kh, false).is_err(), "{spec:?}");
+            assert!(
+                config(&b(host, user), kh, false).is_err(),
+                "{host:?} {user:?}"
+            );
         }
-        assert!(config("bastion", "-oProxyCommand=x", None, kh, false).is_err());
+        let mut keyed = b("bastion", "ops");
+        keyed.key = Some("/k\"\nProxyCommand x".into());
+        assert!(config(&keyed, kh, false).is_err());
     }
 
     #[test]

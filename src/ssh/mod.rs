@@ -30,8 +30,8 @@ pub struct SshTarget {
     /// Where host keys are remembered (accept-new policy).
     pub known_hosts: PathBuf,
     pub connect_timeout: Duration,
-    /// A bastion to go through: `[user@]host[:port]`.
-    pub jump: Option<String>,
+    /// A bastion to go through, with its own login.
+    pub jump: Option<jump::Bastion>,
 }
 
 impl SshTarget {
@@ -89,19 +89,14 @@ pub async fn connect(target: &SshTarget) -> Result<Session, SshError> {
         b.keyfile(key);
     }
     let jump = match &target.jump {
-        Some(j) => Some(
-            jump::config(
-                j,
-                &target.user,
-                target.key.as_deref(),
-                &target.known_hosts,
-                false,
+        Some(j) => {
+            Some(
+                jump::config(j, &target.known_hosts, false).map_err(|e| SshError::Other {
+                    host: target.address.clone(),
+                    message: format!("cannot write the jump host's ssh config: {e}"),
+                })?,
             )
-            .map_err(|e| SshError::Other {
-                host: target.address.clone(),
-                message: format!("cannot write the jump host's ssh config: {e}"),
-            })?,
-        ),
+        }
         None => None,
     };
     if let Some(j) = &jump {

@@ -382,6 +382,14 @@ impl App {
         let format = hf.get("hosts.format-data-disk").is_some_and(|f| f.checked);
         let data_dir = get(hf, "hosts.data-dir");
         let n = ips.len();
+        let before = std::mem::take(&mut self.answers.hosts);
+        // A host's own login is not edited on this form: it stays as loaded.
+        let own_login = |ip: &str| {
+            before
+                .iter()
+                .find(|h| h.address == ip)
+                .and_then(|h| h.ssh.clone())
+        };
         self.answers.hosts = ips
             .iter()
             .enumerate()
@@ -399,6 +407,7 @@ impl App {
                 } else {
                     data_dir.clone()
                 },
+                ssh: own_login(ip),
             })
             .collect();
         self.answers.ssh.user = get(hf, "ssh.user");

@@ -146,20 +146,11 @@ impl Runner {
     }
 
     fn secrets(app: &App) -> Secrets {
-        let env = |v: &Option<String>| v.as_ref().and_then(|v| cdwiz::secret_env::get(v));
-        let ssh = &app.answers.ssh;
-        Secrets {
-            ssh_password: app
-                .typed_password()
-                .or_else(|| env(&ssh.password_env))
-                .or_else(|| {
-                    ssh.password_file
-                        .as_ref()
-                        .and_then(|f| std::fs::read_to_string(Self::base(app).join(f)).ok())
-                        .map(|s| s.trim_end().to_string())
-                }),
-            sudo_password: env(&ssh.sudo_password_env),
+        let mut s = cdwiz::connect::read_secrets(&app.answers, &Self::base(app));
+        if let Some(typed) = app.typed_password() {
+            s.ssh_password = Some(typed);
         }
+        s
     }
 
     /// The wizard's run directory, made (with its log) on first use.
