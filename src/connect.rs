@@ -141,7 +141,8 @@ enum Sudo {
 /// A logged-in host: commands run as root.
 pub struct HostConn {
     pub address: String,
-    pub session: Session,
+    /// Shared with the tasks that carry the Docker API through sudo.
+    pub session: std::sync::Arc<Session>,
     /// The login user.
     pub user: String,
     /// cdwiz's own public key (`type blob`), when this login used it: it
@@ -236,6 +237,49 @@ impl HostConn {
         }
     }
 
+    /// The host's Docker engine API, reached the way the login allows: its
+    /// socket forwarded over SSH when the login user may open it (root, or
+    /// a member of the `docker` group), else carried through sudo (`sudo
+    /// docker system dial-stdio`, one per API connection). The socket's
+    /// permissions on the host are never changed. `local` is the unix
+    /// socket bollard talks to.
+    pub async fn docker_api(&self, local: PathBuf) -> Result<DockerApi, SshError> {
+        let socket = crate::ssh::docker_forward::REMOTE_DOCKER_SOCKET;
+        let direct = self.sudo == Sudo::AlreadyRoot || {
+            let probe = format!("test -r {socket} && test -w {socket}");
+            ssh::run_script(
+                &self.session,
+                &self.address,
+                &probe,
+                Duration::from_secs(15),
+            )
+            .await
+            .is_ok_and(|o| o.code == 0)
+        };
+        if direct {
+            let fwd =
+                crate::ssh::docker_forward::forward_docker(&self.session, &self.address, local)
+                    .await?;
+            return Ok(DockerApi {
+                docker: fwd,
+                via_sudo: false,
+            });
+        }
+        let (command, prefix) = self.as_root("exec docker system dial-stdio", None);
+        let fwd = crate::ssh::docker_forward::bridge_docker(
+            self.session.clone(),
+            &self.address,
+            local,
+            command,
+            prefix,
+        )
+        .await?;
+        Ok(DockerApi {
+            docker: fwd,
+            via_sudo: true,
+        })
+    }
+
     /// Removes cdwiz's own key from the login user's `authorized_keys`
     /// (as that user, not as root). `Ok(true)` when a line was removed.
     pub async fn remove_own_key(&self) -> Result<bool, SshError> {
@@ -261,7 +305,9 @@ impl HostConn {
     }
 
     pub async fn close(self) {
-        let _ = self.session.close().await;
+        if let Ok(session) = std::sync::Arc::try_unwrap(self.session) {
+            let _ = session.close().await;
+        }
     }
 }
 
@@ -325,6 +371,14 @@ pub struct HostLogin {
     pub port: u16,
     pub auth: SshAuth,
     pub key_file: Option<PathBuf>,
+}
+
+/// A host's Docker API and how it is reached.
+pub struct DockerApi {
+    pub docker: crate::ssh::docker_forward::ForwardedDocker,
+    /// Through `sudo docker system dial-stdio` (the login user may not
+    /// open the socket).
+    pub via_sudo: bool,
 }
 
 /// Opens root shells on the hosts of one set of answers. `user` … `key_file`
@@ -747,7 +801,7 @@ impl Connector {
         };
         let conn = HostConn {
             address: address.to_string(),
-            session,
+            session: std::sync::Arc::new(session),
             user: self.user.clone(),
             own_key: (self.auth == SshAuth::Password)
                 .then(|| self.own_public_key())

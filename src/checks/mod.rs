@@ -79,6 +79,7 @@ pub const CATALOGUE: &[CheckDef] = &[
     host("time.sync", Family::Time),
     cross("time.skew-hosts", Family::Time),
     host("runtime.docker", Family::Runtime),
+    host("runtime.docker-api", Family::Runtime),
     host("runtime.storage", Family::Runtime),
     host("sys.selinux", Family::System),
     host("sys.firewall", Family::System),

@@ -11,7 +11,7 @@ use super::cross::{self, LatencyMatrix};
 use super::probe::{self, ProbeSpec};
 use super::{CATALOGUE, CheckResult, HostContext, Status, Waiver, apply_waivers, evaluate_host};
 use crate::bundle::Manifest;
-use crate::connect::{ConnectFailure, Connector};
+use crate::connect::{ConnectFailure, Connector, HostConn};
 use crate::event::{Event, EventSender};
 use crate::i18n::Msg;
 use crate::profile::{Answers, TopologyKind};
@@ -271,6 +271,8 @@ async fn check_host(
                         Ok(o) if o.stdout.contains("probe.done=yes") => {
                             let f = probe::parse(&o.stdout);
                             out.extend(evaluate_host(&ctx, &f));
+                            let engine_runs = f.get("docker.server").is_some_and(|v| !v.is_empty());
+                            out.push(docker_api(&conn, &addr, engine_runs).await);
                             facts = Some((addr.clone(), f));
                         }
                         failed => {
@@ -303,4 +305,62 @@ async fn check_host(
     )
     .await;
     (out, facts)
+}
+
+/// `runtime.docker-api`: the engine's API reached exactly as deploy will
+/// reach it (the forwarded socket, or through sudo), before anything is
+/// changed.
+async fn docker_api(conn: &HostConn, addr: &str, engine_runs: bool) -> CheckResult {
+    let h = Some(addr);
+    let m = |key: &str| Msg::new(format!("check.{key}"));
+    if !engine_runs {
+        return CheckResult::new(
+            "runtime.docker-api",
+            h,
+            Status::Skip,
+            m("runtime.docker-api.no-engine"),
+        );
+    }
+    let local = crate::paths::runtime_dir().join(format!(
+        "cdwiz-check-{}-{}.sock",
+        std::process::id(),
+        addr.replace(':', "_")
+    ));
+    let how = |sudo: bool| {
+        if sudo {
+            "sudo docker system dial-stdio"
+        } else {
+            "ssh"
+        }
+    };
+    match conn.docker_api(local).await {
+        Ok(api) => match api.docker.docker.version().await {
+            Ok(v) => CheckResult::new(
+                "runtime.docker-api",
+                h,
+                Status::Pass,
+                m("runtime.docker-api.ok")
+                    .arg("version", v.version.unwrap_or_default())
+                    .arg("how", how(api.via_sudo)),
+            ),
+            Err(e) => CheckResult::new(
+                "runtime.docker-api",
+                h,
+                Status::Fail,
+                m("runtime.docker-api.fail").arg("detail", e),
+            )
+            .hint(m("runtime.docker-api.hint")),
+        },
+        Err(e) => CheckResult::new(
+            "runtime.docker-api",
+            h,
+            Status::Fail,
+            m("runtime.docker-api.fail").arg("detail", e),
+        )
+        .hint(m("runtime.docker-api.hint"))
+        .fix(format!(
+            "echo '{} ALL=(root) /usr/bin/docker system dial-stdio' > /etc/sudoers.d/cdwiz-docker",
+            conn.user
+        )),
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::connect::{ConnectFailure, Connector, HostConn};
 use crate::profile::Answers;
-use crate::ssh::docker_forward::{ForwardedDocker, forward_docker};
+use crate::ssh::docker_forward::ForwardedDocker;
 
 use super::lock::{self, Holder, LockRefusal};
 
@@ -65,8 +65,10 @@ impl Targets {
                     std::process::id(),
                     addr.replace(':', "_")
                 ));
-                let docker = forward_docker(&conn.session, &addr, local)
+                let docker = conn
+                    .docker_api(local)
                     .await
+                    .map(|api| api.docker)
                     .map_err(|e| e.to_string());
                 let t = Target {
                     address: addr.clone(),

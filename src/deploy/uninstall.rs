@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use crate::connect::Connector;
 use crate::profile::Answers;
-use crate::ssh::docker_forward::forward_docker;
 use crate::ssh::quote;
 
 use super::{INSTALL_RECORD, container, ordered};
@@ -70,7 +69,7 @@ pub async fn uninstall(
                 std::process::id(),
                 addr.replace(':', "_")
             ));
-            match forward_docker(&conn.session, &addr, local).await {
+            match conn.docker_api(local).await.map(|api| api.docker) {
                 Ok(fwd) => {
                     for name in &reverse {
                         match container::remove(&fwd.docker, name).await {

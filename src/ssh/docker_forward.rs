@@ -3,6 +3,7 @@
 //! bollard talks to. The engine is never exposed on the network.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bollard::Docker;
 use openssh::{ForwardType, Session, Socket};
@@ -11,16 +12,111 @@ use super::SshError;
 
 pub const REMOTE_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
-/// A forwarded engine; the local socket file is removed on drop.
+/// A forwarded engine; the local socket file is removed on drop (and the
+/// bridge's tasks, when it goes through sudo, are stopped).
 pub struct ForwardedDocker {
     pub docker: Docker,
     local: PathBuf,
+    bridge: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for ForwardedDocker {
     fn drop(&mut self) {
+        if let Some(task) = self.bridge.take() {
+            task.abort();
+        }
         let _ = std::fs::remove_file(&self.local);
     }
+}
+
+/// The engine through a command on the host that speaks the API on its
+/// stdin/stdout (`sudo docker system dial-stdio`): a local unix socket whose
+/// every connection starts that command over the SSH master and carries the
+/// bytes both ways. `prefix` is written first (sudo's password and the
+/// marker that keeps it from the command).
+pub async fn bridge_docker(
+    session: Arc<Session>,
+    host: &str,
+    local: PathBuf,
+    command: String,
+    prefix: Option<Vec<u8>>,
+) -> Result<ForwardedDocker, SshError> {
+    let _ = std::fs::remove_file(&local);
+    let listener = tokio::net::UnixListener::bind(&local).map_err(|e| SshError::Other {
+        host: host.to_string(),
+        message: format!("cannot listen on {}: {e}", local.display()),
+    })?;
+    let task = tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            let (session, command, prefix) = (session.clone(), command.clone(), prefix.clone());
+            conns.spawn(async move {
+                let _ = carry(session, &command, prefix.as_deref(), stream).await;
+            });
+            while conns.try_join_next().is_some() {}
+        }
+    });
+    let mut fwd = ForwardedDocker {
+        docker: Docker::connect_with_unix(
+            &local.to_string_lossy(),
+            600,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .map_err(|e| SshError::Other {
+            host: host.to_string(),
+            message: format!("Docker API through sudo: {e}"),
+        })?,
+        local,
+        bridge: Some(task),
+    };
+    fwd.docker = fwd
+        .docker
+        .clone()
+        .negotiate_version()
+        .await
+        .map_err(|e| SshError::Other {
+            host: host.to_string(),
+            message: format!(
+                "the Docker engine does not answer through `sudo docker system dial-stdio`: {e}"
+            ),
+        })?;
+    Ok(fwd)
+}
+
+/// One API connection: the command's stdin and stdout joined to `stream`.
+async fn carry(
+    session: Arc<Session>,
+    command: &str,
+    prefix: Option<&[u8]>,
+    stream: tokio::net::UnixStream,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = Session::to_raw_command(session, command);
+    cmd.stdin(openssh::Stdio::piped())
+        .stdout(openssh::Stdio::piped())
+        .stderr(openssh::Stdio::null());
+    let mut child = cmd.spawn().await.map_err(std::io::Error::other)?;
+    let (Some(mut stdin), Some(mut stdout)) = (child.stdin().take(), child.stdout().take()) else {
+        return Err(std::io::Error::other("no pipes"));
+    };
+    if let Some(p) = prefix {
+        stdin.write_all(p).await?;
+    }
+    let (mut from_api, mut to_api) = stream.into_split();
+    // The command's stdin is closed (dropped: a pipe has no half-close) when
+    // the client is done, so that the command ends and its SSH channel is
+    // given back (sshd allows only so many per connection).
+    let up = async move {
+        let _ = tokio::io::copy(&mut from_api, &mut stdin).await;
+        drop(stdin);
+    };
+    let down = async move {
+        let _ = tokio::io::copy(&mut stdout, &mut to_api).await;
+        let _ = to_api.shutdown().await;
+    };
+    tokio::join!(up, down);
+    let _ = child.wait().await;
+    Ok(())
 }
 
 /// Forwards `host`'s Docker socket to `local` (which must not exist yet) and
@@ -62,5 +158,9 @@ pub async fn forward_docker(
             "the host's Docker engine does not answer on {REMOTE_DOCKER_SOCKET}: {e}"
         ))
     })?;
-    Ok(ForwardedDocker { docker, local })
+    Ok(ForwardedDocker {
+        docker,
+        local,
+        bridge: None,
+    })
 }
