@@ -14,6 +14,12 @@ stop_docker() {
   pkill -TERM containerd 2>/dev/null || true
 }
 
+# The main sshd re-reads its configuration (existing logins stay).
+reload_sshd() {
+  kill -HUP "$(cat /run/sshd.pid)"
+  sleep 0.3
+}
+
 case "$1" in
   port-taken)
     port=$2
@@ -47,6 +53,31 @@ case "$1" in
     echo "$2" > "$F/hostname"
     hostname "$2"
     ;;
+  # The hardening a bank's hosts have (a customer site to practise on).
+  keys-only)
+    printf 'PasswordAuthentication no\n' > /etc/ssh/sshd_config.d/00-cdwiz-fault-keys-only.conf
+    reload_sshd
+    ;;
+  no-root-login)
+    printf 'PermitRootLogin no\n' > /etc/ssh/sshd_config.d/00-cdwiz-fault-no-root.conf
+    reload_sshd
+    ;;
+  password-only-root)
+    if [ -e /root/.ssh/authorized_keys ]; then mv /root/.ssh/authorized_keys "$F/root-authorized_keys"; fi
+    ;;
+  ssh-port)
+    port=$2
+    if [ ! -e "$F/ssh-port-$port.pid" ]; then
+      /usr/sbin/sshd -p "$port" -o "PidFile=$F/ssh-port-$port.pid" -E "/var/log/sshd-$port.log"
+    fi
+    ;;
+  ssh-only-from)
+    # SSH (port 22 and every extra sshd port) only from this address.
+    for p in 22 $(ls "$F" | sed -n 's/^ssh-port-\([0-9]*\)\.pid$/\1/p'); do
+      iptables -I INPUT -p tcp --dport "$p" ! -s "$2" -j DROP
+      echo "$p $2" >> "$F/ssh-only-from"
+    done
+    ;;
   clear)
     for p in "$F"/port-*.pid; do
       [ -e "$p" ] || continue
@@ -72,6 +103,20 @@ case "$1" in
     if [ -e "$F/hostname" ]; then
       rm -f "$F/hostname"
       hostname "$(cat /etc/hostname)"
+    fi
+    if [ -e "$F/ssh-only-from" ]; then
+      while read -r p a; do iptables -D INPUT -p tcp --dport "$p" ! -s "$a" -j DROP 2>/dev/null || true; done < "$F/ssh-only-from"
+      rm -f "$F/ssh-only-from"
+    fi
+    for p in "$F"/ssh-port-*.pid; do
+      [ -e "$p" ] || continue
+      kill "$(cat "$p")" 2>/dev/null || true
+      rm -f "$p"
+    done
+    if [ -e "$F/root-authorized_keys" ]; then mv "$F/root-authorized_keys" /root/.ssh/authorized_keys; fi
+    if ls /etc/ssh/sshd_config.d/00-cdwiz-fault-* >/dev/null 2>&1; then
+      rm -f /etc/ssh/sshd_config.d/00-cdwiz-fault-*
+      reload_sshd
     fi
     /usr/local/sbin/cdwiz-sandbox-init start-docker
     ;;

@@ -27,6 +27,17 @@ pub enum Fault {
     NoDocker,
     /// The host's hostname is changed (e.g. to duplicate another host's).
     Hostname(String),
+    /// sshd takes keys only (no passwords).
+    KeysOnly,
+    /// sshd refuses root logins.
+    NoRootLogin,
+    /// root's authorized keys are put aside: root logs in by password only.
+    PasswordOnlyRoot,
+    /// A second sshd listens on this port.
+    SshPort(u16),
+    /// SSH (22 and every extra sshd port) is dropped unless it comes from
+    /// this address (a bastion).
+    SshOnlyFrom(std::net::IpAddr),
     /// Undo every fault on the host and make sure it runs.
     Clear,
 }
@@ -42,6 +53,11 @@ impl fmt::Display for Fault {
             Fault::DockerStopped => write!(f, "docker-stopped"),
             Fault::NoDocker => write!(f, "no-docker"),
             Fault::Hostname(n) => write!(f, "hostname {n}"),
+            Fault::KeysOnly => write!(f, "keys-only"),
+            Fault::NoRootLogin => write!(f, "no-root-login"),
+            Fault::PasswordOnlyRoot => write!(f, "password-only-root"),
+            Fault::SshPort(p) => write!(f, "ssh-port {p}"),
+            Fault::SshOnlyFrom(a) => write!(f, "ssh-only-from {a}"),
             Fault::Clear => write!(f, "clear"),
         }
     }
@@ -77,11 +93,34 @@ impl Fault {
                 }
                 Fault::Hostname(n)
             }
+            "keys-only" => Fault::KeysOnly,
+            "no-root-login" => Fault::NoRootLogin,
+            "password-only-root" => Fault::PasswordOnlyRoot,
+            "ssh-port" => {
+                let p = need("a port, e.g. `ssh-port 2222`")?;
+                Fault::SshPort(
+                    p.parse()
+                        .ok()
+                        .filter(|p| *p > 0 && *p != 22)
+                        .ok_or_else(|| {
+                            format!("fault `ssh-port`: `{p}` is not a TCP port other than 22")
+                        })?,
+                )
+            }
+            "ssh-only-from" => {
+                let a = need("an address, e.g. `ssh-only-from 10.77.0.11`")?;
+                Fault::SshOnlyFrom(
+                    a.parse().map_err(|_| {
+                        format!("fault `ssh-only-from`: `{a}` is not an IP address")
+                    })?,
+                )
+            }
             "clear" => Fault::Clear,
             other => {
                 return Err(format!(
                     "unknown fault `{other}`; known: stop, kill, start, port-taken PORT, \
-                     fill-data, docker-stopped, no-docker, hostname NAME, clear"
+                     fill-data, docker-stopped, no-docker, hostname NAME, keys-only, \
+                     no-root-login, password-only-root, ssh-port PORT, ssh-only-from ADDRESS, clear"
                 ));
             }
         })
@@ -130,6 +169,11 @@ pub async fn apply(
         Fault::DockerStopped => run(script(&["docker-stopped"])).await?,
         Fault::NoDocker => run(script(&["no-docker"])).await?,
         Fault::Hostname(n) => run(script(&["hostname", n])).await?,
+        Fault::KeysOnly => run(script(&["keys-only"])).await?,
+        Fault::NoRootLogin => run(script(&["no-root-login"])).await?,
+        Fault::PasswordOnlyRoot => run(script(&["password-only-root"])).await?,
+        Fault::SshPort(p) => run(script(&["ssh-port", &p.to_string()])).await?,
+        Fault::SshOnlyFrom(a) => run(script(&["ssh-only-from", &a.to_string()])).await?,
         Fault::Clear => {
             ensure_running(docker, c).await?;
             wait_ready(docker, host).await?;
@@ -170,6 +214,14 @@ mod tests {
         assert!(Fault::parse("port-taken", None).is_err());
         assert!(Fault::parse("hostname", Some("a b")).is_err());
         assert!(Fault::parse("melt", None).unwrap_err().contains("known:"));
+        assert_eq!(
+            Fault::parse("ssh-only-from", Some("10.77.0.11"))
+                .unwrap()
+                .to_string(),
+            "ssh-only-from 10.77.0.11"
+        );
+        assert!(Fault::parse("ssh-only-from", Some("x; reboot")).is_err());
+        assert!(Fault::parse("ssh-port", Some("22")).is_err());
         for k in [
             "stop",
             "kill",
@@ -177,6 +229,9 @@ mod tests {
             "fill-data",
             "docker-stopped",
             "no-docker",
+            "keys-only",
+            "no-root-login",
+            "password-only-root",
             "clear",
         ] {
             assert_eq!(Fault::parse(k, None).unwrap().to_string(), k);

@@ -1,0 +1,112 @@
+//! A customer's site on the sandbox, hardened with `cdwiz sandbox fault`:
+//! a bastion that takes keys only (and logs in as a user of its own); a host
+//! with a second sshd on 2222 where root logs in by password only; a host
+//! where root may not log in and `ops` (sudo asks for the password, not in
+//! the `docker` group) does; SSH to both only from the bastion (not from
+//! this machine, not from each other), the platform's ports open. One
+//! `ha-keepalived` profile with per-host logins checks and deploys it, and
+//! the platform answers through the VIP.
+
+mod common;
+
+use std::time::Duration;
+
+use cdwiz::sandbox::{Fault, fault};
+use common::*;
+
+const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hardened_site_with_mixed_logins_deploys_through_the_bastion() {
+    let bundle = sandbox_bundle().await;
+    let inst = instance("t-site-deploy", 224, 3).await;
+    let sb = &inst.sandbox;
+    let names: Vec<String> = sb.hosts.iter().map(|h| h.name.clone()).collect();
+    let addr: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
+    let (bastion, h2, h3) = (&addr[0], &addr[1], &addr[2]);
+    let harden = |host: usize, f: Fault| {
+        let (docker, name) = (&inst.docker, names[host].clone());
+        async move {
+            fault::apply(docker, sb, &name, &f)
+                .await
+                .unwrap_or_else(|e| panic!("{f} on {name}: {e}"))
+        }
+    };
+    let from_bastion = Fault::SshOnlyFrom(bastion.parse().unwrap());
+    harden(0, Fault::KeysOnly).await;
+    harden(1, Fault::SshPort(2222)).await;
+    harden(1, Fault::PasswordOnlyRoot).await;
+    harden(1, from_bastion.clone()).await;
+    harden(2, Fault::NoRootLogin).await;
+    harden(2, from_bastion).await;
+    // What the site looks like from here and between the hosts.
+    for (a, p) in [(h2, 22), (h2, 2222), (h3, 22)] {
+        assert!(
+            !tcp_answers(a, p).await,
+            "{a}:{p} must not answer this machine"
+        );
+    }
+    let via_bastion = |script: String| async move { sh(sb, 0, "root", &script).await };
+    assert_eq!(
+        via_bastion(format!(
+            "timeout 3 bash -c 'exec 3<>/dev/tcp/{h2}/2222' && echo open"
+        ))
+        .await
+        .stdout
+        .trim(),
+        "open",
+        "the bastion reaches node2's sshd"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let password = sb.password().unwrap();
+    let profile = tmp.path().join("site.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "version: 1\nbundle: {}\n\
+             topology: {{ kind: ha-keepalived, vip: {}, interface: eth0, virtual-router-id: 79 }}\n\
+             ssh:\n  user: root\n  auth: password\n  password-env: {PASSWORD_ENV}\n\
+             \x20 jump: {{ host: {bastion}, user: auto, auth: key, key-file: {} }}\n\
+             hosts:\n\
+             \x20 - {{ address: {h2}, roles: [master], ssh: {{ port: 2222 }} }}\n\
+             \x20 - {{ address: {h3}, roles: [master], ssh: {{ user: ops, sudo-password-env: {PASSWORD_ENV} }} }}\n",
+            bundle.display(),
+            sb.vip(),
+            sb.key().display()
+        ),
+    )
+    .unwrap();
+    let (work, state) = (tmp.path().join("work"), tmp.path().join("state"));
+    let run = Run {
+        profile: &profile,
+        work: &work,
+        state: &state,
+        password: (PASSWORD_ENV, &password),
+    };
+    let (code, lines, err) = run.start(&["--dry-run"]).finish();
+    let failed: Vec<String> = lines
+        .iter()
+        .filter(|l| l["event"] == "check" && l["status"] == "fail")
+        .map(|l| format!("{} {} {}", l["id"], l["host"], l["message"]))
+        .collect();
+    assert_eq!(code, 0, "{err}{failed:#?}");
+    let api = lines
+        .iter()
+        .find(|l| l["event"] == "check" && l["id"] == "runtime.docker-api" && l["host"] == *h3)
+        .unwrap();
+    assert!(api["message"].as_str().unwrap().contains("sudo"), "{api}");
+
+    let (code, _, err) = run.start(&[]).finish();
+    assert_eq!(code, 0, "{err}");
+    let vip = sb.vip();
+    let answered = eventually(Duration::from_secs(30), || async {
+        http_get(&vip, 80, "/api/health").await
+            == Some((200, r#"{"database":"ok","cache":"ok"}"#.to_string()))
+    })
+    .await;
+    assert!(
+        answered.is_some(),
+        "the platform does not answer through the VIP"
+    );
+}
