@@ -16,6 +16,9 @@ pub use load::{LoadError, Problem, load_file, load_file_for_wizard, load_str};
 pub use login::{BastionLogin, Login};
 pub use validate::{check_secret_sources, validate};
 
+/// The VRRP router id when `topology.virtual-router-id` is not given.
+pub const DEFAULT_VIRTUAL_ROUTER_ID: u8 = 51;
+
 /// The profile format this cdwiz reads and writes.
 pub const PROFILE_VERSION: u32 = 1;
 

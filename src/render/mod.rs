@@ -196,7 +196,9 @@ pub fn render(
         entry => plan.entry.clone().unwrap_or_default(),
         vip => t.vip.clone().unwrap_or_default(),
         interface => t.interface.clone().unwrap_or_default(),
-        virtual_router_id => t.virtual_router_id.unwrap_or(51),
+        virtual_router_id => t
+            .virtual_router_id
+            .unwrap_or(crate::profile::DEFAULT_VIRTUAL_ROUTER_ID),
         lb_address => t.lb_address.clone().unwrap_or_default(),
         lb_port => t.lb_port.unwrap_or(0),
         namespace => t.namespace.clone().unwrap_or_default(),

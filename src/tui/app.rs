@@ -135,6 +135,9 @@ impl DeployView {
     }
 }
 
+/// The VRRP router id the settings form shows when the profile gives none
+/// (what the rendered keepalived.conf uses then).
+const DEFAULT_ROUTER_ID: u8 = cdwiz::profile::DEFAULT_VIRTUAL_ROUTER_ID;
 /// What the finished deploy left, for the summary screen.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
@@ -157,6 +160,10 @@ pub struct App {
     pub settings_form: Form,
     /// Roles as the operator set them, by address.
     pub roles: BTreeMap<String, Vec<Role>>,
+    /// The data disk, its format flag and the data dir the hosts form showed
+    /// when it was built: a field still at that value leaves every host's
+    /// own value alone; an edited one applies to every host.
+    hosts_form_shown: (String, bool, String),
     pub topology_row: usize,
     pub problems: Vec<Problem>,
     pub checks: ChecksView,
@@ -192,6 +199,7 @@ impl App {
             locale: locale.to_string(),
             hosts_form: Form::default(),
             settings_form: Form::default(),
+            hosts_form_shown: Default::default(),
             roles: answers
                 .hosts
                 .iter()
@@ -251,6 +259,13 @@ impl App {
         let a = &self.answers;
         let ips: Vec<String> = a.hosts.iter().map(|h| h.address.clone()).collect();
         let first = a.hosts.first();
+        self.hosts_form_shown = (
+            first.and_then(|h| h.data_disk.clone()).unwrap_or_default(),
+            first.is_some_and(|h| h.format_data_disk),
+            first
+                .map(|h| h.data_dir.clone())
+                .unwrap_or_else(|| "/data".into()),
+        );
         self.hosts_form = Form::new(vec![
             Field::multi("hosts", "wizard.field.hosts", &ips.join("\n")),
             Field::line("ssh.user", "wizard.field.ssh-user", &a.ssh.user),
@@ -294,7 +309,7 @@ impl App {
                 fields.push(Field::line(
                     "topology.virtual-router-id",
                     "wizard.field.router-id",
-                    &t.virtual_router_id.unwrap_or(51).to_string(),
+                    &t.virtual_router_id.unwrap_or(DEFAULT_ROUTER_ID).to_string(),
                 ));
             }
             TopologyKind::HaLb => {
@@ -383,31 +398,42 @@ impl App {
         let data_dir = get(hf, "hosts.data-dir");
         let n = ips.len();
         let before = std::mem::take(&mut self.answers.hosts);
-        // A host's own login is not edited on this form: it stays as loaded.
-        let own_login = |ip: &str| {
-            before
-                .iter()
-                .find(|h| h.address == ip)
-                .and_then(|h| h.ssh.clone())
-        };
+        let (shown_disk, shown_format, shown_dir) = self.hosts_form_shown.clone();
         self.answers.hosts = ips
             .iter()
             .enumerate()
-            .map(|(i, ip)| Host {
-                address: ip.clone(),
-                roles: self
-                    .roles
-                    .get(ip)
-                    .cloned()
-                    .unwrap_or_else(|| default_roles(kind, i, n)),
-                data_disk: (!disk.is_empty()).then(|| disk.clone()),
-                format_data_disk: format && !disk.is_empty(),
-                data_dir: if data_dir.is_empty() {
-                    "/data".into()
-                } else {
-                    data_dir.clone()
-                },
-                ssh: own_login(ip),
+            .map(|(i, ip)| {
+                let mut h = Host {
+                    address: ip.clone(),
+                    roles: self
+                        .roles
+                        .get(ip)
+                        .cloned()
+                        .unwrap_or_else(|| default_roles(kind, i, n)),
+                    data_disk: (!disk.is_empty()).then(|| disk.clone()),
+                    format_data_disk: format && !disk.is_empty(),
+                    data_dir: if data_dir.is_empty() {
+                        "/data".into()
+                    } else {
+                        data_dir.clone()
+                    },
+                    ssh: None,
+                };
+                // A host that was there keeps its own login (not edited on
+                // this form) and each value the operator left as shown.
+                if let Some(old) = before.iter().find(|o| o.address == *ip) {
+                    h.ssh = old.ssh.clone();
+                    if disk == shown_disk {
+                        h.data_disk = old.data_disk.clone();
+                    }
+                    if format == shown_format && disk == shown_disk {
+                        h.format_data_disk = old.format_data_disk;
+                    }
+                    if data_dir == shown_dir {
+                        h.data_dir = old.data_dir.clone();
+                    }
+                }
+                h
             })
             .collect();
         self.answers.ssh.user = get(hf, "ssh.user");
@@ -421,8 +447,12 @@ impl App {
             TopologyKind::HaKeepalived => {
                 t.vip = opt("topology.vip");
                 t.interface = opt("topology.interface");
-                t.virtual_router_id =
-                    opt("topology.virtual-router-id").and_then(|v| v.parse().ok());
+                let id = opt("topology.virtual-router-id").and_then(|v| v.parse().ok());
+                // The form shows keepalived's default when none was given;
+                // left as shown, the profile keeps saying nothing.
+                if !(t.virtual_router_id.is_none() && id == Some(DEFAULT_ROUTER_ID)) {
+                    t.virtual_router_id = id;
+                }
             }
             TopologyKind::HaLb => {
                 t.lb_address = opt("topology.lb-address");

@@ -605,3 +605,34 @@ fn the_welcome_screen_offers_resume_and_uninstall_for_a_loaded_profile() {
         "one uninstall at a time"
     );
 }
+
+/// Loading a good profile and going through the forms unchanged gives back
+/// the same profile: nothing a form does not show is lost, and a value one
+/// host has on its own is not overwritten by another's.
+#[test]
+fn every_good_profile_survives_the_forms_unchanged() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/profiles/good");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5);
+    let mut changed = Vec::new();
+    for name in names {
+        let path = dir.join(&name);
+        let loaded = cdwiz::profile::load_file_for_wizard(&path).unwrap();
+        let mut app = App::new(Some(loaded.clone()), Some(path), "en");
+        app.sync();
+        let saved = app.profile_answers();
+        if saved != loaded {
+            changed.push(format!(
+                "{name}:\n--- loaded\n{}--- saved\n{}",
+                serde_yaml::to_string(&loaded).unwrap(),
+                serde_yaml::to_string(&saved).unwrap()
+            ));
+        }
+    }
+    assert!(changed.is_empty(), "{}", changed.join("\n"));
+}
