@@ -109,4 +109,50 @@ async fn a_hardened_site_with_mixed_logins_deploys_through_the_bastion() {
         answered.is_some(),
         "the platform does not answer through the VIP"
     );
+
+    // Removed again, then the same profile replayed in the wizard: the
+    // operator only confirms each screen.
+    let out = std::process::Command::new(cdwiz_bin())
+        .args(["uninstall", "--purge", "--yes", "--profile"])
+        .arg(&profile)
+        .env(PASSWORD_ENV, &password)
+        .env("CDWIZ_DATA_DIR", &state)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("containers removed"), "{said}");
+    assert_eq!(http_get(&vip, 80, "/").await, None, "still answering");
+    let tmux = common::tmux::Tmux::new("site");
+    tmux.start(
+        tmp.path(),
+        &[
+            ("CDWIZ_DATA_DIR", state.to_str().unwrap()),
+            (PASSWORD_ENV, &password),
+            ("LANG", "C.UTF-8"),
+        ],
+        "--profile site.yaml",
+    );
+    tmux.wait_for("Press Enter to begin", Duration::from_secs(20));
+    tmux.keys(&["Enter", "Enter"]); // welcome, topology
+    tmux.wait_for(h3, Duration::from_secs(10));
+    tmux.keys(&["Enter"]); // hosts: on Next
+    tmux.wait_for(&vip, Duration::from_secs(10));
+    tmux.keys(&["Enter"]); // settings: on Next
+    let s = tmux.wait_for("Checks: ", Duration::from_secs(120));
+    assert!(!s.contains(&password));
+    tmux.keys(&["a", "Enter"]);
+    tmux.wait_for("Rendered files", Duration::from_secs(60));
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("Installation complete", Duration::from_secs(300));
+    assert!(s.contains(&format!("http://{vip}/")), "{s}");
+    let answered = eventually(Duration::from_secs(30), || async {
+        http_get(&vip, 80, "/api/health").await
+            == Some((200, r#"{"database":"ok","cache":"ok"}"#.to_string()))
+    })
+    .await;
+    assert!(
+        answered.is_some(),
+        "the wizard's install does not answer through the VIP"
+    );
 }

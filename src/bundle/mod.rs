@@ -174,6 +174,7 @@ impl Manifest {
                 ));
             }
         }
+        self.name_problems(&mut out);
         if let Some(e) = &self.entry
             && !names.contains(&e.component.as_str())
         {
@@ -188,6 +189,90 @@ impl Manifest {
             }
         }
         out
+    }
+
+    /// Names from the bundle that become paths, container names, mount
+    /// points or environment keys on the hosts: a bundle is untrusted input,
+    /// so each is matched against what it may be (no `..`, no absolute path
+    /// where a relative one belongs, no shell or control characters).
+    fn name_problems(&self, out: &mut Vec<String>) {
+        let word = |s: &str| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && !s.starts_with('-')
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        };
+        let relative = |s: &str| !s.starts_with('/') && s.split('/').all(word);
+        let absolute = |s: &str| s.starts_with('/') && s.len() > 1 && s[1..].split('/').all(word);
+        let mut bad = |at: String, v: &str, what: &str| {
+            out.push(format!(
+                "{at}: `{}` is not {what}",
+                crate::profile::pattern::shown(v)
+            ))
+        };
+        if !word(&self.product.name) {
+            bad("product.name".into(), &self.product.name, "a plain name");
+        }
+        for (i, a) in self.images.iter().enumerate() {
+            let f = a.file.to_string_lossy();
+            if !relative(&f) {
+                bad(format!("images[{i}].file"), &f, "a path inside the bundle");
+            }
+        }
+        for (i, c) in self.components.iter().enumerate() {
+            let at = |f: &str| format!("components[{i}].{f}");
+            let dns = !c.name.is_empty()
+                && c.name.len() <= 63
+                && c.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !c.name.starts_with('-')
+                && !c.name.ends_with('-');
+            if !dns {
+                bad(
+                    at("name"),
+                    &c.name,
+                    "a name of lowercase letters, digits and `-`",
+                );
+            }
+            for n in &c.secrets {
+                if !word(n) {
+                    bad(at("secrets"), n, "a plain file name");
+                }
+            }
+            for (dir, mount) in &c.volumes {
+                if !relative(dir) {
+                    bad(at("volumes"), dir, "a path under the data dir");
+                }
+                if !absolute(mount) {
+                    bad(at("volumes"), mount, "an absolute path in the container");
+                }
+            }
+            for (file, mount) in &c.configs {
+                if !relative(file) {
+                    bad(at("configs"), file, "a rendered file's relative path");
+                }
+                if !absolute(mount) {
+                    bad(at("configs"), mount, "an absolute path in the container");
+                }
+            }
+            for k in c.env.keys() {
+                // Docker takes dots and dashes too (`discovery.type`).
+                let ok = k.starts_with(|ch: char| ch.is_ascii_alphabetic() || ch == '_')
+                    && k.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+                if !ok {
+                    bad(at("env"), k, "an environment variable name");
+                }
+            }
+            for cap in &c.cap_add {
+                if cap.is_empty() || !cap.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+                    bad(at("cap-add"), cap, "a capability name such as NET_ADMIN");
+                }
+            }
+        }
     }
 
     /// Architectures the bundle carries images for.
@@ -415,4 +500,43 @@ pub fn sha256_file(path: &Path) -> Result<String, BundleError> {
         hasher.update(&buf[..n]);
     }
     Ok(format!("{:x}", hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Manifest;
+
+    fn manifest() -> Manifest {
+        serde_yaml::from_str(include_str!("../../assets/products/cd/manifest.yaml")).unwrap()
+    }
+
+    #[test]
+    fn the_shipped_manifest_has_no_problems() {
+        assert_eq!(manifest().problems(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn bundle_names_cannot_leave_their_place() {
+        let mut m = manifest();
+        let c = &mut m.components[0];
+        c.secrets.push("../../etc/shadow".into());
+        c.volumes.insert("../../root".into(), "/x".into());
+        c.volumes.insert("ok".into(), "relative".into());
+        c.configs.insert("/etc/passwd".into(), "/etc/x".into());
+        c.env.insert("A B".into(), "x".into());
+        c.cap_add.push("SYS_ADMIN; id".into());
+        c.name = "db\nx".into();
+        let problems = m.problems().join("\n");
+        for want in [
+            "secrets: `../../etc/shadow`",
+            "volumes: `../../root`",
+            "volumes: `relative`",
+            "configs: `/etc/passwd`",
+            "env: `A B`",
+            "cap-add: `SYS_ADMIN; id`",
+            "name: `db\\nx`",
+        ] {
+            assert!(problems.contains(want), "{want} missing from:\n{problems}");
+        }
+    }
 }
