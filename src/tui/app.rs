@@ -176,6 +176,10 @@ pub struct App {
     pub confirm_quit: bool,
     /// The reason being typed to accept a check's result.
     pub waiving: Option<super::form::Field>,
+    /// A dialog of the Hosts screen (one host's values, or the login).
+    pub dialog: Option<super::dialog::Dialog>,
+    /// The sudo password typed in the login dialog (never saved).
+    pub typed_sudo_password: Option<String>,
     /// The Welcome screen's selected action.
     pub welcome_row: usize,
     /// An unfinished run of the loaded profile's install: its directory and id.
@@ -226,6 +230,8 @@ impl App {
             help: false,
             confirm_quit: false,
             waiving: None,
+            dialog: None,
+            typed_sudo_password: None,
             welcome_row: 0,
             resumable: None,
             busy: false,
@@ -499,6 +505,48 @@ impl App {
 
     /// Cycles the roles of the host on the address field's cursor line:
     /// master → master+worker → worker → master.
+    /// The host on the address field's cursor line.
+    fn cursor_host(&self) -> Option<&Host> {
+        let row = self
+            .hosts_form
+            .get("hosts")
+            .map(|f| f.input.cursor().0)
+            .unwrap_or(0);
+        self.answers.hosts.get(row)
+    }
+
+    /// Opens the dialog of the host on the address field's cursor line.
+    pub fn edit_host(&mut self) {
+        if let Some(h) = self.cursor_host() {
+            self.dialog = super::dialog::Dialog::host(&self.answers, &h.address.clone());
+        }
+    }
+
+    /// Opens the login dialog.
+    pub fn edit_login(&mut self) {
+        self.dialog = Some(super::dialog::Dialog::login(&self.answers));
+    }
+
+    /// Writes the open dialog into the answers (a host dialog to every host
+    /// with `all`) and closes it; a value that cannot be used keeps it open
+    /// with the reason.
+    pub fn apply_dialog(&mut self, all: bool) {
+        let Some(d) = &self.dialog else {
+            return;
+        };
+        match d.apply(&mut self.answers, all) {
+            Ok(sudo) => {
+                if sudo.is_some() {
+                    self.typed_sudo_password = sudo;
+                }
+                self.dialog = None;
+                self.message = None;
+                self.validate();
+            }
+            Err(key) => self.message = Some(self.t(key)),
+        }
+    }
+
     pub fn cycle_roles(&mut self) {
         let row = self
             .hosts_form
@@ -655,6 +703,9 @@ impl App {
         if self.waiving.is_some() {
             return true;
         }
+        if let Some(d) = &self.dialog {
+            return d.form.typing();
+        }
         match self.screen {
             Screen::Hosts => self.hosts_form.typing(),
             Screen::Settings => self.settings_form.typing(),
@@ -700,7 +751,7 @@ impl App {
             }
         }
         if key.code == KeyCode::Esc {
-            if self.waiving.take().is_none() {
+            if self.waiving.take().is_none() && self.dialog.take().is_none() {
                 self.back();
             }
             return None;

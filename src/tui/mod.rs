@@ -7,6 +7,7 @@
 pub mod app;
 pub mod bench;
 mod chrome;
+mod dialog;
 mod form;
 mod screens;
 #[cfg(test)]
@@ -149,6 +150,9 @@ impl Runner {
         let mut s = cdwiz::connect::read_secrets(&app.answers, &Self::base(app));
         if let Some(typed) = app.typed_password() {
             s.ssh_password = Some(typed);
+        }
+        if let Some(typed) = &app.typed_sudo_password {
+            s.sudo_password = Some(typed.clone());
         }
         s
     }

@@ -19,6 +19,10 @@ fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
 }
 
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
 fn typed(app: &mut App, text: &str) {
     for c in text.chars() {
         let code = if c == '\n' {
@@ -273,7 +277,15 @@ fn screens_for(locale: &str) -> Vec<(&'static str, App)> {
     quit.confirm_quit = true;
     let mut k8s_settings = k8s_app(locale);
     k8s_settings.screen = Screen::Settings;
+    let mut login = ha_app(locale);
+    login.screen = Screen::Hosts;
+    login.on_key(ctrl('l'));
+    let mut host = ha_app(locale);
+    host.screen = Screen::Hosts;
+    host.on_key(ctrl('e'));
     vec![
+        ("hosts-login", login),
+        ("hosts-host", host),
         ("welcome", App::new(None, None, locale)),
         ("topology", topology),
         ("hosts", hosts_app(locale)),
@@ -635,4 +647,98 @@ fn every_good_profile_survives_the_forms_unchanged() {
         }
     }
     assert!(changed.is_empty(), "{}", changed.join("\n"));
+}
+
+/// Ctrl-E edits the cursor line's host (its own login user and port, data
+/// disk and dir), Ctrl-A applies the values to every host; Ctrl-L edits
+/// the login of all (auth, key file, sudo password, bastion). Applied
+/// unchanged, neither dialog changes the answers.
+#[test]
+fn the_hosts_dialogs_say_what_a_profile_can() {
+    let mut app = ha_app("en");
+    app.screen = Screen::Hosts;
+    app.hosts_form.focus = 0;
+    let loaded = app.answers.clone();
+    // Unchanged: nothing moves.
+    for c in ['e', 'l'] {
+        app.on_key(ctrl(c));
+        assert!(app.dialog.is_some());
+        app.dialog.as_mut().unwrap().form.focus_next_button();
+        app.on_key(key(KeyCode::Enter));
+        assert!(app.dialog.is_none());
+        assert_eq!(app.answers, loaded, "ctrl-{c} applied unchanged");
+    }
+    // The second host gets its own user and port.
+    app.hosts_form.fields[0]
+        .input
+        .move_cursor(ratatui_textarea::CursorMove::Top);
+    app.hosts_form.fields[0]
+        .input
+        .move_cursor(ratatui_textarea::CursorMove::Down);
+    app.on_key(ctrl('e'));
+    let f = &mut app.dialog.as_mut().unwrap().form;
+    f.focus = 0;
+    for _ in 0..4 {
+        app.on_key(key(KeyCode::Backspace));
+    }
+    typed(&mut app, "deploy\n");
+    for _ in 0..2 {
+        app.on_key(key(KeyCode::Backspace));
+    }
+    typed(&mut app, "2222");
+    app.dialog.as_mut().unwrap().form.focus_next_button();
+    app.on_key(key(KeyCode::Enter));
+    let own = app.answers.hosts[1].ssh.clone().unwrap();
+    assert_eq!(
+        (own.user.as_deref(), own.port),
+        (Some("deploy"), Some(2222))
+    );
+    assert_eq!(app.answers.hosts[0].ssh, None);
+    assert_eq!(app.answers.hosts[2].ssh, None);
+    // The data dir for every host at once.
+    app.on_key(ctrl('e'));
+    let f = &mut app.dialog.as_mut().unwrap().form;
+    f.focus = 4;
+    for _ in 0..5 {
+        app.on_key(key(KeyCode::Backspace));
+    }
+    typed(&mut app, "/srv/cd");
+    app.on_key(ctrl('a'));
+    assert!(app.answers.hosts.iter().all(|h| h.data_dir == "/srv/cd"));
+    // The login: key auth, a sudo password, a bastion with its own key.
+    app.on_key(ctrl('l'));
+    app.dialog.as_mut().unwrap().form.focus = 0;
+    for _ in 0..8 {
+        app.on_key(key(KeyCode::Backspace));
+    }
+    typed(
+        &mut app,
+        "key\n~/.ssh/site\ns3cret-pw\nops@198.51.100.10:2200\n~/.ssh/bastion\n",
+    );
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.dialog.is_none(), "{:?}", app.message);
+    assert_eq!(app.typed_sudo_password.as_deref(), Some("s3cret-pw"));
+    let saved = serde_yaml::to_string(&app.profile_answers()).unwrap();
+    assert!(!saved.contains("s3cret-pw"), "{saved}");
+    let back: cdwiz::profile::Answers = serde_yaml::from_str(&saved).unwrap();
+    let b = back.bastion().unwrap();
+    assert_eq!(
+        b.describe(),
+        "ops@198.51.100.10:2200 (key ~/.ssh/bastion)",
+        "{saved}"
+    );
+    assert_eq!(
+        back.login(&back.hosts[1]).describe("192.0.2.12"),
+        "deploy@192.0.2.12:2222 (key ~/.ssh/site, sudo password from $CDWIZ_SUDO_PASSWORD)"
+    );
+    assert!(cdwiz::profile::validate(&back).is_empty(), "{saved}");
+    // A bad auth keeps the dialog open with the reason.
+    app.on_key(ctrl('l'));
+    app.dialog.as_mut().unwrap().form.focus = 0;
+    typed(&mut app, "x");
+    app.dialog.as_mut().unwrap().form.focus_next_button();
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.dialog.is_some() && app.message.is_some());
+    app.on_key(key(KeyCode::Esc));
+    assert!(app.dialog.is_none() && app.screen == Screen::Hosts);
 }

@@ -1,6 +1,8 @@
 //! Hosts: the addresses (one per line; a pasted list becomes host rows),
 //! how to log in (the password masked, never saved), the data disk; the
-//! parsed hosts with their roles beside.
+//! parsed hosts with their roles and own values beside. Ctrl-E edits the
+//! cursor line's host (or, with Ctrl-A, every host), Ctrl-L the login of
+//! all (auth, key file, sudo password, bastion).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
@@ -15,10 +17,19 @@ use crate::tui::app::{App, Command};
 use crate::tui::chrome::{Keys, Theme, block};
 use crate::tui::form::FormKey;
 
-pub fn keys(_: &App) -> Keys {
+pub fn keys(app: &App) -> Keys {
+    if app.dialog.is_some() {
+        return vec![
+            ("Enter", "wizard.key.apply"),
+            ("Ctrl-A", "wizard.key.apply-all"),
+            ("Esc", "wizard.key.cancel"),
+        ];
+    }
     vec![
         ("Tab", "wizard.key.next-field"),
         ("Ctrl-R", "wizard.key.roles"),
+        ("Ctrl-E", "wizard.key.host-edit"),
+        ("Ctrl-L", "wizard.key.login"),
         ("Enter", "wizard.key.next"),
     ]
 }
@@ -41,6 +52,20 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(inner, form);
     form_view::draw(f, form_area, app, &app.hosts_form, &extra(app));
     let mut lines = Vec::new();
+    let login_shown = |h: &cdwiz::profile::Host| {
+        let l = app.answers.login(h);
+        let mut extra = Vec::new();
+        if l.user != app.answers.ssh.user || l.port != app.answers.ssh.port {
+            extra.push(format!("{}:{}", l.user, l.port));
+        }
+        if let Some(d) = &h.data_disk {
+            extra.push(d.clone());
+        }
+        if h.data_dir != "/data" {
+            extra.push(h.data_dir.clone());
+        }
+        extra.join(" ")
+    };
     for h in &app.answers.hosts {
         let roles: Vec<String> = h
             .roles
@@ -64,6 +89,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         lines.push(Line::from(vec![
             mark,
             Span::raw(format!("{:<16} {}", h.address, roles.join("+"))),
+            Span::styled(format!(" {}", login_shown(h)), theme.dim()),
         ]));
     }
     if lines.is_empty() {
@@ -89,11 +115,47 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             ))),
         table,
     );
+    if let Some(d) = &app.dialog {
+        let rows = d.form.fields.len() as u16 * 2 + 3;
+        // On a narrow screen the dialog takes the whole width: a wide
+        // (Chinese) character under its left edge would break the border.
+        let width = if f.area().width < 100 {
+            f.area().width
+        } else {
+            64
+        };
+        let area = crate::tui::chrome::centered(f.area(), width, rows);
+        f.render_widget(ratatui::widgets::Clear, area);
+        let (key, what) = d.title();
+        let outer = block(format!("{} {what}", app.t(key)).trim_end().to_string());
+        let inner = outer.inner(area);
+        f.render_widget(outer, area);
+        form_view::draw(f, inner, app, &d.form, &[]);
+    }
 }
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Command> {
-    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('r') {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if let Some(d) = &mut app.dialog {
+        if ctrl && key.code == KeyCode::Char('a') {
+            app.apply_dialog(true);
+            return None;
+        }
+        if d.form.on_key(key) == FormKey::Next {
+            app.apply_dialog(false);
+        }
+        return None;
+    }
+    if ctrl && key.code == KeyCode::Char('r') {
         app.cycle_roles();
+        return None;
+    }
+    if ctrl && key.code == KeyCode::Char('e') {
+        app.edit_host();
+        return None;
+    }
+    if ctrl && key.code == KeyCode::Char('l') {
+        app.edit_login();
         return None;
     }
     match app.hosts_form.on_key(key) {

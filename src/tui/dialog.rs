@@ -1,0 +1,203 @@
+//! The Hosts screen's two dialogs, each editing the one `Answers`: a host's
+//! own values (its login user and port, data disk, data dir; applied to
+//! this host or to every host) and the login of all hosts (auth, key file,
+//! sudo password, bastion).
+
+use cdwiz::profile::{Answers, HostSsh, Jump, JumpLogin, SshAuth};
+
+use super::form::{Field, Form};
+
+/// Where the typed sudo password goes (never into the profile, which names
+/// this variable instead).
+pub const SUDO_PASSWORD_ENV: &str = "CDWIZ_SUDO_PASSWORD";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialogKind {
+    /// One host's values, by address.
+    Host(String),
+    /// The login of every host and the bastion.
+    Login,
+}
+
+pub struct Dialog {
+    pub kind: DialogKind,
+    pub form: Form,
+    /// The bastion fields as shown: unchanged, a loaded mapping stays as
+    /// it was.
+    shown_jump: (String, String),
+}
+
+fn auth_word(a: SshAuth) -> &'static str {
+    match a {
+        SshAuth::Password => "password",
+        SshAuth::Key => "key",
+        SshAuth::Agent => "agent",
+    }
+}
+
+/// The bastion as one line (`user@host:port`) and its key file.
+fn jump_shown(a: &Answers) -> (String, String) {
+    match &a.ssh.jump {
+        None => (String::new(), String::new()),
+        Some(Jump::Spec(s)) => (s.clone(), String::new()),
+        Some(Jump::Login(j)) => {
+            let mut s = String::new();
+            if let Some(u) = &j.user {
+                s.push_str(&format!("{u}@"));
+            }
+            s.push_str(&j.host);
+            if let Some(p) = j.port {
+                s.push_str(&format!(":{p}"));
+            }
+            (s, j.key_file.clone().unwrap_or_default())
+        }
+    }
+}
+
+impl Dialog {
+    /// The dialog for the host at `address`, with its values in force.
+    pub fn host(a: &Answers, address: &str) -> Option<Dialog> {
+        let h = a.hosts.iter().find(|h| h.address == address)?;
+        let login = a.login(h);
+        let mut format = Field::toggle(
+            "hosts.format-data-disk",
+            "wizard.field.format-data-disk",
+            h.format_data_disk,
+        );
+        format.checked = h.format_data_disk;
+        Some(Dialog {
+            kind: DialogKind::Host(address.to_string()),
+            form: Form::new(vec![
+                Field::line("hosts.ssh.user", "wizard.field.ssh-user", &login.user),
+                Field::line(
+                    "hosts.ssh.port",
+                    "wizard.field.ssh-port",
+                    &login.port.to_string(),
+                ),
+                Field::line(
+                    "hosts.data-disk",
+                    "wizard.field.data-disk",
+                    h.data_disk.as_deref().unwrap_or(""),
+                ),
+                format,
+                Field::line("hosts.data-dir", "wizard.field.data-dir", &h.data_dir),
+            ]),
+            shown_jump: Default::default(),
+        })
+    }
+
+    /// The login dialog, with the answers' values.
+    pub fn login(a: &Answers) -> Dialog {
+        let (jump, jump_key) = jump_shown(a);
+        Dialog {
+            kind: DialogKind::Login,
+            form: Form::new(vec![
+                Field::line("ssh.auth", "wizard.field.ssh-auth", auth_word(a.ssh.auth)),
+                Field::line(
+                    "ssh.key-file",
+                    "wizard.field.key-file",
+                    a.ssh.key_file.as_deref().unwrap_or(""),
+                ),
+                Field::masked("ssh.sudo-password", "wizard.field.sudo-password"),
+                Field::line("ssh.jump", "wizard.field.jump", &jump),
+                Field::line("ssh.jump.key-file", "wizard.field.jump-key-file", &jump_key),
+            ]),
+            shown_jump: (jump, jump_key),
+        }
+    }
+
+    /// The title's catalogue key and what it names.
+    pub fn title(&self) -> (&'static str, String) {
+        match &self.kind {
+            DialogKind::Host(a) => ("wizard.dialog.host", a.clone()),
+            DialogKind::Login => ("wizard.dialog.login", String::new()),
+        }
+    }
+
+    fn value(&self, path: &str) -> String {
+        self.form.get(path).map(|f| f.value()).unwrap_or_default()
+    }
+
+    /// Writes the dialog into the answers: a host dialog to its host, or
+    /// with `all` to every host. Returns the typed sudo password, if any.
+    /// A value that cannot be used is an error (a catalogue key); nothing
+    /// is written then.
+    pub fn apply(&self, a: &mut Answers, all: bool) -> Result<Option<String>, &'static str> {
+        match &self.kind {
+            DialogKind::Host(address) => {
+                let port: u16 = self
+                    .value("hosts.ssh.port")
+                    .parse()
+                    .map_err(|_| "wizard.dialog.port-bad")?;
+                let user = self.value("hosts.ssh.user");
+                let disk = self.value("hosts.data-disk");
+                let format = self
+                    .form
+                    .get("hosts.format-data-disk")
+                    .is_some_and(|f| f.checked);
+                let dir = self.value("hosts.data-dir");
+                let (default_user, default_port) = (a.ssh.user.clone(), a.ssh.port);
+                for h in a.hosts.iter_mut().filter(|h| all || h.address == *address) {
+                    let mut o = h.ssh.clone().unwrap_or_default();
+                    o.user = (!user.is_empty() && user != default_user).then(|| user.clone());
+                    o.port = (port != default_port).then_some(port);
+                    h.ssh = (o != HostSsh::default()).then_some(o);
+                    h.data_disk = (!disk.is_empty()).then(|| disk.clone());
+                    h.format_data_disk = format && !disk.is_empty();
+                    h.data_dir = if dir.is_empty() {
+                        "/data".into()
+                    } else {
+                        dir.clone()
+                    };
+                }
+                Ok(None)
+            }
+            DialogKind::Login => {
+                let auth = match self.value("ssh.auth").as_str() {
+                    "password" => SshAuth::Password,
+                    "key" => SshAuth::Key,
+                    "agent" => SshAuth::Agent,
+                    _ => return Err("wizard.dialog.auth-bad"),
+                };
+                let s = &mut a.ssh;
+                s.auth = auth;
+                let key = self.value("ssh.key-file");
+                s.key_file = (!key.is_empty()).then_some(key);
+                if auth == SshAuth::Password {
+                    if s.password_env.is_none() && s.password_file.is_none() {
+                        s.password_env = Some("CDWIZ_SSH_PASSWORD".into());
+                    }
+                } else {
+                    s.password_env = None;
+                    s.password_file = None;
+                }
+                let shown = (self.value("ssh.jump"), self.value("ssh.jump.key-file"));
+                if shown != self.shown_jump {
+                    s.jump = match shown {
+                        (j, _) if j.is_empty() => None,
+                        (j, k) if k.is_empty() => Some(Jump::Spec(j)),
+                        (j, k) => {
+                            let (user, host, port) = cdwiz::ssh::jump::parse(&j, &s.user);
+                            Some(Jump::Login(JumpLogin {
+                                host,
+                                port: (port != 22).then_some(port),
+                                user: Some(user),
+                                auth: Some(SshAuth::Key),
+                                key_file: Some(k),
+                                password_env: None,
+                                password_file: None,
+                            }))
+                        }
+                    };
+                }
+                let sudo = self.value("ssh.sudo-password");
+                if sudo.is_empty() {
+                    return Ok(None);
+                }
+                s.sudo_password_env
+                    .get_or_insert_with(|| SUDO_PASSWORD_ENV.to_string());
+                Ok(Some(sudo))
+            }
+        }
+    }
+}
