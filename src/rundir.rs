@@ -49,8 +49,8 @@ pub fn create(base: &Path, id: &str) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Writes `text` to `path` atomically (temp file + rename), readable by the
-/// operator alone (0600).
+/// Writes `text` to `path` atomically (temp file, flushed to disk, then
+/// renamed), readable by the operator alone (0600).
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -62,6 +62,7 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
         .mode(0o600)
         .open(&tmp)?;
     f.write_all(text.as_bytes())?;
+    f.sync_all()?;
     drop(f);
     std::fs::rename(&tmp, path)
 }

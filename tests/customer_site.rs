@@ -16,6 +16,17 @@ use common::*;
 
 const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
 
+/// The platform's health, proving database and cache, answers on `vip`
+/// within 30 s.
+async fn healthy_through(vip: &str) -> bool {
+    eventually(Duration::from_secs(30), || async {
+        http_get(vip, 80, "/api/health").await
+            == Some((200, r#"{"database":"ok","cache":"ok"}"#.to_string()))
+    })
+    .await
+    .is_some()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hardened_site_with_mixed_logins_deploys_through_the_bastion() {
     let bundle = sandbox_bundle().await;
@@ -100,13 +111,8 @@ async fn a_hardened_site_with_mixed_logins_deploys_through_the_bastion() {
     let (code, _, err) = run.start(&[]).finish();
     assert_eq!(code, 0, "{err}");
     let vip = sb.vip();
-    let answered = eventually(Duration::from_secs(30), || async {
-        http_get(&vip, 80, "/api/health").await
-            == Some((200, r#"{"database":"ok","cache":"ok"}"#.to_string()))
-    })
-    .await;
     assert!(
-        answered.is_some(),
+        healthy_through(&vip).await,
         "the platform does not answer through the VIP"
     );
 
@@ -146,13 +152,8 @@ async fn a_hardened_site_with_mixed_logins_deploys_through_the_bastion() {
     tmux.keys(&["Enter"]);
     let s = tmux.wait_for("Installation complete", Duration::from_secs(300));
     assert!(s.contains(&format!("http://{vip}/")), "{s}");
-    let answered = eventually(Duration::from_secs(30), || async {
-        http_get(&vip, 80, "/api/health").await
-            == Some((200, r#"{"database":"ok","cache":"ok"}"#.to_string()))
-    })
-    .await;
     assert!(
-        answered.is_some(),
+        healthy_through(&vip).await,
         "the wizard's install does not answer through the VIP"
     );
 }

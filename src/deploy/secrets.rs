@@ -3,8 +3,6 @@
 //! hosts so that a re-run never changes a password under a running platform.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -66,20 +64,10 @@ pub fn load_or_create(path: &Path, names: &[String]) -> std::io::Result<BTreeMap
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(
-            serde_yaml::to_string(&secrets)
-                .map_err(std::io::Error::other)?
-                .as_bytes(),
+        crate::rundir::write_atomic(
+            path,
+            &serde_yaml::to_string(&secrets).map_err(std::io::Error::other)?,
         )?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
     }
     Ok(secrets)
 }

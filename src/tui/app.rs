@@ -178,8 +178,8 @@ pub struct App {
     pub waiving: Option<super::form::Field>,
     /// A dialog of the Hosts screen (one host's values, or the login).
     pub dialog: Option<super::dialog::Dialog>,
-    /// The sudo password typed in the login dialog (never saved).
-    pub typed_sudo_password: Option<String>,
+    /// Passwords typed in the Hosts screen's dialogs (never saved).
+    pub typed: super::dialog::Typed,
     /// The Welcome screen's selected action.
     pub welcome_row: usize,
     /// An unfinished run of the loaded profile's install: its directory and id.
@@ -231,7 +231,7 @@ impl App {
             confirm_quit: false,
             waiving: None,
             dialog: None,
-            typed_sudo_password: None,
+            typed: Default::default(),
             welcome_row: 0,
             resumable: None,
             busy: false,
@@ -527,17 +527,25 @@ impl App {
         self.dialog = Some(super::dialog::Dialog::login(&self.answers));
     }
 
-    /// Writes the open dialog into the answers (a host dialog to every host
-    /// with `all`) and closes it; a value that cannot be used keeps it open
+    /// Writes the open dialog into the answers (with `all`, a host dialog's
+    /// focused value to every host) and closes it; a value that cannot be used keeps it open
     /// with the reason.
     pub fn apply_dialog(&mut self, all: bool) {
         let Some(d) = &self.dialog else {
             return;
         };
         match d.apply(&mut self.answers, all) {
-            Ok(sudo) => {
-                if sudo.is_some() {
-                    self.typed_sudo_password = sudo;
+            Ok(typed) => {
+                let t = &mut self.typed;
+                if typed.sudo_password.is_some() {
+                    t.sudo_password = typed.sudo_password;
+                }
+                if typed.jump_password.is_some() {
+                    t.jump_password = typed.jump_password;
+                }
+                for (address, pw) in typed.host_passwords {
+                    t.host_passwords.retain(|(a, _)| *a != address);
+                    t.host_passwords.push((address, pw));
                 }
                 self.dialog = None;
                 self.message = None;

@@ -151,8 +151,18 @@ impl Runner {
         if let Some(typed) = app.typed_password() {
             s.ssh_password = Some(typed);
         }
-        if let Some(typed) = &app.typed_sudo_password {
-            s.sudo_password = Some(typed.clone());
+        let typed = &app.typed;
+        if let Some(pw) = &typed.sudo_password {
+            s.sudo_password = Some(pw.clone());
+            for h in s.hosts.values_mut() {
+                h.sudo_password.get_or_insert_with(|| pw.clone());
+            }
+        }
+        if let Some(pw) = &typed.jump_password {
+            s.jump_password = Some(pw.clone());
+        }
+        for (address, pw) in &typed.host_passwords {
+            s.hosts.entry(address.clone()).or_default().ssh_password = Some(pw.clone());
         }
         s
     }

@@ -698,7 +698,7 @@ fn the_hosts_dialogs_say_what_a_profile_can() {
     // The data dir for every host at once.
     app.on_key(ctrl('e'));
     let f = &mut app.dialog.as_mut().unwrap().form;
-    f.focus = 4;
+    f.focus = 7;
     for _ in 0..5 {
         app.on_key(key(KeyCode::Backspace));
     }
@@ -713,11 +713,11 @@ fn the_hosts_dialogs_say_what_a_profile_can() {
     }
     typed(
         &mut app,
-        "key\n~/.ssh/site\ns3cret-pw\nops@198.51.100.10:2200\n~/.ssh/bastion\n",
+        "key\n~/.ssh/site\ns3cret-pw\nops@198.51.100.10:2200\n~/.ssh/bastion\n\n",
     );
     app.on_key(key(KeyCode::Enter));
     assert!(app.dialog.is_none(), "{:?}", app.message);
-    assert_eq!(app.typed_sudo_password.as_deref(), Some("s3cret-pw"));
+    assert_eq!(app.typed.sudo_password.as_deref(), Some("s3cret-pw"));
     let saved = serde_yaml::to_string(&app.profile_answers()).unwrap();
     assert!(!saved.contains("s3cret-pw"), "{saved}");
     let back: cdwiz::profile::Answers = serde_yaml::from_str(&saved).unwrap();
@@ -730,6 +730,49 @@ fn the_hosts_dialogs_say_what_a_profile_can() {
     assert_eq!(
         back.login(&back.hosts[1]).describe("192.0.2.12"),
         "deploy@192.0.2.12:2222 (key ~/.ssh/site, sudo password from $CDWIZ_SUDO_PASSWORD)"
+    );
+    assert!(cdwiz::profile::validate(&back).is_empty(), "{saved}");
+    // The third host logs in by a password of its own; the bastion by its
+    // password instead of a key. Neither password is saved.
+    app.hosts_form.fields[0]
+        .input
+        .move_cursor(ratatui_textarea::CursorMove::Down);
+    app.on_key(ctrl('e'));
+    app.dialog.as_mut().unwrap().form.focus = 2;
+    for _ in 0..3 {
+        app.on_key(key(KeyCode::Backspace));
+    }
+    typed(&mut app, "password\n\nh13-pw");
+    app.dialog.as_mut().unwrap().form.focus_next_button();
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.dialog.is_none(), "{:?}", app.message);
+    app.on_key(ctrl('l'));
+    app.dialog.as_mut().unwrap().form.focus = 4;
+    for _ in 0.."~/.ssh/bastion".len() {
+        app.on_key(key(KeyCode::Backspace));
+    }
+    typed(&mut app, "\njump-pw");
+    app.dialog.as_mut().unwrap().form.focus_next_button();
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.dialog.is_none(), "{:?}", app.message);
+    assert_eq!(app.typed.jump_password.as_deref(), Some("jump-pw"));
+    assert_eq!(
+        app.typed.host_passwords,
+        [("192.0.2.13".to_string(), "h13-pw".to_string())]
+    );
+    let saved = serde_yaml::to_string(&app.profile_answers()).unwrap();
+    assert!(
+        !saved.contains("h13-pw") && !saved.contains("jump-pw"),
+        "{saved}"
+    );
+    let back: cdwiz::profile::Answers = serde_yaml::from_str(&saved).unwrap();
+    assert_eq!(
+        back.login(&back.hosts[2]).describe("192.0.2.13"),
+        "root@192.0.2.13:22 (password from $CDWIZ_SSH_PASSWORD_192_0_2_13)"
+    );
+    assert_eq!(
+        back.bastion().unwrap().describe(),
+        "ops@198.51.100.10:2200 (password from $CDWIZ_JUMP_PASSWORD)"
     );
     assert!(cdwiz::profile::validate(&back).is_empty(), "{saved}");
     // A bad auth keeps the dialog open with the reason.

@@ -1,8 +1,8 @@
 //! Hosts: the addresses (one per line; a pasted list becomes host rows),
 //! how to log in (the password masked, never saved), the data disk; the
 //! parsed hosts with their roles and own values beside. Ctrl-E edits the
-//! cursor line's host (or, with Ctrl-A, every host), Ctrl-L the login of
-//! all (auth, key file, sudo password, bastion).
+//! cursor line's host (Ctrl-A gives the focused value to every host),
+//! Ctrl-L the login of all (auth, key file, sudo password, bastion).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
