@@ -503,6 +503,34 @@ impl App {
                 .is_none_or(|v| cdwiz::secret_env::get(v).is_none())
     }
 
+    /// Hosts with a password login of their own (their own `password-env`
+    /// or `password-file`) and no password yet: not typed in their dialog,
+    /// not in their variable.
+    pub fn hosts_without_password(&self) -> Vec<String> {
+        self.answers
+            .hosts
+            .iter()
+            .filter(|h| {
+                let own = h
+                    .ssh
+                    .as_ref()
+                    .is_some_and(|o| o.password_env.is_some() || o.password_file.is_some());
+                let l = self.answers.login(h);
+                own && l.auth == SshAuth::Password
+                    && l.password_file.is_none()
+                    && !self
+                        .typed
+                        .host_passwords
+                        .iter()
+                        .any(|(a, _)| *a == h.address)
+                    && l.password_env
+                        .as_ref()
+                        .is_none_or(|v| cdwiz::secret_env::get(v).is_none())
+            })
+            .map(|h| h.address.clone())
+            .collect()
+    }
+
     /// Cycles the roles of the host on the address field's cursor line:
     /// master → master+worker → worker → master.
     /// The host on the address field's cursor line.
@@ -647,7 +675,10 @@ impl App {
             }
             Screen::Hosts => {
                 self.sync();
-                if self.problems_for(&["hosts", "ssh"]).is_empty() && !self.needs_password() {
+                if self.problems_for(&["hosts", "ssh"]).is_empty()
+                    && !self.needs_password()
+                    && self.hosts_without_password().is_empty()
+                {
                     self.go(Screen::Settings)
                 } else {
                     self.message = Some(self.t("wizard.fix-first"));

@@ -36,11 +36,20 @@ pub fn keys(app: &App) -> Keys {
 
 /// Problems that are not profile validation: a password to log in with.
 fn extra(app: &App) -> Vec<(String, String)> {
+    let mut out = Vec::new();
     if app.needs_password() {
-        vec![("ssh.password".into(), app.t("wizard.hosts.password-needed"))]
-    } else {
-        Vec::new()
+        out.push(("ssh.password".into(), app.t("wizard.hosts.password-needed")));
     }
+    let missing = app.hosts_without_password();
+    if !missing.is_empty() {
+        out.push((
+            "hosts".into(),
+            cdwiz::i18n::Msg::new("wizard.hosts.host-password-needed")
+                .arg("hosts", missing.join(", "))
+                .render(&app.locale),
+        ));
+    }
+    out
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
