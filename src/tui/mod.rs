@@ -146,16 +146,34 @@ impl Runner {
             .unwrap_or_else(|| PathBuf::from("."))
     }
 
-    fn secrets(app: &App) -> Secrets {
+    pub(super) fn secrets(app: &App) -> Secrets {
         let mut s = cdwiz::connect::read_secrets(&app.answers, &Self::base(app));
+        // A password typed for the defaults serves every host that takes its
+        // password (or sudo password) from the defaults, own login or not.
+        let inherits = |address: &str, own: fn(&cdwiz::profile::HostSsh) -> bool| {
+            app.answers
+                .hosts
+                .iter()
+                .find(|h| h.address == address)
+                .is_none_or(|h| !h.ssh.as_ref().is_some_and(own))
+        };
         if let Some(typed) = app.typed_password() {
-            s.ssh_password = Some(typed);
+            s.ssh_password = Some(typed.clone());
+            for (address, h) in s.hosts.iter_mut() {
+                if inherits(address, |o| {
+                    o.password_env.is_some() || o.password_file.is_some()
+                }) {
+                    h.ssh_password = Some(typed.clone());
+                }
+            }
         }
         let typed = &app.typed;
         if let Some(pw) = &typed.sudo_password {
             s.sudo_password = Some(pw.clone());
-            for h in s.hosts.values_mut() {
-                h.sudo_password.get_or_insert_with(|| pw.clone());
+            for (address, h) in s.hosts.iter_mut() {
+                if inherits(address, |o| o.sudo_password_env.is_some()) {
+                    h.sudo_password = Some(pw.clone());
+                }
             }
         }
         if let Some(pw) = &typed.jump_password {

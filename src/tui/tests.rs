@@ -785,3 +785,36 @@ fn the_hosts_dialogs_say_what_a_profile_can() {
     app.on_key(key(KeyCode::Esc));
     assert!(app.dialog.is_none() && app.screen == Screen::Hosts);
 }
+
+/// A password typed for the defaults reaches every host that takes its
+/// password from the defaults, also one with a login of its own (another
+/// port); a host with its own password source gets only its own.
+#[test]
+fn typed_passwords_reach_the_hosts_that_use_them() {
+    let mut answers = ha_app("en").answers;
+    answers.hosts[1].ssh = Some(cdwiz::profile::HostSsh {
+        port: Some(2222),
+        ..Default::default()
+    });
+    answers.hosts[2].ssh = Some(cdwiz::profile::HostSsh {
+        password_env: Some("CDWIZ_TEST_NEVER_SET_H13".into()),
+        ..Default::default()
+    });
+    let mut app = App::new(Some(answers), Some(PathBuf::from("ha.yaml")), "en");
+    app.screen = Screen::Hosts;
+    let pw = app
+        .hosts_form
+        .fields
+        .iter()
+        .position(|f| f.path == "ssh.password")
+        .unwrap();
+    app.hosts_form.focus = pw;
+    typed(&mut app, "default-pw");
+    let s = super::Runner::secrets(&app);
+    assert_eq!(s.ssh_password.as_deref(), Some("default-pw"));
+    assert_eq!(
+        s.hosts["192.0.2.12"].ssh_password.as_deref(),
+        Some("default-pw")
+    );
+    assert_eq!(s.hosts["192.0.2.13"].ssh_password, None);
+}
