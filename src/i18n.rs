@@ -165,3 +165,38 @@ mod tests {
         assert!(unknown.is_empty(), "keys not in the catalogue: {unknown:?}");
     }
 }
+
+#[cfg(test)]
+mod terminology {
+    /// One term per concept in Chinese (issue 18's glossary): the retired
+    /// words do not come back.
+    #[test]
+    fn no_zh_cn_message_uses_a_retired_term() {
+        let zh = include_str!("../assets/locales/zh-CN.yml");
+        let retired = [
+            ("拓扑", "部署模式"),
+            ("部署架构", "部署模式"),
+            ("告警", "警告"),
+            ("运行 %{run}", "任务"),
+            ("该运行", "该任务"),
+            ("新的运行", "新任务"),
+            ("运行目录", "任务目录"),
+            ("运行锁", "任务锁"),
+            ("未完成的运行", "未完成的任务"),
+            ("无变化", "无变更"),
+        ];
+        let mut found = Vec::new();
+        for line in zh.lines() {
+            for (old, new) in retired {
+                if line.contains(old) {
+                    found.push(format!("{line}\n    `{old}` → `{new}`"));
+                }
+            }
+            // 偏差 only for a clock's skew; an accepted check is 豁免.
+            if line.contains("偏差") && !line.contains("时钟偏差") {
+                found.push(format!("{line}\n    `偏差` → `豁免`"));
+            }
+        }
+        assert!(found.is_empty(), "{}", found.join("\n"));
+    }
+}
