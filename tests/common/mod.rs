@@ -130,7 +130,9 @@ pub struct Running {
     lines: std::sync::mpsc::Receiver<serde_json::Value>,
     /// Every line received so far.
     pub seen: Vec<serde_json::Value>,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The child's stderr as read so far, and whether the reader reached
+    /// its end.
+    stderr: std::sync::Arc<std::sync::Mutex<(String, bool)>>,
 }
 
 /// Starts cdwiz with `args`, `--output json` expected among them.
@@ -157,12 +159,21 @@ pub fn spawn_cdwiz(args: &[&std::ffi::OsStr], envs: &[(&str, &str)]) -> Running 
             }
         }
     });
-    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new((String::new(), false)));
     let sink = stderr.clone();
     std::thread::spawn(move || {
-        let mut buf = String::new();
-        let _ = stderr_pipe.read_to_string(&mut buf);
-        sink.lock().unwrap().push_str(&buf);
+        let mut buf = [0u8; 4096];
+        loop {
+            match stderr_pipe.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => sink
+                    .lock()
+                    .unwrap()
+                    .0
+                    .push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+        sink.lock().unwrap().1 = true;
     });
     Running {
         child,
@@ -216,8 +227,13 @@ impl Running {
         while let Ok(v) = self.lines.recv_timeout(Duration::from_secs(5)) {
             self.seen.push(v);
         }
-        std::thread::sleep(Duration::from_millis(100));
-        let err = self.stderr.lock().unwrap().clone();
+        // Until the reader has all of it: the pipe ends when the last holder
+        // closes it (a killed cdwiz's ssh masters may hold it a while).
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.stderr.lock().unwrap().1 && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let err = self.stderr.lock().unwrap().0.clone();
         (status.code().unwrap_or(-1), self.seen, err)
     }
 }
