@@ -3,10 +3,13 @@
 
 use std::collections::HashMap;
 
+mod data_disk;
+
 use super::{CheckResult, Status};
 use crate::bundle::{Requirements, RoleRequirements};
 use crate::i18n::Msg;
 use crate::profile::{Role, TopologyKind};
+use data_disk::data_disk;
 
 /// What one host is expected to offer.
 #[derive(Debug, Clone)]
@@ -72,11 +75,11 @@ const FSYNC_FAIL_MS: f64 = 100.0;
 const SKEW_WARN_S: f64 = 2.0;
 const SKEW_FAIL_S: f64 = 30.0;
 
-fn num(facts: &HashMap<String, String>, key: &str) -> Option<f64> {
+pub(super) fn num(facts: &HashMap<String, String>, key: &str) -> Option<f64> {
     facts.get(key).and_then(|v| v.trim().parse().ok())
 }
 
-fn fact<'a>(facts: &'a HashMap<String, String>, key: &str) -> &'a str {
+pub(super) fn fact<'a>(facts: &'a HashMap<String, String>, key: &str) -> &'a str {
     facts.get(key).map(String::as_str).unwrap_or("")
 }
 
@@ -630,272 +633,5 @@ pub(crate) fn in_subnet(addr: &str, cidr: &str) -> bool {
     (u32::from(a) & mask) == (u32::from(n) & mask)
 }
 
-/// `res.data-disk` for a disk the probe found: blank only when proven so
-/// (see `crate::disk`); anything else that stands in the way names why.
-fn data_disk(ctx: &HostContext, facts: &HashMap<String, String>, disk: &str) -> CheckResult {
-    let h = Some(ctx.address.as_str());
-    let r = |id, status, detail| CheckResult::new(id, h, status, detail);
-    let m = |key: &str| Msg::new(format!("check.{key}"));
-    let fstype = fact(facts, "disk.fstype");
-    let mounted = fact(facts, "disk.mountpoint");
-    let id = "res.data-disk";
-    match fact(facts, "disk.state") {
-        "mounted" if mounted == ctx.data_dir => r(
-            id,
-            Status::Pass,
-            m("res.data-disk.mounted")
-                .arg("disk", disk)
-                .arg("dir", &ctx.data_dir),
-        ),
-        "mounted" => r(
-            id,
-            Status::Fail,
-            m("res.data-disk.elsewhere")
-                .arg("disk", disk)
-                .arg("dir", mounted),
-        )
-        .hint(m("res.data-disk.elsewhere-hint")),
-        "blank" if ctx.format_data_disk => r(
-            id,
-            Status::Pass,
-            m("res.data-disk.blank-format")
-                .arg("disk", disk)
-                .arg("dir", &ctx.data_dir),
-        ),
-        "blank" => r(
-            id,
-            Status::Warn,
-            m("res.data-disk.blank-unused").arg("disk", disk),
-        )
-        .hint(m("res.data-disk.blank-unused-hint")),
-        "ours" if ctx.format_data_disk => r(
-            id,
-            Status::Pass,
-            m("res.data-disk.ours")
-                .arg("disk", disk)
-                .arg("dir", &ctx.data_dir),
-        ),
-        "fs" if ctx.format_data_disk => r(
-            id,
-            Status::Fail,
-            m("res.data-disk.not-blank")
-                .arg("disk", disk)
-                .arg("fstype", fstype),
-        )
-        .hint(m("res.data-disk.not-blank-hint")),
-        "fs" | "ours" => r(
-            id,
-            Status::Warn,
-            m("res.data-disk.unmounted")
-                .arg("disk", disk)
-                .arg("fstype", fstype),
-        )
-        .fix(format!(
-            "mkdir -p {d} && mount {disk} {d}",
-            d = ctx.data_dir
-        )),
-        // busy, unknown, or a probe that said nothing: never taken as blank.
-        _ => r(
-            id,
-            if ctx.format_data_disk {
-                Status::Fail
-            } else {
-                Status::Warn
-            },
-            crate::disk::reason(disk, fact(facts, "disk.why")),
-        )
-        .hint(Msg::new("disk.hint"))
-        .fix(format!("lsblk {disk}; wipefs --no-act {disk}")),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ctx() -> HostContext {
-        HostContext {
-            address: "192.0.2.11".into(),
-            roles: vec![Role::Master],
-            topology: TopologyKind::HaKeepalived,
-            data_dir: "/data".into(),
-            data_disk: Some("/dev/vdb".into()),
-            format_data_disk: true,
-            ports: vec![80, 8080],
-            interface: Some("eth0".into()),
-            vip: Some("192.0.2.100".into()),
-            architectures: vec!["amd64".into()],
-            requirements: Requirements {
-                master: RoleRequirements {
-                    cpus: 4,
-                    memory_gib: 8,
-                    data_gib: 50,
-                },
-                sysctl: [("vm.max_map_count".to_string(), 262144)].into(),
-                ..Default::default()
-            },
-            sent_at: 1000.0,
-            install_id: "abc".into(),
-        }
-    }
-
-    fn healthy() -> HashMap<String, String> {
-        [
-            ("time.epoch", "1000.3"),
-            ("hostname", "node1"),
-            ("os.id", "openEuler"),
-            ("os.version", "22.03"),
-            ("os.name", "openEuler 22.03 (LTS-SP1)"),
-            ("kernel", "5.10.0-136.12.0.86.oe2203sp1.x86_64"),
-            ("arch", "x86_64"),
-            ("cpus", "8"),
-            ("mem.kb", "16303428"),
-            ("swap.kb", "0"),
-            ("sysctl.vm.max_map_count", "262144"),
-            ("nofile", "1048576"),
-            ("data.dir.base", "/"),
-            ("data.dir.avail.kb", "104857600"),
-            ("disk.present", "yes"),
-            ("disk.bytes", "107374182400"),
-            ("disk.state", "blank"),
-            ("disk.fstype", ""),
-            ("disk.mountpoint", ""),
-            ("disk.write.mb_s", "300"),
-            ("disk.fsync.ms", "1.20"),
-            ("ports.listening", "22 111"),
-            ("docker.client", "20.10.24"),
-            ("docker.server", "20.10.24"),
-            ("docker.storage", "overlay2"),
-            ("selinux", "disabled"),
-            ("firewall", ""),
-            ("time.sync", "chronyd"),
-            ("iface.exists", "yes"),
-            ("iface.addrs", "192.0.2.11/24"),
-            ("vip.answers", "no"),
-            ("peer.192.0.2.12.tcp", "yes"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
-    fn status(results: &[CheckResult], id: &str) -> Status {
-        results
-            .iter()
-            .find(|r| r.id == id)
-            .map(|r| r.status)
-            .unwrap()
-    }
-
-    #[test]
-    fn a_healthy_host_passes_everything() {
-        let results = evaluate_host(&ctx(), &healthy());
-        let bad: Vec<_> = results
-            .iter()
-            .filter(|r| r.status != Status::Pass)
-            .collect();
-        assert!(bad.is_empty(), "{bad:#?}");
-    }
-
-    #[test]
-    fn each_fault_is_caught_by_its_check_with_a_fix() {
-        let cases: &[(&str, &str, &str, Status)] = &[
-            ("cpus", "2", "res.cpu", Status::Fail),
-            ("mem.kb", "4000000", "res.memory", Status::Fail),
-            ("arch", "aarch64", "os.arch", Status::Fail),
-            ("kernel", "3.2.0", "os.kernel", Status::Fail),
-            ("os.id", "gentoo", "os.distribution", Status::Warn),
-            ("ports.listening", "22 8080", "net.ports", Status::Fail),
-            ("docker.server", "", "runtime.docker", Status::Fail),
-            ("docker.client", "", "runtime.docker", Status::Fail),
-            ("docker.server", "19.03.1", "runtime.docker", Status::Fail),
-            ("selinux", "enforcing", "sys.selinux", Status::Warn),
-            ("firewall", "firewalld ", "sys.firewall", Status::Warn),
-            ("swap.kb", "2097148", "sys.swap", Status::Warn),
-            (
-                "sysctl.vm.max_map_count",
-                "65530",
-                "sys.max-map-count",
-                Status::Warn,
-            ),
-            ("nofile", "1024", "sys.nofile", Status::Warn),
-            ("time.epoch", "1100", "time.skew", Status::Fail),
-            ("time.epoch", "1005", "time.skew", Status::Warn),
-            ("vip.answers", "yes", "net.vip-free", Status::Fail),
-            (
-                "iface.addrs",
-                "198.51.100.7/24",
-                "net.vip-subnet",
-                Status::Fail,
-            ),
-            ("iface.exists", "no", "net.interface", Status::Fail),
-            ("disk.present", "no", "res.data-disk", Status::Fail),
-            ("disk.state", "fs", "res.data-disk", Status::Fail),
-            ("disk.state", "busy", "res.data-disk", Status::Fail),
-            ("disk.state", "unknown", "res.data-disk", Status::Fail),
-            ("disk.state", "", "res.data-disk", Status::Fail),
-            ("disk.write.mb_s", "5", "res.disk-write", Status::Fail),
-            ("disk.write.mb_s", "", "res.disk-write", Status::Fail),
-            ("disk.fsync.ms", "40", "res.disk-fsync", Status::Warn),
-            (
-                "prior.install",
-                "{\"run\":\"x\"}",
-                "prior.install",
-                Status::Warn,
-            ),
-        ];
-        for (key, value, id, want) in cases {
-            let mut f = healthy();
-            f.insert(key.to_string(), value.to_string());
-            let results = evaluate_host(&ctx(), &f);
-            assert_eq!(status(&results, id), *want, "{key}={value} -> {id}");
-        }
-        let mut f = healthy();
-        f.insert("ports.listening".into(), "8080".into());
-        let r = evaluate_host(&ctx(), &f);
-        let ports = r.iter().find(|r| r.id == "net.ports").unwrap();
-        assert_eq!(ports.fix.as_deref(), Some("ss -ltnp '( sport = :8080 )'"));
-    }
-
-    #[test]
-    fn a_rerun_of_the_same_install_owns_its_ports() {
-        let mut f = healthy();
-        f.insert("ports.listening".into(), "22 80 8080".into());
-        f.insert(
-            "prior.install".into(),
-            r#"{"install":"abc","ports":[80,8080]}"#.into(),
-        );
-        let r = evaluate_host(&ctx(), &f);
-        assert_eq!(status(&r, "net.ports"), Status::Pass);
-        assert_eq!(status(&r, "prior.install"), Status::Pass);
-        f.insert(
-            "prior.install".into(),
-            r#"{"install":"other","ports":[80,8080]}"#.into(),
-        );
-        let r = evaluate_host(&ctx(), &f);
-        assert_eq!(status(&r, "net.ports"), Status::Fail);
-        assert_eq!(status(&r, "prior.install"), Status::Warn);
-    }
-
-    #[test]
-    fn a_tiny_data_dir_fails_when_no_disk_will_hold_the_data() {
-        let mut c = ctx();
-        c.format_data_disk = false;
-        c.data_disk = None;
-        let mut f = healthy();
-        f.insert("data.dir.avail.kb".into(), "0".into());
-        assert_eq!(
-            status(&evaluate_host(&c, &f), "res.data-space"),
-            Status::Fail
-        );
-    }
-
-    #[test]
-    fn subnets_and_versions() {
-        assert!(in_subnet("10.77.0.100", "10.77.0.11/24"));
-        assert!(!in_subnet("10.77.1.100", "10.77.0.11/24"));
-        assert!(version_at_least("20.10.24+dfsg1", "20.10"));
-        assert!(!version_at_least("19.03.15", "20.10"));
-        assert!(version_at_least("5.10.0-136.oe2203.x86_64", "4.0"));
-    }
-}
+mod tests;

@@ -1,0 +1,440 @@
+//! The wizard's forms and dialogs against the one `Answers`: building the
+//! forms from the answers, writing what the operator typed back (keeping
+//! what a form does not show), the Hosts screen's dialogs, and the answers
+//! as a profile to save.
+
+use cdwiz::profile::{
+    AcceptCheck, Answers, Host, Role, SshAuth, SshSettings, Topology, TopologyKind,
+};
+
+use super::{App, PASSWORD_FIELD};
+use crate::tui::form::{Field, Form};
+use cdwiz::checks::Status;
+
+/// The VRRP router id the settings form shows when the profile gives none
+/// (what the rendered keepalived.conf uses then).
+const DEFAULT_ROUTER_ID: u8 = cdwiz::profile::DEFAULT_VIRTUAL_ROUTER_ID;
+
+impl App {
+    /// The password typed on the hosts screen (never saved).
+    pub fn typed_password(&self) -> Option<String> {
+        self.hosts_form
+            .get(PASSWORD_FIELD)
+            .map(|f| f.value())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub(super) fn build_forms(&mut self) {
+        let a = &self.answers;
+        let ips: Vec<String> = a.hosts.iter().map(|h| h.address.clone()).collect();
+        let first = a.hosts.first();
+        self.hosts_form_shown = (
+            first.and_then(|h| h.data_disk.clone()).unwrap_or_default(),
+            first.is_some_and(|h| h.format_data_disk),
+            first
+                .map(|h| h.data_dir.clone())
+                .unwrap_or_else(|| "/data".into()),
+        );
+        self.hosts_form = Form::new(vec![
+            Field::multi("hosts", "wizard.field.hosts", &ips.join("\n")),
+            Field::line("ssh.user", "wizard.field.ssh-user", &a.ssh.user),
+            Field::line("ssh.port", "wizard.field.ssh-port", &a.ssh.port.to_string()),
+            Field::masked(PASSWORD_FIELD, "wizard.field.ssh-password"),
+            Field::line(
+                "hosts.data-disk",
+                "wizard.field.data-disk",
+                first.and_then(|h| h.data_disk.as_deref()).unwrap_or(""),
+            ),
+            Field::toggle(
+                "hosts.format-data-disk",
+                "wizard.field.format-data-disk",
+                first.is_some_and(|h| h.format_data_disk),
+            ),
+            Field::line(
+                "hosts.data-dir",
+                "wizard.field.data-dir",
+                first.map(|h| h.data_dir.as_str()).unwrap_or("/data"),
+            ),
+        ]);
+        self.rebuild_settings_form();
+    }
+
+    pub(super) fn rebuild_settings_form(&mut self) {
+        let a = &self.answers;
+        let t = &a.topology;
+        let mut fields = Vec::new();
+        match t.kind {
+            TopologyKind::HaKeepalived => {
+                fields.push(Field::line(
+                    "topology.vip",
+                    "wizard.field.vip",
+                    t.vip.as_deref().unwrap_or(""),
+                ));
+                fields.push(Field::line(
+                    "topology.interface",
+                    "wizard.field.interface",
+                    t.interface.as_deref().unwrap_or("eth0"),
+                ));
+                fields.push(Field::line(
+                    "topology.virtual-router-id",
+                    "wizard.field.router-id",
+                    &t.virtual_router_id.unwrap_or(DEFAULT_ROUTER_ID).to_string(),
+                ));
+            }
+            TopologyKind::HaLb => {
+                fields.push(Field::line(
+                    "topology.lb-address",
+                    "wizard.field.lb-address",
+                    t.lb_address.as_deref().unwrap_or(""),
+                ));
+                fields.push(Field::line(
+                    "topology.lb-port",
+                    "wizard.field.lb-port",
+                    &t.lb_port.map(|p| p.to_string()).unwrap_or_default(),
+                ));
+            }
+            TopologyKind::K8s => {
+                fields.push(Field::line(
+                    "topology.kubeconfig",
+                    "wizard.field.kubeconfig",
+                    t.kubeconfig.as_deref().unwrap_or("~/.kube/config"),
+                ));
+                fields.push(Field::line(
+                    "topology.context",
+                    "wizard.field.context",
+                    t.context.as_deref().unwrap_or(""),
+                ));
+                fields.push(Field::line(
+                    "topology.namespace",
+                    "wizard.field.namespace",
+                    t.namespace.as_deref().unwrap_or("cd"),
+                ));
+                fields.push(Field::line(
+                    "topology.storage-class",
+                    "wizard.field.storage-class",
+                    t.storage_class.as_deref().unwrap_or(""),
+                ));
+                fields.push(Field::line(
+                    "topology.registry",
+                    "wizard.field.registry",
+                    t.registry.as_deref().unwrap_or(""),
+                ));
+                fields.push(Field::line(
+                    "topology.pull-secret",
+                    "wizard.field.pull-secret",
+                    t.pull_secret.as_deref().unwrap_or(""),
+                ));
+                fields.push(Field::line(
+                    "topology.rollout-timeout",
+                    "wizard.field.rollout-timeout",
+                    &t.rollout_timeout
+                        .unwrap_or(cdwiz::deploy::k8s::ROLLOUT_TIMEOUT)
+                        .to_string(),
+                ));
+            }
+            TopologyKind::Single => {}
+        }
+        fields.push(Field::line(
+            "settings.admin-user",
+            "wizard.field.admin-user",
+            &a.settings.admin_user,
+        ));
+        fields.push(Field::line(
+            "settings.timezone",
+            "wizard.field.timezone",
+            &a.settings.timezone,
+        ));
+        fields.push(Field::line("bundle", "wizard.field.bundle", &a.bundle));
+        let focus_button = !self.settings_form.fields.is_empty() && self.settings_form.on_button();
+        self.settings_form = Form::new(fields);
+        if focus_button {
+            self.settings_form.focus_next_button();
+        }
+    }
+
+    /// Writes the forms into the answers and validates them.
+    pub fn sync(&mut self) {
+        let hf = &self.hosts_form;
+        let get = |f: &Form, k: &str| f.get(k).map(|x| x.value()).unwrap_or_default();
+        let ips: Vec<String> = get(hf, "hosts")
+            .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        let kind = self.answers.topology.kind;
+        let disk = get(hf, "hosts.data-disk");
+        let format = hf.get("hosts.format-data-disk").is_some_and(|f| f.checked);
+        let data_dir = get(hf, "hosts.data-dir");
+        let n = ips.len();
+        let before = std::mem::take(&mut self.answers.hosts);
+        let (shown_disk, shown_format, shown_dir) = self.hosts_form_shown.clone();
+        self.answers.hosts = ips
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| {
+                let mut h = Host {
+                    address: ip.clone(),
+                    roles: self
+                        .roles
+                        .get(ip)
+                        .cloned()
+                        .unwrap_or_else(|| default_roles(kind, i, n)),
+                    data_disk: (!disk.is_empty()).then(|| disk.clone()),
+                    format_data_disk: format && !disk.is_empty(),
+                    data_dir: if data_dir.is_empty() {
+                        "/data".into()
+                    } else {
+                        data_dir.clone()
+                    },
+                    ssh: None,
+                };
+                // A host that was there keeps its own login (not edited on
+                // this form) and each value the operator left as shown.
+                if let Some(old) = before.iter().find(|o| o.address == *ip) {
+                    h.ssh = old.ssh.clone();
+                    if disk == shown_disk {
+                        h.data_disk = old.data_disk.clone();
+                    }
+                    if format == shown_format && disk == shown_disk {
+                        h.format_data_disk = old.format_data_disk;
+                    }
+                    if data_dir == shown_dir {
+                        h.data_dir = old.data_dir.clone();
+                    }
+                }
+                h
+            })
+            .collect();
+        self.answers.ssh.user = get(hf, "ssh.user");
+        if let Ok(p) = get(hf, "ssh.port").parse() {
+            self.answers.ssh.port = p;
+        }
+        let sf = &self.settings_form;
+        let t = &mut self.answers.topology;
+        let opt = |k: &str| Some(get(sf, k)).filter(|v| !v.is_empty());
+        match kind {
+            TopologyKind::HaKeepalived => {
+                t.vip = opt("topology.vip");
+                t.interface = opt("topology.interface");
+                let id = opt("topology.virtual-router-id").and_then(|v| v.parse().ok());
+                // The form shows keepalived's default when none was given;
+                // left as shown, the profile keeps saying nothing.
+                if !(t.virtual_router_id.is_none() && id == Some(DEFAULT_ROUTER_ID)) {
+                    t.virtual_router_id = id;
+                }
+            }
+            TopologyKind::HaLb => {
+                t.lb_address = opt("topology.lb-address");
+                t.lb_port = opt("topology.lb-port").and_then(|v| v.parse().ok());
+            }
+            TopologyKind::K8s => {
+                t.kubeconfig = opt("topology.kubeconfig");
+                t.context = opt("topology.context");
+                t.namespace = opt("topology.namespace");
+                t.storage_class = opt("topology.storage-class");
+                t.registry = opt("topology.registry");
+                t.pull_secret = opt("topology.pull-secret");
+                // The default is not written into the answers; what is not
+                // a number is out of range (validation says so).
+                t.rollout_timeout = opt("topology.rollout-timeout")
+                    .map(|v| v.trim().parse().unwrap_or(0))
+                    .filter(|v| *v != cdwiz::deploy::k8s::ROLLOUT_TIMEOUT);
+            }
+            TopologyKind::Single => {}
+        }
+        if let Some(v) = opt("settings.admin-user") {
+            self.answers.settings.admin_user = v;
+        }
+        if let Some(v) = opt("settings.timezone") {
+            self.answers.settings.timezone = v;
+        }
+        if let Some(v) = opt("bundle") {
+            self.answers.bundle = v;
+        }
+        self.validate();
+    }
+
+    /// Password login with no typed password and no environment variable.
+    pub fn needs_password(&self) -> bool {
+        let ssh = &self.answers.ssh;
+        ssh.auth == SshAuth::Password
+            && self.typed_password().is_none()
+            && ssh.password_file.is_none()
+            && ssh
+                .password_env
+                .as_ref()
+                .is_none_or(|v| cdwiz::secret_env::get(v).is_none())
+    }
+
+    /// Hosts with a password login of their own (their own `password-env`
+    /// or `password-file`) and no password yet: not typed in their dialog,
+    /// not in their variable.
+    pub fn hosts_without_password(&self) -> Vec<String> {
+        self.answers
+            .hosts
+            .iter()
+            .filter(|h| {
+                let own = h
+                    .ssh
+                    .as_ref()
+                    .is_some_and(|o| o.password_env.is_some() || o.password_file.is_some());
+                let l = self.answers.login(h);
+                own && l.auth == SshAuth::Password
+                    && l.password_file.is_none()
+                    && !self
+                        .typed
+                        .host_passwords
+                        .iter()
+                        .any(|(a, _)| *a == h.address)
+                    && l.password_env
+                        .as_ref()
+                        .is_none_or(|v| cdwiz::secret_env::get(v).is_none())
+            })
+            .map(|h| h.address.clone())
+            .collect()
+    }
+
+    /// Cycles the roles of the host on the address field's cursor line:
+    /// master → master+worker → worker → master.
+    /// The host on the address field's cursor line.
+    pub(super) fn cursor_host(&self) -> Option<&Host> {
+        let row = self
+            .hosts_form
+            .get("hosts")
+            .map(|f| f.input.cursor().0)
+            .unwrap_or(0);
+        self.answers.hosts.get(row)
+    }
+
+    /// Opens the dialog of the host on the address field's cursor line.
+    pub fn edit_host(&mut self) {
+        if let Some(h) = self.cursor_host() {
+            self.dialog = crate::tui::dialog::Dialog::host(&self.answers, &h.address.clone());
+        }
+    }
+
+    /// Opens the login dialog.
+    pub fn edit_login(&mut self) {
+        self.dialog = Some(crate::tui::dialog::Dialog::login(&self.answers));
+    }
+
+    /// Writes the open dialog into the answers (with `all`, a host dialog's
+    /// focused value to every host) and closes it; a value that cannot be used keeps it open
+    /// with the reason.
+    pub fn apply_dialog(&mut self, all: bool) {
+        let Some(d) = &self.dialog else {
+            return;
+        };
+        match d.apply(&mut self.answers, all) {
+            Ok(typed) => {
+                let t = &mut self.typed;
+                if typed.sudo_password.is_some() {
+                    t.sudo_password = typed.sudo_password;
+                }
+                if typed.jump_password.is_some() {
+                    t.jump_password = typed.jump_password;
+                }
+                for (address, pw) in typed.host_passwords {
+                    t.host_passwords.retain(|(a, _)| *a != address);
+                    t.host_passwords.push((address, pw));
+                }
+                self.dialog = None;
+                self.message = None;
+                self.validate();
+            }
+            Err(key) => self.message = Some(self.t(key)),
+        }
+    }
+
+    pub fn cycle_roles(&mut self) {
+        let row = self
+            .hosts_form
+            .get("hosts")
+            .map(|f| f.input.cursor().0)
+            .unwrap_or(0);
+        let Some(h) = self.answers.hosts.get(row) else {
+            return;
+        };
+        let next = match h.roles.as_slice() {
+            [Role::Master] => vec![Role::Master, Role::Worker],
+            [Role::Master, Role::Worker] => vec![Role::Worker],
+            _ => vec![Role::Master],
+        };
+        self.roles.insert(h.address.clone(), next);
+        self.sync();
+    }
+
+    /// The answers as a profile to save: the typed password is not in it
+    /// (the profile names the variable it comes from instead).
+    pub fn profile_answers(&self) -> Answers {
+        let mut a = self.answers.clone();
+        if a.ssh.auth == SshAuth::Password
+            && a.ssh.password_env.is_none()
+            && a.ssh.password_file.is_none()
+        {
+            a.ssh.password_env = Some("CDWIZ_SSH_PASSWORD".into());
+        }
+        a.accept_checks.extend(
+            self.checks
+                .results
+                .values()
+                .filter(|r| {
+                    r.status == Status::Warn && r.waived.is_none() && self.checks.warns_accepted
+                })
+                .filter(|r| {
+                    !self
+                        .answers
+                        .accept_checks
+                        .iter()
+                        .any(|w| w.check == r.id && w.host == r.host)
+                })
+                .map(|r| AcceptCheck {
+                    check: r.id.to_string(),
+                    host: r.host.clone(),
+                    reason: "accepted in the wizard".into(),
+                }),
+        );
+        a
+    }
+}
+
+fn default_roles(kind: TopologyKind, i: usize, n: usize) -> Vec<Role> {
+    match kind {
+        TopologyKind::Single => vec![Role::Master, Role::Worker],
+        // HA: every host a master; the last also a worker.
+        _ if i + 1 == n => vec![Role::Master, Role::Worker],
+        _ => vec![Role::Master],
+    }
+}
+
+pub(super) fn default_answers() -> Answers {
+    Answers {
+        version: cdwiz::profile::PROFILE_VERSION,
+        bundle: "sandbox".into(),
+        topology: Topology {
+            kind: TopologyKind::Single,
+            vip: None,
+            interface: None,
+            virtual_router_id: None,
+            lb_address: None,
+            lb_port: None,
+            kubeconfig: None,
+            context: None,
+            namespace: None,
+            storage_class: None,
+            registry: None,
+            pull_secret: None,
+            replicas: Default::default(),
+            rollout_timeout: None,
+        },
+        ssh: SshSettings {
+            auth: SshAuth::Password,
+            password_env: Some("CDWIZ_SSH_PASSWORD".into()),
+            ..Default::default()
+        },
+        hosts: Vec::new(),
+        settings: Default::default(),
+        accept_checks: Vec::new(),
+        hooks: Default::default(),
+    }
+}
