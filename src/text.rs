@@ -7,7 +7,8 @@
 /// without control characters other than tab and, when `keep_newlines`,
 /// newline.
 pub fn clean(s: &str, keep_newlines: bool) -> String {
-    if !s.chars().any(char::is_control) || (keep_newlines && !needs_cleaning(s)) {
+    let kept = |c: char| c == '\t' || (keep_newlines && c == '\n');
+    if !s.chars().any(|c| c.is_control() && !kept(c)) {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len());
@@ -51,10 +52,6 @@ pub fn clean(s: &str, keep_newlines: bool) -> String {
         }
     }
     out
-}
-
-fn needs_cleaning(s: &str) -> bool {
-    s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
 }
 
 /// One line of remote text: cleaned, newlines included.

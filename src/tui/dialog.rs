@@ -86,12 +86,11 @@ impl Dialog {
     pub fn host(a: &Answers, address: &str) -> Option<Dialog> {
         let h = a.hosts.iter().find(|h| h.address == address)?;
         let login = a.login(h);
-        let mut format = Field::toggle(
+        let format = Field::toggle(
             "hosts.format-data-disk",
             "wizard.field.format-data-disk",
             h.format_data_disk,
         );
-        format.checked = h.format_data_disk;
         Some(Dialog {
             kind: DialogKind::Host(address.to_string()),
             form: Form::new(vec![

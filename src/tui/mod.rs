@@ -13,11 +13,11 @@ mod screens;
 #[cfg(test)]
 mod tests;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cdwiz::connect::{Connector, Secrets};
+use cdwiz::connect::Connector;
 use cdwiz::deploy::state::{State, StateStore};
 use cdwiz::deploy::{RunContext, Targets};
 use cdwiz::event::Event;
@@ -139,50 +139,7 @@ impl Runner {
 
     /// The profile's directory (relative bundle and hook paths), else here.
     fn base(app: &App) -> PathBuf {
-        app.profile
-            .as_ref()
-            .and_then(|p| p.parent())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."))
-    }
-
-    pub(super) fn secrets(app: &App) -> Secrets {
-        let mut s = cdwiz::connect::read_secrets(&app.answers, &Self::base(app));
-        // A password typed for the defaults serves every host that takes its
-        // password (or sudo password) from the defaults, own login or not.
-        let inherits = |address: &str, own: fn(&cdwiz::profile::HostSsh) -> bool| {
-            app.answers
-                .hosts
-                .iter()
-                .find(|h| h.address == address)
-                .is_none_or(|h| !h.ssh.as_ref().is_some_and(own))
-        };
-        if let Some(typed) = app.typed_password() {
-            s.ssh_password = Some(typed.clone());
-            for (address, h) in s.hosts.iter_mut() {
-                if inherits(address, |o| {
-                    o.password_env.is_some() || o.password_file.is_some()
-                }) {
-                    h.ssh_password = Some(typed.clone());
-                }
-            }
-        }
-        let typed = &app.typed;
-        if let Some(pw) = &typed.sudo_password {
-            s.sudo_password = Some(pw.clone());
-            for (address, h) in s.hosts.iter_mut() {
-                if inherits(address, |o| o.sudo_password_env.is_some()) {
-                    h.sudo_password = Some(pw.clone());
-                }
-            }
-        }
-        if let Some(pw) = &typed.jump_password {
-            s.jump_password = Some(pw.clone());
-        }
-        for (address, pw) in &typed.host_passwords {
-            s.hosts.entry(address.clone()).or_default().ssh_password = Some(pw.clone());
-        }
-        s
+        app.profile_dir()
     }
 
     /// The wizard's run directory, made (with its log) on first use.
@@ -203,7 +160,7 @@ impl Runner {
                 cdwiz::rundir::create(&private, &id)
             })
             .unwrap_or_else(|_| self.data_dir.join("runs").join(&id));
-        let secrets = Self::secrets(app);
+        let secrets = app.secrets();
         let _ = crate::logging::to_run_dir(&dir, secrets.values());
         tracing::info!(run = %id, "wizard run");
         self.run_dir = Some(dir.clone());
@@ -250,7 +207,7 @@ impl Runner {
                 let run_dir = self.run_dir(app);
                 let connector = Arc::new(Connector::new(
                     &answers,
-                    Self::secrets(app),
+                    app.secrets(),
                     &data_dir,
                     std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz")),
                 ));
@@ -325,7 +282,7 @@ impl Runner {
             Command::Uninstall => {
                 let connector = Arc::new(Connector::new(
                     &answers,
-                    Self::secrets(app),
+                    app.secrets(),
                     &data_dir,
                     std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz")),
                 ));
@@ -378,10 +335,10 @@ impl Runner {
                 let take_over = matches!(c, Command::Resume(_));
                 if let Command::Resume(dir) = &c {
                     self.run_dir = Some(dir.clone());
-                    let _ = crate::logging::to_run_dir(dir, Self::secrets(app).values());
+                    let _ = crate::logging::to_run_dir(dir, app.secrets().values());
                 }
                 let run_dir = self.run_dir(app);
-                let secrets = Self::secrets(app);
+                let secrets = app.secrets();
                 let connector = Arc::new(Connector::new(
                     &answers,
                     secrets.clone(),

@@ -810,7 +810,7 @@ fn typed_passwords_reach_the_hosts_that_use_them() {
         .unwrap();
     app.hosts_form.focus = pw;
     typed(&mut app, "default-pw");
-    let s = super::Runner::secrets(&app);
+    let s = app.secrets();
     assert_eq!(s.ssh_password.as_deref(), Some("default-pw"));
     assert_eq!(
         s.hosts["192.0.2.12"].ssh_password.as_deref(),

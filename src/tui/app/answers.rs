@@ -3,6 +3,9 @@
 //! what a form does not show), the Hosts screen's dialogs, and the answers
 //! as a profile to save.
 
+use std::path::{Path, PathBuf};
+
+use cdwiz::connect::Secrets;
 use cdwiz::profile::{
     AcceptCheck, Answers, Host, Role, SshAuth, SshSettings, Topology, TopologyKind,
 };
@@ -16,6 +19,56 @@ use cdwiz::checks::Status;
 const DEFAULT_ROUTER_ID: u8 = cdwiz::profile::DEFAULT_VIRTUAL_ROUTER_ID;
 
 impl App {
+    /// The profile's directory (relative bundle and hook paths), else here.
+    pub fn profile_dir(&self) -> PathBuf {
+        self.profile
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// The secrets of the answers: what their variables and files hold,
+    /// and what the operator typed (never saved).
+    pub fn secrets(&self) -> Secrets {
+        let mut s = cdwiz::connect::read_secrets(&self.answers, &self.profile_dir());
+        // A password typed for the defaults serves every host that takes its
+        // password (or sudo password) from the defaults, own login or not.
+        let inherits = |address: &str, own: fn(&cdwiz::profile::HostSsh) -> bool| {
+            self.answers
+                .hosts
+                .iter()
+                .find(|h| h.address == address)
+                .is_none_or(|h| !h.ssh.as_ref().is_some_and(own))
+        };
+        if let Some(typed) = self.typed_password() {
+            s.ssh_password = Some(typed.clone());
+            for (address, h) in s.hosts.iter_mut() {
+                if inherits(address, |o| {
+                    o.password_env.is_some() || o.password_file.is_some()
+                }) {
+                    h.ssh_password = Some(typed.clone());
+                }
+            }
+        }
+        let typed = &self.typed;
+        if let Some(pw) = &typed.sudo_password {
+            s.sudo_password = Some(pw.clone());
+            for (address, h) in s.hosts.iter_mut() {
+                if inherits(address, |o| o.sudo_password_env.is_some()) {
+                    h.sudo_password = Some(pw.clone());
+                }
+            }
+        }
+        if let Some(pw) = &typed.jump_password {
+            s.jump_password = Some(pw.clone());
+        }
+        for (address, pw) in &typed.host_passwords {
+            s.hosts.entry(address.clone()).or_default().ssh_password = Some(pw.clone());
+        }
+        s
+    }
+
     /// The password typed on the hosts screen (never saved).
     pub fn typed_password(&self) -> Option<String> {
         self.hosts_form
