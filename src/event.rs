@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::checks::CheckResult;
+use crate::outcome::CheckResult;
 
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -28,6 +28,14 @@ pub enum Event {
     ImageProgress { host: String, sent: u64, total: u64 },
     /// One line of a host's log (commands, hooks, container output).
     HostLog { host: String, line: String },
+    /// A lock left by a dead run was taken over (`--resume`): where (a
+    /// host, or `namespace/NS`) and who held it.
+    LockTakenOver {
+        place: String,
+        run: String,
+        pid: u32,
+        installer: String,
+    },
 }
 
 /// How a deploy step ended.

@@ -4,6 +4,7 @@
 rust_i18n::i18n!("assets/locales", fallback = "en");
 
 pub mod bundle;
+pub mod catalogue;
 pub mod checks;
 pub mod cluster;
 pub mod connect;
@@ -12,11 +13,14 @@ pub mod disk;
 pub mod docker;
 pub mod event;
 pub mod i18n;
+pub mod outcome;
 pub mod paths;
 pub mod pipeline;
 pub mod plan;
 pub mod profile;
+pub mod redact;
 pub mod render;
+pub mod run;
 pub mod rundir;
 pub mod sandbox;
 pub mod secret_env;

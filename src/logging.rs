@@ -12,34 +12,14 @@ struct Redacting {
     file: Arc<Mutex<tracing_appender::rolling::RollingFileAppender>>,
 }
 
-/// Every secret value known so far: the operator's, then the generated ones
-/// once the run has them.
-fn secrets() -> &'static std::sync::RwLock<Vec<String>> {
-    static SECRETS: std::sync::OnceLock<std::sync::RwLock<Vec<String>>> =
-        std::sync::OnceLock::new();
-    SECRETS.get_or_init(|| std::sync::RwLock::new(Vec::new()))
-}
-
-/// Adds values to redact from everything logged from now on (the
-/// generated secrets, known only once the run has loaded them).
+/// Adds values to redact from everything logged from now on.
 pub fn redact_also<S: AsRef<str>>(values: &[S]) {
-    let mut all = secrets().write().unwrap_or_else(|e| e.into_inner());
-    for v in values {
-        let v = v.as_ref();
-        if !v.is_empty() && !all.iter().any(|x| x == v) {
-            all.push(v.to_string());
-        }
-    }
-    // Longest first, so that a secret containing another is hidden whole.
-    all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    cdwiz::redact::add(values);
 }
 
 impl Write for Redacting {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut text = String::from_utf8_lossy(buf).into_owned();
-        for s in secrets().read().unwrap_or_else(|e| e.into_inner()).iter() {
-            text = text.replace(s.as_str(), "***");
-        }
+        let text = cdwiz::redact::apply(&String::from_utf8_lossy(buf));
         let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
         f.write_all(text.as_bytes())?;
         Ok(buf.len())

@@ -3,6 +3,7 @@
 
 mod cli_profile;
 mod cli_sandbox;
+mod cli_uninstall;
 mod headless;
 mod logging;
 mod tui;
@@ -177,7 +178,7 @@ fn main() -> ExitCode {
             Some(Command::Validate(_) | Command::Schema) => 0,
             Some(Command::BenchUi { secs, rate, hosts }) => tui::bench::run(secs, rate, hosts),
             Some(Command::Uninstall { purge, yes }) => match cli.profile {
-                Some(profile) => headless::uninstall(&profile, purge, yes, &lang).await,
+                Some(profile) => cli_uninstall::run(&profile, purge, yes, &lang).await,
                 None => {
                     eprintln!("error: uninstall needs --profile FILE");
                     EXIT_BAD_INPUT

@@ -41,9 +41,17 @@ pub fn open_bundle(
     }
     let bundle = Bundle::open(&dir).map_err(|e| e.message())?;
     if verify_images {
-        bundle.verify().map_err(|e| e.message())?;
+        bundle
+            .verify_cached(Some(&hash_cache(data_dir)))
+            .map_err(|e| e.message())?;
     }
     Ok(bundle)
+}
+
+/// Where the bundle archives' hashes are remembered (see
+/// [`Bundle::verify_cached`]).
+pub fn hash_cache(data_dir: &Path) -> PathBuf {
+    data_dir.join("bundle-hashes.json")
 }
 
 /// Reads the hook scripts the profile names (relative to `base`).
@@ -71,12 +79,15 @@ pub fn read_hooks(answers: &Answers, base: &Path) -> Result<Hooks, Vec<String>> 
     }
 }
 
-/// What a finished step depends on: the answers, the manifest and every
-/// rendered file. A resumed run trusts its finished steps only while the
-/// fingerprint is the same.
+/// What a finished step depends on: the answers (but their waivers), the
+/// manifest and every rendered file. A resumed run trusts its finished
+/// steps only while the fingerprint is the same.
 pub fn fingerprint(answers: &Answers, bundle: &Bundle, rendered: &[RenderedFile]) -> String {
+    // Accepting a check's result changes no step's outcome.
+    let mut answers = answers.clone();
+    answers.accept_checks.clear();
     let mut h = Sha256::new();
-    h.update(serde_yaml::to_string(answers).unwrap_or_default());
+    h.update(serde_yaml::to_string(&answers).unwrap_or_default());
     h.update([0]);
     h.update(serde_yaml::to_string(&bundle.manifest).unwrap_or_default());
     for f in rendered {

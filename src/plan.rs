@@ -50,6 +50,40 @@ pub struct PlannedHost {
     pub format_data_disk: bool,
 }
 
+/// Where a host keeps the platform: its data dir as the profile gives it,
+/// without a trailing slash (the one spelling every part uses).
+pub fn data_dir(h: &crate::profile::Host) -> String {
+    let d = h.data_dir.trim_end_matches('/');
+    if d.is_empty() { "/".into() } else { d.into() }
+}
+
+/// The URL the platform answers on once deployed (the manifest's entry
+/// through the single host, the VIP or the load balancer): host, port and
+/// the path to verify.
+pub fn entry_url(
+    answers: &Answers,
+    manifest: &crate::bundle::Manifest,
+) -> Option<(String, u16, String)> {
+    let entry = manifest.entry.as_ref()?;
+    let component = manifest
+        .components
+        .iter()
+        .find(|c| c.name == entry.component)?;
+    let port = entry.port.or_else(|| component.ports.first().copied())?;
+    let t = &answers.topology;
+    let (host, port) = match t.kind {
+        TopologyKind::Single => (answers.hosts.first()?.address.clone(), port),
+        TopologyKind::HaKeepalived => (t.vip.clone()?, port),
+        TopologyKind::HaLb => (t.lb_address.clone()?, t.lb_port.unwrap_or(port)),
+        TopologyKind::K8s => return None,
+    };
+    Some((
+        host,
+        port,
+        entry.verify.clone().unwrap_or_else(|| "/".into()),
+    ))
+}
+
 /// The plan for validated answers.
 pub fn plan(a: &Answers) -> Plan {
     let t = &a.topology;
@@ -79,7 +113,7 @@ pub fn plan(a: &Answers) -> Plan {
                 address: h.address.clone(),
                 login: a.login(h).describe(&h.address),
                 roles: roles_sorted(&h.roles),
-                data_dir: h.data_dir.clone(),
+                data_dir: data_dir(h),
                 data_disk: h.data_disk.clone(),
                 format_data_disk: h.format_data_disk,
             })
@@ -114,7 +148,7 @@ pub fn plan(a: &Answers) -> Plan {
             replicas: t.replicas.clone(),
             rollout_timeout_secs: t
                 .rollout_timeout
-                .unwrap_or(crate::deploy::k8s::ROLLOUT_TIMEOUT),
+                .unwrap_or(crate::profile::DEFAULT_ROLLOUT_TIMEOUT),
         }),
     }
 }

@@ -2,6 +2,8 @@
 //! components as data) and image archives per architecture with their
 //! sha256, verified before anything is touched on a host.
 
+mod hash_cache;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -468,9 +470,19 @@ impl Bundle {
 
     /// Checks every image archive's size and sha256 against the manifest.
     pub fn verify(&self) -> Result<(), BundleError> {
+        self.verify_cached(None)
+    }
+
+    /// [`verify`](Self::verify), remembering each archive's hash in
+    /// `cache` while the archive is unchanged.
+    pub fn verify_cached(&self, cache: Option<&Path>) -> Result<(), BundleError> {
+        let mut cache = cache.map(hash_cache::HashCache::open);
         for image in &self.manifest.images {
             let path = self.dir.join(&image.file);
-            let actual = sha256_file(&path)?;
+            let actual = match cache.as_mut() {
+                Some(c) => c.sha256(&path)?,
+                None => sha256_file(&path)?,
+            };
             if actual != image.sha256 {
                 return Err(BundleError::Checksum {
                     path,
@@ -478,6 +490,9 @@ impl Bundle {
                     actual,
                 });
             }
+        }
+        if let Some(c) = cache {
+            c.save();
         }
         Ok(())
     }

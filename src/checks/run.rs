@@ -11,7 +11,7 @@ use super::cross::{self, LatencyMatrix};
 use super::probe::{self, ProbeSpec};
 use super::{CATALOGUE, CheckResult, HostContext, Status, Waiver, apply_waivers, evaluate_host};
 use crate::bundle::Manifest;
-use crate::connect::{ConnectFailure, Connector, HostConn};
+use crate::connect::{ConnectFailure, Connector, Stage, Target, Targets, Unopened};
 use crate::event::{Event, EventSender};
 use crate::i18n::Msg;
 use crate::profile::{Answers, TopologyKind};
@@ -57,21 +57,22 @@ async fn emit(tx: &Option<EventSender>, e: Event) {
     }
 }
 
-/// Runs every check on every host of the answers.
+/// Runs every check on every host of the answers, on the connections of
+/// `targets` (opened once for the whole run).
 pub async fn run_checks(
     answers: &Answers,
     manifest: &Manifest,
-    connector: Arc<Connector>,
+    targets: &Targets,
+    connector: &Connector,
     waivers: Vec<Waiver>,
     concurrency: usize,
     tx: Option<EventSender>,
 ) -> CheckRun {
     let started = Instant::now();
-    // Done once here, not by each host's task at the same time.
-    let key_problem = connector.prepare().await.err();
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let addresses: Vec<String> = answers.hosts.iter().map(|h| h.address.clone()).collect();
     let t = &answers.topology;
+    let install_id = crate::profile::install_id(answers);
     let mut tasks = Vec::new();
     for host in &answers.hosts {
         let ctx = HostContext {
@@ -87,7 +88,7 @@ pub async fn run_checks(
             architectures: manifest.architectures(),
             requirements: manifest.requirements.clone(),
             sent_at: 0.0,
-            install_id: crate::deploy::secrets::install_id(answers),
+            install_id: install_id.clone(),
         };
         let spec = ProbeSpec {
             data_dir: host.data_dir.clone(),
@@ -109,11 +110,19 @@ pub async fn run_checks(
             // A port the platform itself uses between hosts.
             peer_port: manifest.ports().first().copied().unwrap_or(22),
         };
-        let (connector, limit, tx) = (connector.clone(), limit.clone(), tx.clone());
-        let key_problem = key_problem.clone();
+        let opened = match targets.hosts.get(&host.address) {
+            Some(t) => Ok(t.clone()),
+            None => Err(targets.unreachable.get(&host.address).cloned()),
+        };
+        let login = Login {
+            user: connector.for_host(&host.address).user,
+            port: connector.for_host(&host.address).port,
+            known_hosts: connector.known_hosts.clone(),
+        };
+        let (limit, tx) = (limit.clone(), tx.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await;
-            check_host(ctx, spec, &connector, key_problem, &tx).await
+            check_host(ctx, spec, opened, login, &tx).await
         }));
     }
     let mut results = Vec::new();
@@ -161,11 +170,18 @@ pub async fn run_checks(
 
 type HostOutcome = (Vec<CheckResult>, Option<(String, HashMap<String, String>)>);
 
+/// What the ssh.* checks say of a host's login.
+struct Login {
+    user: String,
+    port: u16,
+    known_hosts: std::path::PathBuf,
+}
+
 async fn check_host(
     mut ctx: HostContext,
     spec: ProbeSpec,
-    connector: &Connector,
-    key_problem: Option<ConnectFailure>,
+    opened: Result<Arc<Target>, Option<Unopened>>,
+    login: Login,
     tx: &Option<EventSender>,
 ) -> HostOutcome {
     let started = Instant::now();
@@ -181,8 +197,32 @@ async fn check_host(
             out.push(CheckResult::new(c.id, h, Status::Skip, why.clone()));
         }
     };
-    match connector.reach(&addr).await {
-        Err(e) => {
+    let reached = |rtt: Duration| {
+        CheckResult::new(
+            "ssh.reach",
+            h,
+            Status::Pass,
+            m("ssh.reach.ok").arg("ms", format!("{:.1}", rtt.as_secs_f64() * 1000.0)),
+        )
+    };
+    let logged_in = || {
+        CheckResult::new(
+            "ssh.login",
+            h,
+            Status::Pass,
+            m("ssh.login.ok").arg("user", &login.user),
+        )
+    };
+    match opened {
+        Err(None) => {
+            // Not opened at all (the run did not ask for it).
+            skip_rest("ssh.reach", &mut out, m("common.not-reached"));
+        }
+        Err(Some(Unopened {
+            stage: Stage::Reach,
+            failure: e,
+            ..
+        })) => {
             out.push(
                 CheckResult::new(
                     "ssh.reach",
@@ -191,104 +231,85 @@ async fn check_host(
                     m("ssh.reach.fail").arg("detail", &e),
                 )
                 .hint(m("ssh.reach.hint"))
-                .fix(format!(
-                    "ping -c 3 {addr}; nc -vz {addr} {}",
-                    connector.port
-                )),
+                .fix(format!("ping -c 3 {addr}; nc -vz {addr} {}", login.port)),
             );
             skip_rest("ssh.reach", &mut out, m("common.not-reached"));
         }
-        Ok(rtt) => {
+        Err(Some(Unopened {
+            failure: ConnectFailure::NoRoot(d),
+            rtt,
+            ..
+        })) => {
+            out.push(reached(rtt.unwrap_or_default()));
+            out.push(logged_in());
+            out.push(
+                CheckResult::new(
+                    "ssh.root",
+                    h,
+                    Status::Fail,
+                    m("ssh.root.fail").arg("detail", d),
+                )
+                .hint(m("ssh.root.hint")),
+            );
+            skip_rest("ssh.root", &mut out, m("common.not-reached"));
+        }
+        Err(Some(Unopened {
+            failure: e, rtt, ..
+        })) => {
+            out.push(reached(rtt.unwrap_or_default()));
+            let (key, hint) = match &e {
+                ConnectFailure::AuthRejected(_) => {
+                    ("ssh.login.rejected", "ssh.login.rejected-hint")
+                }
+                ConnectFailure::HostKeyChanged(_) => {
+                    ("ssh.login.hostkey", "ssh.login.hostkey-hint")
+                }
+                ConnectFailure::Bastion(_) => ("ssh.login.bastion", "ssh.login.bastion-hint"),
+                _ => ("ssh.login.fail", "ssh.login.fail-hint"),
+            };
+            let mut r = CheckResult::new("ssh.login", h, Status::Fail, m(key).arg("detail", &e))
+                .hint(m(hint));
+            if matches!(e, ConnectFailure::HostKeyChanged(_)) {
+                r = r.fix(format!(
+                    "ssh-keygen -R {addr} -f {}",
+                    login.known_hosts.display()
+                ));
+            }
+            out.push(r);
+            skip_rest("ssh.login", &mut out, m("common.not-reached"));
+        }
+        Ok(target) => {
+            out.push(reached(target.rtt));
+            out.push(logged_in());
             out.push(CheckResult::new(
-                "ssh.reach",
+                "ssh.root",
                 h,
                 Status::Pass,
-                m("ssh.reach.ok").arg("ms", format!("{:.1}", rtt.as_secs_f64() * 1000.0)),
+                m("ssh.root.ok"),
             ));
-            let connected = match key_problem {
-                Some(e) => Err(e),
-                None => connector.connect(&addr).await,
-            };
-            match connected {
-                Err(ConnectFailure::NoRoot(d)) => {
-                    out.push(CheckResult::new(
-                        "ssh.login",
-                        h,
-                        Status::Pass,
-                        m("ssh.login.ok").arg("user", &connector.for_host(&addr).user),
-                    ));
-                    out.push(
-                        CheckResult::new(
-                            "ssh.root",
-                            h,
-                            Status::Fail,
-                            m("ssh.root.fail").arg("detail", d),
-                        )
-                        .hint(m("ssh.root.hint")),
-                    );
-                    skip_rest("ssh.root", &mut out, m("common.not-reached"));
+            ctx.sent_at = now();
+            match target.conn.run(&probe::script(&spec), PROBE_TIMEOUT).await {
+                Ok(o) if o.stdout.contains("probe.done=yes") => {
+                    let f = probe::parse(&o.stdout);
+                    out.extend(evaluate_host(&ctx, &f));
+                    let engine_runs = f.get("docker.server").is_some_and(|v| !v.is_empty());
+                    out.push(docker_api(&target, engine_runs).await);
+                    if let Some(name) = f.get("hostname") {
+                        target.set_hostname(name);
+                    }
+                    facts = Some((addr.clone(), f));
                 }
-                Err(e) => {
-                    let (key, hint) = match &e {
-                        ConnectFailure::AuthRejected(_) => {
-                            ("ssh.login.rejected", "ssh.login.rejected-hint")
-                        }
-                        ConnectFailure::HostKeyChanged(_) => {
-                            ("ssh.login.hostkey", "ssh.login.hostkey-hint")
-                        }
-                        ConnectFailure::Bastion(_) => {
-                            ("ssh.login.bastion", "ssh.login.bastion-hint")
-                        }
-                        _ => ("ssh.login.fail", "ssh.login.fail-hint"),
+                failed => {
+                    let detail = match failed {
+                        Ok(o) => o.stderr.lines().last().unwrap_or("").to_string(),
+                        Err(e) => e.to_string(),
                     };
-                    let mut r =
-                        CheckResult::new("ssh.login", h, Status::Fail, m(key).arg("detail", &e))
-                            .hint(m(hint));
-                    if matches!(e, ConnectFailure::HostKeyChanged(_)) {
-                        r = r.fix(format!(
-                            "ssh-keygen -R {addr} -f {}",
-                            connector.known_hosts.display()
-                        ));
-                    }
-                    out.push(r);
-                    skip_rest("ssh.login", &mut out, m("common.not-reached"));
-                }
-                Ok(conn) => {
-                    out.push(CheckResult::new(
-                        "ssh.login",
-                        h,
-                        Status::Pass,
-                        m("ssh.login.ok").arg("user", &connector.for_host(&addr).user),
-                    ));
-                    out.push(CheckResult::new(
+                    // Everything the probe would have measured.
+                    skip_rest(
                         "ssh.root",
-                        h,
-                        Status::Pass,
-                        m("ssh.root.ok"),
-                    ));
-                    ctx.sent_at = now();
-                    match conn.run(&probe::script(&spec), PROBE_TIMEOUT).await {
-                        Ok(o) if o.stdout.contains("probe.done=yes") => {
-                            let f = probe::parse(&o.stdout);
-                            out.extend(evaluate_host(&ctx, &f));
-                            let engine_runs = f.get("docker.server").is_some_and(|v| !v.is_empty());
-                            out.push(docker_api(&conn, &addr, engine_runs).await);
-                            facts = Some((addr.clone(), f));
-                        }
-                        failed => {
-                            let detail = match failed {
-                                Ok(o) => o.stderr.lines().last().unwrap_or("").to_string(),
-                                Err(e) => e.to_string(),
-                            };
-                            // Everything the probe would have measured.
-                            skip_rest(
-                                "ssh.root",
-                                &mut out,
-                                m("common.probe-failed").arg("detail", &detail),
-                            );
-                        }
-                    }
-                    conn.close().await;
+                        &mut out,
+                        m("common.probe-failed").arg("detail", &detail),
+                    );
                 }
             }
         }
@@ -308,10 +329,10 @@ async fn check_host(
 }
 
 /// `runtime.docker-api`: the engine's API reached exactly as deploy will
-/// reach it (the forwarded socket, or through sudo), before anything is
-/// changed.
-async fn docker_api(conn: &HostConn, addr: &str, engine_runs: bool) -> CheckResult {
-    let h = Some(addr);
+/// reach it (the forwarded socket, or through sudo: the run's own), before
+/// anything is changed.
+async fn docker_api(target: &Target, engine_runs: bool) -> CheckResult {
+    let h = Some(target.address.as_str());
     let m = |key: &str| Msg::new(format!("check.{key}"));
     if !engine_runs {
         return CheckResult::new(
@@ -321,46 +342,35 @@ async fn docker_api(conn: &HostConn, addr: &str, engine_runs: bool) -> CheckResu
             m("runtime.docker-api.no-engine"),
         );
     }
-    let local = crate::paths::runtime_dir().join(format!(
-        "cdwiz-check-{}-{}.sock",
-        std::process::id(),
-        addr.replace(':', "_")
-    ));
-    let how = |sudo: bool| {
-        if sudo {
-            "sudo docker system dial-stdio"
-        } else {
-            "ssh"
-        }
+    let how = if target.docker_via_sudo {
+        "sudo docker system dial-stdio"
+    } else {
+        "ssh"
     };
-    match conn.docker_api(local).await {
-        Ok(api) => match api.docker.docker.version().await {
+    let fail = |detail: String| {
+        CheckResult::new(
+            "runtime.docker-api",
+            h,
+            Status::Fail,
+            m("runtime.docker-api.fail").arg("detail", detail),
+        )
+        .hint(m("runtime.docker-api.hint"))
+    };
+    match target.docker() {
+        Ok(docker) => match docker.version().await {
             Ok(v) => CheckResult::new(
                 "runtime.docker-api",
                 h,
                 Status::Pass,
                 m("runtime.docker-api.ok")
                     .arg("version", v.version.unwrap_or_default())
-                    .arg("how", how(api.via_sudo)),
+                    .arg("how", how),
             ),
-            Err(e) => CheckResult::new(
-                "runtime.docker-api",
-                h,
-                Status::Fail,
-                m("runtime.docker-api.fail").arg("detail", e),
-            )
-            .hint(m("runtime.docker-api.hint")),
+            Err(e) => fail(e.to_string()),
         },
-        Err(e) => CheckResult::new(
-            "runtime.docker-api",
-            h,
-            Status::Fail,
-            m("runtime.docker-api.fail").arg("detail", e),
-        )
-        .hint(m("runtime.docker-api.hint"))
-        .fix(format!(
+        Err(e) => fail(e.args.get("error").cloned().unwrap_or_default()).fix(format!(
             "echo '{} ALL=(root) /usr/bin/docker system dial-stdio' > /etc/sudoers.d/cdwiz-docker",
-            conn.user
+            target.conn.user
         )),
     }
 }

@@ -27,17 +27,7 @@ use crate::i18n::Msg;
 use crate::profile::Answers;
 
 /// The cluster checks, in order.
-pub const CHECKS: &[&str] = &[
-    "k8s.kubeconfig",
-    "k8s.context",
-    "k8s.api",
-    "k8s.version",
-    "k8s.nodes",
-    "k8s.resources",
-    "k8s.storage-class",
-    "k8s.namespace",
-    "k8s.rbac",
-];
+pub use crate::catalogue::CLUSTER_CHECKS as CHECKS;
 
 /// The label every object of an installation carries (its install id).
 pub const INSTALL_LABEL: &str = "cdwiz.io/install";
@@ -170,7 +160,7 @@ async fn run(answers: &Answers, base: &Path, manifest: &Manifest) -> Vec<CheckRe
     out.extend(nodes_and_resources(nodes, manifest));
     out.push(storage_class(&client, t.storage_class.as_deref()).await);
     let ns = t.namespace.clone().unwrap_or_default();
-    let install = crate::deploy::secrets::install_id(answers);
+    let install = crate::profile::install_id(answers);
     let (ns_result, ns_exists) = namespace(&client, &ns, &install).await;
     out.push(ns_result);
     out.push(rbac(&client, &ns, ns_exists).await);

@@ -8,6 +8,7 @@
 mod failure;
 mod host;
 mod secrets;
+mod targets;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,6 +23,7 @@ use failure::{classify, error_chain, method};
 pub use host::{DockerApi, HostConn, own_key_line};
 use host::{Sudo, key_blob, remove_key_script};
 pub use secrets::{HostSecrets, Secrets, read_secrets, resolve_secrets};
+pub use targets::{Stage, Target, Targets, Unopened};
 
 /// Opens root shells on the hosts of one set of answers. `user` … `key_file`
 /// and `secrets` are the defaults; `per_host` holds the hosts whose login
@@ -389,10 +391,15 @@ impl Connector {
 
     /// A root shell on `address`, with its own login when it has one.
     pub async fn connect(&self, address: &str) -> Result<HostConn, ConnectFailure> {
-        if self.per_host.contains_key(address) {
-            return Box::pin(self.for_host(address).connect(address)).await;
-        }
         self.reach(address).await?;
+        self.login(address).await
+    }
+
+    /// Logs in to `address` (its port known to answer) and becomes root.
+    pub async fn login(&self, address: &str) -> Result<HostConn, ConnectFailure> {
+        if self.per_host.contains_key(address) {
+            return Box::pin(self.for_host(address).login(address)).await;
+        }
         let session = match self.auth {
             SshAuth::Key => self.session(address, self.key_file.as_deref()).await?,
             SshAuth::Agent => self.session(address, None).await?,

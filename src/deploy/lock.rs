@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::connect::HostConn;
+use std::sync::Arc;
+
+use crate::connect::{HostConn, Target, Targets};
 use crate::i18n::Msg;
 use crate::ssh::quote;
 
@@ -215,6 +217,51 @@ pub async fn release(conn: &HostConn, run: &str) {
         needle = quote(&format!("\"run\":\"{run}\""))
     );
     let _ = conn.run(&script, TIMEOUT).await;
+}
+
+/// Takes the run lock on every opened host. On any refusal, the locks
+/// taken are given back and every refusal is returned. On success, the
+/// holders taken over (stale locks) are returned.
+pub async fn acquire_all(
+    targets: &Targets,
+    me: &Holder,
+    take_over_stale: bool,
+) -> Result<Vec<(String, Holder)>, Vec<(String, LockRefusal)>> {
+    let takes = targets.hosts.values().map(|t| async move {
+        (
+            t.address.clone(),
+            acquire(&t.conn, me, take_over_stale).await,
+        )
+    });
+    let results = futures_util::future::join_all(takes).await;
+    let refused: Vec<(String, LockRefusal)> = results
+        .iter()
+        .filter_map(|(a, r)| r.as_ref().err().map(|e| (a.clone(), e.clone())))
+        .collect();
+    if !refused.is_empty() {
+        release_all(targets, &me.run).await;
+        return Err(refused);
+    }
+    Ok(results
+        .into_iter()
+        .filter_map(|(a, r)| r.ok().flatten().map(|h| (a, h)))
+        .collect())
+}
+
+/// Touches the locks of `targets` every [`HEARTBEAT`] until aborted.
+pub fn heartbeat(targets: &Targets) -> tokio::task::JoinHandle<()> {
+    let hosts: Vec<Arc<Target>> = targets.hosts.values().cloned().collect();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(HEARTBEAT).await;
+            futures_util::future::join_all(hosts.iter().map(|t| touch(&t.conn))).await;
+        }
+    })
+}
+
+/// Gives back the locks `run` holds on `targets`.
+pub async fn release_all(targets: &Targets, run: &str) {
+    futures_util::future::join_all(targets.hosts.values().map(|t| release(&t.conn, run))).await;
 }
 
 #[cfg(test)]

@@ -5,33 +5,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::profile::Answers;
-
-/// The id of an installation: its topology and hosts, so that the same
-/// answers find the same installation (and its secrets) again.
-pub fn install_id(answers: &Answers) -> String {
-    let mut h = Sha256::new();
-    h.update(answers.topology.kind.as_str());
-    for host in &answers.hosts {
-        h.update([0]);
-        h.update(&host.address);
-    }
-    // On a cluster: the context and namespace say which installation.
-    let t = &answers.topology;
-    for part in [&t.context, &t.namespace].into_iter().flatten() {
-        h.update([1]);
-        h.update(part);
-    }
-    format!("{:x}", h.finalize())[..16].to_string()
-}
 
 /// Where one installation's generated secrets live.
 pub fn path(data_dir: &Path, answers: &Answers) -> PathBuf {
     data_dir
         .join("installs")
-        .join(install_id(answers))
+        .join(crate::profile::install_id(answers))
         .join("secrets.yaml")
 }
 

@@ -15,7 +15,7 @@ pub const STATE_FILE: &str = "state.json";
 #[serde(rename_all = "kebab-case")]
 pub struct State {
     pub run: String,
-    /// The installation (see `secrets::install_id`).
+    /// The installation (see `profile::install_id`).
     pub install: String,
     /// Hash of everything a step's result depends on (answers, manifest,
     /// rendered files); finished steps are trusted only while it matches.

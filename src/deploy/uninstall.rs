@@ -46,7 +46,7 @@ pub async fn uninstall(
         let reverse = reverse.clone();
         let (addr, data_dir) = (
             h.address.clone(),
-            h.data_dir.trim_end_matches('/').to_string(),
+            crate::plan::data_dir(h),
         );
         async move {
             let mut result = UninstallResult {

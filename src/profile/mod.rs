@@ -6,11 +6,14 @@
 
 mod load;
 mod login;
+mod messages;
 pub mod pattern;
+mod problem;
 mod validate;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 pub use load::{LoadError, Problem, load_file, load_file_for_wizard, load_str};
 pub use login::{BastionLogin, Login};
@@ -18,6 +21,9 @@ pub use validate::{check_secret_sources, validate};
 
 /// The VRRP router id when `topology.virtual-router-id` is not given.
 pub const DEFAULT_VIRTUAL_ROUTER_ID: u8 = 51;
+/// Seconds a component may take to become ready on a cluster, unless the
+/// answers say (`topology.rollout-timeout`).
+pub const DEFAULT_ROLLOUT_TIMEOUT: u32 = 300;
 
 /// The profile format this cdwiz reads and writes.
 pub const PROFILE_VERSION: u32 = 1;
@@ -413,4 +419,22 @@ pub struct AcceptCheck {
 /// The profile's JSON Schema, generated from the model.
 pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Answers)).unwrap_or_default()
+}
+
+/// The id of an installation: its topology and hosts, so that the same
+/// answers find the same installation (and its secrets) again.
+pub fn install_id(answers: &Answers) -> String {
+    let mut h = Sha256::new();
+    h.update(answers.topology.kind.as_str());
+    for host in &answers.hosts {
+        h.update([0]);
+        h.update(&host.address);
+    }
+    // On a cluster: the context and namespace say which installation.
+    let t = &answers.topology;
+    for part in [&t.context, &t.namespace].into_iter().flatten() {
+        h.update([1]);
+        h.update(part);
+    }
+    format!("{:x}", h.finalize())[..16].to_string()
 }

@@ -206,7 +206,7 @@ pub fn render(
         admin_user => answers.settings.admin_user.clone(),
         timezone => answers.settings.timezone.clone(),
         masters => masters.clone(),
-        install => crate::deploy::secrets::install_id(answers),
+        install => crate::profile::install_id(answers),
         pull_secret => t.pull_secret.clone().unwrap_or_default(),
     };
     let product = context! { name => manifest.product.name.clone(), version => manifest.product.version.clone() };
@@ -248,10 +248,10 @@ pub fn render(
             address => h.address.clone(),
             index => index + 1,
             roles => roles.iter().map(|r| match r { Role::Master => "master", Role::Worker => "worker" }).collect::<Vec<_>>(),
-            data_dir => h.data_dir.trim_end_matches('/').to_string(),
+            data_dir => crate::plan::data_dir(h),
             master_index => masters.iter().position(|m| m == &h.address).unwrap_or(0),
         };
-        let secrets_dir = format!("{}/cd/secrets", h.data_dir.trim_end_matches('/'));
+        let secrets_dir = format!("{}/cd/secrets", crate::plan::data_dir(h));
         let base = context! { cluster, product, host, endpoints, secrets_dir };
         let local: Vec<String> = here.iter().map(|c| c.name.clone()).collect();
         let mut views = Vec::new();

@@ -186,7 +186,9 @@ pub fn existing(sandbox_dir: &Path) -> Option<Bundle> {
     if components().iter().any(|c| !have.contains(&&c.image)) {
         return None;
     }
-    bundle.verify().ok()?;
+    bundle
+        .verify_cached(Some(&sandbox_dir.join("bundle-hashes.json")))
+        .ok()?;
     let wanted = manifest(bundle.manifest.images.first()?.clone());
     if bundle.manifest != wanted {
         let text = serde_yaml::to_string(&wanted).ok()?;

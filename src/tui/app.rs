@@ -428,6 +428,20 @@ impl App {
             Event::ImageProgress { host, sent, total } => {
                 self.deploy.hosts.entry(host).or_default().bytes = Some((sent, total));
             }
+            Event::LockTakenOver {
+                place,
+                run,
+                pid,
+                installer,
+            } => {
+                let line = cdwiz::i18n::Msg::new("headless.lock-taken-over")
+                    .arg("host", &place)
+                    .arg("run", run)
+                    .arg("pid", pid)
+                    .arg("installer", installer)
+                    .render(&self.locale);
+                self.on_event(Event::HostLog { host: place, line });
+            }
             Event::HostLog { host, line } => {
                 let h = self.deploy.hosts.entry(host).or_default();
                 if h.log.len() == LOG_LINES {

@@ -9,6 +9,7 @@ pub mod bench;
 mod chrome;
 mod dialog;
 mod form;
+mod jobs;
 mod screens;
 #[cfg(test)]
 mod tests;
@@ -17,29 +18,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cdwiz::connect::Connector;
-use cdwiz::deploy::state::{State, StateStore};
-use cdwiz::deploy::{RunContext, Targets};
 use cdwiz::event::Event;
-use cdwiz::pipeline;
-use cdwiz::profile::TopologyKind;
-use cdwiz::render::RenderedFile;
+use cdwiz::run::{RunPlace, Session};
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use app::{App, Command, Outcome};
-
-/// Messages from the engine tasks to the UI.
-enum Msg {
-    Engine(Event),
-    ChecksDone(f64, String),
-    Rendered(Result<Vec<RenderedFile>, String>),
-    DeployDone(Outcome),
-    Uninstalled(String),
-}
+use app::{App, Command};
+use jobs::{Job, Msg};
 
 /// Runs the wizard until the operator quits; the exit code.
 pub async fn run(profile: Option<PathBuf>, locale: String) -> u8 {
@@ -55,7 +43,7 @@ pub async fn run(profile: Option<PathBuf>, locale: String) -> u8 {
     };
     let data_dir = cdwiz::paths::data_dir();
     let resumable = answers.as_ref().and_then(|a| {
-        cdwiz::deploy::state::find_resumable(&data_dir, &cdwiz::deploy::secrets::install_id(a))
+        cdwiz::deploy::state::find_resumable(&data_dir, &cdwiz::profile::install_id(a))
     });
     let mut app = App::new(answers, profile, &locale);
     app.resumable = resumable.map(|(dir, s)| (dir, s.run));
@@ -73,6 +61,8 @@ struct Runner {
     data_dir: PathBuf,
     run_dir: Option<PathBuf>,
     cancel: CancellationToken,
+    /// The run session the checks, the deploy and a retry share.
+    session: Arc<tokio::sync::Mutex<Option<Session>>>,
 }
 
 impl Runner {
@@ -84,6 +74,7 @@ impl Runner {
             data_dir: cdwiz::paths::data_dir(),
             run_dir: None,
             cancel: CancellationToken::new(),
+            session: Arc::new(tokio::sync::Mutex::new(None)),
         }
     }
 
@@ -137,11 +128,6 @@ impl Runner {
         }
     }
 
-    /// The profile's directory (relative bundle and hook paths), else here.
-    fn base(app: &App) -> PathBuf {
-        app.profile_dir()
-    }
-
     /// The wizard's run directory, made (with its log) on first use.
     fn run_dir(&mut self, app: &App) -> PathBuf {
         if let Some(d) = &self.run_dir {
@@ -182,9 +168,7 @@ impl Runner {
 
     fn start(&mut self, app: &mut App, c: Command) {
         let answers = app.answers.clone();
-        let base = Self::base(app);
-        let data_dir = self.data_dir.clone();
-        let tx = self.tx.clone();
+        let base = app.profile_dir();
         let locale = app.locale.clone();
         match c {
             Command::Quit => {}
@@ -200,362 +184,48 @@ impl Runner {
                 app.message = Some(note);
             }
             Command::RunChecks | Command::RunChecksFor(_) => {
-                let mut answers = answers;
-                if let Command::RunChecksFor(host) = &c {
-                    answers.hosts.retain(|h| &h.address == host);
-                }
-                let run_dir = self.run_dir(app);
-                let connector = Arc::new(Connector::new(
-                    &answers,
-                    app.secrets(),
-                    &data_dir,
-                    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz")),
-                ));
-                let events = self.forward();
-                // The profile's accepted deviations, and those accepted here.
-                let waivers: Vec<cdwiz::checks::Waiver> = answers
-                    .accept_checks
-                    .iter()
-                    .map(|w| cdwiz::checks::Waiver {
-                        id: w.check.clone(),
-                        host: w.host.clone(),
-                        reason: w.reason.clone(),
-                    })
-                    .collect();
-                tokio::spawn(async move {
-                    let manifest = match pipeline::open_bundle(&answers, &base, &data_dir, false) {
-                        Ok(b) => b.manifest,
-                        Err(e) => {
-                            let _ = tx.send(Msg::ChecksDone(0.0, e.render(&locale))).await;
-                            return;
-                        }
-                    };
-                    let run = if answers.topology.kind == TopologyKind::K8s {
-                        // The cluster's checks, through the Kubernetes API.
-                        cdwiz::cluster::run_checks(
-                            &answers,
-                            &base,
-                            &manifest,
-                            waivers,
-                            Some(events),
-                        )
-                        .await
-                    } else {
-                        cdwiz::checks::run_checks(
-                            &answers,
-                            &manifest,
-                            connector,
-                            waivers,
-                            cdwiz::checks::run::DEFAULT_CONCURRENCY,
-                            Some(events),
-                        )
-                        .await
-                    };
-                    let md = run_dir.join("checks.md");
-                    let _ = cdwiz::rundir::write_atomic(
-                        &run_dir.join("checks.json"),
-                        &cdwiz::checks::report::to_json(&run),
-                    );
-                    let _ = cdwiz::rundir::write_atomic(
-                        &md,
-                        &cdwiz::checks::report::to_markdown(&run, &locale),
-                    );
-                    // Let the forwarded results arrive first.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    let note = cdwiz::i18n::Msg::new("wizard.checks.report")
-                        .arg("path", md.display())
-                        .render(&locale);
-                    let _ = tx.send(Msg::ChecksDone(run.secs, note)).await;
-                });
+                let only = match c {
+                    Command::RunChecksFor(host) => Some(host),
+                    _ => None,
+                };
+                tokio::spawn(self.job(app, false).checks(only));
             }
             Command::Render => {
-                tokio::spawn(async move {
-                    let r = pipeline::open_bundle(&answers, &base, &data_dir, false)
-                        .map_err(|e| e.render(&locale))
-                        .and_then(|b| {
-                            cdwiz::render::render(&answers, &b.manifest, Some(&b.dir))
-                                .map_err(|e| e.to_string())
-                        });
-                    let _ = tx.send(Msg::Rendered(r)).await;
-                });
+                tokio::spawn(self.job(app, false).render());
             }
             Command::Uninstall => {
-                let connector = Arc::new(Connector::new(
-                    &answers,
-                    app.secrets(),
-                    &data_dir,
-                    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz")),
-                ));
+                let job =
+                    jobs::uninstall(answers, base, self.data_dir.clone(), app.secrets(), locale);
+                let tx = self.tx.clone();
                 tokio::spawn(async move {
-                    if answers.topology.kind == TopologyKind::K8s {
-                        let note = match cdwiz::deploy::k8s::Clients::connect(&answers, &base).await
-                        {
-                            Err(e) => e.render(&locale),
-                            Ok(c) => match cdwiz::deploy::k8s::uninstall(&answers, &c.api, false)
-                                .await
-                            {
-                                Err(e) => e.render(&locale),
-                                Ok(removed) => {
-                                    cdwiz::i18n::Msg::new("wizard.welcome.k8s-uninstalled")
-                                        .arg("count", removed.values().map(Vec::len).sum::<usize>())
-                                        .arg(
-                                            "ns",
-                                            answers.topology.namespace.clone().unwrap_or_default(),
-                                        )
-                                        .render(&locale)
-                                }
-                            },
-                        };
-                        let _ = tx.send(Msg::Uninstalled(note)).await;
-                        return;
-                    }
-                    let dir = pipeline::bundle_dir(&answers, &base, &data_dir);
-                    let note = match cdwiz::bundle::Bundle::open(&dir) {
-                        Err(e) => e.to_string(),
-                        Ok(b) => {
-                            let results =
-                                cdwiz::deploy::uninstall(&answers, &b.manifest, connector, false)
-                                    .await;
-                            let skipped = results.iter().filter(|r| r.skipped.is_some()).count();
-                            cdwiz::i18n::Msg::new("wizard.welcome.uninstalled")
-                                .arg("hosts", results.len() - skipped)
-                                .arg(
-                                    "containers",
-                                    results.iter().map(|r| r.containers_removed).sum::<usize>(),
-                                )
-                                .arg("skipped", skipped)
-                                .render(&locale)
-                        }
-                    };
-                    let _ = tx.send(Msg::Uninstalled(note)).await;
+                    let _ = tx.send(Msg::Uninstalled(job.await)).await;
                 });
             }
             Command::Deploy | Command::Retry | Command::Resume(_) => {
-                let resume = c != Command::Deploy;
-                let take_over = matches!(c, Command::Resume(_));
                 if let Command::Resume(dir) = &c {
                     self.run_dir = Some(dir.clone());
                     let _ = crate::logging::to_run_dir(dir, app.secrets().values());
                 }
-                let run_dir = self.run_dir(app);
-                let secrets = app.secrets();
-                let connector = Arc::new(Connector::new(
-                    &answers,
-                    secrets.clone(),
-                    &data_dir,
-                    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz")),
-                ));
                 self.cancel = CancellationToken::new();
-                let cancel = self.cancel.clone();
-                let events = self.forward();
-                let profile = app
-                    .profile
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("cdwiz-profile.yaml"));
-                let redact: Vec<String> = secrets.values().iter().map(|s| s.to_string()).collect();
-                tokio::spawn(async move {
-                    let outcome = deploy(DeployJob {
-                        resume,
-                        take_over,
-                        answers,
-                        base,
-                        data_dir,
-                        run_dir,
-                        connector,
-                        cancel,
-                        events,
-                        profile,
-                        redact,
-                        locale,
-                    })
-                    .await;
-                    let _ = tx.send(Msg::DeployDone(outcome)).await;
-                });
+                let job = self.job(app, c != Command::Deploy);
+                let run_dir = self.run_dir(app);
+                let take_over = matches!(c, Command::Resume(_));
+                tokio::spawn(job.deploy(run_dir, take_over, self.cancel.clone()));
             }
         }
     }
-}
 
-/// Where the wizard deploys: locked hosts (with their lock's heartbeat),
-/// or a cluster.
-enum Place {
-    Hosts(Arc<Targets>, tokio::task::JoinHandle<()>),
-    /// The clients, and the namespace's lock once taken.
-    Cluster(
-        Box<cdwiz::deploy::k8s::Clients>,
-        Option<cdwiz::deploy::k8s::LockGuard>,
-    ),
-}
-
-struct DeployJob {
-    /// Go on from the state file of the run directory (finished steps are
-    /// not run again; a failed host is retried).
-    resume: bool,
-    /// Take over a lock left by the dead process of the run resumed.
-    take_over: bool,
-    answers: cdwiz::profile::Answers,
-    base: PathBuf,
-    data_dir: PathBuf,
-    run_dir: PathBuf,
-    connector: Arc<Connector>,
-    cancel: CancellationToken,
-    events: mpsc::Sender<Event>,
-    profile: PathBuf,
-    redact: Vec<String>,
-    locale: String,
-}
-
-/// The wizard's deploy: the same engine calls as the headless one.
-async fn deploy(j: DeployJob) -> Outcome {
-    let mut outcome = Outcome {
-        run_dir: j.run_dir.clone(),
-        ..Default::default()
-    };
-    let fail = |mut o: Outcome, message: String| {
-        o.failures
-            .push(("*".into(), "prepare".into(), message, Vec::new()));
-        o
-    };
-    let bundle = match pipeline::open_bundle(&j.answers, &j.base, &j.data_dir, true) {
-        Ok(b) => b,
-        Err(e) => return fail(outcome, e.render(&j.locale)),
-    };
-    let rendered = match cdwiz::render::render(&j.answers, &bundle.manifest, Some(&bundle.dir)) {
-        Ok(r) => r,
-        Err(e) => return fail(outcome, e.to_string()),
-    };
-    let hooks = match pipeline::read_hooks(&j.answers, &j.base) {
-        Ok(h) => h,
-        Err(e) => return fail(outcome, e.join("; ")),
-    };
-    let (secrets_path, generated) =
-        match pipeline::generated_secrets(&j.answers, &bundle, &j.data_dir) {
-            Ok(g) => g,
-            Err(e) => return fail(outcome, e),
-        };
-    outcome.secrets = secrets_path.clone();
-    let run_id = j
-        .run_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // Hosts are opened and locked; a cluster is reached through its API.
-    let mut place = if j.answers.topology.kind == TopologyKind::K8s {
-        match cdwiz::deploy::k8s::Clients::connect(&j.answers, &j.base).await {
-            Ok(c) => Place::Cluster(Box::new(c), None),
-            Err(e) => return fail(outcome, e.render(&j.locale)),
-        }
-    } else {
-        let targets = match Targets::open(&j.connector, &j.answers).await {
-            Ok(t) => Arc::new(t),
-            Err(e) => return fail(outcome, e.to_string()),
-        };
-        let me = cdwiz::deploy::lock::Holder::me(&run_id);
-        if let Err(refused) = targets.lock(&me, j.take_over).await {
-            let msg: Vec<String> = refused
-                .iter()
-                .map(|(h, why)| format!("{h}: {why}"))
-                .collect();
-            return fail(outcome, msg.join("; "));
-        }
-        let heartbeat = targets.heartbeat();
-        Place::Hosts(targets, heartbeat)
-    };
-    let fingerprint = pipeline::fingerprint(&j.answers, &bundle, &rendered);
-    let earlier =
-        cdwiz::deploy::state::load(&j.run_dir).filter(|s| j.resume && s.fingerprint == fingerprint);
-    let trust = earlier.is_some();
-    let state = Arc::new(StateStore::new(
-        &j.run_dir,
-        earlier.unwrap_or_else(|| State {
-            run: run_id.clone(),
-            install: cdwiz::deploy::secrets::install_id(&j.answers),
-            fingerprint,
-            profile: j.profile.clone(),
-            ..Default::default()
-        }),
-    ));
-    let _ = state.save();
-    let mut redact = j.redact.clone();
-    redact.extend(generated.values().cloned());
-    crate::logging::redact_also(&redact);
-    let logs = Arc::new(cdwiz::deploy::hostlog::HostLogs::new(
-        &j.run_dir,
-        redact,
-        Some(j.events.clone()),
-    ));
-    let ctx = RunContext {
-        run_id: run_id.clone(),
-        state: state.clone(),
-        logs,
-        cancel: j.cancel.clone(),
-        tx: Some(j.events.clone()),
-        concurrency: cdwiz::deploy::DEFAULT_CONCURRENCY,
-        resume: trust,
-    };
-    let input = cdwiz::deploy::Input {
-        answers: &j.answers,
-        bundle: &bundle,
-        rendered: &rendered,
-        generated: &generated,
-        hooks: &hooks,
-    };
-    if let Place::Cluster(clients, guard) = &mut place {
-        let me = cdwiz::deploy::lock::Holder::me(&run_id);
-        match cdwiz::deploy::k8s::lock(&input, clients, &me, j.take_over).await {
-            Ok((g, _)) => *guard = Some(g),
-            Err(refused) => return fail(outcome, refused.message().render(&j.locale)),
-        }
+    /// A job on the wizard's run directory (`resume`: its finished steps
+    /// count while nothing they depend on changed).
+    fn job(&mut self, app: &App, resume: bool) -> Job {
+        let dir = self.run_dir(app);
+        let events = self.forward();
+        Job::new(
+            app,
+            RunPlace::Dir { dir, resume },
+            self.session.clone(),
+            self.tx.clone(),
+            events,
+        )
     }
-    let report = match &place {
-        Place::Hosts(targets, _) => cdwiz::deploy::deploy(&input, targets, &ctx).await,
-        Place::Cluster(clients, _) => cdwiz::deploy::k8s::deploy(&input, clients, &ctx).await,
-    };
-    match place {
-        Place::Hosts(targets, heartbeat) => {
-            heartbeat.abort();
-            targets.release(&run_id).await;
-        }
-        Place::Cluster(_, guard) => {
-            if let Some(g) = guard {
-                g.release().await;
-            }
-        }
-    }
-    let summary = j.run_dir.join("summary.md");
-    let product = format!(
-        "{} {}",
-        bundle.manifest.product.name, bundle.manifest.product.version
-    );
-    let md = cdwiz::deploy::summary::to_markdown(
-        &report,
-        &j.answers,
-        &product,
-        &cdwiz::deploy::summary::Paths {
-            profile: &j.profile,
-            run_dir: &j.run_dir,
-            secrets: &secrets_path,
-            state: state.path(),
-        },
-        &j.locale,
-    );
-    let _ = cdwiz::rundir::write_atomic(&summary, &md);
-    outcome.ok = report.ok();
-    outcome.cancelled = report.cancelled;
-    outcome.url = report.url.clone();
-    outcome.secs = report.secs;
-    outcome.summary = summary;
-    outcome.failures = report
-        .failures
-        .iter()
-        .map(|f| {
-            (
-                f.host.clone(),
-                f.step.clone(),
-                f.message.render(&j.locale),
-                f.last_lines.clone(),
-            )
-        })
-        .collect();
-    outcome
 }

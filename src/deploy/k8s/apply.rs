@@ -112,7 +112,7 @@ pub(super) fn labels(input: &Input<'_>) -> BTreeMap<String, String> {
         ("app.kubernetes.io/part-of".into(), product.name.clone()),
         (
             INSTALL_LABEL.into(),
-            crate::deploy::secrets::install_id(input.answers),
+            crate::profile::install_id(input.answers),
         ),
     ])
 }

@@ -37,8 +37,6 @@ pub use uninstall::{Removed, uninstall};
 
 /// The field manager cdwiz applies as.
 pub const FIELD_MANAGER: &str = "cdwiz";
-/// Seconds a component may take to become ready, unless the answers say.
-pub const ROLLOUT_TIMEOUT: u32 = 300;
 const POLL: Duration = Duration::from_secs(1);
 /// How long a followed log may stay quiet before its request ends.
 const FOLLOW_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -96,7 +94,7 @@ fn namespace(input: &Input<'_>) -> String {
 fn selector(input: &Input<'_>, component: &str) -> String {
     format!(
         "app.kubernetes.io/name={component},{INSTALL_LABEL}={}",
-        crate::deploy::secrets::install_id(input.answers)
+        crate::profile::install_id(input.answers)
     )
 }
 
@@ -123,7 +121,7 @@ pub async fn lock(
                 labels: Some(
                     [(
                         INSTALL_LABEL.to_string(),
-                        crate::deploy::secrets::install_id(input.answers),
+                        crate::profile::install_id(input.answers),
                     )]
                     .into(),
                 ),
@@ -198,7 +196,7 @@ pub async fn deploy(input: &Input<'_>, clients: &Clients, ctx: &RunContext) -> D
             .answers
             .topology
             .rollout_timeout
-            .unwrap_or(ROLLOUT_TIMEOUT),
+            .unwrap_or(crate::profile::DEFAULT_ROLLOUT_TIMEOUT),
     ));
     let components = cluster_components(manifest);
     let mut up: BTreeSet<String> = BTreeSet::new();

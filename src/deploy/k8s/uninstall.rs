@@ -24,7 +24,7 @@ pub async fn uninstall(
 ) -> Result<Removed, Msg> {
     use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Service};
     let ns = answers.topology.namespace.clone().unwrap_or_default();
-    let install = crate::deploy::secrets::install_id(answers);
+    let install = crate::profile::install_id(answers);
     let select = format!("{INSTALL_LABEL}={install}");
     let lp = ListParams::default().labels(&select);
     let dp = kube::api::DeleteParams::background();

@@ -53,8 +53,8 @@ pub fn validate(a: &Answers) -> Vec<Problem> {
                 format!("{at}.check"),
                 Msg::new("profile.check-missing"),
             ));
-        } else if !crate::checks::known(&w.check) {
-            let known: Vec<&str> = crate::checks::CATALOGUE.iter().map(|c| c.id).collect();
+        } else if !crate::catalogue::known(&w.check) {
+            let known: Vec<&str> = crate::catalogue::CATALOGUE.iter().map(|c| c.id).collect();
             let mut p = Problem::new(
                 format!("{at}.check"),
                 Msg::new("profile.check-unknown").arg("id", pattern::shown(&w.check)),

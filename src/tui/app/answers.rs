@@ -69,6 +69,38 @@ impl App {
         s
     }
 
+    /// What is wrong with the secret sources the answers name, checked as
+    /// headless checks them (the variable set, the file 0600, `~` for the
+    /// home directory), but for the secrets the operator typed here.
+    pub fn secret_problems(&self) -> Vec<String> {
+        let typed_host = |path: &str| {
+            let i: usize = path
+                .strip_prefix("hosts[")
+                .and_then(|r| r.split(']').next())
+                .and_then(|n| n.parse().ok())?;
+            let address = &self.answers.hosts.get(i)?.address;
+            Some(self.typed.host_passwords.iter().any(|(a, _)| a == address))
+        };
+        let typed = |path: &str| {
+            if path.ends_with("sudo-password-env") {
+                return path.starts_with("ssh.") && self.typed.sudo_password.is_some();
+            }
+            if path.starts_with("ssh.jump.") {
+                return self.typed.jump_password.is_some();
+            }
+            if path.starts_with("hosts[") {
+                return typed_host(path).unwrap_or(false);
+            }
+            path.starts_with("ssh.password-") && self.typed_password().is_some()
+        };
+        let file = self.profile.clone().unwrap_or_default();
+        cdwiz::profile::check_secret_sources(&self.answers, &self.profile_dir())
+            .into_iter()
+            .filter(|p| !typed(&p.path))
+            .map(|p| p.render_in(Some(&file), &self.locale))
+            .collect()
+    }
+
     /// The password typed on the hosts screen (never saved).
     pub fn typed_password(&self) -> Option<String> {
         self.hosts_form
@@ -181,7 +213,7 @@ impl App {
                     "topology.rollout-timeout",
                     "wizard.field.rollout-timeout",
                     &t.rollout_timeout
-                        .unwrap_or(cdwiz::deploy::k8s::ROLLOUT_TIMEOUT)
+                        .unwrap_or(cdwiz::profile::DEFAULT_ROLLOUT_TIMEOUT)
                         .to_string(),
                 ));
             }
@@ -291,7 +323,7 @@ impl App {
                 // a number is out of range (validation says so).
                 t.rollout_timeout = opt("topology.rollout-timeout")
                     .map(|v| v.trim().parse().unwrap_or(0))
-                    .filter(|v| *v != cdwiz::deploy::k8s::ROLLOUT_TIMEOUT);
+                    .filter(|v| *v != cdwiz::profile::DEFAULT_ROLLOUT_TIMEOUT);
             }
             TopologyKind::Single => {}
         }

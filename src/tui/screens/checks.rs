@@ -197,7 +197,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ))),
     }
     if let Some(n) = &app.checks.note {
-        text.push(Line::from(Span::styled(n.clone(), theme.dim())));
+        for l in n.lines() {
+            text.push(Line::from(Span::styled(l.to_string(), theme.dim())));
+        }
     }
     f.render_widget(
         Paragraph::new(text)

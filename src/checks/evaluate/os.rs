@@ -1,0 +1,78 @@
+//! OS: the distribution, the kernel, the architecture.
+
+use std::collections::HashMap;
+
+use super::*;
+
+pub(super) fn check(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<CheckResult> {
+    let h = Some(ctx.address.as_str());
+    let r = |id, status, detail| CheckResult::new(id, h, status, detail);
+    let m = |key: &str| Msg::new(format!("check.{key}"));
+    let mut out = Vec::new();
+
+    let (id, ver, name) = (
+        fact(facts, "os.id"),
+        fact(facts, "os.version"),
+        fact(facts, "os.name"),
+    );
+    let supported = SUPPORTED_OS.iter().any(|(i, vs)| {
+        *i == id
+            && vs
+                .iter()
+                .any(|v| ver == *v || ver.starts_with(&format!("{v}.")))
+    });
+    out.push(if supported {
+        r(
+            "os.distribution",
+            Status::Pass,
+            m("os.distribution.ok").arg("os", name),
+        )
+    } else {
+        r(
+            "os.distribution",
+            Status::Warn,
+            m("os.distribution.unknown").arg("os", name),
+        )
+        .hint(m("os.distribution.hint"))
+    });
+    let kernel = fact(facts, "kernel");
+    out.push(if !version_at_least(kernel, "3.10") {
+        r(
+            "os.kernel",
+            Status::Fail,
+            m("os.kernel.old").arg("kernel", kernel).arg("need", "3.10"),
+        )
+        .hint(m("os.kernel.hint"))
+    } else if !version_at_least(kernel, "4.0") && !kernel.contains("el7") {
+        r(
+            "os.kernel",
+            Status::Warn,
+            m("os.kernel.overlay").arg("kernel", kernel),
+        )
+        .hint(m("os.kernel.hint"))
+    } else {
+        r(
+            "os.kernel",
+            Status::Pass,
+            m("os.kernel.ok").arg("kernel", kernel),
+        )
+    });
+    let arch = match fact(facts, "arch") {
+        "x86_64" | "amd64" => "amd64",
+        "aarch64" | "arm64" => "arm64",
+        other => other,
+    };
+    out.push(if ctx.architectures.iter().any(|a| a == arch) {
+        r("os.arch", Status::Pass, m("os.arch.ok").arg("arch", arch))
+    } else {
+        r(
+            "os.arch",
+            Status::Fail,
+            m("os.arch.missing")
+                .arg("arch", arch)
+                .arg("bundle", ctx.architectures.join(", ")),
+        )
+        .hint(m("os.arch.hint"))
+    });
+    out
+}

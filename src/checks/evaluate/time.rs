@@ -1,0 +1,48 @@
+//! Time: the clock against this machine's, a sync daemon.
+
+use std::collections::HashMap;
+
+use super::*;
+
+pub(super) fn check(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<CheckResult> {
+    let h = Some(ctx.address.as_str());
+    let r = |id, status, detail| CheckResult::new(id, h, status, detail);
+    let m = |key: &str| Msg::new(format!("check.{key}"));
+    let mut out = Vec::new();
+
+    let skew = num(facts, "time.epoch").map(|t| t - ctx.sent_at);
+    out.push(match skew {
+        None => r("time.skew", Status::Skip, m("time.skew.unknown")),
+        Some(s) if s.abs() > SKEW_FAIL_S => r(
+            "time.skew",
+            Status::Fail,
+            m("time.skew.off").arg("secs", format!("{s:+.1}")),
+        )
+        .hint(m("time.skew.hint"))
+        .fix(format!("date -s @{:.0}", ctx.sent_at)),
+        Some(s) if s.abs() > SKEW_WARN_S => r(
+            "time.skew",
+            Status::Warn,
+            m("time.skew.off").arg("secs", format!("{s:+.1}")),
+        )
+        .hint(m("time.skew.hint")),
+        Some(s) => r(
+            "time.skew",
+            Status::Pass,
+            m("time.skew.ok").arg("secs", format!("{s:+.1}")),
+        ),
+    });
+    let sync = fact(facts, "time.sync");
+    out.push(if sync.is_empty() {
+        r("time.sync", Status::Warn, m("time.sync.none"))
+            .hint(m("time.sync.hint"))
+            .fix("systemctl enable --now chronyd")
+    } else {
+        r(
+            "time.sync",
+            Status::Pass,
+            m("time.sync.ok").arg("daemon", sync),
+        )
+    });
+    out
+}

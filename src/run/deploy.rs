@@ -1,0 +1,169 @@
+//! A session's deploy: the generated secrets, the hosts (locked, on the
+//! run's connections) or the cluster (its lease), the engine's deploy, and
+//! what it leaves: `state.json`, `logs/`, `deploy.json`, `summary.md`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{ErrorKind, RunError, Session, emit, taken_over};
+use crate::deploy::hostlog::HostLogs;
+use crate::deploy::lock::Holder;
+use crate::deploy::state::StateStore;
+use crate::deploy::{DeployReport, RunContext};
+use crate::event::EventSender;
+
+/// What a finished (or stopped) deploy left.
+pub struct Finished {
+    pub report: DeployReport,
+    /// The installation's generated secrets.
+    pub secrets: PathBuf,
+    pub summary: PathBuf,
+    pub state: PathBuf,
+    pub logs: PathBuf,
+}
+
+impl Session {
+    /// Deploys (or resumes) onto the hosts or the cluster, then gives back
+    /// every lock this run holds. `take_over` a lock whose run is dead.
+    pub async fn deploy(
+        &mut self,
+        take_over: bool,
+        cancel: CancellationToken,
+        tx: Option<EventSender>,
+    ) -> Result<Finished, RunError> {
+        let result = self.deploy_locked(take_over, cancel, tx).await;
+        self.release().await;
+        result
+    }
+
+    async fn deploy_locked(
+        &mut self,
+        take_over: bool,
+        cancel: CancellationToken,
+        tx: Option<EventSender>,
+    ) -> Result<Finished, RunError> {
+        let locale = self.locale.clone();
+        let failed = |lines: Vec<String>| RunError::new(ErrorKind::Deploy, lines);
+        if !self.verified && self.answers.bundle != "sandbox" {
+            // Hashing reads every archive: off the async threads.
+            let (bundle, cache) = (
+                self.bundle.clone(),
+                crate::pipeline::hash_cache(&self.data_dir),
+            );
+            let verified = tokio::task::spawn_blocking(move || bundle.verify_cached(Some(&cache)))
+                .await
+                .map_err(|e| failed(vec![e.to_string()]))?;
+            verified.map_err(|e| {
+                RunError::new(ErrorKind::BadInput, vec![e.message().render(&locale)])
+            })?;
+            self.verified = true;
+        }
+        let (secrets_path, generated) =
+            crate::pipeline::generated_secrets(&self.answers, &self.bundle, &self.data_dir)
+                .map_err(|e| failed(vec![e]))?;
+        let mut redact: Vec<String> = self
+            .secrets
+            .values()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        redact.extend(generated.values().cloned());
+        crate::redact::add(&redact);
+
+        let clients = if self.on_cluster() {
+            Some(
+                crate::deploy::k8s::Clients::connect(&self.answers, &self.base)
+                    .await
+                    .map_err(|e| failed(vec![e.render(&locale)]))?,
+            )
+        } else {
+            self.lock(take_over, &tx).await?;
+            None
+        };
+
+        let state = Arc::new(StateStore::new(&self.run_dir, self.state.clone()));
+        let _ = state.save();
+        let logs = Arc::new(HostLogs::new(&self.run_dir, redact, tx.clone()));
+        let ctx = RunContext {
+            run_id: self.run_id.clone(),
+            state: state.clone(),
+            logs,
+            cancel,
+            tx: tx.clone(),
+            concurrency: crate::deploy::DEFAULT_CONCURRENCY,
+            resume: self.trust_state,
+        };
+        let input = crate::deploy::Input {
+            answers: &self.answers,
+            bundle: &self.bundle,
+            rendered: &self.rendered,
+            generated: &generated,
+            hooks: &self.hooks,
+        };
+        let report = match (&clients, &self.targets) {
+            (Some(clients), _) => {
+                // One run at a time per namespace: a Lease in it.
+                let me = Holder::me(&self.run_id);
+                let ns = self.answers.topology.namespace.clone().unwrap_or_default();
+                let guard = match crate::deploy::k8s::lock(&input, clients, &me, take_over).await {
+                    Ok((guard, taken)) => {
+                        if let Some(h) = taken {
+                            emit(&tx, taken_over(format!("namespace/{ns}"), h)).await;
+                        }
+                        guard
+                    }
+                    Err(refused) => {
+                        return Err(self.refusal(&[(format!("namespace/{ns}"), refused)]));
+                    }
+                };
+                let report = crate::deploy::k8s::deploy(&input, clients, &ctx).await;
+                guard.release().await;
+                report
+            }
+            (None, Some(targets)) => crate::deploy::deploy(&input, targets, &ctx).await,
+            (None, None) => return Err(failed(vec!["no hosts were opened".into()])),
+        };
+        drop(ctx);
+        // A retry in this session goes on from what this one finished.
+        self.state = state.snapshot();
+        self.trust_state = true;
+        tracing::info!(
+            changed = report.changed(),
+            failures = report.failures.len(),
+            cancelled = report.cancelled,
+            secs = report.secs,
+            "deploy finished"
+        );
+        let _ = crate::rundir::write_atomic(
+            &self.run_dir.join("deploy.json"),
+            &serde_json::to_string_pretty(&report).unwrap_or_default(),
+        );
+        let summary = self.run_dir.join("summary.md");
+        let product = format!(
+            "{} {}",
+            self.bundle.manifest.product.name, self.bundle.manifest.product.version
+        );
+        let md = crate::deploy::summary::to_markdown(
+            &report,
+            &self.answers,
+            &product,
+            &crate::deploy::summary::Paths {
+                profile: &self.profile,
+                run_dir: &self.run_dir,
+                secrets: &secrets_path,
+                state: state.path(),
+            },
+            &locale,
+        );
+        let _ = crate::rundir::write_atomic(&summary, &md);
+        Ok(Finished {
+            report,
+            secrets: secrets_path,
+            summary,
+            state: state.path().to_path_buf(),
+            logs: self.run_dir.join("logs"),
+        })
+    }
+}

@@ -1,0 +1,498 @@
+//! One run, owned by the engine: whoever drives it (the wizard, headless),
+//! the same sequence and the same run directory. [`Session::prepare`] reads
+//! the bundle, renders, reads the hooks, finds what a resumed run finished,
+//! and writes `answers.yaml` and `rendered/`; then the front end opens the
+//! hosts (one SSH master per host for the whole run), locks them, checks
+//! ([`Session::check`]: `checks.json`, `checks.md`), deploys
+//! ([`Session::deploy`]: `state.json`, `logs/`, `deploy.json`,
+//! `summary.md`) and releases. Front ends turn options or screens into a
+//! [`Request`], and events into lines or widgets.
+
+mod deploy;
+mod reports;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::bundle::Bundle;
+use crate::checks::{self, CheckRun, Waiver};
+use crate::connect::{Connector, Secrets, Targets};
+use crate::deploy::Hooks;
+use crate::deploy::lock::{self, Holder, LockRefusal};
+use crate::deploy::state::State;
+use crate::event::{Event, EventSender};
+use crate::i18n::Msg;
+use crate::pipeline;
+use crate::profile::{Answers, TopologyKind};
+use crate::render::RenderedFile;
+
+pub use deploy::Finished;
+
+/// What a front end asks for.
+pub struct Request {
+    pub answers: Answers,
+    /// The profile file (named in the state file and the summary).
+    pub profile: PathBuf,
+    /// Where relative bundle, hook and secret paths start.
+    pub base: PathBuf,
+    /// cdwiz's data dir (keys, known hosts, generated secrets, sandbox).
+    pub data_dir: PathBuf,
+    /// Which run directory to use.
+    pub place: RunPlace,
+    /// The secrets the answers point at (read and checked by the caller:
+    /// the wizard adds what the operator typed).
+    pub secrets: Secrets,
+    /// Waivers besides the profile's (`--accept-check`).
+    pub waivers: Vec<Waiver>,
+    /// Verify every image archive now (before any host is touched); else
+    /// the first deploy does.
+    pub verify_images: bool,
+    /// The cdwiz binary that answers ssh's password prompt.
+    pub askpass: PathBuf,
+    pub locale: String,
+}
+
+/// Which run directory a run writes.
+#[derive(Debug, Clone)]
+pub enum RunPlace {
+    /// A new one under `base/runs`.
+    New(PathBuf),
+    /// The newest unfinished run of this installation under `base/runs`
+    /// (`--resume`), else a new one.
+    Latest(PathBuf),
+    /// This one; with `resume`, its finished steps count when nothing they
+    /// depend on changed.
+    Dir { dir: PathBuf, resume: bool },
+}
+
+/// What became of a request to resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resumed {
+    /// Not asked for.
+    No,
+    /// Asked for, and there was no unfinished run.
+    NothingToResume,
+    /// Its finished steps are trusted.
+    Trusted,
+    /// The profile, the bundle or a rendered file changed: every step runs.
+    Changed,
+}
+
+/// Why a run stopped before (or instead of) deploying.
+#[derive(Debug)]
+pub struct RunError {
+    pub kind: ErrorKind,
+    /// What is wrong, where and what to do, one line each.
+    pub lines: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The profile, the bundle, a hook or a secret (exit 2).
+    BadInput,
+    /// Another run holds the hosts or the namespace (exit 2).
+    Refused,
+    /// This machine could not write the run directory (exit 1).
+    Io,
+    /// The deploy could not begin (exit 4).
+    Deploy,
+}
+
+impl RunError {
+    fn new(kind: ErrorKind, lines: Vec<String>) -> RunError {
+        RunError { kind, lines }
+    }
+}
+
+/// One run: its inputs, its run directory, its hosts.
+pub struct Session {
+    pub answers: Answers,
+    pub bundle: Bundle,
+    pub rendered: Vec<RenderedFile>,
+    pub hooks: Hooks,
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub resumed: Resumed,
+    profile: PathBuf,
+    base: PathBuf,
+    data_dir: PathBuf,
+    state: State,
+    trust_state: bool,
+    verified: bool,
+    waivers: Vec<Waiver>,
+    secrets: Secrets,
+    connector: Arc<Connector>,
+    targets: Option<Targets>,
+    /// The locks' heartbeat while the hosts are locked.
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
+    locale: String,
+}
+
+impl Session {
+    /// Everything that needs no host: waivers, bundle, render, hooks, the
+    /// run directory with `answers.yaml` and `rendered/`, and the state a
+    /// resumed run goes on from.
+    pub fn prepare(req: Request) -> Result<Session, RunError> {
+        let bad = |lines: Vec<String>| RunError::new(ErrorKind::BadInput, lines);
+        let locale = req.locale.as_str();
+        let waivers = waivers(&req, locale).map_err(bad)?;
+        let a = &req.answers;
+        let bundle = pipeline::open_bundle(a, &req.base, &req.data_dir, req.verify_images)
+            .map_err(|e| {
+                bad(vec![format!(
+                    "{}: {}",
+                    req.profile.display(),
+                    e.render(locale)
+                )])
+            })?;
+        // A template or manifest problem is found before anything is
+        // contacted.
+        let rendered = crate::render::render(a, &bundle.manifest, Some(&bundle.dir))
+            .map_err(|e| bad(vec![format!("{}: {e}", bundle.dir.display())]))?;
+        let hooks = pipeline::read_hooks(a, &req.base).map_err(bad)?;
+        let install = crate::profile::install_id(a);
+        let fingerprint = pipeline::fingerprint(a, &bundle, &rendered);
+
+        let (earlier, resumed, run_dir) = match &req.place {
+            RunPlace::New(base) => (None, Resumed::No, new_dir(base)?),
+            RunPlace::Latest(base) => match crate::deploy::state::find_resumable(base, &install) {
+                Some((dir, s)) => (Some(s), Resumed::Changed, dir),
+                None => (None, Resumed::NothingToResume, new_dir(base)?),
+            },
+            RunPlace::Dir { dir, resume } => {
+                let earlier = resume.then(|| crate::deploy::state::load(dir)).flatten();
+                let resumed = if earlier.is_some() {
+                    Resumed::Changed
+                } else {
+                    Resumed::No
+                };
+                ensure_dir(dir)?;
+                (earlier, resumed, dir.clone())
+            }
+        };
+        let trust_state = earlier
+            .as_ref()
+            .is_some_and(|s| s.fingerprint == fingerprint);
+        let resumed = if trust_state {
+            Resumed::Trusted
+        } else {
+            resumed
+        };
+        let run_id = run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut state = earlier.unwrap_or_default();
+        state.run = run_id.clone();
+        state.install = install;
+        state.profile = req.profile.clone();
+        state.complete = false;
+        if !trust_state {
+            state.done.clear();
+        }
+        state.fingerprint = fingerprint;
+
+        let io = |e: String| RunError::new(ErrorKind::Io, vec![e]);
+        let yaml = serde_yaml::to_string(a).unwrap_or_default();
+        crate::rundir::write_atomic(&run_dir.join("answers.yaml"), &yaml)
+            .map_err(|e| io(format!("{}: {e}", run_dir.join("answers.yaml").display())))?;
+        crate::render::write(&rendered, &run_dir.join("rendered"))
+            .map_err(|e| io(e.to_string()))?;
+        crate::redact::add(&req.secrets.values());
+
+        let connector = Arc::new(Connector::new(
+            a,
+            req.secrets.clone(),
+            &req.data_dir,
+            req.askpass.clone(),
+        ));
+        Ok(Session {
+            answers: req.answers,
+            bundle,
+            rendered,
+            hooks,
+            run_id,
+            run_dir,
+            resumed,
+            profile: req.profile,
+            base: req.base,
+            data_dir: req.data_dir,
+            state,
+            trust_state,
+            verified: req.verify_images,
+            waivers,
+            secrets: req.secrets,
+            connector,
+            targets: None,
+            heartbeat: None,
+            locale: req.locale,
+        })
+    }
+
+    /// Whether this session was made for these answers and secrets (else
+    /// a front end prepares a new one).
+    /// Waivers aside: accepting a check's result changes nothing a run
+    /// connects to or renders (see [`adopt_waivers`](Self::adopt_waivers)).
+    pub fn serves(&self, answers: &Answers, secrets: &Secrets) -> bool {
+        let mut a = answers.clone();
+        a.accept_checks.clone_from(&self.answers.accept_checks);
+        self.answers == a && self.secrets.values() == secrets.values()
+    }
+
+    /// Takes the waivers of `answers` (accepted since the session began);
+    /// a waiver that names no check is left out, and said in the log.
+    pub fn adopt_waivers(&mut self, answers: &Answers) {
+        if self.answers.accept_checks == answers.accept_checks {
+            return;
+        }
+        self.answers
+            .accept_checks
+            .clone_from(&answers.accept_checks);
+        self.waivers.retain(|w| {
+            answers
+                .accept_checks
+                .iter()
+                .any(|a| a.check == w.id && a.host == w.host)
+        });
+        for a in &answers.accept_checks {
+            let w = Waiver {
+                id: a.check.clone(),
+                host: a.host.clone(),
+                reason: a.reason.clone(),
+            };
+            if self
+                .waivers
+                .iter()
+                .any(|x| x.id == w.id && x.host == w.host)
+            {
+                continue;
+            }
+            match w.validate() {
+                Ok(()) => self.waivers.push(w),
+                Err(e) => tracing::warn!("waiver {}: {}", w.id, e.render("en")),
+            }
+        }
+    }
+
+    /// [`prepare`](Self::prepare) off the async threads (it reads and may
+    /// hash the bundle).
+    pub async fn prepare_blocking(req: Request) -> Result<Session, RunError> {
+        tokio::task::spawn_blocking(move || Session::prepare(req))
+            .await
+            .unwrap_or_else(|e| Err(RunError::new(ErrorKind::Io, vec![e.to_string()])))
+    }
+
+    /// The waivers in force: the profile's and the request's.
+    pub fn waivers(&self) -> &[Waiver] {
+        &self.waivers
+    }
+
+    /// Whether the hosts are the Kubernetes API (no SSH).
+    pub fn on_cluster(&self) -> bool {
+        self.answers.topology.kind == TopologyKind::K8s
+    }
+
+    /// Where the rendered files are.
+    pub fn rendered_dir(&self) -> PathBuf {
+        self.run_dir.join("rendered")
+    }
+
+    /// Opens every host (none on a cluster); again, only those whose SSH
+    /// master has gone, and `only` always; while unlocked (the wizard
+    /// checking again), also those that could not be opened before.
+    pub async fn open_hosts(&mut self, only: Option<&str>) {
+        if self.on_cluster() {
+            return;
+        }
+        match (&mut self.targets, only) {
+            (None, _) => {
+                self.targets = Some(Targets::open(&self.connector, &self.answers).await);
+            }
+            (Some(t), Some(host)) => t.reopen(&self.connector, &self.answers, &[host]).await,
+            (Some(t), None) => {
+                let retry = self.heartbeat.is_none();
+                t.refresh(&self.connector, &self.answers, retry).await
+            }
+        }
+    }
+
+    /// Takes the run lock on every opened host (none on a cluster: its
+    /// lease is taken by the deploy) and keeps it alive; `take_over` a lock
+    /// whose run is dead. Lock takeovers are told as events.
+    pub async fn lock(
+        &mut self,
+        take_over: bool,
+        tx: &Option<EventSender>,
+    ) -> Result<(), RunError> {
+        if self.heartbeat.is_some() || self.on_cluster() {
+            return Ok(());
+        }
+        self.open_hosts(None).await;
+        let Some(targets) = &self.targets else {
+            return Ok(());
+        };
+        let me = Holder::me(&self.run_id);
+        match lock::acquire_all(targets, &me, take_over).await {
+            Ok(taken) => {
+                for (host, h) in taken {
+                    emit(tx, taken_over(host, h)).await;
+                }
+                self.heartbeat = Some(lock::heartbeat(targets));
+                Ok(())
+            }
+            Err(refused) => Err(self.refusal(&refused)),
+        }
+    }
+
+    fn refusal(&self, refused: &[(String, LockRefusal)]) -> RunError {
+        let locale = self.locale.as_str();
+        let lines: Vec<String> = refused
+            .iter()
+            .map(|(host, why)| {
+                Msg::new("headless.lock-refused")
+                    .arg("host", host)
+                    .arg("why", why.message().render(locale))
+                    .render(locale)
+            })
+            .collect();
+        tracing::warn!(?lines, "run lock refused");
+        RunError::new(ErrorKind::Refused, lines)
+    }
+
+    /// Gives back the locks this run holds.
+    pub async fn release(&mut self) {
+        if let Some(h) = self.heartbeat.take() {
+            h.abort();
+            if let Some(t) = &self.targets {
+                lock::release_all(t, &self.run_id).await;
+            }
+        }
+    }
+
+    /// Runs the checks (every host, or `only` one) on the run's
+    /// connections, and writes `checks.json` and `checks.md`.
+    pub async fn check(&mut self, only: Option<&str>, tx: Option<EventSender>) -> CheckRun {
+        let mut answers = self.answers.clone();
+        if let Some(host) = only {
+            answers.hosts.retain(|h| h.address == host);
+        }
+        let run = if self.on_cluster() {
+            crate::cluster::run_checks(
+                &answers,
+                &self.base,
+                &self.bundle.manifest,
+                self.waivers.clone(),
+                tx,
+            )
+            .await
+        } else {
+            self.open_hosts(only).await;
+            let targets = self.targets.get_or_insert_with(Targets::default);
+            checks::run_checks(
+                &answers,
+                &self.bundle.manifest,
+                targets,
+                &self.connector,
+                self.waivers.clone(),
+                checks::run::DEFAULT_CONCURRENCY,
+                tx,
+            )
+            .await
+        };
+        tracing::info!(secs = run.secs, "checks done");
+        reports::write_checks(&self.run_dir, &run, &self.locale);
+        run
+    }
+
+    /// Where the checks' reports are: (json, markdown).
+    pub fn check_reports(&self) -> (PathBuf, PathBuf) {
+        reports::check_paths(&self.run_dir)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(h) = self.heartbeat.take() {
+            h.abort();
+        }
+    }
+}
+
+fn taken_over(place: String, h: Holder) -> Event {
+    Event::LockTakenOver {
+        place,
+        run: h.run,
+        pid: h.pid,
+        installer: h.installer,
+    }
+}
+
+async fn emit(tx: &Option<EventSender>, e: Event) {
+    if let Some(tx) = tx {
+        let _ = tx.send(e).await;
+    }
+}
+
+/// The profile's waivers and the request's, each checked against the
+/// catalogue.
+fn waivers(req: &Request, locale: &str) -> Result<Vec<Waiver>, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    for (i, w) in req.answers.accept_checks.iter().enumerate() {
+        let w = Waiver {
+            id: w.check.clone(),
+            host: w.host.clone(),
+            reason: w.reason.clone(),
+        };
+        match w.validate() {
+            Ok(()) => out.push(w),
+            Err(e) => errors.push(format!(
+                "{}: accept-checks[{i}].check: {}",
+                req.profile.display(),
+                e.render(locale)
+            )),
+        }
+    }
+    for w in &req.waivers {
+        match w.validate() {
+            Ok(()) => out.push(w.clone()),
+            Err(e) => errors.push(format!("--accept-check {}", e.render(locale))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn new_dir(base: &Path) -> Result<PathBuf, RunError> {
+    crate::rundir::create(base, &crate::rundir::new_run_id()).map_err(|e| {
+        RunError::new(
+            ErrorKind::Io,
+            vec![format!(
+                "cannot create the run directory under {}: {e}",
+                base.join("runs").display()
+            )],
+        )
+    })
+}
+
+/// A given run directory, made (0700, with `logs/`) when missing.
+fn ensure_dir(dir: &Path) -> Result<(), RunError> {
+    let (Some(runs), Some(id)) = (dir.parent(), dir.file_name()) else {
+        return Ok(());
+    };
+    let base = runs.parent().unwrap_or(Path::new("."));
+    crate::rundir::create(base, &id.to_string_lossy())
+        .map(|_| ())
+        .map_err(|e| {
+            RunError::new(
+                ErrorKind::Io,
+                vec![format!(
+                    "cannot create the run directory {}: {e}",
+                    dir.display()
+                )],
+            )
+        })
+}

@@ -1,0 +1,218 @@
+//! The wizard's engine work: one run session (`cdwiz::run`) for as long as
+//! the answers and secrets stay the same, so that the checks, the deploy
+//! and a retry share its run directory and its SSH connections. Each job
+//! runs in a task and reports back as a [`Msg`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cdwiz::connect::Connector;
+use cdwiz::event::Event;
+use cdwiz::profile::{Answers, TopologyKind};
+use cdwiz::run::{Request, RunError, RunPlace, Session};
+use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::app::{App, Outcome};
+
+/// Messages from the engine tasks to the UI.
+pub enum Msg {
+    Engine(Event),
+    ChecksDone(f64, String),
+    Rendered(Result<Vec<cdwiz::render::RenderedFile>, String>),
+    DeployDone(Outcome),
+    Uninstalled(String),
+}
+
+/// What a job needs of the wizard's state, taken when it starts.
+pub struct Job {
+    request: Request,
+    slot: Arc<Mutex<Option<Session>>>,
+    /// Problems with the secret sources (the job reports them instead).
+    problems: Vec<String>,
+    tx: mpsc::Sender<Msg>,
+    events: mpsc::Sender<Event>,
+}
+
+impl Job {
+    pub fn new(
+        app: &App,
+        place: RunPlace,
+        slot: Arc<Mutex<Option<Session>>>,
+        tx: mpsc::Sender<Msg>,
+        events: mpsc::Sender<Event>,
+    ) -> Job {
+        let request = Request {
+            answers: app.answers.clone(),
+            profile: app
+                .profile
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("cdwiz-profile.yaml")),
+            base: app.profile_dir(),
+            data_dir: cdwiz::paths::data_dir(),
+            place,
+            secrets: app.secrets(),
+            waivers: Vec::new(),
+            verify_images: false,
+            askpass: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz")),
+            locale: app.locale.clone(),
+        };
+        Job {
+            request,
+            slot,
+            problems: app.secret_problems(),
+            tx,
+            events,
+        }
+    }
+
+    /// The session serving this job's answers: the one open, or a new one.
+    async fn with_session<T>(
+        self,
+        work: impl AsyncFnOnce(&mut Session, mpsc::Sender<Event>) -> T,
+    ) -> Result<T, Vec<String>> {
+        if !self.problems.is_empty() {
+            return Err(self.problems);
+        }
+        let mut slot = self.slot.lock().await;
+        let req = self.request;
+        let answers = req.answers.clone();
+        let fits = slot.as_ref().is_some_and(|s| {
+            s.serves(&req.answers, &req.secrets)
+                && match &req.place {
+                    RunPlace::Dir { dir, .. } => s.run_dir == *dir,
+                    _ => true,
+                }
+        });
+        if !fits {
+            // The old session's connections close before the new ones open.
+            *slot = None;
+            *slot = Some(
+                Session::prepare_blocking(req)
+                    .await
+                    .map_err(|e: RunError| e.lines)?,
+            );
+        }
+        let session = slot.as_mut().ok_or_else(Vec::new)?;
+        session.adopt_waivers(&answers);
+        Ok(work(session, self.events).await)
+    }
+
+    /// The checks of every host (or `only` one), on the session's hosts.
+    pub async fn checks(self, only: Option<String>) {
+        let (tx, locale) = (self.tx.clone(), self.request.locale.clone());
+        let done = self
+            .with_session(async |s: &mut Session, events| {
+                let run = s.check(only.as_deref(), Some(events)).await;
+                let (_, md) = s.check_reports();
+                (run.secs, md)
+            })
+            .await;
+        let (secs, note) = match done {
+            Ok((secs, md)) => {
+                // Let the forwarded results arrive first.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                let note = cdwiz::i18n::Msg::new("wizard.checks.report").arg("path", md.display());
+                (secs, note.render(&locale))
+            }
+            Err(lines) => (0.0, lines.join("\n")),
+        };
+        let _ = tx.send(Msg::ChecksDone(secs, note)).await;
+    }
+
+    /// The rendered files, for the Review screen.
+    pub async fn render(self) {
+        let tx = self.tx.clone();
+        let r = self
+            .with_session(async |s: &mut Session, _| s.rendered.clone())
+            .await
+            .map_err(|lines| lines.join("\n"));
+        let _ = tx.send(Msg::Rendered(r)).await;
+    }
+
+    /// Deploys (`take_over` a dead run's lock), then reports the outcome.
+    pub async fn deploy(self, run_dir: PathBuf, take_over: bool, cancel: CancellationToken) {
+        let (tx, locale) = (self.tx.clone(), self.request.locale.clone());
+        let mut outcome = Outcome {
+            run_dir,
+            ..Default::default()
+        };
+        let done = self
+            .with_session(async |s: &mut Session, events| {
+                s.deploy(take_over, cancel, Some(events)).await
+            })
+            .await;
+        match done.and_then(|r| r.map_err(|e| e.lines)) {
+            Err(lines) => {
+                outcome
+                    .failures
+                    .push(("*".into(), "prepare".into(), lines.join("; "), Vec::new()));
+            }
+            Ok(f) => {
+                let report = &f.report;
+                outcome.ok = report.ok();
+                outcome.cancelled = report.cancelled;
+                outcome.url = report.url.clone();
+                outcome.secs = report.secs;
+                outcome.secrets = f.secrets.clone();
+                outcome.summary = f.summary.clone();
+                outcome.failures = report
+                    .failures
+                    .iter()
+                    .map(|e| {
+                        let message = e.message.render(&locale);
+                        (
+                            e.host.clone(),
+                            e.step.clone(),
+                            message,
+                            e.last_lines.clone(),
+                        )
+                    })
+                    .collect();
+            }
+        }
+        let _ = tx.send(Msg::DeployDone(outcome)).await;
+    }
+}
+
+/// Removes the answers' installation (data kept); what to tell the operator.
+pub async fn uninstall(
+    answers: Answers,
+    base: PathBuf,
+    data_dir: PathBuf,
+    secrets: cdwiz::connect::Secrets,
+    locale: String,
+) -> String {
+    let render = |m: cdwiz::i18n::Msg| m.render(&locale);
+    if answers.topology.kind == TopologyKind::K8s {
+        let ns = answers.topology.namespace.clone().unwrap_or_default();
+        return match cdwiz::deploy::k8s::Clients::connect(&answers, &base).await {
+            Err(e) => render(e),
+            Ok(c) => match cdwiz::deploy::k8s::uninstall(&answers, &c.api, false).await {
+                Err(e) => render(e),
+                Ok(removed) => render(
+                    cdwiz::i18n::Msg::new("wizard.welcome.k8s-uninstalled")
+                        .arg("count", removed.values().map(Vec::len).sum::<usize>())
+                        .arg("ns", ns),
+                ),
+            },
+        };
+    }
+    let askpass = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz"));
+    let connector = Arc::new(Connector::new(&answers, secrets, &data_dir, askpass));
+    let dir = cdwiz::pipeline::bundle_dir(&answers, &base, &data_dir);
+    match cdwiz::bundle::Bundle::open(&dir) {
+        Err(e) => e.to_string(),
+        Ok(b) => {
+            let results = cdwiz::deploy::uninstall(&answers, &b.manifest, connector, false).await;
+            let skipped = results.iter().filter(|r| r.skipped.is_some()).count();
+            let removed: usize = results.iter().map(|r| r.containers_removed).sum();
+            render(
+                cdwiz::i18n::Msg::new("wizard.welcome.uninstalled")
+                    .arg("hosts", results.len() - skipped)
+                    .arg("containers", removed)
+                    .arg("skipped", skipped),
+            )
+        }
+    }
+}
