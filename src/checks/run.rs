@@ -11,7 +11,7 @@ use super::cross::{self, LatencyMatrix};
 use super::probe::{self, ProbeSpec};
 use super::{CATALOGUE, CheckResult, HostContext, Status, Waiver, apply_waivers, evaluate_host};
 use crate::bundle::Manifest;
-use crate::connect::{ConnectFailure, Connector, Stage, Target, Targets, Unopened};
+use crate::connect::{ConnectFailure, Connector, Opener, Stage, Target, Unopened};
 use crate::event::{Event, EventSender};
 use crate::i18n::Msg;
 use crate::profile::{Answers, TopologyKind};
@@ -57,12 +57,13 @@ async fn emit(tx: &Option<EventSender>, e: Event) {
     }
 }
 
-/// Runs every check on every host of the answers, on the connections of
-/// `targets` (opened once for the whole run).
+/// Runs every check on every host of the answers, each on the run's
+/// connection to it that `open` gives (opening it when it is not yet: a
+/// host is probed as soon as it is logged in, not after the slowest).
 pub async fn run_checks(
     answers: &Answers,
     manifest: &Manifest,
-    targets: &Targets,
+    open: Opener,
     connector: &Connector,
     waivers: Vec<Waiver>,
     concurrency: usize,
@@ -110,10 +111,7 @@ pub async fn run_checks(
             // A port the platform itself uses between hosts.
             peer_port: manifest.ports().first().copied().unwrap_or(22),
         };
-        let opened = match targets.hosts.get(&host.address) {
-            Some(t) => Ok(t.clone()),
-            None => Err(targets.unreachable.get(&host.address).cloned()),
-        };
+        let opening = open(host.address.clone());
         let login = Login {
             user: connector.for_host(&host.address).user,
             port: connector.for_host(&host.address).port,
@@ -122,6 +120,7 @@ pub async fn run_checks(
         let (limit, tx) = (limit.clone(), tx.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await;
+            let opened = opening.await;
             check_host(ctx, spec, opened, login, &tx).await
         }));
     }
@@ -186,134 +185,22 @@ async fn check_host(
 ) -> HostOutcome {
     let started = Instant::now();
     let addr = ctx.address.clone();
-    let h = Some(addr.as_str());
     emit(tx, Event::ChecksStarted { host: addr.clone() }).await;
-    let mut out = Vec::new();
-    let mut facts = None;
-    // Every host check after `from` is not judged, for `why`.
-    let skip_rest = |from: &str, out: &mut Vec<CheckResult>, why: Msg| {
-        let after = CATALOGUE.iter().position(|c| c.id == from).unwrap_or(0);
-        for c in CATALOGUE.iter().skip(after + 1).filter(|c| !c.cross_host) {
-            out.push(CheckResult::new(c.id, h, Status::Skip, why.clone()));
-        }
-    };
-    let reached = |rtt: Duration| {
-        CheckResult::new(
-            "ssh.reach",
-            h,
-            Status::Pass,
-            m("ssh.reach.ok").arg("ms", format!("{:.1}", rtt.as_secs_f64() * 1000.0)),
-        )
-    };
-    let logged_in = || {
-        CheckResult::new(
-            "ssh.login",
-            h,
-            Status::Pass,
-            m("ssh.login.ok").arg("user", &login.user),
-        )
-    };
-    match opened {
-        Err(None) => {
-            // Not opened at all (the run did not ask for it).
-            skip_rest("ssh.reach", &mut out, m("common.not-reached"));
-        }
-        Err(Some(Unopened {
-            stage: Stage::Reach,
-            failure: e,
-            ..
-        })) => {
-            out.push(
-                CheckResult::new(
-                    "ssh.reach",
-                    h,
-                    Status::Fail,
-                    m("ssh.reach.fail").arg("detail", &e),
-                )
-                .hint(m("ssh.reach.hint"))
-                .fix(format!("ping -c 3 {addr}; nc -vz {addr} {}", login.port)),
-            );
-            skip_rest("ssh.reach", &mut out, m("common.not-reached"));
-        }
-        Err(Some(Unopened {
-            failure: ConnectFailure::NoRoot(d),
-            rtt,
-            ..
-        })) => {
-            out.push(reached(rtt.unwrap_or_default()));
-            out.push(logged_in());
-            out.push(
-                CheckResult::new(
-                    "ssh.root",
-                    h,
-                    Status::Fail,
-                    m("ssh.root.fail").arg("detail", d),
-                )
-                .hint(m("ssh.root.hint")),
-            );
-            skip_rest("ssh.root", &mut out, m("common.not-reached"));
-        }
-        Err(Some(Unopened {
-            failure: e, rtt, ..
-        })) => {
-            out.push(reached(rtt.unwrap_or_default()));
-            let (key, hint) = match &e {
-                ConnectFailure::AuthRejected(_) => {
-                    ("ssh.login.rejected", "ssh.login.rejected-hint")
-                }
-                ConnectFailure::HostKeyChanged(_) => {
-                    ("ssh.login.hostkey", "ssh.login.hostkey-hint")
-                }
-                ConnectFailure::Bastion(_) => ("ssh.login.bastion", "ssh.login.bastion-hint"),
-                _ => ("ssh.login.fail", "ssh.login.fail-hint"),
-            };
-            let mut r = CheckResult::new("ssh.login", h, Status::Fail, m(key).arg("detail", &e))
-                .hint(m(hint));
-            if matches!(e, ConnectFailure::HostKeyChanged(_)) {
-                r = r.fix(format!(
-                    "ssh-keygen -R {addr} -f {}",
-                    login.known_hosts.display()
-                ));
-            }
-            out.push(r);
-            skip_rest("ssh.login", &mut out, m("common.not-reached"));
-        }
+    let (out, facts) = match opened {
+        Err(why) => (not_opened(&addr, why, &login), None),
         Ok(target) => {
-            out.push(reached(target.rtt));
-            out.push(logged_in());
-            out.push(CheckResult::new(
-                "ssh.root",
-                h,
-                Status::Pass,
-                m("ssh.root.ok"),
-            ));
+            let h = Some(addr.as_str());
+            let mut out = vec![
+                reached(h, target.rtt),
+                logged_in(h, &login),
+                CheckResult::new("ssh.root", h, Status::Pass, m("ssh.root.ok")),
+            ];
             ctx.sent_at = now();
-            match target.conn.run(&probe::script(&spec), PROBE_TIMEOUT).await {
-                Ok(o) if o.stdout.contains("probe.done=yes") => {
-                    let f = probe::parse(&o.stdout);
-                    out.extend(evaluate_host(&ctx, &f));
-                    let engine_runs = f.get("docker.server").is_some_and(|v| !v.is_empty());
-                    out.push(docker_api(&target, engine_runs).await);
-                    if let Some(name) = f.get("hostname") {
-                        target.set_hostname(name);
-                    }
-                    facts = Some((addr.clone(), f));
-                }
-                failed => {
-                    let detail = match failed {
-                        Ok(o) => o.stderr.lines().last().unwrap_or("").to_string(),
-                        Err(e) => e.to_string(),
-                    };
-                    // Everything the probe would have measured.
-                    skip_rest(
-                        "ssh.root",
-                        &mut out,
-                        m("common.probe-failed").arg("detail", &detail),
-                    );
-                }
-            }
+            let (probed, facts) = probe_host(&ctx, &spec, &target).await;
+            out.extend(probed);
+            (out, facts.map(|f| (addr.clone(), f)))
         }
-    }
+    };
     for r in &out {
         emit(tx, Event::CheckFinished(r.clone())).await;
     }
@@ -326,6 +213,129 @@ async fn check_host(
     )
     .await;
     (out, facts)
+}
+
+/// Every host check after `from`, not judged, for `why`.
+fn skipped_after(from: &str, h: Option<&str>, why: Msg) -> Vec<CheckResult> {
+    let after = CATALOGUE.iter().position(|c| c.id == from).unwrap_or(0);
+    CATALOGUE
+        .iter()
+        .skip(after + 1)
+        .filter(|c| !c.cross_host)
+        .map(|c| CheckResult::new(c.id, h, Status::Skip, why.clone()))
+        .collect()
+}
+
+fn reached(h: Option<&str>, rtt: Duration) -> CheckResult {
+    CheckResult::new(
+        "ssh.reach",
+        h,
+        Status::Pass,
+        m("ssh.reach.ok").arg("ms", format!("{:.1}", rtt.as_secs_f64() * 1000.0)),
+    )
+}
+
+fn logged_in(h: Option<&str>, login: &Login) -> CheckResult {
+    CheckResult::new(
+        "ssh.login",
+        h,
+        Status::Pass,
+        m("ssh.login.ok").arg("user", &login.user),
+    )
+}
+
+/// The connectivity checks of a host that could not be opened (`None`:
+/// the run did not ask for it), and every later check skipped.
+fn not_opened(addr: &str, why: Option<Unopened>, login: &Login) -> Vec<CheckResult> {
+    let h = Some(addr);
+    let unreached = m("common.not-reached");
+    let Some(Unopened {
+        stage,
+        failure,
+        rtt,
+    }) = why
+    else {
+        return skipped_after("ssh.reach", h, unreached);
+    };
+    if stage == Stage::Reach {
+        let mut out = vec![
+            CheckResult::new(
+                "ssh.reach",
+                h,
+                Status::Fail,
+                m("ssh.reach.fail").arg("detail", &failure),
+            )
+            .hint(m("ssh.reach.hint"))
+            .fix(format!("ping -c 3 {addr}; nc -vz {addr} {}", login.port)),
+        ];
+        out.extend(skipped_after("ssh.reach", h, unreached));
+        return out;
+    }
+    let mut out = vec![reached(h, rtt.unwrap_or_default())];
+    if let ConnectFailure::NoRoot(d) = &failure {
+        out.push(logged_in(h, login));
+        out.push(
+            CheckResult::new(
+                "ssh.root",
+                h,
+                Status::Fail,
+                m("ssh.root.fail").arg("detail", d),
+            )
+            .hint(m("ssh.root.hint")),
+        );
+        out.extend(skipped_after("ssh.root", h, unreached));
+        return out;
+    }
+    let (key, hint) = match &failure {
+        ConnectFailure::AuthRejected(_) => ("ssh.login.rejected", "ssh.login.rejected-hint"),
+        ConnectFailure::HostKeyChanged(_) => ("ssh.login.hostkey", "ssh.login.hostkey-hint"),
+        ConnectFailure::Bastion(_) => ("ssh.login.bastion", "ssh.login.bastion-hint"),
+        _ => ("ssh.login.fail", "ssh.login.fail-hint"),
+    };
+    let mut r = CheckResult::new("ssh.login", h, Status::Fail, m(key).arg("detail", &failure))
+        .hint(m(hint));
+    if matches!(failure, ConnectFailure::HostKeyChanged(_)) {
+        r = r.fix(format!(
+            "ssh-keygen -R {addr} -f {}",
+            login.known_hosts.display()
+        ));
+    }
+    out.push(r);
+    out.extend(skipped_after("ssh.login", h, unreached));
+    out
+}
+
+/// The probe (one round trip; the Docker API opens over the same
+/// connection meanwhile, as deploy will use it) and what it measured.
+async fn probe_host(
+    ctx: &HostContext,
+    spec: &ProbeSpec,
+    target: &Target,
+) -> (Vec<CheckResult>, Option<HashMap<String, String>>) {
+    let h = Some(ctx.address.as_str());
+    let script = probe::script(spec);
+    let (probed, _) = tokio::join!(target.conn.run(&script, PROBE_TIMEOUT), target.docker_api());
+    match probed {
+        Ok(o) if o.stdout.contains("probe.done=yes") => {
+            let f = probe::parse(&o.stdout);
+            let mut out = evaluate_host(ctx, &f);
+            let engine_runs = f.get("docker.server").is_some_and(|v| !v.is_empty());
+            out.push(docker_api(target, engine_runs).await);
+            if let Some(name) = f.get("hostname") {
+                target.set_hostname(name);
+            }
+            (out, Some(f))
+        }
+        failed => {
+            let detail = match failed {
+                Ok(o) => o.stderr.lines().last().unwrap_or("").to_string(),
+                Err(e) => e.to_string(),
+            };
+            // Everything the probe would have measured.
+            let why = m("common.probe-failed").arg("detail", &detail);
+            (skipped_after("ssh.root", h, why), None)
+        }
+    }
 }
 
 /// `runtime.docker-api`: the engine's API reached exactly as deploy will
@@ -342,10 +352,12 @@ async fn docker_api(target: &Target, engine_runs: bool) -> CheckResult {
             m("runtime.docker-api.no-engine"),
         );
     }
-    let how = if target.docker_via_sudo {
-        "sudo docker system dial-stdio"
-    } else {
-        "ssh"
+    let how = |via_sudo: bool| {
+        if via_sudo {
+            "sudo docker system dial-stdio"
+        } else {
+            "ssh"
+        }
     };
     let fail = |detail: String| {
         CheckResult::new(
@@ -356,19 +368,17 @@ async fn docker_api(target: &Target, engine_runs: bool) -> CheckResult {
         )
         .hint(m("runtime.docker-api.hint"))
     };
-    match target.docker() {
-        Ok(docker) => match docker.version().await {
-            Ok(v) => CheckResult::new(
-                "runtime.docker-api",
-                h,
-                Status::Pass,
-                m("runtime.docker-api.ok")
-                    .arg("version", v.version.unwrap_or_default())
-                    .arg("how", how),
-            ),
-            Err(e) => fail(e.to_string()),
-        },
-        Err(e) => fail(e.args.get("error").cloned().unwrap_or_default()).fix(format!(
+    match target.docker_api().await {
+        // Opening the API asked the engine its version through it.
+        Ok((_, version, via_sudo)) => CheckResult::new(
+            "runtime.docker-api",
+            h,
+            Status::Pass,
+            m("runtime.docker-api.ok")
+                .arg("version", version)
+                .arg("how", how(via_sudo)),
+        ),
+        Err(e) => fail(e).fix(format!(
             "echo '{} ALL=(root) /usr/bin/docker system dial-stdio' > /etc/sudoers.d/cdwiz-docker",
             target.conn.user
         )),

@@ -23,7 +23,7 @@ use failure::{classify, error_chain, method};
 pub use host::{DockerApi, HostConn, own_key_line};
 use host::{Sudo, key_blob, remove_key_script};
 pub use secrets::{HostSecrets, Secrets, read_secrets, resolve_secrets};
-pub use targets::{Stage, Target, Targets, Unopened};
+pub use targets::{Opener, Stage, Target, Targets, Unopened};
 
 /// Opens root shells on the hosts of one set of answers. `user` … `key_file`
 /// and `secrets` are the defaults; `per_host` holds the hosts whose login
@@ -195,7 +195,7 @@ impl Connector {
         if let Some(j) = &jump {
             b.config_file(&j.path).jump_hosts([crate::ssh::jump::ALIAS]);
         }
-        let e = match b.connect(address).await {
+        let e = match b.connect_mux(address).await {
             Ok(session) => return Ok(session),
             Err(e) => e,
         };

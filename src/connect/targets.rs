@@ -14,9 +14,10 @@ use crate::ssh::docker_forward::ForwardedDocker;
 pub struct Target {
     pub address: String,
     pub conn: HostConn,
-    docker: Result<ForwardedDocker, String>,
-    /// Whether the Docker API goes through `sudo docker system dial-stdio`.
-    pub docker_via_sudo: bool,
+    /// The host's Docker API, opened on first use (the checks open it while
+    /// their probe runs) and whether it goes through `sudo docker system
+    /// dial-stdio`; or why it cannot be had.
+    docker: tokio::sync::OnceCell<Result<(ForwardedDocker, bool), String>>,
     /// The host's name (for /etc/hosts): from the checks' probe, else asked
     /// once before a deploy needs it.
     hostname: Mutex<Option<String>>,
@@ -27,12 +28,42 @@ pub struct Target {
 }
 
 impl Target {
-    /// The host's Docker engine, or why it cannot be reached.
-    pub fn docker(&self) -> Result<&bollard::Docker, crate::i18n::Msg> {
-        self.docker
-            .as_ref()
-            .map(|d| &d.docker)
+    /// The host's Docker engine (its API opened on first use), or why it
+    /// cannot be reached.
+    pub async fn docker(&self) -> Result<&bollard::Docker, crate::i18n::Msg> {
+        self.docker_api()
+            .await
+            .map(|(d, _, _)| d)
             .map_err(|e| crate::i18n::Msg::new("deploy.error.no-docker").arg("error", e))
+    }
+
+    /// The host's Docker API, the engine's version as it answered when the
+    /// API was opened, and whether it goes through sudo; or why it cannot
+    /// be had (the underlying error, for the checks).
+    pub async fn docker_api(&self) -> Result<(&bollard::Docker, &str, bool), String> {
+        let opened = self
+            .docker
+            .get_or_init(|| async {
+                // Each opening its own socket: a host opened again drops
+                // the old one.
+                static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let local = crate::paths::runtime_dir().join(format!(
+                    "cdwiz-{}-{n}-{}.sock",
+                    std::process::id(),
+                    self.address.replace(':', "_")
+                ));
+                self.conn
+                    .docker_api(local)
+                    .await
+                    .map(|api| (api.docker, api.via_sudo))
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+        match opened {
+            Ok((d, via_sudo)) => Ok((&d.docker, d.engine_version.as_str(), *via_sudo)),
+            Err(e) => Err(e.clone()),
+        }
     }
 
     /// The host's name, when known.
@@ -42,6 +73,12 @@ impl Target {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .unwrap_or_default()
+    }
+
+    /// Closes the connection (its Docker API first).
+    pub async fn close(self) {
+        drop(self.docker);
+        self.conn.close().await;
     }
 
     /// Records the host's name (the checks' probe read it).
@@ -74,6 +111,17 @@ impl std::fmt::Display for Unopened {
         self.failure.fmt(f)
     }
 }
+
+/// The run's connection to a host, by address: the one open, or opened
+/// now (`Err(None)`: not one of the run's hosts).
+pub type Opener = Arc<
+    dyn Fn(
+            String,
+        )
+            -> futures_util::future::BoxFuture<'static, Result<Arc<Target>, Option<Unopened>>>
+        + Send
+        + Sync,
+>;
 
 #[derive(Default)]
 pub struct Targets {
@@ -128,7 +176,8 @@ impl Targets {
     }
 
     /// Reconnects the hosts whose SSH master has gone (an idle wizard
-    /// outlives it), and with `retry`, those that could not be opened.
+    /// outlives it), opens those never opened, and with `retry`, those that
+    /// could not be opened.
     pub async fn refresh(&mut self, connector: &Arc<Connector>, answers: &Answers, retry: bool) {
         let checks = self
             .hosts
@@ -143,11 +192,84 @@ impl Targets {
         if retry {
             stale.extend(self.unreachable.keys().cloned());
         }
+        // Hosts never opened (a check of one host came first).
+        stale.extend(
+            answers
+                .hosts
+                .iter()
+                .map(|h| h.address.clone())
+                .filter(|a| !self.hosts.contains_key(a) && !self.unreachable.contains_key(a)),
+        );
         if stale.is_empty() {
             return;
         }
         let stale: Vec<&str> = stale.iter().map(String::as_str).collect();
         self.reopen(connector, answers, &stale).await;
+    }
+
+    /// An opener that gives the hosts already open (and why the others
+    /// are not).
+    pub fn opened(&self) -> Opener {
+        let hosts = self.hosts.clone();
+        let unopened = self.unreachable.clone();
+        Arc::new(move |address: String| {
+            let r = match hosts.get(&address) {
+                Some(t) => Ok(t.clone()),
+                None => Err(unopened.get(&address).cloned()),
+            };
+            Box::pin(async move { r })
+        })
+    }
+
+    /// An opener that opens each host of `answers` when asked, recording
+    /// it in `into` (for the rest of the run). `connector.prepare()` is
+    /// done once, before.
+    pub async fn opening(
+        into: &Arc<Mutex<Targets>>,
+        connector: &Arc<Connector>,
+        answers: &Answers,
+    ) -> Opener {
+        let key_problem = connector.prepare().await.err();
+        let data_dirs: BTreeMap<String, String> = answers
+            .hosts
+            .iter()
+            .map(|h| (h.address.clone(), crate::plan::data_dir(h)))
+            .collect();
+        let (into, connector) = (into.clone(), connector.clone());
+        Arc::new(move |address: String| {
+            let (into, connector, key_problem) =
+                (into.clone(), connector.clone(), key_problem.clone());
+            let data_dir = data_dirs.get(&address).cloned();
+            Box::pin(async move {
+                let data_dir = data_dir.ok_or(None)?;
+                let r = open_one(&connector, &address, data_dir, key_problem).await;
+                let mut t = into.lock().unwrap_or_else(|e| e.into_inner());
+                match r {
+                    Ok(target) => {
+                        let target = Arc::new(target);
+                        t.unreachable.remove(&address);
+                        t.hosts.insert(address, target.clone());
+                        Ok(target)
+                    }
+                    Err(e) => {
+                        t.hosts.remove(&address);
+                        t.unreachable.insert(address, e.clone());
+                        Err(Some(e))
+                    }
+                }
+            })
+        })
+    }
+
+    /// Closes every host's connection, all at once (a connection still in
+    /// use elsewhere closes when its last user lets it go).
+    pub async fn close(self) {
+        let closes = self.hosts.into_values().map(|t| async move {
+            if let Ok(t) = Arc::try_unwrap(t) {
+                t.close().await;
+            }
+        });
+        futures_util::future::join_all(closes).await;
     }
 
     /// Asks the hosts whose name is not known yet (the checks did not run).
@@ -186,23 +308,10 @@ async fn open_one(
         failure,
         rtt: Some(rtt),
     })?;
-    // Each opening its own socket: a host opened again drops the old one.
-    static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let local = crate::paths::runtime_dir().join(format!(
-        "cdwiz-{}-{n}-{}.sock",
-        std::process::id(),
-        addr.replace(':', "_")
-    ));
-    let (docker, via_sudo) = match conn.docker_api(local).await {
-        Ok(api) => (Ok(api.docker), api.via_sudo),
-        Err(e) => (Err(e.to_string()), false),
-    };
     Ok(Target {
         address: addr.to_string(),
         conn,
-        docker,
-        docker_via_sudo: via_sudo,
+        docker: tokio::sync::OnceCell::new(),
         hostname: Mutex::new(None),
         data_dir,
         rtt,

@@ -64,7 +64,7 @@ pub(super) async fn start_all(
 }
 
 async fn start_component(run: &Run<'_>, t: &Target, c: &Component) -> Result<bool, StepError> {
-    let docker = t.docker()?;
+    let docker = t.docker().await?;
     let addr = t.address.as_str();
     let rendered = run.input.rendered;
     let file = |name: &str| {

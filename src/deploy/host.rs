@@ -73,7 +73,7 @@ pub(super) async fn prepare_all(
             })
             .await;
             run.step(addr, "runtime", || async {
-                let docker = t.docker()?;
+                let docker = t.docker().await?;
                 let v = docker
                     .version()
                     .await
@@ -366,7 +366,7 @@ fn install_record(input: &super::Input<'_>, t: &Target) -> serde_json::Value {
 
 /// Loads each image archive whose images the host lacks, with progress.
 async fn load_images(run: &Run<'_>, t: &Target) -> Result<bool, StepError> {
-    let docker = t.docker()?;
+    let docker = t.docker().await?;
     let bundle = run.input.bundle;
     let logs = &run.ctx.logs;
     let addr = t.address.clone();

@@ -147,7 +147,7 @@ pub async fn run(opts: Options) -> u8 {
     let cancel = CancellationToken::new();
     let interrupts = watch_interrupts(cancel.clone(), opts.locale.clone());
     let code = checks_then_deploy(&mut session, &opts, cancel).await;
-    session.release().await;
+    session.close().await;
     interrupts.abort();
     code
 }

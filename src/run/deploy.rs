@@ -129,6 +129,17 @@ impl Session {
         // A retry in this session goes on from what this one finished.
         self.state = state.snapshot();
         self.trust_state = true;
+        Ok(self.write_reports(report, secrets_path, state.path()))
+    }
+
+    /// Writes `deploy.json` and `summary.md` for a finished deploy.
+    fn write_reports(
+        &self,
+        report: DeployReport,
+        secrets_path: PathBuf,
+        state: &std::path::Path,
+    ) -> Finished {
+        let locale = self.locale.as_str();
         tracing::info!(
             changed = report.changed(),
             failures = report.failures.len(),
@@ -153,17 +164,17 @@ impl Session {
                 profile: &self.profile,
                 run_dir: &self.run_dir,
                 secrets: &secrets_path,
-                state: state.path(),
+                state,
             },
-            &locale,
+            locale,
         );
         let _ = crate::rundir::write_atomic(&summary, &md);
-        Ok(Finished {
+        Finished {
             report,
             secrets: secrets_path,
             summary,
-            state: state.path().to_path_buf(),
+            state: state.to_path_buf(),
             logs: self.run_dir.join("logs"),
-        })
+        }
     }
 }

@@ -369,6 +369,15 @@ impl Session {
         }
     }
 
+    /// Gives back the locks and closes every connection of the run, all
+    /// hosts at once.
+    pub async fn close(mut self) {
+        self.release().await;
+        if let Some(t) = self.targets.take() {
+            t.close().await;
+        }
+    }
+
     /// Runs the checks (every host, or `only` one) on the run's
     /// connections, and writes `checks.json` and `checks.md`.
     pub async fn check(&mut self, only: Option<&str>, tx: Option<EventSender>) -> CheckRun {
@@ -386,18 +395,35 @@ impl Session {
             )
             .await
         } else {
-            self.open_hosts(only).await;
-            let targets = self.targets.get_or_insert_with(Targets::default);
-            checks::run_checks(
+            // Hosts not open yet are opened by the checks themselves, each
+            // probed as soon as it is logged in.
+            let fresh = Arc::new(std::sync::Mutex::new(Targets::default()));
+            let open = match self.targets {
+                Some(_) => {
+                    self.open_hosts(only).await;
+                    self.targets.as_ref().map(Targets::opened)
+                }
+                None => None,
+            };
+            let open = match open {
+                Some(open) => open,
+                None => Targets::opening(&fresh, &self.connector, &self.answers).await,
+            };
+            let run = checks::run_checks(
                 &answers,
                 &self.bundle.manifest,
-                targets,
+                open,
                 &self.connector,
                 self.waivers.clone(),
                 checks::run::DEFAULT_CONCURRENCY,
                 tx,
             )
-            .await
+            .await;
+            if self.targets.is_none() {
+                let opened = std::mem::take(&mut *fresh.lock().unwrap_or_else(|e| e.into_inner()));
+                self.targets = Some(opened);
+            }
+            run
         };
         tracing::info!(secs = run.secs, "checks done");
         reports::write_checks(&self.run_dir, &run, &self.locale);

@@ -16,6 +16,8 @@ pub const REMOTE_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 /// bridge's tasks, when it goes through sudo, are stopped).
 pub struct ForwardedDocker {
     pub docker: Docker,
+    /// The engine's version, as it answered when the API was opened.
+    pub engine_version: String,
     local: PathBuf,
     bridge: Option<tokio::task::JoinHandle<()>>,
 }
@@ -56,31 +58,51 @@ pub async fn bridge_docker(
             while conns.try_join_next().is_some() {}
         }
     });
+    let path = local.to_string_lossy().into_owned();
     let mut fwd = ForwardedDocker {
-        docker: Docker::connect_with_unix(
-            &local.to_string_lossy(),
-            600,
-            bollard::API_DEFAULT_VERSION,
-        )
-        .map_err(|e| SshError::Other {
-            host: host.to_string(),
-            message: format!("Docker API through sudo: {e}"),
-        })?,
+        docker: Docker::connect_with_unix(&path, 600, bollard::API_DEFAULT_VERSION).map_err(
+            |e| SshError::Other {
+                host: host.to_string(),
+                message: format!("Docker API through sudo: {e}"),
+            },
+        )?,
+        engine_version: String::new(),
         local,
         bridge: Some(task),
     };
-    fwd.docker = fwd
-        .docker
-        .clone()
-        .negotiate_version()
-        .await
-        .map_err(|e| SshError::Other {
-            host: host.to_string(),
-            message: format!(
-                "the Docker engine does not answer through `sudo docker system dial-stdio`: {e}"
-            ),
-        })?;
+    (fwd.docker, fwd.engine_version) =
+        negotiate(&fwd.docker, &path)
+            .await
+            .map_err(|e| SshError::Other {
+                host: host.to_string(),
+                message: format!(
+                    "the Docker engine does not answer through `sudo docker system dial-stdio`: {e}"
+                ),
+            })?;
     Ok(fwd)
+}
+
+/// Asks the engine its version once: a client speaking the API version
+/// both sides know, and the engine's own version.
+async fn negotiate(
+    docker: &Docker,
+    path: &str,
+) -> Result<(Docker, String), bollard::errors::Error> {
+    let v = docker.version().await?;
+    let mut client = *bollard::API_DEFAULT_VERSION;
+    if let Some((major, minor)) = v.api_version.as_deref().and_then(|a| a.split_once('.'))
+        && let (Ok(major), Ok(minor)) = (major.parse(), minor.parse())
+    {
+        let server = bollard::ClientVersion {
+            major_version: major,
+            minor_version: minor,
+        };
+        if server < client {
+            client = server;
+        }
+    }
+    let docker = Docker::connect_with_unix(path, 600, &client)?;
+    Ok((docker, v.version.unwrap_or_default()))
 }
 
 /// One API connection: the command's stdin and stdout joined to `stream`.
@@ -150,16 +172,17 @@ pub async fn forward_docker(
             message,
         }
     };
-    let docker =
-        Docker::connect_with_unix(&local.to_string_lossy(), 600, bollard::API_DEFAULT_VERSION)
-            .map_err(|e| fail(format!("Docker API over the forwarded socket: {e}")))?;
-    let docker = docker.negotiate_version().await.map_err(|e| {
+    let path = local.to_string_lossy().into_owned();
+    let docker = Docker::connect_with_unix(&path, 600, bollard::API_DEFAULT_VERSION)
+        .map_err(|e| fail(format!("Docker API over the forwarded socket: {e}")))?;
+    let (docker, engine_version) = negotiate(&docker, &path).await.map_err(|e| {
         fail(format!(
             "the host's Docker engine does not answer on {REMOTE_DOCKER_SOCKET}: {e}"
         ))
     })?;
     Ok(ForwardedDocker {
         docker,
+        engine_version,
         local,
         bridge: None,
     })

@@ -102,7 +102,7 @@ pub async fn connect(target: &SshTarget) -> Result<Session, SshError> {
     if let Some(j) = &jump {
         b.config_file(&j.path).jump_hosts([jump::ALIAS]);
     }
-    b.connect(&target.address)
+    b.connect_mux(&target.address)
         .await
         .map_err(|source| SshError::Connect {
             host: target.address.clone(),

@@ -86,7 +86,9 @@ impl Job {
         });
         if !fits {
             // The old session's connections close before the new ones open.
-            *slot = None;
+            if let Some(old) = slot.take() {
+                old.close().await;
+            }
             *slot = Some(
                 Session::prepare_blocking(req)
                     .await

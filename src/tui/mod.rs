@@ -104,6 +104,12 @@ impl Runner {
             };
             if let Some(c) = command {
                 if c == Command::Quit {
+                    // The run's connections close (and its locks go) now,
+                    // all hosts at once, unless a job still holds them.
+                    let idle = self.session.try_lock().ok().and_then(|mut s| s.take());
+                    if let Some(s) = idle {
+                        s.close().await;
+                    }
                     return 0;
                 }
                 self.start(app, c);
