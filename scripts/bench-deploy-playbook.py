@@ -16,7 +16,8 @@ same work as a bash script (FLOOR) with its files (FLOOR.d/): per host in
 parallel, the config and secret files as one tar stream and the image
 archive streamed into `docker load`, both over ssh; then per component in
 dependency order, `docker run` with the same options on its hosts and the
-same health wait from this machine; then the platform through the VIP.
+same health wait from this machine (polled every 0.5 s, as cdwiz does);
+then the platform through the VIP.
 Nothing is checked first: it is what the least a deploy must do costs.
 
 usage: bench-deploy-playbook.py RENDERED_DIR MANIFEST SECRETS VIP OUT [FLOOR]
@@ -134,10 +135,10 @@ if floor:
         'o=(-i "$key" -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -o LogLevel=error -o BatchMode=yes)',
         "waitall() { local rc=0 p; for p in $(jobs -p); do wait \"$p\" || rc=1; done; return $rc; }",
         "healthy() { # host port path: as cdwiz waits, from this machine",
-        "  for _ in $(seq 180); do",
+        "  for _ in $(seq 360); do",
         '    if [ -n "$3" ]; then curl -fsS --max-time 2 "http://$1:$2$3" >/dev/null 2>&1 && return 0',
         '    else (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0; fi',
-        "    sleep 1",
+        "    sleep 0.5",
         "  done",
         '  echo "$1:$2 never became healthy" >&2; return 1',
         "}",
