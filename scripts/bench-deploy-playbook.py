@@ -49,15 +49,19 @@ tasks.append({"name": "directories", "file": {"path": "{{ item }}", "state": "di
 for name, value in sorted(secrets.items()):
     tasks.append({"name": f"secret {name}", "no_log": True,
                   "copy": {"content": value, "dest": f"/data/cd/secrets/{name}", "mode": "0600"}})
-for h in hosts:
+def configs(h):
+    """A host's rendered config files: (path here, path under config/)."""
     for root, _, files in os.walk(os.path.join(rendered, h)):
         for f in files:
-            if f == "docker-compose.yml":
-                continue
-            src = os.path.join(root, f)
-            rel = os.path.relpath(src, os.path.join(rendered, h))
-            tasks.append({"name": f"config {rel} on {h}", "when": f"inventory_hostname == '{h}'",
-                          "copy": {"src": src, "dest": f"/data/cd/config/{rel}", "mode": "0644"}})
+            if f != "docker-compose.yml":
+                src = os.path.join(root, f)
+                yield src, os.path.relpath(src, os.path.join(rendered, h))
+
+
+for h in hosts:
+    for src, rel in configs(h):
+        tasks.append({"name": f"config {rel} on {h}", "when": f"inventory_hostname == '{h}'",
+                      "copy": {"src": src, "dest": f"/data/cd/config/{rel}", "mode": "0644"}})
 archive = f"/data/cd/images/{os.path.basename(image['file'])}"
 tasks.append({"name": "image archive", "copy": {"src": os.path.join(bundle, image["file"]), "dest": archive}})
 refs = " ".join(image["references"])
@@ -112,14 +116,10 @@ if floor:
     files = floor + ".d"
     shutil.rmtree(files, ignore_errors=True)
     for h in hosts:
-        for root, _, names in os.walk(os.path.join(rendered, h)):
-            for f in names:
-                if f == "docker-compose.yml":
-                    continue
-                src = os.path.join(root, f)
-                dest = os.path.join(files, h, "config", os.path.relpath(src, os.path.join(rendered, h)))
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                shutil.copyfile(src, dest)
+        for src, rel in configs(h):
+            dest = os.path.join(files, h, "config", rel)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            shutil.copyfile(src, dest)
         os.makedirs(os.path.join(files, h, "secrets"), exist_ok=True)
         for name, value in secrets.items():
             path = os.path.join(files, h, "secrets", name)

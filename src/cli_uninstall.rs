@@ -1,7 +1,7 @@
 //! `cdwiz uninstall --profile P [--purge --yes]`: the platform off the
 //! profile's hosts (or out of its namespace), data kept unless purged.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use cdwiz::bundle::Bundle;
@@ -41,7 +41,7 @@ pub async fn run(profile: &Path, purge: bool, yes: bool, locale: &str) -> u8 {
         Ok(s) => s,
         Err(p) => return bad_input(&problems_text(profile, &p, locale)),
     };
-    let askpass = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz"));
+    let askpass = cdwiz::connect::askpass_program();
     let connector = Arc::new(Connector::new(&answers, secrets, &data_dir, askpass));
     let results = cdwiz::deploy::uninstall(&answers, &manifest, connector, purge).await;
     let mut unreachable = 0;

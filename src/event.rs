@@ -38,6 +38,28 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The operator's sentence for a lock taken over from a dead run.
+    pub fn lock_taken_over(&self) -> Option<crate::i18n::Msg> {
+        let Event::LockTakenOver {
+            place,
+            run,
+            pid,
+            installer,
+        } = self
+        else {
+            return None;
+        };
+        Some(
+            crate::i18n::Msg::new("headless.lock-taken-over")
+                .arg("host", place)
+                .arg("run", run)
+                .arg("pid", pid)
+                .arg("installer", installer),
+        )
+    }
+}
+
 /// How a deploy step ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "status")]

@@ -205,23 +205,22 @@ async fn hooks_resume_lock_and_text_output_keep_their_promises() {
 
     // 4. --output text: one line per check (host, status, id, title:
     // detail), then the summary and where the reports are.
-    let out = std::process::Command::new(cdwiz_bin())
-        .args([
-            "--non-interactive",
-            "--dry-run",
-            "--output",
-            "text",
-            "--profile",
-        ])
-        .arg(&p)
-        .arg("--workdir")
-        .arg(&work)
-        .env(PASSWORD_ENV, &password)
-        .env("CDWIZ_DATA_DIR", &state)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text, err) = run_to_end(
+        std::process::Command::new(cdwiz_bin())
+            .args([
+                "--non-interactive",
+                "--dry-run",
+                "--output",
+                "text",
+                "--profile",
+            ])
+            .arg(&p)
+            .arg("--workdir")
+            .arg(&work)
+            .env(PASSWORD_ENV, &password)
+            .env("CDWIZ_DATA_DIR", &state),
+    );
+    assert_eq!(code, 0, "{text}{err}");
     let reach = text
         .lines()
         .find(|l| l.contains("ssh.reach"))

@@ -69,22 +69,17 @@ async fn wizard_and_headless_write_the_same_run_directory() {
     let state = tmp.path().join("state");
     let (home_s, state_s) = (home.display().to_string(), state.display().to_string());
     let headless = |work: &Path, extra: &[&str]| {
-        let out = std::process::Command::new(cdwiz_bin())
-            .args(["--non-interactive", "--profile"])
-            .arg(&profile)
-            .arg("--workdir")
-            .arg(work)
-            .args(extra)
-            .env("HOME", &home)
-            .env("CDWIZ_DATA_DIR", &state)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let (code, out, err) = run_to_end(
+            std::process::Command::new(cdwiz_bin())
+                .args(["--non-interactive", "--profile"])
+                .arg(&profile)
+                .arg("--workdir")
+                .arg(work)
+                .args(extra)
+                .env("HOME", &home)
+                .env("CDWIZ_DATA_DIR", &state),
         );
-        (out.status.code().unwrap_or(-1), text)
+        (code, out + &err)
     };
 
     // A password file other users can read: headless refuses it…

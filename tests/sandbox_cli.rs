@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -12,18 +12,10 @@ use common::*;
 const NAME: &str = "t-cli";
 const NET: u8 = 227;
 
-fn cdwiz(args: &[&str]) -> (Output, String) {
-    let out = Command::new(cdwiz_bin())
-        .args(args)
-        .env("LANG", "C.UTF-8")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out, text)
+/// `cdwiz ARGS` to its end: whether it succeeded, and all it printed.
+fn cdwiz(args: &[&str]) -> (bool, String) {
+    let (code, out, err) = run_to_end(Command::new(cdwiz_bin()).args(args).env("LANG", "C.UTF-8"));
+    (code == 0, out + &err)
 }
 
 /// Takes the instance down when the test ends, passed or not.
@@ -41,10 +33,10 @@ async fn sandbox_commands_agent_logins_and_command_timeouts() {
     let (_, _) = cdwiz(&["sandbox", "down", "--name", NAME]);
     let _down = Down;
     let net = NET.to_string();
-    let (out, text) = cdwiz(&[
+    let (ok, text) = cdwiz(&[
         "sandbox", "up", "--name", NAME, "--net", &net, "--hosts", "1",
     ]);
-    assert!(out.status.success(), "{text}");
+    assert!(ok, "{text}");
     let addr = format!("10.77.{NET}.11");
     assert!(
         text.contains(&format!("sandbox `{NAME}` is up: 1 hosts")),
@@ -56,8 +48,8 @@ async fn sandbox_commands_agent_logins_and_command_timeouts() {
         "{text}"
     );
 
-    let (out, text) = cdwiz(&["sandbox", "status", "--name", NAME]);
-    assert!(out.status.success(), "{text}");
+    let (ok, text) = cdwiz(&["sandbox", "status", "--name", NAME]);
+    assert!(ok, "{text}");
     let key = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("key: "))
@@ -106,26 +98,23 @@ async fn sandbox_commands_agent_logins_and_command_timeouts() {
     )
     .unwrap();
     let run = |agent_sock: &std::path::Path| {
-        let out = Command::new(cdwiz_bin())
-            .args([
-                "--non-interactive",
-                "--dry-run",
-                "--output",
-                "text",
-                "--profile",
-            ])
-            .arg(&profile)
-            .arg("--workdir")
-            .arg(tmp.path().join("work"))
-            .env("SSH_AUTH_SOCK", agent_sock)
-            .env("CDWIZ_DATA_DIR", tmp.path().join("state"))
-            .env("LANG", "C.UTF-8")
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        let (code, out, _) = run_to_end(
+            Command::new(cdwiz_bin())
+                .args([
+                    "--non-interactive",
+                    "--dry-run",
+                    "--output",
+                    "text",
+                    "--profile",
+                ])
+                .arg(&profile)
+                .arg("--workdir")
+                .arg(tmp.path().join("work"))
+                .env("SSH_AUTH_SOCK", agent_sock)
+                .env("CDWIZ_DATA_DIR", tmp.path().join("state"))
+                .env("LANG", "C.UTF-8"),
+        );
+        (code, out)
     };
     let (code, text) = run(&sock);
     assert_eq!(code, 0, "{text}");
@@ -168,14 +157,14 @@ async fn sandbox_commands_agent_logins_and_command_timeouts() {
     let _ = session.close().await;
 
     // down removes it, and is safe to repeat; status then says it is gone.
-    let (out, text) = cdwiz(&["sandbox", "down", "--name", NAME]);
-    assert!(out.status.success(), "{text}");
+    let (ok, text) = cdwiz(&["sandbox", "down", "--name", NAME]);
+    assert!(ok, "{text}");
     assert!(
         text.contains(&format!("sandbox `{NAME}` is down: 1 hosts removed")),
         "{text}"
     );
-    let (out, text) = cdwiz(&["sandbox", "down", "--name", NAME]);
-    assert!(out.status.success(), "{text}");
-    let (out, text) = cdwiz(&["sandbox", "status", "--name", NAME]);
-    assert!(!out.status.success(), "status of a removed sandbox: {text}");
+    let (ok, text) = cdwiz(&["sandbox", "down", "--name", NAME]);
+    assert!(ok, "{text}");
+    let (ok, text) = cdwiz(&["sandbox", "status", "--name", NAME]);
+    assert!(!ok, "status of a removed sandbox: {text}");
 }

@@ -21,13 +21,11 @@ use kube::api::{Api, ListParams, PostParams};
 pub use connect::{ConnectError, Connected, connect, root_cause};
 
 use crate::bundle::{KubernetesRange, Manifest};
+use crate::catalogue::CLUSTER_CHECKS;
 use crate::checks::{CheckResult, Status};
 use crate::event::{Event, EventSender};
 use crate::i18n::Msg;
 use crate::profile::Answers;
-
-/// The cluster checks, in order.
-pub use crate::catalogue::CLUSTER_CHECKS as CHECKS;
 
 /// The label every object of an installation carries (its install id).
 pub const INSTALL_LABEL: &str = "cdwiz.io/install";
@@ -45,11 +43,11 @@ fn m(key: &str) -> Msg {
 fn stop(mut out: Vec<CheckResult>, failure: CheckResult) -> Vec<CheckResult> {
     let from = failure.id;
     out.push(failure);
-    let start = CHECKS
+    let start = CLUSTER_CHECKS
         .iter()
         .position(|c| *c == from)
-        .map_or(CHECKS.len(), |i| i + 1);
-    for id in &CHECKS[start..] {
+        .map_or(CLUSTER_CHECKS.len(), |i| i + 1);
+    for id in &CLUSTER_CHECKS[start..] {
         out.push(r(id, Status::Skip, m("k8s.skipped")));
     }
     out
@@ -83,7 +81,7 @@ pub async fn run_checks(
 }
 
 fn connect_failure(e: &ConnectError) -> CheckResult {
-    let id = CHECKS
+    let id = CLUSTER_CHECKS
         .iter()
         .copied()
         .find(|c| *c == e.check())

@@ -25,6 +25,12 @@ use host::{Sudo, key_blob, remove_key_script};
 pub use secrets::{HostSecrets, Secrets, read_secrets, resolve_secrets};
 pub use targets::{Opener, Stage, Target, Targets, Unopened};
 
+/// This program: what answers ssh's password prompt (`SSH_ASKPASS`) when a
+/// login uses a password.
+pub fn askpass_program() -> PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz"))
+}
+
 /// Opens root shells on the hosts of one set of answers. `user` … `key_file`
 /// and `secrets` are the defaults; `per_host` holds the hosts whose login
 /// differs.

@@ -198,15 +198,10 @@ pub fn planned_steps(
         }
         out.push((h.address.clone(), steps));
     }
-    if entry_url(answers, bundle).is_some() {
+    if crate::plan::entry_url(answers, &bundle.manifest).is_some() {
         out.push((CLUSTER.to_string(), vec!["verify".to_string()]));
     }
     out
-}
-
-/// The URL the platform answers on once deployed (see [`crate::plan::entry_url`]).
-pub fn entry_url(answers: &Answers, bundle: &Bundle) -> Option<(String, u16, String)> {
-    crate::plan::entry_url(answers, &bundle.manifest)
 }
 
 /// Formats an address and port for a URL (brackets for IPv6).

@@ -4,16 +4,17 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::step::Run;
-use super::{CLUSTER, VERIFY_TIMEOUT, entry_url, health, url};
+use super::{CLUSTER, VERIFY_TIMEOUT, health, url};
 use crate::event::StepOutcome;
 use crate::i18n::Msg;
+use crate::plan::entry_url;
 
 /// Verifies the entry when its component runs; the platform's URL.
 pub(super) async fn entry(run: &Run<'_>, up: &HashMap<String, BTreeSet<String>>) -> Option<String> {
     let (input, ctx) = (run.input, run.ctx);
     let manifest = &input.bundle.manifest;
     let mut report_url = None;
-    if let Some((host, port, path)) = entry_url(input.answers, input.bundle) {
+    if let Some((host, port, path)) = entry_url(input.answers, &input.bundle.manifest) {
         let target_url = url(&host, port, &path);
         report_url = Some(url(&host, port, "/"));
         let entry_up = manifest

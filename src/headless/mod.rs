@@ -108,7 +108,7 @@ fn request(opts: &Options) -> Result<Request, Vec<String>> {
         // The manifest is enough to check hosts; image checksums are
         // verified before a deploy uses them, before any host is touched.
         verify_images: !opts.dry_run,
-        askpass: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz")),
+        askpass: cdwiz::connect::askpass_program(),
         locale: opts.locale.clone(),
     })
 }

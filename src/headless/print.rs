@@ -61,21 +61,11 @@ fn print_event(event: &Event, output: Output, locale: &str) {
             outcome,
             secs,
         } => step_line(host, step, outcome, *secs, output, locale),
-        Event::LockTakenOver {
-            place,
-            run,
-            pid,
-            installer,
-        } => note(
-            output,
-            "lock-taken-over",
-            &Msg::new("headless.lock-taken-over")
-                .arg("host", place)
-                .arg("run", run)
-                .arg("pid", pid)
-                .arg("installer", installer)
-                .render(locale),
-        ),
+        Event::LockTakenOver { .. } => {
+            if let Some(m) = event.lock_taken_over() {
+                note(output, "lock-taken-over", &m.render(locale));
+            }
+        }
         _ => {}
     }
 }

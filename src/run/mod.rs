@@ -282,11 +282,6 @@ impl Session {
             .unwrap_or_else(|e| Err(RunError::new(ErrorKind::Io, vec![e.to_string()])))
     }
 
-    /// The waivers in force: the profile's and the request's.
-    pub fn waivers(&self) -> &[Waiver] {
-        &self.waivers
-    }
-
     /// Whether the hosts are the Kubernetes API (no SSH).
     pub fn on_cluster(&self) -> bool {
         self.answers.topology.kind == TopologyKind::K8s

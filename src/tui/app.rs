@@ -428,19 +428,13 @@ impl App {
             Event::ImageProgress { host, sent, total } => {
                 self.deploy.hosts.entry(host).or_default().bytes = Some((sent, total));
             }
-            Event::LockTakenOver {
-                place,
-                run,
-                pid,
-                installer,
-            } => {
-                let line = cdwiz::i18n::Msg::new("headless.lock-taken-over")
-                    .arg("host", &place)
-                    .arg("run", run)
-                    .arg("pid", pid)
-                    .arg("installer", installer)
-                    .render(&self.locale);
-                self.on_event(Event::HostLog { host: place, line });
+            Event::LockTakenOver { ref place, .. } => {
+                let host = place.clone();
+                let line = e
+                    .lock_taken_over()
+                    .map(|m| m.render(&self.locale))
+                    .unwrap_or_default();
+                self.on_event(Event::HostLog { host, line });
             }
             Event::HostLog { host, line } => {
                 let h = self.deploy.hosts.entry(host).or_default();

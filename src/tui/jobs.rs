@@ -54,7 +54,7 @@ impl Job {
             secrets: app.secrets(),
             waivers: Vec::new(),
             verify_images: false,
-            askpass: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz")),
+            askpass: cdwiz::connect::askpass_program(),
             locale: app.locale.clone(),
         };
         Job {
@@ -200,7 +200,7 @@ pub async fn uninstall(
             },
         };
     }
-    let askpass = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cdwiz"));
+    let askpass = cdwiz::connect::askpass_program();
     let connector = Arc::new(Connector::new(&answers, secrets, &data_dir, askpass));
     let dir = cdwiz::pipeline::bundle_dir(&answers, &base, &data_dir);
     match cdwiz::bundle::Bundle::open(&dir) {

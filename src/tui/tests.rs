@@ -71,7 +71,7 @@ fn k8s_checks_app(locale: &str) -> App {
     let mut app = k8s_app(locale);
     app.screen = Screen::Checks;
     app.checks.running = true;
-    for id in cdwiz::cluster::CHECKS.iter().take(7) {
+    for id in cdwiz::catalogue::CLUSTER_CHECKS.iter().take(7) {
         let status = if *id == "k8s.storage-class" {
             Status::Fail
         } else {

@@ -106,6 +106,17 @@ where
     None
 }
 
+/// Runs `cmd` to its end: its exit code (-1 when a signal ended it), its
+/// stdout and its stderr.
+pub fn run_to_end(cmd: &mut std::process::Command) -> (i32, String, String) {
+    let out = cmd.output().expect("run the command");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// True when a TCP connection to address:port succeeds within 2 s.
 pub async fn tcp_answers(address: &str, port: u16) -> bool {
     tokio::time::timeout(

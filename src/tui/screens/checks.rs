@@ -33,7 +33,7 @@ pub fn keys(app: &App) -> Keys {
 /// Kubernetes cluster the cluster checks (all in the one `*` column).
 pub fn rows(app: &App) -> Vec<(&'static str, bool)> {
     if is_cluster(app) {
-        cdwiz::cluster::CHECKS
+        cdwiz::catalogue::CLUSTER_CHECKS
             .iter()
             .map(|id| (*id, true))
             .collect()
