@@ -15,9 +15,10 @@ pub struct Target {
     pub address: String,
     pub conn: HostConn,
     /// The host's Docker API, opened on first use (the checks open it while
-    /// their probe runs) and whether it goes through `sudo docker system
-    /// dial-stdio`; or why it cannot be had.
-    docker: tokio::sync::OnceCell<Result<(ForwardedDocker, bool), String>>,
+    /// their probe runs; a failure is not kept, so an engine started since
+    /// is found), and whether it goes through `sudo docker system
+    /// dial-stdio`.
+    docker: tokio::sync::OnceCell<(ForwardedDocker, bool)>,
     /// The host's name (for /etc/hosts): from the checks' probe, else asked
     /// once before a deploy needs it.
     hostname: Mutex<Option<String>>,
@@ -41,9 +42,9 @@ impl Target {
     /// API was opened, and whether it goes through sudo; or why it cannot
     /// be had (the underlying error, for the checks).
     pub async fn docker_api(&self) -> Result<(&bollard::Docker, &str, bool), String> {
-        let opened = self
+        let (d, via_sudo) = self
             .docker
-            .get_or_init(|| async {
+            .get_or_try_init(|| async {
                 // Each opening its own socket: a host opened again drops
                 // the old one.
                 static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -59,11 +60,8 @@ impl Target {
                     .map(|api| (api.docker, api.via_sudo))
                     .map_err(|e| e.to_string())
             })
-            .await;
-        match opened {
-            Ok((d, via_sudo)) => Ok((&d.docker, d.engine_version.as_str(), *via_sudo)),
-            Err(e) => Err(e.clone()),
-        }
+            .await?;
+        Ok((&d.docker, d.engine_version.as_str(), *via_sudo))
     }
 
     /// The host's name, when known.
