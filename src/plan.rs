@@ -16,12 +16,24 @@ pub struct Plan {
     /// The bastion the hosts are reached through, and its login.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bastion: Option<String>,
-    /// Hosts that run keepalived and share the VIP.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub vip_holders: Vec<String>,
+    /// ha-keepalived: the VIP, where keepalived announces it, its VRRP id
+    /// and the hosts that share it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vip: Option<PlannedVip>,
     /// k8s: where on the cluster the platform goes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<PlannedCluster>,
+}
+
+/// The VIP keepalived moves between the masters, with its defaults spelled out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PlannedVip {
+    pub address: String,
+    pub interface: String,
+    pub virtual_router_id: u8,
+    /// The masters: they run keepalived and hold the VIP in turn.
+    pub holders: Vec<String>,
 }
 
 /// The k8s topology's target, with its defaults spelled out.
@@ -70,13 +82,8 @@ pub fn entry_url(
         .iter()
         .find(|c| c.name == entry.component)?;
     let port = entry.port.or_else(|| component.ports.first().copied())?;
-    let t = &answers.topology;
-    let (host, port) = match t.kind {
-        TopologyKind::Single => (answers.hosts.first()?.address.clone(), port),
-        TopologyKind::HaKeepalived => (t.vip.clone()?, port),
-        TopologyKind::HaLb => (t.lb_address.clone()?, t.lb_port.unwrap_or(port)),
-        TopologyKind::K8s => return None,
-    };
+    let (host, lb_port) = entry_address(answers)?;
+    let port = lb_port.unwrap_or(port);
     Some((
         host,
         port,
@@ -84,19 +91,41 @@ pub fn entry_url(
     ))
 }
 
+/// Where the platform answers, by topology: the single host, the VIP or the
+/// load balancer (with the load balancer's own port, when it has one).
+fn entry_address(a: &Answers) -> Option<(String, Option<u16>)> {
+    let t = &a.topology;
+    match t.kind {
+        TopologyKind::Single => Some((a.hosts.first()?.address.clone(), None)),
+        TopologyKind::HaKeepalived => Some((t.vip.clone()?, None)),
+        TopologyKind::HaLb => Some((t.lb_address.clone()?, Some(t.lb_port.unwrap_or(0)))),
+        TopologyKind::K8s => None,
+    }
+}
+
+/// The VIP for ha-keepalived answers that have one.
+pub fn vip(a: &Answers) -> Option<PlannedVip> {
+    let t = &a.topology;
+    if t.kind != TopologyKind::HaKeepalived {
+        return None;
+    }
+    Some(PlannedVip {
+        address: t.vip.clone()?,
+        interface: t.interface.clone().unwrap_or_default(),
+        virtual_router_id: t
+            .virtual_router_id
+            .unwrap_or(crate::profile::DEFAULT_VIRTUAL_ROUTER_ID),
+        holders: a.masters(),
+    })
+}
+
 /// The plan for validated answers.
 pub fn plan(a: &Answers) -> Plan {
     let t = &a.topology;
-    let masters = a.masters();
-    let entry = match t.kind {
-        TopologyKind::Single => a.hosts.first().map(|h| h.address.clone()),
-        TopologyKind::HaKeepalived => t.vip.clone(),
-        TopologyKind::HaLb => t
-            .lb_address
-            .as_ref()
-            .map(|addr| format!("{addr}:{}", t.lb_port.unwrap_or(0))),
-        TopologyKind::K8s => None,
-    };
+    let entry = entry_address(a).map(|(host, lb_port)| match lb_port {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    });
     let roles_sorted = |r: &[Role]| {
         let mut r = r.to_vec();
         r.sort();
@@ -122,11 +151,7 @@ pub fn plan(a: &Answers) -> Plan {
             .bastion()
             .filter(|_| t.kind != TopologyKind::K8s)
             .map(|b| b.describe()),
-        vip_holders: if t.kind == TopologyKind::HaKeepalived {
-            masters
-        } else {
-            Vec::new()
-        },
+        vip: vip(a),
         cluster: (t.kind == TopologyKind::K8s).then(|| PlannedCluster {
             kubeconfig: t
                 .kubeconfig

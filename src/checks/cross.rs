@@ -32,7 +32,33 @@ pub fn evaluate(
     down: &[String],
 ) -> (Vec<CheckResult>, CrossFacts) {
     let mut out = Vec::new();
+    peers(facts, down, &mut out);
+    hostnames(facts, &mut out);
+    let latency = latency_matrix(facts);
+    if facts.len() > 1 {
+        out.push(latency_check(&latency));
+        if let Some(skew) = skew(facts) {
+            out.push(skew);
+        }
+    } else {
+        for id in ["net.latency", "time.skew-hosts"] {
+            out.push(CheckResult::new(
+                id,
+                None,
+                Status::Skip,
+                m("net.peers.alone"),
+            ));
+        }
+    }
+    (out, CrossFacts { latency })
+}
 
+/// `net.peers`: each host reaches the others on the platform's port.
+fn peers(
+    facts: &BTreeMap<String, HashMap<String, String>>,
+    down: &[String],
+    out: &mut Vec<CheckResult>,
+) {
     for (addr, f) in facts {
         let peers: Vec<&str> = f
             .keys()
@@ -69,7 +95,10 @@ pub fn evaluate(
             .hint(m("net.peers.hint"))
         });
     }
+}
 
+/// `net.hostname-unique`: no two hosts answer to the same name.
+fn hostnames(facts: &BTreeMap<String, HashMap<String, String>>, out: &mut Vec<CheckResult>) {
     let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (addr, f) in facts {
         if let Some(name) = f.get("hostname") {
@@ -106,7 +135,10 @@ pub fn evaluate(
             });
         }
     }
+}
 
+/// Round-trip times each host measured to the others.
+fn latency_matrix(facts: &BTreeMap<String, HashMap<String, String>>) -> LatencyMatrix {
     let mut latency = LatencyMatrix::new();
     for (from, f) in facts {
         for (to, _) in facts.iter().filter(|(to, _)| *to != from) {
@@ -119,6 +151,11 @@ pub fn evaluate(
                 .insert(to.clone(), rtt);
         }
     }
+    latency
+}
+
+/// `net.latency`: every pair under [`LATENCY_WARN_MS`].
+fn latency_check(latency: &LatencyMatrix) -> CheckResult {
     let slow: Vec<String> = latency
         .iter()
         .flat_map(|(from, row)| {
@@ -128,69 +165,58 @@ pub fn evaluate(
             })
         })
         .collect();
-    if facts.len() > 1 {
-        let worst = latency
-            .values()
-            .flat_map(|row| row.values().flatten())
-            .fold(0.0f64, |a, b| a.max(*b));
-        out.push(if slow.is_empty() {
-            CheckResult::new(
-                "net.latency",
-                None,
-                Status::Pass,
-                m("net.latency.ok").arg("worst", format!("{worst:.2}")),
-            )
-        } else {
-            CheckResult::new(
-                "net.latency",
-                None,
-                Status::Warn,
-                m("net.latency.slow")
-                    .arg("pairs", slow.join("; "))
-                    .arg("limit", LATENCY_WARN_MS),
-            )
-            .hint(m("net.latency.hint"))
-        });
-        let times: Vec<f64> = facts
-            .values()
-            .filter_map(|f| f.get("time.epoch")?.parse().ok())
-            .collect();
-        if times.len() > 1 {
-            let spread = times.iter().cloned().fold(f64::MIN, f64::max)
-                - times.iter().cloned().fold(f64::MAX, f64::min);
-            // The probes start within a fraction of a second of each other.
-            out.push(if spread > HOST_SKEW_WARN_S {
-                CheckResult::new(
-                    "time.skew-hosts",
-                    None,
-                    Status::Warn,
-                    m("time.skew-hosts.off").arg("secs", format!("{spread:.1}")),
-                )
-                .hint(m("time.skew.hint"))
-            } else {
-                CheckResult::new(
-                    "time.skew-hosts",
-                    None,
-                    Status::Pass,
-                    m("time.skew-hosts.ok").arg("secs", format!("{spread:.1}")),
-                )
-            });
-        }
-    } else {
-        out.push(CheckResult::new(
+    let worst = latency
+        .values()
+        .flat_map(|row| row.values().flatten())
+        .fold(0.0f64, |a, b| a.max(*b));
+    if slow.is_empty() {
+        CheckResult::new(
             "net.latency",
             None,
-            Status::Skip,
-            m("net.peers.alone"),
-        ));
-        out.push(CheckResult::new(
+            Status::Pass,
+            m("net.latency.ok").arg("worst", format!("{worst:.2}")),
+        )
+    } else {
+        CheckResult::new(
+            "net.latency",
+            None,
+            Status::Warn,
+            m("net.latency.slow")
+                .arg("pairs", slow.join("; "))
+                .arg("limit", LATENCY_WARN_MS),
+        )
+        .hint(m("net.latency.hint"))
+    }
+}
+
+/// `time.skew-hosts`: the hosts' clocks agree (none: fewer than two told the time).
+fn skew(facts: &BTreeMap<String, HashMap<String, String>>) -> Option<CheckResult> {
+    let times: Vec<f64> = facts
+        .values()
+        .filter_map(|f| f.get("time.epoch")?.parse().ok())
+        .collect();
+    if times.len() < 2 {
+        return None;
+    }
+    let spread = times.iter().cloned().fold(f64::MIN, f64::max)
+        - times.iter().cloned().fold(f64::MAX, f64::min);
+    // The probes start within a fraction of a second of each other.
+    Some(if spread > HOST_SKEW_WARN_S {
+        CheckResult::new(
             "time.skew-hosts",
             None,
-            Status::Skip,
-            m("net.peers.alone"),
-        ));
-    }
-    (out, CrossFacts { latency })
+            Status::Warn,
+            m("time.skew-hosts.off").arg("secs", format!("{spread:.1}")),
+        )
+        .hint(m("time.skew.hint"))
+    } else {
+        CheckResult::new(
+            "time.skew-hosts",
+            None,
+            Status::Pass,
+            m("time.skew-hosts.ok").arg("secs", format!("{spread:.1}")),
+        )
+    })
 }
 
 #[cfg(test)]

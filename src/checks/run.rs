@@ -14,7 +14,7 @@ use crate::bundle::Manifest;
 use crate::connect::{ConnectFailure, Connector, Opener, Stage, Target, Unopened};
 use crate::event::{Event, EventSender};
 use crate::i18n::Msg;
-use crate::profile::{Answers, TopologyKind};
+use crate::profile::Answers;
 
 /// How many hosts are checked at once.
 pub const DEFAULT_CONCURRENCY: usize = 16;
@@ -73,6 +73,7 @@ pub async fn run_checks(
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let addresses: Vec<String> = answers.hosts.iter().map(|h| h.address.clone()).collect();
     let t = &answers.topology;
+    let vip = crate::plan::vip(answers);
     let install_id = crate::profile::install_id(answers);
     let mut tasks = Vec::new();
     for host in &answers.hosts {
@@ -80,29 +81,29 @@ pub async fn run_checks(
             address: host.address.clone(),
             roles: host.roles.clone(),
             topology: t.kind,
-            data_dir: host.data_dir.clone(),
+            data_dir: crate::plan::data_dir(host),
             data_disk: host.data_disk.clone(),
             format_data_disk: host.format_data_disk,
             ports: manifest.ports(),
-            interface: t.interface.clone(),
-            vip: t.vip.clone(),
+            interface: vip
+                .as_ref()
+                .map(|v| v.interface.clone())
+                .filter(|i| !i.is_empty()),
+            vip: vip.as_ref().map(|v| v.address.clone()),
             architectures: manifest.architectures(),
             requirements: manifest.requirements.clone(),
             sent_at: 0.0,
             install_id: install_id.clone(),
         };
         let spec = ProbeSpec {
-            data_dir: host.data_dir.clone(),
+            data_dir: crate::plan::data_dir(host),
             data_disk: host.data_disk.clone(),
             ports: manifest.ports(),
-            interface: t
-                .interface
-                .clone()
-                .filter(|_| t.kind == TopologyKind::HaKeepalived),
-            vip: t
-                .vip
-                .clone()
-                .filter(|_| t.kind == TopologyKind::HaKeepalived),
+            interface: vip
+                .as_ref()
+                .map(|v| v.interface.clone())
+                .filter(|i| !i.is_empty()),
+            vip: vip.as_ref().map(|v| v.address.clone()),
             peers: addresses
                 .iter()
                 .filter(|a| **a != host.address)

@@ -26,16 +26,31 @@ pub fn to_markdown(
     paths: &Paths<'_>,
     locale: &str,
 ) -> String {
+    let mut s = header(report, answers, product, paths, locale);
+    hosts_table(&mut s, report, answers, locale);
+    failures(&mut s, report, locale);
+    next_steps(&mut s, report, answers, paths, locale);
+    s
+}
+
+/// On a cluster the rows are components, not hosts: the `-k8s` variant of a text.
+fn row_text(answers: &Answers, key: &str, locale: &str) -> String {
+    if answers.topology.kind == crate::profile::TopologyKind::K8s {
+        text(&format!("{key}-k8s"), locale)
+    } else {
+        text(key, locale)
+    }
+}
+
+/// The title, what was installed, where it answers and where its credentials are.
+fn header(
+    report: &DeployReport,
+    answers: &Answers,
+    product: &str,
+    paths: &Paths<'_>,
+    locale: &str,
+) -> String {
     let t = |k: &str| text(k, locale);
-    // On a cluster the rows are components, not hosts.
-    let cluster = answers.topology.kind == crate::profile::TopologyKind::K8s;
-    let tk = |k: &str| {
-        if cluster {
-            text(&format!("{k}-k8s"), locale)
-        } else {
-            text(k, locale)
-        }
-    };
     let mut s = String::new();
     let title = if report.ok() {
         t("summary.title-ok")
@@ -56,12 +71,11 @@ pub fn to_markdown(
     if let Some(url) = &report.url {
         s.push_str(&format!("- {}: {url}\n", t("summary.url")));
     }
-    if cluster {
-        let a = &answers.topology;
+    if answers.topology.kind == crate::profile::TopologyKind::K8s {
         s.push_str(&format!(
             "- {}: `{}`\n",
             t("summary.namespace"),
-            a.namespace.as_deref().unwrap_or_default()
+            answers.topology.namespace.as_deref().unwrap_or_default()
         ));
     }
     s.push_str(&format!(
@@ -71,7 +85,13 @@ pub fn to_markdown(
         t("summary.credentials"),
         paths.secrets.display()
     ));
+    s
+}
 
+/// One row per host (or component): how it ended, steps run and changed.
+fn hosts_table(s: &mut String, report: &DeployReport, answers: &Answers, locale: &str) {
+    let t = |k: &str| text(k, locale);
+    let tk = |k: &str| row_text(answers, k, locale);
     s.push_str(&format!(
         "## {}\n\n| {} | {} | {} |\n|---|---|---|\n",
         tk("summary.hosts"),
@@ -113,7 +133,11 @@ pub fn to_markdown(
         ));
     }
     s.push('\n');
+}
 
+/// Each failure: host, phase, step, exit code, error and the last log lines.
+fn failures(s: &mut String, report: &DeployReport, locale: &str) {
+    let t = |k: &str| text(k, locale);
     for f in &report.failures {
         s.push_str(&format!(
             "## {}\n\n",
@@ -145,7 +169,18 @@ pub fn to_markdown(
             s.push_str("```\n\n");
         }
     }
+}
 
+/// How to resume, uninstall, and where the run's files are.
+fn next_steps(
+    s: &mut String,
+    report: &DeployReport,
+    answers: &Answers,
+    paths: &Paths<'_>,
+    locale: &str,
+) {
+    let t = |k: &str| text(k, locale);
+    let tk = |k: &str| row_text(answers, k, locale);
     let profile = paths.profile.display();
     s.push_str(&format!("## {}\n\n", t("summary.next")));
     if !report.ok() {
@@ -168,7 +203,6 @@ pub fn to_markdown(
         t("summary.state"),
         paths.state.display()
     ));
-    s
 }
 
 #[cfg(test)]

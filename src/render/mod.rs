@@ -194,11 +194,12 @@ pub fn render(
     let cluster = context! {
         topology => t.kind.as_str(),
         entry => plan.entry.clone().unwrap_or_default(),
-        vip => t.vip.clone().unwrap_or_default(),
-        interface => t.interface.clone().unwrap_or_default(),
-        virtual_router_id => t
-            .virtual_router_id
-            .unwrap_or(crate::profile::DEFAULT_VIRTUAL_ROUTER_ID),
+        vip => plan.vip.as_ref().map(|v| v.address.clone()).unwrap_or_default(),
+        interface => plan.vip.as_ref().map(|v| v.interface.clone()).unwrap_or_default(),
+        virtual_router_id => plan
+            .vip
+            .as_ref()
+            .map_or(crate::profile::DEFAULT_VIRTUAL_ROUTER_ID, |v| v.virtual_router_id),
         lb_address => t.lb_address.clone().unwrap_or_default(),
         lb_port => t.lb_port.unwrap_or(0),
         namespace => t.namespace.clone().unwrap_or_default(),

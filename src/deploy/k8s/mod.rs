@@ -24,6 +24,7 @@ use kube::api::Api;
 use tokio::task::JoinHandle;
 
 use super::{CLUSTER, DeployReport, Input, Run, RunContext};
+use crate::bundle::Component;
 use crate::cluster::INSTALL_LABEL;
 use crate::event::{Event, StepOutcome};
 use crate::i18n::Msg;
@@ -191,13 +192,6 @@ pub async fn deploy(input: &Input<'_>, clients: &Clients, ctx: &RunContext) -> D
     run.step(CLUSTER, "secret", || apply_secret(input, client))
         .await;
 
-    let timeout = Duration::from_secs(u64::from(
-        input
-            .answers
-            .topology
-            .rollout_timeout
-            .unwrap_or(crate::profile::DEFAULT_ROLLOUT_TIMEOUT),
-    ));
     let components = cluster_components(manifest);
     let mut up: BTreeSet<String> = BTreeSet::new();
     for c in super::ordered(components.iter().copied()) {
@@ -224,82 +218,108 @@ pub async fn deploy(input: &Input<'_>, clients: &Clients, ctx: &RunContext) -> D
             }
             continue;
         }
-        let objs = match objects(input, &c.name) {
-            Ok(o) => o,
-            Err(e) => {
-                run.step(&c.name, "apply", || async { Err::<bool, _>(e) })
-                    .await;
-                continue;
-            }
-        };
-        let kind = objs
-            .iter()
-            .filter_map(|o| o.types.as_ref())
-            .map(|t| t.kind.clone())
-            .find(|k| k == "Deployment" || k == "StatefulSet")
-            .unwrap_or_else(|| "Deployment".into());
-        let applied = run
-            .step(&c.name, "apply", || async {
-                let mut changed = false;
-                for o in &objs {
-                    let what = format!(
-                        "{} {}",
-                        o.types.as_ref().map(|t| t.kind.as_str()).unwrap_or("?"),
-                        o.metadata.name.as_deref().unwrap_or("?")
-                    );
-                    let this = apply(client, &ns, o).await?;
-                    run.ctx.logs.log(
-                        &c.name,
-                        &format!("{what}: {}", if this { "applied" } else { "unchanged" }),
-                    );
-                    changed |= this;
-                }
-                Ok(changed)
-            })
-            .await;
-        if !applied {
-            continue;
-        }
-        let select = selector(input, &c.name);
-        let follower = LogFollower::start(&run, clients, &ns, &c.name, select.clone());
-        let ok = run
-            .step(&c.name, "rollout", || {
-                wait_rollout(&run, client, &ns, &c.name, &kind, &select, timeout)
-            })
-            .await;
-        follower.finish(&run, client, &ns, &c.name, &select).await;
-        if ok {
+        if component(&run, clients, &ns, c).await {
             up.insert(c.name.clone());
         }
     }
+    verify_entry(&run, client, &ns, &components, &up).await;
+    run.finish(&planned, None, started)
+}
 
-    if let Some(entry) = &manifest.entry {
-        let port = entry.port.or_else(|| {
-            components
-                .iter()
-                .find(|c| c.name == entry.component)
-                .and_then(|c| c.ports.first().copied())
-        });
-        match port {
-            Some(port) if up.contains(&entry.component) => {
-                let path = entry.verify.clone().unwrap_or_else(|| "/".into());
-                run.step(CLUSTER, "verify", || {
-                    verify(&run, client, &ns, &entry.component, port, &path)
-                })
+/// One component: its manifests applied, then its rollout waited for with
+/// its pods' logs in its pane. True when it rolled out.
+async fn component(run: &Run<'_>, clients: &Clients, ns: &str, c: &Component) -> bool {
+    let input = run.input;
+    let client = &clients.api;
+    let objs = match objects(input, &c.name) {
+        Ok(o) => o,
+        Err(e) => {
+            run.step(&c.name, "apply", || async { Err::<bool, _>(e) })
                 .await;
+            return false;
+        }
+    };
+    let kind = objs
+        .iter()
+        .filter_map(|o| o.types.as_ref())
+        .map(|t| t.kind.clone())
+        .find(|k| k == "Deployment" || k == "StatefulSet")
+        .unwrap_or_else(|| "Deployment".into());
+    let applied = run
+        .step(&c.name, "apply", || async {
+            let mut changed = false;
+            for o in &objs {
+                let what = format!(
+                    "{} {}",
+                    o.types.as_ref().map(|t| t.kind.as_str()).unwrap_or("?"),
+                    o.metadata.name.as_deref().unwrap_or("?")
+                );
+                let this = apply(client, ns, o).await?;
+                run.ctx.logs.log(
+                    &c.name,
+                    &format!("{what}: {}", if this { "applied" } else { "unchanged" }),
+                );
+                changed |= this;
             }
-            _ => {
-                run.record(
-                    CLUSTER,
-                    "verify",
-                    StepOutcome::Skipped {
-                        reason: Msg::new("deploy.k8s.entry-down").arg("name", &entry.component),
-                    },
-                    0.0,
-                )
-                .await;
-            }
+            Ok(changed)
+        })
+        .await;
+    if !applied {
+        return false;
+    }
+    let timeout = Duration::from_secs(u64::from(
+        input
+            .answers
+            .topology
+            .rollout_timeout
+            .unwrap_or(crate::profile::DEFAULT_ROLLOUT_TIMEOUT),
+    ));
+    let select = selector(input, &c.name);
+    let follower = LogFollower::start(run, clients, ns, &c.name, select.clone());
+    let ok = run
+        .step(&c.name, "rollout", || {
+            wait_rollout(run, client, ns, &c.name, &kind, &select, timeout)
+        })
+        .await;
+    follower.finish(run, client, ns, &c.name, &select).await;
+    ok
+}
+
+/// The entry component answers through its Service (skipped when it is down).
+async fn verify_entry(
+    run: &Run<'_>,
+    client: &kube::Client,
+    ns: &str,
+    components: &[&Component],
+    up: &BTreeSet<String>,
+) {
+    let Some(entry) = &run.input.bundle.manifest.entry else {
+        return;
+    };
+    let port = entry.port.or_else(|| {
+        components
+            .iter()
+            .find(|c| c.name == entry.component)
+            .and_then(|c| c.ports.first().copied())
+    });
+    match port {
+        Some(port) if up.contains(&entry.component) => {
+            let path = entry.verify.clone().unwrap_or_else(|| "/".into());
+            run.step(CLUSTER, "verify", || {
+                verify(run, client, ns, &entry.component, port, &path)
+            })
+            .await;
+        }
+        _ => {
+            run.record(
+                CLUSTER,
+                "verify",
+                StepOutcome::Skipped {
+                    reason: Msg::new("deploy.k8s.entry-down").arg("name", &entry.component),
+                },
+                0.0,
+            )
+            .await;
         }
     }
-    run.finish(&planned, None, started)
 }

@@ -6,6 +6,18 @@ use crate::profile::pattern::{self, Kind};
 use crate::profile::{Answers, Problem, TopologyKind};
 
 pub(super) fn topology(a: &Answers, out: &mut Vec<Problem>) {
+    fields_of_other_kinds(a, out);
+    host_count(a, out);
+    match a.topology.kind {
+        TopologyKind::Single => {}
+        TopologyKind::HaKeepalived => keepalived(a, out),
+        TopologyKind::HaLb => load_balancer(a, out),
+        TopologyKind::K8s => k8s(a, out),
+    }
+}
+
+/// A field that belongs to another topology is a mistake, not a no-op.
+fn fields_of_other_kinds(a: &Answers, out: &mut Vec<Problem>) {
     let t = &a.topology;
     let kind = t.kind;
     let only = |field: &str, present: bool, for_kind: TopologyKind, out: &mut Vec<Problem>| {
@@ -51,7 +63,11 @@ pub(super) fn topology(a: &Answers, out: &mut Vec<Problem>) {
     ] {
         only(field, present, for_kind, out);
     }
+}
 
+/// How many hosts (or masters) each topology needs.
+fn host_count(a: &Answers, out: &mut Vec<Problem>) {
+    let kind = a.topology.kind;
     let masters = a.masters().len();
     match kind {
         TopologyKind::Single => {
@@ -85,145 +101,153 @@ pub(super) fn topology(a: &Answers, out: &mut Vec<Problem>) {
                         .hint(Msg::new("profile.k8s-no-hosts-hint")),
                 );
             }
-            let h = &a.hooks;
-            if h.pre_deploy.is_some() || h.post_deploy.is_some() || h.on_error.is_some() {
-                out.push(
-                    Problem::new("hooks", Msg::new("profile.k8s-no-hooks"))
-                        .hint(Msg::new("profile.k8s-no-hooks-hint")),
-                );
-            }
-            if t.kubeconfig.as_deref().is_none_or(|k| k.trim().is_empty()) {
-                out.push(
-                    Problem::new("topology.kubeconfig", Msg::new("profile.k8s-kubeconfig"))
-                        .hint(Msg::new("profile.k8s-kubeconfig-hint")),
-                );
-            }
-            match t.namespace.as_deref() {
-                None | Some("") => out.push(Problem::new(
-                    "topology.namespace",
-                    Msg::new("profile.k8s-namespace"),
-                )),
-                Some(ns) if !dns_label(ns) => out.push(Problem::new(
-                    "topology.namespace",
-                    Msg::new("profile.k8s-namespace-bad").arg("ns", pattern::shown(ns)),
-                )),
-                Some(_) => {}
-            }
-            if let Some(ps) = t.pull_secret.as_deref()
-                && !dns_label(ps)
-            {
-                out.push(Problem::new(
-                    "topology.pull-secret",
-                    Msg::new("profile.k8s-name-bad").arg("value", pattern::shown(ps)),
-                ));
-            }
-            if let Some(r) = t.registry.as_deref()
-                && let Err(m) = pattern::check(Kind::Registry, r)
-            {
-                out.push(
-                    Problem::new("topology.registry", m)
-                        .hint(Msg::new("profile.registry-bad-hint")),
-                );
-            }
-            if let Some(secs) = t.rollout_timeout
-                && !(10..=86_400).contains(&secs)
-            {
-                out.push(Problem::new(
-                    "topology.rollout-timeout",
-                    Msg::new("profile.range").arg("min", 10).arg("max", 86_400),
-                ));
-            }
-            for (name, n) in &t.replicas {
-                if !dns_label(name) && !pattern::has_control(name) {
-                    out.push(Problem::new(
-                        format!("topology.replicas.{name}"),
-                        Msg::new("profile.k8s-name-bad").arg("value", pattern::shown(name)),
-                    ));
-                }
-                if *n == 0 || *n > 100 {
-                    out.push(Problem::new(
-                        format!("topology.replicas.{name}"),
-                        Msg::new("profile.range").arg("min", 1).arg("max", 100),
-                    ));
-                }
-            }
         }
     }
-    if kind == TopologyKind::HaKeepalived {
-        match t.vip.as_deref() {
-            None => out.push(
-                Problem::new("topology.vip", Msg::new("profile.vip-missing"))
-                    .hint(Msg::new("profile.vip-missing-hint")),
-            ),
-            Some(v) => match ip(v) {
-                None => out.push(Problem::new(
-                    "topology.vip",
-                    Msg::new("profile.not-ip").arg("value", pattern::shown(v)),
-                )),
-                Some(vip) => {
-                    if let Some(i) = a.hosts.iter().position(|h| ip(&h.address) == Some(vip)) {
-                        out.push(Problem::new(
-                            "topology.vip",
-                            Msg::new("profile.vip-is-host")
-                                .arg("vip", pattern::shown(v))
-                                .arg("i", i),
-                        ));
-                    }
-                    for (i, h) in a.hosts.iter().enumerate() {
-                        if let Some(addr) = ip(&h.address)
-                            && addr.is_ipv4() != vip.is_ipv4()
-                        {
-                            out.push(Problem::new(
-                                "topology.vip",
-                                Msg::new("profile.vip-ip-version")
-                                    .arg("vip", pattern::shown(v))
-                                    .arg("i", i)
-                                    .arg("address", pattern::shown(&h.address)),
-                            ));
-                            break;
-                        }
-                    }
-                }
-            },
-        }
-        if t.interface.as_deref().is_none_or(|i| i.trim().is_empty()) {
-            out.push(
-                Problem::new("topology.interface", Msg::new("profile.interface-missing"))
-                    .hint(Msg::new("profile.interface-missing-hint")),
-            );
-        }
-        if t.virtual_router_id == Some(0) {
+}
+
+/// An existing cluster: no hosts, no hooks, and the names the API will see.
+fn k8s(a: &Answers, out: &mut Vec<Problem>) {
+    let t = &a.topology;
+    let h = &a.hooks;
+    if h.pre_deploy.is_some() || h.post_deploy.is_some() || h.on_error.is_some() {
+        out.push(
+            Problem::new("hooks", Msg::new("profile.k8s-no-hooks"))
+                .hint(Msg::new("profile.k8s-no-hooks-hint")),
+        );
+    }
+    if t.kubeconfig.as_deref().is_none_or(|k| k.trim().is_empty()) {
+        out.push(
+            Problem::new("topology.kubeconfig", Msg::new("profile.k8s-kubeconfig"))
+                .hint(Msg::new("profile.k8s-kubeconfig-hint")),
+        );
+    }
+    match t.namespace.as_deref() {
+        None | Some("") => out.push(Problem::new(
+            "topology.namespace",
+            Msg::new("profile.k8s-namespace"),
+        )),
+        Some(ns) if !dns_label(ns) => out.push(Problem::new(
+            "topology.namespace",
+            Msg::new("profile.k8s-namespace-bad").arg("ns", pattern::shown(ns)),
+        )),
+        Some(_) => {}
+    }
+    if let Some(ps) = t.pull_secret.as_deref()
+        && !dns_label(ps)
+    {
+        out.push(Problem::new(
+            "topology.pull-secret",
+            Msg::new("profile.k8s-name-bad").arg("value", pattern::shown(ps)),
+        ));
+    }
+    if let Some(r) = t.registry.as_deref()
+        && let Err(m) = pattern::check(Kind::Registry, r)
+    {
+        out.push(Problem::new("topology.registry", m).hint(Msg::new("profile.registry-bad-hint")));
+    }
+    if let Some(secs) = t.rollout_timeout
+        && !(10..=86_400).contains(&secs)
+    {
+        out.push(Problem::new(
+            "topology.rollout-timeout",
+            Msg::new("profile.range").arg("min", 10).arg("max", 86_400),
+        ));
+    }
+    for (name, n) in &t.replicas {
+        if !dns_label(name) && !pattern::has_control(name) {
             out.push(Problem::new(
-                "topology.virtual-router-id",
-                Msg::new("profile.range").arg("min", 1).arg("max", 255),
+                format!("topology.replicas.{name}"),
+                Msg::new("profile.k8s-name-bad").arg("value", pattern::shown(name)),
+            ));
+        }
+        if *n == 0 || *n > 100 {
+            out.push(Problem::new(
+                format!("topology.replicas.{name}"),
+                Msg::new("profile.range").arg("min", 1).arg("max", 100),
             ));
         }
     }
-    if kind == TopologyKind::HaLb {
-        match t.lb_address.as_deref() {
-            None => out.push(
-                Problem::new(
-                    "topology.lb-address",
-                    Msg::new("profile.lb-address-missing"),
-                )
-                .hint(Msg::new("profile.lb-address-missing-hint")),
-            ),
-            Some(v) if ip(v).is_none() && !pattern::hostname(v) => out.push(Problem::new(
-                "topology.lb-address",
-                Msg::new("profile.not-ip-or-name").arg("value", pattern::shown(v)),
-            )),
-            Some(_) => {}
-        }
-        match t.lb_port {
+}
+
+/// The VIP keepalived moves: an address of the hosts' family, not a host's own.
+fn keepalived(a: &Answers, out: &mut Vec<Problem>) {
+    let t = &a.topology;
+    match t.vip.as_deref() {
+        None => out.push(
+            Problem::new("topology.vip", Msg::new("profile.vip-missing"))
+                .hint(Msg::new("profile.vip-missing-hint")),
+        ),
+        Some(v) => match ip(v) {
             None => out.push(Problem::new(
-                "topology.lb-port",
-                Msg::new("profile.lb-port-missing"),
+                "topology.vip",
+                Msg::new("profile.not-ip").arg("value", pattern::shown(v)),
             )),
-            Some(0) => out.push(Problem::new(
-                "topology.lb-port",
-                Msg::new("profile.range").arg("min", 1).arg("max", 65535),
-            )),
-            Some(_) => {}
-        }
+            Some(vip) => {
+                if let Some(i) = a.hosts.iter().position(|h| ip(&h.address) == Some(vip)) {
+                    out.push(Problem::new(
+                        "topology.vip",
+                        Msg::new("profile.vip-is-host")
+                            .arg("vip", pattern::shown(v))
+                            .arg("i", i),
+                    ));
+                }
+                for (i, h) in a.hosts.iter().enumerate() {
+                    if let Some(addr) = ip(&h.address)
+                        && addr.is_ipv4() != vip.is_ipv4()
+                    {
+                        out.push(Problem::new(
+                            "topology.vip",
+                            Msg::new("profile.vip-ip-version")
+                                .arg("vip", pattern::shown(v))
+                                .arg("i", i)
+                                .arg("address", pattern::shown(&h.address)),
+                        ));
+                        break;
+                    }
+                }
+            }
+        },
+    }
+    if t.interface.as_deref().is_none_or(|i| i.trim().is_empty()) {
+        out.push(
+            Problem::new("topology.interface", Msg::new("profile.interface-missing"))
+                .hint(Msg::new("profile.interface-missing-hint")),
+        );
+    }
+    if t.virtual_router_id == Some(0) {
+        out.push(Problem::new(
+            "topology.virtual-router-id",
+            Msg::new("profile.range").arg("min", 1).arg("max", 255),
+        ));
+    }
+}
+
+/// The customer's load balancer: where it answers.
+fn load_balancer(a: &Answers, out: &mut Vec<Problem>) {
+    let t = &a.topology;
+    match t.lb_address.as_deref() {
+        None => out.push(
+            Problem::new(
+                "topology.lb-address",
+                Msg::new("profile.lb-address-missing"),
+            )
+            .hint(Msg::new("profile.lb-address-missing-hint")),
+        ),
+        Some(v) if ip(v).is_none() && !pattern::hostname(v) => out.push(Problem::new(
+            "topology.lb-address",
+            Msg::new("profile.not-ip-or-name").arg("value", pattern::shown(v)),
+        )),
+        Some(_) => {}
+    }
+    match t.lb_port {
+        None => out.push(Problem::new(
+            "topology.lb-port",
+            Msg::new("profile.lb-port-missing"),
+        )),
+        Some(0) => out.push(Problem::new(
+            "topology.lb-port",
+            Msg::new("profile.range").arg("min", 1).arg("max", 65535),
+        )),
+        Some(_) => {}
     }
 }

@@ -91,7 +91,25 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let theme = Theme::of(app);
     let [grid, detail] = Layout::vertical([Constraint::Min(5), Constraint::Length(7)]).areas(area);
     let cols = columns(app);
-    let title = if app.checks.running {
+    draw_grid(f, grid, app, &theme, &cols);
+    let id = rows(app).get(app.checks.row).map(|r| r.0).unwrap_or("");
+    let host = cols.get(app.checks.col).cloned().unwrap_or_default();
+    draw_detail(f, detail, app, &theme, id, &host);
+    if let Some(field) = &app.waiving {
+        let area = crate::tui::chrome::centered(f.area(), 70, 3);
+        f.render_widget(ratatui::widgets::Clear, area);
+        let mut input = field.input.clone();
+        input.set_block(block(format!(
+            "{} {id} @ {host}",
+            app.t("wizard.checks.reason")
+        )));
+        f.render_widget(&input, area);
+    }
+}
+
+/// The running spinner, or the counts once the checks are done.
+fn title(app: &App) -> String {
+    if app.checks.running {
         format!(
             "{} {}",
             app.t(if is_cluster(app) {
@@ -107,14 +125,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .arg("warn", app.checks.count(Status::Warn))
             .arg("fail", app.checks.count(Status::Fail))
             .render(&app.locale)
-    };
-    let b = block(title);
+    }
+}
+
+/// Checks down, hosts across, one symbol per cell; the selected cell focused.
+fn draw_grid(f: &mut Frame, grid: Rect, app: &App, theme: &Theme, cols: &[String]) {
+    let b = block(title(app));
     let inner = b.inner(grid);
     f.render_widget(b, grid);
     let id_w = 22usize;
     let col_w = if is_cluster(app) { 10usize } else { 6usize };
     let mut header = vec![Span::raw(format!("{:<id_w$}", ""))];
-    for c in &cols {
+    for c in cols {
         // The last part of the address tells the hosts apart.
         let short = if c == "*" && is_cluster(app) {
             app.t("deploy.cluster")
@@ -147,7 +169,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         for (j, c) in cols.iter().enumerate() {
             let applies = (c == "*") == cross_host;
             let sym = if applies {
-                symbol(app, cell(app, id, c), &theme)
+                symbol(app, cell(app, id, c), theme)
             } else {
                 Span::raw(" ")
             };
@@ -166,10 +188,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         lines.push(Line::from(spans));
     }
     f.render_widget(Paragraph::new(lines), inner);
+}
 
-    // The selected cell.
-    let id = rows(app).get(app.checks.row).map(|r| r.0).unwrap_or("");
-    let host = cols.get(app.checks.col).cloned().unwrap_or_default();
+/// The selected cell: its detail, hint and fix.
+fn draw_detail(f: &mut Frame, detail: Rect, app: &App, theme: &Theme, id: &str, host: &str) {
     let mut text = vec![Line::from(Span::styled(
         if is_cluster(app) {
             format!("{id}: {}", app.t(&format!("check.{id}.title")))
@@ -178,7 +200,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         },
         theme.title(),
     ))];
-    match cell(app, id, &host) {
+    match cell(app, id, host) {
         Some(r) => {
             text.push(Line::from(r.detail.render(&app.locale)));
             if let Some(h) = &r.hint {
@@ -207,16 +229,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .block(block(app.t("wizard.checks.detail"))),
         detail,
     );
-    if let Some(field) = &app.waiving {
-        let area = crate::tui::chrome::centered(f.area(), 70, 3);
-        f.render_widget(ratatui::widgets::Clear, area);
-        let mut input = field.input.clone();
-        input.set_block(block(format!(
-            "{} {id} @ {host}",
-            app.t("wizard.checks.reason")
-        )));
-        f.render_widget(&input, area);
-    }
 }
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Command> {
