@@ -147,7 +147,9 @@ if floor:
         lines.append(
             f"( tar -C {q(os.path.join(files, h))} -cf - . | ssh \"${{o[@]}}\" root@{h} "
             f"'mkdir -p /data/cd && tar -C /data/cd -xf - && chmod 700 /data/cd/secrets' && "
-            f"ssh \"${{o[@]}}\" root@{h} docker load < {q(os.path.join(bundle, image['file']))} >/dev/null ) &"
+            f"s=$(date +%s.%N) && "
+            f"ssh \"${{o[@]}}\" root@{h} docker load < {q(os.path.join(bundle, image['file']))} >/dev/null && "
+            f"echo \"{h} $(echo \"$(date +%s.%N) - $s\" | bc -l)\" >> \"${{LOAD_TIMES:-/dev/null}}\" ) &"
         )
     lines.append("waitall")
     for s_ in order:

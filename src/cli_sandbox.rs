@@ -78,7 +78,19 @@ pub async fn run(args: SandboxArgs, locale: &str) -> anyhow::Result<()> {
             .arg("hosts", report.containers));
             Ok(())
         }
-        SandboxAction::Status => print_status(&docker, &data_dir, &args.name, locale).await,
+        SandboxAction::Status => match sandbox::load(&data_dir, &args.name) {
+            // Nothing up is an answer, not an error (exit 0): which
+            // instances are up instead, and how to start this one.
+            Err(sandbox::SandboxError::NoInstance(_)) => {
+                say(Msg::new("sandbox.status-none").arg("name", &args.name));
+                let others = sandbox::instances(&data_dir);
+                if !others.is_empty() {
+                    say(Msg::new("sandbox.status-others").arg("names", others.join(", ")));
+                }
+                Ok(())
+            }
+            _ => print_status(&docker, &data_dir, &args.name, locale).await,
+        },
         SandboxAction::Fault { host, kind, arg } => {
             let fault = Fault::parse(&kind, arg.as_deref()).map_err(anyhow::Error::msg)?;
             let sb = sandbox::load(&data_dir, &args.name)?;

@@ -29,7 +29,7 @@ struct Cli {
     #[arg(long, global = true)]
     profile: Option<PathBuf>,
     /// No prompts: plain progress lines and meaningful exit codes.
-    #[arg(long)]
+    #[arg(long, global = true)]
     non_interactive: bool,
     /// Check the hosts and write the report, install nothing.
     #[arg(long)]
@@ -39,10 +39,10 @@ struct Cli {
     #[arg(long)]
     resume: bool,
     /// Line format of the headless output.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value = "text", global = true)]
     output: headless::Output,
     /// Where the run directory goes (default: the data dir).
-    #[arg(long)]
+    #[arg(long, global = true)]
     workdir: Option<PathBuf>,
     /// Accept a known deviation: ID[@HOST]=REASON (repeatable).
     #[arg(long = "accept-check", value_name = "ID[@HOST]=REASON")]
@@ -178,7 +178,18 @@ fn main() -> ExitCode {
             Some(Command::Validate(_) | Command::Schema) => 0,
             Some(Command::BenchUi { secs, rate, hosts }) => tui::bench::run(secs, rate, hosts),
             Some(Command::Uninstall { purge, yes }) => match cli.profile {
-                Some(profile) => cli_uninstall::run(&profile, purge, yes, &lang).await,
+                Some(profile) => {
+                    cli_uninstall::run(cli_uninstall::Options {
+                        profile,
+                        purge,
+                        yes,
+                        non_interactive: cli.non_interactive,
+                        output: cli.output,
+                        workdir: cli.workdir,
+                        locale: lang,
+                    })
+                    .await
+                }
                 None => {
                     eprintln!("error: uninstall needs --profile FILE");
                     EXIT_BAD_INPUT

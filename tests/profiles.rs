@@ -101,6 +101,53 @@ fn bad_profiles_give_exact_problems_and_exit_2() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// `profiles/example-*.yaml`: one commented example per topology, each good.
+#[test]
+fn the_example_profiles_cover_every_topology_and_are_good() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    let mut kinds = Vec::new();
+    for e in std::fs::read_dir(&root).unwrap().flatten() {
+        let name = e.file_name().into_string().unwrap();
+        if !name.starts_with("example-") {
+            continue;
+        }
+        let out = Command::new(common::cdwiz_bin())
+            .args(["validate", "--plan"])
+            .arg(e.path())
+            .env("CDWIZ_SSH_PASSWORD", "x")
+            .env("CDWIZ_SUDO_PASSWORD", "x")
+            .env("CDWIZ_ROOT_PASSWORD", "x")
+            .output()
+            .unwrap();
+        let plan = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let kind = plan
+            .lines()
+            .find_map(|l| l.strip_prefix("topology: "))
+            .unwrap_or_else(|| panic!("{name}: no topology in the plan:\n{plan}"));
+        assert_eq!(name, format!("example-{kind}.yaml"), "{plan}");
+        // Documentation addresses only (RFC 5737): never a real site's.
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        for word in text.split(|c: char| !(c.is_ascii_digit() || c == '.')) {
+            if word.split('.').count() == 4 && word.split('.').all(|p| p.parse::<u8>().is_ok()) {
+                assert!(
+                    ["192.0.2.", "198.51.100.", "203.0.113."]
+                        .iter()
+                        .any(|d| word.starts_with(d)),
+                    "{name}: {word} is not a documentation address"
+                );
+            }
+        }
+        kinds.push(kind.to_string());
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["ha-keepalived", "ha-lb", "k8s", "single"]);
+}
+
 #[test]
 fn the_shipped_sandbox_profiles_are_good() {
     for name in ["sandbox-single.yaml", "sandbox-ha.yaml"] {

@@ -41,7 +41,9 @@ pub fn to_markdown(run: &CheckRun, locale: &str) -> String {
     } else {
         format!(
             "**{}**\n\n",
-            t("report.checks.blocked").replace("%{count}", &blocking.len().to_string())
+            crate::i18n::Msg::new("report.checks.blocked")
+                .arg("count", blocking.len())
+                .render(locale)
         )
     });
     if !run.waivers.is_empty() {

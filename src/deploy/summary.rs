@@ -68,7 +68,8 @@ fn header(
         t("summary.duration"),
         report.secs
     ));
-    if let Some(url) = &report.url {
+    // A failed install is not offered as answering.
+    if let Some(url) = report.url.as_ref().filter(|_| report.ok()) {
         s.push_str(&format!("- {}: {url}\n", t("summary.url")));
     }
     if answers.topology.kind == crate::profile::TopologyKind::K8s {
@@ -99,12 +100,25 @@ fn hosts_table(s: &mut String, report: &DeployReport, answers: &Answers, locale:
         t("summary.result"),
         t("summary.steps")
     ));
+    // Steps finish in any order: rows go in the profile's order (the
+    // cluster's own row first; components as they were deployed).
     let mut hosts: Vec<&str> = Vec::new();
     for st in &report.steps {
         if !hosts.contains(&st.host.as_str()) {
             hosts.push(&st.host);
         }
     }
+    hosts.sort_by_key(|h| {
+        if *h == super::CLUSTER {
+            0
+        } else {
+            1 + answers
+                .hosts
+                .iter()
+                .position(|x| x.address == *h)
+                .unwrap_or(answers.hosts.len())
+        }
+    });
     for h in hosts {
         let steps: Vec<_> = report.steps.iter().filter(|s| s.host == h).collect();
         let label = if h == super::CLUSTER {
@@ -261,8 +275,59 @@ mod tests {
         );
         assert!(zh.starts_with("# 安装未完成"), "{zh}");
         assert!(
+            !en.contains("http://192.0.2.11/"),
+            "a failed install offers its URL:\n{en}"
+        );
+        assert!(
             zh.contains("Docker 19.03 低于") && zh.contains("docker version 19.03"),
             "{zh}"
         );
+    }
+
+    #[test]
+    fn hosts_are_listed_in_profile_order_with_their_counts() {
+        let answers: Answers = serde_yaml::from_str(
+            "version: 1\nbundle: sandbox\ntopology: { kind: ha-lb, lb-address: 192.0.2.9, lb-port: 80 }\n\
+             hosts: [{ address: 192.0.2.12, roles: [master] }, { address: 192.0.2.11, roles: [master] }]\n",
+        )
+        .unwrap();
+        let step = |host: &str, step: &str, outcome| StepRecord {
+            host: host.into(),
+            step: step.into(),
+            outcome,
+            secs: 1,
+        };
+        let report = DeployReport {
+            // The second host finished first.
+            steps: vec![
+                step("192.0.2.11", "prepare", StepOutcome::Changed),
+                step("192.0.2.12", "prepare", StepOutcome::Changed),
+                step("192.0.2.12", "images", StepOutcome::Unchanged),
+            ],
+            failures: vec![],
+            cancelled: false,
+            url: Some("http://192.0.2.9/".into()),
+            secs: 3.0,
+        };
+        let p = Path::new("/tmp/x");
+        let paths = Paths {
+            profile: Path::new("lb.yaml"),
+            run_dir: p,
+            secrets: p,
+            state: p,
+        };
+        let en = to_markdown(&report, &answers, "cd 3.2.0", &paths, "en");
+        let first = en.find("| 192.0.2.12 |").expect(&en);
+        let second = en.find("| 192.0.2.11 |").expect(&en);
+        assert!(first < second, "not in profile order:\n{en}");
+        assert!(
+            en.contains("| 192.0.2.11 | done | 1 step, 1 changed |"),
+            "{en}"
+        );
+        assert!(
+            en.contains("| 192.0.2.12 | done | 2 steps, 1 changed |"),
+            "{en}"
+        );
+        assert!(en.contains("http://192.0.2.9/"), "{en}");
     }
 }

@@ -10,6 +10,9 @@
 
 mod deploy;
 mod reports;
+mod uninstall;
+
+pub use uninstall::{UninstallRequest, Uninstalled, uninstall};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

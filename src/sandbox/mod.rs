@@ -223,6 +223,19 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Reads an instance's recorded state.
+/// The names of the instances this data dir knows, sorted.
+pub fn instances(data_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(sandbox_root(data_dir).join("instances"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("state.json").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
+
 pub fn load(data_dir: &Path, name: &str) -> Result<Sandbox, SandboxError> {
     let dir = instance_dir(data_dir, name);
     let path = dir.join("state.json");

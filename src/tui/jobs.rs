@@ -6,9 +6,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cdwiz::connect::Connector;
 use cdwiz::event::Event;
-use cdwiz::profile::{Answers, TopologyKind};
+use cdwiz::profile::Answers;
 use cdwiz::run::{Request, RunError, RunPlace, Session};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -180,41 +179,42 @@ impl Job {
 /// Removes the answers' installation (data kept); what to tell the operator.
 pub async fn uninstall(
     answers: Answers,
+    profile: PathBuf,
     base: PathBuf,
     data_dir: PathBuf,
     secrets: cdwiz::connect::Secrets,
     locale: String,
 ) -> String {
+    let req = cdwiz::run::UninstallRequest {
+        answers,
+        profile,
+        base,
+        workdir: data_dir.clone(),
+        data_dir,
+        secrets: Some(secrets),
+        purge: false,
+        locale: locale.clone(),
+    };
     let render = |m: cdwiz::i18n::Msg| m.render(&locale);
-    if answers.topology.kind == TopologyKind::K8s {
-        let ns = answers.topology.namespace.clone().unwrap_or_default();
-        return match cdwiz::deploy::k8s::Clients::connect(&answers, &base).await {
-            Err(e) => render(e),
-            Ok(c) => match cdwiz::deploy::k8s::uninstall(&answers, &c.api, false).await {
-                Err(e) => render(e),
-                Ok(removed) => render(
-                    cdwiz::i18n::Msg::new("wizard.welcome.k8s-uninstalled")
-                        .arg("count", removed.values().map(Vec::len).sum::<usize>())
-                        .arg("ns", ns),
-                ),
-            },
-        };
-    }
-    let askpass = cdwiz::connect::askpass_program();
-    let connector = Arc::new(Connector::new(&answers, secrets, &data_dir, askpass));
-    let dir = cdwiz::pipeline::bundle_dir(&answers, &base, &data_dir);
-    match cdwiz::bundle::Bundle::open(&dir) {
-        Err(e) => e.to_string(),
-        Ok(b) => {
-            let results = cdwiz::deploy::uninstall(&answers, &b.manifest, connector, false).await;
-            let skipped = results.iter().filter(|r| r.skipped.is_some()).count();
-            let removed: usize = results.iter().map(|r| r.containers_removed).sum();
-            render(
-                cdwiz::i18n::Msg::new("wizard.welcome.uninstalled")
-                    .arg("hosts", results.len() - skipped)
-                    .arg("containers", removed)
-                    .arg("skipped", skipped),
-            )
-        }
+    let done = match cdwiz::run::uninstall(req).await {
+        Ok((done, _)) => done,
+        Err(e) => return e.lines.join("\n"),
+    };
+    let skipped = done.unreachable();
+    match done {
+        cdwiz::run::Uninstalled::Cluster { namespace, removed } => render(
+            cdwiz::i18n::Msg::new("wizard.welcome.k8s-uninstalled")
+                .arg("count", removed.values().map(Vec::len).sum::<usize>())
+                .arg("ns", namespace),
+        ),
+        cdwiz::run::Uninstalled::Hosts { hosts } => render(
+            cdwiz::i18n::Msg::new("wizard.welcome.uninstalled")
+                .arg("hosts", hosts.len() - skipped)
+                .arg(
+                    "containers",
+                    hosts.iter().map(|r| r.containers_removed).sum::<usize>(),
+                )
+                .arg("skipped", skipped),
+        ),
     }
 }

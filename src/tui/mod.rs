@@ -200,8 +200,18 @@ impl Runner {
                 tokio::spawn(self.job(app, false).render());
             }
             Command::Uninstall => {
-                let job =
-                    jobs::uninstall(answers, base, self.data_dir.clone(), app.secrets(), locale);
+                let profile = app
+                    .profile
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("cdwiz-profile.yaml"));
+                let job = jobs::uninstall(
+                    answers,
+                    profile,
+                    base,
+                    self.data_dir.clone(),
+                    app.secrets(),
+                    locale,
+                );
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
                     let _ = tx.send(Msg::Uninstalled(job.await)).await;

@@ -1,0 +1,111 @@
+//! Uninstall, whoever asks (`cdwiz uninstall` or the wizard's Welcome
+//! screen): the platform off the profile's hosts, or out of its namespace;
+//! the data stays unless purged. Its record, `uninstall.json`, goes into a
+//! run directory of its own beside the install's runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{ErrorKind, RunError};
+use crate::connect::{Connector, Secrets, resolve_secrets};
+use crate::deploy::UninstallResult;
+use crate::profile::{Answers, TopologyKind};
+
+/// What an uninstall needs; `secrets: None` reads the profile's sources.
+pub struct UninstallRequest {
+    pub answers: Answers,
+    /// The profile file, for error lines.
+    pub profile: PathBuf,
+    /// What relative paths in the answers are relative to.
+    pub base: PathBuf,
+    pub data_dir: PathBuf,
+    /// Where the run directory goes (`runs/<id>/` under it).
+    pub workdir: PathBuf,
+    pub secrets: Option<Secrets>,
+    pub purge: bool,
+    pub locale: String,
+}
+
+/// What was removed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "from")]
+pub enum Uninstalled {
+    /// Per host; a host that could not be reached says why.
+    Hosts { hosts: Vec<UninstallResult> },
+    /// Objects by kind in the namespace.
+    Cluster {
+        namespace: String,
+        removed: crate::deploy::k8s::Removed,
+    },
+}
+
+impl Uninstalled {
+    /// Hosts left as they were (they could not be reached).
+    pub fn unreachable(&self) -> usize {
+        match self {
+            Uninstalled::Hosts { hosts } => hosts.iter().filter(|h| h.skipped.is_some()).count(),
+            Uninstalled::Cluster { .. } => 0,
+        }
+    }
+}
+
+/// Uninstalls, then writes `uninstall.json` into a new run directory
+/// (returned with the result; none when it could not be written, which the
+/// result does not depend on).
+pub async fn uninstall(req: UninstallRequest) -> Result<(Uninstalled, Option<PathBuf>), RunError> {
+    let locale = req.locale.as_str();
+    let a = &req.answers;
+    let done = if a.topology.kind == TopologyKind::K8s {
+        let deploy = |m: crate::i18n::Msg| RunError::new(ErrorKind::Deploy, vec![m.render(locale)]);
+        let clients = crate::deploy::k8s::Clients::connect(a, &req.base)
+            .await
+            .map_err(deploy)?;
+        let removed = crate::deploy::k8s::uninstall(a, &clients.api, req.purge)
+            .await
+            .map_err(deploy)?;
+        Uninstalled::Cluster {
+            namespace: a.topology.namespace.clone().unwrap_or_default(),
+            removed,
+        }
+    } else {
+        // Only the manifest is needed (which containers, in which order):
+        // the archives are neither read nor verified.
+        let dir = crate::pipeline::bundle_dir(a, &req.base, &req.data_dir);
+        let bundle = crate::bundle::Bundle::open(&dir).map_err(|e| {
+            RunError::new(
+                ErrorKind::BadInput,
+                vec![format!(
+                    "{}: {}",
+                    req.profile.display(),
+                    e.message().render(locale)
+                )],
+            )
+        })?;
+        let secrets = match req.secrets {
+            Some(s) => s,
+            None => resolve_secrets(a, &req.base).map_err(|problems| {
+                RunError::new(
+                    ErrorKind::BadInput,
+                    problems
+                        .iter()
+                        .map(|p| p.render_in(Some(&req.profile), locale))
+                        .collect(),
+                )
+            })?,
+        };
+        let askpass = crate::connect::askpass_program();
+        let connector = Arc::new(Connector::new(a, secrets, &req.data_dir, askpass));
+        Uninstalled::Hosts {
+            hosts: crate::deploy::uninstall(a, &bundle.manifest, connector, req.purge).await,
+        }
+    };
+    let record = crate::rundir::create(&req.workdir, &crate::rundir::new_run_id())
+        .ok()
+        .filter(|dir| {
+            let json = serde_json::to_string_pretty(&done).unwrap_or_default();
+            crate::rundir::write_atomic(&dir.join("uninstall.json"), &json).is_ok()
+        });
+    Ok((done, record))
+}
