@@ -25,7 +25,9 @@ pub enum Family {
 pub struct CheckDef {
     pub id: &'static str,
     pub family: Family,
-    /// Judged across all hosts rather than on one.
+    /// Its result is for all hosts together (the grid's `*` column), not
+    /// one host's (`net.hostname-unique` is judged across hosts but its
+    /// result is each host's own).
     pub cross_host: bool,
 }
 
@@ -64,7 +66,7 @@ pub const CATALOGUE: &[CheckDef] = &[
     host("net.vip-subnet", Family::Network),
     host("net.vip-free", Family::Network),
     host("net.peers", Family::Network),
-    cross("net.hostname-unique", Family::Network),
+    host("net.hostname-unique", Family::Network),
     cross("net.latency", Family::Network),
     host("time.skew", Family::Time),
     host("time.sync", Family::Time),

@@ -262,12 +262,37 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
             .code,
         1
     );
-    let (code, out) = uninstall(&[]);
-    assert_eq!(code, 0);
-    assert!(
-        out.contains("0 containers removed"),
+    // Again, with the options a deploy takes: a no-op, as JSON lines, its
+    // record under --workdir.
+    let records = work.join("uninstall-records");
+    let (code, out) = uninstall(&[
+        "--non-interactive",
+        "--output",
+        "json",
+        "--lang",
+        "zh-CN",
+        "--workdir",
+        records.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0]["event"], "host-uninstalled", "{out}");
+    assert_eq!(
+        lines[0]["containers_removed"], 0,
         "a second uninstall is a no-op: {out}"
     );
+    assert_eq!(lines[1]["event"], "uninstall-done", "{out}");
+    assert_eq!(lines[1]["unreachable"], 0, "{out}");
+    let record = std::path::PathBuf::from(lines[1]["record"].as_str().unwrap());
+    assert!(record.starts_with(&records), "{out}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!(saved["from"], "hosts");
+    assert_eq!(saved["hosts"][0]["host"], lines[0]["host"]);
     let (code, _) = uninstall(&["--purge"]);
     assert_eq!(code, 2, "--purge without --yes is refused");
     let (code, out) = uninstall(&["--purge", "--yes"]);

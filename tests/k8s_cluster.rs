@@ -501,7 +501,7 @@ async fn k8s_topology_on_a_real_cluster() {
         "{}",
         broken.log("web")
     );
-    assert!(err.contains("1 component(s) failed"), "{err}");
+    assert!(err.contains("1 component failed"), "{err}");
 
     // The wizard, replaying a profile: the cluster checks grid, review,
     // and the deploy with components as panes, to the completion screen.

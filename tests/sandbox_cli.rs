@@ -39,7 +39,7 @@ async fn sandbox_commands_agent_logins_and_command_timeouts() {
     assert!(ok, "{text}");
     let addr = format!("10.77.{NET}.11");
     assert!(
-        text.contains(&format!("sandbox `{NAME}` is up: 1 hosts")),
+        text.contains(&format!("sandbox `{NAME}` is up: 1 host in")),
         "{text}"
     );
     assert!(
@@ -160,11 +160,18 @@ async fn sandbox_commands_agent_logins_and_command_timeouts() {
     let (ok, text) = cdwiz(&["sandbox", "down", "--name", NAME]);
     assert!(ok, "{text}");
     assert!(
-        text.contains(&format!("sandbox `{NAME}` is down: 1 hosts removed")),
+        text.contains(&format!("sandbox `{NAME}` is down: 1 host removed")),
         "{text}"
     );
     let (ok, text) = cdwiz(&["sandbox", "down", "--name", NAME]);
     assert!(ok, "{text}");
+    // Nothing up is an answer (exit 0) that says how to start it.
     let (ok, text) = cdwiz(&["sandbox", "status", "--name", NAME]);
-    assert!(!ok, "status of a removed sandbox: {text}");
+    assert!(ok, "status of a removed sandbox: {text}");
+    assert!(
+        text.contains(&format!(
+            "no sandbox named `{NAME}` is up here; start it with `cdwiz sandbox up --name {NAME}`"
+        )),
+        "{text}"
+    );
 }

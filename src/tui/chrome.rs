@@ -63,11 +63,18 @@ pub const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
 /// Draws the frame around a screen and returns the area inside.
 pub fn frame(f: &mut Frame, app: &App, keys: &Keys) -> Rect {
     let theme = Theme::of(app);
+    let width = f.area().width as usize;
+    let foot_lines = footer_lines(app, keys, width);
+    // The message wraps (up to three lines) rather than losing its end.
+    let msg_height = app.message.as_ref().map_or(1, |m| {
+        let cols = unicode_width::UnicodeWidthStr::width(m.as_str()) + 1;
+        cols.div_ceil(width.max(1)).clamp(1, 3)
+    });
     let [top, body, msg, foot] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
-        Constraint::Length(1),
-        Constraint::Length(1),
+        Constraint::Length(msg_height as u16),
+        Constraint::Length(foot_lines.len() as u16),
     ])
     .areas(f.area());
     // The step bar: the current screen stands out; only what fits.
@@ -96,37 +103,50 @@ pub fn frame(f: &mut Frame, app: &App, keys: &Keys) -> Rect {
     f.render_widget(Paragraph::new(Line::from(spans)), top);
     if let Some(m) = &app.message {
         f.render_widget(
-            Paragraph::new(Span::styled(format!(" {m}"), theme.warn())),
+            Paragraph::new(Span::styled(format!(" {m}"), theme.warn())).wrap(Wrap { trim: false }),
             msg,
         );
     }
-    // The keys that matter now: Enter first, then the screen's others while
-    // they fit, and always `?` (the help lists every key) and `q`.
-    let item = |k: &str, what: &str| {
-        let label = app.t(what);
-        let width = unicode_width::UnicodeWidthStr::width(format!(" {k}  {label} ").as_str());
-        (k.to_string(), label, width)
-    };
-    let common: Vec<_> = COMMON.iter().map(|(k, w)| item(k, w)).collect();
-    let mut room = (foot.width as usize).saturating_sub(common.iter().map(|c| c.2).sum());
-    let mut ordered: Vec<_> = keys.iter().filter(|(k, _)| *k == "Enter").collect();
-    ordered.extend(keys.iter().filter(|(k, _)| *k != "Enter"));
-    let mut shown = Vec::new();
-    for (k, what) in ordered {
-        let it = item(k, what);
-        if it.2 > room {
-            break;
-        }
-        room -= it.2;
-        shown.push(it);
-    }
-    let mut foot_spans = Vec::new();
-    for (k, label, _) in shown.into_iter().chain(common) {
-        foot_spans.push(Span::styled(format!(" {k} "), theme.focus()));
-        foot_spans.push(Span::raw(format!(" {label} ")));
-    }
-    f.render_widget(Paragraph::new(Line::from(foot_spans)), foot);
+    let lines: Vec<Line> = foot_lines
+        .into_iter()
+        .map(|items| {
+            let mut spans = Vec::new();
+            for (k, label) in items {
+                spans.push(Span::styled(format!(" {k} "), theme.focus()));
+                spans.push(Span::raw(format!(" {label} ")));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), foot);
     body
+}
+
+/// Every key of the screen, Enter first, then the others, then `?` and
+/// `q`: on one line when they fit, else on as many as they need (at most
+/// three; the help lists them all in any case).
+fn footer_lines(app: &App, keys: &Keys, width: usize) -> Vec<Vec<(String, String)>> {
+    let mut ordered: Vec<&(&str, &str)> = keys.iter().filter(|(k, _)| *k == "Enter").collect();
+    ordered.extend(keys.iter().filter(|(k, _)| *k != "Enter"));
+    ordered.extend(COMMON.iter());
+    let mut lines: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    let mut used = 0;
+    for (k, what) in ordered {
+        let label = app.t(what);
+        let w = unicode_width::UnicodeWidthStr::width(format!(" {k}  {label} ").as_str());
+        if used + w > width && !lines.last().is_none_or(Vec::is_empty) {
+            if lines.len() == 3 {
+                break;
+            }
+            lines.push(Vec::new());
+            used = 0;
+        }
+        used += w;
+        if let Some(line) = lines.last_mut() {
+            line.push((k.to_string(), label));
+        }
+    }
+    lines
 }
 
 const COMMON: [(&str, &str); 2] = [("?", "wizard.key.help"), ("q", "wizard.key.quit")];

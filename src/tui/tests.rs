@@ -46,15 +46,36 @@ fn ha_app(locale: &str) -> App {
 }
 
 fn result(id: &'static str, host: &str, status: Status) -> CheckResult {
-    let mut r = CheckResult::new(
-        id,
-        (host != "*").then_some(host),
-        status,
-        Msg::new("check.common.not-reached"),
-    );
-    if status == Status::Fail {
-        r.hint = Some(Msg::new("check.net.vip-free.hint"));
-        r.fix = Some("ip neigh show 192.0.2.100".into());
+    // What a real run says for the checks the fixtures show.
+    let detail = match (id, status) {
+        ("os.kernel", Status::Fail) => Msg::new("check.os.kernel.old")
+            .arg("kernel", "3.10.0-1160")
+            .arg("need", "4.18"),
+        ("res.memory", Status::Warn) => Msg::new("check.res.memory.low")
+            .arg("have", 8)
+            .arg("need", 16),
+        ("net.hostname-unique", Status::Fail) => Msg::new("check.net.hostname-unique.dup")
+            .arg("name", "node1")
+            .arg("others", "192.0.2.12"),
+        (_, Status::Skip) => {
+            Msg::new("check.common.not-this-topology").arg("topology", "ha-keepalived")
+        }
+        ("ssh.reach", _) => Msg::new("check.ssh.reach.ok").arg("ms", "0.4"),
+        ("os.kernel", _) => Msg::new("check.os.kernel.ok").arg("kernel", "5.10.0-28"),
+        ("res.memory", _) => Msg::new("check.res.memory.ok")
+            .arg("have", 32)
+            .arg("need", 16),
+        _ => Msg::from("ok"),
+    };
+    let mut r = CheckResult::new(id, (host != "*").then_some(host), status, detail);
+    match (id, status) {
+        ("os.kernel", Status::Fail) => r.hint = Some(Msg::new("check.os.kernel.hint")),
+        ("res.memory", Status::Warn) => r.hint = Some(Msg::new("check.res.memory.hint")),
+        ("net.hostname-unique", Status::Fail) => {
+            r.hint = Some(Msg::new("check.net.hostname-unique.hint"));
+            r.fix = Some("hostnamectl set-hostname node1-11".into());
+        }
+        _ => {}
     }
     r
 }
@@ -157,6 +178,64 @@ fn checks_app(locale: &str) -> App {
         }
     }
     app.checks.row = 4; // os.kernel
+    app
+}
+
+/// The checks finished: every host check on every host, the cross-host
+/// checks in `*`.
+fn checks_done_app(locale: &str) -> App {
+    let mut app = checks_app(locale);
+    let hosts = ["192.0.2.11", "192.0.2.12", "192.0.2.13"];
+    for def in cdwiz::checks::CATALOGUE {
+        let on: &[&str] = if def.cross_host { &["*"] } else { &hosts };
+        for h in on {
+            if !app
+                .checks
+                .results
+                .contains_key(&(def.id.to_string(), h.to_string()))
+            {
+                app.on_event(Event::CheckFinished(result(def.id, h, Status::Pass)));
+            }
+        }
+    }
+    app.checks_done(1.2);
+    app
+}
+
+/// Twelve hosts, the checks done; two of them share a hostname.
+fn twelve_hosts_app(locale: &str) -> App {
+    let hosts: String = (11..23)
+        .map(|i| format!("  - {{ address: 192.0.2.{i}, roles: [master] }}\n"))
+        .collect();
+    let answers: cdwiz::profile::Answers = serde_yaml::from_str(&format!(
+        "version: 1\nbundle: ./cd-bundle-3.2.0\n\
+         topology: {{ kind: ha-keepalived, vip: 192.0.2.100, interface: eth0 }}\n\
+         ssh: {{ user: root, auth: password, password-env: CDWIZ_SSH_PASSWORD }}\nhosts:\n{hosts}"
+    ))
+    .unwrap();
+    let mut app = App::new(Some(answers), Some(PathBuf::from("ha12.yaml")), locale);
+    app.screen = Screen::Checks;
+    let addrs: Vec<String> = app
+        .answers
+        .hosts
+        .iter()
+        .map(|h| h.address.clone())
+        .collect();
+    for def in cdwiz::checks::CATALOGUE {
+        if def.cross_host {
+            app.on_event(Event::CheckFinished(result(def.id, "*", Status::Pass)));
+            continue;
+        }
+        for (i, h) in addrs.iter().enumerate() {
+            let status = match (def.id, i) {
+                ("net.hostname-unique", 0 | 1) => Status::Fail,
+                ("res.memory", 11) => Status::Warn,
+                _ => Status::Pass,
+            };
+            app.on_event(Event::CheckFinished(result(def.id, h, status)));
+        }
+    }
+    app.checks_done(1.2);
     app
 }
 
@@ -291,6 +370,7 @@ fn screens_for(locale: &str) -> Vec<(&'static str, App)> {
         ("hosts", hosts_app(locale)),
         ("settings", settings),
         ("checks", checks_app(locale)),
+        ("checks-done", checks_done_app(locale)),
         ("review", review_app(locale)),
         ("deploy", deploy_app(locale)),
         ("summary-ok", summary_app(locale, true)),
@@ -326,6 +406,78 @@ fn every_screen_in_both_languages_and_two_sizes() {
                     insta::assert_snapshot!(format!("{name}-{locale}-{w}x{h}"), screen);
                 }
             }
+        }
+    });
+}
+
+/// At 80×24 in Chinese (the widest labels) every key of every screen is in
+/// its footer, with `?` and `q`.
+#[test]
+fn every_footer_key_is_visible_at_80x24_in_chinese() {
+    for (name, app) in screens_for("zh-CN") {
+        let screen = draw(&app, 80, 24);
+        let footer: Vec<&str> = screen.lines().rev().take(3).collect();
+        let footer = footer.join("\n");
+        let mut keys = screens::keys(&app);
+        keys.extend([("?", "wizard.key.help"), ("q", "wizard.key.quit")]);
+        for (k, what) in keys {
+            let shown = format!(" {k}  {} ", app.t(what));
+            assert!(
+                footer.contains(&shown),
+                "{name}: `{shown}` is not in the footer:\n{footer}"
+            );
+        }
+    }
+}
+
+/// Twelve hosts at 80×24: the grid scrolls sideways to the selection (the
+/// last host, then the cross-host column), and both hosts that share a name
+/// show their ✗.
+#[test]
+fn the_checks_grid_scrolls_to_every_host_and_draws_every_result() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for locale in ["en", "zh-CN"] {
+            let mut app = twelve_hosts_app(locale);
+            let row = screens::checks::rows(&app)
+                .iter()
+                .position(|(id, _)| *id == "net.hostname-unique")
+                .unwrap();
+            app.checks.row = row;
+            // The first screen: both duplicates' cells are ✗.
+            let screen = draw(&app, 80, 24);
+            // The grid's row starts with the check's title (perhaps cut).
+            let start: String = app
+                .t("check.net.hostname-unique.title")
+                .chars()
+                .take(4)
+                .collect();
+            let line = screen
+                .lines()
+                .find(|l| l.strip_prefix("\"│").is_some_and(|r| r.starts_with(&start)))
+                .unwrap_or_else(|| panic!("no hostname row:\n{screen}"));
+            assert_eq!(line.matches('✗').count(), 2, "{line}");
+            let fails = app.checks.count(Status::Fail);
+            assert!(
+                screen.contains(&format!("{fails}")) && fails == 2,
+                "{screen}"
+            );
+            // The last host, then `*`.
+            app.checks.col = 11;
+            let screen = draw(&app, 80, 24);
+            assert!(
+                screen.contains(".22"),
+                "the last host is not shown:\n{screen}"
+            );
+            insta::assert_snapshot!(format!("checks-12-last-host-{locale}-80x24"), screen);
+            app.checks.col = 12;
+            let screen = draw(&app, 80, 24);
+            assert!(
+                screen.contains("  *  "),
+                "the cross-host column is not shown:\n{screen}"
+            );
+            insta::assert_snapshot!(format!("checks-12-cross-{locale}-80x24"), screen);
         }
     });
 }

@@ -133,10 +133,29 @@ fn draw_grid(f: &mut Frame, grid: Rect, app: &App, theme: &Theme, cols: &[String
     let b = block(title(app));
     let inner = b.inner(grid);
     f.render_widget(b, grid);
-    let id_w = 22usize;
     let col_w = if is_cluster(app) { 10usize } else { 6usize };
-    let mut header = vec![Span::raw(format!("{:<id_w$}", ""))];
-    for c in cols {
+    // The titles take what the host columns leave, between 14 and 30 columns.
+    let width = inner.width as usize;
+    let id_w = width
+        .saturating_sub(col_w * cols.len())
+        .clamp(14, 30)
+        .min(width);
+    // Hosts that do not fit scroll sideways with the selection.
+    let fit = ((width - id_w) / col_w).max(1);
+    let first_col = app.checks.col.saturating_sub(fit - 1);
+    let shown = first_col..(first_col + fit).min(cols.len());
+    let more_left = first_col > 0;
+    let more_right = shown.end < cols.len();
+    let mut header = vec![Span::raw(fit_to(
+        match (more_left, more_right) {
+            (true, true) => "«  »",
+            (true, false) => "«",
+            (false, true) => "»",
+            (false, false) => "",
+        },
+        id_w,
+    ))];
+    for c in &cols[shown.clone()] {
         // The last part of the address tells the hosts apart.
         let short = if c == "*" && is_cluster(app) {
             app.t("deploy.cluster")
@@ -160,13 +179,15 @@ fn draw_grid(f: &mut Frame, grid: Rect, app: &App, theme: &Theme, cols: &[String
     let mut lines = vec![Line::from(header)];
     for (i, (id, cross_host)) in rows(app).into_iter().enumerate().skip(first).take(visible) {
         let selected_row = i == app.checks.row;
-        let name = cdwiz::i18n::pad(id, id_w);
+        // The check's title in the operator's language; its id is on the
+        // detail line.
+        let name = fit_to(&app.t(&format!("check.{id}.title")), id_w);
         let mut spans = vec![if selected_row {
             Span::styled(name, theme.title())
         } else {
             Span::raw(name)
         }];
-        for (j, c) in cols.iter().enumerate() {
+        for (j, c) in cols.iter().enumerate().skip(shown.start).take(shown.len()) {
             let applies = (c == "*") == cross_host;
             let sym = if applies {
                 symbol(app, cell(app, id, c), theme)
@@ -188,6 +209,28 @@ fn draw_grid(f: &mut Frame, grid: Rect, app: &App, theme: &Theme, cols: &[String
         lines.push(Line::from(spans));
     }
     f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `text` cut or padded to exactly `width` terminal columns (a Chinese
+/// character takes two), with `…` where it was cut; one column of gap kept.
+fn fit_to(text: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let room = width.saturating_sub(1);
+    if unicode_width::UnicodeWidthStr::width(text) <= room {
+        return cdwiz::i18n::pad(text, width);
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for ch in text.chars() {
+        let w = ch.width().unwrap_or(0);
+        if used + w + 1 > room {
+            break;
+        }
+        out.push(ch);
+        used += w;
+    }
+    out.push('…');
+    cdwiz::i18n::pad(&out, width)
 }
 
 /// The selected cell: its detail, hint and fix.
@@ -213,10 +256,16 @@ fn draw_detail(f: &mut Frame, detail: Rect, app: &App, theme: &Theme, id: &str, 
                 text.push(Line::from(format!("{} {fix}", app.t("wizard.checks.fix"))));
             }
         }
-        None => text.push(Line::from(Span::styled(
-            app.t("wizard.checks.pending"),
-            theme.dim(),
-        ))),
+        None => {
+            // A cell that no check lands in says where to look instead.
+            let cross = rows(app).iter().any(|(r, cross)| *r == id && *cross);
+            let key = match (cross, host == "*") {
+                (true, false) => "wizard.checks.across-hosts",
+                (false, true) => "wizard.checks.per-host",
+                _ => "wizard.checks.pending",
+            };
+            text.push(Line::from(Span::styled(app.t(key), theme.dim())))
+        }
     }
     if let Some(n) = &app.checks.note {
         for l in n.lines() {

@@ -17,8 +17,10 @@ use super::app::{App, Screen};
 use super::chrome;
 
 /// Draws the whole screen for the app's state.
-pub fn draw(f: &mut Frame, app: &App) {
-    let keys = match app.screen {
+/// The keys of the current screen (the footer shows them all, `?` and `q`
+/// besides).
+pub fn keys(app: &App) -> chrome::Keys {
+    match app.screen {
         Screen::Welcome => welcome::keys(app),
         Screen::Topology => topology::keys(app),
         Screen::Hosts => hosts::keys(app),
@@ -27,7 +29,11 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Review => review::keys(app),
         Screen::Deploy => deploy::keys(app),
         Screen::Summary => summary::keys(app),
-    };
+    }
+}
+
+pub fn draw(f: &mut Frame, app: &App) {
+    let keys = keys(app);
     let area = chrome::frame(f, app, &keys);
     match app.screen {
         Screen::Welcome => welcome::draw(f, area, app),
