@@ -48,7 +48,26 @@ fn an_unknown_fault_is_a_clear_error() {
 
 #[test]
 fn a_missing_instance_says_how_to_start_one() {
-    let (code, _, err) = cdwiz(&["sandbox", "status", "--name", "t-never-made"], &[]);
+    // Status of nothing is an answer: exit 0, and how to start it.
+    let (code, out, err) = cdwiz(&["sandbox", "status", "--name", "t-never-made"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("no sandbox named `t-never-made`"), "{out}");
+    assert!(
+        out.contains("cdwiz sandbox up --name t-never-made"),
+        "{out}"
+    );
+    // Acting on it is an error that says the same.
+    let (code, _, err) = cdwiz(
+        &[
+            "sandbox",
+            "fault",
+            "--name",
+            "t-never-made",
+            "node1",
+            "stop",
+        ],
+        &[],
+    );
     assert_ne!(code, 0);
     assert!(err.contains("no sandbox named `t-never-made`"), "{err}");
     assert!(err.contains("cdwiz sandbox up"), "{err}");
