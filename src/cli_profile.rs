@@ -18,18 +18,17 @@ pub fn validate(args: &ValidateArgs, locale: &str) -> u8 {
     match cdwiz::profile::load_file(&args.profile) {
         Ok(answers) => {
             let plan = cdwiz::plan::plan(&answers);
-            println!(
-                "{}: good ({}, {} host{})",
-                args.profile.display(),
-                plan.topology.as_str(),
-                plan.hosts.len(),
-                if plan.hosts.len() == 1 { "" } else { "s" }
-            );
+            let good = cdwiz::i18n::Msg::new("validate.good")
+                .arg("file", args.profile.display())
+                .arg("topology", plan.topology.as_str())
+                .arg("hosts", plan.hosts.len());
+            println!("{}", good.render(locale));
             if args.plan {
                 match serde_yaml::to_string(&plan) {
                     Ok(text) => print!("{text}"),
                     Err(e) => {
-                        eprintln!("error: cannot print the plan: {e}");
+                        let m = cdwiz::i18n::Msg::new("validate.plan-unprintable").arg("error", e);
+                        eprintln!("{}", m.render(locale));
                         return 1;
                     }
                 }
@@ -44,14 +43,14 @@ pub fn validate(args: &ValidateArgs, locale: &str) -> u8 {
 }
 
 /// Prints the profile's JSON Schema.
-pub fn schema() -> u8 {
+pub fn schema(locale: &str) -> u8 {
     match serde_json::to_string_pretty(&cdwiz::profile::json_schema()) {
         Ok(text) => {
             println!("{text}");
             0
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", crate::error_line(locale, &e.to_string()));
             1
         }
     }

@@ -3,6 +3,7 @@
 
 mod cli_profile;
 mod cli_sandbox;
+mod cli_status;
 mod cli_uninstall;
 mod headless;
 mod logging;
@@ -76,6 +77,10 @@ enum Command {
         #[arg(long, default_value_t = 12)]
         hosts: usize,
     },
+    /// How the installation the profile describes is doing: containers,
+    /// health, restarts, drift, the VIP and the entry; read-only. Exit 0 all
+    /// well, 5 something is not.
+    Status,
     /// Remove the installation the profile describes: containers, configs,
     /// secrets; the data stays unless --purge (with --yes).
     Uninstall {
@@ -100,6 +105,13 @@ fn locale(flag: Option<&str>) -> String {
     } else {
         "en".into()
     }
+}
+
+/// `error: TEXT` in the operator's language.
+pub fn error_line(locale: &str, text: &str) -> String {
+    cdwiz::i18n::Msg::new("cli.error")
+        .arg("text", text)
+        .render(locale)
 }
 
 /// Output piped into a program that stopped reading (`cdwiz … | head`):
@@ -153,13 +165,13 @@ fn main() -> ExitCode {
     }
     match &cli.command {
         Some(Command::Validate(args)) => return ExitCode::from(cli_profile::validate(args, &lang)),
-        Some(Command::Schema) => return ExitCode::from(cli_profile::schema()),
+        Some(Command::Schema) => return ExitCode::from(cli_profile::schema(&lang)),
         _ => {}
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            eprintln!("{}", error_line(&lang, &format!("{e}")));
             return ExitCode::FAILURE;
         }
     };
@@ -170,13 +182,21 @@ fn main() -> ExitCode {
                 match cli_sandbox::run(args, &lang).await {
                     Ok(()) => 0,
                     Err(e) => {
-                        eprintln!("error: {e:#}");
+                        eprintln!("{}", error_line(&lang, &format!("{e:#}")));
                         1
                     }
                 }
             }
             Some(Command::Validate(_) | Command::Schema) => 0,
             Some(Command::BenchUi { secs, rate, hosts }) => tui::bench::run(secs, rate, hosts),
+            Some(Command::Status) => match cli.profile {
+                Some(profile) => cli_status::run(profile, cli.output, &lang).await,
+                None => {
+                    let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "status");
+                    eprintln!("{}", error_line(&lang, &m.render(&lang)));
+                    EXIT_BAD_INPUT
+                }
+            },
             Some(Command::Uninstall { purge, yes }) => match cli.profile {
                 Some(profile) => {
                     cli_uninstall::run(cli_uninstall::Options {
@@ -191,7 +211,8 @@ fn main() -> ExitCode {
                     .await
                 }
                 None => {
-                    eprintln!("error: uninstall needs --profile FILE");
+                    let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "uninstall");
+                    eprintln!("{}", error_line(&lang, &m.render(&lang)));
                     EXIT_BAD_INPUT
                 }
             },
@@ -209,7 +230,8 @@ fn main() -> ExitCode {
                     .await
                 }
                 (None, true) => {
-                    eprintln!("error: --non-interactive needs --profile FILE");
+                    let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "--non-interactive");
+                    eprintln!("{}", error_line(&lang, &m.render(&lang)));
                     EXIT_BAD_INPUT
                 }
                 (profile, false) => tui::run(profile, lang).await,

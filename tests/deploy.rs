@@ -226,6 +226,72 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
         );
     }
 
+    // Status: all well (exit 0) and read-only (the same containers, the
+    // same files afterwards).
+    let status = |profile: &Path| {
+        let out = Command::new(cdwiz_bin())
+            .args(["status", "--output", "json", "--profile"])
+            .arg(profile)
+            .env(PASSWORD_ENV, &password)
+            .env("CDWIZ_DATA_DIR", &state)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let v: Value = serde_json::from_str(text.trim())
+            .unwrap_or_else(|e| panic!("{e}: {text}{}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code().unwrap_or(-1), v)
+    };
+    let (code, v) = status(&profile);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["well"], true, "{v:#}");
+    let components = v["hosts"][0]["components"].as_array().unwrap();
+    assert_eq!(components.len(), 4, "{v:#}");
+    for c in components {
+        assert_eq!(c["state"], "running", "{c:#}");
+        assert!(c.get("drift").is_none(), "{c:#}");
+        assert!(c["image"].as_str().unwrap().starts_with("cd-sandbox/"), "{c:#}");
+    }
+    assert_eq!(v["entry"]["answers"], true, "{v:#}");
+    assert_eq!(sh_ok(sb, 0, ids).await, before_ids, "status changed containers");
+    assert_eq!(sh_ok(sb, 0, mtimes).await, before_files, "status wrote files");
+    // The same hosts with another timezone: every container has drifted
+    // (its env differs), and status says so with exit 5.
+    let drifted = tmp.path().join("drifted.yaml");
+    std::fs::write(
+        &drifted,
+        std::fs::read_to_string(&profile).unwrap() + "settings: { timezone: Europe/Berlin }\n",
+    )
+    .unwrap();
+    let (code, v) = status(&drifted);
+    assert_eq!(code, 5, "{v:#}");
+    let drifts = v["hosts"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["drift"]["key"] == "status.drift.spec")
+        .count();
+    assert_eq!(drifts, 4, "{v:#}");
+    // A stopped component: not well, named, and the entry may fail with it.
+    sh_ok(sb, 0, "docker stop -t 1 cd-web >/dev/null").await;
+    let (code, v) = status(&profile);
+    assert_eq!(code, 5, "{v:#}");
+    let web = v["hosts"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "web")
+        .cloned()
+        .unwrap();
+    assert_eq!(web["state"], "exited", "{web:#}");
+    assert!(
+        v["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["key"] == "status.problem.component" && p["args"]["name"] == "web"),
+        "{v:#}"
+    );
+
     // Uninstall: containers and configs go, the data stays; again is a no-op;
     // --purge needs --yes and then deletes the data too.
     let uninstall = |extra: &[&str]| {

@@ -10,14 +10,17 @@ pub fn to_json(run: &CheckRun) -> String {
     serde_json::to_string_pretty(run).unwrap_or_else(|_| "{}".into())
 }
 
-fn symbol(s: Status, waived: bool) -> &'static str {
-    match (s, waived) {
-        (_, true) => "✔︎ waived",
-        (Status::Pass, _) => "✔ pass",
-        (Status::Warn, _) => "▲ warn",
-        (Status::Fail, _) => "✘ fail",
-        (Status::Skip, _) => "– skip",
-    }
+/// A result's status for a customer's reader: a symbol and a word in
+/// `locale`.
+fn symbol(s: Status, waived: bool, locale: &str) -> String {
+    let (sym, key) = match (s, waived) {
+        (_, true) => ("✔︎", "report.checks.status-waived"),
+        (Status::Pass, _) => ("✔", "report.checks.status-pass"),
+        (Status::Warn, _) => ("▲", "report.checks.status-warn"),
+        (Status::Fail, _) => ("✘", "report.checks.status-fail"),
+        (Status::Skip, _) => ("–", "report.checks.status-skip"),
+    };
+    format!("{sym} {}", text(key, locale))
 }
 
 /// The report as Markdown in `locale`.
@@ -25,14 +28,18 @@ pub fn to_markdown(run: &CheckRun, locale: &str) -> String {
     let t = |k: &str| text(k, locale);
     let mut md = format!("# {}\n\n", t("report.checks.title"));
     md.push_str(&format!(
-        "{}: {} · {}: {:.1} s · ✔ {} · ▲ {} · ✘ {} · – {}\n\n",
+        "{}: {} · {}: {:.1} s · {} {} · {} {} · {} {} · {} {}\n\n",
         t("report.checks.hosts"),
         run.hosts.join(", "),
         t("report.checks.duration"),
         run.secs,
+        symbol(Status::Pass, false, locale),
         run.count(Status::Pass),
+        symbol(Status::Warn, false, locale),
         run.count(Status::Warn),
+        symbol(Status::Fail, false, locale),
         run.count(Status::Fail),
+        symbol(Status::Skip, false, locale),
         run.count(Status::Skip),
     ));
     let blocking = run.blocking();
@@ -85,7 +92,7 @@ pub fn to_markdown(run: &CheckRun, locale: &str) -> String {
             text(&format!("check.{}.title", r.id), locale),
             r.id,
             r.host.as_deref().unwrap_or("*"),
-            symbol(r.status, r.waived.is_some()),
+            symbol(r.status, r.waived.is_some(), locale),
             detail.replace('\n', " ")
         ));
     }

@@ -2,11 +2,10 @@
 //! before the components that need it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 use std::time::Duration;
 
 use super::step::{Run, StepError};
-use super::{HEALTH_TIMEOUT, Target, Targets, container, health, ordered, parse_env};
+use super::{HEALTH_TIMEOUT, Target, Targets, container, health, ordered};
 use crate::bundle::Component;
 use crate::event::StepOutcome;
 use crate::i18n::Msg;
@@ -66,29 +65,7 @@ pub(super) async fn start_all(
 async fn start_component(run: &Run<'_>, t: &Target, c: &Component) -> Result<bool, StepError> {
     let docker = t.docker().await?;
     let addr = t.address.as_str();
-    let rendered = run.input.rendered;
-    let file = |name: &str| {
-        rendered
-            .iter()
-            .find(|f| f.path == Path::new(addr).join(name))
-            .map(|f| f.content.as_str())
-    };
-    let mut env = parse_env(file("cd.env").unwrap_or_default());
-    env.extend(parse_env(
-        file(&format!("{}.env", c.name)).unwrap_or_default(),
-    ));
-    let mut config_contents = Vec::new();
-    for name in c.configs.keys() {
-        config_contents.push(
-            file(name).ok_or_else(|| Msg::new("deploy.error.config-missing").arg("name", name))?,
-        );
-    }
-    let want = container::Wanted {
-        component: c,
-        env,
-        base: format!("{}/cd", t.data_dir),
-        config_contents,
-    };
+    let want = container::wanted(run.input.rendered, addr, &t.data_dir, c)?;
     let changed = container::ensure(docker, &want).await?;
     if changed {
         run.ctx

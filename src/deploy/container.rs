@@ -85,17 +85,56 @@ impl Wanted<'_> {
     }
 }
 
+/// What `c`'s container on the host `addr` (data dir `data_dir`) is made
+/// of, from the rendered files: the install's and the component's env files
+/// and its mounted configs.
+pub fn wanted<'a>(
+    rendered: &'a [crate::render::RenderedFile],
+    addr: &str,
+    data_dir: &str,
+    c: &'a Component,
+) -> Result<Wanted<'a>, crate::i18n::Msg> {
+    let file = |name: &str| {
+        rendered
+            .iter()
+            .find(|f| f.path == std::path::Path::new(addr).join(name))
+            .map(|f| f.content.as_str())
+    };
+    let mut env = super::parse_env(file("cd.env").unwrap_or_default());
+    env.extend(super::parse_env(
+        file(&format!("{}.env", c.name)).unwrap_or_default(),
+    ));
+    let mut config_contents = Vec::new();
+    for name in c.configs.keys() {
+        config_contents.push(file(name).ok_or_else(|| {
+            crate::i18n::Msg::new("deploy.error.config-missing").arg("name", name)
+        })?);
+    }
+    Ok(Wanted {
+        component: c,
+        env,
+        base: format!("{data_dir}/cd"),
+        config_contents,
+    })
+}
+
+/// The spec label `want` would carry on this host (its image as the host
+/// has it).
+pub async fn wanted_spec(docker: &Docker, want: &Wanted<'_>) -> Result<String, String> {
+    let image_id = docker
+        .inspect_image(&want.component.image)
+        .await
+        .map_err(|e| format!("image {}: {e}", want.component.image))?
+        .id
+        .unwrap_or_default();
+    Ok(want.spec(&image_id))
+}
+
 /// Creates and starts the container, or leaves it when its spec is the
 /// same and it runs; returns whether anything changed.
 pub async fn ensure(docker: &Docker, want: &Wanted<'_>) -> Result<bool, String> {
     let c = want.component;
-    let image_id = docker
-        .inspect_image(&c.image)
-        .await
-        .map_err(|e| format!("image {}: {e}", c.image))?
-        .id
-        .unwrap_or_default();
-    let spec = want.spec(&image_id);
+    let spec = wanted_spec(docker, want).await?;
     let name = name(&c.name);
     match docker
         .inspect_container(&name, None::<InspectContainerOptions>)

@@ -7,7 +7,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::bundle::Health;
 
-async fn probe(addr: &str, h: &Health) -> Result<(), String> {
+/// One look: the component answers now (TCP, or HTTP 2xx), from this machine.
+pub async fn probe(addr: &str, h: &Health) -> Result<(), String> {
     let mut s = tokio::time::timeout(
         Duration::from_secs(3),
         tokio::net::TcpStream::connect((addr, h.port)),

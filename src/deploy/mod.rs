@@ -12,7 +12,7 @@
 
 mod components;
 pub mod container;
-mod health;
+pub mod health;
 mod host;
 pub mod hostlog;
 pub mod k8s;
@@ -126,6 +126,32 @@ impl DeployReport {
     pub fn ok(&self) -> bool {
         self.failures.is_empty() && !self.cancelled
     }
+}
+
+/// A step's name for a person in `locale` ("component backend" → "组件
+/// backend"); JSON, the state file and logs keep the name itself.
+pub fn step_label(step: &str, locale: &str) -> String {
+    let (key, name) = if let Some(c) = step.strip_prefix("component ") {
+        ("deploy.step.component", c)
+    } else if let Some(h) = step.strip_prefix("hook ") {
+        ("deploy.step.hook", h)
+    } else {
+        match step {
+            "prepare" | "runtime" | "images" | "configs" | "verify" | "namespace" | "secret"
+            | "apply" | "rollout" => (step, ""),
+            _ => return step.to_string(),
+        }
+    };
+    if name.is_empty() {
+        crate::i18n::text(&format!("deploy.step.{key}"), locale)
+    } else {
+        crate::i18n::Msg::new(key).arg("name", name).render(locale)
+    }
+}
+
+/// A phase's name (see [`phase_of`]) for a person in `locale`.
+pub fn phase_label(phase: &str, locale: &str) -> String {
+    crate::i18n::text(&format!("deploy.phase.{phase}"), locale)
 }
 
 /// The phase a step belongs to (for the failure summary).

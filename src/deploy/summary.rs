@@ -129,7 +129,7 @@ fn hosts_table(s: &mut String, report: &DeployReport, answers: &Answers, locale:
         let failed = report.failures.iter().find(|f| f.host == h);
         let result = match failed {
             Some(f) => Msg::new("summary.host-failed")
-                .arg("step", &f.step)
+                .arg("step", super::step_label(&f.step, locale))
                 .render(locale),
             None if steps.iter().all(|s| s.outcome.is_success()) => t("summary.host-ok"),
             None => t("summary.host-incomplete"),
@@ -162,9 +162,9 @@ fn failures(s: &mut String, report: &DeployReport, locale: &str) {
         s.push_str(&format!(
             "- {}: {}\n- {}: {}\n",
             t("summary.phase"),
-            f.phase,
+            super::phase_label(&f.phase, locale),
             t("summary.step"),
-            f.step
+            super::step_label(&f.step, locale)
         ));
         if let Some(code) = f.code {
             s.push_str(&format!("- {}: {code}\n", t("summary.exit-code")));

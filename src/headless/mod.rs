@@ -54,12 +54,12 @@ pub fn problems_text(file: &Path, problems: &[Problem], locale: &str) -> Vec<Str
 }
 
 /// The exit code of a run that stopped before (or instead of) deploying.
-fn stopped(e: RunError) -> u8 {
+fn stopped(e: RunError, locale: &str) -> u8 {
     match e.kind {
         ErrorKind::BadInput | ErrorKind::Refused => bad_input(&e.lines),
         ErrorKind::Io => {
             for l in &e.lines {
-                eprintln!("error: {l}");
+                eprintln!("{}", crate::error_line(locale, l));
             }
             1
         }
@@ -122,7 +122,7 @@ pub async fn run(opts: Options) -> u8 {
     let secrets: Vec<String> = req.secrets.values().iter().map(|s| s.to_string()).collect();
     let mut session = match Session::prepare_blocking(req).await {
         Ok(s) => s,
-        Err(e) => return stopped(e),
+        Err(e) => return stopped(e, locale),
     };
     let _log_guard = crate::logging::to_run_dir(
         &session.run_dir,
@@ -170,7 +170,7 @@ async fn checks_then_deploy(
     if let Err(e) = locked {
         drop(tx);
         let _ = printer.await;
-        return stopped(e);
+        return stopped(e, locale);
     }
     let checked = tokio::select! {
         run = session.check(None, Some(tx)) => Some(run),
@@ -200,7 +200,7 @@ async fn checks_then_deploy(
     let _ = printer.await;
     let f = match finished {
         Ok(f) => f,
-        Err(e) => return stopped(e),
+        Err(e) => return stopped(e, locale),
     };
     print::deploy_done(&f, &session.run_id, opts.output, locale);
     let msg = Msg::new;

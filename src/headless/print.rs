@@ -135,6 +135,7 @@ fn step_line(
             } else {
                 host.to_string()
             };
+            let step = cdwiz::deploy::step_label(step, locale);
             println!(
                 "{} {} {step}{detail}",
                 cdwiz::i18n::pad(&host, 15),
@@ -224,8 +225,8 @@ pub fn deploy_done(f: &Finished, run: &str, output: Output, locale: &str) {
     for fail in &report.failures {
         let mut line = Msg::new("headless.failure")
             .arg("host", &fail.host)
-            .arg("step", &fail.step)
-            .arg("phase", &fail.phase)
+            .arg("step", cdwiz::deploy::step_label(&fail.step, locale))
+            .arg("phase", cdwiz::deploy::phase_label(&fail.phase, locale))
             .arg("error", fail.message.render(locale))
             .render(locale);
         if let Some(code) = fail.code {

@@ -53,6 +53,21 @@ pub enum RenderError {
     },
 }
 
+impl RenderError {
+    /// What went wrong, for a person in any language (the template's own
+    /// error text stays as minijinja wrote it).
+    pub fn message(&self) -> crate::i18n::Msg {
+        match self {
+            RenderError::Template { template, message } => crate::i18n::Msg::new("render.template")
+                .arg("template", template)
+                .arg("message", message),
+            RenderError::Io { path, source } => crate::i18n::Msg::new("render.io")
+                .arg("path", path.display())
+                .arg("error", source),
+        }
+    }
+}
+
 /// One rendered file: its path relative to the output folder, and content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedFile {

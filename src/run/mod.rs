@@ -102,7 +102,7 @@ pub enum ErrorKind {
 }
 
 impl RunError {
-    fn new(kind: ErrorKind, lines: Vec<String>) -> RunError {
+    pub(crate) fn new(kind: ErrorKind, lines: Vec<String>) -> RunError {
         RunError { kind, lines }
     }
 }
@@ -151,7 +151,13 @@ impl Session {
         // A template or manifest problem is found before anything is
         // contacted.
         let rendered = crate::render::render(a, &bundle.manifest, Some(&bundle.dir))
-            .map_err(|e| bad(vec![format!("{}: {e}", bundle.dir.display())]))?;
+            .map_err(|e| {
+                bad(vec![format!(
+                    "{}: {}",
+                    bundle.dir.display(),
+                    e.message().render(locale)
+                )])
+            })?;
         let hooks = pipeline::read_hooks(a, &req.base).map_err(bad)?;
         let install = crate::profile::install_id(a);
         let fingerprint = pipeline::fingerprint(a, &bundle, &rendered);

@@ -338,6 +338,27 @@ impl App {
         }
     }
 
+    /// `?` asks for help unless it is typed into a field that already
+    /// holds text (a password may contain it); F1 always does.
+    fn wants_help(&self, key: &KeyEvent) -> bool {
+        match key.code {
+            KeyCode::F(1) => true,
+            KeyCode::Char('?') if !self.typing() => true,
+            KeyCode::Char('?') => {
+                if self.waiving.is_some() {
+                    return false;
+                }
+                match (&self.dialog, self.screen) {
+                    (Some(d), _) => d.form.typing_into_empty(),
+                    (None, Screen::Hosts) => self.hosts_form.typing_into_empty(),
+                    (None, Screen::Settings) => self.settings_form.typing_into_empty(),
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Command> {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if self.confirm_quit {
@@ -362,18 +383,13 @@ impl App {
             self.confirm_quit = true;
             return None;
         }
-        if !self.typing() {
-            match key.code {
-                KeyCode::Char('?') => {
-                    self.help = true;
-                    return None;
-                }
-                KeyCode::Char('q') => {
-                    self.confirm_quit = true;
-                    return None;
-                }
-                _ => {}
-            }
+        if self.wants_help(&key) {
+            self.help = true;
+            return None;
+        }
+        if !self.typing() && key.code == KeyCode::Char('q') {
+            self.confirm_quit = true;
+            return None;
         }
         if key.code == KeyCode::Esc {
             if self.waiving.take().is_none() && self.dialog.take().is_none() {

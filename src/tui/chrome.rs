@@ -151,6 +151,9 @@ fn footer_lines(app: &App, keys: &Keys, width: usize) -> Vec<Vec<(String, String
 
 const COMMON: [(&str, &str); 2] = [("?", "wizard.key.help"), ("q", "wizard.key.quit")];
 
+/// Keys that work everywhere but the footer has no room for (the help lists them).
+const ALWAYS: [(&str, &str); 1] = [("F1", "wizard.key.help")];
+
 /// The help overlay: every key of the current screen.
 pub fn help(f: &mut Frame, app: &App, keys: &Keys) {
     let area = centered(f.area(), 60, 16);
@@ -163,7 +166,12 @@ pub fn help(f: &mut Frame, app: &App, keys: &Keys) {
         ("Esc", "wizard.key.back"),
         ("Ctrl-C", "wizard.key.quit"),
     ];
-    for (k, what) in keys.iter().chain(all.iter()).chain(COMMON.iter()) {
+    for (k, what) in keys
+        .iter()
+        .chain(all.iter())
+        .chain(COMMON.iter())
+        .chain(ALWAYS.iter())
+    {
         lines.push(Line::from(vec![
             Span::styled(format!("{k:>8}  "), Theme::of(app).title()),
             Span::raw(app.t(what)),

@@ -103,6 +103,13 @@ impl Form {
             .is_some_and(|f| f.kind != Kind::Toggle)
     }
 
+    /// The focused field is a text field with nothing in it yet.
+    pub fn typing_into_empty(&self) -> bool {
+        self.fields
+            .get(self.focus)
+            .is_some_and(|f| f.kind != Kind::Toggle && f.value().is_empty())
+    }
+
     fn move_focus(&mut self, forward: bool) {
         let n = self.fields.len() + 1;
         self.focus = if forward {

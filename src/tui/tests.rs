@@ -430,6 +430,29 @@ fn every_footer_key_is_visible_at_80x24_in_chinese() {
     }
 }
 
+/// `?` is help from an empty text field too, typed into one that holds
+/// text (a password may contain it); F1 is help everywhere.
+#[test]
+fn help_opens_from_text_fields() {
+    let mut app = App::new(None, None, "en");
+    app.on_key(key(KeyCode::Enter)); // welcome → topology
+    app.on_key(key(KeyCode::Enter)); // single → hosts, in the empty address field
+    assert!(app.typing());
+    app.on_key(key(KeyCode::Char('?')));
+    assert!(app.help, "? in an empty field opens help");
+    app.on_key(key(KeyCode::Esc)); // closes help
+    assert!(!app.help);
+    typed(&mut app, "192.0.2.11?");
+    assert!(!app.help, "? after text is typed");
+    assert!(
+        app.answers.hosts.first().is_some_and(|h| h.address.ends_with('?')),
+        "{:?}",
+        app.answers.hosts
+    );
+    app.on_key(key(KeyCode::F(1)));
+    assert!(app.help, "F1 opens help from a field with text");
+}
+
 /// Twelve hosts at 80×24: the grid scrolls sideways to the selection (the
 /// last host, then the cross-host column), and both hosts that share a name
 /// show their ✗.

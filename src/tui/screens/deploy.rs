@@ -26,7 +26,11 @@ fn state_text(app: &App, h: &HostProgress) -> String {
     if let Some(e) = &h.failed {
         return format!("✗ {e}");
     }
-    match (&h.current, h.bytes) {
+    let label = h
+        .current
+        .as_deref()
+        .map(|s| cdwiz::deploy::step_label(s, &app.locale));
+    match (&label, h.bytes) {
         (Some(step), Some((sent, total))) if total > 0 => {
             format!("{step} {} / {} MB", sent / 1_000_000, total / 1_000_000)
         }

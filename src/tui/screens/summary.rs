@@ -58,8 +58,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         lines.push(Line::from(Span::styled(
             cdwiz::i18n::Msg::new("headless.failure")
                 .arg("host", host)
-                .arg("step", step)
-                .arg("phase", cdwiz::deploy::phase_of(step))
+                .arg("step", cdwiz::deploy::step_label(step, &app.locale))
+                .arg(
+                    "phase",
+                    cdwiz::deploy::phase_label(cdwiz::deploy::phase_of(step), &app.locale),
+                )
                 .arg("error", message)
                 .render(&app.locale),
             theme.fail(),

@@ -42,7 +42,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Line::from(app.t(&format!("wizard.topology.{kind}.about"))),
         Line::default(),
     ];
-    for l in diagram(kind) {
+    for l in diagram(app, kind) {
         text.push(Line::from(Span::styled(l.to_string(), theme.title())));
     }
     text.push(Line::default());
@@ -55,20 +55,27 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     );
 }
 
-fn diagram(kind: &str) -> &'static [&'static str] {
+/// The topology as a small picture, its words in the operator's language
+/// (`wizard.diagram.*`).
+fn diagram(app: &App, kind: &str) -> Vec<String> {
+    let t = |k: &str| app.t(&format!("wizard.diagram.{k}"));
+    let masters = || {
+        let m = format!("[{}]", t("master"));
+        format!(" {m} {m} {m}")
+    };
     match kind {
-        "single" => &["  [ host: all components ]"],
-        "ha-keepalived" => &[
-            "        VIP (keepalived)",
-            "      /       |       \\",
-            " [master] [master] [master]",
+        "single" => vec![format!("  [ {} ]", t("single"))],
+        "ha-keepalived" => vec![
+            format!("        {}", t("vip")),
+            "      /       |       \\".to_string(),
+            masters(),
         ],
-        "ha-lb" => &[
-            "     customer LB :port",
-            "      /       |       \\",
-            " [master] [master] [master]",
+        "ha-lb" => vec![
+            format!("     {}", t("lb")),
+            "      /       |       \\".to_string(),
+            masters(),
         ],
-        _ => &["  kubeconfig -> [ API ] -> workloads"],
+        _ => vec![format!("  {}", t("k8s"))],
     }
 }
 

@@ -1,0 +1,118 @@
+//! `cdwiz status --profile P [--output json]`: the engine's read-only look
+//! at an installation (`cdwiz::status`), as lines.
+
+use std::path::{Path, PathBuf};
+
+use cdwiz::i18n::Msg;
+use cdwiz::status::{StatusReport, StatusRequest};
+
+use crate::headless::{EXIT_OK, Output, bad_input};
+
+/// Exit code when something is down, unhealthy, drifted or unreachable.
+pub const EXIT_NOT_WELL: u8 = 5;
+
+/// Exit 0 when all is well, 5 when something is not, 2 for bad input.
+pub async fn run(profile: PathBuf, output: Output, locale: &str) -> u8 {
+    let answers = match cdwiz::profile::load_file(&profile) {
+        Ok(a) => a,
+        Err(e) => return bad_input(&[e.render(locale)]),
+    };
+    let req = StatusRequest {
+        answers,
+        base: profile.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        data_dir: cdwiz::paths::data_dir(),
+        profile,
+        secrets: None,
+        locale: locale.to_string(),
+    };
+    let report = match cdwiz::status::status(req).await {
+        Ok(r) => r,
+        Err(e) => return bad_input(&e.lines),
+    };
+    let problems = report.problems();
+    match output {
+        Output::Json => {
+            let mut v = serde_json::to_value(&report).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("event".into(), "status".into());
+                o.insert("well".into(), problems.is_empty().into());
+                o.insert(
+                    "problems".into(),
+                    serde_json::to_value(&problems).unwrap_or_default(),
+                );
+            }
+            println!("{v}");
+        }
+        Output::Text => print_text(&report, &problems, locale),
+    }
+    if problems.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_NOT_WELL
+    }
+}
+
+fn print_text(report: &StatusReport, problems: &[Msg], locale: &str) {
+    let say = |m: Msg| println!("{}", m.render(locale));
+    for h in &report.hosts {
+        match &h.unreachable {
+            Some(why) => say(Msg::new("status.host-unreachable")
+                .arg("host", &h.address)
+                .arg("why", why)),
+            None => say(Msg::new("status.host").arg("host", &h.address)),
+        }
+        for c in &h.components {
+            let health = match (c.healthy, &c.health_error) {
+                (Some(true), _) => cdwiz::i18n::text("status.healthy", locale),
+                (Some(false), Some(e)) => {
+                    Msg::new("status.unhealthy").arg("error", e).render(locale)
+                }
+                _ => "-".into(),
+            };
+            let mut line = format!(
+                "  {} {} {} {} {} {}",
+                cdwiz::i18n::pad(&c.name, 12),
+                cdwiz::i18n::pad(&c.state, 10),
+                cdwiz::i18n::pad(&health, 10),
+                cdwiz::i18n::pad(
+                    &Msg::new("status.restarts")
+                        .arg("count", c.restarts)
+                        .render(locale),
+                    12
+                ),
+                c.image,
+                c.since.split('.').next().unwrap_or_default(),
+            );
+            if let Some(d) = &c.drift {
+                line.push_str(&format!("  ⚠ {}", d.render(locale)));
+            }
+            println!("{}", line.trim_end());
+        }
+    }
+    if let Some(v) = &report.vip {
+        say(if v.held_by.is_empty() {
+            Msg::new("status.vip-nobody").arg("vip", &v.address)
+        } else {
+            Msg::new("status.vip")
+                .arg("vip", &v.address)
+                .arg("holders", v.held_by.join(", "))
+        });
+    }
+    if let Some(e) = &report.entry {
+        say(if e.answers {
+            Msg::new("status.entry-ok").arg("url", &e.url)
+        } else {
+            Msg::new("status.entry-down")
+                .arg("url", &e.url)
+                .arg("error", e.error.as_deref().unwrap_or_default())
+        });
+    }
+    if problems.is_empty() {
+        say(Msg::new("status.well"));
+    } else {
+        say(Msg::new("status.not-well").arg("count", problems.len()));
+        for p in problems {
+            println!("  - {}", p.render(locale));
+        }
+    }
+}
