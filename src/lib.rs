@@ -23,7 +23,7 @@ pub mod render;
 pub mod run;
 pub mod rundir;
 pub mod sandbox;
-pub mod status;
 pub mod secret_env;
 pub mod ssh;
+pub mod status;
 pub mod text;

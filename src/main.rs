@@ -230,7 +230,8 @@ fn main() -> ExitCode {
                     .await
                 }
                 (None, true) => {
-                    let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "--non-interactive");
+                    let m =
+                        cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "--non-interactive");
                     eprintln!("{}", error_line(&lang, &m.render(&lang)));
                     EXIT_BAD_INPUT
                 }

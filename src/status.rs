@@ -310,7 +310,7 @@ async fn vip_status(a: &Answers, targets: &Targets) -> Option<VipStatus> {
         crate::ssh::quote(&vip.interface)
     );
     let asks = vip.holders.iter().map(|m| {
-        let script = &script;
+        let (script, address) = (&script, vip.address.as_str());
         async move {
             let Some(t) = targets.hosts.get(m) else {
                 return (m.clone(), None);
@@ -323,7 +323,7 @@ async fn vip_status(a: &Answers, targets: &Targets) -> Option<VipStatus> {
                 .map(|o| {
                     o.stdout
                         .split_whitespace()
-                        .any(|w| w.split('/').next() == Some(vip.address.as_str()))
+                        .any(|w| w.split('/').next() == Some(address))
                 });
             (m.clone(), held)
         }

@@ -249,11 +249,22 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
     for c in components {
         assert_eq!(c["state"], "running", "{c:#}");
         assert!(c.get("drift").is_none(), "{c:#}");
-        assert!(c["image"].as_str().unwrap().starts_with("cd-sandbox/"), "{c:#}");
+        assert!(
+            c["image"].as_str().unwrap().starts_with("cd-sandbox/"),
+            "{c:#}"
+        );
     }
     assert_eq!(v["entry"]["answers"], true, "{v:#}");
-    assert_eq!(sh_ok(sb, 0, ids).await, before_ids, "status changed containers");
-    assert_eq!(sh_ok(sb, 0, mtimes).await, before_files, "status wrote files");
+    assert_eq!(
+        sh_ok(sb, 0, ids).await,
+        before_ids,
+        "status changed containers"
+    );
+    assert_eq!(
+        sh_ok(sb, 0, mtimes).await,
+        before_files,
+        "status wrote files"
+    );
     // The same hosts with another timezone: every container has drifted
     // (its env differs), and status says so with exit 5.
     let drifted = tmp.path().join("drifted.yaml");

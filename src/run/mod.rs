@@ -150,8 +150,8 @@ impl Session {
             })?;
         // A template or manifest problem is found before anything is
         // contacted.
-        let rendered = crate::render::render(a, &bundle.manifest, Some(&bundle.dir))
-            .map_err(|e| {
+        let rendered =
+            crate::render::render(a, &bundle.manifest, Some(&bundle.dir)).map_err(|e| {
                 bad(vec![format!(
                     "{}: {}",
                     bundle.dir.display(),

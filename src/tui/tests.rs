@@ -445,7 +445,10 @@ fn help_opens_from_text_fields() {
     typed(&mut app, "192.0.2.11?");
     assert!(!app.help, "? after text is typed");
     assert!(
-        app.answers.hosts.first().is_some_and(|h| h.address.ends_with('?')),
+        app.answers
+            .hosts
+            .first()
+            .is_some_and(|h| h.address.ends_with('?')),
         "{:?}",
         app.answers.hosts
     );
