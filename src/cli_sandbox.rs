@@ -55,10 +55,14 @@ pub async fn run(args: SandboxArgs, locale: &str) -> anyhow::Result<()> {
                 net,
             };
             let started = std::time::Instant::now();
-            let sb = sandbox::up(&docker, &data_dir, &spec, &progress).await?;
-            let bundle =
-                sandbox::bundle::ensure_bundle(&sandbox::sandbox_root(&data_dir), &progress)
-                    .await?;
+            // The host image and the product bundle are built side by side
+            // (each mostly waits on the Debian mirror and the disk).
+            let root = sandbox::sandbox_root(&data_dir);
+            let (sb, bundle) = tokio::join!(
+                sandbox::up(&docker, &data_dir, &spec, &progress),
+                sandbox::bundle::ensure_bundle(&root, &progress),
+            );
+            let (sb, bundle) = (sb?, bundle?);
             say(Msg::new("sandbox.up")
                 .arg("name", &sb.name)
                 .arg("hosts", sb.hosts.len())

@@ -12,7 +12,7 @@ mod tui;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Exit code for bad input (flags, profile), as DESIGN.md §10 fixes it.
 const EXIT_BAD_INPUT: u8 = 2;
@@ -107,6 +107,65 @@ fn locale(flag: Option<&str>) -> String {
     }
 }
 
+/// `--lang` as given on the command line, before it is parsed (the help
+/// text depends on it).
+fn lang_flag() -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--lang=")
+            .map(str::to_string)
+            .or_else(|| (a == "--lang").then(|| args.get(i + 1).cloned()).flatten())
+    })
+}
+
+/// The command line with its help in the operator's language
+/// (`cli.help.*`); English keeps the doc comments.
+fn localized_command(lang: &str) -> clap::Command {
+    let cmd = Cli::command();
+    if lang == "en" {
+        return cmd;
+    }
+    let t = |k: &str| cdwiz::i18n::text(&format!("cli.help.{k}"), lang);
+    let mut cmd = cmd
+        .about(t("about"))
+        .help_template(t("template"))
+        .subcommand_help_heading(t("commands"))
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .arg(
+            clap::Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(clap::ArgAction::Help)
+                .help(t("arg.help")),
+        )
+        .arg(
+            clap::Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(clap::ArgAction::Version)
+                .help(t("arg.version")),
+        );
+    for id in [
+        "profile",
+        "non_interactive",
+        "dry_run",
+        "resume",
+        "output",
+        "workdir",
+        "accept_check",
+        "lang",
+    ] {
+        let help = t(&format!("arg.{id}"));
+        cmd = cmd.mut_arg(id, |a| a.help(help));
+    }
+    for sub in ["sandbox", "validate", "schema", "status", "uninstall"] {
+        let about = t(&format!("cmd.{sub}"));
+        cmd = cmd.mut_subcommand(sub, |s| s.about(about));
+    }
+    cmd
+}
+
 /// `error: TEXT` in the operator's language.
 pub fn error_line(locale: &str, text: &str) -> String {
     cdwiz::i18n::Msg::new("cli.error")
@@ -138,7 +197,10 @@ fn main() -> ExitCode {
     if let Some(code) = cdwiz::ssh::askpass::helper_main() {
         return ExitCode::from(code as u8);
     }
-    let cli = match Cli::try_parse() {
+    let parsed = localized_command(&locale(lang_flag().as_deref()))
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };

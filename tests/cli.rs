@@ -224,3 +224,21 @@ fn untrusted_profile_values_are_refused_before_anything_runs() {
         assert!(!pwned.exists(), "{field}: the injected command ran");
     }
 }
+
+#[test]
+fn help_is_in_the_operators_language() {
+    let (code, out, err) = cdwiz(&["--help", "--lang", "zh-CN"], &[]);
+    assert_eq!(code, 0, "{err}");
+    for word in ["用法", "命令", "断点续装", "只读", "显示帮助"] {
+        assert!(out.contains(word), "`{word}` not in:\n{out}");
+    }
+    let (code, out, _) = cdwiz(&["--help"], &[("LANG", "zh_CN.UTF-8"), ("LC_ALL", "")]);
+    assert_eq!(code, 0);
+    assert!(out.contains("用法"), "{out}");
+    let (code, out, _) = cdwiz(&["--help"], &[("LANG", "C.UTF-8"), ("LC_ALL", "")]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Usage") && out.contains("--non-interactive"), "{out}");
+    // Bad flags still exit 2 with the localized parser.
+    let (code, _, err) = cdwiz(&["--no-such-flag", "--lang", "zh-CN"], &[]);
+    assert_eq!(code, 2, "{err}");
+}
