@@ -132,19 +132,22 @@ fn localized_command(lang: &str) -> clap::Command {
         .subcommand_help_heading(t("commands"))
         .disable_help_flag(true)
         .disable_version_flag(true)
+        .disable_help_subcommand(true)
         .arg(
             clap::Arg::new("help")
                 .short('h')
                 .long("help")
                 .action(clap::ArgAction::Help)
-                .help(t("arg.help")),
+                .help(t("arg.help"))
+                .help_heading(t("options")),
         )
         .arg(
             clap::Arg::new("version")
                 .short('V')
                 .long("version")
                 .action(clap::ArgAction::Version)
-                .help(t("arg.version")),
+                .help(t("arg.version"))
+                .help_heading(t("options")),
         );
     for id in [
         "profile",
@@ -156,8 +159,8 @@ fn localized_command(lang: &str) -> clap::Command {
         "accept_check",
         "lang",
     ] {
-        let help = t(&format!("arg.{id}"));
-        cmd = cmd.mut_arg(id, |a| a.help(help));
+        let (help, heading) = (t(&format!("arg.{id}")), t("options"));
+        cmd = cmd.mut_arg(id, |a| a.help(help).help_heading(heading));
     }
     for sub in ["sandbox", "validate", "schema", "status", "uninstall"] {
         let about = t(&format!("cmd.{sub}"));

@@ -237,7 +237,10 @@ fn help_is_in_the_operators_language() {
     assert!(out.contains("用法"), "{out}");
     let (code, out, _) = cdwiz(&["--help"], &[("LANG", "C.UTF-8"), ("LC_ALL", "")]);
     assert_eq!(code, 0);
-    assert!(out.contains("Usage") && out.contains("--non-interactive"), "{out}");
+    assert!(
+        out.contains("Usage") && out.contains("--non-interactive"),
+        "{out}"
+    );
     // Bad flags still exit 2 with the localized parser.
     let (code, _, err) = cdwiz(&["--no-such-flag", "--lang", "zh-CN"], &[]);
     assert_eq!(code, 2, "{err}");

@@ -525,7 +525,10 @@ async fn k8s_topology_on_a_real_cluster() {
     tmux.wait_for("Rollout timeout", Duration::from_secs(10));
     tmux.keys(&["Enter"]); // settings: on Next
     let s = tmux.wait_for("Checks: ", Duration::from_secs(60));
-    assert!(s.contains("Permissions (RBAC)") && s.contains("cluster"), "{s}");
+    assert!(
+        s.contains("Permissions (RBAC)") && s.contains("cluster"),
+        "{s}"
+    );
     tmux.keys(&["Enter"]);
     tmux.wait_for("Rendered files", Duration::from_secs(30));
     tmux.keys(&["Enter"]);
