@@ -125,11 +125,11 @@ fn localized_command(lang: &str) -> clap::Command {
     if lang == "en" {
         return cmd;
     }
-    let t = |k: &str| cdwiz::i18n::text(&format!("cli.help.{k}"), lang);
+    let help = |k: &str| cdwiz::i18n::text(&format!("cli.help.{k}"), lang);
     let mut cmd = cmd
-        .about(t("about"))
-        .help_template(t("template"))
-        .subcommand_help_heading(t("commands"))
+        .about(help("about"))
+        .help_template(help("template"))
+        .subcommand_help_heading(help("commands"))
         .disable_help_flag(true)
         .disable_version_flag(true)
         .disable_help_subcommand(true)
@@ -138,16 +138,16 @@ fn localized_command(lang: &str) -> clap::Command {
                 .short('h')
                 .long("help")
                 .action(clap::ArgAction::Help)
-                .help(t("arg.help"))
-                .help_heading(t("options")),
+                .help(help("arg.help"))
+                .help_heading(help("options")),
         )
         .arg(
             clap::Arg::new("version")
                 .short('V')
                 .long("version")
                 .action(clap::ArgAction::Version)
-                .help(t("arg.version"))
-                .help_heading(t("options")),
+                .help(help("arg.version"))
+                .help_heading(help("options")),
         );
     for id in [
         "profile",
@@ -159,11 +159,11 @@ fn localized_command(lang: &str) -> clap::Command {
         "accept_check",
         "lang",
     ] {
-        let (help, heading) = (t(&format!("arg.{id}")), t("options"));
-        cmd = cmd.mut_arg(id, |a| a.help(help).help_heading(heading));
+        let (text, heading) = (help(&format!("arg.{id}")), help("options"));
+        cmd = cmd.mut_arg(id, |a| a.help(text).help_heading(heading));
     }
     for sub in ["sandbox", "validate", "schema", "status", "uninstall"] {
-        let about = t(&format!("cmd.{sub}"));
+        let about = help(&format!("cmd.{sub}"));
         cmd = cmd.mut_subcommand(sub, |s| s.about(about));
     }
     cmd
