@@ -43,7 +43,11 @@ pub async fn run(profile: PathBuf, output: Output, locale: &str) -> u8 {
             }
             println!("{v}");
         }
-        Output::Text => print_text(&report, &problems, locale),
+        Output::Text => {
+            for line in text_lines(&report, &problems, locale) {
+                println!("{line}");
+            }
+        }
     }
     if problems.is_empty() {
         EXIT_OK
@@ -52,15 +56,19 @@ pub async fn run(profile: PathBuf, output: Output, locale: &str) -> u8 {
     }
 }
 
-fn print_text(report: &StatusReport, problems: &[Msg], locale: &str) {
-    let say = |m: Msg| println!("{}", m.render(locale));
+/// The report as lines a person reads (the wizard's Status panel too).
+pub fn text_lines(report: &StatusReport, problems: &[Msg], locale: &str) -> Vec<String> {
+    let mut out = Vec::new();
     for h in &report.hosts {
-        match &h.unreachable {
-            Some(why) => say(Msg::new("status.host-unreachable")
+        out.push(match &h.unreachable {
+            Some(why) => Msg::new("status.host-unreachable")
                 .arg("host", &h.address)
-                .arg("why", why)),
-            None => say(Msg::new("status.host").arg("host", &h.address)),
-        }
+                .arg("why", why)
+                .render(locale),
+            None => Msg::new("status.host")
+                .arg("host", &h.address)
+                .render(locale),
+        });
         for c in &h.components {
             let health = match (c.healthy, &c.health_error) {
                 (Some(true), _) => cdwiz::i18n::text("status.healthy", locale),
@@ -69,50 +77,55 @@ fn print_text(report: &StatusReport, problems: &[Msg], locale: &str) {
                 }
                 _ => "-".into(),
             };
+            let restarts = Msg::new("status.restarts")
+                .arg("count", c.restarts)
+                .render(locale);
             let mut line = format!(
                 "  {} {} {} {} {} {}",
                 cdwiz::i18n::pad(&c.name, 12),
                 cdwiz::i18n::pad(&c.state, 10),
                 cdwiz::i18n::pad(&health, 10),
-                cdwiz::i18n::pad(
-                    &Msg::new("status.restarts")
-                        .arg("count", c.restarts)
-                        .render(locale),
-                    12
-                ),
+                cdwiz::i18n::pad(&restarts, 12),
                 c.image,
                 c.since.split('.').next().unwrap_or_default(),
             );
             if let Some(d) = &c.drift {
                 line.push_str(&format!("  ⚠ {}", d.render(locale)));
             }
-            println!("{}", line.trim_end());
+            out.push(line.trim_end().to_string());
         }
     }
     if let Some(v) = &report.vip {
-        say(if v.held_by.is_empty() {
+        let m = if v.held_by.is_empty() {
             Msg::new("status.vip-nobody").arg("vip", &v.address)
         } else {
             Msg::new("status.vip")
                 .arg("vip", &v.address)
                 .arg("holders", v.held_by.join(", "))
-        });
+        };
+        out.push(m.render(locale));
     }
     if let Some(e) = &report.entry {
-        say(if e.answers {
+        let m = if e.answers {
             Msg::new("status.entry-ok").arg("url", &e.url)
         } else {
             Msg::new("status.entry-down")
                 .arg("url", &e.url)
                 .arg("error", e.error.as_deref().unwrap_or_default())
-        });
+        };
+        out.push(m.render(locale));
     }
     if problems.is_empty() {
-        say(Msg::new("status.well"));
+        out.push(Msg::new("status.well").render(locale));
     } else {
-        say(Msg::new("status.not-well").arg("count", problems.len()));
+        out.push(
+            Msg::new("status.not-well")
+                .arg("count", problems.len())
+                .render(locale),
+        );
         for p in problems {
-            println!("  - {}", p.render(locale));
+            out.push(format!("  - {}", p.render(locale)));
         }
     }
+    out
 }

@@ -213,4 +213,23 @@ async fn an_operator_installs_through_the_wizard() {
     tmux.keys(&["Enter"]);
     let s = tmux.wait_for(EN.complete, Duration::from_secs(300));
     assert!(s.contains(&format!("http://{vip}/")), "{s}");
+    drop(tmux);
+
+    // The same profile again: the Welcome screen's Status asks the hosts
+    // (read-only) and shows every component running and the VIP's holder.
+    let tmux = Tmux::new("profile-status");
+    tmux.start(
+        tmp.path(),
+        &[
+            ("CDWIZ_DATA_DIR", &state_s),
+            ("CDWIZ_SSH_PASSWORD", &password),
+            ("LANG", "C.UTF-8"),
+        ],
+        "--profile sandbox-ha.yaml",
+    );
+    tmux.wait_for(EN.begin, Duration::from_secs(20));
+    tmux.keys(&["Down", "Enter"]); // Status
+    let s = tmux.wait_for("all is well", Duration::from_secs(60));
+    assert!(s.contains(&format!("VIP {vip}: held by")), "{s}");
+    assert!(s.contains("backend") && s.contains("running"), "{s}");
 }

@@ -79,6 +79,8 @@ pub enum Command {
     Resume(PathBuf),
     /// Remove the loaded profile's installation (data kept).
     Uninstall,
+    /// `cdwiz status` of the loaded profile's installation.
+    Status,
     /// Stop the deploy between steps.
     StopDeploy,
     SaveProfile(PathBuf),
@@ -120,6 +122,8 @@ pub struct App {
     pub resumable: Option<(PathBuf, String)>,
     /// Uninstall runs.
     pub busy: bool,
+    /// The Welcome screen's Status panel: the lines of `cdwiz status`.
+    pub status: Option<Vec<String>>,
     pub message: Option<String>,
     pub spinner: usize,
     pub no_color: bool,
@@ -169,6 +173,7 @@ impl App {
             welcome_row: 0,
             resumable: None,
             busy: false,
+            status: None,
             message: None,
             spinner: 0,
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
@@ -485,6 +490,7 @@ impl App {
             v.push("wizard.welcome.action-resume");
         }
         if self.profile.is_some() {
+            v.push("wizard.welcome.action-status");
             v.push("wizard.welcome.action-uninstall");
         }
         v.push("wizard.welcome.action-quit");
@@ -504,6 +510,13 @@ impl App {
                 };
                 Some(Command::Resume(dir))
             }
+            Some("wizard.welcome.action-status") if !self.busy => {
+                self.busy = true;
+                self.status = None;
+                self.message = Some(self.t("wizard.welcome.status-asking"));
+                Some(Command::Status)
+            }
+            Some("wizard.welcome.action-status") => None,
             Some("wizard.welcome.action-uninstall") if !self.busy => {
                 self.busy = true;
                 self.message = Some(self.t("wizard.welcome.uninstalling"));

@@ -21,6 +21,8 @@ pub enum Msg {
     Rendered(Result<Vec<cdwiz::render::RenderedFile>, String>),
     DeployDone(Outcome),
     Uninstalled(String),
+    /// `cdwiz status` as lines, and its one-line summary.
+    Status(Vec<String>, String),
 }
 
 /// What a job needs of the wizard's state, taken when it starts.
@@ -216,5 +218,40 @@ pub async fn uninstall(
                 )
                 .arg("skipped", skipped),
         ),
+    }
+}
+
+/// `cdwiz status` of the answers' installation: its lines and a summary.
+pub async fn status(
+    answers: Answers,
+    profile: PathBuf,
+    base: PathBuf,
+    data_dir: PathBuf,
+    secrets: cdwiz::connect::Secrets,
+    locale: String,
+) -> (Vec<String>, String) {
+    let req = cdwiz::status::StatusRequest {
+        answers,
+        profile,
+        base,
+        data_dir,
+        secrets: Some(secrets),
+        locale: locale.clone(),
+    };
+    match cdwiz::status::status(req).await {
+        Err(e) => (e.lines.clone(), e.lines.join(" ")),
+        Ok(report) => {
+            let problems = report.problems();
+            let lines = crate::cli_status::text_lines(&report, &problems, &locale);
+            let summary = lines.last().cloned().unwrap_or_default();
+            let summary = if problems.is_empty() {
+                summary
+            } else {
+                cdwiz::i18n::Msg::new("status.not-well")
+                    .arg("count", problems.len())
+                    .render(&locale)
+            };
+            (lines, summary)
+        }
     }
 }

@@ -131,6 +131,11 @@ impl Runner {
                 app.busy = false;
                 app.message = Some(note);
             }
+            Msg::Status(lines, summary) => {
+                app.busy = false;
+                app.status = Some(lines);
+                app.message = Some(summary);
+            }
         }
     }
 
@@ -198,6 +203,25 @@ impl Runner {
             }
             Command::Render => {
                 tokio::spawn(self.job(app, false).render());
+            }
+            Command::Status => {
+                let profile = app
+                    .profile
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("cdwiz-profile.yaml"));
+                let job = jobs::status(
+                    answers,
+                    profile,
+                    base,
+                    self.data_dir.clone(),
+                    app.secrets(),
+                    locale,
+                );
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let (lines, summary) = job.await;
+                    let _ = tx.send(Msg::Status(lines, summary)).await;
+                });
             }
             Command::Uninstall => {
                 let profile = app

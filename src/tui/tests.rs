@@ -785,7 +785,23 @@ fn the_welcome_screen_offers_resume_and_uninstall_for_a_loaded_profile() {
     assert_eq!(app.on_key(key(KeyCode::Enter)), Some(Command::Resume(dir)));
     assert_eq!(app.screen, Screen::Deploy);
 
+    // Status (no resumable run): asks once at a time; its lines replace the
+    // introduction.
     let mut app = ha_app("en");
+    app.on_key(key(KeyCode::Down));
+    assert_eq!(app.on_key(key(KeyCode::Enter)), Some(Command::Status));
+    assert!(app.busy);
+    assert_eq!(app.on_key(key(KeyCode::Enter)), None, "one status at a time");
+    app.busy = false;
+    app.status = Some(vec!["192.0.2.11".into(), "  web  running  healthy".into()]);
+    let screen = draw(&app, 80, 24);
+    assert!(
+        screen.contains("Status") && screen.contains("web  running  healthy"),
+        "{screen}"
+    );
+
+    let mut app = ha_app("en");
+    app.on_key(key(KeyCode::Down));
     app.on_key(key(KeyCode::Down)); // uninstall (no resumable run)
     assert_eq!(app.on_key(key(KeyCode::Enter)), Some(Command::Uninstall));
     assert!(app.busy);

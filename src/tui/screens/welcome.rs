@@ -36,10 +36,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     {
         lines.push(Line::from(format!("  {}. {}", i + 1, app.t(k))));
     }
+    // After Status: its lines in place of the introduction.
+    let (lines, title) = match &app.status {
+        Some(status) => (
+            status.iter().map(|l| Line::from(l.clone())).collect(),
+            app.t("wizard.welcome.status-title"),
+        ),
+        None => (lines, app.t("wizard.welcome.title")),
+    };
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .block(block(app.t("wizard.welcome.title"))),
+            .block(block(title)),
         intro,
     );
     let profile = match &app.profile {
