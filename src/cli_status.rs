@@ -72,9 +72,9 @@ pub fn text_lines(report: &StatusReport, problems: &[Msg], locale: &str) -> Vec<
         for c in &h.components {
             let health = match (c.healthy, &c.health_error) {
                 (Some(true), _) => cdwiz::i18n::text("status.healthy", locale),
-                (Some(false), Some(e)) => {
-                    Msg::new("status.unhealthy").arg("error", e).render(locale)
-                }
+                (Some(false), Some(e)) => Msg::new("status.unhealthy")
+                    .arg_msg("error", e.clone())
+                    .render(locale),
                 _ => "-".into(),
             };
             let restarts = Msg::new("status.restarts")
@@ -111,7 +111,7 @@ pub fn text_lines(report: &StatusReport, problems: &[Msg], locale: &str) -> Vec<
         } else {
             Msg::new("status.entry-down")
                 .arg("url", &e.url)
-                .arg("error", e.error.as_deref().unwrap_or_default())
+                .arg_msg("error", e.error.clone().unwrap_or_else(|| Msg::from("")))
         };
         out.push(m.render(locale));
     }

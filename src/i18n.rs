@@ -13,6 +13,9 @@ use serde::Serialize;
 pub struct Msg {
     pub key: String,
     pub args: BTreeMap<String, String>,
+    /// Arguments that are messages themselves, rendered in the same
+    /// language as the message that holds them.
+    pub nested: BTreeMap<String, Msg>,
 }
 
 impl Serialize for Msg {
@@ -20,8 +23,10 @@ impl Serialize for Msg {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("key", &self.key)?;
-        if !self.args.is_empty() {
-            m.serialize_entry("args", &self.args)?;
+        if !self.args.is_empty() || !self.nested.is_empty() {
+            let mut args = self.args.clone();
+            args.extend(self.nested.iter().map(|(k, v)| (k.clone(), v.render("en"))));
+            m.serialize_entry("args", &args)?;
         }
         m.serialize_entry("text", &self.render("en"))?;
         m.end()
@@ -33,6 +38,7 @@ impl Msg {
         Msg {
             key: key.into(),
             args: BTreeMap::new(),
+            nested: BTreeMap::new(),
         }
     }
 
@@ -47,11 +53,27 @@ impl Msg {
         self
     }
 
+    /// Adds an argument that is a message itself (rendered in the same
+    /// language as this one).
+    pub fn arg_msg(mut self, name: &str, value: Msg) -> Self {
+        self.nested.insert(name.to_string(), value);
+        self
+    }
+
     /// The message with `f` applied to every argument (redaction).
-    pub fn map_args(mut self, f: impl Fn(&str) -> String) -> Self {
+    pub fn map_args(self, f: impl Fn(&str) -> String) -> Self {
+        self.map_args_dyn(&f)
+    }
+
+    fn map_args_dyn(mut self, f: &dyn Fn(&str) -> String) -> Self {
         for v in self.args.values_mut() {
             *v = f(v);
         }
+        let nested = std::mem::take(&mut self.nested);
+        self.nested = nested
+            .into_iter()
+            .map(|(k, m)| (k, m.map_args_dyn(f)))
+            .collect();
         self
     }
 
@@ -61,9 +83,15 @@ impl Msg {
             &rust_i18n::t!(self.key.as_str(), locale = locale),
             &self.args,
         );
-        let names: Vec<String> = self.args.keys().cloned().collect();
+        let mut all = self.args.clone();
+        all.extend(
+            self.nested
+                .iter()
+                .map(|(k, m)| (k.clone(), m.render(locale))),
+        );
+        let names: Vec<String> = all.keys().cloned().collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let values: Vec<String> = self.args.values().cloned().collect();
+        let values: Vec<String> = all.values().cloned().collect();
         rust_i18n::replace_patterns(&text, &names, &values)
     }
 }
@@ -152,6 +180,26 @@ mod tests {
             .arg("hosts", 1)
             .arg("secs", 2);
         assert!(m.render("en").contains("1 host in"), "{}", m.render("en"));
+    }
+
+    #[test]
+    fn a_nested_message_is_rendered_in_the_same_language() {
+        let inner = Msg::new("health.no-answer").arg("port", 80);
+        let m = Msg::new("deploy.error.unhealthy")
+            .arg("container", "cd-web")
+            .arg_msg("error", inner);
+        assert!(
+            m.render("en").contains("port 80 does not answer"),
+            "{}",
+            m.render("en")
+        );
+        assert!(
+            m.render("zh-CN").contains("端口 80 无响应"),
+            "{}",
+            m.render("zh-CN")
+        );
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["args"]["error"], "port 80 does not answer");
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub struct ComponentStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthy: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_error: Option<String>,
+    pub health_error: Option<Msg>,
     pub restarts: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub image: String,
@@ -90,7 +90,7 @@ pub struct EntryStatus {
     pub url: String,
     pub answers: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<Msg>,
 }
 
 impl ComponentStatus {
@@ -264,7 +264,7 @@ async fn component_status(
         }
         Err(e) => {
             s.state = "unknown".into();
-            s.health_error = Some(e.to_string());
+            s.health_error = Some(Msg::from(e.to_string()));
             return s;
         }
     };

@@ -89,7 +89,7 @@ async fn start_component(run: &Run<'_>, t: &Target, c: &Component) -> Result<boo
         healthy.map_err(|e| {
             Msg::new("deploy.error.unhealthy")
                 .arg("container", container::name(&c.name))
-                .arg("error", e)
+                .arg_msg("error", e)
         })?;
     }
     Ok(changed)

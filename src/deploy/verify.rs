@@ -32,7 +32,7 @@ pub(super) async fn entry(run: &Run<'_>, up: &HashMap<String, BTreeSet<String>>)
                 health::wait(&host, &h, VERIFY_TIMEOUT).await.map_err(|e| {
                     Msg::new("deploy.error.verify")
                         .arg("url", target_url)
-                        .arg("error", e)
+                        .arg_msg("error", e)
                 })?;
                 logs.log(CLUSTER, &format!("{target_url} answers"));
                 Ok(false)

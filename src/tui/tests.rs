@@ -791,7 +791,11 @@ fn the_welcome_screen_offers_resume_and_uninstall_for_a_loaded_profile() {
     app.on_key(key(KeyCode::Down));
     assert_eq!(app.on_key(key(KeyCode::Enter)), Some(Command::Status));
     assert!(app.busy);
-    assert_eq!(app.on_key(key(KeyCode::Enter)), None, "one status at a time");
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter)),
+        None,
+        "one status at a time"
+    );
     app.busy = false;
     app.status = Some(vec!["192.0.2.11".into(), "  web  running  healthy".into()]);
     let screen = draw(&app, 80, 24);

@@ -476,7 +476,7 @@ impl App {
                 .map(|r| AcceptCheck {
                     check: r.id.to_string(),
                     host: r.host.clone(),
-                    reason: "accepted in the wizard".into(),
+                    reason: self.t("wizard.checks.accepted-reason"),
                 }),
         );
         a
