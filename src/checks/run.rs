@@ -264,7 +264,7 @@ fn not_opened(addr: &str, why: Option<Unopened>, login: &Login) -> Vec<CheckResu
                 "ssh.reach",
                 h,
                 Status::Fail,
-                m("ssh.reach.fail").arg("detail", &failure),
+                m("ssh.reach.fail").arg_msg("detail", failure.message().clone()),
             )
             .hint(m("ssh.reach.hint"))
             .fix(format!("ping -c 3 {addr}; nc -vz {addr} {}", login.port)),
@@ -280,7 +280,7 @@ fn not_opened(addr: &str, why: Option<Unopened>, login: &Login) -> Vec<CheckResu
                 "ssh.root",
                 h,
                 Status::Fail,
-                m("ssh.root.fail").arg("detail", d),
+                m("ssh.root.fail").arg_msg("detail", d.clone()),
             )
             .hint(m("ssh.root.hint")),
         );
@@ -293,8 +293,13 @@ fn not_opened(addr: &str, why: Option<Unopened>, login: &Login) -> Vec<CheckResu
         ConnectFailure::Bastion(_) => ("ssh.login.bastion", "ssh.login.bastion-hint"),
         _ => ("ssh.login.fail", "ssh.login.fail-hint"),
     };
-    let mut r = CheckResult::new("ssh.login", h, Status::Fail, m(key).arg("detail", &failure))
-        .hint(m(hint));
+    let mut r = CheckResult::new(
+        "ssh.login",
+        h,
+        Status::Fail,
+        m(key).arg_msg("detail", failure.message().clone()),
+    )
+    .hint(m(hint));
     if matches!(failure, ConnectFailure::HostKeyChanged(_)) {
         r = r.fix(format!(
             "ssh-keygen -R {addr} -f {}",

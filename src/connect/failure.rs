@@ -1,45 +1,54 @@
 //! Why a host could not be reached or logged in to, told from what ssh
 //! said, so that checks and deploy can say which step failed and what to do.
 
+use crate::i18n::Msg;
 use crate::profile::SshAuth;
 
 /// Why a host could not be reached or logged in to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectFailure {
     /// Nothing answered on the SSH port within the timeout.
-    Unreachable(String),
+    Unreachable(Msg),
     /// The host refused the login (wrong password, key not accepted).
-    AuthRejected(String),
+    AuthRejected(Msg),
     /// The host's key differs from the one remembered.
-    HostKeyChanged(String),
+    HostKeyChanged(Msg),
     /// Logged in, but no root: sudo refused or asked for a password we lack.
-    NoRoot(String),
+    NoRoot(Msg),
     /// The bastion refused the login or could not be reached (the host
     /// behind it was never asked).
-    Bastion(String),
-    Other(String),
+    Bastion(Msg),
+    Other(Msg),
 }
 
-impl std::fmt::Display for ConnectFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl ConnectFailure {
+    /// What went wrong, in any language (ssh's own words stay as they are).
+    pub fn message(&self) -> &Msg {
         match self {
-            ConnectFailure::Unreachable(d)
-            | ConnectFailure::AuthRejected(d)
-            | ConnectFailure::HostKeyChanged(d)
-            | ConnectFailure::NoRoot(d)
-            | ConnectFailure::Bastion(d)
-            | ConnectFailure::Other(d) => f.write_str(d),
+            ConnectFailure::Unreachable(m)
+            | ConnectFailure::AuthRejected(m)
+            | ConnectFailure::HostKeyChanged(m)
+            | ConnectFailure::NoRoot(m)
+            | ConnectFailure::Bastion(m)
+            | ConnectFailure::Other(m) => m,
         }
     }
 }
 
-/// How a login was tried, for messages.
-pub(super) fn method(auth: SshAuth, password: &str) -> String {
-    match auth {
-        SshAuth::Key => "its key file".into(),
-        SshAuth::Password => format!("cdwiz's key, installed with {password}"),
-        SshAuth::Agent => "the agent's keys".into(),
+/// In English (logs; the checks and the wizard render the message).
+impl std::fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message().render("en"))
     }
+}
+
+/// How a login was tried, for messages.
+pub(super) fn method(auth: SshAuth) -> Msg {
+    Msg::new(match auth {
+        SshAuth::Key => "connect.method.key",
+        SshAuth::Password => "connect.method.password",
+        SshAuth::Agent => "connect.method.agent",
+    })
 }
 
 /// An error and its causes on one line (openssh puts ssh's own words last).
@@ -60,7 +69,9 @@ pub(super) fn classify(address: &str, text: &str) -> ConnectFailure {
         .filter(|l| !l.trim().is_empty() && !l.starts_with("Warning: Permanently added"))
         .collect::<Vec<_>>()
         .join(" ");
-    let detail = format!("{address}: {}", line.trim());
+    let detail = Msg::new("connect.said")
+        .arg("address", address)
+        .arg("text", line.trim());
     if text.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
         || text.contains("Host key verification failed")
     {
@@ -82,10 +93,13 @@ pub(super) fn classify(address: &str, text: &str) -> ConnectFailure {
                     .split_once("Offending ")
                     .and_then(|(_, r)| r.split_once(" key in "))
                     .and_then(|(_, r)| r.split_whitespace().next())
-                    .unwrap_or("the known hosts file");
-                ConnectFailure::HostKeyChanged(format!(
-                    "{address}: it now presents {fp}; the key remembered in {old} differs"
-                ))
+                    .unwrap_or("known_hosts");
+                ConnectFailure::HostKeyChanged(
+                    Msg::new("connect.hostkey-changed")
+                        .arg("address", address)
+                        .arg("fp", fp)
+                        .arg("old", old),
+                )
             }
             _ => ConnectFailure::HostKeyChanged(detail),
         }
@@ -100,5 +114,41 @@ pub(super) fn classify(address: &str, text: &str) -> ConnectFailure {
         ConnectFailure::Unreachable(detail)
     } else {
         ConnectFailure::Other(detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What cdwiz composes reads in the operator's language; ssh's own
+    /// words stay as ssh said them.
+    #[test]
+    fn a_refused_login_reads_in_chinese_with_sshs_own_words() {
+        let said = classify(
+            "192.0.2.11",
+            "root@192.0.2.11: Permission denied (publickey).",
+        );
+        let ConnectFailure::AuthRejected(said) = said else {
+            panic!("not a refusal: {said:?}");
+        };
+        let m = Msg::new("connect.login-refused")
+            .arg_msg("said", said)
+            .arg("user", "root")
+            .arg("address", "192.0.2.11")
+            .arg_msg("how", method(SshAuth::Key));
+        let zh = m.render("zh-CN");
+        assert!(
+            zh.contains("主机拒绝了 root@192.0.2.11 使用其密钥文件登录")
+                && zh.contains("Permission denied (publickey)"),
+            "{zh}"
+        );
+        assert!(!zh.contains("the host refused"), "{zh}");
+        assert!(
+            m.render("en")
+                .contains("(the host refused root@192.0.2.11 by its key file)"),
+            "{}",
+            m.render("en")
+        );
     }
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use openssh::{KnownHosts, Session, SessionBuilder};
 
+use crate::i18n::Msg;
 use crate::profile::{Answers, BastionLogin, HostKeyPolicy, Login, SshAuth};
 use crate::ssh::{self, SshTarget};
 
@@ -162,13 +163,18 @@ impl Connector {
         .await
         {
             Ok(Ok(_)) => Ok(started.elapsed()),
-            Ok(Err(e)) => Err(ConnectFailure::Unreachable(format!(
-                "{address}:{port}: {e}"
-            ))),
-            Err(_) => Err(ConnectFailure::Unreachable(format!(
-                "{address}:{port}: no answer within {} s",
-                self.connect_timeout.as_secs()
-            ))),
+            Ok(Err(e)) => Err(ConnectFailure::Unreachable(
+                Msg::new("connect.refused")
+                    .arg("address", address)
+                    .arg("port", port)
+                    .arg("error", e),
+            )),
+            Err(_) => Err(ConnectFailure::Unreachable(
+                Msg::new("connect.no-answer")
+                    .arg("address", address)
+                    .arg("port", port)
+                    .arg("secs", self.connect_timeout.as_secs()),
+            )),
         }
     }
 
@@ -193,8 +199,9 @@ impl Connector {
         let bastion = self.bastion();
         let jump = match &bastion {
             Some(j) => Some(
-                crate::ssh::jump::config(j, &self.known_hosts, self.strict_host_keys)
-                    .map_err(|e| ConnectFailure::Other(format!("jump host config: {e}")))?,
+                crate::ssh::jump::config(j, &self.known_hosts, self.strict_host_keys).map_err(
+                    |e| ConnectFailure::Other(Msg::new("connect.jump-config").arg("error", e)),
+                )?,
             ),
             None => None,
         };
@@ -216,20 +223,22 @@ impl Connector {
                 return Err(f);
             }
             if text.contains("kex_exchange_identification") || text.contains("UNKNOWN port") {
-                return Err(ConnectFailure::Unreachable(format!(
-                    "{address}: the bastion {} logs in, but cannot reach {address}:{} \
-                     (the host is down, or the bastion may not connect to it)",
-                    j.describe(),
-                    self.port
-                )));
+                return Err(ConnectFailure::Unreachable(
+                    Msg::new("connect.bastion-cannot-reach")
+                        .arg("address", address)
+                        .arg("bastion", j.describe())
+                        .arg("port", self.port),
+                ));
             }
         }
         Err(match failure {
-            ConnectFailure::AuthRejected(d) => ConnectFailure::AuthRejected(format!(
-                "{d} (the host refused {}@{address} by {})",
-                self.user,
-                method(self.auth, "the password")
-            )),
+            ConnectFailure::AuthRejected(d) => ConnectFailure::AuthRejected(
+                Msg::new("connect.login-refused")
+                    .arg_msg("said", d)
+                    .arg("user", &self.user)
+                    .arg("address", address)
+                    .arg_msg("how", method(self.auth)),
+            ),
             other => other,
         })
     }
@@ -237,20 +246,23 @@ impl Connector {
     /// Why the bastion itself fails, if it does; `None` when it logs in.
     async fn diagnose_bastion(&self, b: &crate::ssh::jump::Bastion) -> Option<ConnectFailure> {
         let (direct, host) = self.to_bastion()?;
-        let how = method(direct.auth, "its password");
+        let how = method(direct.auth);
         match direct.session(&host, b.key.as_deref()).await {
             Ok(s) => {
                 let _ = s.close().await;
                 None
             }
-            Err(ConnectFailure::AuthRejected(d)) => Some(ConnectFailure::Bastion(format!(
-                "the bastion {} refused the login by {how}: {d}",
-                b.describe()
-            ))),
-            Err(other) => Some(ConnectFailure::Bastion(format!(
-                "the bastion {}: {other}",
-                b.describe()
-            ))),
+            Err(ConnectFailure::AuthRejected(d)) => Some(ConnectFailure::Bastion(
+                Msg::new("connect.bastion-refused")
+                    .arg("bastion", b.describe())
+                    .arg_msg("how", how)
+                    .arg_msg("said", d),
+            )),
+            Err(other) => Some(ConnectFailure::Bastion(
+                Msg::new("connect.bastion-failed")
+                    .arg("bastion", b.describe())
+                    .arg_msg("error", other.message().clone()),
+            )),
         }
     }
 
@@ -282,7 +294,7 @@ impl Connector {
         )
         .await;
         let _ = session.close().await;
-        let out = out.map_err(|e| ConnectFailure::Other(e.to_string()))?;
+        let out = out.map_err(|e| ConnectFailure::Other(Msg::from(e.to_string())))?;
         Ok(out.code == 0 && out.stdout.trim() == "removed")
     }
 
@@ -292,8 +304,7 @@ impl Connector {
             return Ok(());
         }
         if let Some(dir) = self.own_key.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| ConnectFailure::Other(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| ConnectFailure::Other(file_error(dir, e)))?;
         }
         // Made under a temporary name and renamed: another cdwiz may be
         // doing the same.
@@ -308,13 +319,13 @@ impl Connector {
             .output()
             .await
             .map_err(|e| {
-                ConnectFailure::Other(format!("ssh-keygen: {e}; install openssh-client"))
+                ConnectFailure::Other(Msg::new("connect.ssh-keygen-missing").arg("error", e))
             })?;
         if !out.status.success() {
-            return Err(ConnectFailure::Other(format!(
-                "ssh-keygen: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+            return Err(ConnectFailure::Other(
+                Msg::new("connect.ssh-keygen")
+                    .arg("error", String::from_utf8_lossy(&out.stderr).trim()),
+            ));
         }
         let mut tmp_pub = tmp.clone().into_os_string();
         tmp_pub.push(".pub");
@@ -322,7 +333,7 @@ impl Connector {
         own_pub.push(".pub");
         std::fs::rename(&tmp_pub, &own_pub)
             .and_then(|_| std::fs::rename(&tmp, &self.own_key))
-            .map_err(|e| ConnectFailure::Other(format!("{}: {e}", self.own_key.display())))
+            .map_err(|e| ConnectFailure::Other(file_error(&self.own_key, e)))
     }
 
     /// What every connection needs, done once before the hosts are
@@ -349,13 +360,20 @@ impl Connector {
                 let _ = s.close().await;
                 Ok(())
             }
-            Err(ConnectFailure::AuthRejected(_)) => direct
-                .bootstrap_key(&host)
-                .await
-                .map_err(|e| ConnectFailure::AuthRejected(format!("the jump host {j}: {e}"))),
-            Err(e) => Err(ConnectFailure::Unreachable(format!(
-                "the jump host {j}: {e}"
-            ))),
+            Err(ConnectFailure::AuthRejected(_)) => {
+                direct.bootstrap_key(&host).await.map_err(|e| {
+                    ConnectFailure::AuthRejected(
+                        Msg::new("connect.jump-host")
+                            .arg("jump", &j)
+                            .arg_msg("error", e.message().clone()),
+                    )
+                })
+            }
+            Err(e) => Err(ConnectFailure::Unreachable(
+                Msg::new("connect.jump-host")
+                    .arg("jump", &j)
+                    .arg_msg("error", e.message().clone()),
+            )),
         }
     }
 
@@ -363,13 +381,13 @@ impl Connector {
     /// (once per host; later logins use the key).
     async fn bootstrap_key(&self, address: &str) -> Result<(), ConnectFailure> {
         let password = self.secrets.ssh_password.as_deref().ok_or_else(|| {
-            ConnectFailure::AuthRejected(format!("{address}: no password to log in with"))
+            ConnectFailure::AuthRejected(Msg::new("connect.no-password").arg("address", address))
         })?;
         let mut pubkey_path = self.own_key.clone().into_os_string();
         pubkey_path.push(".pub");
         let pubkey_path = PathBuf::from(pubkey_path);
         let pubkey = std::fs::read_to_string(&pubkey_path)
-            .map_err(|e| ConnectFailure::Other(format!("{}: {e}", pubkey_path.display())))?;
+            .map_err(|e| ConnectFailure::Other(file_error(&pubkey_path, e)))?;
         let script = "umask 077; mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && \
                       read -r key && (grep -qxF \"$key\" ~/.ssh/authorized_keys || \
                       printf '%s\\n' \"$key\" >> ~/.ssh/authorized_keys)";
@@ -383,7 +401,7 @@ impl Connector {
             self.connect_timeout + Duration::from_secs(20),
         )
         .await
-        .map_err(|e| ConnectFailure::Other(e.to_string()))?;
+        .map_err(|e| ConnectFailure::Other(Msg::from(e.to_string())))?;
         if out.code != 0 {
             let said = if out.stderr.trim().is_empty() {
                 format!("installing cdwiz's key exited with {}", out.code)
@@ -426,17 +444,17 @@ impl Connector {
         } else {
             let probe = ssh::run_script(&session, address, "sudo -n true", Duration::from_secs(15))
                 .await
-                .map_err(|e| ConnectFailure::Other(e.to_string()))?;
+                .map_err(|e| ConnectFailure::Other(Msg::from(e.to_string())))?;
             if probe.code == 0 {
                 Sudo::NoPassword
             } else if self.secrets.sudo_password.is_some() {
                 Sudo::WithPassword
             } else {
-                return Err(ConnectFailure::NoRoot(format!(
-                    "{address}: {} cannot run sudo without a password and the profile names no \
-                     `sudo-password-env`",
-                    self.user
-                )));
+                return Err(ConnectFailure::NoRoot(
+                    Msg::new("connect.sudo-needs-password")
+                        .arg("address", address)
+                        .arg("user", &self.user),
+                ));
             }
         };
         let conn = HostConn {
@@ -453,14 +471,22 @@ impl Connector {
             let check = conn
                 .run("id -u", Duration::from_secs(15))
                 .await
-                .map_err(|e| ConnectFailure::Other(e.to_string()))?;
+                .map_err(|e| ConnectFailure::Other(Msg::from(e.to_string())))?;
             if check.stdout.trim() != "0" {
-                return Err(ConnectFailure::NoRoot(format!(
-                    "{address}: sudo refused the password of {}",
-                    self.user
-                )));
+                return Err(ConnectFailure::NoRoot(
+                    Msg::new("connect.sudo-refused")
+                        .arg("address", address)
+                        .arg("user", &self.user),
+                ));
             }
         }
         Ok(conn)
     }
+}
+
+/// A local file cdwiz could not read or write.
+fn file_error(path: &Path, e: std::io::Error) -> Msg {
+    Msg::new("connect.file")
+        .arg("path", path.display())
+        .arg("error", e)
 }
