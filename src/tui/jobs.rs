@@ -178,24 +178,28 @@ impl Job {
     }
 }
 
+/// The loaded profile, for the Welcome screen's Status and Uninstall.
+pub struct Welcome {
+    pub answers: Answers,
+    pub profile: PathBuf,
+    pub base: PathBuf,
+    pub data_dir: PathBuf,
+    pub secrets: cdwiz::connect::Secrets,
+    pub locale: String,
+}
+
 /// Removes the answers' installation (data kept); what to tell the operator.
-pub async fn uninstall(
-    answers: Answers,
-    profile: PathBuf,
-    base: PathBuf,
-    data_dir: PathBuf,
-    secrets: cdwiz::connect::Secrets,
-    locale: String,
-) -> String {
+pub async fn uninstall(w: Welcome) -> String {
+    let locale = w.locale.clone();
     let req = cdwiz::run::UninstallRequest {
-        answers,
-        profile,
-        base,
-        workdir: data_dir.clone(),
-        data_dir,
-        secrets: Some(secrets),
+        answers: w.answers,
+        profile: w.profile,
+        base: w.base,
+        workdir: w.data_dir.clone(),
+        data_dir: w.data_dir,
+        secrets: Some(w.secrets),
         purge: false,
-        locale: locale.clone(),
+        locale: w.locale,
     };
     let render = |m: cdwiz::i18n::Msg| m.render(&locale);
     let done = match cdwiz::run::uninstall(req).await {
@@ -222,21 +226,15 @@ pub async fn uninstall(
 }
 
 /// `cdwiz status` of the answers' installation: its lines and a summary.
-pub async fn status(
-    answers: Answers,
-    profile: PathBuf,
-    base: PathBuf,
-    data_dir: PathBuf,
-    secrets: cdwiz::connect::Secrets,
-    locale: String,
-) -> (Vec<String>, String) {
+pub async fn status(w: Welcome) -> (Vec<String>, String) {
+    let locale = w.locale.clone();
     let req = cdwiz::status::StatusRequest {
-        answers,
-        profile,
-        base,
-        data_dir,
-        secrets: Some(secrets),
-        locale: locale.clone(),
+        answers: w.answers,
+        profile: w.profile,
+        base: w.base,
+        data_dir: w.data_dir,
+        secrets: Some(w.secrets),
+        locale: w.locale,
     };
     match cdwiz::status::status(req).await {
         Err(e) => (e.lines.clone(), e.lines.join(" ")),

@@ -164,6 +164,21 @@ impl Runner {
         dir
     }
 
+    /// What the Welcome screen's Status and Uninstall work on.
+    fn welcome(&self, app: &App) -> jobs::Welcome {
+        jobs::Welcome {
+            answers: app.answers.clone(),
+            profile: app
+                .profile
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("cdwiz-profile.yaml")),
+            base: app.profile_dir(),
+            data_dir: self.data_dir.clone(),
+            secrets: app.secrets(),
+            locale: app.locale.clone(),
+        }
+    }
+
     fn forward(&self) -> mpsc::Sender<Event> {
         let (etx, mut erx) = mpsc::channel::<Event>(4096);
         let tx = self.tx.clone();
@@ -178,8 +193,6 @@ impl Runner {
     }
 
     fn start(&mut self, app: &mut App, c: Command) {
-        let answers = app.answers.clone();
-        let base = app.profile_dir();
         let locale = app.locale.clone();
         match c {
             Command::Quit => {}
@@ -205,38 +218,14 @@ impl Runner {
                 tokio::spawn(self.job(app, false).render());
             }
             Command::Status => {
-                let profile = app
-                    .profile
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("cdwiz-profile.yaml"));
-                let job = jobs::status(
-                    answers,
-                    profile,
-                    base,
-                    self.data_dir.clone(),
-                    app.secrets(),
-                    locale,
-                );
-                let tx = self.tx.clone();
+                let (job, tx) = (jobs::status(self.welcome(app)), self.tx.clone());
                 tokio::spawn(async move {
                     let (lines, summary) = job.await;
                     let _ = tx.send(Msg::Status(lines, summary)).await;
                 });
             }
             Command::Uninstall => {
-                let profile = app
-                    .profile
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("cdwiz-profile.yaml"));
-                let job = jobs::uninstall(
-                    answers,
-                    profile,
-                    base,
-                    self.data_dir.clone(),
-                    app.secrets(),
-                    locale,
-                );
-                let tx = self.tx.clone();
+                let (job, tx) = (jobs::uninstall(self.welcome(app)), self.tx.clone());
                 tokio::spawn(async move {
                     let _ = tx.send(Msg::Uninstalled(job.await)).await;
                 });
