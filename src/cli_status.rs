@@ -94,6 +94,10 @@ pub fn text_lines(report: &StatusReport, problems: &[Msg], locale: &str) -> Vec<
             }
             out.push(line.trim_end().to_string());
         }
+        for f in &h.drifted_files {
+            let m = Msg::new("status.file-drift").arg("path", f);
+            out.push(format!("  ⚠ {}", m.render(locale)));
+        }
     }
     if let Some(v) = &report.vip {
         let m = if v.held_by.is_empty() {

@@ -50,6 +50,10 @@ pub struct HostStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unreachable: Option<String>,
     pub components: Vec<ComponentStatus>,
+    /// Config files on the host that differ from what this profile and
+    /// bundle render (or are missing), by path.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drifted_files: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,6 +113,13 @@ impl StatusReport {
                     Msg::new("status.problem.unreachable")
                         .arg("host", &h.address)
                         .arg("why", why),
+                );
+            }
+            for f in &h.drifted_files {
+                out.push(
+                    Msg::new("status.problem.file")
+                        .arg("host", &h.address)
+                        .arg("path", f),
                 );
             }
             for c in h.components.iter().filter(|c| !c.well()) {
@@ -193,6 +204,7 @@ pub async fn status(req: StatusRequest) -> Result<StatusReport, RunError> {
                     ),
                     address: addr,
                     components: Vec::new(),
+                    drifted_files: Vec::new(),
                 },
             }
         }
@@ -217,6 +229,7 @@ async fn host_status(
         address: t.address.clone(),
         unreachable: None,
         components: Vec::new(),
+        drifted_files: drifted_files(t, rendered).await,
     };
     let docker = match t.docker().await {
         Ok(d) => d,
@@ -233,6 +246,36 @@ async fn host_status(
             .push(component_status(docker, t, c, rendered).await);
     }
     out
+}
+
+/// The host's config files whose sha256 differs from the rendered ones,
+/// asked in one round trip (a file that is missing counts as differing).
+async fn drifted_files(t: &Target, rendered: &[RenderedFile]) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    let want: Vec<(String, String)> =
+        crate::deploy::config_files(rendered, &t.address, &t.data_dir)
+            .map(|(path, content)| (path, format!("{:x}", Sha256::digest(content.as_bytes()))))
+            .collect();
+    if want.is_empty() {
+        return Vec::new();
+    }
+    let paths: Vec<String> = want.iter().map(|(p, _)| crate::ssh::quote(p)).collect();
+    let script = format!("sha256sum -- {} 2>/dev/null; true", paths.join(" "));
+    let Ok(out) = t.conn.run(&script, Duration::from_secs(30)).await else {
+        return Vec::new();
+    };
+    let have: std::collections::HashMap<&str, &str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            let (hash, path) = l.split_once("  ")?;
+            Some((path, hash))
+        })
+        .collect();
+    want.into_iter()
+        .filter(|(p, h)| have.get(p.as_str()) != Some(&h.as_str()))
+        .map(|(p, _)| p)
+        .collect()
 }
 
 async fn component_status(

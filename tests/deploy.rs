@@ -282,6 +282,15 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
         .filter(|c| c["drift"]["key"] == "status.drift.spec")
         .count();
     assert_eq!(drifts, 4, "{v:#}");
+    // A config file edited by hand on the host: named, exit 5.
+    sh_ok(sb, 0, "echo '# edited by hand' >> /data/cd/config/cd.env").await;
+    let (code, v) = status(&profile);
+    assert_eq!(code, 5, "{v:#}");
+    assert_eq!(
+        v["hosts"][0]["drifted_files"],
+        serde_json::json!(["/data/cd/config/cd.env"]),
+        "{v:#}"
+    );
     // A stopped component: not well, named, and the entry may fail with it.
     sh_ok(sb, 0, "docker stop -t 1 cd-web >/dev/null").await;
     let (code, v) = status(&profile);

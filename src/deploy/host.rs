@@ -95,16 +95,11 @@ pub(super) async fn prepare_all(
             .await;
             run.step(addr, "images", || load_images(run, t)).await;
             run.step(addr, "configs", || async {
-                let files: Vec<FileSpec> = input
-                    .rendered
-                    .iter()
-                    .filter_map(|f| {
-                        let rel = f.path.strip_prefix(addr).ok()?;
-                        Some(FileSpec {
-                            path: format!("{}/cd/config/{}", t.data_dir, rel.display()),
-                            mode: "644",
-                            content: f.content.as_bytes(),
-                        })
+                let files: Vec<FileSpec> = config_files(input.rendered, addr, &t.data_dir)
+                    .map(|(path, content)| FileSpec {
+                        path,
+                        mode: "644",
+                        content: content.as_bytes(),
                     })
                     .collect();
                 let wrote = put_files(t, &files).await?;
@@ -117,6 +112,22 @@ pub(super) async fn prepare_all(
         }
     });
     futures_util::future::join_all(per_host).await;
+}
+
+/// The rendered files of the host `addr` and where they go on it
+/// (`<data-dir>/cd/config/<file>`).
+pub fn config_files<'a>(
+    rendered: &'a [crate::render::RenderedFile],
+    addr: &'a str,
+    data_dir: &'a str,
+) -> impl Iterator<Item = (String, &'a str)> + 'a {
+    rendered.iter().filter_map(move |f| {
+        let rel = f.path.strip_prefix(addr).ok()?;
+        Some((
+            format!("{data_dir}/cd/config/{}", rel.display()),
+            f.content.as_str(),
+        ))
+    })
 }
 
 /// Hooks after the deploy: post-deploy on the hosts that made it, on-error

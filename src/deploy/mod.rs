@@ -14,6 +14,7 @@ mod components;
 pub mod container;
 pub mod health;
 mod host;
+pub use host::config_files;
 pub mod hostlog;
 pub mod k8s;
 pub mod lock;
