@@ -1,6 +1,7 @@
 //! The `cdwiz` command line: parses arguments and hands over to a front end
 //! (headless today; the wizard to come) or to a plain command.
 
+mod cli_bundle;
 mod cli_profile;
 mod cli_sandbox;
 mod cli_status;
@@ -64,6 +65,8 @@ enum Command {
     Validate(cli_profile::ValidateArgs),
     /// Print the profile's JSON Schema (for editors and CI).
     Schema,
+    /// The vendor's side: check a bundle before it ships.
+    Bundle(cli_bundle::BundleArgs),
     /// Benchmark of the deploy screen (hidden): frames drawn while 12 hosts
     /// stream logs; `scripts/bench-wizard` runs it.
     #[command(hide = true)]
@@ -162,7 +165,14 @@ fn localized_command(lang: &str) -> clap::Command {
         let (text, heading) = (help(&format!("arg.{id}")), help("options"));
         cmd = cmd.mut_arg(id, |a| a.help(text).help_heading(heading));
     }
-    for sub in ["sandbox", "validate", "schema", "status", "uninstall"] {
+    for sub in [
+        "sandbox",
+        "validate",
+        "schema",
+        "bundle",
+        "status",
+        "uninstall",
+    ] {
         let about = help(&format!("cmd.{sub}"));
         cmd = cmd.mut_subcommand(sub, |s| s.about(about));
     }
@@ -231,6 +241,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Validate(args)) => return ExitCode::from(cli_profile::validate(args, &lang)),
         Some(Command::Schema) => return ExitCode::from(cli_profile::schema(&lang)),
+        Some(Command::Bundle(args)) => return ExitCode::from(cli_bundle::run(args, &lang)),
         _ => {}
     }
     let runtime = match tokio::runtime::Runtime::new() {
@@ -252,7 +263,7 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            Some(Command::Validate(_) | Command::Schema) => 0,
+            Some(Command::Validate(_) | Command::Schema | Command::Bundle(_)) => 0,
             Some(Command::BenchUi { secs, rate, hosts }) => tui::bench::run(secs, rate, hosts),
             Some(Command::Status) => match cli.profile {
                 Some(profile) => cli_status::run(profile, cli.output, &lang).await,

@@ -3,6 +3,7 @@
 //! sha256, verified before anything is touched on a host.
 
 mod hash_cache;
+pub mod verify;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

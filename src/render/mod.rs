@@ -135,6 +135,13 @@ pub fn placement(answers: &Answers, c: &Component) -> Vec<String> {
     }
 }
 
+/// Whether the template `name` exists: the bundle's `templates/`, else
+/// cdwiz's own.
+pub fn has_template(bundle_dir: Option<&Path>, name: &str) -> bool {
+    bundle_dir.is_some_and(|d| d.join("templates").join(name).is_file())
+        || BUILTIN.iter().any(|(n, _)| *n == name)
+}
+
 fn environment(bundle_dir: Option<&Path>) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
