@@ -185,7 +185,11 @@ pub async fn status(req: StatusRequest) -> Result<StatusReport, RunError> {
         })?,
     };
     let askpass = crate::connect::askpass_program();
-    let connector = Arc::new(Connector::new(a, secrets, &req.data_dir, askpass));
+    let mut connector = Connector::new(a, secrets, &req.data_dir, askpass);
+    // Read-only: cdwiz's key is used where a check or deploy put it, never
+    // installed by a look.
+    connector.install_key = false;
+    let connector = Arc::new(connector);
     let targets = Targets::open(&connector, a).await;
 
     let asks = a.hosts.iter().map(|h| {

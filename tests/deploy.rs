@@ -334,6 +334,19 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
     assert!(out.contains("own SSH key removed"), "{out}");
     let keys = sh_ok(sb, 0, "cat /root/.ssh/authorized_keys").await;
     assert!(!keys.contains(&blob), "cdwiz's key left behind: {keys}");
+    // Status changes nothing, not even to log in: without cdwiz's key on
+    // the host it says so instead of installing the key again.
+    let (code, v) = status(&profile);
+    assert_eq!(code, 5, "{v:#}");
+    assert!(
+        v["hosts"][0]["unreachable"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cdwiz's key is not there"),
+        "{v:#}"
+    );
+    let keys = sh_ok(sb, 0, "cat /root/.ssh/authorized_keys").await;
+    assert!(!keys.contains(&blob), "status installed cdwiz's key: {keys}");
     assert_eq!(sh_ok(sb, 0, ids).await, "", "containers left");
     assert_eq!(
         sh_ok(sb, 0, "ls /data/cd")

@@ -121,6 +121,7 @@ async fn the_sudo_password_never_reaches_the_command() {
         own_key: keys.path().join("id_ed25519"),
         known_hosts: keys.path().join("known_hosts"),
         askpass: cdwiz_bin().into(),
+        install_key: true,
     };
     let address = sb.hosts[0].address.clone();
     let probe = |conn: cdwiz::connect::HostConn| async move {

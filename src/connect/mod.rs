@@ -53,6 +53,9 @@ pub struct Connector {
     pub known_hosts: PathBuf,
     /// The cdwiz binary that answers ssh's password prompt.
     pub askpass: PathBuf,
+    /// With a password login, install cdwiz's key where it is missing
+    /// (false for read-only commands: they change nothing on a host).
+    pub install_key: bool,
 }
 
 impl Connector {
@@ -76,6 +79,7 @@ impl Connector {
             own_key: data_dir.join("keys").join("id_ed25519"),
             known_hosts: data_dir.join("known_hosts"),
             askpass,
+            install_key: true,
         }
     }
 
@@ -360,6 +364,11 @@ impl Connector {
                 let _ = s.close().await;
                 Ok(())
             }
+            Err(ConnectFailure::AuthRejected(_)) if !self.install_key => {
+                Err(ConnectFailure::AuthRejected(
+                    Msg::new("connect.key-not-installed").arg("address", &j),
+                ))
+            }
             Err(ConnectFailure::AuthRejected(_)) => {
                 direct.bootstrap_key(&host).await.map_err(|e| {
                     ConnectFailure::AuthRejected(
@@ -431,6 +440,11 @@ impl Connector {
                 self.ensure_own_key().await?;
                 match self.session(address, Some(&self.own_key)).await {
                     Ok(s) => s,
+                    Err(ConnectFailure::AuthRejected(_)) if !self.install_key => {
+                        return Err(ConnectFailure::AuthRejected(
+                            Msg::new("connect.key-not-installed").arg("address", address),
+                        ));
+                    }
                     Err(ConnectFailure::AuthRejected(_)) => {
                         self.bootstrap_key(address).await?;
                         self.session(address, Some(&self.own_key)).await?
