@@ -346,7 +346,10 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
         "{v:#}"
     );
     let keys = sh_ok(sb, 0, "cat /root/.ssh/authorized_keys").await;
-    assert!(!keys.contains(&blob), "status installed cdwiz's key: {keys}");
+    assert!(
+        !keys.contains(&blob),
+        "status installed cdwiz's key: {keys}"
+    );
     assert_eq!(sh_ok(sb, 0, ids).await, "", "containers left");
     assert_eq!(
         sh_ok(sb, 0, "ls /data/cd")
