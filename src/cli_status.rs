@@ -63,7 +63,7 @@ pub fn text_lines(report: &StatusReport, problems: &[Msg], locale: &str) -> Vec<
         out.push(match &h.unreachable {
             Some(why) => Msg::new("status.host-unreachable")
                 .arg("host", &h.address)
-                .arg("why", why)
+                .arg_msg("why", why.clone())
                 .render(locale),
             None => Msg::new("status.host")
                 .arg("host", &h.address)

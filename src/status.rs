@@ -48,7 +48,7 @@ pub struct HostStatus {
     pub address: String,
     /// Why the host could not be asked (none: it was).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub unreachable: Option<String>,
+    pub unreachable: Option<Msg>,
     pub components: Vec<ComponentStatus>,
     /// Config files on the host that differ from what this profile and
     /// bundle render (or are missing), by path.
@@ -112,7 +112,7 @@ impl StatusReport {
                 out.push(
                     Msg::new("status.problem.unreachable")
                         .arg("host", &h.address)
-                        .arg("why", why),
+                        .arg_msg("why", why.clone()),
                 );
             }
             for f in &h.drifted_files {
@@ -203,8 +203,8 @@ pub async fn status(req: StatusRequest) -> Result<StatusReport, RunError> {
                         targets
                             .unreachable
                             .get(&addr)
-                            .map(|u| u.to_string())
-                            .unwrap_or_default(),
+                            .map(|u| u.failure.message().clone())
+                            .unwrap_or_else(|| Msg::from("")),
                     ),
                     address: addr,
                     components: Vec::new(),
@@ -238,7 +238,7 @@ async fn host_status(
     let docker = match t.docker().await {
         Ok(d) => d,
         Err(e) => {
-            out.unreachable = Some(e.render("en"));
+            out.unreachable = Some(e);
             return out;
         }
     };

@@ -339,7 +339,7 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
     let (code, v) = status(&profile);
     assert_eq!(code, 5, "{v:#}");
     assert!(
-        v["hosts"][0]["unreachable"]
+        v["hosts"][0]["unreachable"]["text"]
             .as_str()
             .unwrap_or_default()
             .contains("cdwiz's key is not there"),
