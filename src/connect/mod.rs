@@ -345,6 +345,8 @@ impl Connector {
     /// through a bastion, that key on the bastion (installed with the same
     /// password, as for the hosts).
     pub async fn prepare(&self) -> Result<(), ConnectFailure> {
+        // What a killed cdwiz could not remove.
+        crate::ssh::docker_forward::sweep_stale_sockets(&crate::paths::runtime_dir());
         if !self.any_password() {
             return Ok(());
         }

@@ -31,6 +31,31 @@ impl Drop for ForwardedDocker {
     }
 }
 
+/// Removes the forwarded sockets (`cdwiz-<pid>-….sock` in `dir`) of cdwiz
+/// processes that are gone (killed before they could remove their own).
+pub fn sweep_stale_sockets(dir: &Path) {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.ends_with(".sock"))
+            .and_then(|n| n.strip_prefix("cdwiz-"))
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_socket = e.file_type().is_ok_and(|t| t.is_socket());
+        if is_socket && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// The engine through a command on the host that speaks the API on its
 /// stdin/stdout (`sudo docker system dial-stdio`): a local unix socket whose
 /// every connection starts that command over the SSH master and carries the
@@ -186,4 +211,28 @@ pub async fn forward_docker(
         local,
         bridge: None,
     })
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_sockets_of_gone_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = |name: &str| {
+            let p = dir.path().join(name);
+            std::os::unix::net::UnixListener::bind(&p).unwrap();
+            p
+        };
+        // No process has pid 4294967; this one is alive.
+        let gone = socket("cdwiz-4294967-0-192.0.2.11.sock");
+        let alive = socket(&format!("cdwiz-{}-0-192.0.2.12.sock", std::process::id()));
+        let not_ours = socket("other-4294967.sock");
+        let plain = dir.path().join("cdwiz-4294967-1-192.0.2.13.sock");
+        std::fs::write(&plain, "not a socket").unwrap();
+        sweep_stale_sockets(dir.path());
+        assert!(!gone.exists());
+        assert!(alive.exists() && not_ours.exists() && plain.exists());
+    }
 }
