@@ -13,7 +13,7 @@ use bollard::query_parameters::InspectContainerOptions;
 use serde::Serialize;
 
 use crate::bundle::{Bundle, Component};
-use crate::connect::{Connector, Secrets, Target, Targets, resolve_secrets};
+use crate::connect::{Connector, Secrets, Target, Targets};
 use crate::deploy::{container, health};
 use crate::i18n::Msg;
 use crate::profile::{Answers, TopologyKind};
@@ -158,16 +158,8 @@ pub async fn status(req: StatusRequest) -> Result<StatusReport, RunError> {
                 .render(locale),
         ]));
     }
-    // The manifest and the rendered files, to compare with; the archives
-    // are neither read nor verified.
-    let dir = crate::pipeline::bundle_dir(a, &req.base, &req.data_dir);
-    let bundle = Bundle::open(&dir).map_err(|e| {
-        bad(vec![format!(
-            "{}: {}",
-            req.profile.display(),
-            e.message().render(locale)
-        )])
-    })?;
+    // The manifest and the rendered files, to compare with.
+    let bundle = crate::run::manifest_only(a, &req.base, &req.data_dir, &req.profile, locale)?;
     let rendered = crate::render::render(a, &bundle.manifest, Some(&bundle.dir)).map_err(|e| {
         bad(vec![format!(
             "{}: {}",
@@ -175,15 +167,7 @@ pub async fn status(req: StatusRequest) -> Result<StatusReport, RunError> {
             e.message().render(locale)
         )])
     })?;
-    let secrets = match req.secrets {
-        Some(s) => s,
-        None => resolve_secrets(a, &req.base).map_err(|problems| {
-            bad(problems
-                .iter()
-                .map(|p| p.render_in(Some(&req.profile), locale))
-                .collect())
-        })?,
-    };
+    let secrets = crate::run::secrets_or_profile(req.secrets, a, &req.base, &req.profile, locale)?;
     let askpass = crate::connect::askpass_program();
     let mut connector = Connector::new(a, secrets, &req.data_dir, askpass);
     // Read-only: cdwiz's key is used where a check or deploy put it, never

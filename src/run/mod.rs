@@ -107,6 +107,50 @@ impl RunError {
     }
 }
 
+/// The answers' bundle for a command that needs only its manifest
+/// (uninstall, status): opened, its archives neither read nor verified.
+pub(crate) fn manifest_only(
+    a: &Answers,
+    base: &Path,
+    data_dir: &Path,
+    profile: &Path,
+    locale: &str,
+) -> Result<Bundle, RunError> {
+    let dir = pipeline::bundle_dir(a, base, data_dir);
+    Bundle::open(&dir).map_err(|e| {
+        RunError::new(
+            ErrorKind::BadInput,
+            vec![format!(
+                "{}: {}",
+                profile.display(),
+                e.message().render(locale)
+            )],
+        )
+    })
+}
+
+/// The secrets a front end holds, else those the profile's sources name.
+pub(crate) fn secrets_or_profile(
+    given: Option<Secrets>,
+    a: &Answers,
+    base: &Path,
+    profile: &Path,
+    locale: &str,
+) -> Result<Secrets, RunError> {
+    match given {
+        Some(s) => Ok(s),
+        None => crate::connect::resolve_secrets(a, base).map_err(|problems| {
+            RunError::new(
+                ErrorKind::BadInput,
+                problems
+                    .iter()
+                    .map(|p| p.render_in(Some(profile), locale))
+                    .collect(),
+            )
+        }),
+    }
+}
+
 /// One run: its inputs, its run directory, its hosts.
 pub struct Session {
     pub answers: Answers,

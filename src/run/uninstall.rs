@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{ErrorKind, RunError};
-use crate::connect::{Connector, Secrets, resolve_secrets};
+use crate::connect::{Connector, Secrets};
 use crate::deploy::UninstallResult;
 use crate::profile::{Answers, TopologyKind};
 
@@ -70,31 +70,9 @@ pub async fn uninstall(req: UninstallRequest) -> Result<(Uninstalled, Option<Pat
             removed,
         }
     } else {
-        // Only the manifest is needed (which containers, in which order):
-        // the archives are neither read nor verified.
-        let dir = crate::pipeline::bundle_dir(a, &req.base, &req.data_dir);
-        let bundle = crate::bundle::Bundle::open(&dir).map_err(|e| {
-            RunError::new(
-                ErrorKind::BadInput,
-                vec![format!(
-                    "{}: {}",
-                    req.profile.display(),
-                    e.message().render(locale)
-                )],
-            )
-        })?;
-        let secrets = match req.secrets {
-            Some(s) => s,
-            None => resolve_secrets(a, &req.base).map_err(|problems| {
-                RunError::new(
-                    ErrorKind::BadInput,
-                    problems
-                        .iter()
-                        .map(|p| p.render_in(Some(&req.profile), locale))
-                        .collect(),
-                )
-            })?,
-        };
+        // Only the manifest is needed (which containers, in which order).
+        let bundle = super::manifest_only(a, &req.base, &req.data_dir, &req.profile, locale)?;
+        let secrets = super::secrets_or_profile(req.secrets, a, &req.base, &req.profile, locale)?;
         let askpass = crate::connect::askpass_program();
         let connector = Arc::new(Connector::new(a, secrets, &req.data_dir, askpass));
         Uninstalled::Hosts {

@@ -45,10 +45,7 @@ impl Job {
     ) -> Job {
         let request = Request {
             answers: app.answers.clone(),
-            profile: app
-                .profile
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("cdwiz-profile.yaml")),
+            profile: app.profile_path(),
             base: app.profile_dir(),
             data_dir: cdwiz::paths::data_dir(),
             place,

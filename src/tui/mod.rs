@@ -168,10 +168,7 @@ impl Runner {
     fn welcome(&self, app: &App) -> jobs::Welcome {
         jobs::Welcome {
             answers: app.answers.clone(),
-            profile: app
-                .profile
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("cdwiz-profile.yaml")),
+            profile: app.profile_path(),
             base: app.profile_dir(),
             data_dir: self.data_dir.clone(),
             secrets: app.secrets(),

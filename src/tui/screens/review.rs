@@ -100,11 +100,7 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Command> {
         KeyCode::PageDown => app.review_scroll = app.review_scroll.saturating_add(10),
         KeyCode::PageUp => app.review_scroll = app.review_scroll.saturating_sub(10),
         KeyCode::Char('s') => {
-            let path = app
-                .profile
-                .clone()
-                .unwrap_or_else(|| std::path::PathBuf::from("cdwiz-profile.yaml"));
-            return Some(Command::SaveProfile(path));
+            return Some(Command::SaveProfile(app.profile_path()));
         }
         KeyCode::Enter => return app.next(),
         _ => {}

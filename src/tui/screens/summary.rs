@@ -73,11 +73,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     }
     lines.push(Line::default());
     if !o.ok {
-        let profile = app
-            .profile
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "cdwiz-profile.yaml".into());
+        let profile = app.profile_path().display().to_string();
         lines.push(Line::from(format!("{}:", app.t("summary.resume"))));
         lines.push(Line::from(Span::styled(
             format!("  cdwiz --profile {profile} --non-interactive --resume"),
