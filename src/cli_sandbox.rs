@@ -60,7 +60,7 @@ pub async fn run(args: SandboxArgs, locale: &str) -> anyhow::Result<()> {
             let root = sandbox::sandbox_root(&data_dir);
             let (sb, bundle) = tokio::join!(
                 sandbox::up(&docker, &data_dir, &spec, &progress),
-                sandbox::bundle::ensure_bundle(&root, &progress),
+                sandbox::bundle::ensure_bundle(&docker, &root, &progress),
             );
             let (sb, bundle) = (sb?, bundle?);
             say(Msg::new("sandbox.up")

@@ -65,7 +65,8 @@ enum Command {
     Validate(cli_profile::ValidateArgs),
     /// Print the profile's JSON Schema (for editors and CI).
     Schema,
-    /// The vendor's side: check a bundle before it ships.
+    /// The vendor's side: build a bundle, check it, pack the offline
+    /// installer.
     Bundle(cli_bundle::BundleArgs),
     /// Benchmark of the deploy screen (hidden): frames drawn while 12 hosts
     /// stream logs; `scripts/bench-wizard` runs it.
@@ -231,18 +232,32 @@ fn main() -> ExitCode {
     }
     // SAFETY: no thread has been started yet (the runtime comes below).
     unsafe { cdwiz::secret_env::take(&secret_names) };
-    if !matches!(cli.command, Some(Command::Sandbox(_))) {
+    if !matches!(cli.command, Some(Command::Sandbox(_) | Command::Bundle(_))) {
         // Everything an install run writes (run directories, reports, logs,
         // keys, rendered files) is the operator's alone. The sandbox keeps
-        // the default: its images are built from files it writes.
+        // the default: its images are built from files it writes; so do
+        // the vendor's bundles, which hold no secret and travel.
         // SAFETY: umask has no memory-safety preconditions.
         unsafe { libc::umask(0o077) };
     }
     match &cli.command {
         Some(Command::Validate(args)) => return ExitCode::from(cli_profile::validate(args, &lang)),
         Some(Command::Schema) => return ExitCode::from(cli_profile::schema(&lang)),
-        Some(Command::Bundle(args)) => return ExitCode::from(cli_bundle::run(args, &lang)),
         _ => {}
+    }
+    // Everything below but the vendor's bundle commands reaches hosts
+    // through the system's OpenSSH client: say so now, not mid-run.
+    if !matches!(
+        cli.command,
+        Some(Command::Bundle(_) | Command::BenchUi { .. })
+    ) {
+        for command in ["ssh", "ssh-keygen"] {
+            if cdwiz::paths::on_path(command).is_none() {
+                let m = cdwiz::i18n::Msg::new("cli.needs-ssh").arg("command", command);
+                eprintln!("{}", error_line(&lang, &m.render(&lang)));
+                return ExitCode::FAILURE;
+            }
+        }
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -263,7 +278,8 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            Some(Command::Validate(_) | Command::Schema | Command::Bundle(_)) => 0,
+            Some(Command::Bundle(args)) => cli_bundle::run(&args, &lang).await,
+            Some(Command::Validate(_) | Command::Schema) => 0,
             Some(Command::BenchUi { secs, rate, hosts }) => tui::bench::run(secs, rate, hosts),
             Some(Command::Status) => match cli.profile {
                 Some(profile) => cli_status::run(profile, cli.output, &lang).await,

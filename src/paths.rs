@@ -33,3 +33,27 @@ pub fn expand_home(path: &str) -> PathBuf {
         _ => PathBuf::from(path),
     }
 }
+
+/// The bundle an offline installer carries: the folder of the running
+/// cdwiz, when it holds a bundle manifest (`cdwiz bundle pack` puts them
+/// together).
+pub fn bundle_beside_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    dir.join(crate::bundle::MANIFEST_FILE)
+        .is_file()
+        .then(|| dir.to_path_buf())
+}
+
+/// Where `command` is found on `PATH`, if it is.
+pub fn on_path(command: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(command))
+            .find(|p| {
+                std::fs::metadata(p)
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+    })
+}

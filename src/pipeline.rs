@@ -14,11 +14,16 @@ use crate::i18n::Msg;
 use crate::profile::Answers;
 use crate::render::RenderedFile;
 
-/// Where the answers' bundle is: `sandbox`, or a path relative to `base`
-/// (the profile's directory).
+/// Where the answers' bundle is: `sandbox`, a path relative to `base`
+/// (the profile's directory), or, when none is given, the one beside cdwiz.
 pub fn bundle_dir(answers: &Answers, base: &Path, data_dir: &Path) -> PathBuf {
     if answers.bundle == "sandbox" {
         return crate::sandbox::bundle::bundle_dir(&crate::sandbox::sandbox_root(data_dir));
+    }
+    if answers.bundle.trim().is_empty()
+        && let Some(beside) = crate::paths::bundle_beside_binary()
+    {
+        return beside;
     }
     let p = crate::paths::expand_home(&answers.bundle);
     if p.is_absolute() { p } else { base.join(p) }

@@ -2,7 +2,9 @@
 //! components as data) and image archives per architecture with their
 //! sha256, verified before anything is touched on a host.
 
+pub mod build;
 mod hash_cache;
+pub mod pack;
 pub mod verify;
 
 use std::io::Read;

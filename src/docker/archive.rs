@@ -56,15 +56,25 @@ pub fn layer_tar(entries: &[LayerEntry<'_>]) -> std::io::Result<Vec<u8>> {
 /// Wraps one layer into a loadable image archive tagged `reference`, whose
 /// default command is `cmd`.
 pub fn image_archive(reference: &str, layer: &[u8], cmd: &[&str]) -> std::io::Result<Vec<u8>> {
+    image_archive_for(reference, layer, cmd, "amd64")
+}
+
+/// [`image_archive`] of an image that says it is for `arch` (the layer's
+/// files are what they are: for tests of architecture checks).
+pub fn image_archive_for(
+    reference: &str,
+    layer: &[u8],
+    cmd: &[&str],
+    arch: &str,
+) -> std::io::Result<Vec<u8>> {
     let diff_id = format!("sha256:{:x}", Sha256::digest(layer));
     let mut out = Vec::new();
     write_archive(
         &mut out,
         &[reference],
-        &diff_id,
-        layer.len() as u64,
-        layer,
+        (&diff_id, layer.len() as u64, layer),
         cmd,
+        arch,
     )?;
     Ok(out)
 }
@@ -85,25 +95,24 @@ pub fn write_image_archive_file(
     let mut file = write_archive(
         file,
         references,
-        &diff_id,
-        size,
-        std::fs::File::open(layer)?,
+        (&diff_id, size, std::fs::File::open(layer)?),
         cmd,
+        "amd64",
     )?;
     std::io::Write::flush(&mut file)?;
     file.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
+/// Writes the archive; `layer` is its diff id, size and bytes.
 fn write_archive<W: std::io::Write>(
     out: W,
     references: &[&str],
-    diff_id: &str,
-    layer_size: u64,
-    layer: impl std::io::Read,
+    (diff_id, layer_size, layer): (&str, u64, impl std::io::Read),
     cmd: &[&str],
+    arch: &str,
 ) -> std::io::Result<W> {
     let config = serde_json::json!({
-        "architecture": "amd64",
+        "architecture": arch,
         "os": "linux",
         "config": { "Cmd": cmd },
         "rootfs": { "type": "layers", "diff_ids": [diff_id] },

@@ -27,6 +27,8 @@ pub enum DockerError {
         #[source]
         source: bollard::errors::Error,
     },
+    #[error("loading {file} into the engine failed: {reason}")]
+    Load { file: String, reason: String },
     #[error("command `{command}` in container {container} exited with {code}: {output}")]
     ExecFailed {
         container: String,
@@ -133,6 +135,32 @@ pub async fn exec_ok(
         });
     }
     Ok(out.output)
+}
+
+/// Loads an image archive (`docker save` format) from a file into the
+/// engine, as `docker load` does.
+pub async fn load_file(docker: &Docker, path: &std::path::Path) -> Result<(), DockerError> {
+    let failed = |reason: String| DockerError::Load {
+        file: path.display().to_string(),
+        reason,
+    };
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let body = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20)
+        .filter_map(|r| async move { r.ok() });
+    let mut load = docker.import_image_stream(
+        bollard::query_parameters::ImportImageOptions::default(),
+        body,
+        None,
+    );
+    while let Some(item) = load.next().await {
+        let info = item.map_err(|e| failed(e.to_string()))?;
+        if let Some(err) = info.error_detail.and_then(|d| d.message) {
+            return Err(failed(err));
+        }
+    }
+    Ok(())
 }
 
 /// True when the engine has an image with this reference.

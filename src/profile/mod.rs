@@ -36,7 +36,9 @@ pub struct Answers {
     /// Profile format version; this cdwiz reads 1.
     pub version: u32,
     /// The product bundle: a directory (relative paths are relative to the
-    /// profile), or `sandbox` for the bundle `cdwiz sandbox up` builds.
+    /// profile), or `sandbox` for the bundle `cdwiz sandbox up` builds; left
+    /// out: the bundle beside cdwiz (an unpacked offline installer's).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub bundle: String,
     pub topology: Topology,
     /// How to log in to the hosts (not used by `k8s`).

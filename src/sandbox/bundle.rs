@@ -7,6 +7,8 @@
 //! loads the bytes once.
 
 use std::path::{Path, PathBuf};
+
+use bollard::Docker;
 use std::process::Stdio;
 use std::time::Instant;
 
@@ -128,38 +130,39 @@ fn components() -> Vec<Component> {
 }
 
 /// Makes sure the sandbox bundle exists and is intact, building it when it
-/// is missing, damaged or made from another recipe.
+/// is missing, damaged or made from another recipe, and that the engine
+/// `docker` holds the product's images (a `bundle build` source).
 pub async fn ensure_bundle(
+    docker: &Docker,
     sandbox_dir: &Path,
     progress: &Progress<'_>,
 ) -> Result<Bundle, SandboxError> {
     let dir = bundle_dir(sandbox_dir);
     let current = || existing(sandbox_dir);
     if let Some(b) = current() {
+        ensure_engine_images(docker, &b).await?;
         return Ok(b);
     }
     let build_dir = sandbox_dir.join("build");
     let _lock = rootfs::lock(&build_dir.join("bundle.lock")).await?;
     if let Some(b) = current() {
+        ensure_engine_images(docker, &b).await?;
         return Ok(b);
     }
     let started = Instant::now();
     progress(SandboxEvent::BuildingBundle { dir: dir.clone() });
-    let root = build_dir.join("product-rootfs");
-    let layer = build_dir.join("product-layer.tar");
-    let staging = dir.with_extension("partial");
-    let result = build(&root, &layer, &build_dir, &staging).await;
-    let _ = std::fs::remove_dir_all(&root);
-    let _ = std::fs::remove_file(&layer);
-    if let Err(e) = result {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e);
+    let result = build(docker, &build_dir, &dir).await;
+    for leftover in [
+        "product-rootfs",
+        "product-layer.tar",
+        "product-image.tar",
+        "product",
+    ] {
+        let p = build_dir.join(leftover);
+        let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
     }
-    std::fs::write(staging.join(".recipe"), RECIPE.hash()).map_err(SandboxError::io(&staging))?;
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(SandboxError::io(&dir))?;
-    }
-    std::fs::rename(&staging, &dir).map_err(SandboxError::io(&dir))?;
+    result?;
+    std::fs::write(dir.join(".recipe"), RECIPE.hash()).map_err(SandboxError::io(&dir))?;
     progress(SandboxEvent::BundleBuilt {
         dir: dir.clone(),
         secs: started.elapsed().as_secs_f64(),
@@ -186,10 +189,20 @@ pub fn existing(sandbox_dir: &Path) -> Option<Bundle> {
     if components().iter().any(|c| !have.contains(&&c.image)) {
         return None;
     }
+    // One made before `bundle build` made it (another archive name).
+    let built = format!("images/amd64/{PRODUCT}-{VERSION}-amd64.tar");
+    if bundle
+        .manifest
+        .images
+        .iter()
+        .any(|i| i.file != Path::new(&built))
+    {
+        return None;
+    }
     bundle
         .verify_cached(Some(&sandbox_dir.join("bundle-hashes.json")))
         .ok()?;
-    let wanted = manifest(bundle.manifest.images.first()?.clone());
+    let wanted = manifest(bundle.manifest.images.clone());
     if bundle.manifest != wanted {
         let text = serde_yaml::to_string(&wanted).ok()?;
         crate::rundir::write_atomic(&dir.join(MANIFEST_FILE), &text).ok()?;
@@ -198,11 +211,31 @@ pub fn existing(sandbox_dir: &Path) -> Option<Bundle> {
     Some(bundle)
 }
 
-async fn build(root: &Path, layer: &Path, logs: &Path, staging: &Path) -> Result<(), SandboxError> {
-    rootfs::build(&RECIPE, root, logs, "product").await?;
-    let out = std::fs::File::create(layer).map_err(SandboxError::io(layer))?;
-    let status = rootfs::tar_command(root)
-        .stdout(Stdio::from(out))
+/// Loads the bundle's archive into `docker` when one of its images is not
+/// there (the engine was reset, the bundle came from elsewhere).
+async fn ensure_engine_images(docker: &Docker, bundle: &Bundle) -> Result<(), SandboxError> {
+    for archive in &bundle.manifest.images {
+        let mut present = true;
+        for r in &archive.references {
+            present &= crate::docker::has_image(docker, r).await?;
+        }
+        if !present {
+            crate::docker::load_file(docker, &bundle.dir.join(&archive.file)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The vendor's path, run on the sandbox product: its root filesystem made
+/// into an image, loaded into the engine, and the bundle written from the
+/// engine by `bundle build` (as a release engineer's would be).
+async fn build(docker: &Docker, build_dir: &Path, out: &Path) -> Result<(), SandboxError> {
+    let root = build_dir.join("product-rootfs");
+    let layer = build_dir.join("product-layer.tar");
+    rootfs::build(&RECIPE, &root, build_dir, "product").await?;
+    let file = std::fs::File::create(&layer).map_err(SandboxError::io(&layer))?;
+    let status = rootfs::tar_command(&root)
+        .stdout(Stdio::from(file))
         .stderr(Stdio::null())
         .status()
         .await
@@ -213,16 +246,10 @@ async fn build(root: &Path, layer: &Path, logs: &Path, staging: &Path) -> Result
             root.display()
         )));
     }
-    if staging.exists() {
-        std::fs::remove_dir_all(staging).map_err(SandboxError::io(staging))?;
-    }
-    let rel = PathBuf::from(format!("images/amd64/{PRODUCT}-runtime-{VERSION}.tar"));
-    let archive = staging.join(&rel);
-    let parent = archive.parent().unwrap_or(staging);
-    std::fs::create_dir_all(parent).map_err(SandboxError::io(parent))?;
+    let _ = std::fs::remove_dir_all(&root);
+    let archive = build_dir.join("product-image.tar");
     let refs: Vec<String> = components().iter().map(|c| c.image.clone()).collect();
-    let (archive_path, layer_path, refs_owned) =
-        (archive.clone(), layer.to_path_buf(), refs.clone());
+    let (archive_path, layer_path, refs_owned) = (archive.clone(), layer.clone(), refs.clone());
     tokio::task::spawn_blocking(move || {
         let refs: Vec<&str> = refs_owned.iter().map(String::as_str).collect();
         crate::docker::archive::write_image_archive_file(
@@ -235,33 +262,38 @@ async fn build(root: &Path, layer: &Path, logs: &Path, staging: &Path) -> Result
     .await
     .map_err(|e| SandboxError::Other(format!("image archive: {e}")))?
     .map_err(SandboxError::io(&archive))?;
-    let sha256 =
-        crate::bundle::sha256_file(&archive).map_err(|e| SandboxError::Other(e.to_string()))?;
-    let size = std::fs::metadata(&archive)
-        .map_err(SandboxError::io(&archive))?
-        .len();
-    let manifest = manifest(ImageArchive {
-        file: rel,
-        arch: "amd64".into(),
-        sha256,
-        size,
-        references: refs,
-    });
-    let text = serde_yaml::to_string(&manifest)
+    let _ = std::fs::remove_file(&layer);
+    crate::docker::load_file(docker, &archive).await?;
+    let _ = std::fs::remove_file(&archive);
+    let source = build_dir.join("product");
+    std::fs::create_dir_all(&source).map_err(SandboxError::io(&source))?;
+    let text = serde_yaml::to_string(&manifest(Vec::new()))
         .map_err(|e| SandboxError::Other(format!("bundle manifest: {e}")))?;
-    let path = staging.join(MANIFEST_FILE);
-    std::fs::write(&path, text).map_err(SandboxError::io(&path))
+    let path = source.join(MANIFEST_FILE);
+    std::fs::write(&path, text).map_err(SandboxError::io(&path))?;
+    let req = crate::bundle::build::BuildRequest {
+        manifest: &path,
+        archs: vec!["amd64".into()],
+        out,
+    };
+    crate::bundle::build::build(docker, &req, &|_| {})
+        .await
+        .map_err(|e| {
+            let text: Vec<String> = e.messages().iter().map(|m| m.render("en")).collect();
+            SandboxError::Other(format!("bundle build: {}", text.join("; ")))
+        })?;
+    Ok(())
 }
 
-/// The sandbox product's manifest around its image archive.
-fn manifest(image: ImageArchive) -> Manifest {
+/// The sandbox product's manifest around its image archives.
+fn manifest(images: Vec<ImageArchive>) -> Manifest {
     Manifest {
         version: 1,
         product: Product {
             name: PRODUCT.into(),
             version: VERSION.into(),
         },
-        images: vec![image],
+        images,
         components: components(),
         // A small stand-in product: what any sandbox host offers.
         requirements: Requirements {

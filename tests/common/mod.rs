@@ -129,7 +129,8 @@ pub async fn tcp_answers(address: &str, port: u16) -> bool {
 
 /// The sandbox product bundle (built once per machine, then reused).
 pub async fn sandbox_bundle() -> std::path::PathBuf {
-    sandbox::bundle::ensure_bundle(&sandbox::sandbox_root(&data_dir()), &|_| {})
+    let docker = cdwiz::docker::connect_local().await.expect("docker");
+    sandbox::bundle::ensure_bundle(&docker, &sandbox::sandbox_root(&data_dir()), &|_| {})
         .await
         .expect("sandbox bundle")
         .dir

@@ -35,7 +35,7 @@ pub fn validate(a: &Answers) -> Vec<Problem> {
             .hint(Msg::new("profile.version-hint").arg("want", PROFILE_VERSION)),
         );
     }
-    if a.bundle.trim().is_empty() {
+    if a.bundle.trim().is_empty() && crate::paths::bundle_beside_binary().is_none() {
         out.push(
             Problem::new("bundle", Msg::new("profile.bundle-missing"))
                 .hint(Msg::new("profile.bundle-missing-hint")),

@@ -495,7 +495,9 @@ fn default_roles(kind: TopologyKind, i: usize, n: usize) -> Vec<Role> {
 pub(super) fn default_answers() -> Answers {
     Answers {
         version: cdwiz::profile::PROFILE_VERSION,
-        bundle: "sandbox".into(),
+        // An unpacked offline installer's bundle, else the sandbox's.
+        bundle: cdwiz::paths::bundle_beside_binary()
+            .map_or_else(|| "sandbox".into(), |d| d.display().to_string()),
         topology: Topology {
             kind: TopologyKind::Single,
             vip: None,

@@ -1,0 +1,687 @@
+//! `cdwiz bundle build`: the vendor's offline bundle made from a product
+//! manifest and the images in a Docker engine. Per architecture, every image
+//! the manifest names is found (as its own tag, or as `<tag>-<arch>` when
+//! the engine holds another architecture's build under the plain tag),
+//! exported with `/images/get`, and rewritten into one archive with fixed
+//! timestamps and owners and the manifest's names as its tags, so building
+//! twice from the same images gives the same bytes. Nothing is written
+//! until every image of every architecture is found; the bundle appears
+//! whole (staged beside its place, checked as `bundle verify` checks it,
+//! then renamed) or not at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bollard::Docker;
+use sha2::{Digest, Sha256};
+
+use super::{ImageArchive, MANIFEST_FILE, Manifest};
+use crate::i18n::Msg;
+
+/// What to build.
+pub struct BuildRequest<'a> {
+    /// The product's manifest (its `images` are replaced).
+    pub manifest: &'a Path,
+    /// Architectures to carry: `amd64`, `arm64` (none: the engine's own).
+    pub archs: Vec<String>,
+    /// The bundle directory to write (replaced if it holds a bundle).
+    pub out: &'a Path,
+}
+
+/// Progress of a build.
+#[derive(Debug, Clone)]
+pub enum BuildEvent {
+    /// An image was found for an architecture (under `source`).
+    Found {
+        arch: String,
+        reference: String,
+        source: String,
+    },
+    /// Bytes of an architecture's archive written so far, of about `total`.
+    Writing {
+        arch: String,
+        bytes: u64,
+        total: u64,
+    },
+    /// An architecture's archive is complete.
+    Written {
+        arch: String,
+        file: PathBuf,
+        sha256: String,
+        size: u64,
+    },
+}
+
+/// Why a build wrote nothing.
+#[derive(Debug)]
+pub enum BuildError {
+    /// The input is wrong (a missing or wrong-architecture image, a bad
+    /// manifest, an output directory that is not a bundle): every problem.
+    Input(Vec<Msg>),
+    /// Something failed on the way (the engine, the disk).
+    Failed(Msg),
+}
+
+impl BuildError {
+    pub fn messages(&self) -> Vec<Msg> {
+        match self {
+            BuildError::Input(m) => m.clone(),
+            BuildError::Failed(m) => vec![m.clone()],
+        }
+    }
+}
+
+/// The architectures cdwiz installs, by the name Docker and the bundle use;
+/// `x86_64` and `aarch64` are taken as their aliases.
+pub fn normalize_arch(arch: &str) -> Option<&'static str> {
+    match arch.trim() {
+        "amd64" | "x86_64" => Some("amd64"),
+        "arm64" | "aarch64" => Some("arm64"),
+        _ => None,
+    }
+}
+
+/// The tag an architecture's build may carry beside the plain one:
+/// `repo:tag` → `repo:tag-arm64` (`repo` → `repo:latest-arm64`); none for
+/// a reference by digest.
+pub fn arch_tag(reference: &str, arch: &str) -> Option<String> {
+    if reference.contains('@') {
+        return None;
+    }
+    let name_start = reference.rfind('/').map_or(0, |i| i + 1);
+    if reference[name_start..].contains(':') {
+        Some(format!("{reference}-{arch}"))
+    } else {
+        Some(format!("{reference}:latest-{arch}"))
+    }
+}
+
+/// One image found for one architecture.
+#[derive(Debug, Clone)]
+struct Found {
+    reference: String,
+    source: String,
+    /// The image's config digest, hex (the archive's `<hex>.json`).
+    id: String,
+    size: u64,
+}
+
+/// Builds the bundle; see the module's description.
+pub async fn build(
+    docker: &Docker,
+    req: &BuildRequest<'_>,
+    progress: &(dyn Fn(BuildEvent) + Sync),
+) -> Result<Manifest, BuildError> {
+    let mut manifest = read_manifest(req.manifest)?;
+    let archs = archs(docker, &req.archs).await?;
+    let out_problem = output_problem(req.out);
+    let mut problems: Vec<Msg> = out_problem.into_iter().collect();
+    let mut found: BTreeMap<String, Vec<Found>> = BTreeMap::new();
+    for arch in &archs {
+        match find_images(docker, &manifest, arch).await? {
+            Ok(images) => {
+                for f in &images {
+                    progress(BuildEvent::Found {
+                        arch: arch.clone(),
+                        reference: f.reference.clone(),
+                        source: f.source.clone(),
+                    });
+                }
+                found.insert(arch.clone(), images);
+            }
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(BuildError::Input(problems));
+    }
+    let staging = staging_dir(req.out);
+    let result = write_bundle(docker, req, &mut manifest, &found, &staging, progress).await;
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    if let Err(problems) = super::verify::verify(&staging) {
+        let _ = std::fs::remove_dir_all(&staging);
+        let mut m = Msg::new("bundle.build.unverified").arg("count", problems.len());
+        if let Some(first) = problems.into_iter().next() {
+            m = m.arg_msg("problem", first);
+        }
+        return Err(BuildError::Failed(m));
+    }
+    replace_dir(&staging, req.out).map_err(BuildError::Failed)?;
+    Ok(manifest)
+}
+
+/// The product manifest to build from, checked as a bundle's is (its
+/// `images` emptied: the build fills them in).
+fn read_manifest(path: &Path) -> Result<Manifest, BuildError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        BuildError::Input(vec![
+            Msg::new("bundle.io")
+                .arg("path", path.display())
+                .arg("error", e),
+        ])
+    })?;
+    let bad = |error: String| {
+        BuildError::Input(vec![
+            Msg::new("bundle.manifest")
+                .arg("path", path.display())
+                .arg("error", error),
+        ])
+    };
+    let mut manifest: Manifest = serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    manifest.images.clear();
+    let mut problems = manifest.problems();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for c in &manifest.components {
+        for f in c.configs.keys() {
+            let template = format!("{f}.j2");
+            if !crate::render::has_template(Some(dir), &template) {
+                problems.push(format!(
+                    "component {}: the template templates/{template} is neither beside the \
+                     manifest nor built into cdwiz",
+                    c.name
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(bad(problems.join("; ")));
+    }
+    Ok(manifest)
+}
+
+/// The requested architectures, normalized and deduplicated; none: the
+/// engine's own.
+async fn archs(docker: &Docker, requested: &[String]) -> Result<Vec<String>, BuildError> {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for a in requested.iter().flat_map(|a| a.split(',')) {
+        match normalize_arch(a) {
+            Some(n) if !out.iter().any(|o| o == n) => out.push(n.to_string()),
+            Some(_) => {}
+            None => problems.push(Msg::new("bundle.build.arch-unknown").arg("arch", a.trim())),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(BuildError::Input(problems));
+    }
+    if out.is_empty() {
+        let v = docker
+            .version()
+            .await
+            .map_err(|e| BuildError::Failed(Msg::new("bundle.build.engine").arg("error", e)))?;
+        let own = v.arch.unwrap_or_default();
+        out.push(
+            normalize_arch(&own)
+                .ok_or_else(|| {
+                    BuildError::Input(vec![Msg::new("bundle.build.arch-unknown").arg("arch", own)])
+                })?
+                .to_string(),
+        );
+    }
+    Ok(out)
+}
+
+/// A problem with the output directory: it exists, is not empty and is not
+/// a bundle (a bundle there is replaced; anything else is left alone).
+fn output_problem(out: &Path) -> Option<Msg> {
+    let mut entries = std::fs::read_dir(out).ok()?;
+    if entries.next().is_none() || out.join(MANIFEST_FILE).is_file() {
+        return None;
+    }
+    Some(Msg::new("bundle.build.out-not-bundle").arg("dir", out.display()))
+}
+
+/// Every image of the manifest for `arch`, or every one that is missing or
+/// of another architecture. The outer error: the engine failed.
+async fn find_images(
+    docker: &Docker,
+    manifest: &Manifest,
+    arch: &str,
+) -> Result<Result<Vec<Found>, Vec<Msg>>, BuildError> {
+    let mut references: Vec<&str> = Vec::new();
+    for c in &manifest.components {
+        if !references.contains(&c.image.as_str()) {
+            references.push(&c.image);
+        }
+    }
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    for reference in references {
+        let mut candidates = vec![reference.to_string()];
+        candidates.extend(arch_tag(reference, arch));
+        let mut other = None;
+        let mut hit = None;
+        for source in &candidates {
+            let image = match docker.inspect_image(source).await {
+                Ok(i) => i,
+                Err(e) if crate::docker::is_not_found(&e) => continue,
+                Err(e) => {
+                    return Err(BuildError::Failed(
+                        Msg::new("bundle.build.engine").arg("error", e),
+                    ));
+                }
+            };
+            let (os, image_arch) = (
+                image.os.clone().unwrap_or_default(),
+                image.architecture.clone().unwrap_or_default(),
+            );
+            if os == "linux" && normalize_arch(&image_arch) == Some(arch) {
+                hit = Some(Found {
+                    reference: reference.to_string(),
+                    source: source.clone(),
+                    id: image
+                        .id
+                        .unwrap_or_default()
+                        .trim_start_matches("sha256:")
+                        .to_string(),
+                    size: image.size.unwrap_or(0).max(0) as u64,
+                });
+                break;
+            }
+            other.get_or_insert((source.clone(), format!("{os}/{image_arch}")));
+        }
+        match (hit, other) {
+            (Some(f), _) => found.push(f),
+            (None, Some((source, platform))) => problems.push(
+                Msg::new("bundle.build.wrong-arch")
+                    .arg("image", reference)
+                    .arg("source", source)
+                    .arg("platform", platform)
+                    .arg("arch", arch)
+                    .arg("tags", candidates.join(", ")),
+            ),
+            (None, None) => problems.push(
+                Msg::new("bundle.build.image-missing")
+                    .arg("image", reference)
+                    .arg("arch", arch)
+                    .arg("tags", candidates.join(", ")),
+            ),
+        }
+    }
+    Ok(if problems.is_empty() {
+        Ok(found)
+    } else {
+        Err(problems)
+    })
+}
+
+/// Where the bundle is assembled: beside its place, hidden.
+fn staging_dir(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bundle".into());
+    out.with_file_name(format!(".{name}.partial"))
+}
+
+async fn write_bundle(
+    docker: &Docker,
+    req: &BuildRequest<'_>,
+    manifest: &mut Manifest,
+    found: &BTreeMap<String, Vec<Found>>,
+    staging: &Path,
+    progress: &(dyn Fn(BuildEvent) + Sync),
+) -> Result<(), BuildError> {
+    let io = |path: &Path, e: std::io::Error| {
+        BuildError::Failed(
+            Msg::new("bundle.io")
+                .arg("path", path.display())
+                .arg("error", e),
+        )
+    };
+    if staging.exists() {
+        std::fs::remove_dir_all(staging).map_err(|e| io(staging, e))?;
+    }
+    for (arch, images) in found {
+        let rel = PathBuf::from(format!(
+            "images/{arch}/{}-{}-{arch}.tar",
+            manifest.product.name, manifest.product.version
+        ));
+        let path = staging.join(&rel);
+        let parent = path.parent().unwrap_or(staging);
+        std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        let (sha256, size) = export(docker, arch, images, &path, progress).await?;
+        progress(BuildEvent::Written {
+            arch: arch.clone(),
+            file: rel.clone(),
+            sha256: sha256.clone(),
+            size,
+        });
+        let mut references: Vec<String> = images.iter().map(|f| f.reference.clone()).collect();
+        references.sort();
+        manifest.images.push(ImageArchive {
+            file: rel,
+            arch: arch.clone(),
+            sha256,
+            size,
+            references,
+        });
+    }
+    let templates = req
+        .manifest
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("templates");
+    if templates.is_dir() {
+        copy_tree(&templates, &staging.join("templates")).map_err(|e| io(&templates, e))?;
+    }
+    let text = serde_yaml::to_string(&*manifest)
+        .map_err(|e| BuildError::Failed(Msg::new("bundle.build.engine").arg("error", e)))?;
+    let path = staging.join(MANIFEST_FILE);
+    std::fs::write(&path, text).map_err(|e| io(&path, e))
+}
+
+/// Exports `images` from the engine into one archive at `path`, rewritten
+/// (see [`normalize`]); its sha256 and size.
+async fn export(
+    docker: &Docker,
+    arch: &str,
+    images: &[Found],
+    path: &Path,
+    progress: &(dyn Fn(BuildEvent) + Sync),
+) -> Result<(String, u64), BuildError> {
+    let mut tags: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut sources: Vec<&str> = Vec::new();
+    let mut total = 0;
+    for f in images {
+        let names = tags.entry(f.id.clone()).or_default();
+        if names.is_empty() {
+            sources.push(&f.source);
+            total += f.size;
+        }
+        names.push(f.reference.clone());
+    }
+    let stream = docker.export_images(&sources);
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(
+        futures_util::TryStreamExt::map_err(stream, std::io::Error::other),
+    ));
+    let read = Arc::new(AtomicU64::new(0));
+    let counter = read.clone();
+    let out = path.to_path_buf();
+    let mut task = tokio::task::spawn_blocking(move || {
+        normalize(
+            Counting {
+                inner: reader,
+                count: counter,
+            },
+            &out,
+            &tags,
+        )
+    });
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let result = loop {
+        tokio::select! {
+            r = &mut task => break r,
+            _ = tick.tick() => progress(BuildEvent::Writing {
+                arch: arch.to_string(),
+                bytes: read.load(Ordering::Relaxed),
+                total,
+            }),
+        }
+    };
+    let failed = |error: String| {
+        BuildError::Failed(
+            Msg::new("bundle.build.export")
+                .arg("arch", arch)
+                .arg("file", path.display())
+                .arg("error", error),
+        )
+    };
+    result
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(e.to_string()))
+}
+
+/// A reader that counts what passes through it.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A writer that hashes and counts what passes through it.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Rewrites a `docker save` stream into `out`: entries in the order the
+/// engine wrote them with mtime 0 and owner root, `manifest.json` naming
+/// each image by the references in `tags` (keyed by config digest), and
+/// the engine's other indexes (`repositories`, an OCI `index.json`) left
+/// out so nothing names the source tags. Returns sha256 and size.
+pub fn normalize(
+    input: impl Read,
+    out: &Path,
+    tags: &BTreeMap<String, Vec<String>>,
+) -> std::io::Result<(String, u64)> {
+    let file = std::fs::File::create(out)?;
+    let mut builder = tar::Builder::new(Hashing {
+        inner: std::io::BufWriter::with_capacity(1 << 20, file),
+        hasher: Sha256::new(),
+        size: 0,
+    });
+    builder.mode(tar::HeaderMode::Deterministic);
+    let mut named = BTreeSet::new();
+    let mut archive = tar::Archive::new(input);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let name = path.to_string_lossy().into_owned();
+        if matches!(name.as_str(), "repositories" | "index.json" | "oci-layout") {
+            continue;
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mode(entry.header().mode()?);
+        let kind = entry.header().entry_type();
+        header.set_entry_type(kind);
+        if name == "manifest.json" {
+            let mut text = Vec::new();
+            entry.read_to_end(&mut text)?;
+            let data = retag(&text, tags, &mut named)?;
+            header.set_size(data.len() as u64);
+            builder.append_data(&mut header, &path, &data[..])?;
+        } else if kind.is_dir() {
+            header.set_size(0);
+            builder.append_data(&mut header, &path, std::io::empty())?;
+        } else if kind.is_symlink() {
+            let target = entry
+                .link_name()?
+                .ok_or_else(|| std::io::Error::other(format!("{name}: a link without a target")))?
+                .into_owned();
+            header.set_size(0);
+            builder.append_link(&mut header, &path, &target)?;
+        } else if kind.is_file() {
+            header.set_size(entry.header().size()?);
+            builder.append_data(&mut header, &path, &mut entry)?;
+        } else {
+            return Err(std::io::Error::other(format!(
+                "{name}: an entry of type {kind:?}, which image archives do not hold"
+            )));
+        }
+    }
+    let wanted: BTreeSet<&String> = tags.values().flatten().collect();
+    let missing: Vec<&&String> = wanted.iter().filter(|t| !named.contains(**t)).collect();
+    if !missing.is_empty() {
+        return Err(std::io::Error::other(format!(
+            "the engine's archive lacks {missing:?}"
+        )));
+    }
+    let mut hashing = builder.into_inner()?;
+    hashing.flush()?;
+    let Hashing {
+        inner,
+        hasher,
+        size,
+    } = hashing;
+    inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok((format!("{:x}", hasher.finalize()), size))
+}
+
+/// `manifest.json` with each image's `RepoTags` set to the references its
+/// config digest stands for; `named` collects them.
+fn retag(
+    text: &[u8],
+    tags: &BTreeMap<String, Vec<String>>,
+    named: &mut BTreeSet<String>,
+) -> std::io::Result<Vec<u8>> {
+    let mut entries: Vec<serde_json::Value> = serde_json::from_slice(text)?;
+    for e in &mut entries {
+        let config = e["Config"].as_str().unwrap_or_default();
+        let digest = config
+            .rsplit('/')
+            .next()
+            .unwrap_or(config)
+            .trim_end_matches(".json");
+        let names = tags.get(digest).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "the engine exported an image not asked for ({config})"
+            ))
+        })?;
+        named.extend(names.iter().cloned());
+        e["RepoTags"] = serde_json::json!(names);
+    }
+    Ok(serde_json::to_vec(&entries)?)
+}
+
+/// Copies a directory of templates (regular files and folders only).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Puts the staged bundle in place of `out` (whose earlier bundle, if
+/// any, goes only once the new one is there).
+fn replace_dir(staging: &Path, out: &Path) -> Result<(), Msg> {
+    let io = |path: &Path, e: std::io::Error| {
+        Msg::new("bundle.io")
+            .arg("path", path.display())
+            .arg("error", e)
+    };
+    let old = staging.with_extension("old");
+    if out.exists() {
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(out, &old).map_err(|e| io(out, e))?;
+    }
+    std::fs::rename(staging, out).map_err(|e| io(out, e))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn architecture_tags() {
+        assert_eq!(
+            arch_tag("cd/mysql:5.7", "arm64").unwrap(),
+            "cd/mysql:5.7-arm64"
+        );
+        assert_eq!(
+            arch_tag("cd/mysql", "arm64").unwrap(),
+            "cd/mysql:latest-arm64"
+        );
+        assert_eq!(
+            arch_tag("reg.example:5000/cd/web", "amd64").unwrap(),
+            "reg.example:5000/cd/web:latest-amd64"
+        );
+        assert_eq!(arch_tag("cd/web@sha256:00", "amd64"), None);
+        assert_eq!(normalize_arch("x86_64"), Some("amd64"));
+        assert_eq!(normalize_arch("aarch64"), Some("arm64"));
+        assert_eq!(normalize_arch("s390x"), None);
+    }
+
+    /// A `docker save`-like archive with engine timestamps and a source
+    /// tag becomes one naming the wanted references, with no timestamps:
+    /// the same images give the same bytes whenever they were saved.
+    #[test]
+    fn normalized_archives_name_the_manifest_references_and_drop_times() {
+        let save = |mtime: u64| {
+            let mut b = tar::Builder::new(Vec::new());
+            let mut add = |path: &str, data: &[u8]| {
+                let mut h = tar::Header::new_gnu();
+                h.set_mtime(mtime);
+                h.set_uid(1000);
+                h.set_mode(0o644);
+                h.set_size(data.len() as u64);
+                b.append_data(&mut h, path, data).unwrap();
+            };
+            add("abc.json", b"{}");
+            add("l1/layer.tar", b"layer bytes");
+            add(
+                "manifest.json",
+                br#"[{"Config":"abc.json","RepoTags":["src:1-arm64"],"Layers":["l1/layer.tar"]}]"#,
+            );
+            add("repositories", br#"{"src":{"1-arm64":"l1"}}"#);
+            b.into_inner().unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let tags = BTreeMap::from([("abc".to_string(), vec!["cd/x:1".to_string()])]);
+        let (a, _) = normalize(&save(100)[..], &dir.path().join("a.tar"), &tags).unwrap();
+        let (b, size) = normalize(&save(200)[..], &dir.path().join("b.tar"), &tags).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(
+            size,
+            std::fs::metadata(dir.path().join("b.tar")).unwrap().len()
+        );
+        let mut names = Vec::new();
+        let mut manifest = String::new();
+        let file = std::fs::File::open(dir.path().join("b.tar")).unwrap();
+        for e in tar::Archive::new(file).entries().unwrap() {
+            let mut e = e.unwrap();
+            assert_eq!(e.header().mtime().unwrap(), 0);
+            let p = e.path().unwrap().to_string_lossy().into_owned();
+            if p == "manifest.json" {
+                e.read_to_string(&mut manifest).unwrap();
+            }
+            names.push(p);
+        }
+        assert_eq!(names, ["abc.json", "l1/layer.tar", "manifest.json"]);
+        assert!(manifest.contains(r#""RepoTags":["cd/x:1"]"#), "{manifest}");
+
+        let other = BTreeMap::from([("zzz".to_string(), vec!["cd/x:1".to_string()])]);
+        let err = normalize(&save(1)[..], &dir.path().join("c.tar"), &other).unwrap_err();
+        assert!(err.to_string().contains("not asked for"), "{err}");
+    }
+}
