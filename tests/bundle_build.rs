@@ -33,7 +33,8 @@ fn source_manifest(dir: &Path, extra: &str) -> PathBuf {
     let text = std::fs::read_to_string(bundle.join("manifest.yaml")).unwrap();
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("manifest.yaml");
-    std::fs::write(&path, format!("{text}{extra}")).unwrap();
+    let text = text.replacen("\ncomponents:\n", &format!("\ncomponents:\n{extra}"), 1);
+    std::fs::write(&path, text).unwrap();
     path
 }
 
@@ -187,8 +188,27 @@ async fn bundle_build_is_reproducible_and_refuses_what_it_cannot_carry() {
         tmp.path().join("src").to_str().unwrap(),
     ]);
     assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("is the folder of the manifest built from"),
+        "{err}"
+    );
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let (code, _, err) = cdwiz(&[
+        "bundle",
+        "build",
+        "--manifest",
+        src.to_str().unwrap(),
+        "-o",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
     assert!(err.contains("exists and is not a bundle"), "{err}");
-    assert!(src.is_file(), "the source folder is left alone");
+    assert!(
+        src.is_file() && other.join("notes.txt").is_file(),
+        "both folders are left alone"
+    );
 }
 
 /// The binaries of the system's OpenSSH client, and nothing else, in a

@@ -118,7 +118,7 @@ pub async fn build(
 ) -> Result<Manifest, BuildError> {
     let mut manifest = read_manifest(req.manifest)?;
     let archs = archs(docker, &req.archs).await?;
-    let out_problem = output_problem(req.out);
+    let out_problem = output_problem(req.out, req.manifest);
     let mut problems: Vec<Msg> = out_problem.into_iter().collect();
     let mut found: BTreeMap<String, Vec<Found>> = BTreeMap::new();
     for arch in &archs {
@@ -228,11 +228,29 @@ async fn archs(docker: &Docker, requested: &[String]) -> Result<Vec<String>, Bui
     Ok(out)
 }
 
-/// A problem with the output directory: it exists, is not empty and is not
-/// a bundle (a bundle there is replaced; anything else is left alone).
-fn output_problem(out: &Path) -> Option<Msg> {
-    let mut entries = std::fs::read_dir(out).ok()?;
-    if entries.next().is_none() || out.join(MANIFEST_FILE).is_file() {
+/// A problem with the output directory: it is the manifest's own folder,
+/// or it exists, is not empty and is not a bundle (a bundle there is
+/// replaced; anything else is left alone).
+fn output_problem(out: &Path, manifest: &Path) -> Option<Msg> {
+    let source = manifest.parent().unwrap_or(Path::new("."));
+    let same = match (std::fs::canonicalize(out), std::fs::canonicalize(source)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Some(Msg::new("bundle.build.out-is-source").arg("dir", out.display()));
+    }
+    let entries: Vec<String> = std::fs::read_dir(out)
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    let only_bundle_parts = entries
+        .iter()
+        .all(|n| [MANIFEST_FILE, "images", "templates"].contains(&n.as_str()));
+    let built = super::Bundle::open(out).is_ok_and(|b| !b.manifest.images.is_empty());
+    if entries.is_empty() || (only_bundle_parts && built) {
         return None;
     }
     Some(Msg::new("bundle.build.out-not-bundle").arg("dir", out.display()))
@@ -416,14 +434,17 @@ async fn export(
         )
     });
     let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut shown = None;
     let result = loop {
         tokio::select! {
             r = &mut task => break r,
-            _ = tick.tick() => progress(BuildEvent::Writing {
-                arch: arch.to_string(),
-                bytes: read.load(Ordering::Relaxed),
-                total,
-            }),
+            _ = tick.tick() => {
+                let bytes = read.load(Ordering::Relaxed);
+                if shown != Some(bytes) {
+                    shown = Some(bytes);
+                    progress(BuildEvent::Writing { arch: arch.to_string(), bytes, total });
+                }
+            }
         }
     };
     let failed = |error: String| {
