@@ -17,7 +17,7 @@ pub struct ValidateArgs {
 pub fn validate(args: &ValidateArgs, locale: &str) -> u8 {
     match cdwiz::profile::load_file(&args.profile) {
         Ok(answers) => {
-            let plan = cdwiz::plan::plan(&answers);
+            let plan = cdwiz::plan::with_membership(&answers, &cdwiz::paths::data_dir());
             let good = cdwiz::i18n::Msg::new("validate.good")
                 .arg("file", args.profile.display())
                 .arg("topology", plan.topology.as_str())

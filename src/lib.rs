@@ -13,6 +13,7 @@ pub mod disk;
 pub mod docker;
 pub mod event;
 pub mod i18n;
+pub mod installation;
 pub mod outcome;
 pub mod paths;
 pub mod pipeline;

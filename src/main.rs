@@ -46,6 +46,10 @@ struct Cli {
     /// Where the run directory goes (default: the data dir).
     #[arg(long, global = true)]
     workdir: Option<PathBuf>,
+    /// Uninstall the platform from hosts the installation had and the
+    /// profile no longer names (their data is kept).
+    #[arg(long)]
+    remove_hosts: bool,
     /// Accept a known deviation: ID[@HOST]=REASON (repeatable).
     #[arg(long = "accept-check", value_name = "ID[@HOST]=REASON")]
     accept_check: Vec<String>,
@@ -161,6 +165,7 @@ fn localized_command(lang: &str) -> clap::Command {
         "output",
         "workdir",
         "accept_check",
+        "remove_hosts",
         "lang",
     ] {
         let (text, heading) = (help(&format!("arg.{id}")), help("options"));
@@ -317,6 +322,7 @@ fn main() -> ExitCode {
                         output: cli.output,
                         workdir: cli.workdir,
                         accept_checks: cli.accept_check,
+                        remove_hosts: cli.remove_hosts,
                         locale: lang,
                     })
                     .await

@@ -23,6 +23,11 @@ pub struct Plan {
     /// k8s: where on the cluster the platform goes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<PlannedCluster>,
+    /// Against the installation's last run on this machine: which hosts
+    /// are new, kept and removed (none: not installed from here yet). Set
+    /// by [`with_membership`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership: Option<crate::installation::Membership>,
 }
 
 /// The VIP keepalived moves between the masters, with its defaults spelled out.
@@ -119,6 +124,16 @@ pub fn vip(a: &Answers) -> Option<PlannedVip> {
     })
 }
 
+/// The plan, with how its hosts compare with the installation's last run
+/// from this machine (`data_dir`).
+pub fn with_membership(a: &Answers, data_dir: &std::path::Path) -> Plan {
+    let mut a = a.clone();
+    crate::installation::adopt(data_dir, &mut a);
+    let mut p = plan(&a);
+    p.membership = crate::installation::known_membership(data_dir, &a);
+    p
+}
+
 /// The plan for validated answers.
 pub fn plan(a: &Answers) -> Plan {
     let t = &a.topology;
@@ -175,5 +190,6 @@ pub fn plan(a: &Answers) -> Plan {
                 .rollout_timeout
                 .unwrap_or(crate::profile::DEFAULT_ROLLOUT_TIMEOUT),
         }),
+        membership: None,
     }
 }

@@ -147,7 +147,8 @@ impl StatusReport {
 }
 
 /// Asks every host of the answers, all at once, then the VIP and the entry.
-pub async fn status(req: StatusRequest) -> Result<StatusReport, RunError> {
+pub async fn status(mut req: StatusRequest) -> Result<StatusReport, RunError> {
+    crate::installation::adopt(&req.data_dir, &mut req.answers);
     let locale = req.locale.as_str();
     let a = &req.answers;
     let bad = |lines: Vec<String>| RunError::new(ErrorKind::BadInput, lines);

@@ -49,27 +49,19 @@ pub enum PackError {
 /// Packs the bundle; progress gets bytes read of the bundle and binary,
 /// and their total.
 pub fn pack(req: &PackRequest<'_>, progress: &dyn Fn(u64, u64)) -> Result<Packed, PackError> {
-    let verified = super::verify::verify(req.dir);
-    let bundle = Bundle::open(req.dir).map_err(|e| PackError::Input(vec![e.message()]));
     let binary = match req.binary {
         Some(b) => b.to_path_buf(),
         None => std::env::current_exe().map_err(|e| {
             PackError::Failed(Msg::new("bundle.io").arg("path", "cdwiz").arg("error", e))
         })?,
     };
-    let facts = binary_facts(&binary);
-    let mut problems = Vec::new();
-    if let Err(p) = verified {
-        problems.extend(p);
-    }
-    if let Err(m) = &facts {
-        problems.push(m.clone());
-    }
-    let (bundle, (arch, glibc)) = match (bundle, facts) {
-        (Ok(b), Ok(f)) if problems.is_empty() => (b, f),
-        (Err(PackError::Input(p)), _) if problems.is_empty() => return Err(PackError::Input(p)),
-        _ => return Err(PackError::Input(problems)),
+    // Every problem of the bundle and the binary at once.
+    let mut problems = super::verify::verify(req.dir).err().unwrap_or_default();
+    let facts = binary_facts(&binary).map_err(|m| problems.push(m));
+    let (Ok((arch, glibc)), true) = (facts, problems.is_empty()) else {
+        return Err(PackError::Input(problems));
     };
+    let bundle = Bundle::open(req.dir).map_err(|e| PackError::Input(vec![e.message()]))?;
     let product = &bundle.manifest.product;
     let file = match req.out {
         Some(o) => o.to_path_buf(),

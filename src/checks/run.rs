@@ -60,17 +60,19 @@ async fn emit(tx: &Option<EventSender>, e: Event) {
 /// Runs every check on every host of the answers, each on the run's
 /// connection to it that `open` gives (opening it when it is not yet: a
 /// host is probed as soon as it is logged in, not after the slowest).
+/// `vip_installed`: this installation's keepalived already announces the
+/// VIP (a host joining it sees the VIP answer).
 pub async fn run_checks(
     answers: &Answers,
     manifest: &Manifest,
     open: Opener,
     connector: &Connector,
     waivers: Vec<Waiver>,
-    concurrency: usize,
+    vip_installed: bool,
     tx: Option<EventSender>,
 ) -> CheckRun {
     let started = Instant::now();
-    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let limit = Arc::new(tokio::sync::Semaphore::new(DEFAULT_CONCURRENCY));
     let addresses: Vec<String> = answers.hosts.iter().map(|h| h.address.clone()).collect();
     let t = &answers.topology;
     let vip = crate::plan::vip(answers);
@@ -94,6 +96,7 @@ pub async fn run_checks(
             requirements: manifest.requirements.clone(),
             sent_at: 0.0,
             install_id: install_id.clone(),
+            vip_installed,
         };
         let spec = ProbeSpec {
             data_dir: crate::plan::data_dir(host),

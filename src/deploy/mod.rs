@@ -139,7 +139,7 @@ pub fn step_label(step: &str, locale: &str) -> String {
     } else {
         match step {
             "prepare" | "runtime" | "images" | "configs" | "verify" | "namespace" | "secret"
-            | "apply" | "rollout" => (step, ""),
+            | "remove" | "apply" | "rollout" => (step, ""),
             _ => return step.to_string(),
         }
     };

@@ -36,6 +36,8 @@ pub struct Options {
     pub output: Output,
     pub workdir: Option<PathBuf>,
     pub accept_checks: Vec<String>,
+    /// Uninstall the hosts the installation had and the profile dropped.
+    pub remove_hosts: bool,
     pub locale: String,
 }
 
@@ -109,6 +111,7 @@ fn request(opts: &Options) -> Result<Request, Vec<String>> {
         // verified before a deploy uses them, before any host is touched.
         verify_images: !opts.dry_run,
         askpass: cdwiz::connect::askpass_program(),
+        remove_hosts: opts.remove_hosts,
         locale: opts.locale.clone(),
     })
 }

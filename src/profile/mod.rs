@@ -55,6 +55,12 @@ pub struct Answers {
     /// Operator scripts run on every host during deploy.
     #[serde(default, skip_serializing_if = "Hooks::is_empty")]
     pub hooks: Hooks,
+    /// The installation these answers were found to describe on this
+    /// machine (`installation::resolve`, at the start of a run); never in
+    /// a profile.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub install: Option<String>,
 }
 
 /// Shell scripts on this machine (paths relative to the profile) that
@@ -423,9 +429,20 @@ pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Answers)).unwrap_or_default()
 }
 
-/// The id of an installation: its topology and hosts, so that the same
-/// answers find the same installation (and its secrets) again.
+/// The id of the installation the answers describe: the one resolved at
+/// the start of the run (see `installation::resolve`: it stays the same as
+/// hosts are added and removed), else the id these answers would give a
+/// new one.
 pub fn install_id(answers: &Answers) -> String {
+    answers
+        .install
+        .clone()
+        .unwrap_or_else(|| fresh_install_id(answers))
+}
+
+/// The id a new installation gets: from its topology and hosts (on a
+/// cluster, its context and namespace).
+pub fn fresh_install_id(answers: &Answers) -> String {
     let mut h = Sha256::new();
     h.update(answers.topology.kind.as_str());
     for host in &answers.hosts {

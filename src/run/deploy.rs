@@ -46,6 +46,9 @@ impl Session {
     ) -> Result<Finished, RunError> {
         let locale = self.locale.clone();
         let failed = |lines: Vec<String>| RunError::new(ErrorKind::Deploy, lines);
+        // Hosts the profile no longer names: refused before anything is
+        // touched, unless the operator asked for their removal.
+        let gone = self.removal()?;
         if !self.verified && self.answers.bundle != "sandbox" {
             // Hashing reads every archive: off the async threads.
             let (bundle, cache) = (
@@ -83,6 +86,17 @@ impl Session {
             None
         };
 
+        if let Some(gone) = &gone {
+            self.remove_hosts(gone, &tx).await;
+        }
+        // The installation is now these hosts (found again by them).
+        let install = crate::profile::install_id(&self.answers);
+        crate::installation::record(&self.data_dir, &install, &self.answers).map_err(|e| {
+            failed(vec![format!(
+                "{}: {e}",
+                self.data_dir.join("installs").join(&install).display()
+            )])
+        })?;
         let state = Arc::new(StateStore::new(&self.run_dir, self.state.clone()));
         let _ = state.save();
         let logs = Arc::new(HostLogs::new(&self.run_dir, redact, tx.clone()));

@@ -9,6 +9,7 @@
 //! [`Request`], and events into lines or widgets.
 
 mod deploy;
+mod membership;
 mod reports;
 mod uninstall;
 
@@ -52,6 +53,10 @@ pub struct Request {
     pub verify_images: bool,
     /// The cdwiz binary that answers ssh's password prompt.
     pub askpass: PathBuf,
+    /// Hosts the installation had and the profile no longer names are
+    /// uninstalled by the deploy (their data kept); else such a deploy is
+    /// refused.
+    pub remove_hosts: bool,
     pub locale: String,
 }
 
@@ -172,6 +177,10 @@ pub struct Session {
     targets: Option<Targets>,
     /// The locks' heartbeat while the hosts are locked.
     heartbeat: Option<tokio::task::JoinHandle<()>>,
+    /// The installation's answers as of its latest run from this machine.
+    before: Option<Answers>,
+    remove_hosts: bool,
+    askpass: PathBuf,
     locale: String,
 }
 
@@ -179,7 +188,9 @@ impl Session {
     /// Everything that needs no host: waivers, bundle, render, hooks, the
     /// run directory with `answers.yaml` and `rendered/`, and the state a
     /// resumed run goes on from.
-    pub fn prepare(req: Request) -> Result<Session, RunError> {
+    pub fn prepare(mut req: Request) -> Result<Session, RunError> {
+        // Which installation: the same one as hosts come and go.
+        crate::installation::adopt(&req.data_dir, &mut req.answers);
         let bad = |lines: Vec<String>| RunError::new(ErrorKind::BadInput, lines);
         let locale = req.locale.as_str();
         let waivers = waivers(&req, locale).map_err(bad)?;
@@ -237,6 +248,7 @@ impl Session {
             .unwrap_or_default();
         let mut state = earlier.unwrap_or_default();
         state.run = run_id.clone();
+        let before = crate::installation::last_answers(&req.data_dir, &install);
         state.install = install;
         state.profile = req.profile.clone();
         state.complete = false;
@@ -278,6 +290,9 @@ impl Session {
             connector,
             targets: None,
             heartbeat: None,
+            before,
+            remove_hosts: req.remove_hosts,
+            askpass: req.askpass,
             locale: req.locale,
         })
     }
@@ -289,6 +304,7 @@ impl Session {
     pub fn serves(&self, answers: &Answers, secrets: &Secrets) -> bool {
         let mut a = answers.clone();
         a.accept_checks.clone_from(&self.answers.accept_checks);
+        a.install.clone_from(&self.answers.install);
         self.answers == a && self.secrets.values() == secrets.values()
     }
 
@@ -426,6 +442,21 @@ impl Session {
         }
     }
 
+    /// Whether this installation, as its last run from this machine left
+    /// it, announces the same VIP on hosts that are still in it.
+    fn vip_installed(&self) -> bool {
+        let Some(before) = &self.before else {
+            return false;
+        };
+        let kept = before
+            .hosts
+            .iter()
+            .any(|b| self.answers.hosts.iter().any(|h| h.address == b.address));
+        kept && before.topology.kind == TopologyKind::HaKeepalived
+            && before.topology.vip.is_some()
+            && before.topology.vip == self.answers.topology.vip
+    }
+
     /// Runs the checks (every host, or `only` one) on the run's
     /// connections, and writes `checks.json` and `checks.md`.
     pub async fn check(&mut self, only: Option<&str>, tx: Option<EventSender>) -> CheckRun {
@@ -463,7 +494,7 @@ impl Session {
                 open,
                 &self.connector,
                 self.waivers.clone(),
-                checks::run::DEFAULT_CONCURRENCY,
+                self.vip_installed(),
                 tx,
             )
             .await;

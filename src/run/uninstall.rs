@@ -54,7 +54,10 @@ impl Uninstalled {
 /// Uninstalls, then writes `uninstall.json` into a new run directory
 /// (returned with the result; none when it could not be written, which the
 /// result does not depend on).
-pub async fn uninstall(req: UninstallRequest) -> Result<(Uninstalled, Option<PathBuf>), RunError> {
+pub async fn uninstall(
+    mut req: UninstallRequest,
+) -> Result<(Uninstalled, Option<PathBuf>), RunError> {
+    crate::installation::adopt(&req.data_dir, &mut req.answers);
     let locale = req.locale.as_str();
     let a = &req.answers;
     let done = if a.topology.kind == TopologyKind::K8s {

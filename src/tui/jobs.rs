@@ -53,6 +53,9 @@ impl Job {
             waivers: Vec::new(),
             verify_images: false,
             askpass: cdwiz::connect::askpass_program(),
+            // The wizard does not remove hosts yet (refused, with the
+            // headless command to do it).
+            remove_hosts: false,
             locale: app.locale.clone(),
         };
         Job {

@@ -43,7 +43,8 @@ pub async fn run(profile: Option<PathBuf>, locale: String) -> u8 {
     };
     let data_dir = cdwiz::paths::data_dir();
     let resumable = answers.as_ref().and_then(|a| {
-        cdwiz::deploy::state::find_resumable(&data_dir, &cdwiz::profile::install_id(a))
+        let install = cdwiz::installation::resolve(&data_dir, a);
+        cdwiz::deploy::state::find_resumable(&data_dir, &install)
     });
     let mut app = App::new(answers, profile, &locale);
     app.resumable = resumable.map(|(dir, s)| (dir, s.run));

@@ -37,6 +37,8 @@ pub struct HostContext {
     /// The id of the installation these answers make (a host that carries it
     /// already is being installed again, not taken).
     pub install_id: String,
+    /// This installation already announces the VIP (from its other hosts).
+    pub vip_installed: bool,
 }
 
 impl HostContext {

@@ -89,28 +89,31 @@ pub(super) fn check(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<C
             )
             .hint(m("net.vip-subnet.hint"))
         });
-        out.push(if fact(facts, "vip.answers") == "yes" && ours.is_some() {
-            // A re-run: this installation's keepalived holds it.
-            r(
-                "net.vip-free",
-                Status::Pass,
-                m("net.vip-free.own").arg("vip", &vip),
-            )
-        } else if fact(facts, "vip.answers") == "yes" {
-            r(
-                "net.vip-free",
-                Status::Fail,
-                m("net.vip-free.taken").arg("vip", &vip),
-            )
-            .hint(m("net.vip-free.hint"))
-            .fix(format!("ip neigh show {vip}"))
-        } else {
-            r(
-                "net.vip-free",
-                Status::Pass,
-                m("net.vip-free.ok").arg("vip", &vip),
-            )
-        });
+        out.push(
+            if fact(facts, "vip.answers") == "yes" && (ours.is_some() || ctx.vip_installed) {
+                // A re-run, or a host joining: this installation's keepalived
+                // holds it.
+                r(
+                    "net.vip-free",
+                    Status::Pass,
+                    m("net.vip-free.own").arg("vip", &vip),
+                )
+            } else if fact(facts, "vip.answers") == "yes" {
+                r(
+                    "net.vip-free",
+                    Status::Fail,
+                    m("net.vip-free.taken").arg("vip", &vip),
+                )
+                .hint(m("net.vip-free.hint"))
+                .fix(format!("ip neigh show {vip}"))
+            } else {
+                r(
+                    "net.vip-free",
+                    Status::Pass,
+                    m("net.vip-free.ok").arg("vip", &vip),
+                )
+            },
+        );
     } else {
         for id in ["net.interface", "net.vip-subnet", "net.vip-free"] {
             out.push(r(

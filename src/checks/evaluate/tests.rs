@@ -23,6 +23,7 @@ fn ctx() -> HostContext {
         },
         sent_at: 1000.0,
         install_id: "abc".into(),
+        vip_installed: false,
     }
 }
 

@@ -523,5 +523,6 @@ pub(super) fn default_answers() -> Answers {
         settings: Default::default(),
         accept_checks: Vec::new(),
         hooks: Default::default(),
+        install: None,
     }
 }
