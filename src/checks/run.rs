@@ -149,19 +149,7 @@ pub async fn run_checks(
     }
     results.extend(cross_results);
     apply_waivers(&mut results, &waivers);
-    let order = |r: &CheckResult| {
-        (
-            CATALOGUE
-                .iter()
-                .position(|c| c.id == r.id)
-                .unwrap_or(usize::MAX),
-            r.host
-                .as_ref()
-                .and_then(|h| addresses.iter().position(|a| a == h))
-                .unwrap_or(usize::MAX),
-        )
-    };
-    results.sort_by_key(order);
+    sort_results(&mut results, &addresses);
     CheckRun {
         results,
         latency: cross_facts.latency,
@@ -169,6 +157,23 @@ pub async fn run_checks(
         hosts: addresses.clone(),
         secs: started.elapsed().as_secs_f64(),
     }
+}
+
+/// Results in report order: by check as the catalogue lists them, then by
+/// host as the profile does (cross-host results last).
+pub fn sort_results(results: &mut [CheckResult], hosts: &[String]) {
+    results.sort_by_key(|r| {
+        (
+            CATALOGUE
+                .iter()
+                .position(|c| c.id == r.id)
+                .unwrap_or(usize::MAX),
+            r.host
+                .as_ref()
+                .and_then(|h| hosts.iter().position(|a| a == h))
+                .unwrap_or(usize::MAX),
+        )
+    });
 }
 
 type HostOutcome = (Vec<CheckResult>, Option<(String, HashMap<String, String>)>);

@@ -179,6 +179,8 @@ pub struct Session {
     heartbeat: Option<tokio::task::JoinHandle<()>>,
     /// The installation's answers as of its latest run from this machine.
     before: Option<Answers>,
+    /// The checks as reported (`checks.json`, `checks.md`).
+    last_checks: Option<CheckRun>,
     remove_hosts: bool,
     askpass: PathBuf,
     locale: String,
@@ -291,6 +293,7 @@ impl Session {
             targets: None,
             heartbeat: None,
             before,
+            last_checks: None,
             remove_hosts: req.remove_hosts,
             askpass: req.askpass,
             locale: req.locale,
@@ -340,6 +343,21 @@ impl Session {
                 Ok(()) => self.waivers.push(w),
                 Err(e) => tracing::warn!("waiver {}: {}", w.id, e.render("en")),
             }
+        }
+        // What the run directory says follows: the answers with their
+        // waivers, and the reports with each accepted result and its reason.
+        let path = self.run_dir.join("answers.yaml");
+        let yaml = serde_yaml::to_string(&self.answers).unwrap_or_default();
+        if let Err(e) = crate::rundir::write_atomic(&path, &yaml) {
+            tracing::warn!("{}: {e}", path.display());
+        }
+        if let Some(last) = &mut self.last_checks {
+            for r in &mut last.results {
+                r.waived = None;
+            }
+            checks::apply_waivers(&mut last.results, &self.waivers);
+            last.waivers.clone_from(&self.waivers);
+            reports::write_checks(&self.run_dir, last, &self.locale);
         }
     }
 
@@ -505,7 +523,24 @@ impl Session {
             run
         };
         tracing::info!(secs = run.secs, "checks done");
-        reports::write_checks(&self.run_dir, &run, &self.locale);
+        // The report stays whole: one host checked again replaces that
+        // host's results in the last full run's.
+        let whole = match (only, self.last_checks.take()) {
+            (Some(host), Some(mut last)) => {
+                last.results.retain(|r| r.host.as_deref() != Some(host));
+                last.results.extend(
+                    run.results
+                        .iter()
+                        .filter(|r| r.host.as_deref() == Some(host))
+                        .cloned(),
+                );
+                checks::run::sort_results(&mut last.results, &last.hosts);
+                last
+            }
+            _ => run.clone(),
+        };
+        reports::write_checks(&self.run_dir, &whole, &self.locale);
+        self.last_checks = Some(whole);
         run
     }
 

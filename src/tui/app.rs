@@ -105,6 +105,9 @@ pub struct App {
     pub problems: Vec<Problem>,
     pub checks: ChecksView,
     pub rendered: Result<Vec<RenderedFile>, String>,
+    /// The hosts against the installation's last run from this machine
+    /// (none: a first install), shown on Review.
+    pub membership: Option<cdwiz::installation::Membership>,
     pub review_row: usize,
     pub review_scroll: u16,
     pub deploy: DeployView,
@@ -162,6 +165,7 @@ impl App {
             problems: Vec::new(),
             checks: ChecksView::default(),
             rendered: Ok(Vec::new()),
+            membership: None,
             review_row: 0,
             review_scroll: 0,
             deploy: DeployView::default(),
@@ -225,6 +229,9 @@ impl App {
             }
             Screen::Review => {
                 self.rendered = Ok(Vec::new());
+                self.membership =
+                    cdwiz::plan::with_membership(&self.answers, &cdwiz::paths::data_dir())
+                        .membership;
                 self.review_row = 0;
                 Some(Command::Render)
             }

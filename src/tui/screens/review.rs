@@ -43,7 +43,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     let [tree, preview] =
         Layout::horizontal([Constraint::Percentage(35), Constraint::Percentage(65)]).areas(area);
-    let mut lines = Vec::new();
+    let mut lines = membership_lines(app, &theme);
     let mut last_dir = String::new();
     for (i, file) in files.iter().enumerate() {
         let path = file.path.display().to_string();
@@ -84,6 +84,35 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .block(block(file.path.display().to_string())),
         preview,
     );
+}
+
+/// Which hosts join, stay and leave the installation (nothing for a
+/// first install).
+fn membership_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let Some(m) = app.membership.as_ref().filter(|m| !m.is_first()) else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    for (key, hosts, style) in [
+        ("wizard.review.new", &m.new, theme.pass()),
+        ("wizard.review.kept", &m.kept, theme.title()),
+        ("wizard.review.removed", &m.removed, theme.fail()),
+    ] {
+        if !hosts.is_empty() {
+            lines.push(Line::from(vec![
+                Span::styled(app.t(key), style),
+                Span::raw(format!(" {}", hosts.join(", "))),
+            ]));
+        }
+    }
+    if !m.removed.is_empty() {
+        lines.push(Line::from(Span::styled(
+            app.t("wizard.review.removed-hint"),
+            theme.fail(),
+        )));
+    }
+    lines.push(Line::from(""));
+    lines
 }
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Command> {
