@@ -172,10 +172,15 @@ async fn an_operator_installs_through_the_wizard() {
         "{report}"
     );
     drop(tmux);
+    uninstall(&profile);
+    for (i, a) in addrs.iter().enumerate() {
+        let left = sh(sb, i, "root", "test -e /etc/cdwiz/install.json").await;
+        assert_ne!(left.code, 0, "{a} still has the install");
+    }
 
     // profiles/sandbox-ha.yaml replayed (moved onto this test's subnet and
-    // bundle): the operator only confirms each screen; the password comes
-    // from the environment variable the profile names.
+    // bundle) onto the clean hosts: the operator only confirms each screen;
+    // the password comes from the environment variable the profile names.
     let shipped = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/profiles/sandbox-ha.yaml"
