@@ -41,18 +41,20 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     )));
     lines.push(Line::default());
     if let Some(url) = &o.url {
-        lines.push(Line::from(format!("{}: {url}", app.t("summary.url"))));
+        lines.extend(labelled(app, "summary.url", url, area.width));
     }
-    lines.push(Line::from(format!(
-        "{}: {}",
-        app.t("summary.admin-user"),
-        app.answers.settings.admin_user
-    )));
-    lines.push(Line::from(format!(
-        "{}: {}",
-        app.t("summary.credentials"),
-        o.secrets.display()
-    )));
+    lines.extend(labelled(
+        app,
+        "summary.admin-user",
+        &app.answers.settings.admin_user,
+        area.width,
+    ));
+    lines.extend(labelled(
+        app,
+        "summary.credentials",
+        o.secrets.display(),
+        area.width,
+    ));
     for (host, step, message, last) in &o.failures {
         lines.push(Line::default());
         lines.push(Line::from(Span::styled(
@@ -74,28 +76,49 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     lines.push(Line::default());
     if !o.ok {
         let profile = app.profile_path().display().to_string();
-        lines.push(Line::from(format!("{}:", app.t("summary.resume"))));
+        lines.extend(labelled(app, "summary.resume", "", area.width));
         lines.push(Line::from(Span::styled(
             format!("  cdwiz --profile {profile} --non-interactive --resume"),
             theme.title(),
         )));
     }
-    lines.push(Line::from(format!(
-        "{}: {}",
-        app.t("summary.run-dir"),
-        o.run_dir.display()
-    )));
-    lines.push(Line::from(format!(
-        "{}: {}",
-        app.t("wizard.summary.report"),
-        o.summary.display()
-    )));
+    lines.extend(labelled(
+        app,
+        "summary.run-dir",
+        o.run_dir.display(),
+        area.width,
+    ));
+    lines.extend(labelled(
+        app,
+        "wizard.summary.report",
+        o.summary.display(),
+        area.width,
+    ));
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(block(app.t("wizard.summary.title"))),
         area,
     );
+}
+
+/// `label: value` with the operator's language's colon; the value on a
+/// line of its own when both do not fit in `width` (a path is not broken).
+fn labelled(app: &App, key: &str, value: impl std::fmt::Display, width: u16) -> Vec<Line<'static>> {
+    let value = value.to_string();
+    let line = |v: &str| {
+        cdwiz::i18n::Msg::new("wizard.labelled")
+            .arg("label", app.t(key))
+            .arg("value", v)
+            .render(&app.locale)
+            .trim_end()
+            .to_string()
+    };
+    let whole = line(&value);
+    if unicode_width::UnicodeWidthStr::width(whole.as_str()) + 2 <= width as usize {
+        return vec![Line::from(whole)];
+    }
+    vec![Line::from(line("")), Line::from(format!("  {value}"))]
 }
 
 pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Command> {
