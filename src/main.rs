@@ -169,20 +169,104 @@ fn localized_command(lang: &str) -> clap::Command {
         "lang",
     ] {
         let (text, heading) = (help(&format!("arg.{id}")), help("options"));
-        cmd = cmd.mut_arg(id, |a| a.help(text).help_heading(heading));
+        cmd = cmd.mut_arg(id, |a| localized_arg(a, text, heading, lang));
     }
-    for sub in [
-        "sandbox",
-        "validate",
-        "schema",
-        "bundle",
-        "status",
-        "uninstall",
-    ] {
-        let about = help(&format!("cmd.{sub}"));
-        cmd = cmd.mut_subcommand(sub, |s| s.about(about));
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for sub in subs {
+        let path = sub.clone();
+        cmd = cmd.mut_subcommand(sub, |s| localized_subcommand(s, &path, lang));
     }
     cmd
+}
+
+/// A subcommand's help in `lang`: its about (`cli.help.cmd.<path>`), its
+/// arguments (`cli.help.arg.<path>.<id>`), headings and the help flag, and
+/// so on down its own subcommands (`path` is e.g. `sandbox.up`).
+fn localized_subcommand(cmd: clap::Command, path: &str, lang: &str) -> clap::Command {
+    let help = |k: &str| cdwiz::i18n::text(&format!("cli.help.{k}"), lang);
+    let known = |k: &str| {
+        let key = format!("cli.help.{k}");
+        let text = cdwiz::i18n::text(&key, lang);
+        (text != key).then_some(text)
+    };
+    let mut cmd = cmd
+        .help_template(help("template"))
+        .subcommand_help_heading(help("commands"))
+        .disable_help_flag(true)
+        .disable_help_subcommand(true)
+        .arg(
+            clap::Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(clap::ArgAction::Help)
+                .help(help("arg.help"))
+                .help_heading(help("options")),
+        );
+    if let Some(about) = known(&format!("cmd.{path}")) {
+        cmd = cmd.about(about).long_about(None);
+    }
+    let args: Vec<(String, bool)> = cmd
+        .get_arguments()
+        .filter(|a| a.get_id() != "help")
+        .map(|a| (a.get_id().to_string(), a.is_positional()))
+        .collect();
+    for (id, positional) in args {
+        if let Some(text) = known(&format!("arg.{path}.{id}")) {
+            let heading = help(if positional { "arguments" } else { "options" });
+            cmd = cmd.mut_arg(id, |a| localized_arg(a, text, heading, lang));
+        }
+    }
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for sub in subs {
+        let sub_path = format!("{path}.{sub}");
+        cmd = cmd.mut_subcommand(sub, |s| localized_subcommand(s, &sub_path, lang));
+    }
+    cmd
+}
+
+/// An argument's help in `lang`, its default and choices said in it too
+/// (clap would add them in English).
+fn localized_arg(a: clap::Arg, text: String, heading: String, lang: &str) -> clap::Arg {
+    let join = |v: Vec<String>| v.join(", ");
+    let mut text = text;
+    let defaults: Vec<String> = a
+        .get_default_values()
+        .iter()
+        .map(|v| v.to_string_lossy().into_owned())
+        .filter(|v| !v.is_empty() && v != "false")
+        .collect();
+    let choices: Vec<String> = a
+        .get_possible_values()
+        .iter()
+        .map(|v| v.get_name().to_string())
+        .collect();
+    if !choices.is_empty() && a.get_action().takes_values() {
+        // (a flag's `true`/`false` are not choices to list)
+        text = cdwiz::i18n::Msg::new("cli.help.choices")
+            .arg("text", text)
+            .arg("values", join(choices))
+            .render(lang);
+    }
+    if !defaults.is_empty() {
+        text = cdwiz::i18n::Msg::new("cli.help.default")
+            .arg("text", text)
+            .arg("value", join(defaults))
+            .render(lang);
+    }
+    let takes_values = a.get_action().takes_values();
+    let a = a.help(text).long_help(None).help_heading(heading);
+    if takes_values {
+        a.hide_default_value(true).hide_possible_values(true)
+    } else {
+        a
+    }
 }
 
 /// `error: TEXT` in the operator's language.

@@ -241,6 +241,45 @@ fn help_is_in_the_operators_language() {
         out.contains("Usage") && out.contains("--non-interactive"),
         "{out}"
     );
+    // Every subcommand's help too: no English sentence in it.
+    for args in [
+        &["sandbox", "--help"][..],
+        &["sandbox", "up", "--help"],
+        &["sandbox", "fault", "--help"],
+        &["validate", "--help"],
+        &["bundle", "--help"],
+        &["bundle", "build", "--help"],
+        &["bundle", "verify", "--help"],
+        &["bundle", "pack", "--help"],
+        &["uninstall", "--help"],
+        &["status", "--help"],
+    ] {
+        let (code, out, err) = cdwiz(&[args, &["--lang", "zh-CN"]].concat(), &[]);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(
+            out.contains("用法") && out.contains("显示帮助"),
+            "{args:?}:\n{out}"
+        );
+        // Three English words in a row make a sentence (names, flags and
+        // values such as `docker-stopped` or `text, json` do not).
+        let english: Vec<&str> = out
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('-') && !l.contains("用法"))
+            .filter(|l| {
+                l.split(|c: char| !(c.is_ascii_alphabetic() || c == ' '))
+                    .any(|seg| {
+                        seg.split(' ')
+                            .collect::<Vec<_>>()
+                            .windows(3)
+                            .any(|w| w.iter().all(|x| x.len() >= 2))
+                    })
+            })
+            .collect();
+        assert!(
+            english.is_empty(),
+            "{args:?}: English lines {english:?}\n{out}"
+        );
+    }
     // Bad flags still exit 2 with the localized parser.
     let (code, _, err) = cdwiz(&["--no-such-flag", "--lang", "zh-CN"], &[]);
     assert_eq!(code, 2, "{err}");
