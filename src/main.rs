@@ -134,21 +134,9 @@ fn localized_command(lang: &str) -> clap::Command {
         return cmd;
     }
     let help = |k: &str| cdwiz::i18n::text(&format!("cli.help.{k}"), lang);
-    let mut cmd = cmd
+    let mut cmd = localized_frame(cmd, lang)
         .about(help("about"))
-        .help_template(help("template"))
-        .subcommand_help_heading(help("commands"))
-        .disable_help_flag(true)
         .disable_version_flag(true)
-        .disable_help_subcommand(true)
-        .arg(
-            clap::Arg::new("help")
-                .short('h')
-                .long("help")
-                .action(clap::ArgAction::Help)
-                .help(help("arg.help"))
-                .help_heading(help("options")),
-        )
         .arg(
             clap::Arg::new("version")
                 .short('V')
@@ -183,18 +171,11 @@ fn localized_command(lang: &str) -> clap::Command {
     cmd
 }
 
-/// A subcommand's help in `lang`: its about (`cli.help.cmd.<path>`), its
-/// arguments (`cli.help.arg.<path>.<id>`), headings and the help flag, and
-/// so on down its own subcommands (`path` is e.g. `sandbox.up`).
-fn localized_subcommand(cmd: clap::Command, path: &str, lang: &str) -> clap::Command {
+/// What every command's help shares in `lang`: the layout, the headings
+/// and the help flag.
+fn localized_frame(cmd: clap::Command, lang: &str) -> clap::Command {
     let help = |k: &str| cdwiz::i18n::text(&format!("cli.help.{k}"), lang);
-    let known = |k: &str| {
-        let key = format!("cli.help.{k}");
-        let text = cdwiz::i18n::text(&key, lang);
-        (text != key).then_some(text)
-    };
-    let mut cmd = cmd
-        .help_template(help("template"))
+    cmd.help_template(help("template"))
         .subcommand_help_heading(help("commands"))
         .disable_help_flag(true)
         .disable_help_subcommand(true)
@@ -205,7 +186,20 @@ fn localized_subcommand(cmd: clap::Command, path: &str, lang: &str) -> clap::Com
                 .action(clap::ArgAction::Help)
                 .help(help("arg.help"))
                 .help_heading(help("options")),
-        );
+        )
+}
+
+/// A subcommand's help in `lang`: its about (`cli.help.cmd.<path>`), its
+/// arguments (`cli.help.arg.<path>.<id>`), headings and the help flag, and
+/// so on down its own subcommands (`path` is e.g. `sandbox.up`).
+fn localized_subcommand(cmd: clap::Command, path: &str, lang: &str) -> clap::Command {
+    let help = |k: &str| cdwiz::i18n::text(&format!("cli.help.{k}"), lang);
+    let known = |k: &str| {
+        let key = format!("cli.help.{k}");
+        let text = cdwiz::i18n::text(&key, lang);
+        (text != key).then_some(text)
+    };
+    let mut cmd = localized_frame(cmd, lang);
     if let Some(about) = known(&format!("cmd.{path}")) {
         cmd = cmd.about(about).long_about(None);
     }

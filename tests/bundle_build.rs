@@ -17,6 +17,12 @@ fn cdwiz(args: &[&str]) -> (i32, String, String) {
     run_to_end(Command::new(cdwiz_bin()).args(args).env("LANG", "C"))
 }
 
+/// `cdwiz bundle build --manifest M -o OUT extra…`.
+fn build(manifest: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let (m, o) = (manifest.to_str().unwrap(), out.to_str().unwrap());
+    cdwiz(&[&["bundle", "build", "--manifest", m, "-o", o][..], extra].concat())
+}
+
 fn sha256s(bundle: &Path) -> Vec<(String, String)> {
     let m = cdwiz::bundle::Bundle::open(bundle).expect("a bundle");
     m.manifest
@@ -64,27 +70,11 @@ async fn bundle_build_is_reproducible_and_refuses_what_it_cannot_carry() {
     let tmp = tempfile::tempdir().unwrap();
     let src = source_manifest(&tmp.path().join("src"), "");
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let (code, out, err) = cdwiz(&[
-        "bundle",
-        "build",
-        "--manifest",
-        src.to_str().unwrap(),
-        "-o",
-        a.to_str().unwrap(),
-    ]);
+    let (code, out, err) = build(&src, &a, &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("MiB"), "progress in bytes: {err}");
     assert!(out.contains("cd-sandbox 0.1.0"), "{out}");
-    let (code, out, err) = cdwiz(&[
-        "bundle",
-        "build",
-        "--manifest",
-        src.to_str().unwrap(),
-        "-o",
-        b.to_str().unwrap(),
-        "--arch",
-        "x86_64",
-    ]);
+    let (code, out, err) = build(&src, &b, &["--arch", "x86_64"]);
     assert_eq!(code, 0, "{out}{err}");
     let (first, second) = (sha256s(&a), sha256s(&b));
     assert_eq!(first, second, "two builds of the same images");
@@ -102,14 +92,7 @@ async fn bundle_build_is_reproducible_and_refuses_what_it_cannot_carry() {
     let (code, out, err) = cdwiz(&["bundle", "verify", a.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
     // Rebuilding into a bundle replaces it; nothing is left beside it.
-    let (code, _, err) = cdwiz(&[
-        "bundle",
-        "build",
-        "--manifest",
-        src.to_str().unwrap(),
-        "-o",
-        a.to_str().unwrap(),
-    ]);
+    let (code, _, err) = build(&src, &a, &[]);
     assert_eq!(code, 0, "{err}");
     let mut names: Vec<String> = std::fs::read_dir(tmp.path())
         .unwrap()
@@ -126,14 +109,7 @@ async fn bundle_build_is_reproducible_and_refuses_what_it_cannot_carry() {
             + &component("foreign", "cdwiz-test/foreign:1")),
     );
     let c = tmp.path().join("c");
-    let (code, out, err) = cdwiz(&[
-        "bundle",
-        "build",
-        "--manifest",
-        bad.to_str().unwrap(),
-        "-o",
-        c.to_str().unwrap(),
-    ]);
+    let (code, out, err) = build(&bad, &c, &[]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("nothing was written, 2 problems"), "{err}");
     assert!(
@@ -152,41 +128,16 @@ async fn bundle_build_is_reproducible_and_refuses_what_it_cannot_carry() {
     );
     assert!(!c.exists() && !tmp.path().join(".c.partial").exists());
     // For arm64 the foreign image is right and every sandbox image is not.
-    let (code, _, err) = cdwiz(&[
-        "bundle",
-        "build",
-        "--manifest",
-        bad.to_str().unwrap(),
-        "-o",
-        c.to_str().unwrap(),
-        "--arch",
-        "arm64",
-    ]);
+    let (code, _, err) = build(&bad, &c, &["--arch", "arm64"]);
     assert_eq!(code, 2, "{err}");
     assert!(!err.contains("foreign:1 for arm64"), "{err}");
     assert!(err.contains("cd-sandbox/database:0.1.0 for arm64: the engine's cd-sandbox/database:0.1.0 is linux/amd64"), "{err}");
     assert!(!c.exists());
     // An architecture cdwiz does not install, and a folder that is not a bundle.
-    let (code, _, err) = cdwiz(&[
-        "bundle",
-        "build",
-        "--manifest",
-        src.to_str().unwrap(),
-        "-o",
-        c.to_str().unwrap(),
-        "--arch",
-        "s390x",
-    ]);
+    let (code, _, err) = build(&src, &c, &["--arch", "s390x"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("`s390x`"), "{err}");
-    let (code, _, err) = cdwiz(&[
-        "bundle",
-        "build",
-        "--manifest",
-        src.to_str().unwrap(),
-        "-o",
-        tmp.path().join("src").to_str().unwrap(),
-    ]);
+    let (code, _, err) = build(&src, &tmp.path().join("src"), &[]);
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("is the folder of the manifest built from"),
@@ -195,14 +146,7 @@ async fn bundle_build_is_reproducible_and_refuses_what_it_cannot_carry() {
     let other = tmp.path().join("other");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("notes.txt"), "mine").unwrap();
-    let (code, _, err) = cdwiz(&[
-        "bundle",
-        "build",
-        "--manifest",
-        src.to_str().unwrap(),
-        "-o",
-        other.to_str().unwrap(),
-    ]);
+    let (code, _, err) = build(&src, &other, &[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("exists and is not a bundle"), "{err}");
     assert!(
@@ -231,14 +175,7 @@ async fn the_packed_installer_deploys_from_an_empty_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let src = source_manifest(&tmp.path().join("src"), "");
     let bundle = tmp.path().join("bundle");
-    let (code, _, err) = cdwiz(&[
-        "bundle",
-        "build",
-        "--manifest",
-        src.to_str().unwrap(),
-        "-o",
-        bundle.to_str().unwrap(),
-    ]);
+    let (code, _, err) = build(&src, &bundle, &[]);
     assert_eq!(code, 0, "{err}");
     // A damaged bundle is not packed.
     let damaged = tmp.path().join("damaged");
