@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod catalogue;
 pub mod checks;
 pub mod cluster;
+pub mod collect;
 pub mod connect;
 pub mod deploy;
 pub mod disk;

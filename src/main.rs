@@ -2,6 +2,7 @@
 //! (headless today; the wizard to come) or to a plain command.
 
 mod cli_bundle;
+mod cli_collect;
 mod cli_profile;
 mod cli_sandbox;
 mod cli_status;
@@ -89,6 +90,14 @@ enum Command {
     /// health, restarts, drift, the VIP and the entry; read-only. Exit 0 all
     /// well, 5 something is not.
     Status,
+    /// One archive for the vendor's support: per host the install record,
+    /// configs, containers' inspect and logs, system facts; locally the
+    /// recent runs; every secret replaced by ***. Read-only.
+    Collect {
+        /// The archive to write (default: cdwiz-collect-<install>-<time>.tar.gz).
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+    },
     /// Remove the installation the profile describes: containers, configs,
     /// secrets; the data stays unless --purge (with --yes).
     Uninstall {
@@ -368,6 +377,14 @@ fn main() -> ExitCode {
                 Some(profile) => cli_status::run(profile, cli.output, &lang).await,
                 None => {
                     let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "status");
+                    eprintln!("{}", error_line(&lang, &m.render(&lang)));
+                    EXIT_BAD_INPUT
+                }
+            },
+            Some(Command::Collect { out }) => match cli.profile {
+                Some(profile) => cli_collect::run(profile, out, cli.workdir, &lang).await,
+                None => {
+                    let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "collect");
                     eprintln!("{}", error_line(&lang, &m.render(&lang)));
                     EXIT_BAD_INPUT
                 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use cdwiz::sandbox::fault::{self, Fault};
 use common::*;
 
 const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
@@ -168,4 +169,85 @@ async fn hosts_join_and_leave_an_installation() {
     assert!(err.contains("database runs on one host only"), "{err}");
     assert_eq!(containers(sb, 0).await.len(), 5);
     assert!(containers(sb, 2).await.is_empty(), "nothing touched");
+
+    // collect with node2 stopped: node2 listed as unreachable, node1's
+    // files inside, and no secret anywhere in the archive.
+    write_profile(&profile, &bundle, &vip, &a[..2]);
+    fault::apply(&inst.docker, sb, "node2", &Fault::Stop)
+        .await
+        .unwrap();
+    // A secret where collect looks (as a careless edit would leave it).
+    sh_ok(
+        sb,
+        0,
+        "cat /data/cd/secrets/db_password > /data/cd/config/leak.txt",
+    )
+    .await;
+    let archive = tmp.path().join("support.tar.gz");
+    let (code, out, err) = run_to_end(
+        Command::new(cdwiz_bin())
+            .args(["collect", "--profile"])
+            .arg(&profile)
+            .arg("-o")
+            .arg(&archive)
+            .args(["--workdir", work.to_str().unwrap()])
+            .env("CDWIZ_DATA_DIR", &state)
+            .env(PASSWORD_ENV, &password),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains(&format!("{}: not reached", a[1])), "{err}");
+    let mut files = std::collections::BTreeMap::new();
+    let gz = flate2::read::GzDecoder::new(std::fs::File::open(&archive).unwrap());
+    for e in tar::Archive::new(gz).entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+        let name = name.split_once('/').map(|(_, n)| n.to_string()).unwrap();
+        files.insert(name, text);
+    }
+    let manifest = &files["MANIFEST.txt"];
+    assert!(
+        manifest.contains(&format!("{}: unreachable", a[1])),
+        "{manifest}"
+    );
+    let host = |f: &str| format!("hosts/{}/{f}", a[0]);
+    for f in [
+        "install.json",
+        "os-release",
+        "docker-info",
+        "config/cd.env",
+        "config/keepalived/keepalived.conf",
+        "containers/cd-database.inspect.json",
+        "containers/cd-database.log",
+    ] {
+        assert!(
+            files.contains_key(&host(f)),
+            "{f} missing: {:?}",
+            files.keys()
+        );
+    }
+    assert!(
+        files
+            .keys()
+            .any(|k| k.starts_with("local/runs/") && k.ends_with("checks.md"))
+    );
+    assert!(
+        !files
+            .keys()
+            .any(|k| k.starts_with(&format!("hosts/{}/", a[1])))
+    );
+    let mut secrets = vec![password.clone()];
+    for e in std::fs::read_dir(state.join("installs")).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path().join("secrets.yaml")).unwrap();
+        let map: std::collections::BTreeMap<String, String> = serde_yaml::from_str(&text).unwrap();
+        secrets.extend(map.into_values());
+    }
+    assert!(secrets.len() >= 3, "{secrets:?}");
+    for (name, text) in &files {
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "a secret in {name}");
+        }
+    }
+    assert_eq!(files[&host("config/leak.txt")].trim(), "***");
 }

@@ -1,0 +1,349 @@
+//! `cdwiz collect`: one `tar.gz` for the vendor's support team. Per host
+//! (one round trip each, all at once): cdwiz's install record, the rendered
+//! configs as they are on the host, each cdwiz container's `docker inspect`
+//! and last log lines, `docker info`, os-release, kernel, `df`, `free` and
+//! time sync; from this machine the recent runs' reports, state and logs;
+//! and `MANIFEST.txt` saying what is inside and which hosts could not be
+//! reached. Every secret this installation knows (the operator's and the
+//! generated ones) is replaced by `***` in every file. Read-only on the
+//! hosts, like `status`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::connect::{Connector, Secrets, Target, Targets};
+use crate::i18n::Msg;
+use crate::profile::{Answers, TopologyKind};
+use crate::run::{ErrorKind, RunError};
+
+/// Log lines kept per container.
+pub const LOG_LINES: usize = 500;
+/// Recent runs of the installation whose files are carried.
+pub const RECENT_RUNS: usize = 5;
+const MARK: &str = "@@cdwiz-collect@@ ";
+
+/// What `collect` needs; `secrets: None` reads the profile's sources.
+pub struct CollectRequest {
+    pub answers: Answers,
+    pub profile: PathBuf,
+    pub base: PathBuf,
+    pub data_dir: PathBuf,
+    /// Where the run directories are (`--workdir`, else the data dir).
+    pub runs: PathBuf,
+    pub secrets: Option<Secrets>,
+    /// The archive to write.
+    pub out: PathBuf,
+    pub locale: String,
+}
+
+/// What one host gave.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostCollected {
+    pub address: String,
+    pub files: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<Msg>,
+}
+
+/// What was written.
+#[derive(Debug, Serialize)]
+pub struct Collected {
+    pub file: PathBuf,
+    pub hosts: Vec<HostCollected>,
+    /// Files from this machine (reports, state, logs of recent runs).
+    pub local_files: usize,
+    pub size: u64,
+}
+
+/// Collects and writes the archive; `progress` hears of each host as it
+/// is done.
+pub async fn collect(
+    mut req: CollectRequest,
+    progress: &(dyn Fn(&HostCollected) + Sync),
+) -> Result<Collected, RunError> {
+    crate::installation::adopt(&req.data_dir, &mut req.answers);
+    let locale = req.locale.as_str();
+    let a = &req.answers;
+    if a.topology.kind == TopologyKind::K8s {
+        return Err(RunError::new(
+            ErrorKind::BadInput,
+            vec![Msg::new("collect.k8s-not-yet").render(locale)],
+        ));
+    }
+    let secrets = crate::run::secrets_or_profile(req.secrets, a, &req.base, &req.profile, locale)?;
+    let mut hidden: Vec<String> = secrets.values().iter().map(|s| s.to_string()).collect();
+    hidden.extend(generated_secrets(&req.data_dir, a));
+    crate::redact::add(&hidden);
+    let mut connector =
+        Connector::new(a, secrets, &req.data_dir, crate::connect::askpass_program());
+    connector.install_key = false;
+    let connector = Arc::new(connector);
+    let targets = Targets::open(&connector, a).await;
+
+    let asks = a.hosts.iter().map(|h| {
+        let targets = &targets;
+        async move {
+            let addr = h.address.clone();
+            let (files, unreachable) = match targets.hosts.get(&addr) {
+                Some(t) => match host_files(t).await {
+                    Ok(files) => (files, None),
+                    Err(e) => (Vec::new(), Some(Msg::new("collect.failed").arg("error", e))),
+                },
+                None => (
+                    Vec::new(),
+                    Some(
+                        targets
+                            .unreachable
+                            .get(&addr)
+                            .map(|u| u.failure.message().clone())
+                            .unwrap_or_else(|| Msg::from("")),
+                    ),
+                ),
+            };
+            let summary = HostCollected {
+                address: addr,
+                files: files.len(),
+                unreachable,
+            };
+            progress(&summary);
+            (summary, files)
+        }
+    });
+    let per_host = futures_util::future::join_all(asks).await;
+    targets.close().await;
+
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut hosts = Vec::new();
+    for (summary, files) in per_host {
+        for (name, content) in files {
+            entries.push((format!("hosts/{}/{name}", summary.address), content));
+        }
+        hosts.push(summary);
+    }
+    let local = local_files(&req.runs, a);
+    let local_files = local.len();
+    entries.extend(local);
+    entries.push((
+        "MANIFEST.txt".into(),
+        manifest(a, &hosts, &entries).into_bytes(),
+    ));
+    let (out, size) = write(&req.out, &hidden, &entries)
+        .map_err(|e| RunError::new(ErrorKind::Io, vec![format!("{}: {e}", req.out.display())]))?;
+    Ok(Collected {
+        file: out,
+        hosts,
+        local_files,
+        size,
+    })
+}
+
+/// The installation's generated secrets, if this machine has them (read,
+/// never created).
+fn generated_secrets(data_dir: &Path, a: &Answers) -> Vec<String> {
+    let path = crate::deploy::secrets::path(data_dir, a);
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_yaml::from_str::<BTreeMap<String, String>>(&t).ok())
+        .map(|m| m.into_values().collect())
+        .unwrap_or_default()
+}
+
+/// One round trip: every section the host gives, split by markers.
+async fn host_files(t: &Target) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let config = format!("{}/cd/config", t.data_dir);
+    let script = format!(
+        r#"sec() {{ printf '\n{MARK}%s\n' "$1"; }}
+sec install.json; cat /etc/cdwiz/install.json 2>&1
+sec os-release; cat /etc/os-release 2>&1
+sec uname; uname -a 2>&1
+sec df; df -h 2>&1
+sec free; free -m 2>&1
+sec time; (timedatectl 2>&1; chronyc tracking 2>&1) | head -n 60
+sec docker-info; docker info 2>&1
+sec containers; docker ps -a --filter label=io.cdwiz.component --format '{{{{.Names}}}} {{{{.Image}}}} {{{{.Status}}}}' 2>&1
+find {config} -type f 2>/dev/null | sort | while read -r f; do sec "config/${{f#{config}/}}"; cat "$f"; done
+for c in $(docker ps -a --filter label=io.cdwiz.component --format '{{{{.Names}}}}' 2>/dev/null); do
+  sec "containers/$c.inspect.json"; docker inspect "$c" 2>&1
+  sec "containers/$c.log"; docker logs --tail {LOG_LINES} "$c" 2>&1
+done
+true"#,
+        config = crate::ssh::quote(&config),
+    );
+    let out = t
+        .conn
+        .run(&script, Duration::from_secs(120))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(split_sections(&out.stdout))
+}
+
+/// `(name, content)` of each marked section; names that could leave the
+/// host's folder are dropped.
+fn split_sections(text: &str) -> Vec<(String, Vec<u8>)> {
+    text.split(&format!("\n{MARK}"))
+        .skip(1)
+        .filter_map(|s| {
+            let (name, content) = s.split_once('\n').unwrap_or((s, ""));
+            let safe = !name.is_empty()
+                && !name.starts_with('/')
+                && name
+                    .split('/')
+                    .all(|p| !p.is_empty() && p != "." && p != "..")
+                && !name.chars().any(char::is_control);
+            safe.then(|| (name.to_string(), content.as_bytes().to_vec()))
+        })
+        .collect()
+}
+
+/// The installation's recent runs on this machine (a run of its id, or
+/// a dry run on its hosts): reports, state, the answers and the logs.
+fn local_files(runs: &Path, a: &Answers) -> Vec<(String, Vec<u8>)> {
+    let install = crate::profile::install_id(a);
+    let ours = |d: &Path| match crate::deploy::state::load(d) {
+        Some(s) => s.install == install,
+        None => std::fs::read_to_string(d.join("answers.yaml"))
+            .ok()
+            .and_then(|t| serde_yaml::from_str::<Answers>(&t).ok())
+            .is_some_and(|r| {
+                r.hosts
+                    .iter()
+                    .any(|h| a.hosts.iter().any(|x| x.address == h.address))
+            }),
+    };
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs.join("runs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|d| ours(d))
+        .collect();
+    dirs.sort();
+    let mut out = Vec::new();
+    for dir in dirs.iter().rev().take(RECENT_RUNS) {
+        let run = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut names = vec![
+            "answers.yaml".to_string(),
+            "checks.json".into(),
+            "checks.md".into(),
+            "state.json".into(),
+            "deploy.json".into(),
+            "summary.md".into(),
+            "uninstall.json".into(),
+        ];
+        if let Ok(logs) = std::fs::read_dir(dir.join("logs")) {
+            let mut l: Vec<String> = logs
+                .flatten()
+                .map(|e| format!("logs/{}", e.file_name().to_string_lossy()))
+                .collect();
+            l.sort();
+            names.extend(l);
+        }
+        for name in names {
+            if let Ok(content) = std::fs::read(dir.join(&name)) {
+                out.push((format!("local/runs/{run}/{name}"), content));
+            }
+        }
+    }
+    out
+}
+
+/// What is inside, and what could not be had.
+fn manifest(a: &Answers, hosts: &[HostCollected], entries: &[(String, Vec<u8>)]) -> String {
+    let mut m = format!(
+        "cdwiz collect {}\ninstallation {} ({})\n\nhosts:\n",
+        env!("CARGO_PKG_VERSION"),
+        crate::profile::install_id(a),
+        a.topology.kind.as_str()
+    );
+    for h in hosts {
+        match &h.unreachable {
+            None => m.push_str(&format!("  {}: {} files\n", h.address, h.files)),
+            Some(why) => m.push_str(&format!(
+                "  {}: unreachable: {}\n",
+                h.address,
+                why.render("en")
+            )),
+        }
+    }
+    m.push_str("\nfiles:\n");
+    for (name, content) in entries {
+        m.push_str(&format!("  {name} ({} bytes)\n", content.len()));
+    }
+    m.push_str("\nEvery password and generated secret is replaced by ***.\n");
+    m
+}
+
+/// Writes the archive (beside its place, then renamed), every file with
+/// the secrets in `hidden` replaced; its path and size.
+fn write(
+    out: &Path,
+    hidden: &[String],
+    entries: &[(String, Vec<u8>)],
+) -> std::io::Result<(PathBuf, u64)> {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "cdwiz-collect.tar.gz".into());
+    let partial = out.with_file_name(format!(".{name}.partial"));
+    let result = (|| {
+        let file = std::fs::File::create(&partial)?;
+        let gz = flate2::write::GzEncoder::new(file, flate2::Compression::new(6));
+        let mut tar = tar::Builder::new(gz);
+        let top = Path::new(name.trim_end_matches(".tar.gz").trim_end_matches(".tgz"));
+        for (path, content) in entries {
+            let text = String::from_utf8_lossy(content);
+            let mut clean = text.into_owned();
+            for s in hidden.iter().filter(|s| !s.is_empty()) {
+                clean = clean.replace(s.as_str(), "***");
+            }
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o600);
+            h.set_size(clean.len() as u64);
+            h.set_mtime(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+            );
+            tar.append_data(&mut h, top.join(path), clean.as_bytes())?;
+        }
+        let mut file = tar.into_inner()?.finish()?;
+        file.flush()?;
+        file.sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    std::fs::rename(&partial, out)?;
+    let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    Ok((out.to_path_buf(), size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_split_and_unsafe_names_are_dropped() {
+        let text = format!(
+            "noise\n{MARK}install.json\n{{\"a\":1}}\n\n{MARK}config/x.env\nA=1\n\
+             {MARK}../../etc/passwd\nroot\n{MARK}containers/cd-web.log\nline\n"
+        );
+        let s = split_sections(&text);
+        let names: Vec<&str> = s.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["install.json", "config/x.env", "containers/cd-web.log"]
+        );
+        assert_eq!(s[1].1, b"A=1");
+    }
+}
