@@ -153,7 +153,10 @@ pub async fn build(
         }
         return Err(BuildError::Failed(m));
     }
-    replace_dir(&staging, req.out).map_err(BuildError::Failed)?;
+    if let Err(m) = replace_dir(&staging, req.out) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(BuildError::Failed(m));
+    }
     Ok(manifest)
 }
 

@@ -220,6 +220,14 @@ impl Manifest {
         if !word(&self.product.name) {
             bad("product.name".into(), &self.product.name, "a plain name");
         }
+        // The version names the bundle's archives and the offline file.
+        if !word(&self.product.version) {
+            bad(
+                "product.version".into(),
+                &self.product.version,
+                "a version such as 3.2.0",
+            );
+        }
         for (i, a) in self.images.iter().enumerate() {
             let f = a.file.to_string_lossy();
             if !relative(&f) {
@@ -544,6 +552,7 @@ mod tests {
         c.env.insert("A B".into(), "x".into());
         c.cap_add.push("SYS_ADMIN; id".into());
         c.name = "db\nx".into();
+        m.product.version = "../../x".into();
         let problems = m.problems().join("\n");
         for want in [
             "secrets: `../../etc/shadow`",
@@ -553,6 +562,7 @@ mod tests {
             "env: `A B`",
             "cap-add: `SYS_ADMIN; id`",
             "name: `db\\nx`",
+            "product.version: `../../x`",
         ] {
             assert!(problems.contains(want), "{want} missing from:\n{problems}");
         }
