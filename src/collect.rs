@@ -132,7 +132,7 @@ pub async fn collect(
         "MANIFEST.txt".into(),
         manifest(a, &hosts, &entries).into_bytes(),
     ));
-    let (out, size) = write(&req.out, &hidden, &entries)
+    let (out, size) = write(&req.out, &entries)
         .map_err(|e| RunError::new(ErrorKind::Io, vec![format!("{}: {e}", req.out.display())]))?;
     Ok(Collected {
         file: out,
@@ -282,12 +282,9 @@ fn manifest(a: &Answers, hosts: &[HostCollected], entries: &[(String, Vec<u8>)])
 }
 
 /// Writes the archive (beside its place, then renamed), every file with
-/// the secrets in `hidden` replaced; its path and size.
-fn write(
-    out: &Path,
-    hidden: &[String],
-    entries: &[(String, Vec<u8>)],
-) -> std::io::Result<(PathBuf, u64)> {
+/// every secret this process knows replaced (`crate::redact`); its path
+/// and size.
+fn write(out: &Path, entries: &[(String, Vec<u8>)]) -> std::io::Result<(PathBuf, u64)> {
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -299,11 +296,7 @@ fn write(
         let mut tar = tar::Builder::new(gz);
         let top = Path::new(name.trim_end_matches(".tar.gz").trim_end_matches(".tgz"));
         for (path, content) in entries {
-            let text = String::from_utf8_lossy(content);
-            let mut clean = text.into_owned();
-            for s in hidden.iter().filter(|s| !s.is_empty()) {
-                clean = clean.replace(s.as_str(), "***");
-            }
+            let clean = crate::redact::apply(&String::from_utf8_lossy(content));
             let mut h = tar::Header::new_gnu();
             h.set_mode(0o600);
             h.set_size(clean.len() as u64);

@@ -5,6 +5,7 @@
 pub mod build;
 mod hash_cache;
 pub mod pack;
+mod rewrite;
 pub mod verify;
 
 use std::io::Read;
