@@ -42,6 +42,18 @@ enum SandboxAction {
     },
 }
 
+/// A failed sandbox command's error in the operator's language: cdwiz's own
+/// sentences from the catalogue, a tool's or the engine's words quoted.
+pub fn error_lines(e: &anyhow::Error, locale: &str) -> Vec<String> {
+    if let Some(se) = e.downcast_ref::<sandbox::SandboxError>() {
+        return se.lines().iter().map(|m| m.render(locale)).collect();
+    }
+    if let Some(de) = e.downcast_ref::<cdwiz::docker::DockerError>() {
+        return vec![sandbox::docker_msg(de).render(locale)];
+    }
+    vec![format!("{e:#}")]
+}
+
 pub async fn run(args: SandboxArgs, locale: &str) -> anyhow::Result<()> {
     let say = |m: Msg| println!("{}", m.render(locale));
     let progress = |e: SandboxEvent| print_event(e, locale);
@@ -54,6 +66,7 @@ pub async fn run(args: SandboxArgs, locale: &str) -> anyhow::Result<()> {
                 hosts,
                 net,
             };
+            spec.check()?;
             let started = std::time::Instant::now();
             // The host image and the product bundle are built side by side
             // (each mostly waits on the Debian mirror and the disk).

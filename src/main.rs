@@ -365,7 +365,9 @@ fn main() -> ExitCode {
                 match cli_sandbox::run(args, &lang).await {
                     Ok(()) => 0,
                     Err(e) => {
-                        eprintln!("{}", error_line(&lang, &format!("{e:#}")));
+                        for line in cli_sandbox::error_lines(&e, &lang) {
+                            eprintln!("{}", error_line(&lang, &line));
+                        }
                         1
                     }
                 }

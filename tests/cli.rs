@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use common::cdwiz_bin;
+use common::{cdwiz_bin, english};
 
 fn cdwiz(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(cdwiz_bin())
@@ -71,6 +71,59 @@ fn a_missing_instance_says_how_to_start_one() {
     assert_ne!(code, 0);
     assert!(err.contains("no sandbox named `t-never-made`"), "{err}");
     assert!(err.contains("cdwiz sandbox up"), "{err}");
+}
+
+/// The English of `text` outside `backticked` commands and names.
+fn english_prose(text: &str) -> Vec<String> {
+    let prose: String = text
+        .split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(_, part)| part)
+        .collect::<Vec<_>>()
+        .join(" ");
+    english(&prose)
+}
+
+#[test]
+fn sandbox_errors_speak_the_operators_language() {
+    let zh = [("LANG", "zh_CN.UTF-8")];
+    // Refused before anything is built (no image, no bundle, no network).
+    let (code, _, err) = cdwiz(&["sandbox", "up", "--hosts", "0"], &zh);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("一个沙箱有 1 到 32 台主机"), "{err}");
+    assert!(english_prose(&err).is_empty(), "{err}");
+    let (code, _, err) = cdwiz(&["sandbox", "up", "--name", "Bad_Name"], &zh);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("`Bad_Name`"), "{err}");
+    assert!(english_prose(&err).is_empty(), "{err}");
+    let (code, _, err) = cdwiz(
+        &[
+            "sandbox",
+            "fault",
+            "--name",
+            "t-never-made",
+            "node1",
+            "stop",
+        ],
+        &zh,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cdwiz sandbox up"), "{err}");
+    assert!(english_prose(&err).is_empty(), "{err}");
+    let (code, _, err) = cdwiz(
+        &["sandbox", "status"],
+        &[
+            ("LANG", "zh_CN.UTF-8"),
+            ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("没有 Docker 引擎应答"), "{err}");
+    // What the engine's client said (the reason) may stay English.
+    let ours = err.split_once("：").map_or("", |(_, rest)| rest);
+    let ours = ours.split_once("。").map_or(ours, |(_, rest)| rest);
+    assert!(english_prose(ours).is_empty(), "{err}");
 }
 
 #[test]

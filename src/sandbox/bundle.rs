@@ -9,11 +9,10 @@
 use std::path::{Path, PathBuf};
 
 use bollard::Docker;
-use std::process::Stdio;
 use std::time::Instant;
 
-use super::rootfs::{self, Recipe};
-use super::{Progress, SandboxError, SandboxEvent};
+use super::rootfs::{self, PRODUCT as RECIPE};
+use super::{Progress, SandboxError, SandboxEvent, said};
 use crate::bundle::{
     Bundle, Component, Entry, Health, ImageArchive, MANIFEST_FILE, Manifest, Placement,
     PlacementCount, Product, Requirements,
@@ -21,24 +20,7 @@ use crate::bundle::{
 
 pub const PRODUCT: &str = "cd-sandbox";
 pub const VERSION: &str = "0.1.0";
-const ENTRY: &str = "/usr/local/bin/cd-sandbox-entry";
-
-const RECIPE: Recipe = Recipe {
-    packages: &[
-        "postgresql",
-        "redis-server",
-        "nginx-light",
-        "socat",
-        "keepalived",
-        "ca-certificates",
-    ],
-    customize: include_str!("../../assets/sandbox/product/customize.sh"),
-    files: &[(
-        ENTRY,
-        0o755,
-        include_str!("../../assets/sandbox/product/entry.sh"),
-    )],
-};
+const ENTRY: &str = rootfs::PRODUCT_ENTRY;
 
 /// Where the sandbox bundle lives under the sandbox directory.
 pub fn bundle_dir(sandbox_dir: &Path) -> PathBuf {
@@ -152,12 +134,7 @@ pub async fn ensure_bundle(
     let started = Instant::now();
     progress(SandboxEvent::BuildingBundle { dir: dir.clone() });
     let result = build(docker, &build_dir, &dir).await;
-    for leftover in [
-        "product-rootfs",
-        "product-layer.tar",
-        "product-image.tar",
-        "product",
-    ] {
+    for leftover in ["product-image.tar", "product"] {
         let p = build_dir.join(leftover);
         let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
     }
@@ -167,7 +144,7 @@ pub async fn ensure_bundle(
         dir: dir.clone(),
         secs: started.elapsed().as_secs_f64(),
     });
-    Bundle::open(&dir).map_err(|e| SandboxError::Other(e.to_string()))
+    Bundle::open(&dir).map_err(|e| said("sandbox.err.bundle").arg("detail", e).into())
 }
 
 /// The sandbox bundle if it is built, intact and of the current recipe; its
@@ -230,23 +207,7 @@ async fn ensure_engine_images(docker: &Docker, bundle: &Bundle) -> Result<(), Sa
 /// into an image, loaded into the engine, and the bundle written from the
 /// engine by `bundle build` (as a release engineer's would be).
 async fn build(docker: &Docker, build_dir: &Path, out: &Path) -> Result<(), SandboxError> {
-    let root = build_dir.join("product-rootfs");
-    let layer = build_dir.join("product-layer.tar");
-    rootfs::build(&RECIPE, &root, build_dir, "product").await?;
-    let file = std::fs::File::create(&layer).map_err(SandboxError::io(&layer))?;
-    let status = rootfs::tar_command(&root)
-        .stdout(Stdio::from(file))
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .map_err(|e| SandboxError::Other(format!("cannot run tar: {e}")))?;
-    if !status.success() {
-        return Err(SandboxError::Other(format!(
-            "tar of {} exited with {status}",
-            root.display()
-        )));
-    }
-    let _ = std::fs::remove_dir_all(&root);
+    let layer = rootfs::prepare(&RECIPE, build_dir).await?;
     let archive = build_dir.join("product-image.tar");
     let refs: Vec<String> = components().iter().map(|c| c.image.clone()).collect();
     let (archive_path, layer_path, refs_owned) = (archive.clone(), layer.clone(), refs.clone());
@@ -260,15 +221,15 @@ async fn build(docker: &Docker, build_dir: &Path, out: &Path) -> Result<(), Sand
         )
     })
     .await
-    .map_err(|e| SandboxError::Other(format!("image archive: {e}")))?
+    .map_err(|e| said("sandbox.err.task").arg("error", e))?
     .map_err(SandboxError::io(&archive))?;
-    let _ = std::fs::remove_file(&layer);
     crate::docker::load_file(docker, &archive).await?;
     let _ = std::fs::remove_file(&archive);
+    rootfs::consumed(&RECIPE, build_dir);
     let source = build_dir.join("product");
     std::fs::create_dir_all(&source).map_err(SandboxError::io(&source))?;
     let text = serde_yaml::to_string(&manifest(Vec::new()))
-        .map_err(|e| SandboxError::Other(format!("bundle manifest: {e}")))?;
+        .map_err(|e| said("sandbox.err.bundle").arg("detail", e))?;
     let path = source.join(MANIFEST_FILE);
     std::fs::write(&path, text).map_err(SandboxError::io(&path))?;
     let req = crate::bundle::build::BuildRequest {
@@ -278,10 +239,7 @@ async fn build(docker: &Docker, build_dir: &Path, out: &Path) -> Result<(), Sand
     };
     crate::bundle::build::build(docker, &req, &|_| {})
         .await
-        .map_err(|e| {
-            let text: Vec<String> = e.messages().iter().map(|m| m.render("en")).collect();
-            SandboxError::Other(format!("bundle build: {}", text.join("; ")))
-        })?;
+        .map_err(|e| SandboxError::BundleBuild(e.messages()))?;
     Ok(())
 }
 

@@ -29,16 +29,11 @@ pub(super) async fn ensure_credentials(sandbox: &Sandbox) -> Result<(), SandboxE
             .arg(&key)
             .output()
             .await
-            .map_err(|e| {
-                SandboxError::Other(format!(
-                    "cannot run ssh-keygen ({e}); install openssh-client"
-                ))
-            })?;
+            .map_err(|e| said("sandbox.err.ssh-keygen-spawn").arg("error", e))?;
         if !out.status.success() {
-            return Err(SandboxError::Other(format!(
-                "ssh-keygen failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+            return Err(said("sandbox.err.ssh-keygen")
+                .arg("detail", String::from_utf8_lossy(&out.stderr).trim())
+                .into());
         }
     }
     let pw = sandbox.password_file();
@@ -105,11 +100,10 @@ pub(super) async fn ensure_network(docker: &Docker, sandbox: &Sandbox) -> Result
         ..Default::default()
     };
     docker.create_network(request).await.map_err(|e| {
-        SandboxError::Other(format!(
-            "cannot create network {name} on {}: {e}. Another network may use that subnet: \
-             pick another with `--net N`",
-            sandbox.subnet()
-        ))
+        said("sandbox.err.network")
+            .arg("name", &name)
+            .arg("subnet", sandbox.subnet())
+            .arg("error", e)
     })?;
     Ok(())
 }
@@ -255,7 +249,7 @@ pub(super) async fn upload_host_files(
             data: HOST_FAULT.as_bytes(),
         },
     ])
-    .map_err(|e| SandboxError::Other(format!("credentials archive: {e}")))?;
+    .map_err(|e| said("sandbox.err.credentials-archive").arg("error", e))?;
     docker
         .upload_to_container(
             container,
@@ -340,13 +334,12 @@ pub(crate) async fn wait_ready(docker: &Docker, host: &SandboxHost) -> Result<()
             .await
             .map(|o| o.output)
             .unwrap_or_default();
-            return Err(SandboxError::Other(format!(
-                "{} ({}) is not ready after {} s; its logs end with:\n{}",
-                host.name,
-                host.address,
-                READY_TIMEOUT.as_secs(),
-                log.trim()
-            )));
+            return Err(said("sandbox.err.not-ready")
+                .arg("host", &host.name)
+                .arg("address", &host.address)
+                .arg("secs", READY_TIMEOUT.as_secs())
+                .arg("log", log.trim())
+                .into());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -7,43 +7,17 @@
 //! created, so changing them costs no rebuild.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Instant;
 
 use bollard::Docker;
 use bollard::query_parameters::CreateImageOptions;
 use futures_util::StreamExt;
 
-use super::rootfs::{self, Recipe};
+use super::rootfs::{self, HOST as RECIPE};
 use super::{Progress, SandboxError, SandboxEvent};
 use crate::docker::{DockerError, has_image};
 
 const REPO: &str = "cdwiz-sandbox-host";
-
-/// python3 lets a host serve as an Ansible peer in benchmarks (cdwiz itself
-/// never needs it on a host); haproxy lets a host play the customer's load
-/// balancer for `ha-lb`.
-const RECIPE: Recipe = Recipe {
-    packages: &[
-        "openssh-server",
-        "sudo",
-        "iproute2",
-        "procps",
-        "keepalived",
-        "iputils-ping",
-        "ca-certificates",
-        "docker.io",
-        "iptables",
-        "python3",
-        "socat",
-        "curl",
-        "e2fsprogs",
-        "chrony",
-        "haproxy",
-    ],
-    customize: include_str!("../../assets/sandbox/customize.sh"),
-    files: &[],
-};
 
 /// The image reference for the current recipe.
 pub fn host_image_tag() -> String {
@@ -67,15 +41,10 @@ pub async fn ensure_host_image(
     let started = Instant::now();
     progress(SandboxEvent::BuildingImage { tag: tag.clone() });
     let build_dir = sandbox_dir.join("build");
-    let root = build_dir.join("host-rootfs");
-    let result = async {
-        rootfs::build(&RECIPE, &root, &build_dir, "host").await?;
-        import(docker, &tag, &root).await
-    }
-    .await;
-    let _ = std::fs::remove_dir_all(&root);
+    let tarball = rootfs::prepare(&RECIPE, &build_dir).await?;
+    import(docker, &tag, &tarball).await?;
+    rootfs::consumed(&RECIPE, &build_dir);
     drop(lock);
-    result?;
     progress(SandboxEvent::ImageBuilt {
         tag: tag.clone(),
         secs: started.elapsed().as_secs_f64(),
@@ -110,19 +79,12 @@ async fn remove_stale_images(docker: &Docker, current: &str) {
     }
 }
 
-/// Streams the root filesystem as a tarball into the engine (`docker import`).
-async fn import(docker: &Docker, tag: &str, root: &Path) -> Result<(), SandboxError> {
-    let mut tar = rootfs::tar_command(root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| SandboxError::Other(format!("cannot run tar: {e}")))?;
-    let stdout = tar
-        .stdout
-        .take()
-        .ok_or_else(|| SandboxError::Other("tar has no stdout".into()))?;
-    let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(stdout));
+/// Streams the root filesystem's tarball into the engine (`docker import`).
+async fn import(docker: &Docker, tag: &str, tarball: &Path) -> Result<(), SandboxError> {
+    let file = tokio::fs::File::open(tarball)
+        .await
+        .map_err(SandboxError::io(tarball))?;
+    let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
     let (repo, tag_only) = tag.split_once(':').unwrap_or((tag, "latest"));
     let options = CreateImageOptions {
         from_src: Some("-".into()),
@@ -133,19 +95,12 @@ async fn import(docker: &Docker, tag: &str, root: &Path) -> Result<(), SandboxEr
     let mut stream = docker.create_image(Some(options), Some(body), None);
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| DockerError::api(format!("import {tag}"), e))?;
-        if let Some(err) = info.error_detail.and_then(|d| d.message) {
-            return Err(SandboxError::Other(format!("import {tag}: {err}")));
+        if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+            return Err(SandboxError::Import {
+                tag: tag.to_string(),
+                detail,
+            });
         }
-    }
-    let status = tar
-        .wait()
-        .await
-        .map_err(|e| SandboxError::Other(format!("tar: {e}")))?;
-    if !status.success() {
-        return Err(SandboxError::Other(format!(
-            "tar of {} exited with {status}",
-            root.display()
-        )));
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::SandboxError;
+use super::{SandboxError, said};
 
 /// Loop devices currently backed by `file`.
 pub async fn devices_for(file: &Path) -> Result<Vec<String>, SandboxError> {
@@ -42,16 +42,13 @@ async fn losetup(args: &[&std::ffi::OsStr]) -> Result<String, SandboxError> {
         .args(args)
         .output()
         .await
-        .map_err(|e| SandboxError::Other(format!("cannot run losetup (util-linux): {e}")))?;
+        .map_err(|e| said("sandbox.err.losetup-spawn").arg("error", e))?;
     if !out.status.success() {
-        return Err(SandboxError::Other(format!(
-            "losetup {} failed: {}",
-            args.iter()
-                .map(|a| a.to_string_lossy())
-                .collect::<Vec<_>>()
-                .join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        let args: Vec<_> = args.iter().map(|a| a.to_string_lossy()).collect();
+        return Err(said("sandbox.err.losetup")
+            .arg("args", args.join(" "))
+            .arg("detail", String::from_utf8_lossy(&out.stderr).trim())
+            .into());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

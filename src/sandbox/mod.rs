@@ -21,6 +21,7 @@ use bollard::Docker;
 use serde::{Deserialize, Serialize};
 
 use crate::docker::{DockerError, is_not_found};
+use crate::i18n::Msg;
 use crate::ssh::SshTarget;
 pub use fault::Fault;
 use hosts::{
@@ -97,11 +98,91 @@ pub enum SandboxError {
         host: String,
         known: String,
     },
-    #[error("{0}")]
-    Other(String),
+    /// A root filesystem could not be built (debootstrap, the customize
+    /// script, tar, or not root).
+    #[error(transparent)]
+    Rootfs(cdwiz_sandbox_rootfs::Error),
+    #[error("the engine refused the image {tag}: {detail}")]
+    Import { tag: String, detail: String },
+    /// `bundle build` refused the sandbox product (its own messages).
+    #[error("bundle build: {}", .0.iter().map(|m| m.render("en")).collect::<Vec<_>>().join("; "))]
+    BundleBuild(Vec<Msg>),
+    /// Everything else, worded for the operator.
+    #[error("{}", .0.render("en"))]
+    Said(Msg),
+}
+
+/// This machine's engine's failure, worded for the operator.
+pub fn docker_msg(e: &DockerError) -> Msg {
+    match e {
+        DockerError::NoEngine { socket, reason } => said("sandbox.err.no-engine")
+            .arg("socket", socket)
+            .arg("reason", reason),
+        other => said("sandbox.err.docker").arg("detail", other),
+    }
+}
+
+/// A sandbox error worded by the catalogue key `key`.
+pub(crate) fn said(key: &str) -> Msg {
+    Msg::new(key)
+}
+
+impl From<Msg> for SandboxError {
+    fn from(m: Msg) -> Self {
+        SandboxError::Said(m)
+    }
 }
 
 impl SandboxError {
+    /// The error worded for the operator: cdwiz's own sentences come from
+    /// the catalogue; what a tool or the engine said is quoted as it is.
+    pub fn lines(&self) -> Vec<Msg> {
+        use cdwiz_sandbox_rootfs::Error as R;
+        let one = match self {
+            SandboxError::Said(m) => m.clone(),
+            SandboxError::BundleBuild(messages) => {
+                return messages
+                    .iter()
+                    .map(|m| said("sandbox.err.bundle-build").arg_msg("detail", m.clone()))
+                    .collect();
+            }
+            SandboxError::Io { path, source } => said("sandbox.err.io")
+                .arg("path", path.display())
+                .arg("error", source),
+            SandboxError::NoInstance(name) => said("sandbox.err.no-instance").arg("name", name),
+            SandboxError::NoHost {
+                instance,
+                host,
+                known,
+            } => said("sandbox.err.no-host")
+                .arg("instance", instance)
+                .arg("host", host)
+                .arg("known", known),
+            SandboxError::Import { tag, detail } => said("sandbox.err.import")
+                .arg("tag", tag)
+                .arg("detail", detail),
+            SandboxError::Rootfs(R::NeedsRoot) => said("sandbox.err.rootfs-root"),
+            SandboxError::Rootfs(R::Spawn { program, source }) => said("sandbox.err.rootfs-spawn")
+                .arg("program", program)
+                .arg("error", source),
+            SandboxError::Rootfs(R::Failed {
+                step,
+                status,
+                log,
+                tail,
+            }) => said("sandbox.err.rootfs-failed")
+                .arg_msg("step", said(&format!("sandbox.step.{}", step.id())))
+                .arg("status", status)
+                .arg("log", log.display())
+                .arg("tail", tail),
+            SandboxError::Rootfs(R::Io { path, source }) => said("sandbox.err.io")
+                .arg("path", path.display())
+                .arg("error", source),
+            SandboxError::Docker(e) => docker_msg(e),
+        };
+        vec![one]
+    }
+
     fn io(path: impl AsRef<Path>) -> impl FnOnce(std::io::Error) -> SandboxError {
         let path = path.as_ref().to_path_buf();
         move |source| SandboxError::Io { path, source }
@@ -247,10 +328,10 @@ pub fn load(data_dir: &Path, name: &str) -> Result<Sandbox, SandboxError> {
         Err(e) => return Err(SandboxError::io(&path)(e)),
     };
     let mut sandbox: Sandbox = serde_json::from_str(&text).map_err(|e| {
-        SandboxError::Other(format!(
-            "{}: unreadable sandbox state ({e}); remove it with `cdwiz sandbox down --name {name}`",
-            path.display()
-        ))
+        said("sandbox.err.state-unreadable")
+            .arg("path", path.display())
+            .arg("error", e)
+            .arg("name", name)
     })?;
     sandbox.dir = dir;
     Ok(sandbox)
@@ -260,9 +341,25 @@ fn save(sandbox: &Sandbox) -> Result<(), SandboxError> {
     let path = sandbox.dir.join("state.json");
     let tmp = sandbox.dir.join("state.json.tmp");
     let text = serde_json::to_string_pretty(sandbox)
-        .map_err(|e| SandboxError::Other(format!("sandbox state: {e}")))?;
+        .map_err(|e| said("sandbox.err.state-write").arg("error", e))?;
     std::fs::write(&tmp, text).map_err(SandboxError::io(&tmp))?;
     std::fs::rename(&tmp, &path).map_err(SandboxError::io(&path))
+}
+
+impl SandboxSpec {
+    /// A name and a host count `up` accepts (checked before anything is built).
+    pub fn check(&self) -> Result<(), SandboxError> {
+        if !valid_name(&self.name) {
+            return Err(said("sandbox.err.name").arg("name", &self.name).into());
+        }
+        if self.hosts == 0 || self.hosts > MAX_HOSTS {
+            return Err(said("sandbox.err.hosts")
+                .arg("hosts", self.hosts)
+                .arg("max", MAX_HOSTS)
+                .into());
+        }
+        Ok(())
+    }
 }
 
 /// Brings an instance up (or reconciles it to `spec`): image, network, data
@@ -273,28 +370,17 @@ pub async fn up(
     spec: &SandboxSpec,
     progress: &Progress<'_>,
 ) -> Result<Sandbox, SandboxError> {
-    if !valid_name(&spec.name) {
-        return Err(SandboxError::Other(format!(
-            "sandbox name `{}`: use 1-40 lowercase letters, digits and dashes",
-            spec.name
-        )));
-    }
-    if spec.hosts == 0 || spec.hosts > MAX_HOSTS {
-        return Err(SandboxError::Other(format!(
-            "--hosts {}: a sandbox has 1 to {MAX_HOSTS} hosts",
-            spec.hosts
-        )));
-    }
+    spec.check()?;
     let image = image::ensure_host_image(docker, &sandbox_root(data_dir), progress).await?;
     let dir = instance_dir(data_dir, &spec.name);
     std::fs::create_dir_all(&dir).map_err(SandboxError::io(&dir))?;
     let mut sandbox = match load(data_dir, &spec.name) {
         Ok(existing) if existing.net != spec.net => {
-            return Err(SandboxError::Other(format!(
-                "sandbox `{}` is already up on 10.77.{}.0/24, not 10.77.{}.0/24; \
-                 run `cdwiz sandbox down --name {}` first",
-                spec.name, existing.net, spec.net, spec.name
-            )));
+            return Err(said("sandbox.err.other-net")
+                .arg("name", &spec.name)
+                .arg("existing", existing.net)
+                .arg("net", spec.net)
+                .into());
         }
         Ok(existing) => existing,
         Err(SandboxError::NoInstance(_)) => Sandbox {
@@ -307,11 +393,11 @@ pub async fn up(
         Err(e) => return Err(e),
     };
     if sandbox.image != image && !sandbox.hosts.is_empty() {
-        return Err(SandboxError::Other(format!(
-            "sandbox `{}` runs image {} but this cdwiz builds {image}; \
-             run `cdwiz sandbox down --name {}` and `up` again",
-            sandbox.name, sandbox.image, sandbox.name
-        )));
+        return Err(said("sandbox.err.other-image")
+            .arg("name", &sandbox.name)
+            .arg("running", &sandbox.image)
+            .arg("image", &image)
+            .into());
     }
     sandbox.image = image;
     ensure_credentials(&sandbox).await?;

@@ -316,3 +316,30 @@ impl Run<'_> {
         )
     }
 }
+
+/// Runs of three or more English words on the screen: the sentences cdwiz
+/// would have written in English.
+pub fn english(screen: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in screen.lines() {
+        let mut run: Vec<&str> = Vec::new();
+        let words = line.split(|c: char| !(c.is_ascii_alphabetic() || c == ' ' || c == '\''));
+        for part in words {
+            for w in part.split(' ') {
+                if w.len() >= 2 && w.chars().all(|c| c.is_ascii_alphabetic() || c == '\'') {
+                    run.push(w);
+                } else if !w.is_empty() || run.len() >= 3 {
+                    if run.len() >= 3 {
+                        found.push(run.join(" "));
+                    }
+                    run.clear();
+                }
+            }
+            if run.len() >= 3 {
+                found.push(run.join(" "));
+            }
+            run.clear();
+        }
+    }
+    found
+}

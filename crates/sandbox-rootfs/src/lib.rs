@@ -1,0 +1,377 @@
+//! The sandbox's root filesystems, built from Debian packages
+//! (`debootstrap --variant=minbase`, then a customize script in a chroot) and
+//! kept as one tarball per recipe until cdwiz turns it into an image.
+//!
+//! A crate of its own, with one small dependency, so that `scripts/demo` can
+//! build it in seconds and let it work through the Debian mirror and dpkg
+//! while cdwiz itself compiles (`cdwiz-sandbox-rootfs SANDBOX_DIR`); cdwiz
+//! then finds the tarballs ready. No registry is involved; only the mirror.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sha2::{Digest, Sha256};
+
+const SUITE: &str = "bookworm";
+const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
+/// Overrides the Debian mirror debootstrap uses.
+pub const MIRROR_ENV: &str = "CDWIZ_DEBIAN_MIRROR";
+
+/// Where the sandbox product's entry script is in its image.
+pub const PRODUCT_ENTRY: &str = "/usr/local/bin/cd-sandbox-entry";
+
+/// What goes into a root filesystem.
+pub struct Recipe {
+    /// `host` or `product`: names the tarball, logs and lock.
+    pub name: &'static str,
+    pub packages: &'static [&'static str],
+    /// Shell script run once in the chroot after the packages are installed.
+    pub customize: &'static str,
+    /// Files placed into the root before customizing: (path, mode, content).
+    pub files: &'static [(&'static str, u32, &'static str)],
+}
+
+/// The sandbox hosts: Debian with sshd, sudo, keepalived and Docker. python3
+/// lets a host serve as an Ansible peer in benchmarks (cdwiz itself never
+/// needs it on a host); haproxy lets a host play the customer's load balancer
+/// for `ha-lb`.
+pub const HOST: Recipe = Recipe {
+    name: "host",
+    packages: &[
+        "openssh-server",
+        "sudo",
+        "iproute2",
+        "procps",
+        "keepalived",
+        "iputils-ping",
+        "ca-certificates",
+        "docker.io",
+        "iptables",
+        "python3",
+        "socat",
+        "curl",
+        "e2fsprogs",
+        "chrony",
+        "haproxy",
+    ],
+    customize: include_str!("../../../assets/sandbox/customize.sh"),
+    files: &[],
+};
+
+/// The sandbox product's one runtime image (database, cache, backend, web and
+/// keepalived all run from it).
+pub const PRODUCT: Recipe = Recipe {
+    name: "product",
+    packages: &[
+        "postgresql",
+        "redis-server",
+        "nginx-light",
+        "socat",
+        "keepalived",
+        "ca-certificates",
+    ],
+    customize: include_str!("../../../assets/sandbox/product/customize.sh"),
+    files: &[(
+        PRODUCT_ENTRY,
+        0o755,
+        include_str!("../../../assets/sandbox/product/entry.sh"),
+    )],
+};
+
+impl Recipe {
+    /// A short hash of everything that shapes the result; part of image tags.
+    pub fn hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(SUITE);
+        for p in self.packages {
+            h.update([0]);
+            h.update(p);
+        }
+        h.update([1]);
+        h.update(self.customize);
+        for (path, mode, text) in self.files {
+            h.update([2]);
+            h.update(path);
+            h.update(mode.to_le_bytes());
+            h.update(text);
+        }
+        format!("{:x}", h.finalize())[..12].to_string()
+    }
+
+    /// The finished tarball of this recipe's root filesystem in `build_dir`.
+    pub fn tarball(&self, build_dir: &Path) -> PathBuf {
+        build_dir.join(format!("{}-{}.tar", self.name, self.hash()))
+    }
+
+    /// The mark cdwiz leaves once it made this recipe's tarball into an image
+    /// (a prefetch then has nothing to do).
+    pub fn used_mark(&self, build_dir: &Path) -> PathBuf {
+        build_dir.join(format!("{}-{}.used", self.name, self.hash()))
+    }
+}
+
+/// What went wrong building a root filesystem. cdwiz words these in the
+/// operator's language; `Display` is the English for logs and this crate's
+/// own program.
+#[derive(Debug)]
+pub enum Error {
+    NeedsRoot,
+    /// A program could not be started at all.
+    Spawn {
+        program: &'static str,
+        source: std::io::Error,
+    },
+    /// A step ran and failed; its log's last lines are kept.
+    Failed {
+        step: Step,
+        status: String,
+        log: PathBuf,
+        tail: String,
+    },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Debootstrap,
+    Customize,
+    Tar,
+}
+
+impl Step {
+    pub fn id(self) -> &'static str {
+        match self {
+            Step::Debootstrap => "debootstrap",
+            Step::Customize => "customize",
+            Step::Tar => "tar",
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::NeedsRoot => write!(
+                f,
+                "building sandbox images needs root (debootstrap and chroot): run as root"
+            ),
+            Error::Spawn { program, source } => write!(
+                f,
+                "cannot run {program} ({source}): is it installed? run scripts/setup-machine"
+            ),
+            Error::Failed {
+                step,
+                status,
+                log,
+                tail,
+            } => write!(
+                f,
+                "{} failed ({status}); full log in {}:\n{tail}",
+                step.id(),
+                log.display()
+            ),
+            Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Makes sure `recipe`'s tarball is in `build_dir`, building it when it is
+/// not; returns its path. One build per recipe at a time, machine-wide (a
+/// prefetch and cdwiz, parallel tests): the others wait and find it made.
+/// Logs go to `<build_dir>/<name>-*.log`.
+pub fn prepare(recipe: &Recipe, build_dir: &Path) -> Result<PathBuf, Error> {
+    let tarball = recipe.tarball(build_dir);
+    let _lock = lock(&build_dir.join(format!("{}-rootfs.lock", recipe.name)))?;
+    if tarball.is_file() {
+        return Ok(tarball);
+    }
+    let root = build_dir.join(format!("{}-rootfs", recipe.name));
+    let partial = build_dir.join(format!(".{}-{}.tar.partial", recipe.name, recipe.hash()));
+    let result = build(recipe, &root, build_dir).and_then(|()| {
+        write_tar(&root, &partial, build_dir, recipe.name)?;
+        std::fs::rename(&partial, &tarball).map_err(io(&tarball))
+    });
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_file(&partial);
+    // Tarballs of earlier recipes are of no use any more.
+    remove_stale(recipe, build_dir, &tarball);
+    result.map(|()| tarball)
+}
+
+/// Takes the machine-wide lock at `path`; released on drop.
+pub fn lock(path: &Path) -> Result<File, Error> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    let file = File::create(path).map_err(io(path))?;
+    file.lock().map_err(io(path))?;
+    Ok(file)
+}
+
+fn remove_stale(recipe: &Recipe, build_dir: &Path, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(build_dir) else {
+        return;
+    };
+    let prefix = format!("{}-", recipe.name);
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with(&prefix)
+            && (name.ends_with(".tar") || name.ends_with(".used"))
+            && name.len() == prefix.len() + 12 + if name.ends_with(".tar") { 4 } else { 5 };
+        let current = e.path() == keep || e.path() == recipe.used_mark(build_dir);
+        if ours && !current {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Builds `recipe` into `root` (replacing whatever is there).
+fn build(recipe: &Recipe, root: &Path, logs: &Path) -> Result<(), Error> {
+    if !is_root() {
+        return Err(Error::NeedsRoot);
+    }
+    if root.exists() {
+        std::fs::remove_dir_all(root).map_err(io(root))?;
+    }
+    std::fs::create_dir_all(logs).map_err(io(logs))?;
+    let mirror = std::env::var(MIRROR_ENV).unwrap_or_else(|_| DEFAULT_MIRROR.to_string());
+    let mut debootstrap = Command::new("debootstrap");
+    debootstrap
+        .arg("--variant=minbase")
+        .arg(format!("--include={}", recipe.packages.join(",")))
+        .arg(SUITE)
+        .arg(root)
+        .arg(&mirror);
+    run_logged(
+        debootstrap,
+        "debootstrap",
+        Step::Debootstrap,
+        &logs.join(format!("{}-debootstrap.log", recipe.name)),
+    )?;
+    for (path, mode, text) in recipe.files {
+        write_file(&root.join(path.trim_start_matches('/')), text, *mode)?;
+    }
+    let script = root.join("tmp/cdwiz-customize.sh");
+    write_file(&script, recipe.customize, 0o755)?;
+    let mut customize = Command::new("chroot");
+    customize
+        .arg(root)
+        .arg("/bin/sh")
+        .arg("/tmp/cdwiz-customize.sh");
+    run_logged(
+        customize,
+        "chroot",
+        Step::Customize,
+        &logs.join(format!("{}-customize.log", recipe.name)),
+    )?;
+    let _ = std::fs::remove_file(&script);
+    Ok(())
+}
+
+/// `tar` of the root filesystem into `out` (numeric owners, as images want).
+fn write_tar(root: &Path, out: &Path, logs: &Path, name: &str) -> Result<(), Error> {
+    let file = File::create(out).map_err(io(out))?;
+    let mut tar = Command::new("tar");
+    tar.arg("--numeric-owner")
+        .arg("-C")
+        .arg(root)
+        .arg("-cf")
+        .arg("-")
+        .arg(".")
+        .stdout(file);
+    run_logged(tar, "tar", Step::Tar, &logs.join(format!("{name}-tar.log")))
+}
+
+fn run_logged(
+    mut cmd: Command,
+    program: &'static str,
+    step: Step,
+    log: &Path,
+) -> Result<(), Error> {
+    let file = File::create(log).map_err(io(log))?;
+    let err_file = file.try_clone().map_err(io(log))?;
+    if step != Step::Tar {
+        cmd.stdout(file);
+    }
+    let status = cmd
+        .stdin(Stdio::null())
+        .stderr(err_file)
+        .status()
+        .map_err(|source| Error::Spawn { program, source })?;
+    if !status.success() {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(8)..].join("\n");
+        return Err(Error::Failed {
+            step,
+            status: status.to_string(),
+            log: log.to_path_buf(),
+            tail,
+        });
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    std::fs::write(path, text).map_err(io(path))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io(path))
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the effective user of this process.
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_differ_per_recipe_and_are_stable() {
+        assert_eq!(HOST.hash().len(), 12);
+        assert_ne!(HOST.hash(), PRODUCT.hash());
+        assert_eq!(HOST.hash(), HOST.hash());
+    }
+
+    #[test]
+    fn stale_tarballs_go_and_the_current_one_stays() {
+        let dir = tempdir();
+        let keep = HOST.tarball(&dir);
+        let old = dir.join("host-0123456789ab.tar");
+        let other = dir.join("product-0123456789ab.tar");
+        let unrelated = dir.join("host-debootstrap.log");
+        for p in [&keep, &old, &other, &unrelated] {
+            std::fs::write(p, "x").unwrap();
+        }
+        remove_stale(&HOST, &dir, &keep);
+        assert!(keep.exists() && other.exists() && unrelated.exists());
+        assert!(!old.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempdir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("cdwiz-rootfs-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}
