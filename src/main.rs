@@ -51,6 +51,9 @@ struct Cli {
     /// profile no longer names (their data is kept).
     #[arg(long)]
     remove_hosts: bool,
+    /// Let a bundle older than the hosts' release replace it (data kept).
+    #[arg(long)]
+    allow_downgrade: bool,
     /// Accept a known deviation: ID[@HOST]=REASON (repeatable).
     #[arg(long = "accept-check", value_name = "ID[@HOST]=REASON")]
     accept_check: Vec<String>,
@@ -163,6 +166,7 @@ fn localized_command(lang: &str) -> clap::Command {
         "workdir",
         "accept_check",
         "remove_hosts",
+        "allow_downgrade",
         "lang",
     ] {
         let (text, heading) = (help(&format!("arg.{id}")), help("options"));
@@ -420,6 +424,7 @@ fn main() -> ExitCode {
                         workdir: cli.workdir,
                         accept_checks: cli.accept_check,
                         remove_hosts: cli.remove_hosts,
+                        allow_downgrade: cli.allow_downgrade,
                         locale: lang,
                     })
                     .await

@@ -1,5 +1,7 @@
 //! The components phase: in dependency order across hosts, each healthy
-//! before the components that need it.
+//! before the components that need it; or, when a new release replaces a
+//! running one on several hosts, host by host (rolling), each host healthy
+//! before the next is touched.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
@@ -60,6 +62,105 @@ pub(super) async fn start_all(
     }
 
     up
+}
+
+/// The rolling components phase: one host at a time in the profile's
+/// order, every component placed there in dependency order, each healthy
+/// before the next; the host's install record then says the new release.
+/// Before a host's containers are replaced its keepalived is stopped, so the
+/// VIP moves to a master that serves. A host that fails stops the rollout:
+/// the hosts after it are not touched (they keep the release they run).
+pub(super) async fn roll(
+    run: &Run<'_>,
+    targets: &Targets,
+    placed: &BTreeMap<String, Vec<String>>,
+) -> HashMap<String, BTreeSet<String>> {
+    let manifest = &run.input.bundle.manifest;
+    let mut up: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let mut stopped_at: Option<String> = None;
+    for h in &run.input.answers.hosts {
+        let addr = &h.address;
+        let Some(t) = targets.hosts.get(addr) else {
+            // Could not be opened: failed at its first step already.
+            stopped_at.get_or_insert_with(|| addr.clone());
+            continue;
+        };
+        let here: Vec<&Component> = ordered(&manifest.components)
+            .into_iter()
+            .filter(|c| placed[&c.name].contains(addr))
+            .collect();
+        if let Some(first) = stopped_at.as_ref().or(run.failed(addr).then_some(addr))
+            && first != addr
+        {
+            for c in &here {
+                run.record(
+                    addr,
+                    &format!("component {}", c.name),
+                    StepOutcome::Skipped {
+                        reason: Msg::new("deploy.skip.rollout-stopped").arg("host", first),
+                    },
+                    0.0,
+                )
+                .await;
+            }
+            continue;
+        }
+        if let Err(e) = hand_over_vip(run, t, &here).await {
+            run.ctx.logs.log(addr, &format!("keepalived: {e}"));
+        }
+        for c in &here {
+            let step = format!("component {}", c.name);
+            if run.step(addr, &step, || start_component(run, t, c)).await {
+                up.entry(c.name.clone()).or_default().insert(addr.clone());
+            }
+        }
+        if run.failed(addr) || run.ctx.cancel.is_cancelled() {
+            stopped_at.get_or_insert_with(|| addr.clone());
+            continue;
+        }
+        let record = super::host::install_record_file(run.input, t);
+        let files = [super::step::FileSpec {
+            path: super::INSTALL_RECORD.to_string(),
+            mode: "644",
+            content: record.as_bytes(),
+        }];
+        if let Err(e) = super::step::put_files(t, &files).await {
+            run.ctx
+                .logs
+                .log(addr, &format!("install record: {}", e.message.render("en")));
+        }
+        run.ctx.logs.log(
+            addr,
+            &format!("rollout: {addr} runs {}", manifest.product.version),
+        );
+    }
+    up
+}
+
+/// Stops this host's keepalived (gracefully: it gives the VIP up at once)
+/// when any of the host's containers is about to be replaced; the
+/// keepalived step starts it again once the rest is healthy.
+async fn hand_over_vip(run: &Run<'_>, t: &Target, here: &[&Component]) -> Result<(), String> {
+    if !here.iter().any(|c| c.name == "keepalived") {
+        return Ok(());
+    }
+    let docker = t.docker().await.map_err(|e| e.render("en"))?;
+    let addr = t.address.as_str();
+    let mut replaced = false;
+    for c in here {
+        let want = container::wanted(run.input.rendered, addr, &t.data_dir, c)
+            .map_err(|m| m.render("en"))?;
+        replaced |= !container::is_current(docker, &want).await?;
+    }
+    if replaced && container::remove(docker, "keepalived").await? {
+        run.ctx.logs.log(
+            addr,
+            "keepalived stopped: the VIP moves to another master while this host is replaced",
+        );
+        // The new holder announces itself (gratuitous ARP) within a second.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    Ok(())
 }
 
 async fn start_component(run: &Run<'_>, t: &Target, c: &Component) -> Result<bool, StepError> {

@@ -130,6 +130,25 @@ pub async fn wanted_spec(docker: &Docker, want: &Wanted<'_>) -> Result<String, S
     Ok(want.spec(&image_id))
 }
 
+/// Whether the host runs `want` as it is (same spec, running).
+pub async fn is_current(docker: &Docker, want: &Wanted<'_>) -> Result<bool, String> {
+    let spec = wanted_spec(docker, want).await?;
+    match docker
+        .inspect_container(&name(&want.component.name), None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(existing) => Ok(existing
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.as_ref())
+            .and_then(|l| l.get(LABEL_SPEC))
+            == Some(&spec)
+            && existing.state.and_then(|s| s.running).unwrap_or(false)),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(format!("inspect {}: {e}", name(&want.component.name))),
+    }
+}
+
 /// Creates and starts the container, or leaves it when its spec is the
 /// same and it runs; returns whether anything changed.
 pub async fn ensure(docker: &Docker, want: &Wanted<'_>) -> Result<bool, String> {

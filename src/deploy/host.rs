@@ -252,12 +252,15 @@ async fn prepare_host(
             content: value.as_bytes(),
         });
     }
-    let record = format!("{}\n", install_record(input, t));
-    files.push(FileSpec {
-        path: INSTALL_RECORD.to_string(),
-        mode: "644",
-        content: record.as_bytes(),
-    });
+    // A rollout writes each host's record once the host runs the release.
+    let record = install_record_file(input, t);
+    if !input.rolling {
+        files.push(FileSpec {
+            path: INSTALL_RECORD.to_string(),
+            mode: "644",
+            content: record.as_bytes(),
+        });
+    }
 
     let script = parts_script(&parts);
     let out = t
@@ -356,6 +359,11 @@ fn parts_script(parts: &[(&str, Changed, String)]) -> String {
 /// The record the checks recognise on a later run as this install, with
 /// what cdwiz left in a login's `authorized_keys` (for the security team
 /// and for uninstall).
+/// The install record's file content for the host `t`.
+pub(super) fn install_record_file(input: &super::Input<'_>, t: &Target) -> String {
+    format!("{}\n", install_record(input, t))
+}
+
 fn install_record(input: &super::Input<'_>, t: &Target) -> serde_json::Value {
     let manifest = &input.bundle.manifest;
     let mut record = serde_json::json!({

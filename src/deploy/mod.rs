@@ -70,6 +70,9 @@ pub struct Input<'a> {
     pub rendered: &'a [RenderedFile],
     pub generated: &'a BTreeMap<String, String>,
     pub hooks: &'a Hooks,
+    /// A new release replaces the running one on several hosts: the
+    /// components go host by host (see `components::roll`).
+    pub rolling: bool,
 }
 
 /// How this run goes about it.
@@ -283,7 +286,11 @@ pub async fn deploy(input: &Input<'_>, targets: &Targets, ctx: &RunContext) -> D
         .collect();
     host::unreachable(&run, targets, &planned).await;
     host::prepare_all(&run, targets, &placed).await;
-    let up = components::start_all(&run, targets, &placed).await;
+    let up = if input.rolling {
+        components::roll(&run, targets, &placed).await
+    } else {
+        components::start_all(&run, targets, &placed).await
+    };
     let url = verify::entry(&run, &up).await;
     host::after(&run, targets).await;
     run.finish(&planned, url, started)

@@ -72,7 +72,7 @@ pub fn image_archive_for(
     write_archive(
         &mut out,
         &[reference],
-        (&diff_id, layer.len() as u64, layer),
+        vec![(diff_id, layer.len() as u64, layer)],
         cmd,
         arch,
     )?;
@@ -80,49 +80,61 @@ pub fn image_archive_for(
 }
 
 /// Writes an image archive to `out` from a layer tarball on disk, streaming
-/// (root filesystems are hundreds of MB). The image carries every name in
-/// `references`.
+/// (root filesystems are hundreds of MB), with `top` (a small layer in
+/// memory, e.g. a release's own files) above it when given. The image
+/// carries every name in `references`.
 pub fn write_image_archive_file(
     out: &std::path::Path,
     references: &[&str],
     layer: &std::path::Path,
+    top: Option<&[u8]>,
     cmd: &[&str],
 ) -> std::io::Result<()> {
     let mut hasher = Sha256::new();
     let size = std::io::copy(&mut std::fs::File::open(layer)?, &mut hasher)?;
     let diff_id = format!("sha256:{:x}", hasher.finalize());
     let file = std::io::BufWriter::new(std::fs::File::create(out)?);
-    let mut file = write_archive(
-        file,
-        references,
-        (&diff_id, size, std::fs::File::open(layer)?),
-        cmd,
-        "amd64",
-    )?;
+    let mut layers: Vec<(String, u64, Box<dyn std::io::Read>)> =
+        vec![(diff_id, size, Box::new(std::fs::File::open(layer)?))];
+    if let Some(top) = top {
+        let id = format!("sha256:{:x}", Sha256::digest(top));
+        layers.push((id, top.len() as u64, Box::new(top)));
+    }
+    let mut file = write_archive(file, references, layers, cmd, "amd64")?;
     std::io::Write::flush(&mut file)?;
     file.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
-/// Writes the archive; `layer` is its diff id, size and bytes.
-fn write_archive<W: std::io::Write>(
+/// Writes the archive; each layer (bottom first) is its diff id, size and
+/// bytes.
+fn write_archive<W: std::io::Write, R: std::io::Read>(
     out: W,
     references: &[&str],
-    (diff_id, layer_size, layer): (&str, u64, impl std::io::Read),
+    layers: Vec<(String, u64, R)>,
     cmd: &[&str],
     arch: &str,
 ) -> std::io::Result<W> {
+    let diff_ids: Vec<&String> = layers.iter().map(|(id, _, _)| id).collect();
     let config = serde_json::json!({
         "architecture": arch,
         "os": "linux",
         "config": { "Cmd": cmd },
-        "rootfs": { "type": "layers", "diff_ids": [diff_id] },
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
     });
     let config = serde_json::to_vec(&config)?;
     let config_name = format!("{:x}.json", Sha256::digest(&config));
+    // The first layer keeps the name it always had (archives made before
+    // there could be more stay byte for byte the same).
+    let names: Vec<String> = (0..layers.len())
+        .map(|i| match i {
+            0 => "layer/layer.tar".to_string(),
+            i => format!("layer{i}/layer.tar"),
+        })
+        .collect();
     let manifest = serde_json::to_vec(&serde_json::json!([{
         "Config": config_name,
         "RepoTags": references,
-        "Layers": ["layer/layer.tar"],
+        "Layers": names,
     }]))?;
     let header = |size: u64| {
         let mut h = tar::Header::new_gnu();
@@ -133,7 +145,9 @@ fn write_archive<W: std::io::Write>(
     };
     let mut b = tar::Builder::new(out);
     b.append_data(&mut header(config.len() as u64), &config_name, &config[..])?;
-    b.append_data(&mut header(layer_size), "layer/layer.tar", layer)?;
+    for ((_, size, bytes), name) in layers.into_iter().zip(&names) {
+        b.append_data(&mut header(size), name, bytes)?;
+    }
     b.append_data(
         &mut header(manifest.len() as u64),
         "manifest.json",

@@ -38,6 +38,8 @@ pub struct Options {
     pub accept_checks: Vec<String>,
     /// Uninstall the hosts the installation had and the profile dropped.
     pub remove_hosts: bool,
+    /// A bundle older than the hosts' release may replace it.
+    pub allow_downgrade: bool,
     pub locale: String,
 }
 
@@ -112,6 +114,7 @@ fn request(opts: &Options) -> Result<Request, Vec<String>> {
         verify_images: !opts.dry_run,
         askpass: cdwiz::connect::askpass_program(),
         remove_hosts: opts.remove_hosts,
+        allow_downgrade: opts.allow_downgrade,
         locale: opts.locale.clone(),
     })
 }

@@ -85,6 +85,14 @@ impl Session {
             self.lock(take_over, &tx).await?;
             None
         };
+        // Another product, or an older release unasked: refused here, before
+        // anything is touched.
+        let change = if self.on_cluster() {
+            super::release::Change::Install
+        } else {
+            self.release_change().await?
+        };
+        let rolling = change.replaces() && self.answers.hosts.len() > 1;
 
         if let Some(gone) = &gone {
             self.remove_hosts(gone, &tx).await;
@@ -115,6 +123,7 @@ impl Session {
             rendered: &self.rendered,
             generated: &generated,
             hooks: &self.hooks,
+            rolling,
         };
         let report = match (&clients, &self.targets) {
             (Some(clients), _) => {

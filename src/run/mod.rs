@@ -10,6 +10,7 @@
 
 mod deploy;
 mod membership;
+pub mod release;
 mod reports;
 mod session_checks;
 mod uninstall;
@@ -58,6 +59,8 @@ pub struct Request {
     /// uninstalled by the deploy (their data kept); else such a deploy is
     /// refused.
     pub remove_hosts: bool,
+    /// A bundle older than the hosts' release may replace it.
+    pub allow_downgrade: bool,
     pub locale: String,
 }
 
@@ -183,6 +186,7 @@ pub struct Session {
     /// The checks as reported (`checks.json`, `checks.md`).
     last_checks: Option<CheckRun>,
     remove_hosts: bool,
+    allow_downgrade: bool,
     askpass: PathBuf,
     locale: String,
 }
@@ -296,6 +300,7 @@ impl Session {
             before,
             last_checks: None,
             remove_hosts: req.remove_hosts,
+            allow_downgrade: req.allow_downgrade,
             askpass: req.askpass,
             locale: req.locale,
         })

@@ -20,24 +20,36 @@ use crate::bundle::{
 
 pub const PRODUCT: &str = "cd-sandbox";
 pub const VERSION: &str = "0.1.0";
+/// The release after [`VERSION`] (same components, its own images): what
+/// the rolling upgrade is tested with. Its backend answers `GET /version`
+/// with it, as [`VERSION`]'s does with its own.
+pub const NEXT_VERSION: &str = "0.2.0";
+const VERSIONS: [&str; 2] = [VERSION, NEXT_VERSION];
+/// In each release's image: the release it is.
+const VERSION_FILE: &str = "etc/cd-sandbox/version";
 const ENTRY: &str = rootfs::PRODUCT_ENTRY;
 
 /// Where the sandbox bundle lives under the sandbox directory.
 pub fn bundle_dir(sandbox_dir: &Path) -> PathBuf {
+    bundle_dir_of(sandbox_dir, VERSION)
+}
+
+/// Where the sandbox bundle of `version` lives under the sandbox directory.
+pub fn bundle_dir_of(sandbox_dir: &Path, version: &str) -> PathBuf {
     sandbox_dir
         .join("bundle")
-        .join(format!("{PRODUCT}-{VERSION}"))
+        .join(format!("{PRODUCT}-{version}"))
 }
 
-fn reference(component: &str) -> String {
-    format!("{PRODUCT}/{component}:{VERSION}")
+fn reference(component: &str, version: &str) -> String {
+    format!("{PRODUCT}/{component}:{version}")
 }
 
-/// The product's components, in dependency order.
-fn components() -> Vec<Component> {
+/// The product's components of `version`, in dependency order.
+fn components(version: &str) -> Vec<Component> {
     let c = |name: &str, ports: &[u16], deps: &[&str], http: Option<&str>, count| Component {
         name: name.into(),
-        image: reference(name),
+        image: reference(name, version),
         command: vec![ENTRY.into(), name.into()],
         ports: ports.to_vec(),
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
@@ -111,46 +123,79 @@ fn components() -> Vec<Component> {
     vec![database, cache, backend, web, keepalived]
 }
 
-/// Makes sure the sandbox bundle exists and is intact, building it when it
-/// is missing, damaged or made from another recipe, and that the engine
-/// `docker` holds the product's images (a `bundle build` source).
+/// Makes sure the sandbox bundles (one per release) exist and are intact,
+/// building them when one is missing, damaged or made from another recipe,
+/// and that the engine `docker` holds the product's images (a `bundle
+/// build` source). Returns the first release's bundle.
 pub async fn ensure_bundle(
     docker: &Docker,
     sandbox_dir: &Path,
     progress: &Progress<'_>,
 ) -> Result<Bundle, SandboxError> {
-    let dir = bundle_dir(sandbox_dir);
-    let current = || existing(sandbox_dir);
-    if let Some(b) = current() {
-        ensure_engine_images(docker, &b).await?;
-        return Ok(b);
+    ensure_bundle_of(docker, sandbox_dir, VERSION, progress).await
+}
+
+/// [`ensure_bundle`], returning the bundle of `version` (one of the
+/// sandbox product's releases).
+pub async fn ensure_bundle_of(
+    docker: &Docker,
+    sandbox_dir: &Path,
+    version: &str,
+    progress: &Progress<'_>,
+) -> Result<Bundle, SandboxError> {
+    let all = || -> Option<Vec<Bundle>> {
+        VERSIONS
+            .iter()
+            .map(|v| existing_of(sandbox_dir, v))
+            .collect()
+    };
+    let pick = |bundles: Vec<Bundle>| {
+        bundles
+            .into_iter()
+            .find(|b| b.manifest.product.version == version)
+            .ok_or_else(|| SandboxError::from(said("sandbox.err.bundle").arg("detail", version)))
+    };
+    if let Some(bundles) = all() {
+        for b in &bundles {
+            ensure_engine_images(docker, b).await?;
+        }
+        return pick(bundles);
     }
     let build_dir = sandbox_dir.join("build");
     let _lock = rootfs::lock(&build_dir.join("bundle.lock")).await?;
-    if let Some(b) = current() {
-        ensure_engine_images(docker, &b).await?;
-        return Ok(b);
+    if let Some(bundles) = all() {
+        for b in &bundles {
+            ensure_engine_images(docker, b).await?;
+        }
+        return pick(bundles);
     }
     let started = Instant::now();
+    let dir = bundle_dir(sandbox_dir);
     progress(SandboxEvent::BuildingBundle { dir: dir.clone() });
-    let result = build(docker, &build_dir, &dir).await;
+    let result = build(docker, sandbox_dir, &build_dir).await;
     for leftover in ["product-image.tar", "product"] {
         let p = build_dir.join(leftover);
         let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
     }
     result?;
-    std::fs::write(dir.join(".recipe"), RECIPE.hash()).map_err(SandboxError::io(&dir))?;
     progress(SandboxEvent::BundleBuilt {
-        dir: dir.clone(),
+        dir,
         secs: started.elapsed().as_secs_f64(),
     });
-    Bundle::open(&dir).map_err(|e| said("sandbox.err.bundle").arg("detail", e).into())
+    pick(all().ok_or_else(|| said("sandbox.err.bundle").arg("detail", version))?)
 }
 
-/// The sandbox bundle if it is built, intact and of the current recipe; its
-/// manifest is rewritten when this cdwiz's differs (the images stay).
+/// The first release's sandbox bundle if it is built, intact and of the
+/// current recipe.
 pub fn existing(sandbox_dir: &Path) -> Option<Bundle> {
-    let dir = bundle_dir(sandbox_dir);
+    existing_of(sandbox_dir, VERSION)
+}
+
+/// The sandbox bundle of `version` if it is built, intact and of the
+/// current recipe; its manifest is rewritten when this cdwiz's differs (the
+/// images stay).
+pub fn existing_of(sandbox_dir: &Path, version: &str) -> Option<Bundle> {
+    let dir = bundle_dir_of(sandbox_dir, version);
     let recorded = std::fs::read_to_string(dir.join(".recipe")).ok()?;
     if recorded.trim() != RECIPE.hash() {
         return None;
@@ -163,11 +208,14 @@ pub fn existing(sandbox_dir: &Path) -> Option<Bundle> {
         .iter()
         .flat_map(|i| &i.references)
         .collect();
-    if components().iter().any(|c| !have.contains(&&c.image)) {
+    if components(version)
+        .iter()
+        .any(|c| !have.contains(&&c.image))
+    {
         return None;
     }
     // One made before `bundle build` made it (another archive name).
-    let built = format!("images/amd64/{PRODUCT}-{VERSION}-amd64.tar");
+    let built = format!("images/amd64/{PRODUCT}-{version}-amd64.tar");
     if bundle
         .manifest
         .images
@@ -179,7 +227,7 @@ pub fn existing(sandbox_dir: &Path) -> Option<Bundle> {
     bundle
         .verify_cached(Some(&sandbox_dir.join("bundle-hashes.json")))
         .ok()?;
-    let wanted = manifest(bundle.manifest.images.clone());
+    let wanted = manifest(version, bundle.manifest.images.clone());
     if bundle.manifest != wanted {
         let text = serde_yaml::to_string(&wanted).ok()?;
         crate::rundir::write_atomic(&dir.join(MANIFEST_FILE), &text).ok()?;
@@ -204,55 +252,76 @@ async fn ensure_engine_images(docker: &Docker, bundle: &Bundle) -> Result<(), Sa
 }
 
 /// The vendor's path, run on the sandbox product: its root filesystem made
-/// into an image, loaded into the engine, and the bundle written from the
+/// into one image per release (the release's own small layer on top),
+/// loaded into the engine, and each release's bundle written from the
 /// engine by `bundle build` (as a release engineer's would be).
-async fn build(docker: &Docker, build_dir: &Path, out: &Path) -> Result<(), SandboxError> {
+async fn build(docker: &Docker, sandbox_dir: &Path, build_dir: &Path) -> Result<(), SandboxError> {
     let layer = rootfs::prepare(&RECIPE, build_dir).await?;
-    let archive = build_dir.join("product-image.tar");
-    let refs: Vec<String> = components().iter().map(|c| c.image.clone()).collect();
-    let (archive_path, layer_path, refs_owned) = (archive.clone(), layer.clone(), refs.clone());
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = refs_owned.iter().map(String::as_str).collect();
-        crate::docker::archive::write_image_archive_file(
-            &archive_path,
-            &refs,
-            &layer_path,
-            &[ENTRY],
-        )
-    })
-    .await
-    .map_err(|e| said("sandbox.err.task").arg("error", e))?
-    .map_err(SandboxError::io(&archive))?;
-    crate::docker::load_file(docker, &archive).await?;
-    let _ = std::fs::remove_file(&archive);
-    rootfs::consumed(&RECIPE, build_dir);
-    let source = build_dir.join("product");
-    std::fs::create_dir_all(&source).map_err(SandboxError::io(&source))?;
-    let text = serde_yaml::to_string(&manifest(Vec::new()))
-        .map_err(|e| said("sandbox.err.bundle").arg("detail", e))?;
-    let path = source.join(MANIFEST_FILE);
-    std::fs::write(&path, text).map_err(SandboxError::io(&path))?;
-    let req = crate::bundle::build::BuildRequest {
-        manifest: &path,
-        archs: vec!["amd64".into()],
-        out,
-    };
-    crate::bundle::build::build(docker, &req, &|_| {})
+    for version in VERSIONS {
+        let archive = build_dir.join("product-image.tar");
+        let refs: Vec<String> = components(version)
+            .iter()
+            .map(|c| c.image.clone())
+            .collect();
+        let top = crate::docker::archive::layer_tar(&[
+            crate::docker::archive::LayerEntry::Dir {
+                path: "etc/cd-sandbox",
+                mode: 0o755,
+            },
+            crate::docker::archive::LayerEntry::File {
+                path: VERSION_FILE,
+                mode: 0o644,
+                data: format!("{version}\n").as_bytes(),
+            },
+        ])
+        .map_err(SandboxError::io(&archive))?;
+        let (archive_path, layer_path) = (archive.clone(), layer.clone());
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+            crate::docker::archive::write_image_archive_file(
+                &archive_path,
+                &refs,
+                &layer_path,
+                Some(&top),
+                &[ENTRY],
+            )
+        })
         .await
-        .map_err(|e| SandboxError::BundleBuild(e.messages()))?;
+        .map_err(|e| said("sandbox.err.task").arg("error", e))?
+        .map_err(SandboxError::io(&archive))?;
+        crate::docker::load_file(docker, &archive).await?;
+        let _ = std::fs::remove_file(&archive);
+        let source = build_dir.join("product");
+        std::fs::create_dir_all(&source).map_err(SandboxError::io(&source))?;
+        let text = serde_yaml::to_string(&manifest(version, Vec::new()))
+            .map_err(|e| said("sandbox.err.bundle").arg("detail", e))?;
+        let path = source.join(MANIFEST_FILE);
+        std::fs::write(&path, text).map_err(SandboxError::io(&path))?;
+        let out = bundle_dir_of(sandbox_dir, version);
+        let req = crate::bundle::build::BuildRequest {
+            manifest: &path,
+            archs: vec!["amd64".into()],
+            out: &out,
+        };
+        crate::bundle::build::build(docker, &req, &|_| {})
+            .await
+            .map_err(|e| SandboxError::BundleBuild(e.messages()))?;
+        std::fs::write(out.join(".recipe"), RECIPE.hash()).map_err(SandboxError::io(&out))?;
+    }
+    rootfs::consumed(&RECIPE, build_dir);
     Ok(())
 }
 
 /// The sandbox product's manifest around its image archives.
-fn manifest(images: Vec<ImageArchive>) -> Manifest {
+fn manifest(version: &str, images: Vec<ImageArchive>) -> Manifest {
     Manifest {
         version: 1,
         product: Product {
             name: PRODUCT.into(),
-            version: VERSION.into(),
+            version: version.into(),
         },
         images,
-        components: components(),
+        components: components(version),
         // A small stand-in product: what any sandbox host offers.
         requirements: Requirements {
             nofile: 16384,

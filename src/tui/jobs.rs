@@ -56,6 +56,7 @@ impl Job {
             // The wizard does not remove hosts yet (refused, with the
             // headless command to do it).
             remove_hosts: false,
+            allow_downgrade: false,
             locale: app.locale.clone(),
         };
         Job {

@@ -136,6 +136,17 @@ pub async fn sandbox_bundle() -> std::path::PathBuf {
         .dir
 }
 
+/// The sandbox product bundle of another release (`sandbox::bundle::
+/// NEXT_VERSION`), built with the first.
+pub async fn sandbox_bundle_of(version: &str) -> std::path::PathBuf {
+    let docker = cdwiz::docker::connect_local().await.expect("docker");
+    let root = sandbox::sandbox_root(&data_dir());
+    sandbox::bundle::ensure_bundle_of(&docker, &root, version, &|_| {})
+        .await
+        .expect("sandbox bundle")
+        .dir
+}
+
 /// A cdwiz process whose JSON output lines are read as they come.
 pub struct Running {
     pub child: std::process::Child,

@@ -5,7 +5,8 @@
 #   backend   HTTP on BACKEND_PORT; GET /health answers 200 only when the
 #             database and the cache accept the credentials it was given
 #             (DB_HOST, DB_PORT, DB_USER, DB_NAME, DB_PASSWORD[_FILE],
-#             CACHE_HOST, CACHE_PORT, CACHE_PASSWORD[_FILE])
+#             CACHE_HOST, CACHE_PORT, CACHE_PASSWORD[_FILE]); GET /version
+#             answers the release the image is (/etc/cd-sandbox/version)
 #   web       nginx on WEB_PORT serving a page and /api/ from BACKEND_HOST:BACKEND_PORT
 # Secrets come from files (X_FILE) so that they stay out of `docker inspect`.
 set -eu
@@ -75,6 +76,9 @@ backend-request)
     body="{\"database\":\"$database\",\"cache\":\"$cache\"}"
     if [ $database = ok ] && [ $cache = ok ]; then reply "200 OK" "$body"; else
       reply "503 Service Unavailable" "$body"; fi
+    ;;
+  /version)
+    reply "200 OK" "{\"version\":\"$(cat /etc/cd-sandbox/version 2>/dev/null || echo unknown)\"}"
     ;;
   *)
     reply "200 OK" '{"service":"cd-backend","edition":"sandbox"}'

@@ -1,0 +1,229 @@
+//! A deploy onto hosts that already carry the product: which release each
+//! host has (its install record), what this run does to it (install, the
+//! same release, an upgrade or a downgrade), and the refusals made before
+//! anything is touched: a bundle of another product, or an older release
+//! without `--allow-downgrade`.
+
+use std::cmp::Ordering;
+use std::time::Duration;
+
+use super::{ErrorKind, RunError, Session};
+use crate::deploy::INSTALL_RECORD;
+use crate::i18n::Msg;
+
+/// The release one host carries, as its install record says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    pub host: String,
+    pub product: String,
+    pub version: String,
+}
+
+/// What a run does to the installation's release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// No host carries the product yet (or only new hosts are added).
+    Install,
+    /// Every host that carries it has this bundle's release.
+    Same,
+    /// Some hosts carry another release of the product: from → to.
+    Upgrade {
+        from: String,
+        to: String,
+    },
+    Downgrade {
+        from: String,
+        to: String,
+    },
+}
+
+impl Change {
+    /// A new release replaces a running one: host by host on several hosts.
+    pub fn replaces(&self) -> bool {
+        matches!(self, Change::Upgrade { .. } | Change::Downgrade { .. })
+    }
+}
+
+/// Compares two release versions part by part (`1.10.0` after `1.9.2`);
+/// parts that are not numbers compare as text, and a release before its
+/// pre-release suffix (`2.0.0-rc1` before `2.0.0`).
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    let split = |v: &str| -> (Vec<String>, Option<String>) {
+        let v = v.split('+').next().unwrap_or(v);
+        let (main, pre) = match v.split_once('-') {
+            Some((m, p)) => (m, Some(p.to_string())),
+            None => (v, None),
+        };
+        (main.split('.').map(str::to_string).collect(), pre)
+    };
+    let part = |x: &str, y: &str| match (x.parse::<u64>(), y.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => x.cmp(y),
+    };
+    let ((am, ap), (bm, bp)) = (split(a), split(b));
+    for i in 0..am.len().max(bm.len()) {
+        let x = am.get(i).map_or("0", String::as_str);
+        let y = bm.get(i).map_or("0", String::as_str);
+        let o = part(x, y);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    match (ap, bp) {
+        (None, None) => Ordering::Equal,
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(x), Some(y)) => x.cmp(&y),
+    }
+}
+
+/// What `installed` (the hosts' records) and the bundle's `product` and
+/// `version` make of this run; the refusals' messages when it may not go.
+pub fn change(
+    installed: &[Installed],
+    product: &str,
+    version: &str,
+    allow_downgrade: bool,
+) -> Result<Change, Vec<Msg>> {
+    let mut refusals = Vec::new();
+    for i in installed.iter().filter(|i| i.product != product) {
+        refusals.push(
+            Msg::new("release.other-product")
+                .arg("host", &i.host)
+                .arg("installed", &i.product)
+                .arg("bundle", product),
+        );
+    }
+    if !refusals.is_empty() {
+        return Err(refusals);
+    }
+    let newest = installed
+        .iter()
+        .map(|i| i.version.as_str())
+        .max_by(|a, b| compare_versions(a, b));
+    let Some(newest) = newest else {
+        return Ok(Change::Install);
+    };
+    if compare_versions(newest, version) == Ordering::Greater {
+        if !allow_downgrade {
+            let hosts: Vec<&str> = installed
+                .iter()
+                .filter(|i| compare_versions(&i.version, version) == Ordering::Greater)
+                .map(|i| i.host.as_str())
+                .collect();
+            return Err(vec![
+                Msg::new("release.downgrade-refused")
+                    .arg("installed", newest)
+                    .arg("bundle", version)
+                    .arg("hosts", hosts.join(", ")),
+            ]);
+        }
+        return Ok(Change::Downgrade {
+            from: newest.to_string(),
+            to: version.to_string(),
+        });
+    }
+    match installed.iter().find(|i| i.version != version) {
+        Some(old) => Ok(Change::Upgrade {
+            from: old.version.clone(),
+            to: version.to_string(),
+        }),
+        None => Ok(Change::Same),
+    }
+}
+
+impl Session {
+    /// Reads each opened host's install record (a host without one carries
+    /// nothing yet) and decides what this run does to the release; refuses
+    /// before anything is touched when it may not go.
+    pub(super) async fn release_change(&self) -> Result<Change, RunError> {
+        let Some(targets) = &self.targets else {
+            return Ok(Change::Install);
+        };
+        let reads = targets.hosts.values().map(|t| async move {
+            let script = format!(
+                "cat {} 2>/dev/null || true",
+                crate::ssh::quote(INSTALL_RECORD)
+            );
+            let out = t.conn.run(&script, Duration::from_secs(30)).await.ok()?;
+            let record: serde_json::Value = serde_json::from_str(out.stdout.trim()).ok()?;
+            Some(Installed {
+                host: t.address.clone(),
+                product: record.get("product")?.as_str()?.to_string(),
+                version: record.get("version")?.as_str()?.to_string(),
+            })
+        });
+        let installed: Vec<Installed> = futures_util::future::join_all(reads)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        let product = &self.bundle.manifest.product;
+        change(
+            &installed,
+            &product.name,
+            &product.version,
+            self.allow_downgrade,
+        )
+        .map_err(|msgs| {
+            let locale = self.locale.as_str();
+            RunError::new(
+                ErrorKind::BadInput,
+                msgs.iter().map(|m| m.render(locale)).collect(),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on(host: &str, product: &str, version: &str) -> Installed {
+        Installed {
+            host: host.into(),
+            product: product.into(),
+            version: version.into(),
+        }
+    }
+
+    #[test]
+    fn versions_compare_by_number_and_pre_releases_come_first() {
+        assert_eq!(compare_versions("1.10.0", "1.9.2"), Ordering::Greater);
+        assert_eq!(compare_versions("0.2.0", "0.2"), Ordering::Equal);
+        assert_eq!(compare_versions("2.0.0-rc1", "2.0.0"), Ordering::Less);
+        assert_eq!(
+            compare_versions("2.0.0-rc2", "2.0.0-rc1"),
+            Ordering::Greater
+        );
+        assert_eq!(compare_versions("3.1.4+build7", "3.1.4"), Ordering::Equal);
+    }
+
+    #[test]
+    fn a_run_is_an_install_the_same_an_upgrade_or_a_refused_downgrade() {
+        assert_eq!(change(&[], "cd", "1.0.0", false), Ok(Change::Install));
+        let both = [on("a", "cd", "1.0.0"), on("b", "cd", "1.0.0")];
+        assert_eq!(change(&both, "cd", "1.0.0", false), Ok(Change::Same));
+        assert_eq!(
+            change(&both, "cd", "1.1.0", false),
+            Ok(Change::Upgrade {
+                from: "1.0.0".into(),
+                to: "1.1.0".into()
+            })
+        );
+        // A stopped upgrade: one host on each; the old bundle goes back.
+        let mixed = [on("a", "cd", "1.1.0"), on("b", "cd", "1.0.0")];
+        let refused = change(&mixed, "cd", "1.0.0", false).unwrap_err();
+        assert_eq!(refused[0].key, "release.downgrade-refused");
+        assert_eq!(refused[0].args["hosts"], "a");
+        assert_eq!(
+            change(&mixed, "cd", "1.0.0", true),
+            Ok(Change::Downgrade {
+                from: "1.1.0".into(),
+                to: "1.0.0".into()
+            })
+        );
+        let other = change(&[on("a", "tke", "1.0.0")], "cd", "1.0.0", true).unwrap_err();
+        assert_eq!(other[0].key, "release.other-product");
+    }
+}
