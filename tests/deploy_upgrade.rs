@@ -1,19 +1,20 @@
-//! A rolling upgrade of an `ha-keepalived` installation on real sandbox
-//! hosts, from the sandbox product's first release to its next (its own
-//! images; the backend answers `GET /version` with the release): one host at
-//! a time, each healthy before the next, while a client keeps asking the VIP
-//! for the platform's page; then the older bundle is refused before anything
-//! is touched, and taken back with `--allow-downgrade`, the data kept
-//! throughout.
+//! A rolling upgrade of a 3-master `ha-keepalived` installation on real
+//! sandbox hosts, from the sandbox product's first release to its next (its
+//! own images; the backend answers `GET /version` with the release): one
+//! host at a time, each healthy before the next, while a request loop asks
+//! the VIP for the platform's page; the older bundle refused before anything
+//! is touched, and taken back with `--allow-downgrade`; an upgrade that
+//! fails on the second host stops there, and the old bundle takes it back.
+//! The database's data is kept throughout.
 
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+
+use std::time::Duration;
 
 use cdwiz::sandbox::bundle::{NEXT_VERSION, VERSION};
+use cdwiz::sandbox::fault::Fault;
 use common::*;
 
 const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
@@ -50,50 +51,6 @@ fn release(v: &str) -> String {
     format!("{{\"version\":\"{v}\"}}")
 }
 
-/// Asks the VIP for the platform's page every 100 ms until stopped: how
-/// many answered, how many did not, and the longest stretch without an
-/// answer.
-struct Client {
-    stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<(u32, u32, Duration)>,
-}
-
-impl Client {
-    fn start(vip: &str) -> Client {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (flag, vip) = (stop.clone(), vip.to_string());
-        let task = tokio::spawn(async move {
-            let (mut ok, mut failed, mut longest) = (0, 0, Duration::ZERO);
-            let mut since: Option<Instant> = None;
-            while !flag.load(Ordering::Relaxed) {
-                match http_get(&vip, 80, "/").await {
-                    Some((200, _)) => {
-                        ok += 1;
-                        if let Some(t) = since.take() {
-                            longest = longest.max(t.elapsed());
-                        }
-                    }
-                    _ => {
-                        failed += 1;
-                        since.get_or_insert_with(Instant::now);
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            if let Some(t) = since {
-                longest = longest.max(t.elapsed());
-            }
-            (ok, failed, longest)
-        });
-        Client { stop, task }
-    }
-
-    async fn finish(self) -> (u32, u32, Duration) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.task.await.unwrap()
-    }
-}
-
 /// Each cdwiz container's name and id on a host.
 async fn containers(sb: &cdwiz::sandbox::Sandbox, host: usize) -> String {
     sh_ok(
@@ -105,10 +62,10 @@ async fn containers(sb: &cdwiz::sandbox::Sandbox, host: usize) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_new_release_rolls_through_the_masters_and_the_old_one_comes_back_on_request() {
+async fn a_new_release_rolls_through_the_masters_and_the_old_one_comes_back() {
     let old = sandbox_bundle().await;
     let new = sandbox_bundle_of(NEXT_VERSION).await;
-    let inst = instance("t-upgrade", 232, 2).await;
+    let inst = instance("t-rollout", 233, 3).await;
     let sb = &inst.sandbox;
     let a: Vec<&str> = sb.hosts.iter().map(|h| h.address.as_str()).collect();
     let vip = sb.vip();
@@ -122,12 +79,21 @@ async fn a_new_release_rolls_through_the_masters_and_the_old_one_comes_back_on_r
         state: &state,
         password: (PASSWORD_ENV, &password),
     };
+    let records = || async {
+        let mut out = Vec::new();
+        for host in 0..3 {
+            let record = sh_ok(sb, host, "cat /etc/cdwiz/install.json").await;
+            let v: serde_json::Value = serde_json::from_str(&record).unwrap();
+            out.push(v["version"].as_str().unwrap_or_default().to_string());
+        }
+        out
+    };
 
     write_profile(&profile, &old, &vip, &a);
     let (code, _, err) = run.start(&[]).finish();
     assert_eq!(code, 0, "{err}");
-    assert_eq!(versions(&a).await, vec![release(VERSION); 2]);
-    // Data the upgrade must keep.
+    assert_eq!(versions(&a).await, vec![release(VERSION); 3]);
+    // Data the releases must keep.
     let sql = |q: &str| {
         format!("docker exec cd-database psql -h /run/postgresql -U cd -d cd -tAc \"{q}\"")
     };
@@ -138,51 +104,116 @@ async fn a_new_release_rolls_through_the_masters_and_the_old_one_comes_back_on_r
     )
     .await;
 
-    // The next release, host by host, while the VIP is asked all along.
+    // The next release, host by host, while the VIP is asked five times a
+    // second (the loop ends by itself after 10 minutes at most).
     write_profile(&profile, &new, &vip, &a);
-    let client = Client::start(&vip);
+    let client = Client::start(&vip, Duration::from_millis(200), Duration::from_secs(600));
     let (code, lines, err) = run.start(&[]).finish();
-    let (ok, failed, longest) = client.finish().await;
+    let asked = client.finish().await;
     eprintln!(
-        "rolling upgrade: {ok} answers, {failed} unanswered, longest gap {} ms",
-        longest.as_millis()
+        "rolling upgrade of 3 masters: {} answers, {} failed requests, longest gap {} ms",
+        asked.answered,
+        asked.failed,
+        asked.longest_gap.as_millis()
     );
     assert_eq!(code, 0, "{err}");
-    assert_eq!(versions(&a).await, vec![release(NEXT_VERSION); 2]);
-    assert!(ok > 20, "the client ran through the upgrade: {ok}");
-    assert_eq!(failed, 0, "the VIP stopped answering for {longest:?}");
-    // One host at a time: every component of the first before any of the
-    // second.
-    let finished: Vec<(&str, &str)> = lines
+    assert_eq!(versions(&a).await, vec![release(NEXT_VERSION); 3]);
+    assert_eq!(records().await, vec![NEXT_VERSION; 3]);
+    assert!(
+        asked.answered > 20,
+        "the loop ran through the upgrade: {asked:?}"
+    );
+    assert_eq!(asked.failed, 0, "the VIP did not answer: {asked:?}");
+    // One host at a time: each host's components all before the next's.
+    let finished: Vec<&str> = lines
         .iter()
         .filter(|v| v["event"] == "deploy-step" && v["status"] == "changed")
-        .filter_map(|v| Some((v["host"].as_str()?, v["step"].as_str()?)))
-        .filter(|(_, s)| s.starts_with("component "))
+        .filter(|v| {
+            v["step"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("component "))
+        })
+        .filter_map(|v| v["host"].as_str())
         .collect();
-    let last_first = finished.iter().rposition(|(h, _)| *h == a[0]).unwrap();
-    let first_second = finished.iter().position(|(h, _)| *h == a[1]).unwrap();
-    assert!(last_first < first_second, "not host by host: {finished:?}");
-    for host in 0..2 {
-        let record = sh_ok(sb, host, "cat /etc/cdwiz/install.json").await;
-        assert!(
-            record.contains(&format!("\"version\":\"{NEXT_VERSION}\"")),
-            "{record}"
-        );
-    }
+    let mut order = finished.clone();
+    order.dedup();
+    assert_eq!(order, a, "not host by host: {finished:?}");
     assert_eq!(sh_ok(sb, 0, &sql("select x from kept")).await.trim(), "42");
 
     // The older bundle: refused before anything is touched.
-    let before = [containers(sb, 0).await, containers(sb, 1).await];
+    let ids = || async {
+        let mut out = Vec::new();
+        for host in 0..3 {
+            out.push(containers(sb, host).await);
+        }
+        out
+    };
+    let before = ids().await;
     write_profile(&profile, &old, &vip, &a);
     let (code, _, err) = run.start(&[]).finish();
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--allow-downgrade"), "{err}");
     assert!(err.contains(NEXT_VERSION) && err.contains(VERSION), "{err}");
-    assert_eq!([containers(sb, 0).await, containers(sb, 1).await], before);
+    assert_eq!(ids().await, before, "a refused run touched a container");
 
     // Asked for: every host back on the first release, the data kept.
     let (code, _, err) = run.start(&["--allow-downgrade"]).finish();
     assert_eq!(code, 0, "{err}");
-    assert_eq!(versions(&a).await, vec![release(VERSION); 2]);
+    assert_eq!(versions(&a).await, vec![release(VERSION); 3]);
+    assert_eq!(records().await, vec![VERSION; 3]);
+    assert_eq!(sh_ok(sb, 0, &sql("select x from kept")).await.trim(), "42");
+
+    // The second host's Docker engine stops (its failing checks accepted):
+    // the upgrade stops there, the third host is not touched.
+    cdwiz::sandbox::fault::apply(&inst.docker, sb, "node2", &Fault::DockerStopped)
+        .await
+        .unwrap();
+    write_profile(&profile, &new, &vip, &a);
+    let (_, lines, _) = run.start(&["--dry-run"]).finish();
+    let waivers: Vec<String> = lines
+        .iter()
+        .filter(|v| v["event"] == "check" && v["status"] == "fail")
+        .map(|v| {
+            assert_eq!(v["host"], a[1], "only the second host fails: {v}");
+            format!(
+                "--accept-check={}@{}=injected",
+                v["id"].as_str().unwrap(),
+                a[1]
+            )
+        })
+        .collect();
+    assert!(
+        !waivers.is_empty(),
+        "the stopped engine shows in the checks"
+    );
+    let waivers: Vec<&str> = waivers.iter().map(String::as_str).collect();
+    let (code, lines, err) = run.start(&waivers).finish();
+    assert_ne!(code, 0, "{err}");
+    assert_eq!(records().await, [NEXT_VERSION, VERSION, VERSION]);
+    assert_eq!(
+        versions(&[a[0], a[2]]).await,
+        [release(NEXT_VERSION), release(VERSION)]
+    );
+    let untouched = lines.iter().any(|v| {
+        v["event"] == "deploy-step"
+            && v["host"] == a[2]
+            && v["status"] == "skipped"
+            && v["message"].as_str().is_some_and(|m| m.contains(a[1]))
+    });
+    assert!(
+        untouched,
+        "the third host is said to be left alone: {lines:?}"
+    );
+
+    // The engine back, the old bundle again (no flag: a rollback of the
+    // stopped upgrade): every host on the first release.
+    cdwiz::sandbox::fault::apply(&inst.docker, sb, "node2", &Fault::Clear)
+        .await
+        .unwrap();
+    write_profile(&profile, &old, &vip, &a);
+    let (code, _, err) = run.start(&[]).finish();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(versions(&a).await, vec![release(VERSION); 3]);
+    assert_eq!(records().await, vec![VERSION; 3]);
     assert_eq!(sh_ok(sb, 0, &sql("select x from kept")).await.trim(), "42");
 }

@@ -79,6 +79,8 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
 
 /// What `installed` (the hosts' records) and the bundle's `product` and
 /// `version` make of this run; the refusals' messages when it may not go.
+/// An older release is refused unless `allow_downgrade`, or unless some
+/// hosts still run it (an upgrade that stopped half way is taken back).
 pub fn change(
     installed: &[Installed],
     product: &str,
@@ -104,8 +106,11 @@ pub fn change(
     let Some(newest) = newest else {
         return Ok(Change::Install);
     };
+    // A rollout that stopped half way leaves hosts on both releases; going
+    // back to the one some hosts still run is a rollback, not a downgrade.
+    let rollback = installed.iter().any(|i| i.version == version);
     if compare_versions(newest, version) == Ordering::Greater {
-        if !allow_downgrade {
+        if !allow_downgrade && !rollback {
             let hosts: Vec<&str> = installed
                 .iter()
                 .filter(|i| compare_versions(&i.version, version) == Ordering::Greater)
@@ -211,16 +216,25 @@ mod tests {
                 to: "1.1.0".into()
             })
         );
-        // A stopped upgrade: one host on each; the old bundle goes back.
-        let mixed = [on("a", "cd", "1.1.0"), on("b", "cd", "1.0.0")];
-        let refused = change(&mixed, "cd", "1.0.0", false).unwrap_err();
+        // All on the newer release: going back must be asked for.
+        let newer = [on("a", "cd", "1.1.0"), on("b", "cd", "1.1.0")];
+        let refused = change(&newer, "cd", "1.0.0", false).unwrap_err();
         assert_eq!(refused[0].key, "release.downgrade-refused");
-        assert_eq!(refused[0].args["hosts"], "a");
+        assert_eq!(refused[0].args["hosts"], "a, b");
+        let back = Ok(Change::Downgrade {
+            from: "1.1.0".into(),
+            to: "1.0.0".into(),
+        });
+        assert_eq!(change(&newer, "cd", "1.0.0", true), back);
+        // A stopped upgrade (one host on each): the old bundle takes it back.
+        let mixed = [on("a", "cd", "1.1.0"), on("b", "cd", "1.0.0")];
+        assert_eq!(change(&mixed, "cd", "1.0.0", false), back);
+        // Going on with it is an upgrade of the hosts left behind.
         assert_eq!(
-            change(&mixed, "cd", "1.0.0", true),
-            Ok(Change::Downgrade {
-                from: "1.1.0".into(),
-                to: "1.0.0".into()
+            change(&mixed, "cd", "1.1.0", false),
+            Ok(Change::Upgrade {
+                from: "1.0.0".into(),
+                to: "1.1.0".into()
             })
         );
         let other = change(&[on("a", "tke", "1.0.0")], "cd", "1.0.0", true).unwrap_err();
