@@ -88,6 +88,15 @@ async fn hosts_join_and_leave_an_installation() {
     assert_eq!(secrets_dirs(), 1);
     let before = [containers(sb, 0).await, containers(sb, 1).await];
     let install_record = sh_ok(sb, 0, "cat /etc/cdwiz/install.json").await;
+    let etc_hosts = || async {
+        [
+            sh_ok(sb, 0, "cat /etc/hosts").await,
+            sh_ok(sb, 1, "cat /etc/hosts").await,
+        ]
+    };
+    for hosts in etc_hosts().await {
+        assert!(hosts.contains(a[1]) && !hosts.contains(a[2]), "{hosts}");
+    }
 
     // A third joins: the plan says so; it is installed, the others keep
     // every container but keepalived (whose peers changed).
@@ -103,8 +112,25 @@ async fn hosts_join_and_leave_an_installation() {
         )),
         "{plan}"
     );
+    // The VIP is asked five times a second through the scale-out (the loop
+    // ends by itself after 10 minutes at most).
+    assert!(answers().await, "the VIP answers before");
+    let client = Client::start(&vip, Duration::from_millis(200), Duration::from_secs(600));
     let (code, _, err) = run.start(&[]).finish();
+    let asked = client.finish().await;
+    eprintln!(
+        "scale-out 2 -> 3 masters: {} answers, {} failed requests, longest gap {} ms",
+        asked.answered,
+        asked.failed,
+        asked.longest_gap.as_millis()
+    );
     assert_eq!(code, 0, "{err}");
+    assert!(asked.answered > 5, "the loop ran through the scale-out: {asked:?}");
+    assert_eq!(asked.failed, 0, "the VIP did not answer: {asked:?}");
+    // The kept hosts know the new one by name.
+    for hosts in etc_hosts().await {
+        assert!(hosts.contains(a[2]), "{hosts}");
+    }
     assert_eq!(secrets_dirs(), 1, "the same installation, the same secrets");
     assert_eq!(
         sh_ok(sb, 0, "cat /etc/cdwiz/install.json").await,

@@ -53,11 +53,22 @@ pub(super) async fn start_all(
                     .then(|| addr.clone())
             })
         });
-        let ok: BTreeSet<String> = futures_util::future::join_all(runs)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
+        // In service, a component on several hosts is replaced on one at a
+        // time, so that the others serve meanwhile (keepalived's VIP, the
+        // backends behind the web tier).
+        let ok: BTreeSet<String> = if run.input.in_service && placed[&c.name].len() > 1 {
+            let mut ok = BTreeSet::new();
+            for one in runs {
+                ok.extend(one.await);
+            }
+            ok
+        } else {
+            futures_util::future::join_all(runs)
+                .await
+                .into_iter()
+                .flatten()
+                .collect()
+        };
         up.insert(c.name.clone(), ok);
     }
 
@@ -192,6 +203,8 @@ async fn start_component(run: &Run<'_>, t: &Target, c: &Component) -> Result<boo
                 .arg("container", container::name(&c.name))
                 .arg_msg("error", e)
         })?;
+    } else if changed && run.input.in_service {
+        tokio::time::sleep(super::SETTLE).await;
     }
     Ok(changed)
 }

@@ -53,6 +53,10 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(180);
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(60);
 const CMD_TIMEOUT: Duration = Duration::from_secs(120);
 const HOOK_TIMEOUT: Duration = Duration::from_secs(600);
+/// After a component without a health check (keepalived) is replaced on a
+/// host in service: time for it to take its part again (a VRRP election
+/// takes about three advertisement intervals) before the next host's goes.
+const SETTLE: Duration = Duration::from_secs(3);
 
 /// Operator scripts run on every host around the deploy (their text, read
 /// from the files the profile names).
@@ -73,6 +77,10 @@ pub struct Input<'a> {
     /// A new release replaces the running one on several hosts: the
     /// components go host by host (see `components::roll`).
     pub rolling: bool,
+    /// The hosts carry the platform already (it serves): a component that
+    /// runs on several hosts is replaced on one at a time, each healthy (or,
+    /// without a health check, settled) before the next.
+    pub in_service: bool,
 }
 
 /// How this run goes about it.

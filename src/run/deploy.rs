@@ -124,6 +124,7 @@ impl Session {
             generated: &generated,
             hooks: &self.hooks,
             rolling,
+            in_service: change != super::release::Change::Install,
         };
         let report = match (&clients, &self.targets) {
             (Some(clients), _) => {
