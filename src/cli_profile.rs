@@ -17,7 +17,21 @@ pub struct ValidateArgs {
 pub fn validate(args: &ValidateArgs, locale: &str) -> u8 {
     match cdwiz::profile::load_file(&args.profile) {
         Ok(answers) => {
-            let plan = cdwiz::plan::with_membership(&answers, &cdwiz::paths::data_dir());
+            let data_dir = cdwiz::paths::data_dir();
+            let mut plan = cdwiz::plan::with_membership(&answers, &data_dir);
+            // Day two: the release against the one this machine last
+            // installed (the bundle's manifest only; its archives are
+            // checked at deploy).
+            let mut a = answers.clone();
+            cdwiz::installation::adopt(&data_dir, &mut a);
+            let installed =
+                cdwiz::installation::release(&data_dir, &cdwiz::profile::install_id(&a));
+            let base = args.profile.parent().unwrap_or(std::path::Path::new("."));
+            if let Some(installed) = installed
+                && let Ok(bundle) = cdwiz::pipeline::open_bundle(&answers, base, &data_dir, false)
+            {
+                plan = cdwiz::plan::with_release(plan, &bundle.manifest, Some(&installed));
+            }
             let good = cdwiz::i18n::Msg::new("validate.good")
                 .arg("file", args.profile.display())
                 .arg("topology", plan.topology.as_str())

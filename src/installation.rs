@@ -19,6 +19,32 @@ const MEMBERS_FILE: &str = "members.json";
 /// profile): how to reach a host that is later removed from the profile.
 const ANSWERS_FILE: &str = "answers.yaml";
 
+/// The release the installation's hosts run, as of its latest deploy from
+/// this machine that finished on every host.
+const RELEASE_FILE: &str = "release.json";
+
+/// A product and its version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub product: String,
+    pub version: String,
+}
+
+/// Records the release every host of the installation now runs.
+pub fn record_release(data_dir: &Path, id: &str, r: &Release) -> std::io::Result<()> {
+    let d = dir(data_dir, id);
+    std::fs::create_dir_all(&d)?;
+    let text = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
+    crate::rundir::write_atomic(&d.join(RELEASE_FILE), &text)
+}
+
+/// The release the installation ran after its latest complete deploy from
+/// this machine, if recorded.
+pub fn release(data_dir: &Path, id: &str) -> Option<Release> {
+    let text = std::fs::read_to_string(dir(data_dir, id).join(RELEASE_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 /// What an installation is made of, as of its latest run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

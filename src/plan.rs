@@ -28,6 +28,76 @@ pub struct Plan {
     /// by [`with_membership`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub membership: Option<crate::installation::Membership>,
+    /// The release this run puts on the hosts, and the one they run (as far
+    /// as this machine knows). Set by [`with_release`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<PlannedRelease>,
+}
+
+/// The release a run puts on the hosts against the one they run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PlannedRelease {
+    pub product: String,
+    /// What the hosts run now (none: not installed, or not known here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub to: String,
+    /// install, same, upgrade, downgrade, or refused (another product; an
+    /// older release without `--allow-downgrade`).
+    pub change: String,
+    /// Several hosts take a new release one at a time.
+    pub host_by_host: bool,
+}
+
+/// `plan` with the release `manifest` puts on the hosts against `installed`
+/// (this machine's record of what they run).
+pub fn with_release(
+    mut plan: Plan,
+    manifest: &crate::bundle::Manifest,
+    installed: Option<&crate::installation::Release>,
+) -> Plan {
+    let hosts: Vec<crate::run::release::Installed> = installed
+        .map(|r| crate::run::release::Installed {
+            host: String::new(),
+            product: r.product.clone(),
+            version: r.version.clone(),
+        })
+        .into_iter()
+        .collect();
+    plan.release = Some(planned_release(manifest, &hosts, plan.hosts.len(), false));
+    plan
+}
+
+/// The release `manifest` puts on `hosts` hosts against what `installed`
+/// (their records) run.
+pub fn planned_release(
+    manifest: &crate::bundle::Manifest,
+    installed: &[crate::run::release::Installed],
+    hosts: usize,
+    allow_downgrade: bool,
+) -> PlannedRelease {
+    use crate::run::release::{Change, change, compare_versions};
+    let product = &manifest.product;
+    let what = match change(installed, &product.name, &product.version, allow_downgrade) {
+        Ok(Change::Install) => "install",
+        Ok(Change::Same) => "same",
+        Ok(Change::Upgrade { .. }) => "upgrade",
+        Ok(Change::Downgrade { .. }) => "downgrade",
+        Err(_) => "refused",
+    };
+    let from = installed
+        .iter()
+        .map(|i| i.version.as_str())
+        .max_by(|a, b| compare_versions(a, b))
+        .map(str::to_string);
+    PlannedRelease {
+        product: product.name.clone(),
+        from,
+        to: product.version.clone(),
+        change: what.to_string(),
+        host_by_host: matches!(what, "upgrade" | "downgrade") && hosts > 1,
+    }
 }
 
 /// The VIP keepalived moves between the masters, with its defaults spelled out.
@@ -191,5 +261,6 @@ pub fn plan(a: &Answers) -> Plan {
                 .unwrap_or(crate::profile::DEFAULT_ROLLOUT_TIMEOUT),
         }),
         membership: None,
+        release: None,
     }
 }

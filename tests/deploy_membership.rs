@@ -125,7 +125,10 @@ async fn hosts_join_and_leave_an_installation() {
         asked.longest_gap.as_millis()
     );
     assert_eq!(code, 0, "{err}");
-    assert!(asked.answered > 5, "the loop ran through the scale-out: {asked:?}");
+    assert!(
+        asked.answered > 5,
+        "the loop ran through the scale-out: {asked:?}"
+    );
     assert_eq!(asked.failed, 0, "the VIP did not answer: {asked:?}");
     // The kept hosts know the new one by name.
     for hosts in etc_hosts().await {

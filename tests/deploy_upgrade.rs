@@ -104,9 +104,26 @@ async fn a_new_release_rolls_through_the_masters_and_the_old_one_comes_back() {
     )
     .await;
 
+    // The plan says what comes: the next release, host by host.
+    write_profile(&profile, &new, &vip, &a);
+    let (code, plan, err) = run_to_end(
+        std::process::Command::new(cdwiz_bin())
+            .args(["validate", "--plan"])
+            .arg(&profile)
+            .env("CDWIZ_DATA_DIR", &state)
+            .env(PASSWORD_ENV, &password),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        plan.contains(&format!(
+            "release:\n  product: cd-sandbox\n  from: {VERSION}\n  to: {NEXT_VERSION}\n  \
+             change: upgrade\n  host-by-host: true"
+        )),
+        "{plan}"
+    );
+
     // The next release, host by host, while the VIP is asked five times a
     // second (the loop ends by itself after 10 minutes at most).
-    write_profile(&profile, &new, &vip, &a);
     let client = Client::start(&vip, Duration::from_millis(200), Duration::from_secs(600));
     let (code, lines, err) = run.start(&[]).finish();
     let asked = client.finish().await;

@@ -95,6 +95,7 @@ pub async fn run_checks(
             architectures: manifest.architectures(),
             requirements: manifest.requirements.clone(),
             sent_at: 0.0,
+            received_at: 0.0,
             install_id: install_id.clone(),
             vip_installed,
         };
@@ -205,7 +206,7 @@ async fn check_host(
                 CheckResult::new("ssh.root", h, Status::Pass, m("ssh.root.ok")),
             ];
             ctx.sent_at = now();
-            let (probed, facts) = probe_host(&ctx, &spec, &target).await;
+            let (probed, facts) = probe_host(&mut ctx, &spec, &target).await;
             out.extend(probed);
             (out, facts.map(|f| (addr.clone(), f)))
         }
@@ -322,13 +323,15 @@ fn not_opened(addr: &str, why: Option<Unopened>, login: &Login) -> Vec<CheckResu
 /// The probe (one round trip; the Docker API opens over the same
 /// connection meanwhile, as deploy will use it) and what it measured.
 async fn probe_host(
-    ctx: &HostContext,
+    ctx: &mut HostContext,
     spec: &ProbeSpec,
     target: &Target,
 ) -> (Vec<CheckResult>, Option<HashMap<String, String>>) {
-    let h = Some(ctx.address.as_str());
     let script = probe::script(spec);
     let (probed, _) = tokio::join!(target.conn.run(&script, PROBE_TIMEOUT), target.docker_api());
+    ctx.received_at = now();
+    let ctx = &*ctx;
+    let h = Some(ctx.address.as_str());
     match probed {
         Ok(o) if o.stdout.contains("probe.done=yes") => {
             let f = probe::parse(&o.stdout);

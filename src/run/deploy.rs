@@ -150,6 +150,18 @@ impl Session {
             (None, None) => return Err(failed(vec!["no hosts were opened".into()])),
         };
         drop(ctx);
+        if report.ok() {
+            // Every host runs this release now (the plan's "from" next time).
+            let product = &self.bundle.manifest.product;
+            let release = crate::installation::Release {
+                product: product.name.clone(),
+                version: product.version.clone(),
+            };
+            if let Err(e) = crate::installation::record_release(&self.data_dir, &install, &release)
+            {
+                tracing::warn!(error = %e, "cannot record the installation's release");
+            }
+        }
         // A retry in this session goes on from what this one finished.
         self.state = state.snapshot();
         self.trust_state = true;

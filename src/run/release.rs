@@ -142,27 +142,7 @@ impl Session {
     /// nothing yet) and decides what this run does to the release; refuses
     /// before anything is touched when it may not go.
     pub(super) async fn release_change(&self) -> Result<Change, RunError> {
-        let Some(targets) = &self.targets else {
-            return Ok(Change::Install);
-        };
-        let reads = targets.hosts.values().map(|t| async move {
-            let script = format!(
-                "cat {} 2>/dev/null || true",
-                crate::ssh::quote(INSTALL_RECORD)
-            );
-            let out = t.conn.run(&script, Duration::from_secs(30)).await.ok()?;
-            let record: serde_json::Value = serde_json::from_str(out.stdout.trim()).ok()?;
-            Some(Installed {
-                host: t.address.clone(),
-                product: record.get("product")?.as_str()?.to_string(),
-                version: record.get("version")?.as_str()?.to_string(),
-            })
-        });
-        let installed: Vec<Installed> = futures_util::future::join_all(reads)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
+        let installed = self.installed().await;
         let product = &self.bundle.manifest.product;
         change(
             &installed,
@@ -177,6 +157,47 @@ impl Session {
                 msgs.iter().map(|m| m.render(locale)).collect(),
             )
         })
+    }
+
+    /// The release this run would put on the hosts against what their
+    /// records say they run (the wizard's Review; nothing on a cluster).
+    pub async fn planned_release(&self) -> Option<crate::plan::PlannedRelease> {
+        if self.on_cluster() || self.targets.is_none() {
+            return None;
+        }
+        let installed = self.installed().await;
+        Some(crate::plan::planned_release(
+            &self.bundle.manifest,
+            &installed,
+            self.answers.hosts.len(),
+            self.allow_downgrade,
+        ))
+    }
+
+    /// Each opened host's install record (a host without one carries
+    /// nothing yet).
+    async fn installed(&self) -> Vec<Installed> {
+        let Some(targets) = &self.targets else {
+            return Vec::new();
+        };
+        let reads = targets.hosts.values().map(|t| async move {
+            let script = format!(
+                "cat {} 2>/dev/null || true",
+                crate::ssh::quote(INSTALL_RECORD)
+            );
+            let out = t.conn.run(&script, Duration::from_secs(30)).await.ok()?;
+            let record: serde_json::Value = serde_json::from_str(out.stdout.trim()).ok()?;
+            Some(Installed {
+                host: t.address.clone(),
+                product: record.get("product")?.as_str()?.to_string(),
+                version: record.get("version")?.as_str()?.to_string(),
+            })
+        });
+        futures_util::future::join_all(reads)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }
 

@@ -108,6 +108,8 @@ pub struct App {
     /// The hosts against the installation's last run from this machine
     /// (none: a first install), shown on Review.
     pub membership: Option<cdwiz::installation::Membership>,
+    /// The release the deploy would put on the hosts against theirs.
+    pub release: Option<cdwiz::plan::PlannedRelease>,
     pub review_row: usize,
     pub review_scroll: u16,
     pub deploy: DeployView,
@@ -166,6 +168,7 @@ impl App {
             checks: ChecksView::default(),
             rendered: Ok(Vec::new()),
             membership: None,
+            release: None,
             review_row: 0,
             review_scroll: 0,
             deploy: DeployView::default(),
@@ -229,6 +232,7 @@ impl App {
             }
             Screen::Review => {
                 self.rendered = Ok(Vec::new());
+                self.release = None;
                 self.membership =
                     cdwiz::plan::with_membership(&self.answers, &cdwiz::paths::data_dir())
                         .membership;

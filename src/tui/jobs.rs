@@ -19,6 +19,8 @@ pub enum Msg {
     Engine(Event),
     ChecksDone(f64, String),
     Rendered(Result<Vec<cdwiz::render::RenderedFile>, String>),
+    /// The release the deploy would put on the hosts against theirs.
+    Release(Option<cdwiz::plan::PlannedRelease>),
     DeployDone(Outcome),
     Uninstalled(String),
     /// `cdwiz status` as lines, and its one-line summary.
@@ -128,10 +130,17 @@ impl Job {
     pub async fn render(self) {
         let tx = self.tx.clone();
         let r = self
-            .with_session(async |s: &mut Session, _| s.rendered.clone())
+            .with_session(async |s: &mut Session, _| {
+                (s.rendered.clone(), s.planned_release().await)
+            })
             .await
             .map_err(|lines| lines.join("\n"));
+        let (r, release) = match r {
+            Ok((files, release)) => (Ok(files), release),
+            Err(e) => (Err(e), None),
+        };
         let _ = tx.send(Msg::Rendered(r)).await;
+        let _ = tx.send(Msg::Release(release)).await;
     }
 
     /// Deploys (`take_over` a dead run's lock), then reports the outcome.

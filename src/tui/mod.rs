@@ -127,6 +127,7 @@ impl Runner {
                 app.checks_done(secs);
             }
             Msg::Rendered(r) => app.rendered = r,
+            Msg::Release(r) => app.release = r,
             Msg::DeployDone(o) => app.deploy_done(o),
             Msg::Uninstalled(note) => {
                 app.busy = false;

@@ -329,6 +329,30 @@ fn review_app(locale: &str) -> App {
     app
 }
 
+/// Review of a run that adds a host and upgrades the others host by host.
+fn review_upgrade_app(locale: &str) -> App {
+    let mut app = review_app(locale);
+    let hosts: Vec<String> = app
+        .answers
+        .hosts
+        .iter()
+        .map(|h| h.address.clone())
+        .collect();
+    app.membership = Some(cdwiz::installation::Membership {
+        new: hosts[hosts.len() - 1..].to_vec(),
+        kept: hosts[..hosts.len() - 1].to_vec(),
+        removed: Vec::new(),
+    });
+    app.release = Some(cdwiz::plan::PlannedRelease {
+        product: "cd".into(),
+        from: Some("3.1.0".into()),
+        to: "3.2.0".into(),
+        change: "upgrade".into(),
+        host_by_host: true,
+    });
+    app
+}
+
 fn hosts_app(locale: &str) -> App {
     let mut app = App::new(None, None, locale);
     app.on_key(key(KeyCode::Enter)); // welcome → topology
@@ -372,6 +396,7 @@ fn screens_for(locale: &str) -> Vec<(&'static str, App)> {
         ("checks", checks_app(locale)),
         ("checks-done", checks_done_app(locale)),
         ("review", review_app(locale)),
+        ("review-upgrade", review_upgrade_app(locale)),
         ("deploy", deploy_app(locale)),
         ("summary-ok", summary_app(locale, true)),
         ("summary-failed", summary_app(locale, false)),

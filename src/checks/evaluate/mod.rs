@@ -34,6 +34,10 @@ pub struct HostContext {
     pub requirements: Requirements,
     /// This machine's clock (seconds since the epoch) when the probe was sent.
     pub sent_at: f64,
+    /// This machine's clock when the probe's answer came back: a host whose
+    /// clock agrees read its time between the two (however slow the round
+    /// trip was).
+    pub received_at: f64,
     /// The id of the installation these answers make (a host that carries it
     /// already is being installed again, not taken).
     pub install_id: String,

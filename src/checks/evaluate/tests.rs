@@ -22,6 +22,7 @@ fn ctx() -> HostContext {
             ..Default::default()
         },
         sent_at: 1000.0,
+        received_at: 1000.5,
         install_id: "abc".into(),
         vip_installed: false,
     }
@@ -143,6 +144,19 @@ fn each_fault_is_caught_by_its_check_with_a_fix() {
     let r = evaluate_host(&ctx(), &f);
     let ports = r.iter().find(|r| r.id == "net.ports").unwrap();
     assert_eq!(ports.fix.as_deref(), Some("ss -ltnp '( sport = :8080 )'"));
+}
+
+#[test]
+fn a_slow_round_trip_is_not_a_skewed_clock() {
+    // The probe took 4 s to come back; the host read its clock 3 s in.
+    let mut slow = ctx();
+    slow.received_at = 1004.0;
+    let mut f = healthy();
+    f.insert("time.epoch".into(), "1003".into());
+    assert_eq!(status(&evaluate_host(&slow, &f), "time.skew"), Status::Pass);
+    // Outside the window it still counts: 3 s after the answer came back.
+    f.insert("time.epoch".into(), "1007".into());
+    assert_eq!(status(&evaluate_host(&slow, &f), "time.skew"), Status::Warn);
 }
 
 #[test]

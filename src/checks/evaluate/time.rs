@@ -10,7 +10,18 @@ pub(super) fn check(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<C
     let m = |key: &str| Msg::new(format!("check.{key}"));
     let mut out = Vec::new();
 
-    let skew = num(facts, "time.epoch").map(|t| t - ctx.sent_at);
+    // How far the host's clock is outside the window in which it read it
+    // (sent → answered, on this machine's clock): a slow round trip is not
+    // a skew.
+    let skew = num(facts, "time.epoch").map(|t| {
+        if t < ctx.sent_at {
+            t - ctx.sent_at
+        } else if t > ctx.received_at.max(ctx.sent_at) {
+            t - ctx.received_at.max(ctx.sent_at)
+        } else {
+            0.0
+        }
+    });
     out.push(match skew {
         None => r("time.skew", Status::Skip, m("time.skew.unknown")),
         Some(s) if s.abs() > SKEW_FAIL_S => r(

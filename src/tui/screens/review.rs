@@ -43,7 +43,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     let [tree, preview] =
         Layout::horizontal([Constraint::Percentage(35), Constraint::Percentage(65)]).areas(area);
-    let mut lines = membership_lines(app, &theme);
+    // The release and membership lines wrap to the tree's width.
+    let width = tree.width.saturating_sub(2).max(10) as usize;
+    let mut lines: Vec<Line<'static>> = membership_lines(app, &theme)
+        .into_iter()
+        .flat_map(|l| wrap(l, width))
+        .collect();
     let mut last_dir = String::new();
     for (i, file) in files.iter().enumerate() {
         let path = file.path.display().to_string();
@@ -86,22 +91,75 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     );
 }
 
-/// Which hosts join, stay and leave the installation (nothing for a
-/// first install).
-fn membership_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
-    let Some(m) = app.membership.as_ref().filter(|m| !m.is_first()) else {
+/// `line` cut into lines of at most `width` columns (styles kept).
+fn wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
+    use unicode_width::UnicodeWidthChar;
+    let mut out: Vec<Line<'static>> = Vec::new();
+    let mut current: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for span in line.spans {
+        let mut text = String::new();
+        for ch in span.content.chars() {
+            let w = ch.width().unwrap_or(0);
+            if used + w > width && used > 0 {
+                current.push(Span::styled(std::mem::take(&mut text), span.style));
+                out.push(Line::from(std::mem::take(&mut current)));
+                used = 0;
+            }
+            text.push(ch);
+            used += w;
+        }
+        current.push(Span::styled(text, span.style));
+    }
+    out.push(Line::from(current));
+    out
+}
+
+/// A release that replaces the hosts' one (an upgrade, a downgrade, or a
+/// refused older bundle); nothing for an install or the same release.
+fn release_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let Some(r) = app.release.as_ref() else {
         return Vec::new();
     };
-    let mut lines = Vec::new();
+    let from = r.from.clone().unwrap_or_default();
+    let how = app.t(if r.host_by_host {
+        "wizard.review.host-by-host"
+    } else {
+        "wizard.review.in-place"
+    });
+    let (key, style) = match r.change.as_str() {
+        "upgrade" => ("wizard.review.upgrade", theme.pass()),
+        "downgrade" => ("wizard.review.downgrade", theme.warn()),
+        "refused" => ("wizard.review.release-refused", theme.fail()),
+        _ => return Vec::new(),
+    };
+    let text = cdwiz::i18n::Msg::new(key)
+        .arg("from", from)
+        .arg("to", &r.to)
+        .arg("how", how)
+        .render(&app.locale);
+    vec![Line::from(Span::styled(text, style)), Line::from("")]
+}
+
+/// Which hosts join, stay and leave the installation (nothing for a
+/// first install), and the release the hosts get.
+fn membership_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = release_lines(app, theme);
+    let Some(m) = app.membership.as_ref().filter(|m| !m.is_first()) else {
+        return lines;
+    };
     for (key, hosts, style) in [
         ("wizard.review.new", &m.new, theme.pass()),
         ("wizard.review.kept", &m.kept, theme.title()),
         ("wizard.review.removed", &m.removed, theme.fail()),
     ] {
         if !hosts.is_empty() {
+            // A full-width colon brings its own space.
+            let label = app.t(key);
+            let gap = if label.ends_with('：') { "" } else { " " };
             lines.push(Line::from(vec![
-                Span::styled(app.t(key), style),
-                Span::raw(format!(" {}", hosts.join(", "))),
+                Span::styled(label, style),
+                Span::raw(format!("{gap}{}", hosts.join(", "))),
             ]));
         }
     }
