@@ -51,6 +51,43 @@ fn release(v: &str) -> String {
     format!("{{\"version\":\"{v}\"}}")
 }
 
+/// A copy of the bundle `from` (archives hard-linked) whose database
+/// upgrade hook is `hook`.
+fn copy_bundle(from: &Path, to: &Path, hook: &[&str]) {
+    for e in walk(from) {
+        let rel = e.strip_prefix(from).unwrap();
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        if std::fs::hard_link(&e, &dest).is_err() {
+            std::fs::copy(&e, &dest).unwrap();
+        }
+    }
+    let path = to.join("manifest.yaml");
+    std::fs::remove_file(&path).unwrap();
+    let mut m: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(from.join("manifest.yaml")).unwrap())
+            .unwrap();
+    for c in m["components"].as_sequence_mut().unwrap() {
+        if c["name"] == "database" {
+            c["upgrade"]["command"] = hook.iter().map(|s| serde_yaml::Value::from(*s)).collect();
+        }
+    }
+    std::fs::write(&path, serde_yaml::to_string(&m).unwrap()).unwrap();
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// Each cdwiz container's name and id on a host.
 async fn containers(sb: &cdwiz::sandbox::Sandbox, host: usize) -> String {
     sh_ok(
@@ -104,6 +141,38 @@ async fn a_new_release_rolls_through_the_masters_and_the_old_one_comes_back() {
     )
     .await;
 
+    // The next release with an upgrade hook that fails: nothing is upgraded.
+    let ids = || async {
+        let mut out = Vec::new();
+        for host in 0..3 {
+            out.push(containers(sb, host).await);
+        }
+        out
+    };
+    let before = ids().await;
+    let broken = tmp.path().join("broken-hook");
+    copy_bundle(
+        &new,
+        &broken,
+        &["sh", "-c", "echo this migration fails >&2; exit 3"],
+    );
+    write_profile(&profile, &broken, &vip, &a);
+    let (code, lines, err) = run.start(&[]).finish();
+    assert_ne!(code, 0, "{err}");
+    let hook = lines
+        .iter()
+        .find(|v| v["event"] == "deploy-step" && v["step"] == "upgrade database")
+        .unwrap_or_else(|| panic!("no upgrade hook step: {lines:?}"));
+    assert_eq!(hook["status"], "failed", "{hook}");
+    assert_eq!(hook["code"], 3, "{hook}");
+    assert_eq!(
+        ids().await,
+        before,
+        "a host was touched after the hook failed"
+    );
+    assert_eq!(records().await, vec![VERSION; 3]);
+    assert_eq!(versions(&a).await, vec![release(VERSION); 3]);
+
     // The plan says what comes: the next release, host by host.
     write_profile(&profile, &new, &vip, &a);
     let (code, plan, err) = run_to_end(
@@ -156,15 +225,19 @@ async fn a_new_release_rolls_through_the_masters_and_the_old_one_comes_back() {
     order.dedup();
     assert_eq!(order, a, "not host by host: {finished:?}");
     assert_eq!(sh_ok(sb, 0, &sql("select x from kept")).await.trim(), "42");
+    // The release's upgrade hook ran once, before the first host.
+    assert_eq!(
+        sh_ok(
+            sb,
+            0,
+            &sql("select string_agg(version, ',') from cd_migrations")
+        )
+        .await
+        .trim(),
+        NEXT_VERSION
+    );
 
     // The older bundle: refused before anything is touched.
-    let ids = || async {
-        let mut out = Vec::new();
-        for host in 0..3 {
-            out.push(containers(sb, host).await);
-        }
-        out
-    };
     let before = ids().await;
     write_profile(&profile, &old, &vip, &a);
     let (code, _, err) = run.start(&[]).finish();

@@ -354,6 +354,20 @@ pub struct Component {
     pub cap_add: Vec<String>,
     #[serde(default)]
     pub placement: Placement,
+    /// Run once when a new release of the product replaces a running one,
+    /// before the first host's containers are replaced (e.g. a schema
+    /// migration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeHook>,
+}
+
+/// A one-off container of the component's new image, with its environment,
+/// secrets and volumes, on the first host the component runs on; a non-zero
+/// exit stops the upgrade before any host is touched.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct UpgradeHook {
+    pub command: Vec<String>,
 }
 
 /// Where a component runs.

@@ -85,10 +85,11 @@ pub(super) async fn roll(
     run: &Run<'_>,
     targets: &Targets,
     placed: &BTreeMap<String, Vec<String>>,
+    stopped_at: Option<String>,
 ) -> HashMap<String, BTreeSet<String>> {
     let manifest = &run.input.bundle.manifest;
     let mut up: HashMap<String, BTreeSet<String>> = HashMap::new();
-    let mut stopped_at: Option<String> = None;
+    let mut stopped_at = stopped_at;
     for h in &run.input.answers.hosts {
         let addr = &h.address;
         let Some(t) = targets.hosts.get(addr) else {
@@ -100,9 +101,13 @@ pub(super) async fn roll(
             .into_iter()
             .filter(|c| placed[&c.name].contains(addr))
             .collect();
-        if let Some(first) = stopped_at.as_ref().or(run.failed(addr).then_some(addr))
-            && first != addr
-        {
+        if run.failed(addr) {
+            // Failed before its turn (an earlier phase, an upgrade hook):
+            // not touched, and the rollout stops here.
+            stopped_at.get_or_insert_with(|| addr.clone());
+            continue;
+        }
+        if let Some(first) = &stopped_at {
             for c in &here {
                 run.record(
                     addr,
@@ -146,6 +151,63 @@ pub(super) async fn roll(
         );
     }
     up
+}
+
+/// The manifest's upgrade hooks, in dependency order, each once on the
+/// first host its component runs on, from the new image with the
+/// component's environment and mounts. The host where one failed (nothing
+/// is upgraded then), if any.
+pub(super) async fn upgrade_hooks(
+    run: &Run<'_>,
+    targets: &Targets,
+    placed: &BTreeMap<String, Vec<String>>,
+) -> Option<String> {
+    for c in ordered(&run.input.bundle.manifest.components) {
+        let Some(hook) = &c.upgrade else {
+            continue;
+        };
+        let addr = placed[&c.name].first()?;
+        let step = format!("upgrade {}", c.name);
+        let ok = match targets.hosts.get(addr) {
+            Some(t) => {
+                run.step(addr, &step, || run_hook(run, t, c, &hook.command))
+                    .await
+            }
+            None => false,
+        };
+        if !ok {
+            return Some(addr.clone());
+        }
+    }
+    None
+}
+
+async fn run_hook(
+    run: &Run<'_>,
+    t: &Target,
+    c: &Component,
+    command: &[String],
+) -> Result<bool, StepError> {
+    let docker = t.docker().await?;
+    let addr = t.address.as_str();
+    let want = container::wanted(run.input.rendered, addr, &t.data_dir, c)?;
+    let logs = run.ctx.logs.clone();
+    logs.log(
+        addr,
+        &format!("upgrade hook of {}: {}", c.name, command.join(" ")),
+    );
+    let code = container::run_once(docker, &want, command, addr, logs, super::HOOK_TIMEOUT)
+        .await
+        .map_err(Msg::from)?;
+    if code != 0 {
+        return Err(StepError {
+            message: Msg::new("deploy.error.upgrade-hook")
+                .arg("component", &c.name)
+                .arg("code", code),
+            code: Some(code as i32),
+        });
+    }
+    Ok(true)
 }
 
 /// Stops this host's keepalived (gracefully: it gives the VIP up at once)

@@ -39,7 +39,7 @@ pub struct Wanted<'a> {
 }
 
 impl Wanted<'_> {
-    fn binds(&self) -> Vec<String> {
+    pub(crate) fn binds(&self) -> Vec<String> {
         let c = self.component;
         let base = &self.base;
         let mut binds: Vec<String> = c
@@ -261,7 +261,18 @@ pub fn follow(
     host: &str,
     logs: Arc<HostLogs>,
 ) -> tokio::task::JoinHandle<()> {
-    let (name, host, prefix) = (name(component), host.to_string(), component.to_string());
+    follow_named(docker, &name(component), component, host, logs)
+}
+
+/// [`follow`] of the container `name`, its lines prefixed with `prefix`.
+fn follow_named(
+    docker: Docker,
+    name: &str,
+    prefix: &str,
+    host: &str,
+    logs: Arc<HostLogs>,
+) -> tokio::task::JoinHandle<()> {
+    let (name, host, prefix) = (name.to_string(), host.to_string(), prefix.to_string());
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i32 - 1)
@@ -289,4 +300,91 @@ pub fn follow(
             logs.log(&host, &format!("[{prefix}] {}", partial.trim_end()));
         }
     })
+}
+
+/// Runs `command` once in a container of `want`'s image with its
+/// environment and mounts (host network), its output into the host's log;
+/// the container is removed afterwards. Returns the exit code.
+pub async fn run_once(
+    docker: &Docker,
+    want: &Wanted<'_>,
+    command: &[String],
+    host: &str,
+    logs: Arc<HostLogs>,
+    timeout: std::time::Duration,
+) -> Result<i64, String> {
+    let c = want.component;
+    let name = format!("{}-upgrade", name(&c.name));
+    let _ = docker
+        .remove_container(
+            &name,
+            Some(RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await;
+    docker
+        .create_container(
+            Some(CreateContainerOptions {
+                name: Some(name.clone()),
+                ..Default::default()
+            }),
+            ContainerCreateBody {
+                image: Some(c.image.clone()),
+                cmd: Some(command.to_vec()),
+                env: Some(want.env.clone()),
+                labels: Some(HashMap::from([(
+                    LABEL_COMPONENT.to_string(),
+                    format!("{}-upgrade", c.name),
+                )])),
+                host_config: Some(HostConfig {
+                    network_mode: Some("host".into()),
+                    binds: Some(want.binds()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| format!("create {name}: {e}"))?;
+    let result = async {
+        docker
+            .start_container(&name, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| format!("start {name}: {e}"))?;
+        let follower = follow_named(docker.clone(), &name, &c.name, host, logs);
+        let mut waits = docker.wait_container(
+            &name,
+            None::<bollard::query_parameters::WaitContainerOptions>,
+        );
+        let waited = tokio::time::timeout(timeout, waits.next()).await;
+        // Let the last lines arrive before the follower stops.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        follower.abort();
+        match waited {
+            Err(_) => Err(format!(
+                "{name} did not finish within {} s",
+                timeout.as_secs()
+            )),
+            Ok(None) => Err(format!("{name}: no exit status")),
+            Ok(Some(Ok(r))) => Ok(r.status_code),
+            // A non-zero exit comes back as an error carrying the code.
+            Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => {
+                Ok(code)
+            }
+            Ok(Some(Err(e))) => Err(format!("wait {name}: {e}")),
+        }
+    }
+    .await;
+    let _ = docker
+        .remove_container(
+            &name,
+            Some(RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await;
+    result
 }

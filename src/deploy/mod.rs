@@ -81,6 +81,9 @@ pub struct Input<'a> {
     /// runs on several hosts is replaced on one at a time, each healthy (or,
     /// without a health check, settled) before the next.
     pub in_service: bool,
+    /// A newer release replaces the running one: the manifest's upgrade
+    /// hooks run first (see `components::upgrade_hooks`).
+    pub upgrading: bool,
 }
 
 /// How this run goes about it.
@@ -147,6 +150,8 @@ pub fn step_label(step: &str, locale: &str) -> String {
         ("deploy.step.component", c)
     } else if let Some(h) = step.strip_prefix("hook ") {
         ("deploy.step.hook", h)
+    } else if let Some(c) = step.strip_prefix("upgrade ") {
+        ("deploy.step.upgrade", c)
     } else {
         match step {
             "prepare" | "runtime" | "images" | "configs" | "verify" | "namespace" | "secret"
@@ -171,6 +176,7 @@ pub fn phase_of(step: &str) -> &'static str {
     match step {
         s if s.starts_with("component ") => "components",
         s if s.starts_with("hook ") => "hooks",
+        s if s.starts_with("upgrade ") => "upgrade",
         "prepare" => "prepare",
         "runtime" => "runtime",
         "images" => "images",
@@ -294,8 +300,14 @@ pub async fn deploy(input: &Input<'_>, targets: &Targets, ctx: &RunContext) -> D
         .collect();
     host::unreachable(&run, targets, &planned).await;
     host::prepare_all(&run, targets, &placed).await;
-    let up = if input.rolling {
-        components::roll(&run, targets, &placed).await
+    // A hook that fails stops the upgrade before any host is touched.
+    let hook_failed = if input.upgrading {
+        components::upgrade_hooks(&run, targets, &placed).await
+    } else {
+        None
+    };
+    let up = if input.rolling || hook_failed.is_some() {
+        components::roll(&run, targets, &placed, hook_failed).await
     } else {
         components::start_all(&run, targets, &placed).await
     };

@@ -125,6 +125,7 @@ impl Session {
             hooks: &self.hooks,
             rolling,
             in_service: change != super::release::Change::Install,
+            upgrading: matches!(change, super::release::Change::Upgrade { .. }),
         };
         let report = match (&clients, &self.targets) {
             (Some(clients), _) => {

@@ -66,6 +66,7 @@ fn components(version: &str) -> Vec<Component> {
             count,
             ..Default::default()
         },
+        upgrade: None,
     };
     let env = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
         pairs
@@ -77,6 +78,10 @@ fn components(version: &str) -> Vec<Component> {
     database.secrets = vec!["db_password".into()];
     database.env = env(&[("DB_USER", "cd"), ("DB_NAME", "cd")]);
     database.volumes = env(&[("database", "/var/lib/cd/database")]);
+    // The release's schema step: recorded in the database, once per upgrade.
+    database.upgrade = Some(crate::bundle::UpgradeHook {
+        command: vec![ENTRY.into(), "migrate".into()],
+    });
     let mut cache = c("cache", &[6379], &[], None, PlacementCount::One);
     cache.secrets = vec!["cache_password".into()];
     cache.volumes = env(&[("cache", "/var/lib/cd/cache")]);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Entry of the sandbox product's components (stand-ins for the CD platform):
 #   database  PostgreSQL; DB_USER, DB_NAME, DB_PASSWORD[_FILE], DB_PORT, PGDATA
+#   migrate   the database's upgrade hook: records the release in cd_migrations
 #   cache     Redis; CACHE_PASSWORD[_FILE], CACHE_PORT, CACHE_DIR
 #   backend   HTTP on BACKEND_PORT; GET /health answers 200 only when the
 #             database and the cache accept the credentials it was given
@@ -38,6 +39,17 @@ database)
   mkdir -p /run/postgresql && chown postgres /run/postgresql
   exec su postgres -s /bin/sh -c "exec $PGBIN/postgres -D '$PGDATA' \
     -c listen_addresses='*' -c port=${DB_PORT:-5432} -c jit=off"
+  ;;
+migrate)
+  # The upgrade hook: run once from the new release's image on the
+  # database's host before any host is upgraded; records the release it
+  # migrated to (the running database is reached over the host network).
+  version=$(cat /etc/cd-sandbox/version)
+  PGPASSWORD=$(secret DB_PASSWORD) PGCONNECT_TIMEOUT=10 psql -v ON_ERROR_STOP=1 -qtA \
+    "host=127.0.0.1 port=${DB_PORT:-5432} user=${DB_USER:-cd} dbname=${DB_NAME:-cd}" \
+    -c "create table if not exists cd_migrations (version text not null, at timestamptz default now())" \
+    -c "insert into cd_migrations (version) values ('$version')"
+  echo "migrated the database to $version"
   ;;
 cache)
   dir=${CACHE_DIR:-/var/lib/cd/cache}
