@@ -54,6 +54,13 @@ struct Cli {
     /// Let a bundle older than the hosts' release replace it (data kept).
     #[arg(long)]
     allow_downgrade: bool,
+    /// With --remove-hosts: also delete the platform's data on the removed
+    /// hosts (needs --yes).
+    #[arg(long = "purge", requires = "remove_hosts")]
+    purge_removed: bool,
+    /// Confirm --purge.
+    #[arg(long = "yes", requires = "purge_removed")]
+    yes_purge: bool,
     /// Accept a known deviation: ID[@HOST]=REASON (repeatable).
     #[arg(long = "accept-check", value_name = "ID[@HOST]=REASON")]
     accept_check: Vec<String>,
@@ -167,6 +174,8 @@ fn localized_command(lang: &str) -> clap::Command {
         "accept_check",
         "remove_hosts",
         "allow_downgrade",
+        "purge_removed",
+        "yes_purge",
         "lang",
     ] {
         let (text, heading) = (help(&format!("arg.{id}")), help("options"));
@@ -425,6 +434,8 @@ fn main() -> ExitCode {
                         accept_checks: cli.accept_check,
                         remove_hosts: cli.remove_hosts,
                         allow_downgrade: cli.allow_downgrade,
+                        purge_removed: cli.purge_removed,
+                        yes_purge: cli.yes_purge,
                         locale: lang,
                     })
                     .await

@@ -199,6 +199,23 @@ async fn hosts_join_and_leave_an_installation() {
     assert_eq!(containers(sb, 0).await.len(), 5);
     assert!(containers(sb, 2).await.is_empty(), "nothing touched");
 
+    // The third comes back (its kept data with it) and leaves for good:
+    // `--purge` needs `--yes`, then its data goes too.
+    write_profile(&profile, &bundle, &vip, &a);
+    let (code, _, err) = run.start(&[]).finish();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(containers(sb, 2).await.len(), 3);
+    write_profile(&profile, &bundle, &vip, &a[..2]);
+    let (code, _, err) = run.start(&["--remove-hosts", "--purge"]).finish();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(containers(sb, 2).await.len(), 3, "nothing touched");
+    let (code, _, err) = run.start(&["--remove-hosts", "--purge", "--yes"]).finish();
+    assert_eq!(code, 0, "{err}");
+    assert!(containers(sb, 2).await.is_empty());
+    sh_ok(sb, 2, "test ! -e /data/cd").await;
+    sh_ok(sb, 0, "test -d /data/cd/database").await;
+
     // collect with node2 stopped: node2 listed as unreachable, node1's
     // files inside, and no secret anywhere in the archive.
     write_profile(&profile, &bundle, &vip, &a[..2]);

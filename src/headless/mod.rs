@@ -40,6 +40,9 @@ pub struct Options {
     pub remove_hosts: bool,
     /// A bundle older than the hosts' release may replace it.
     pub allow_downgrade: bool,
+    /// `--purge`: the removed hosts' data goes too (with `--yes`).
+    pub purge_removed: bool,
+    pub yes_purge: bool,
     pub locale: String,
 }
 
@@ -79,6 +82,13 @@ fn stopped(e: RunError, locale: &str) -> u8 {
 /// The options as the engine's request; bad flags or secrets are bad input.
 fn request(opts: &Options) -> Result<Request, Vec<String>> {
     let locale = opts.locale.as_str();
+    if opts.purge_removed && !opts.yes_purge {
+        // No question in a headless run: the flag is the answer.
+        return Err(vec![cdwiz::i18n::text(
+            "headless.purge-removed-needs-yes",
+            locale,
+        )]);
+    }
     let answers = cdwiz::profile::load_file(&opts.profile).map_err(|e| vec![e.render(locale)])?;
     let mut waivers = Vec::new();
     for flag in &opts.accept_checks {
@@ -115,6 +125,7 @@ fn request(opts: &Options) -> Result<Request, Vec<String>> {
         askpass: cdwiz::connect::askpass_program(),
         remove_hosts: opts.remove_hosts,
         allow_downgrade: opts.allow_downgrade,
+        purge_removed: opts.purge_removed && opts.yes_purge,
         locale: opts.locale.clone(),
     })
 }

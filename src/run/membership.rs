@@ -60,7 +60,8 @@ impl Session {
         Ok(Some(gone))
     }
 
-    /// Uninstalls the platform from the removed hosts (data kept); a host
+    /// Uninstalls the platform from the removed hosts (data kept unless the
+    /// operator asked for `--purge --yes`); a host
     /// that cannot be reached is said so and left out of the installation
     /// all the same.
     pub(super) async fn remove_hosts(&self, gone: &Answers, tx: &Option<EventSender>) {
@@ -71,7 +72,9 @@ impl Session {
             self.askpass.clone(),
         ));
         let started = Instant::now();
-        let results = crate::deploy::uninstall(gone, &self.bundle.manifest, connector, false).await;
+        let results =
+            crate::deploy::uninstall(gone, &self.bundle.manifest, connector, self.purge_removed)
+                .await;
         for r in results {
             let outcome = match r.skipped {
                 None => StepOutcome::Changed,

@@ -61,6 +61,8 @@ pub struct Request {
     pub remove_hosts: bool,
     /// A bundle older than the hosts' release may replace it.
     pub allow_downgrade: bool,
+    /// The removed hosts' data goes too (the operator confirmed it).
+    pub purge_removed: bool,
     pub locale: String,
 }
 
@@ -187,6 +189,7 @@ pub struct Session {
     last_checks: Option<CheckRun>,
     remove_hosts: bool,
     allow_downgrade: bool,
+    purge_removed: bool,
     askpass: PathBuf,
     locale: String,
 }
@@ -301,6 +304,7 @@ impl Session {
             last_checks: None,
             remove_hosts: req.remove_hosts,
             allow_downgrade: req.allow_downgrade,
+            purge_removed: req.purge_removed,
             askpass: req.askpass,
             locale: req.locale,
         })

@@ -59,6 +59,7 @@ impl Job {
             // headless command to do it).
             remove_hosts: false,
             allow_downgrade: false,
+            purge_removed: false,
             locale: app.locale.clone(),
         };
         Job {
