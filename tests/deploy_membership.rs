@@ -17,36 +17,8 @@ use common::*;
 
 const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
 
-/// Each cdwiz container's name and id on a host.
-async fn containers(sb: &cdwiz::sandbox::Sandbox, host: usize) -> Vec<(String, String)> {
-    let out = sh_ok(
-        sb,
-        host,
-        "docker ps --no-trunc --filter label=io.cdwiz.component --format '{{.Names}} {{.ID}}' | sort",
-    )
-    .await;
-    out.lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(n, i)| (n.to_string(), i.to_string()))
-        .collect()
-}
-
 fn write_profile(path: &Path, bundle: &Path, vip: &str, hosts: &[&str]) {
-    let hosts: String = hosts
-        .iter()
-        .map(|a| format!("  - {{ address: {a}, roles: [master] }}\n"))
-        .collect();
-    std::fs::write(
-        path,
-        format!(
-            "version: 1\nbundle: {}\n\
-             topology: {{ kind: ha-keepalived, vip: {vip}, interface: eth0, virtual-router-id: 62 }}\n\
-             ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV} }}\n\
-             hosts:\n{hosts}",
-            bundle.display()
-        ),
-    )
-    .unwrap();
+    write_ha_profile(path, bundle, vip, hosts, 62, PASSWORD_ENV);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -86,7 +58,7 @@ async fn hosts_join_and_leave_an_installation() {
     assert_eq!(code, 0, "{err}");
     let secrets_dirs = || std::fs::read_dir(state.join("installs")).unwrap().count();
     assert_eq!(secrets_dirs(), 1);
-    let before = [containers(sb, 0).await, containers(sb, 1).await];
+    let before = [cdwiz_containers(sb, 0).await, cdwiz_containers(sb, 1).await];
     let install_record = sh_ok(sb, 0, "cat /etc/cdwiz/install.json").await;
     let etc_hosts = || async {
         [
@@ -139,7 +111,7 @@ async fn hosts_join_and_leave_an_installation() {
         sh_ok(sb, 0, "cat /etc/cdwiz/install.json").await,
         install_record
     );
-    let after = [containers(sb, 0).await, containers(sb, 1).await];
+    let after = [cdwiz_containers(sb, 0).await, cdwiz_containers(sb, 1).await];
     for (host, (was, now)) in before.iter().zip(&after).enumerate() {
         assert_eq!(was.len(), now.len());
         for ((name, id), (_, new_id)) in was.iter().zip(now) {
@@ -150,7 +122,7 @@ async fn hosts_join_and_leave_an_installation() {
             }
         }
     }
-    let third: Vec<String> = containers(sb, 2)
+    let third: Vec<String> = cdwiz_containers(sb, 2)
         .await
         .into_iter()
         .map(|(n, _)| n)
@@ -173,7 +145,7 @@ async fn hosts_join_and_leave_an_installation() {
         err.contains(a[2]) && err.contains("--remove-hosts"),
         "{err}"
     );
-    assert_eq!(containers(sb, 2).await.len(), 3);
+    assert_eq!(cdwiz_containers(sb, 2).await.len(), 3);
     let (code, lines, err) = run.start(&["--remove-hosts"]).finish();
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -182,7 +154,7 @@ async fn hosts_join_and_leave_an_installation() {
             .any(|v| is_step(v, a[2], "remove", &["changed"])),
         "{lines:?}"
     );
-    assert!(containers(sb, 2).await.is_empty());
+    assert!(cdwiz_containers(sb, 2).await.is_empty());
     sh_ok(sb, 2, "test -d /data/cd").await;
     let peers = sh_ok(sb, 0, "cat /data/cd/config/keepalived/keepalived.conf").await;
     assert!(!peers.contains(a[2]), "{peers}");
@@ -196,23 +168,23 @@ async fn hosts_join_and_leave_an_installation() {
     let (code, _, err) = run.start(&["--remove-hosts"]).finish();
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("database runs on one host only"), "{err}");
-    assert_eq!(containers(sb, 0).await.len(), 5);
-    assert!(containers(sb, 2).await.is_empty(), "nothing touched");
+    assert_eq!(cdwiz_containers(sb, 0).await.len(), 5);
+    assert!(cdwiz_containers(sb, 2).await.is_empty(), "nothing touched");
 
     // The third comes back (its kept data with it) and leaves for good:
     // `--purge` needs `--yes`, then its data goes too.
     write_profile(&profile, &bundle, &vip, &a);
     let (code, _, err) = run.start(&[]).finish();
     assert_eq!(code, 0, "{err}");
-    assert_eq!(containers(sb, 2).await.len(), 3);
+    assert_eq!(cdwiz_containers(sb, 2).await.len(), 3);
     write_profile(&profile, &bundle, &vip, &a[..2]);
     let (code, _, err) = run.start(&["--remove-hosts", "--purge"]).finish();
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--yes"), "{err}");
-    assert_eq!(containers(sb, 2).await.len(), 3, "nothing touched");
+    assert_eq!(cdwiz_containers(sb, 2).await.len(), 3, "nothing touched");
     let (code, _, err) = run.start(&["--remove-hosts", "--purge", "--yes"]).finish();
     assert_eq!(code, 0, "{err}");
-    assert!(containers(sb, 2).await.is_empty());
+    assert!(cdwiz_containers(sb, 2).await.is_empty());
     sh_ok(sb, 2, "test ! -e /data/cd").await;
     sh_ok(sb, 0, "test -d /data/cd/database").await;
 

@@ -20,21 +20,7 @@ use common::*;
 const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
 
 fn write_profile(path: &Path, bundle: &Path, vip: &str, hosts: &[&str]) {
-    let hosts: String = hosts
-        .iter()
-        .map(|a| format!("  - {{ address: {a}, roles: [master] }}\n"))
-        .collect();
-    std::fs::write(
-        path,
-        format!(
-            "version: 1\nbundle: {}\n\
-             topology: {{ kind: ha-keepalived, vip: {vip}, interface: eth0, virtual-router-id: 63 }}\n\
-             ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV} }}\n\
-             hosts:\n{hosts}",
-            bundle.display()
-        ),
-    )
-    .unwrap();
+    write_ha_profile(path, bundle, vip, hosts, 63, PASSWORD_ENV);
 }
 
 /// What each host's backend says it is.
@@ -88,16 +74,6 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// Each cdwiz container's name and id on a host.
-async fn containers(sb: &cdwiz::sandbox::Sandbox, host: usize) -> String {
-    sh_ok(
-        sb,
-        host,
-        "docker ps --no-trunc --filter label=io.cdwiz.component --format '{{.Names}} {{.ID}}' | sort",
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_release_rolls_through_the_masters_and_the_old_one_comes_back() {
     let old = sandbox_bundle().await;
@@ -145,7 +121,7 @@ async fn a_new_release_rolls_through_the_masters_and_the_old_one_comes_back() {
     let ids = || async {
         let mut out = Vec::new();
         for host in 0..3 {
-            out.push(containers(sb, host).await);
+            out.push(cdwiz_containers(sb, host).await);
         }
         out
     };

@@ -302,6 +302,15 @@ fn follow_named(
     })
 }
 
+/// Removes the container `name` whatever its state (gone already: fine).
+async fn force_remove(docker: &Docker, name: &str) {
+    let options = RemoveContainerOptions {
+        force: true,
+        ..Default::default()
+    };
+    let _ = docker.remove_container(name, Some(options)).await;
+}
+
 /// Runs `command` once in a container of `want`'s image with its
 /// environment and mounts (host network), its output into the host's log;
 /// the container is removed afterwards. Returns the exit code.
@@ -315,15 +324,7 @@ pub async fn run_once(
 ) -> Result<i64, String> {
     let c = want.component;
     let name = format!("{}-upgrade", name(&c.name));
-    let _ = docker
-        .remove_container(
-            &name,
-            Some(RemoveContainerOptions {
-                force: true,
-                ..Default::default()
-            }),
-        )
-        .await;
+    force_remove(docker, &name).await;
     docker
         .create_container(
             Some(CreateContainerOptions {
@@ -377,14 +378,6 @@ pub async fn run_once(
         }
     }
     .await;
-    let _ = docker
-        .remove_container(
-            &name,
-            Some(RemoveContainerOptions {
-                force: true,
-                ..Default::default()
-            }),
-        )
-        .await;
+    force_remove(docker, &name).await;
     result
 }
