@@ -121,6 +121,17 @@ pub(super) async fn roll(
             }
             continue;
         }
+        if run.ctx.cancel.is_cancelled() {
+            // The operator stopped the run: nothing more is touched (each
+            // step is recorded as stopped).
+            for c in &here {
+                run.step(addr, &format!("component {}", c.name), || async {
+                    Ok::<bool, StepError>(false)
+                })
+                .await;
+            }
+            continue;
+        }
         if let Err(e) = hand_over_vip(run, t, &here).await {
             run.ctx.logs.log(addr, &format!("keepalived: {e}"));
         }
@@ -130,8 +141,11 @@ pub(super) async fn roll(
                 up.entry(c.name.clone()).or_default().insert(addr.clone());
             }
         }
-        if run.failed(addr) || run.ctx.cancel.is_cancelled() {
+        if run.failed(addr) {
             stopped_at.get_or_insert_with(|| addr.clone());
+            continue;
+        }
+        if run.ctx.cancel.is_cancelled() {
             continue;
         }
         let record = super::host::install_record_file(run.input, t);
@@ -166,7 +180,10 @@ pub(super) async fn upgrade_hooks(
         let Some(hook) = &c.upgrade else {
             continue;
         };
-        let addr = placed[&c.name].first()?;
+        // A component this topology does not place has nothing to migrate.
+        let Some(addr) = placed[&c.name].first() else {
+            continue;
+        };
         let step = format!("upgrade {}", c.name);
         let ok = match targets.hosts.get(addr) {
             Some(t) => {
