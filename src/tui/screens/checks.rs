@@ -246,6 +246,13 @@ fn draw_detail(f: &mut Frame, detail: Rect, app: &App, theme: &Theme, id: &str, 
     match cell(app, id, host) {
         Some(r) => {
             text.push(Line::from(r.detail.render(&app.locale)));
+            if let Some(reason) = &r.waived {
+                let m = cdwiz::i18n::Msg::new("wizard.checks.waived").arg("reason", reason);
+                text.push(Line::from(Span::styled(
+                    m.render(&app.locale),
+                    theme.warn(),
+                )));
+            }
             if let Some(h) = &r.hint {
                 text.push(Line::from(Span::styled(
                     h.render(&app.locale),
