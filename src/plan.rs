@@ -77,15 +77,9 @@ pub fn planned_release(
     hosts: usize,
     allow_downgrade: bool,
 ) -> PlannedRelease {
-    use crate::run::release::{Change, change, compare_versions};
+    use crate::run::release::{change, compare_versions};
     let product = &manifest.product;
-    let what = match change(installed, &product.name, &product.version, allow_downgrade) {
-        Ok(Change::Install) => "install",
-        Ok(Change::Same) => "same",
-        Ok(Change::Upgrade { .. }) => "upgrade",
-        Ok(Change::Downgrade { .. }) => "downgrade",
-        Err(_) => "refused",
-    };
+    let decided = change(installed, &product.name, &product.version, allow_downgrade).ok();
     let from = installed
         .iter()
         .map(|i| i.version.as_str())
@@ -95,8 +89,8 @@ pub fn planned_release(
         product: product.name.clone(),
         from,
         to: product.version.clone(),
-        change: what.to_string(),
-        host_by_host: matches!(what, "upgrade" | "downgrade") && hosts > 1,
+        change: decided.as_ref().map_or("refused", |c| c.word()).to_string(),
+        host_by_host: decided.is_some_and(|c| c.rolls(hosts)),
     }
 }
 

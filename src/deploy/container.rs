@@ -130,6 +130,25 @@ pub async fn wanted_spec(docker: &Docker, want: &Wanted<'_>) -> Result<String, S
     Ok(want.spec(&image_id))
 }
 
+/// Whether an existing container carries `spec`, and whether it runs.
+fn spec_and_state(
+    existing: &bollard::models::ContainerInspectResponse,
+    spec: &str,
+) -> (bool, bool) {
+    let same = existing
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|l| l.get(LABEL_SPEC))
+        .is_some_and(|s| s == spec);
+    let running = existing
+        .state
+        .as_ref()
+        .and_then(|s| s.running)
+        .unwrap_or(false);
+    (same, running)
+}
+
 /// Whether the host runs `want` as it is (same spec, running).
 pub async fn is_current(docker: &Docker, want: &Wanted<'_>) -> Result<bool, String> {
     let spec = wanted_spec(docker, want).await?;
@@ -137,13 +156,7 @@ pub async fn is_current(docker: &Docker, want: &Wanted<'_>) -> Result<bool, Stri
         .inspect_container(&name(&want.component.name), None::<InspectContainerOptions>)
         .await
     {
-        Ok(existing) => Ok(existing
-            .config
-            .as_ref()
-            .and_then(|c| c.labels.as_ref())
-            .and_then(|l| l.get(LABEL_SPEC))
-            == Some(&spec)
-            && existing.state.and_then(|s| s.running).unwrap_or(false)),
+        Ok(existing) => Ok(matches!(spec_and_state(&existing, &spec), (true, true))),
         Err(e) if is_not_found(&e) => Ok(false),
         Err(e) => Err(format!("inspect {}: {e}", name(&want.component.name))),
     }
@@ -160,13 +173,7 @@ pub async fn ensure(docker: &Docker, want: &Wanted<'_>) -> Result<bool, String> 
         .await
     {
         Ok(existing) => {
-            let same = existing
-                .config
-                .as_ref()
-                .and_then(|c| c.labels.as_ref())
-                .and_then(|l| l.get(LABEL_SPEC))
-                == Some(&spec);
-            let running = existing.state.and_then(|s| s.running).unwrap_or(false);
+            let (same, running) = spec_and_state(&existing, &spec);
             if same && running {
                 return Ok(false);
             }

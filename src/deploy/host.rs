@@ -356,14 +356,14 @@ fn parts_script(parts: &[(&str, Changed, String)]) -> String {
     s
 }
 
-/// The record the checks recognise on a later run as this install, with
-/// what cdwiz left in a login's `authorized_keys` (for the security team
-/// and for uninstall).
 /// The install record's file content for the host `t`.
 pub(super) fn install_record_file(input: &super::Input<'_>, t: &Target) -> String {
     format!("{}\n", install_record(input, t))
 }
 
+/// The record the checks recognise on a later run as this install, with
+/// what cdwiz left in a login's `authorized_keys` (for the security team
+/// and for uninstall).
 fn install_record(input: &super::Input<'_>, t: &Target) -> serde_json::Value {
     let manifest = &input.bundle.manifest;
     let mut record = serde_json::json!({

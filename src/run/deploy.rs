@@ -92,7 +92,7 @@ impl Session {
         } else {
             self.release_change().await?
         };
-        let rolling = change.replaces() && self.answers.hosts.len() > 1;
+        let rolling = change.rolls(self.answers.hosts.len());
 
         if let Some(gone) = &gone {
             self.remove_hosts(gone, &tx).await;

@@ -38,9 +38,24 @@ pub enum Change {
 }
 
 impl Change {
-    /// A new release replaces a running one: host by host on several hosts.
+    /// A new release replaces a running one.
     pub fn replaces(&self) -> bool {
         matches!(self, Change::Upgrade { .. } | Change::Downgrade { .. })
+    }
+
+    /// It goes host by host: a new release on several hosts.
+    pub fn rolls(&self, hosts: usize) -> bool {
+        self.replaces() && hosts > 1
+    }
+
+    /// Its word in the plan.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Change::Install => "install",
+            Change::Same => "same",
+            Change::Upgrade { .. } => "upgrade",
+            Change::Downgrade { .. } => "downgrade",
+        }
     }
 }
 

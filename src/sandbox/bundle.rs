@@ -160,19 +160,21 @@ pub async fn ensure_bundle_of(
             .find(|b| b.manifest.product.version == version)
             .ok_or_else(|| SandboxError::from(said("sandbox.err.bundle").arg("detail", version)))
     };
-    if let Some(bundles) = all() {
-        for b in &bundles {
-            ensure_engine_images(docker, b).await?;
-        }
-        return pick(bundles);
-    }
     let build_dir = sandbox_dir.join("build");
-    let _lock = rootfs::lock(&build_dir.join("bundle.lock")).await?;
-    if let Some(bundles) = all() {
-        for b in &bundles {
-            ensure_engine_images(docker, b).await?;
+    // Looked for before and again under the build lock (another process may
+    // have built them meanwhile).
+    let mut lock = None;
+    loop {
+        if let Some(bundles) = all() {
+            for b in &bundles {
+                ensure_engine_images(docker, b).await?;
+            }
+            return pick(bundles);
         }
-        return pick(bundles);
+        if lock.is_some() {
+            break;
+        }
+        lock = Some(rootfs::lock(&build_dir.join("bundle.lock")).await?);
     }
     let started = Instant::now();
     let dir = bundle_dir(sandbox_dir);
