@@ -103,12 +103,23 @@ else
 fi
 
 read -r v < /proc/sys/kernel/hostname && kv hostname "$v"
-if [ -r /etc/os-release ]; then
-  . /etc/os-release
-  kv os.id "${ID:-}"
-  kv os.version "${VERSION_ID:-}"
-  kv os.name "${PRETTY_NAME:-}"
-fi
+# The release files as they are, line by line (read, never sourced: cdwiz
+# parses them), and which package managers are there.
+osfile() {
+  [ -r "$2" ] || return 0
+  n=0
+  while IFS= read -r l || [ -n "$l" ]; do
+    n=$((n + 1))
+    [ $n -le 64 ] && printf 'osfile.%s.%d=%s\n' "$1" $n "$l"
+  done < "$2"
+}
+if [ -r /etc/os-release ]; then osfile os-release /etc/os-release; else osfile os-release /usr/lib/os-release; fi
+osfile kylin-release /etc/kylin-release
+osfile productinfo /etc/.productinfo
+osfile openEuler-release /etc/openEuler-release
+printf 'pkg.managers='
+for m in dnf yum apt-get; do command -v $m >/dev/null 2>&1 && printf '%s ' $m; done
+echo
 read -r v < /proc/sys/kernel/osrelease && kv kernel "$v"
 printf 'arch='; uname -m
 printf 'cpus='; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc

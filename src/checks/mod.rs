@@ -3,6 +3,7 @@
 //! Results are events and a report; failures block unless waived.
 
 mod cross;
+pub mod distro;
 mod evaluate;
 pub mod probe;
 pub mod report;

@@ -12,6 +12,7 @@ mod runtime;
 mod system;
 mod time;
 
+use super::distro::{self, Distro, Family, ReleaseFiles};
 use super::{CheckResult, Status};
 use crate::bundle::{Requirements, RoleRequirements};
 use crate::i18n::Msg;
@@ -66,18 +67,30 @@ impl HostContext {
     }
 }
 
+/// Supported systems: `ID` (lower-cased) and `VERSION_ID`s (a version
+/// also matches its point releases: `9` matches `9.5`; compared without
+/// case: Kylin says `V10`).
 const SUPPORTED_OS: &[(&str, &[&str])] = &[
     ("centos", &["7", "8"]),
     ("rhel", &["7", "8", "9"]),
     ("rocky", &["8", "9"]),
     ("almalinux", &["8", "9"]),
-    ("kylin", &["V10", "v10", "10"]),
+    ("kylin", &["v10"]),
     ("uos", &["20"]),
-    ("openEuler", &["20.03", "22.03", "24.03"]),
     ("openeuler", &["20.03", "22.03", "24.03"]),
     ("ubuntu", &["18.04", "20.04", "22.04", "24.04"]),
     ("debian", &["10", "11", "12"]),
 ];
+
+/// The host's system, from its release files; its family from the package
+/// managers the probe found when it found any.
+pub(super) fn host_distro(facts: &HashMap<String, String>) -> Distro {
+    let mut d = distro::identify(&ReleaseFiles::from_facts(facts));
+    if let Some(seen) = Family::observed(fact(facts, "pkg.managers")) {
+        d.family = seen;
+    }
+    d
+}
 
 /// Disk write throughput below this fails, below WARN warns (MB/s).
 const DISK_WRITE_FAIL: f64 = 10.0;

@@ -10,17 +10,19 @@ pub(super) fn check(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<C
     let m = |key: &str| Msg::new(format!("check.{key}"));
     let mut out = Vec::new();
 
-    let (id, ver, name) = (
-        fact(facts, "os.id"),
-        fact(facts, "os.version"),
-        fact(facts, "os.name"),
-    );
+    let d = host_distro(facts);
+    let ver = d.version_id.to_ascii_lowercase();
     let supported = SUPPORTED_OS.iter().any(|(i, vs)| {
-        *i == id
+        *i == d.id
             && vs
                 .iter()
                 .any(|v| ver == *v || ver.starts_with(&format!("{v}.")))
     });
+    let name = if d.name.is_empty() {
+        "?"
+    } else {
+        d.name.as_str()
+    };
     out.push(if supported {
         r(
             "os.distribution",

@@ -22,11 +22,7 @@ pub(super) fn check(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<C
     out.push(if fw.is_empty() {
         r("sys.firewall", Status::Pass, m("sys.firewall.ok"))
     } else {
-        let fix = if fw.contains("firewalld") {
-            "systemctl disable --now firewalld"
-        } else {
-            "ufw disable"
-        };
+        let fix = firewall_fix(fw, ctx);
         r(
             "sys.firewall",
             Status::Warn,
@@ -68,4 +64,35 @@ pub(super) fn check(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<C
             .fix(format!("printf '* soft nofile {nofile_min}\\n* hard nofile {nofile_min}\\n' > /etc/security/limits.d/90-cdwiz.conf"))
     });
     out
+}
+
+/// Opens the platform's ports (and VRRP between keepalived's masters) in the
+/// firewall that runs, rather than stopping it: a security team keeps its
+/// firewall.
+fn firewall_fix(fw: &str, ctx: &HostContext) -> String {
+    let ports = &ctx.ports;
+    if fw.contains("firewalld") {
+        if ports.is_empty() {
+            return "systemctl disable --now firewalld".into();
+        }
+        let mut add: Vec<String> = ports
+            .iter()
+            .map(|p| format!("--add-port={p}/tcp"))
+            .collect();
+        if ctx.topology == TopologyKind::HaKeepalived {
+            add.push("--add-protocol=vrrp".into());
+        }
+        format!(
+            "firewall-cmd --permanent {} && firewall-cmd --reload",
+            add.join(" ")
+        )
+    } else if ports.is_empty() {
+        "ufw disable".into()
+    } else {
+        ports
+            .iter()
+            .map(|p| format!("ufw allow {p}/tcp"))
+            .collect::<Vec<_>>()
+            .join(" && ")
+    }
 }

@@ -32,9 +32,7 @@ fn healthy() -> HashMap<String, String> {
     [
         ("time.epoch", "1000.3"),
         ("hostname", "node1"),
-        ("os.id", "openEuler"),
-        ("os.version", "22.03"),
-        ("os.name", "openEuler 22.03 (LTS-SP1)"),
+        ("pkg.managers", "dnf yum "),
         ("kernel", "5.10.0-136.12.0.86.oe2203sp1.x86_64"),
         ("arch", "x86_64"),
         ("cpus", "8"),
@@ -65,7 +63,34 @@ fn healthy() -> HashMap<String, String> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain(release_lines(&crate::checks::distro::ReleaseFiles {
+        os_release: include_str!(
+            "../../../tests/data/os-release/openeuler-22.03-lts-sp1/os-release"
+        )
+        .into(),
+        ..Default::default()
+    }))
     .collect()
+}
+
+/// A host's release files as the probe sends them (`osfile.<name>.<n>`).
+fn release_lines(files: &crate::checks::distro::ReleaseFiles) -> Vec<(String, String)> {
+    let names = crate::checks::distro::FILE_NAMES;
+    let texts = [
+        &files.os_release,
+        &files.kylin_release,
+        &files.productinfo,
+        &files.openeuler_release,
+    ];
+    names
+        .iter()
+        .zip(texts)
+        .flat_map(|(name, text)| {
+            text.lines()
+                .enumerate()
+                .map(move |(i, l)| (format!("osfile.{name}.{}", i + 1), l.to_string()))
+        })
+        .collect()
 }
 
 fn status(results: &[CheckResult], id: &str) -> Status {
@@ -93,7 +118,12 @@ fn each_fault_is_caught_by_its_check_with_a_fix() {
         ("mem.kb", "4000000", "res.memory", Status::Fail),
         ("arch", "aarch64", "os.arch", Status::Fail),
         ("kernel", "3.2.0", "os.kernel", Status::Fail),
-        ("os.id", "gentoo", "os.distribution", Status::Warn),
+        (
+            "osfile.os-release.3",
+            "ID=gentoo",
+            "os.distribution",
+            Status::Warn,
+        ),
         ("ports.listening", "22 8080", "net.ports", Status::Fail),
         ("docker.server", "", "runtime.docker", Status::Fail),
         ("docker.client", "", "runtime.docker", Status::Fail),
@@ -199,4 +229,86 @@ fn subnets_and_versions() {
     assert!(version_at_least("20.10.24+dfsg1", "20.10"));
     assert!(!version_at_least("19.03.15", "20.10"));
     assert!(version_at_least("5.10.0-136.oe2203.x86_64", "4.0"));
+}
+
+/// On every system customers run (their real release files), the system is
+/// supported and its fix commands are the ones of its family: chrony
+/// installed by yum, dnf or apt-get and started as `chronyd` or `chrony`.
+#[test]
+fn each_family_gets_its_own_fix_commands() {
+    use crate::checks::distro::Family;
+    for (dir, files, _, _, name, family) in crate::checks::distro::tests::systems() {
+        let mut f: HashMap<String, String> = healthy()
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("osfile.") && k != "pkg.managers")
+            .chain(release_lines(&files))
+            .collect();
+        f.insert("time.sync".into(), String::new());
+        let r = evaluate_host(&ctx(), &f);
+        let os = r.iter().find(|r| r.id == "os.distribution").unwrap();
+        assert_eq!(os.status, Status::Pass, "{dir}");
+        assert_eq!(
+            os.detail.args.get("os").map(String::as_str),
+            Some(name),
+            "{dir}"
+        );
+        let fix = r.iter().find(|r| r.id == "time.sync").unwrap().fix.clone();
+        let want = match family {
+            Family::Yum => "yum install -y chrony && systemctl enable --now chronyd",
+            Family::Dnf => "dnf install -y chrony && systemctl enable --now chronyd",
+            Family::Apt => "apt-get install -y chrony && systemctl enable --now chrony",
+            Family::Unknown => unreachable!("{dir}"),
+        };
+        assert_eq!(fix.as_deref(), Some(want), "{dir}");
+    }
+    // What the host has on PATH wins over what its files suggest.
+    let mut f = healthy();
+    f.insert("pkg.managers".into(), "apt-get ".into());
+    f.insert("time.sync".into(), String::new());
+    let r = evaluate_host(&ctx(), &f);
+    let fix = r.iter().find(|r| r.id == "time.sync").unwrap().fix.clone();
+    assert_eq!(
+        fix.as_deref(),
+        Some("apt-get install -y chrony && systemctl enable --now chrony")
+    );
+    // An unknown system gets the hint and no command that might not exist.
+    let mut f: HashMap<String, String> = healthy()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("osfile.") && k != "pkg.managers")
+        .collect();
+    f.insert("osfile.os-release.1".into(), "ID=gentoo".into());
+    f.insert("time.sync".into(), String::new());
+    let r = evaluate_host(&ctx(), &f);
+    assert_eq!(r.iter().find(|r| r.id == "time.sync").unwrap().fix, None);
+}
+
+/// The firewall fix opens the platform's ports (and VRRP for keepalived's
+/// masters) in the firewall that runs instead of stopping it.
+#[test]
+fn the_firewall_fix_opens_the_ports_of_the_firewall_that_runs() {
+    let fix = |fw: &str, topology: TopologyKind| {
+        let mut c = ctx();
+        c.topology = topology;
+        let mut f = healthy();
+        f.insert("firewall".into(), fw.into());
+        let r = evaluate_host(&c, &f);
+        r.iter()
+            .find(|r| r.id == "sys.firewall")
+            .unwrap()
+            .fix
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(
+        fix("firewalld ", TopologyKind::HaKeepalived),
+        "firewall-cmd --permanent --add-port=80/tcp --add-port=8080/tcp --add-protocol=vrrp && firewall-cmd --reload"
+    );
+    assert_eq!(
+        fix("firewalld ", TopologyKind::Single),
+        "firewall-cmd --permanent --add-port=80/tcp --add-port=8080/tcp && firewall-cmd --reload"
+    );
+    assert_eq!(
+        fix("ufw ", TopologyKind::Single),
+        "ufw allow 80/tcp && ufw allow 8080/tcp"
+    );
 }

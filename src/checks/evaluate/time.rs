@@ -45,9 +45,16 @@ pub(super) fn check(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<C
     });
     let sync = fact(facts, "time.sync");
     out.push(if sync.is_empty() {
-        r("time.sync", Status::Warn, m("time.sync.none"))
-            .hint(m("time.sync.hint"))
-            .fix("systemctl enable --now chronyd")
+        let none = r("time.sync", Status::Warn, m("time.sync.none")).hint(m("time.sync.hint"));
+        // chrony, installed and started the way this host's family does it
+        // (`chronyd` on the RPM systems, `chrony` on Debian's).
+        let family = host_distro(facts).family;
+        match (family.install("chrony"), family.chrony_unit()) {
+            (Some(install), Some(unit)) => {
+                none.fix(format!("{install} && systemctl enable --now {unit}"))
+            }
+            _ => none,
+        }
     } else {
         r(
             "time.sync",

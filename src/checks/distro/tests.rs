@@ -1,0 +1,310 @@
+//! The release files of the systems customers run, as those systems ship
+//! them (`tests/data/os-release/`, each folder's source in its SOURCES.md).
+
+use super::*;
+
+macro_rules! release {
+    ($dir:literal) => {
+        ReleaseFiles {
+            os_release: include_str!(concat!(
+                "../../../tests/data/os-release/",
+                $dir,
+                "/os-release"
+            ))
+            .to_string(),
+            ..Default::default()
+        }
+    };
+    ($dir:literal, kylin) => {
+        ReleaseFiles {
+            os_release: include_str!(concat!(
+                "../../../tests/data/os-release/",
+                $dir,
+                "/os-release"
+            ))
+            .to_string(),
+            productinfo: include_str!(concat!(
+                "../../../tests/data/os-release/",
+                $dir,
+                "/.productinfo"
+            ))
+            .to_string(),
+            ..Default::default()
+        }
+    };
+    ($dir:literal, openeuler) => {
+        ReleaseFiles {
+            os_release: include_str!(concat!(
+                "../../../tests/data/os-release/",
+                $dir,
+                "/os-release"
+            ))
+            .to_string(),
+            openeuler_release: include_str!(concat!(
+                "../../../tests/data/os-release/",
+                $dir,
+                "/openEuler-release"
+            ))
+            .to_string(),
+            ..Default::default()
+        }
+    };
+}
+
+/// Every system: (folder, its files, ID, VERSION_ID, the name shown, family).
+pub(crate) fn systems() -> Vec<(
+    &'static str,
+    ReleaseFiles,
+    &'static str,
+    &'static str,
+    &'static str,
+    Family,
+)> {
+    use Family::*;
+    vec![
+        (
+            "kylin-v10-sp1",
+            release!("kylin-v10-sp1", kylin),
+            "kylin",
+            "V10",
+            "Kylin Linux Advanced Server V10 (Tercel) SP1",
+            Dnf,
+        ),
+        (
+            "kylin-v10-sp2",
+            release!("kylin-v10-sp2", kylin),
+            "kylin",
+            "V10",
+            "Kylin Linux Advanced Server V10 (Sword) SP2",
+            Dnf,
+        ),
+        (
+            "kylin-v10-sp3",
+            release!("kylin-v10-sp3", kylin),
+            "kylin",
+            "V10",
+            "Kylin Linux Advanced Server V10 (Lance) SP3",
+            Dnf,
+        ),
+        (
+            "kylin-v10-sp3-2403",
+            release!("kylin-v10-sp3-2403", kylin),
+            "kylin",
+            "V10",
+            "Kylin Linux Advanced Server V10 (Halberd) SP3 2403",
+            Dnf,
+        ),
+        (
+            "uos-20-server-e",
+            release!("uos-20-server-e"),
+            "uos",
+            "20",
+            "UnionTech OS Server 20 (uel20)",
+            Dnf,
+        ),
+        (
+            "uos-20-server-a",
+            release!("uos-20-server-a"),
+            "uos",
+            "20",
+            "UnionTech OS Server 20 (uelc20)",
+            Dnf,
+        ),
+        (
+            "uos-20-server-d",
+            release!("uos-20-server-d"),
+            "uos",
+            "20",
+            "UnionTech OS Server 20",
+            Apt,
+        ),
+        (
+            "openeuler-20.03-lts",
+            release!("openeuler-20.03-lts", openeuler),
+            "openeuler",
+            "20.03",
+            "openEuler 20.03 (LTS)",
+            Dnf,
+        ),
+        (
+            "openeuler-22.03-lts-sp1",
+            release!("openeuler-22.03-lts-sp1", openeuler),
+            "openeuler",
+            "22.03",
+            "openEuler 22.03 (LTS-SP1)",
+            Dnf,
+        ),
+        (
+            "openeuler-22.03-lts-sp3",
+            release!("openeuler-22.03-lts-sp3", openeuler),
+            "openeuler",
+            "22.03",
+            "openEuler 22.03 (LTS-SP3)",
+            Dnf,
+        ),
+        (
+            "openeuler-24.03-lts",
+            release!("openeuler-24.03-lts", openeuler),
+            "openeuler",
+            "24.03",
+            "openEuler 24.03 (LTS)",
+            Dnf,
+        ),
+        (
+            "openeuler-24.03-lts-sp1",
+            release!("openeuler-24.03-lts-sp1", openeuler),
+            "openeuler",
+            "24.03",
+            "openEuler 24.03 (LTS-SP1)",
+            Dnf,
+        ),
+        (
+            "centos-7",
+            release!("centos-7"),
+            "centos",
+            "7",
+            "CentOS Linux 7 (Core)",
+            Yum,
+        ),
+        (
+            "rocky-8",
+            release!("rocky-8"),
+            "rocky",
+            "8.4",
+            "Rocky Linux 8.4 (Green Obsidian)",
+            Dnf,
+        ),
+        (
+            "rocky-9",
+            release!("rocky-9"),
+            "rocky",
+            "9.3",
+            "Rocky Linux 9.3 (Blue Onyx)",
+            Dnf,
+        ),
+        (
+            "almalinux-8",
+            release!("almalinux-8"),
+            "almalinux",
+            "8.10",
+            "AlmaLinux 8.10 (Cerulean Leopard)",
+            Dnf,
+        ),
+        (
+            "almalinux-9",
+            release!("almalinux-9"),
+            "almalinux",
+            "9.5",
+            "AlmaLinux 9.5 (Teal Serval)",
+            Dnf,
+        ),
+        (
+            "ubuntu-20.04",
+            release!("ubuntu-20.04"),
+            "ubuntu",
+            "20.04",
+            "Ubuntu 20.04.6 LTS",
+            Apt,
+        ),
+        (
+            "ubuntu-22.04",
+            release!("ubuntu-22.04"),
+            "ubuntu",
+            "22.04",
+            "Ubuntu 22.04.3 LTS",
+            Apt,
+        ),
+        (
+            "ubuntu-24.04",
+            release!("ubuntu-24.04"),
+            "ubuntu",
+            "24.04",
+            "Ubuntu 24.04.3 LTS",
+            Apt,
+        ),
+        (
+            "debian-11",
+            release!("debian-11"),
+            "debian",
+            "11",
+            "Debian GNU/Linux 11 (bullseye)",
+            Apt,
+        ),
+        (
+            "debian-12",
+            release!("debian-12"),
+            "debian",
+            "12",
+            "Debian GNU/Linux 12 (bookworm)",
+            Apt,
+        ),
+    ]
+}
+
+#[test]
+fn every_system_is_recognised_with_its_family() {
+    for (dir, files, id, version, name, family) in systems() {
+        let d = identify(&files);
+        assert_eq!(d.id, id, "{dir}");
+        assert_eq!(d.version_id, version, "{dir}");
+        assert_eq!(d.name, name, "{dir}");
+        assert_eq!(d.family, family, "{dir}");
+    }
+}
+
+#[test]
+fn openeuler_without_os_release_is_known_by_its_own_file() {
+    let files = ReleaseFiles {
+        openeuler_release: include_str!(
+            "../../../tests/data/os-release/openeuler-22.03-lts-sp3/openEuler-release"
+        )
+        .to_string(),
+        ..Default::default()
+    };
+    let d = identify(&files);
+    assert_eq!(
+        (d.id.as_str(), d.version_id.as_str()),
+        ("openeuler", "22.03")
+    );
+    assert_eq!(d.name, "openEuler 22.03 (LTS-SP3)");
+    assert_eq!(d.family, Family::Dnf);
+}
+
+#[test]
+fn os_release_quoting_follows_the_format() {
+    let os = parse_os_release(
+        "# a comment\nA=bare\nB=\"double \\\"quoted\\\" \\$x\"\nC='single'\n=novalue\nnot a line\nD=\n",
+    );
+    assert_eq!(os["A"], "bare");
+    assert_eq!(os["B"], "double \"quoted\" $x");
+    assert_eq!(os["C"], "single");
+    assert_eq!(os["D"], "");
+    assert_eq!(os.len(), 4);
+}
+
+#[test]
+fn the_files_travel_as_probe_lines() {
+    let text = include_str!("../../../tests/data/os-release/kylin-v10-sp3/os-release");
+    let mut facts = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        // Out of order on purpose: lines 10 and up sort after 9.
+        facts.insert(format!("osfile.os-release.{}", i + 1), line.to_string());
+    }
+    facts.insert("osfile.os-release.12".into(), "X=late".into());
+    let files = ReleaseFiles::from_facts(&facts);
+    assert!(
+        files
+            .os_release
+            .starts_with("NAME=\"Kylin Linux Advanced Server\"")
+    );
+    assert!(files.os_release.ends_with("X=late"));
+    assert!(files.productinfo.is_empty());
+}
+
+#[test]
+fn what_is_on_the_host_beats_the_files() {
+    assert_eq!(Family::observed("dnf yum"), Some(Family::Dnf));
+    assert_eq!(Family::observed("yum"), Some(Family::Yum));
+    assert_eq!(Family::observed("apt-get"), Some(Family::Apt));
+    assert_eq!(Family::observed(""), None);
+}
