@@ -25,6 +25,9 @@ enum SandboxAction {
         /// The instance's subnet is 10.77.NET.0/24.
         #[arg(long, default_value_t = 0)]
         net: u8,
+        /// The hosts' architectures, dealt to them in turn (amd64, arm64).
+        #[arg(long, value_delimiter = ',', default_value = "amd64")]
+        arch: Vec<String>,
     },
     /// Remove the hosts, network, loop devices and files of the instance.
     Down,
@@ -60,11 +63,12 @@ pub async fn run(args: SandboxArgs, locale: &str) -> anyhow::Result<()> {
     let data_dir = cdwiz::paths::data_dir();
     let docker = cdwiz::docker::connect_local().await?;
     match args.action {
-        SandboxAction::Up { hosts, net } => {
+        SandboxAction::Up { hosts, net, arch } => {
             let spec = SandboxSpec {
                 name: args.name,
                 hosts,
                 net,
+                arches: arch,
             };
             spec.check()?;
             let started = std::time::Instant::now();
@@ -75,7 +79,12 @@ pub async fn run(args: SandboxArgs, locale: &str) -> anyhow::Result<()> {
                 sandbox::up(&docker, &data_dir, &spec, &progress),
                 sandbox::bundle::ensure_bundle(&docker, &root, &progress),
             );
-            let (sb, bundle) = (sb?, bundle?);
+            let (sb, mut bundle) = (sb?, bundle?);
+            // Hosts of another architecture need its archive too.
+            if spec.arches.iter().any(|a| a != "amd64") {
+                bundle =
+                    sandbox::bundle::ensure_multiarch_bundle(&docker, &root, &progress).await?;
+            }
             say(Msg::new("sandbox.up")
                 .arg("name", &sb.name)
                 .arg("hosts", sb.hosts.len())

@@ -22,6 +22,7 @@ async fn up_again_changes_nothing_and_down_leaves_nothing() {
         name: name.into(),
         hosts: 2,
         net: 205,
+        arches: Vec::new(),
     };
     let started = Instant::now();
     let again = sandbox::up(&docker, &data_dir(), &spec, &|e| {

@@ -189,18 +189,30 @@ fn latency_check(latency: &LatencyMatrix) -> CheckResult {
     }
 }
 
-/// `time.skew-hosts`: the hosts' clocks agree (none: fewer than two told the time).
+/// `time.skew-hosts`: the hosts' clocks agree (none: fewer than two told the
+/// time). Each host read its clock at some moment between this machine
+/// sending the probe and having its answer, and hosts are probed as each is
+/// logged in, not all at once: so each clock's offset from this machine's is
+/// known to lie in a window, and two clocks are at least as far apart as
+/// their windows (a slow host is not a skewed one).
 fn skew(facts: &BTreeMap<String, HashMap<String, String>>) -> Option<CheckResult> {
-    let times: Vec<f64> = facts
+    let num = |f: &HashMap<String, String>, k: &str| f.get(k)?.parse::<f64>().ok();
+    let windows: Vec<(f64, f64)> = facts
         .values()
-        .filter_map(|f| f.get("time.epoch")?.parse().ok())
+        .filter_map(|f| {
+            let t = num(f, "time.epoch")?;
+            Some(match (num(f, "probe.sent"), num(f, "probe.received")) {
+                (Some(sent), Some(received)) if received >= sent => (t - received, t - sent),
+                _ => (t, t),
+            })
+        })
         .collect();
-    if times.len() < 2 {
+    if windows.len() < 2 {
         return None;
     }
-    let spread = times.iter().cloned().fold(f64::MIN, f64::max)
-        - times.iter().cloned().fold(f64::MAX, f64::min);
-    // The probes start within a fraction of a second of each other.
+    let latest_low = windows.iter().map(|w| w.0).fold(f64::MIN, f64::max);
+    let earliest_high = windows.iter().map(|w| w.1).fold(f64::MAX, f64::min);
+    let spread = (latest_low - earliest_high).max(0.0);
     Some(if spread > HOST_SKEW_WARN_S {
         CheckResult::new(
             "time.skew-hosts",
@@ -295,6 +307,50 @@ mod tests {
         assert_eq!(
             r.iter().find(|r| r.id == "time.skew-hosts").unwrap().status,
             Status::Pass
+        );
+    }
+
+    /// Hosts probed seconds apart (one logged in late, one answered slowly)
+    /// read their clocks seconds apart: that is no skew. Clocks that disagree
+    /// beyond their windows are.
+    #[test]
+    fn hosts_probed_at_different_moments_are_not_skewed() {
+        let host = |t: &'static str,
+                    sent: &'static str,
+                    received: &'static str|
+         -> Vec<(&'static str, &'static str)> {
+            vec![
+                ("time.epoch", t),
+                ("probe.sent", sent),
+                ("probe.received", received),
+            ]
+        };
+        let skew_of = |a: Vec<(&'static str, &'static str)>,
+                       b: Vec<(&'static str, &'static str)>| {
+            let f = facts(&[("192.0.2.11", &a), ("192.0.2.12", &b)]);
+            let (r, _) = evaluate(&f, &[]);
+            let s = r
+                .iter()
+                .find(|r| r.id == "time.skew-hosts")
+                .unwrap()
+                .clone();
+            (s.status, s.detail.args["secs"].clone())
+        };
+        // The second host was logged in 5 s later and read its clock then.
+        assert_eq!(
+            skew_of(
+                host("100.2", "100.0", "100.5"),
+                host("105.3", "105.0", "106.0")
+            ),
+            (Status::Pass, "0.0".to_string())
+        );
+        // Its clock is 5 s ahead: the windows cannot explain it.
+        assert_eq!(
+            skew_of(
+                host("100.2", "100.0", "100.5"),
+                host("110.3", "105.0", "106.0")
+            ),
+            (Status::Warn, "4.1".to_string())
         );
     }
 }

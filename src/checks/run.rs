@@ -334,7 +334,11 @@ async fn probe_host(
     let h = Some(ctx.address.as_str());
     match probed {
         Ok(o) if o.stdout.contains("probe.done=yes") => {
-            let f = probe::parse(&o.stdout);
+            let mut f = probe::parse(&o.stdout);
+            // When this machine sent the probe and had its answer: the window
+            // in which the host read its clock (for the hosts' skew).
+            f.insert("probe.sent".into(), format!("{:.3}", ctx.sent_at));
+            f.insert("probe.received".into(), format!("{:.3}", ctx.received_at));
             let mut out = evaluate_host(ctx, &f);
             let engine_runs = f.get("docker.server").is_some_and(|v| !v.is_empty());
             out.push(docker_api(target, engine_runs).await);

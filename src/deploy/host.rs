@@ -383,14 +383,31 @@ fn install_record(input: &super::Input<'_>, t: &Target) -> serde_json::Value {
     record
 }
 
-/// Loads each image archive whose images the host lacks, with progress.
+/// The architecture of a host's Docker engine in the bundle's words
+/// (`amd64`, `arm64`): what its containers run as.
+async fn engine_arch(docker: &bollard::Docker) -> Result<String, StepError> {
+    let v = docker
+        .version()
+        .await
+        .map_err(|e| Msg::new("deploy.error.docker-api").arg("error", e))?;
+    let arch = v.arch.unwrap_or_default();
+    Ok(crate::bundle::build::normalize_arch(&arch)
+        .map(str::to_string)
+        .unwrap_or(arch))
+}
+
+/// Loads each image archive of the host's architecture whose images the host
+/// lacks, with progress.
 async fn load_images(run: &Run<'_>, t: &Target) -> Result<bool, StepError> {
     let docker = t.docker().await?;
     let bundle = run.input.bundle;
     let logs = &run.ctx.logs;
     let addr = t.address.clone();
     let mut changed = false;
-    for image in &bundle.manifest.images {
+    // Only the archives of the engine's own architecture: a bundle for
+    // amd64 and arm64 names the same images in both.
+    let arch = engine_arch(docker).await?;
+    for image in bundle.manifest.images.iter().filter(|i| i.arch == arch) {
         let mut missing = Vec::new();
         for reference in &image.references {
             if !has_image(docker, reference)

@@ -82,13 +82,15 @@ pub fn image_archive_for(
 /// Writes an image archive to `out` from a layer tarball on disk, streaming
 /// (root filesystems are hundreds of MB), with `top` (a small layer in
 /// memory, e.g. a release's own files) above it when given. The image
-/// carries every name in `references`.
+/// carries every name in `references` and says it is for `arch` (`amd64`,
+/// `arm64`: what the layer's programs are built for).
 pub fn write_image_archive_file(
     out: &std::path::Path,
     references: &[&str],
     layer: &std::path::Path,
     top: Option<&[u8]>,
     cmd: &[&str],
+    arch: &str,
 ) -> std::io::Result<()> {
     let mut hasher = Sha256::new();
     let size = std::io::copy(&mut std::fs::File::open(layer)?, &mut hasher)?;
@@ -100,7 +102,7 @@ pub fn write_image_archive_file(
         let id = format!("sha256:{:x}", Sha256::digest(top));
         layers.push((id, top.len() as u64, Box::new(top)));
     }
-    let mut file = write_archive(file, references, layers, cmd, "amd64")?;
+    let mut file = write_archive(file, references, layers, cmd, arch)?;
     std::io::Write::flush(&mut file)?;
     file.into_inner().map_err(|e| e.into_error())?.sync_all()
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use bollard::Docker;
 use std::time::Instant;
 
-use super::rootfs::{self, PRODUCT as RECIPE};
+use super::rootfs::{self, PRODUCT as RECIPE, PRODUCT_ARM64};
 use super::{Progress, SandboxError, SandboxEvent, said};
 use crate::bundle::{
     Bundle, Component, Entry, Health, ImageArchive, MANIFEST_FILE, Manifest, Placement,
@@ -270,18 +270,7 @@ async fn build(docker: &Docker, sandbox_dir: &Path, build_dir: &Path) -> Result<
             .iter()
             .map(|c| c.image.clone())
             .collect();
-        let top = crate::docker::archive::layer_tar(&[
-            crate::docker::archive::LayerEntry::Dir {
-                path: "etc/cd-sandbox",
-                mode: 0o755,
-            },
-            crate::docker::archive::LayerEntry::File {
-                path: VERSION_FILE,
-                mode: 0o644,
-                data: format!("{version}\n").as_bytes(),
-            },
-        ])
-        .map_err(SandboxError::io(&archive))?;
+        let top = release_layer(version).map_err(SandboxError::io(&archive))?;
         let (archive_path, layer_path) = (archive.clone(), layer.clone());
         tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
@@ -291,6 +280,7 @@ async fn build(docker: &Docker, sandbox_dir: &Path, build_dir: &Path) -> Result<
                 &layer_path,
                 Some(&top),
                 &[ENTRY],
+                "amd64",
             )
         })
         .await
@@ -317,6 +307,120 @@ async fn build(docker: &Docker, sandbox_dir: &Path, build_dir: &Path) -> Result<
     }
     rootfs::consumed(&RECIPE, build_dir);
     Ok(())
+}
+
+/// A release's own small layer: the file that says which release it is.
+fn release_layer(version: &str) -> std::io::Result<Vec<u8>> {
+    crate::docker::archive::layer_tar(&[
+        crate::docker::archive::LayerEntry::Dir {
+            path: "etc/cd-sandbox",
+            mode: 0o755,
+        },
+        crate::docker::archive::LayerEntry::File {
+            path: VERSION_FILE,
+            mode: 0o644,
+            data: format!("{version}\n").as_bytes(),
+        },
+    ])
+}
+
+/// Where the first release's bundle for amd64 and arm64 lives.
+pub fn multiarch_dir(sandbox_dir: &Path) -> PathBuf {
+    sandbox_dir
+        .join("bundle")
+        .join(format!("{PRODUCT}-{VERSION}-amd64-arm64"))
+}
+
+/// What a multi-architecture bundle was built from.
+fn multiarch_recipe() -> String {
+    format!("{} {}", RECIPE.hash(), PRODUCT_ARM64.hash())
+}
+
+/// The first release's sandbox bundle with an amd64 and an arm64 archive,
+/// each built from Debian's packages for its architecture (arm64 under
+/// qemu-user), for clusters of both: built on first use (the arm64 root
+/// filesystem takes minutes under emulation), then kept.
+pub async fn ensure_multiarch_bundle(
+    docker: &Docker,
+    sandbox_dir: &Path,
+    progress: &Progress<'_>,
+) -> Result<Bundle, SandboxError> {
+    let dir = multiarch_dir(sandbox_dir);
+    let existing = || -> Option<Bundle> {
+        let recorded = std::fs::read_to_string(dir.join(".recipe")).ok()?;
+        if recorded.trim() != multiarch_recipe() {
+            return None;
+        }
+        let bundle = Bundle::open(&dir).ok()?;
+        bundle
+            .verify_cached(Some(&sandbox_dir.join("bundle-hashes.json")))
+            .ok()?;
+        (bundle.manifest == manifest(VERSION, bundle.manifest.images.clone())).then_some(bundle)
+    };
+    if let Some(b) = existing() {
+        return Ok(b);
+    }
+    // The amd64 images are in this machine's engine once their bundle is.
+    ensure_bundle(docker, sandbox_dir, progress).await?;
+    let build_dir = sandbox_dir.join("build");
+    let _lock = rootfs::lock(&build_dir.join("bundle-multiarch.lock")).await?;
+    if let Some(b) = existing() {
+        return Ok(b);
+    }
+    let started = Instant::now();
+    progress(SandboxEvent::BuildingBundle { dir: dir.clone() });
+    let layer = rootfs::prepare(&PRODUCT_ARM64, &build_dir).await?;
+    // The arm64 build under `<tag>-arm64` beside the amd64 one, where
+    // `bundle build` looks for another architecture's build.
+    let refs: Vec<String> = components(VERSION)
+        .iter()
+        .filter_map(|c| crate::bundle::build::arch_tag(&c.image, "arm64"))
+        .collect();
+    let archive = build_dir.join("product-arm64-image.tar");
+    let top = release_layer(VERSION).map_err(SandboxError::io(&archive))?;
+    let (archive_path, layer_path) = (archive.clone(), layer.clone());
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+        crate::docker::archive::write_image_archive_file(
+            &archive_path,
+            &refs,
+            &layer_path,
+            Some(&top),
+            &[ENTRY],
+            "arm64",
+        )
+    })
+    .await
+    .map_err(|e| said("sandbox.err.task").arg("error", e))?
+    .map_err(SandboxError::io(&archive))?;
+    let loaded = crate::docker::load_file(docker, &archive).await;
+    let _ = std::fs::remove_file(&archive);
+    loaded?;
+    let source = build_dir.join("product-multiarch");
+    std::fs::create_dir_all(&source).map_err(SandboxError::io(&source))?;
+    let text = serde_yaml::to_string(&manifest(VERSION, Vec::new()))
+        .map_err(|e| said("sandbox.err.bundle").arg("detail", e))?;
+    let path = source.join(MANIFEST_FILE);
+    std::fs::write(&path, text).map_err(SandboxError::io(&path))?;
+    let req = crate::bundle::build::BuildRequest {
+        manifest: &path,
+        archs: vec!["amd64".into(), "arm64".into()],
+        out: &dir,
+    };
+    let built = crate::bundle::build::build(docker, &req, &|_| {}).await;
+    let _ = std::fs::remove_dir_all(&source);
+    built.map_err(|e| SandboxError::BundleBuild(e.messages()))?;
+    std::fs::write(dir.join(".recipe"), multiarch_recipe()).map_err(SandboxError::io(&dir))?;
+    rootfs::consumed(&PRODUCT_ARM64, &build_dir);
+    progress(SandboxEvent::BundleBuilt {
+        dir: dir.clone(),
+        secs: started.elapsed().as_secs_f64(),
+    });
+    existing().ok_or_else(|| {
+        said("sandbox.err.bundle")
+            .arg("detail", dir.display())
+            .into()
+    })
 }
 
 /// The sandbox product's manifest around its image archives.

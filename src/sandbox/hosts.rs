@@ -186,7 +186,7 @@ pub(super) async fn create_host(
         )])),
     };
     let body = ContainerCreateBody {
-        image: Some(sandbox.image.clone()),
+        image: Some(super::image::host_image_tag_for(&host.arch)),
         hostname: Some(host.name.clone()),
         cmd: Some(vec![HOST_INIT_PATH.into()]),
         labels: Some(HashMap::from([

@@ -13,53 +13,74 @@ use bollard::Docker;
 use bollard::query_parameters::CreateImageOptions;
 use futures_util::StreamExt;
 
-use super::rootfs::{self, HOST as RECIPE};
+use super::rootfs::{self, HOST, HOST_ARM64, Recipe};
 use super::{Progress, SandboxError, SandboxEvent};
 use crate::docker::{DockerError, has_image};
 
-const REPO: &str = "cdwiz-sandbox-host";
-
-/// The image reference for the current recipe.
-pub fn host_image_tag() -> String {
-    format!("{REPO}:{}", RECIPE.hash())
+/// The image repository and recipe of hosts of `arch` (`amd64`, `arm64`).
+fn image_of(arch: &str) -> (&'static str, &'static Recipe) {
+    if arch == "arm64" {
+        ("cdwiz-sandbox-host-arm64", &HOST_ARM64)
+    } else {
+        ("cdwiz-sandbox-host", &HOST)
+    }
 }
 
-/// Makes sure the host image exists, building it when missing. Returns its tag.
+/// The image reference for the current recipe of amd64 hosts.
+pub fn host_image_tag() -> String {
+    host_image_tag_for("amd64")
+}
+
+/// The image reference for the current recipe of hosts of `arch`.
+pub fn host_image_tag_for(arch: &str) -> String {
+    let (repo, recipe) = image_of(arch);
+    format!("{repo}:{}", recipe.hash())
+}
+
+/// Makes sure the host image of `arch` exists, building it when missing.
+/// Returns its tag.
 pub async fn ensure_host_image(
     docker: &Docker,
     sandbox_dir: &Path,
+    arch: &str,
     progress: &Progress<'_>,
 ) -> Result<String, SandboxError> {
-    let tag = host_image_tag();
+    let (repo, recipe) = image_of(arch);
+    let tag = host_image_tag_for(arch);
     if has_image(docker, &tag).await? {
         return Ok(tag);
     }
-    let lock = rootfs::lock(&sandbox_dir.join("build").join("host-image.lock")).await?;
+    let lock = rootfs::lock(
+        &sandbox_dir
+            .join("build")
+            .join(format!("{}-image.lock", recipe.name)),
+    )
+    .await?;
     if has_image(docker, &tag).await? {
         return Ok(tag);
     }
     let started = Instant::now();
     progress(SandboxEvent::BuildingImage { tag: tag.clone() });
     let build_dir = sandbox_dir.join("build");
-    let tarball = rootfs::prepare(&RECIPE, &build_dir).await?;
+    let tarball = rootfs::prepare(recipe, &build_dir).await?;
     import(docker, &tag, &tarball).await?;
-    rootfs::consumed(&RECIPE, &build_dir);
+    rootfs::consumed(recipe, &build_dir);
     drop(lock);
     progress(SandboxEvent::ImageBuilt {
         tag: tag.clone(),
         secs: started.elapsed().as_secs_f64(),
     });
-    remove_stale_images(docker, &tag).await;
+    remove_stale_images(docker, repo, &tag).await;
     Ok(tag)
 }
 
-/// Removes host images of earlier recipes that no container uses any more
-/// (an image still in use is refused by the engine and kept).
-async fn remove_stale_images(docker: &Docker, current: &str) {
+/// Removes host images of earlier recipes in `repo` that no container uses
+/// any more (an image still in use is refused by the engine and kept).
+async fn remove_stale_images(docker: &Docker, repo: &str, current: &str) {
     let options = bollard::query_parameters::ListImagesOptions {
         filters: Some(std::collections::HashMap::from([(
             "reference".to_string(),
-            vec![REPO.to_string()],
+            vec![repo.to_string()],
         )])),
         ..Default::default()
     };

@@ -53,6 +53,24 @@ pub struct SandboxSpec {
     pub hosts: usize,
     /// Third octet of the instance's subnet `10.77.<net>.0/24`.
     pub net: u8,
+    /// The hosts' architectures (`amd64`, `arm64`), dealt to the hosts in
+    /// turn (`[amd64, arm64]` on 3 hosts: node1 amd64, node2 arm64, node3
+    /// amd64); empty means amd64 for all.
+    pub arches: Vec<String>,
+}
+
+/// The architectures a sandbox host can have.
+pub const ARCHES: &[&str] = &["amd64", "arm64"];
+
+impl SandboxSpec {
+    /// The architecture of host `index` (from 1).
+    pub fn arch_of(&self, index: usize) -> &str {
+        if self.arches.is_empty() {
+            "amd64"
+        } else {
+            &self.arches[(index - 1) % self.arches.len()]
+        }
+    }
 }
 
 impl Default for SandboxSpec {
@@ -61,6 +79,7 @@ impl Default for SandboxSpec {
             name: DEFAULT_NAME.into(),
             hosts: DEFAULT_HOSTS,
             net: 0,
+            arches: Vec::new(),
         }
     }
 }
@@ -162,6 +181,9 @@ impl SandboxError {
                 .arg("tag", tag)
                 .arg("detail", detail),
             SandboxError::Rootfs(R::NeedsRoot) => said("sandbox.err.rootfs-root"),
+            SandboxError::Rootfs(R::NoEmulator { arch }) => {
+                said("sandbox.err.rootfs-emulator").arg("arch", arch)
+            }
             SandboxError::Rootfs(R::Spawn { program, source }) => said("sandbox.err.rootfs-spawn")
                 .arg("program", program)
                 .arg("error", source),
@@ -201,6 +223,13 @@ pub struct SandboxHost {
     pub address: String,
     pub container: String,
     pub data_disk_file: PathBuf,
+    /// `amd64` or `arm64` (an arm64 host runs under qemu-user).
+    #[serde(default = "amd64")]
+    pub arch: String,
+}
+
+fn amd64() -> String {
+    "amd64".into()
 }
 
 /// What is recorded about an instance in `<dir>/state.json`.
@@ -358,6 +387,12 @@ impl SandboxSpec {
                 .arg("max", MAX_HOSTS)
                 .into());
         }
+        if let Some(bad) = self.arches.iter().find(|a| !ARCHES.contains(&a.as_str())) {
+            return Err(said("sandbox.err.arch")
+                .arg("arch", bad)
+                .arg("known", ARCHES.join(", "))
+                .into());
+        }
         Ok(())
     }
 }
@@ -371,7 +406,11 @@ pub async fn up(
     progress: &Progress<'_>,
 ) -> Result<Sandbox, SandboxError> {
     spec.check()?;
-    let image = image::ensure_host_image(docker, &sandbox_root(data_dir), progress).await?;
+    let image =
+        image::ensure_host_image(docker, &sandbox_root(data_dir), "amd64", progress).await?;
+    for arch in spec.arches.iter().filter(|a| *a != "amd64") {
+        image::ensure_host_image(docker, &sandbox_root(data_dir), arch, progress).await?;
+    }
     let dir = instance_dir(data_dir, &spec.name);
     std::fs::create_dir_all(&dir).map_err(SandboxError::io(&dir))?;
     let mut sandbox = match load(data_dir, &spec.name) {
@@ -403,7 +442,7 @@ pub async fn up(
     ensure_credentials(&sandbox).await?;
     ensure_network(docker, &sandbox).await?;
 
-    let existing = containers_by_host(docker, &sandbox.name).await?;
+    let mut existing = containers_by_host(docker, &sandbox.name).await?;
     let mut hosts = Vec::new();
     for index in 1..=spec.hosts {
         let name = host_name(index);
@@ -411,8 +450,15 @@ pub async fn up(
             address: format!("10.77.{}.{}", sandbox.net, 10 + index),
             container: format!("{}-{name}", sandbox.name),
             data_disk_file: dir.join("hosts").join(&name).join("vdb.img"),
+            arch: spec.arch_of(index).to_string(),
             name,
         };
+        // A host asked for with another architecture is made anew.
+        let was = sandbox.hosts.iter().find(|h| h.name == host.name);
+        if existing.contains_key(&host.name) && was.is_some_and(|w| w.arch != host.arch) {
+            remove_host(docker, &sandbox, &host.name).await?;
+            existing.remove(&host.name);
+        }
         let running = existing.get(&host.name).copied();
         match running {
             Some(true) => {}

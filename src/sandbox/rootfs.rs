@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-pub use cdwiz_sandbox_rootfs::{HOST, MIRROR_ENV, PRODUCT, PRODUCT_ENTRY, Recipe};
+pub use cdwiz_sandbox_rootfs::{
+    HOST, HOST_ARM64, MIRROR_ENV, PRODUCT, PRODUCT_ARM64, PRODUCT_ENTRY, Recipe,
+};
 
 use super::{SandboxError, said};
 

@@ -47,6 +47,11 @@ impl Drop for Instance {
 
 /// Brings up a fresh instance `name` with `hosts` hosts on 10.77.`net`.0/24.
 pub async fn instance(name: &str, net: u8, hosts: usize) -> Instance {
+    instance_of(name, net, hosts, &[]).await
+}
+
+/// The same with the hosts' architectures dealt in turn from `arches`.
+pub async fn instance_of(name: &str, net: u8, hosts: usize, arches: &[&str]) -> Instance {
     let docker = cdwiz::docker::connect_local()
         .await
         .expect("a Docker engine (scripts/setup-machine starts one)");
@@ -57,6 +62,7 @@ pub async fn instance(name: &str, net: u8, hosts: usize) -> Instance {
         name: name.into(),
         hosts,
         net,
+        arches: arches.iter().map(|a| a.to_string()).collect(),
     };
     let sandbox = sandbox::up(&docker, &data_dir(), &spec, &|_| {})
         .await

@@ -23,8 +23,12 @@ pub const PRODUCT_ENTRY: &str = "/usr/local/bin/cd-sandbox-entry";
 
 /// What goes into a root filesystem.
 pub struct Recipe {
-    /// `host` or `product`: names the tarball, logs and lock.
+    /// `host`, `host-arm64` or `product`: names the tarball, logs and lock.
     pub name: &'static str,
+    /// Debian's name of the architecture to build for (`amd64`, `arm64`);
+    /// another than this machine's runs under emulation (qemu-user through
+    /// binfmt_misc).
+    pub arch: &'static str,
     pub packages: &'static [&'static str],
     /// Shell script run once in the chroot after the packages are installed.
     pub customize: &'static str,
@@ -38,6 +42,7 @@ pub struct Recipe {
 /// for `ha-lb`.
 pub const HOST: Recipe = Recipe {
     name: "host",
+    arch: "amd64",
     packages: &[
         "openssh-server",
         "sudo",
@@ -63,6 +68,7 @@ pub const HOST: Recipe = Recipe {
 /// keepalived all run from it).
 pub const PRODUCT: Recipe = Recipe {
     name: "product",
+    arch: "amd64",
     packages: &[
         "postgresql",
         "redis-server",
@@ -79,6 +85,22 @@ pub const PRODUCT: Recipe = Recipe {
     )],
 };
 
+/// The sandbox hosts for arm64: the same recipe built from Debian's arm64
+/// packages (run here under qemu-user).
+pub const HOST_ARM64: Recipe = Recipe {
+    name: "host-arm64",
+    arch: "arm64",
+    ..HOST
+};
+
+/// The sandbox product for arm64: the same recipe from Debian's arm64
+/// packages.
+pub const PRODUCT_ARM64: Recipe = Recipe {
+    name: "product-arm64",
+    arch: "arm64",
+    ..PRODUCT
+};
+
 impl Recipe {
     /// A short hash of everything that shapes the result; part of image tags.
     pub fn hash(&self) -> String {
@@ -90,6 +112,11 @@ impl Recipe {
         }
         h.update([1]);
         h.update(self.customize);
+        // amd64 hashes as it did before there were other architectures.
+        if self.arch != "amd64" {
+            h.update([3]);
+            h.update(self.arch);
+        }
         for (path, mode, text) in self.files {
             h.update([2]);
             h.update(path);
@@ -117,6 +144,10 @@ impl Recipe {
 #[derive(Debug)]
 pub enum Error {
     NeedsRoot,
+    /// Another architecture's packages need an emulator this machine lacks.
+    NoEmulator {
+        arch: &'static str,
+    },
     /// A program could not be started at all.
     Spawn {
         program: &'static str,
@@ -158,6 +189,10 @@ impl std::fmt::Display for Error {
             Error::NeedsRoot => write!(
                 f,
                 "building sandbox images needs root (debootstrap and chroot): run as root"
+            ),
+            Error::NoEmulator { arch } => write!(
+                f,
+                "building for {arch} needs qemu-user registered with binfmt_misc: run scripts/setup-machine --arm64"
             ),
             Error::Spawn { program, source } => write!(
                 f,
@@ -248,8 +283,12 @@ fn build(recipe: &Recipe, root: &Path, logs: &Path) -> Result<(), Error> {
     }
     std::fs::create_dir_all(logs).map_err(io(logs))?;
     let mirror = std::env::var(MIRROR_ENV).unwrap_or_else(|_| DEFAULT_MIRROR.to_string());
+    if !runs_here(recipe.arch) {
+        return Err(Error::NoEmulator { arch: recipe.arch });
+    }
     let mut debootstrap = Command::new("debootstrap");
     debootstrap
+        .arg(format!("--arch={}", recipe.arch))
         .arg("--variant=minbase")
         .arg(format!("--include={}", recipe.packages.join(",")))
         .arg(SUITE)
@@ -279,6 +318,28 @@ fn build(recipe: &Recipe, root: &Path, logs: &Path) -> Result<(), Error> {
     )?;
     let _ = std::fs::remove_file(&script);
     Ok(())
+}
+
+/// Whether programs of Debian architecture `arch` run on this machine: its
+/// own, or one binfmt_misc hands to an emulator.
+pub fn runs_here(arch: &str) -> bool {
+    let native = if cfg!(target_arch = "x86_64") {
+        "amd64"
+    } else if cfg!(target_arch = "aarch64") {
+        "arm64"
+    } else {
+        ""
+    };
+    if arch == native {
+        return true;
+    }
+    let entry = match arch {
+        "arm64" => "qemu-aarch64",
+        "amd64" => "qemu-x86_64",
+        _ => return false,
+    };
+    std::fs::read_to_string(format!("/proc/sys/fs/binfmt_misc/{entry}"))
+        .is_ok_and(|s| s.lines().next() == Some("enabled"))
 }
 
 /// `tar` of the root filesystem into `out` (numeric owners, as images want).

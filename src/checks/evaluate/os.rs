@@ -59,11 +59,8 @@ pub(super) fn check(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<C
             m("os.kernel.ok").arg("kernel", kernel),
         )
     });
-    let arch = match fact(facts, "arch") {
-        "x86_64" | "amd64" => "amd64",
-        "aarch64" | "arm64" => "arm64",
-        other => other,
-    };
+    let arch = fact(facts, "arch");
+    let arch = crate::bundle::build::normalize_arch(arch).unwrap_or(arch);
     out.push(if ctx.architectures.iter().any(|a| a == arch) {
         r("os.arch", Status::Pass, m("os.arch.ok").arg("arch", arch))
     } else {
