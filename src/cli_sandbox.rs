@@ -167,16 +167,17 @@ async fn print_status(
         .arg("subnet", sb.subnet())
         .arg("image", &sb.image));
     println!(
-        "  {} {} {} {}",
+        "  {} {} {} {} {}",
         pad(&text("sandbox.col-host", locale), 8),
         pad(&text("sandbox.col-address", locale), 14),
+        pad(&text("sandbox.col-arch", locale), 6),
         pad(&text("sandbox.col-state", locale), 10),
         text("sandbox.col-container", locale)
     );
     for h in &hosts {
         println!(
-            "  {:<8} {:<14} {:<10} {}",
-            h.name, h.address, h.state, h.container
+            "  {:<8} {:<14} {:<6} {:<10} {}",
+            h.name, h.address, h.arch, h.state, h.container
         );
     }
     say(Msg::new("sandbox.vip").arg("address", sb.vip()));

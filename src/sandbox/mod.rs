@@ -559,6 +559,7 @@ pub async fn down(
 pub struct HostStatus {
     pub name: String,
     pub address: String,
+    pub arch: String,
     pub container: String,
     pub state: String,
 }
@@ -590,6 +591,7 @@ pub async fn status(
         out.push(HostStatus {
             name: h.name.clone(),
             address: h.address.clone(),
+            arch: h.arch.clone(),
             container: h.container.clone(),
             state,
         });

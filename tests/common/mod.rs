@@ -142,6 +142,18 @@ pub async fn sandbox_bundle() -> std::path::PathBuf {
         .dir
 }
 
+/// The sandbox product bundle with an amd64 and an arm64 archive (built
+/// once per machine: the arm64 root filesystem takes minutes under
+/// emulation).
+pub async fn sandbox_multiarch_bundle() -> std::path::PathBuf {
+    let docker = cdwiz::docker::connect_local().await.expect("docker");
+    let root = sandbox::sandbox_root(&data_dir());
+    sandbox::bundle::ensure_multiarch_bundle(&docker, &root, &|_| {})
+        .await
+        .expect("multi-architecture sandbox bundle")
+        .dir
+}
+
 /// The sandbox product bundle of another release (`sandbox::bundle::
 /// NEXT_VERSION`), built with the first.
 pub async fn sandbox_bundle_of(version: &str) -> std::path::PathBuf {

@@ -1,0 +1,165 @@
+//! 信创: an arm64 host beside an amd64 one. The arm64 host is built from
+//! Debian's arm64 packages and runs under qemu-user (binfmt_misc): its sshd,
+//! sudo, probe and Docker engine are arm64 programs. With a bundle that
+//! carries only amd64, `os.arch` fails on it before anything is touched;
+//! with the sandbox bundle for both architectures every check passes on
+//! both hosts and `os.arch` names each host's own. Deploying
+//! `ha-keepalived` across them, each host loads the archive of its own
+//! architecture (`docker image inspect` says so) and the amd64 host serves
+//! the platform through the VIP; the arm64 engine cannot start a container
+//! under qemu-user (README, 信创 / arm64), and that failure names the host,
+//! its step and the engine's words.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
+
+fn check<'a>(lines: &'a [Value], id: &str, host: &str) -> &'a Value {
+    lines
+        .iter()
+        .find(|v| v["event"] == "check" && v["id"] == id && v["host"] == host)
+        .unwrap_or_else(|| panic!("no {id} for {host}"))
+}
+
+/// Every check of `host` that neither passed nor was skipped.
+fn not_passed(lines: &[Value], host: &str) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|v| v["event"] == "check" && v["host"] == host)
+        .filter(|v| v["status"] != "pass" && v["status"] != "skip")
+        .map(|v| format!("{} {} {}", v["id"], v["status"], v["message"]))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_arm64_host_beside_an_amd64_one() {
+    let amd64_only = sandbox_bundle().await;
+    let both = sandbox_multiarch_bundle().await;
+    let inst = instance_of("t-arm64", 234, 2, &["amd64", "arm64"]).await;
+    let sb = &inst.sandbox;
+    assert_eq!(sh_ok(sb, 0, "uname -m").await.trim(), "x86_64");
+    assert_eq!(sh_ok(sb, 1, "uname -m").await.trim(), "aarch64");
+    assert_eq!(
+        sh_ok(sb, 1, "docker version --format '{{.Server.Arch}}'")
+            .await
+            .trim(),
+        "arm64",
+        "the arm64 host's Docker engine is an arm64 program"
+    );
+    let (amd, arm) = (sb.hosts[0].address.clone(), sb.hosts[1].address.clone());
+    let password = sb.password().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (state, work) = (tmp.path().join("state"), tmp.path().join("work"));
+    let run_with = |bundle: &std::path::Path, name: &str, extra: &[&str]| {
+        let profile = tmp.path().join(name);
+        write_ha_profile(
+            &profile,
+            bundle,
+            &sb.vip(),
+            &[amd.as_str(), arm.as_str()],
+            72,
+            PASSWORD_ENV,
+        );
+        Run {
+            profile: &profile,
+            work: &work,
+            state: &state,
+            password: (PASSWORD_ENV, &password),
+        }
+        .start(extra)
+        .finish()
+    };
+
+    // A bundle without arm64: refused on the arm64 host, before anything.
+    let (code, lines, err) = run_with(&amd64_only, "amd64-only.yaml", &[]);
+    assert_eq!(code, 3, "{err}");
+    let arch = check(&lines, "os.arch", &arm);
+    assert_eq!(arch["status"], "fail");
+    assert!(
+        arch["message"].as_str().unwrap().contains("arm64"),
+        "{arch}"
+    );
+    assert_eq!(
+        not_passed(&lines, &arm).len(),
+        1,
+        "{:#?}",
+        not_passed(&lines, &arm)
+    );
+    assert!(
+        !lines.iter().any(|v| v["event"] == "deploy-step"),
+        "nothing was deployed"
+    );
+    assert_eq!(
+        sh_ok(sb, 1, "docker images -q | wc -l").await.trim(),
+        "0",
+        "nothing was loaded on the arm64 host"
+    );
+
+    // The bundle of both: every check passes on both hosts.
+    let (code, lines, err) = run_with(&both, "both.yaml", &["--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    for (host, want) in [(&amd, "amd64"), (&arm, "arm64")] {
+        assert_eq!(not_passed(&lines, host), Vec::<String>::new(), "{host}");
+        let arch = check(&lines, "os.arch", host);
+        assert!(
+            arch["message"].as_str().unwrap().contains(want),
+            "{host}: {arch}"
+        );
+    }
+
+    // Deploy: each host gets its own architecture's archive.
+    let (code, lines, err) = run_with(&both, "both.yaml", &[]);
+    assert_eq!(code, 4, "the arm64 engine cannot start containers: {err}");
+    let failed: Vec<&Value> = lines
+        .iter()
+        .filter(|v| v["event"] == "deploy-step" && v["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["host"], arm.as_str());
+    assert!(
+        failed[0]["step"]
+            .as_str()
+            .unwrap()
+            .starts_with("component "),
+        "{failed:#?}"
+    );
+    // The engine's own words, as README's 信创 section quotes them.
+    assert!(err.contains("failed to start shim"), "{err}");
+    for (host, want) in [(0, "amd64"), (1, "arm64")] {
+        assert_eq!(
+            sh_ok(
+                sb,
+                host,
+                "docker image inspect --format '{{.Architecture}}' cd-sandbox/backend:0.1.0"
+            )
+            .await
+            .trim(),
+            want
+        );
+    }
+    let logs = work.join("runs");
+    let log_of = |host: &str| -> String {
+        let mut text = String::new();
+        for run in std::fs::read_dir(&logs).unwrap().flatten() {
+            text += &std::fs::read_to_string(run.path().join("logs").join(format!("{host}.log")))
+                .unwrap_or_default();
+        }
+        text
+    };
+    assert!(log_of(&arm).contains("loading images/arm64/"), "arm64 log");
+    let amd_log = log_of(&amd);
+    assert!(amd_log.contains("loading images/amd64/"), "amd64 log");
+    assert!(
+        !amd_log.contains("images/arm64/"),
+        "amd64 host never loads arm64"
+    );
+    // The amd64 master serves the platform through the VIP.
+    let (status, body) = http_get(&sb.vip(), 80, "/api/health")
+        .await
+        .expect("the VIP answers");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"database\":\"ok\""), "{body}");
+}
