@@ -156,6 +156,18 @@ async fn an_arm64_host_beside_an_amd64_one() {
         !amd_log.contains("images/arm64/"),
         "amd64 host never loads arm64"
     );
+    // The completion report names each host's architecture and archive.
+    let summary = std::fs::read_dir(&logs)
+        .unwrap()
+        .flatten()
+        .filter_map(|r| std::fs::read_to_string(r.path().join("summary.md")).ok())
+        .find(|s| s.contains("(arm64:"))
+        .expect("a completion report with the hosts' architectures");
+    assert!(
+        summary.contains(&format!("| {arm} (arm64: `images/arm64/"))
+            && summary.contains(&format!("| {amd} (amd64: `images/amd64/")),
+        "{summary}"
+    );
     // The amd64 master serves the platform through the VIP.
     let (status, body) = http_get(&sb.vip(), 80, "/api/health")
         .await

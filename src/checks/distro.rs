@@ -175,16 +175,15 @@ pub fn identify(files: &ReleaseFiles) -> Distro {
     }
     // openEuler without an os-release still has its own file:
     // `openEuler release 22.03 (LTS-SP1)`.
-    if id.is_empty() {
-        if let Some(rest) = files
+    if id.is_empty()
+        && let Some(rest) = files
             .openeuler_release
             .trim()
             .strip_prefix("openEuler release ")
-        {
-            id = "openeuler".into();
-            version_id = rest.split_whitespace().next().unwrap_or("").to_string();
-            name = format!("openEuler {rest}");
-        }
+    {
+        id = "openeuler".into();
+        version_id = rest.split_whitespace().next().unwrap_or("").to_string();
+        name = format!("openEuler {rest}");
     }
     let like: Vec<String> = get("ID_LIKE")
         .split_whitespace()
@@ -225,10 +224,10 @@ pub fn identify(files: &ReleaseFiles) -> Distro {
 
     match id.as_str() {
         "kylin" => {
-            if let Some(sp) = kylin_service_pack(&files.productinfo) {
-                if !name.contains(&sp) {
-                    name = format!("{name} {sp}");
-                }
+            if let Some(sp) = kylin_service_pack(&files.productinfo)
+                && !name.contains(&sp)
+            {
+                name = format!("{name} {sp}");
             }
         }
         "uos" => {
@@ -261,10 +260,10 @@ fn kylin_service_pack(productinfo: &str) -> Option<String> {
         w.len() > 2 && w.starts_with("SP") && w[2..].chars().all(|c| c.is_ascii_digit())
     })?;
     let mut sp = words[at].to_string();
-    if let Some(update) = words.get(at + 1) {
-        if update.chars().all(|c| c.is_ascii_digit()) {
-            sp = format!("{sp} {update}");
-        }
+    if let Some(update) = words.get(at + 1)
+        && update.chars().all(|c| c.is_ascii_digit())
+    {
+        sp = format!("{sp} {update}");
     }
     Some(sp)
 }

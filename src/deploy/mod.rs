@@ -129,6 +129,43 @@ pub struct DeployReport {
     /// Where the platform answers (`http://…`), when verified or planned.
     pub url: Option<String>,
     pub secs: f64,
+    /// Each host's architecture and the image archive of the bundle it
+    /// gets (from the checks; none when they were not run).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub machines: BTreeMap<String, Machine>,
+}
+
+/// A host's architecture and the archive it is given.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct Machine {
+    pub arch: String,
+    /// The bundle's archive for it, relative to the bundle (none: the
+    /// bundle has none for this architecture).
+    pub archive: Option<String>,
+}
+
+impl Machine {
+    /// Each checked host's architecture (its `os.arch` result) and the
+    /// bundle's archive for it.
+    pub fn from_checks(
+        results: &[crate::outcome::CheckResult],
+        bundle: &Bundle,
+    ) -> BTreeMap<String, Machine> {
+        results
+            .iter()
+            .filter(|r| r.id == "os.arch")
+            .filter_map(|r| {
+                let arch = r.detail.args.get("arch")?.clone();
+                let archive = bundle
+                    .manifest
+                    .images
+                    .iter()
+                    .find(|i| i.arch == arch)
+                    .map(|i| i.file.display().to_string());
+                Some((r.host.clone()?, Machine { arch, archive }))
+            })
+            .collect()
+    }
 }
 
 impl DeployReport {

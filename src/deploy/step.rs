@@ -103,6 +103,7 @@ impl<'a> Run<'a> {
             cancelled,
             url,
             secs: started.elapsed().as_secs_f64(),
+            machines: BTreeMap::new(),
         }
     }
 

@@ -123,6 +123,13 @@ fn hosts_table(s: &mut String, report: &DeployReport, answers: &Answers, locale:
         let steps: Vec<_> = report.steps.iter().filter(|s| s.host == h).collect();
         let label = if h == super::CLUSTER {
             t("deploy.cluster")
+        } else if let Some(m) = report.machines.get(h) {
+            let archive = m
+                .archive
+                .as_ref()
+                .map(|a| format!("`{a}`"))
+                .unwrap_or_else(|| t("summary.no-archive"));
+            format!("{h} ({}: {archive})", m.arch)
         } else {
             h.to_string()
         };
@@ -258,6 +265,7 @@ mod tests {
             cancelled: false,
             url: Some("http://192.0.2.11/".into()),
             secs: 3.0,
+            machines: Default::default(),
         };
         let p = Path::new("/tmp/x");
         let paths = Paths {
@@ -308,6 +316,14 @@ mod tests {
             cancelled: false,
             url: Some("http://192.0.2.9/".into()),
             secs: 3.0,
+            machines: [(
+                "192.0.2.12".to_string(),
+                crate::deploy::Machine {
+                    arch: "arm64".into(),
+                    archive: Some("images/arm64/cd-3.2.0-arm64.tar".into()),
+                },
+            )]
+            .into(),
         };
         let p = Path::new("/tmp/x");
         let paths = Paths {
@@ -317,7 +333,7 @@ mod tests {
             state: p,
         };
         let en = to_markdown(&report, &answers, "cd 3.2.0", &paths, "en");
-        let first = en.find("| 192.0.2.12 |").expect(&en);
+        let first = en.find("| 192.0.2.12 (arm64").expect(&en);
         let second = en.find("| 192.0.2.11 |").expect(&en);
         assert!(first < second, "not in profile order:\n{en}");
         assert!(
@@ -325,7 +341,9 @@ mod tests {
             "{en}"
         );
         assert!(
-            en.contains("| 192.0.2.12 | done | 2 steps, 1 changed |"),
+            en.contains(
+                "| 192.0.2.12 (arm64: `images/arm64/cd-3.2.0-arm64.tar`) | done | 2 steps, 1 changed |"
+            ),
             "{en}"
         );
         assert!(en.contains("http://192.0.2.9/"), "{en}");

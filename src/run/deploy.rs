@@ -169,14 +169,24 @@ impl Session {
         Ok(self.write_reports(report, secrets_path, state.path()))
     }
 
+    /// Each checked host's architecture and the bundle's archive for it
+    /// (the Review screen, the completion report).
+    pub fn machines(&self) -> std::collections::BTreeMap<String, crate::deploy::Machine> {
+        self.last_checks
+            .as_ref()
+            .map(|c| crate::deploy::Machine::from_checks(&c.results, &self.bundle))
+            .unwrap_or_default()
+    }
+
     /// Writes `deploy.json` and `summary.md` for a finished deploy.
     fn write_reports(
         &self,
-        report: DeployReport,
+        mut report: DeployReport,
         secrets_path: PathBuf,
         state: &std::path::Path,
     ) -> Finished {
         let locale = self.locale.as_str();
+        report.machines = self.machines();
         tracing::info!(
             changed = report.changed(),
             failures = report.failures.len(),

@@ -110,6 +110,9 @@ pub struct App {
     pub membership: Option<cdwiz::installation::Membership>,
     /// The release the deploy would put on the hosts against theirs.
     pub release: Option<cdwiz::plan::PlannedRelease>,
+    /// Each checked host's architecture and the archive it gets (shown on
+    /// Review when not every host is amd64).
+    pub machines: std::collections::BTreeMap<String, cdwiz::deploy::Machine>,
     pub review_row: usize,
     pub review_scroll: u16,
     pub deploy: DeployView,
@@ -169,6 +172,7 @@ impl App {
             rendered: Ok(Vec::new()),
             membership: None,
             release: None,
+            machines: Default::default(),
             review_row: 0,
             review_scroll: 0,
             deploy: DeployView::default(),

@@ -21,6 +21,8 @@ pub enum Msg {
     Rendered(Result<Vec<cdwiz::render::RenderedFile>, String>),
     /// The release the deploy would put on the hosts against theirs.
     Release(Option<cdwiz::plan::PlannedRelease>),
+    /// Each checked host's architecture and the archive it gets.
+    Machines(std::collections::BTreeMap<String, cdwiz::deploy::Machine>),
     DeployDone(Outcome),
     Uninstalled(String),
     /// `cdwiz status` as lines, and its one-line summary.
@@ -132,16 +134,17 @@ impl Job {
         let tx = self.tx.clone();
         let r = self
             .with_session(async |s: &mut Session, _| {
-                (s.rendered.clone(), s.planned_release().await)
+                (s.rendered.clone(), s.planned_release().await, s.machines())
             })
             .await
             .map_err(|lines| lines.join("\n"));
-        let (r, release) = match r {
-            Ok((files, release)) => (Ok(files), release),
-            Err(e) => (Err(e), None),
+        let (r, release, machines) = match r {
+            Ok((files, release, machines)) => (Ok(files), release, machines),
+            Err(e) => (Err(e), None, Default::default()),
         };
         let _ = tx.send(Msg::Rendered(r)).await;
         let _ = tx.send(Msg::Release(release)).await;
+        let _ = tx.send(Msg::Machines(machines)).await;
     }
 
     /// Deploys (`take_over` a dead run's lock), then reports the outcome.

@@ -128,6 +128,7 @@ impl Runner {
             }
             Msg::Rendered(r) => app.rendered = r,
             Msg::Release(r) => app.release = r,
+            Msg::Machines(m) => app.machines = m,
             Msg::DeployDone(o) => app.deploy_done(o),
             Msg::Uninstalled(note) => {
                 app.busy = false;

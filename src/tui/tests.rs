@@ -353,6 +353,34 @@ fn review_upgrade_app(locale: &str) -> App {
     app
 }
 
+/// Review of a mixed cluster: an amd64 and an arm64 host, and one whose
+/// architecture the bundle lacks.
+fn review_arch_app(locale: &str) -> App {
+    let mut app = review_app(locale);
+    let hosts: Vec<String> = app
+        .answers
+        .hosts
+        .iter()
+        .map(|h| h.address.clone())
+        .collect();
+    let machine = |arch: &str, archive: Option<&str>| cdwiz::deploy::Machine {
+        arch: arch.into(),
+        archive: archive.map(str::to_string),
+    };
+    app.machines = [
+        (
+            hosts[0].clone(),
+            machine("amd64", Some("images/amd64/cd-3.2.0-amd64.tar")),
+        ),
+        (
+            hosts[1].clone(),
+            machine("arm64", Some("images/arm64/cd-3.2.0-arm64.tar")),
+        ),
+    ]
+    .into();
+    app
+}
+
 fn hosts_app(locale: &str) -> App {
     let mut app = App::new(None, None, locale);
     app.on_key(key(KeyCode::Enter)); // welcome → topology
@@ -397,6 +425,7 @@ fn screens_for(locale: &str) -> Vec<(&'static str, App)> {
         ("checks-done", checks_done_app(locale)),
         ("review", review_app(locale)),
         ("review-upgrade", review_upgrade_app(locale)),
+        ("review-arch", review_arch_app(locale)),
         ("deploy", deploy_app(locale)),
         ("summary-ok", summary_app(locale, true)),
         ("summary-failed", summary_app(locale, false)),

@@ -141,10 +141,36 @@ fn release_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     vec![Line::from(Span::styled(text, style)), Line::from("")]
 }
 
+/// Each host's architecture and the archive it gets, when not every host
+/// is amd64 (a 信创 site's arm64 hosts, a mixed cluster).
+fn machine_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    if app.machines.values().all(|m| m.arch == "amd64") {
+        return Vec::new();
+    }
+    let mut lines = vec![Line::from(Span::styled(
+        app.t("wizard.review.machines"),
+        theme.title(),
+    ))];
+    for (host, m) in &app.machines {
+        // The file's name says enough (its folder is the architecture's).
+        let (archive, style) = match &m.archive {
+            Some(a) => (a.rsplit('/').next().unwrap_or(a).to_string(), theme.pass()),
+            None => (app.t("summary.no-archive"), theme.fail()),
+        };
+        lines.push(Line::from(vec![
+            Span::raw(format!("{host} {} ", m.arch)),
+            Span::styled(archive, style),
+        ]));
+    }
+    lines.push(Line::from(""));
+    lines
+}
+
 /// Which hosts join, stay and leave the installation (nothing for a
 /// first install), and the release the hosts get.
 fn membership_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = release_lines(app, theme);
+    lines.extend(machine_lines(app, theme));
     let Some(m) = app.membership.as_ref().filter(|m| !m.is_first()) else {
         return lines;
     };
