@@ -27,10 +27,23 @@ pub fn validate(args: &ValidateArgs, locale: &str) -> u8 {
             let installed =
                 cdwiz::installation::release(&data_dir, &cdwiz::profile::install_id(&a));
             let base = args.profile.parent().unwrap_or(std::path::Path::new("."));
+            let bundle = cdwiz::pipeline::open_bundle(&answers, base, &data_dir, false).ok();
             if let Some(installed) = installed
-                && let Ok(bundle) = cdwiz::pipeline::open_bundle(&answers, base, &data_dir, false)
+                && let Some(bundle) = &bundle
             {
                 plan = cdwiz::plan::with_release(plan, &bundle.manifest, Some(&installed));
+            }
+            // The archive each host of a known architecture gets.
+            if let Some(bundle) = &bundle {
+                match cdwiz::plan::with_archives(plan, &bundle.manifest) {
+                    Ok(p) => plan = p,
+                    Err(problems) => {
+                        for m in problems {
+                            eprintln!("{}", m.render(locale));
+                        }
+                        return super::EXIT_BAD_INPUT;
+                    }
+                }
             }
             let good = cdwiz::i18n::Msg::new("validate.good")
                 .arg("file", args.profile.display())

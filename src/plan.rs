@@ -69,6 +69,33 @@ pub fn with_release(
     plan
 }
 
+/// The image archive each host whose architecture the profile gives will
+/// get from the bundle; a host whose architecture the bundle lacks is a
+/// problem naming its field (`hosts[1].arch`).
+pub fn with_archives(
+    mut plan: Plan,
+    manifest: &crate::bundle::Manifest,
+) -> Result<Plan, Vec<crate::i18n::Msg>> {
+    let mut problems = Vec::new();
+    for (i, h) in plan.hosts.iter_mut().enumerate() {
+        let Some(arch) = &h.arch else { continue };
+        match manifest.images.iter().find(|a| &a.arch == arch) {
+            Some(a) => h.archive = Some(a.file.display().to_string()),
+            None => problems.push(
+                crate::i18n::Msg::new("validate.arch-missing")
+                    .arg("field", format!("hosts[{i}].arch"))
+                    .arg("arch", arch)
+                    .arg("bundle", manifest.architectures().join(", ")),
+            ),
+        }
+    }
+    if problems.is_empty() {
+        Ok(plan)
+    } else {
+        Err(problems)
+    }
+}
+
 /// The release `manifest` puts on `hosts` hosts against what `installed`
 /// (their records) run.
 pub fn planned_release(
@@ -129,6 +156,13 @@ pub struct PlannedHost {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_disk: Option<String>,
     pub format_data_disk: bool,
+    /// The architecture the profile gives the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// The bundle's image archive for that architecture (when the bundle
+    /// was at hand).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
 }
 
 /// Where a host keeps the platform: its data dir as the profile gives it,
@@ -224,6 +258,8 @@ pub fn plan(a: &Answers) -> Plan {
                 data_dir: data_dir(h),
                 data_disk: h.data_disk.clone(),
                 format_data_disk: h.format_data_disk,
+                arch: h.arch.map(|a| a.as_str().to_string()),
+                archive: None,
             })
             .collect(),
         bastion: a
@@ -256,5 +292,54 @@ pub fn plan(a: &Answers) -> Plan {
         }),
         membership: None,
         release: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host of a known architecture gets the bundle's archive for it; one
+    /// whose architecture the bundle lacks is named by its field.
+    #[test]
+    fn hosts_of_a_known_architecture_get_their_archive() {
+        let a: Answers = serde_yaml::from_str(
+            "version: 1\nbundle: b\ntopology: { kind: ha-lb, lb-address: 192.0.2.9, lb-port: 80 }\n\
+             hosts: [{ address: 192.0.2.11, roles: [master], arch: arm64 }, \
+             { address: 192.0.2.12, roles: [master] }]\n",
+        )
+        .unwrap();
+        let archive = |arch: &str| crate::bundle::ImageArchive {
+            file: format!("images/{arch}/cd-{arch}.tar").into(),
+            arch: arch.into(),
+            sha256: String::new(),
+            size: 0,
+            references: Vec::new(),
+        };
+        let mut manifest = crate::bundle::Manifest {
+            version: 1,
+            product: crate::bundle::Product {
+                name: "cd".into(),
+                version: "3.2.0".into(),
+            },
+            images: vec![archive("amd64"), archive("arm64")],
+            components: Vec::new(),
+            requirements: Default::default(),
+            entry: None,
+        };
+        let p = with_archives(plan(&a), &manifest).unwrap();
+        assert_eq!(
+            p.hosts[0].archive.as_deref(),
+            Some("images/arm64/cd-arm64.tar")
+        );
+        assert_eq!(
+            p.hosts[1].archive, None,
+            "no architecture given, none assumed"
+        );
+        manifest.images.pop();
+        let problems = with_archives(plan(&a), &manifest).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].args["field"], "hosts[0].arch");
+        assert_eq!(problems[0].args["bundle"], "amd64");
     }
 }

@@ -37,8 +37,12 @@ fn not_passed(lines: &[Value], host: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_arm64_host_beside_an_amd64_one() {
     let amd64_only = sandbox_bundle().await;
-    let both = sandbox_multiarch_bundle().await;
-    let inst = instance_of("t-arm64", 234, 2, &["amd64", "arm64"]).await;
+    // On a new machine both arm64 root filesystems are built here, side by
+    // side (each about 7 minutes under emulation; kept afterwards).
+    let (both, inst) = tokio::join!(
+        sandbox_multiarch_bundle(),
+        instance_of("t-arm64", 234, 2, &["amd64", "arm64"])
+    );
     let sb = &inst.sandbox;
     assert_eq!(sh_ok(sb, 0, "uname -m").await.trim(), "x86_64");
     assert_eq!(sh_ok(sb, 1, "uname -m").await.trim(), "aarch64");
@@ -72,6 +76,74 @@ async fn an_arm64_host_beside_an_amd64_one() {
         .start(extra)
         .finish()
     };
+
+    // The profile may say which host is which: `validate --plan` then shows
+    // the archive each gets, and refuses a bundle that lacks one (exit 2,
+    // naming the field); a host that is not what the profile says fails
+    // `os.arch`.
+    let declared = |bundle: &std::path::Path, name: &str, arm_as: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "version: 1\nbundle: {}\n\
+                 topology: {{ kind: ha-keepalived, vip: {}, interface: eth0, virtual-router-id: 72 }}\n\
+                 ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV} }}\n\
+                 hosts:\n  - {{ address: {amd}, roles: [master], arch: amd64 }}\n  \
+                 - {{ address: {arm}, roles: [master], arch: {arm_as} }}\n",
+                bundle.display(),
+                sb.vip()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let validate = |profile: &std::path::Path| {
+        let out = std::process::Command::new(cdwiz_bin())
+            .args(["validate", "--plan"])
+            .arg(profile)
+            .env("CDWIZ_DATA_DIR", &state)
+            .env(PASSWORD_ENV, &password)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = validate(&declared(&amd64_only, "declared-amd64-only.yaml", "arm64"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("hosts[1].arch") && err.contains("amd64 only"),
+        "{err}"
+    );
+    let (code, plan, err) = validate(&declared(&both, "declared.yaml", "arm64"));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        plan.contains("arch: arm64\n  archive: images/arm64/")
+            && plan.contains("arch: amd64\n  archive: images/amd64/"),
+        "{plan}"
+    );
+    let wrong = declared(&both, "declared-wrong.yaml", "amd64");
+    let (code, lines, err) = Run {
+        profile: &wrong,
+        work: &work,
+        state: &state,
+        password: (PASSWORD_ENV, &password),
+    }
+    .start(&["--dry-run"])
+    .finish();
+    assert_eq!(code, 3, "{err}");
+    let arch = check(&lines, "os.arch", &arm);
+    assert_eq!(arch["status"], "fail", "{arch}");
+    assert!(
+        arch["message"]
+            .as_str()
+            .unwrap()
+            .contains("the profile says"),
+        "{arch}"
+    );
 
     // A bundle without arm64: refused on the arm64 host, before anything.
     let (code, lines, err) = run_with(&amd64_only, "amd64-only.yaml", &[]);

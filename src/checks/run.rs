@@ -93,6 +93,7 @@ pub async fn run_checks(
                 .filter(|i| !i.is_empty()),
             vip: vip.as_ref().map(|v| v.address.clone()),
             architectures: manifest.architectures(),
+            declared_arch: host.arch.map(|a| a.as_str().to_string()),
             requirements: manifest.requirements.clone(),
             sent_at: 0.0,
             received_at: 0.0,

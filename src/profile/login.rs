@@ -136,6 +136,7 @@ impl Answers {
                     format_data_disk: false,
                     data_dir: String::new(),
                     ssh: None,
+                    arch: None,
                 };
                 self.login(&h)
             }

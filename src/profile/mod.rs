@@ -355,6 +355,26 @@ pub enum Role {
     Worker,
 }
 
+/// A host's CPU architecture, by the name Docker and the bundle use
+/// (Kunpeng and Phytium servers are `arm64`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arch {
+    Amd64,
+    Arm64,
+}
+
+impl Arch {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "amd64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+}
+
 /// One host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -374,6 +394,11 @@ pub struct Host {
     /// This host's own login, overriding the top-level `ssh:` key by key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh: Option<HostSsh>,
+    /// The host's CPU architecture when known beforehand (`amd64`, `arm64`):
+    /// the plan shows the image archive it gets, and `os.arch` fails when
+    /// the host turns out to be another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<Arch>,
 }
 
 fn default_data_dir() -> String {

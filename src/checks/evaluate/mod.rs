@@ -32,6 +32,8 @@ pub struct HostContext {
     pub interface: Option<String>,
     pub vip: Option<String>,
     pub architectures: Vec<String>,
+    /// The architecture the profile gives the host, if any.
+    pub declared_arch: Option<String>,
     pub requirements: Requirements,
     /// This machine's clock (seconds since the epoch) when the probe was sent.
     pub sent_at: f64,

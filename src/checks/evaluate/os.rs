@@ -61,17 +61,28 @@ pub(super) fn check(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<C
     });
     let arch = fact(facts, "arch");
     let arch = crate::bundle::build::normalize_arch(arch).unwrap_or(arch);
-    out.push(if ctx.architectures.iter().any(|a| a == arch) {
-        r("os.arch", Status::Pass, m("os.arch.ok").arg("arch", arch))
-    } else {
-        r(
-            "os.arch",
-            Status::Fail,
-            m("os.arch.missing")
-                .arg("arch", arch)
-                .arg("bundle", ctx.architectures.join(", ")),
-        )
-        .hint(m("os.arch.hint"))
-    });
+    out.push(
+        if let Some(declared) = ctx.declared_arch.as_ref().filter(|d| *d != arch) {
+            r(
+                "os.arch",
+                Status::Fail,
+                m("os.arch.declared")
+                    .arg("arch", arch)
+                    .arg("declared", declared),
+            )
+            .hint(m("os.arch.declared-hint"))
+        } else if ctx.architectures.iter().any(|a| a == arch) {
+            r("os.arch", Status::Pass, m("os.arch.ok").arg("arch", arch))
+        } else {
+            r(
+                "os.arch",
+                Status::Fail,
+                m("os.arch.missing")
+                    .arg("arch", arch)
+                    .arg("bundle", ctx.architectures.join(", ")),
+            )
+            .hint(m("os.arch.hint"))
+        },
+    );
     out
 }

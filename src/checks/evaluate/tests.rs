@@ -12,6 +12,7 @@ fn ctx() -> HostContext {
         interface: Some("eth0".into()),
         vip: Some("192.0.2.100".into()),
         architectures: vec!["amd64".into()],
+        declared_arch: None,
         requirements: Requirements {
             master: RoleRequirements {
                 cpus: 4,
@@ -310,5 +311,25 @@ fn the_firewall_fix_opens_the_ports_of_the_firewall_that_runs() {
     assert_eq!(
         fix("ufw ", TopologyKind::Single),
         "ufw allow 80/tcp && ufw allow 8080/tcp"
+    );
+}
+
+/// A host that is not the architecture the profile gives it fails
+/// `os.arch` saying both, even when the bundle carries its own.
+#[test]
+fn a_host_of_another_architecture_than_the_profile_says_fails() {
+    let mut c = ctx();
+    c.architectures = vec!["amd64".into(), "arm64".into()];
+    c.declared_arch = Some("arm64".into());
+    let r = evaluate_host(&c, &healthy());
+    let arch = r.iter().find(|r| r.id == "os.arch").unwrap();
+    assert_eq!(arch.status, Status::Fail);
+    assert_eq!(arch.detail.key, "check.os.arch.declared");
+    assert_eq!(arch.detail.args["declared"], "arm64");
+    assert_eq!(arch.detail.args["arch"], "amd64");
+    c.declared_arch = Some("amd64".into());
+    assert_eq!(
+        status(&evaluate_host(&c, &healthy()), "os.arch"),
+        Status::Pass
     );
 }

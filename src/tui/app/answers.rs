@@ -272,6 +272,13 @@ impl App {
                         data_dir.clone()
                     },
                     ssh: None,
+                    // What the profile said of this host's architecture.
+                    arch: self
+                        .answers
+                        .hosts
+                        .iter()
+                        .find(|h| h.address == *ip)
+                        .and_then(|h| h.arch),
                 };
                 // A host that was there keeps its own login (not edited on
                 // this form) and each value the operator left as shown.
