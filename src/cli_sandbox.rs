@@ -133,7 +133,12 @@ pub async fn run(args: SandboxArgs, locale: &str) -> anyhow::Result<()> {
 
 fn print_event(event: SandboxEvent, locale: &str) {
     let m = match event {
-        SandboxEvent::BuildingImage { tag } => Msg::new("sandbox.building-image").arg("tag", tag),
+        SandboxEvent::BuildingImage { tag, emulated } => Msg::new(if emulated {
+            "sandbox.building-image-emulated"
+        } else {
+            "sandbox.building-image"
+        })
+        .arg("tag", tag),
         SandboxEvent::ImageBuilt { tag, secs } => Msg::new("sandbox.image-built")
             .arg("tag", tag)
             .arg("secs", format!("{secs:.0}")),
@@ -142,9 +147,12 @@ fn print_event(event: SandboxEvent, locale: &str) {
             .arg("address", address),
         SandboxEvent::HostStarted { host } => Msg::new("sandbox.host-started").arg("host", host),
         SandboxEvent::HostRemoved { host } => Msg::new("sandbox.host-removed").arg("host", host),
-        SandboxEvent::BuildingBundle { dir } => {
-            Msg::new("sandbox.building-bundle").arg("dir", dir.display())
-        }
+        SandboxEvent::BuildingBundle { dir, emulated } => Msg::new(if emulated {
+            "sandbox.building-bundle-emulated"
+        } else {
+            "sandbox.building-bundle"
+        })
+        .arg("dir", dir.display()),
         SandboxEvent::BundleBuilt { dir, secs } => Msg::new("sandbox.bundle-built")
             .arg("dir", dir.display())
             .arg("secs", format!("{secs:.0}")),

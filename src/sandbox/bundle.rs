@@ -178,7 +178,10 @@ pub async fn ensure_bundle_of(
     }
     let started = Instant::now();
     let dir = bundle_dir(sandbox_dir);
-    progress(SandboxEvent::BuildingBundle { dir: dir.clone() });
+    progress(SandboxEvent::BuildingBundle {
+        dir: dir.clone(),
+        emulated: false,
+    });
     let result = build(docker, sandbox_dir, &build_dir).await;
     for leftover in ["product-image.tar", "product"] {
         let p = build_dir.join(leftover);
@@ -368,7 +371,10 @@ pub async fn ensure_multiarch_bundle(
         return Ok(b);
     }
     let started = Instant::now();
-    progress(SandboxEvent::BuildingBundle { dir: dir.clone() });
+    progress(SandboxEvent::BuildingBundle {
+        dir: dir.clone(),
+        emulated: !cdwiz_sandbox_rootfs::is_native(PRODUCT_ARM64.arch),
+    });
     let layer = rootfs::prepare(&PRODUCT_ARM64, &build_dir).await?;
     // The arm64 build under `<tag>-arm64` beside the amd64 one, where
     // `bundle build` looks for another architecture's build.

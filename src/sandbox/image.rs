@@ -60,7 +60,10 @@ pub async fn ensure_host_image(
         return Ok(tag);
     }
     let started = Instant::now();
-    progress(SandboxEvent::BuildingImage { tag: tag.clone() });
+    progress(SandboxEvent::BuildingImage {
+        tag: tag.clone(),
+        emulated: !cdwiz_sandbox_rootfs::is_native(recipe.arch),
+    });
     let build_dir = sandbox_dir.join("build");
     let tarball = rootfs::prepare(recipe, &build_dir).await?;
     import(docker, &tag, &tarball).await?;

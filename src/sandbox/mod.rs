@@ -87,14 +87,37 @@ impl Default for SandboxSpec {
 /// Progress of long sandbox operations, for whoever drives them to show.
 #[derive(Debug, Clone)]
 pub enum SandboxEvent {
-    BuildingImage { tag: String },
-    ImageBuilt { tag: String, secs: f64 },
-    HostCreated { host: String, address: String },
-    HostStarted { host: String },
-    HostRemoved { host: String },
-    WaitingReady { hosts: usize },
-    BuildingBundle { dir: PathBuf },
-    BundleBuilt { dir: PathBuf, secs: f64 },
+    /// `emulated`: built for another architecture under qemu-user (minutes,
+    /// not one).
+    BuildingImage {
+        tag: String,
+        emulated: bool,
+    },
+    ImageBuilt {
+        tag: String,
+        secs: f64,
+    },
+    HostCreated {
+        host: String,
+        address: String,
+    },
+    HostStarted {
+        host: String,
+    },
+    HostRemoved {
+        host: String,
+    },
+    WaitingReady {
+        hosts: usize,
+    },
+    BuildingBundle {
+        dir: PathBuf,
+        emulated: bool,
+    },
+    BundleBuilt {
+        dir: PathBuf,
+        secs: f64,
+    },
 }
 
 pub type Progress<'a> = dyn Fn(SandboxEvent) + Send + Sync + 'a;

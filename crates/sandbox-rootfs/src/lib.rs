@@ -320,9 +320,8 @@ fn build(recipe: &Recipe, root: &Path, logs: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether programs of Debian architecture `arch` run on this machine: its
-/// own, or one binfmt_misc hands to an emulator.
-pub fn runs_here(arch: &str) -> bool {
+/// Whether Debian architecture `arch` is this machine's own.
+pub fn is_native(arch: &str) -> bool {
     let native = if cfg!(target_arch = "x86_64") {
         "amd64"
     } else if cfg!(target_arch = "aarch64") {
@@ -330,7 +329,13 @@ pub fn runs_here(arch: &str) -> bool {
     } else {
         ""
     };
-    if arch == native {
+    arch == native
+}
+
+/// Whether programs of Debian architecture `arch` run on this machine: its
+/// own, or one binfmt_misc hands to an emulator.
+pub fn runs_here(arch: &str) -> bool {
+    if is_native(arch) {
         return true;
     }
     let entry = match arch {
