@@ -272,18 +272,14 @@ impl App {
                         data_dir.clone()
                     },
                     ssh: None,
-                    // What the profile said of this host's architecture.
-                    arch: self
-                        .answers
-                        .hosts
-                        .iter()
-                        .find(|h| h.address == *ip)
-                        .and_then(|h| h.arch),
+                    arch: None,
                 };
-                // A host that was there keeps its own login (not edited on
-                // this form) and each value the operator left as shown.
+                // A host that was there keeps its own login and architecture
+                // (not edited on this form) and each value the operator left
+                // as shown.
                 if let Some(old) = before.iter().find(|o| o.address == *ip) {
                     h.ssh = old.ssh.clone();
+                    h.arch = old.arch;
                     if disk == shown_disk {
                         h.data_disk = old.data_disk.clone();
                     }
