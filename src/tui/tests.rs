@@ -329,15 +329,19 @@ fn review_app(locale: &str) -> App {
     app
 }
 
-/// Review of a run that adds a host and upgrades the others host by host.
-fn review_upgrade_app(locale: &str) -> App {
-    let mut app = review_app(locale);
-    let hosts: Vec<String> = app
-        .answers
+/// The addresses of the app's hosts, in order.
+fn addresses(app: &App) -> Vec<String> {
+    app.answers
         .hosts
         .iter()
         .map(|h| h.address.clone())
-        .collect();
+        .collect()
+}
+
+/// Review of a run that adds a host and upgrades the others host by host.
+fn review_upgrade_app(locale: &str) -> App {
+    let mut app = review_app(locale);
+    let hosts = addresses(&app);
     app.membership = Some(cdwiz::installation::Membership {
         new: hosts[hosts.len() - 1..].to_vec(),
         kept: hosts[..hosts.len() - 1].to_vec(),
@@ -357,12 +361,7 @@ fn review_upgrade_app(locale: &str) -> App {
 /// architecture the bundle lacks.
 fn review_arch_app(locale: &str) -> App {
     let mut app = review_app(locale);
-    let hosts: Vec<String> = app
-        .answers
-        .hosts
-        .iter()
-        .map(|h| h.address.clone())
-        .collect();
+    let hosts = addresses(&app);
     let machine = |arch: &str, archive: Option<&str>| cdwiz::deploy::Machine {
         arch: arch.into(),
         archive: archive.map(str::to_string),

@@ -238,11 +238,12 @@ fn subnets_and_versions() {
 #[test]
 fn each_family_gets_its_own_fix_commands() {
     use crate::checks::distro::Family;
-    for (dir, files, _, _, name, family) in crate::checks::distro::tests::systems() {
+    use crate::checks::distro::tests::{release, systems};
+    for (dir, _, _, name, family) in systems() {
         let mut f: HashMap<String, String> = healthy()
             .into_iter()
             .filter(|(k, _)| !k.starts_with("osfile.") && k != "pkg.managers")
-            .chain(release_lines(&files))
+            .chain(release_lines(&release(dir)))
             .collect();
         f.insert("time.sync".into(), String::new());
         let r = evaluate_host(&ctx(), &f);
