@@ -5,6 +5,7 @@
 use sha2::{Digest, Sha256};
 
 /// One file to place in an image's single layer.
+#[derive(Clone, Copy)]
 pub enum LayerEntry<'a> {
     File {
         path: &'a str,

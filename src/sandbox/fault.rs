@@ -143,14 +143,14 @@ pub async fn apply(
     };
     let run = |args: Vec<String>| async move {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        exec_ok(docker, c, &args).await.map(|_| ())
+        exec_ok(docker, c, &host.exec_argv(&args)).await.map(|_| ())
     };
     match fault {
         Fault::Stop => docker
             .stop_container(
                 c,
                 Some(StopContainerOptions {
-                    t: Some(5),
+                    t: Some(host.stop_secs()),
                     ..Default::default()
                 }),
             )

@@ -17,6 +17,7 @@ use bollard::query_parameters::{
 };
 
 use super::*;
+use crate::docker::archive::LayerEntry;
 
 pub(super) async fn ensure_credentials(sandbox: &Sandbox) -> Result<(), SandboxError> {
     use std::os::unix::fs::PermissionsExt;
@@ -140,6 +141,9 @@ pub(super) async fn create_host(
     sandbox: &Sandbox,
     host: &SandboxHost,
 ) -> Result<(), SandboxError> {
+    if host.is_vm() {
+        return super::vm::create(docker, sandbox, host).await;
+    }
     let host_dir = sandbox.dir.join("hosts").join(&host.name);
     let docker_dir = host_dir.join("docker");
     std::fs::create_dir_all(&docker_dir).map_err(SandboxError::io(&docker_dir))?;
@@ -173,20 +177,8 @@ pub(super) async fn create_host(
         network_mode: Some(sandbox.network()),
         ..Default::default()
     };
-    let networking = NetworkingConfig {
-        endpoints_config: Some(HashMap::from([(
-            sandbox.network(),
-            EndpointSettings {
-                ipam_config: Some(EndpointIpamConfig {
-                    ipv4_address: Some(host.address.clone()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        )])),
-    };
     let body = ContainerCreateBody {
-        image: Some(super::image::host_image_tag_for(&host.arch)),
+        image: Some(super::image::host_image_tag()),
         hostname: Some(host.name.clone()),
         cmd: Some(vec![HOST_INIT_PATH.into()]),
         labels: Some(HashMap::from([
@@ -195,7 +187,7 @@ pub(super) async fn create_host(
         ])),
         stop_timeout: Some(5),
         host_config: Some(host_config),
-        networking_config: Some(networking),
+        networking_config: Some(host_networking(sandbox, host)),
         ..Default::default()
     };
     docker
@@ -208,22 +200,40 @@ pub(super) async fn create_host(
         )
         .await
         .map_err(api(format!("create container {}", host.container)))?;
-    upload_host_files(docker, sandbox, &host.container).await?;
+    upload_host_files(docker, sandbox, &host.container, &[]).await?;
     start_container(docker, &host.container).await
 }
 
+/// The host's fixed address on the instance's network.
+pub(super) fn host_networking(sandbox: &Sandbox, host: &SandboxHost) -> NetworkingConfig {
+    NetworkingConfig {
+        endpoints_config: Some(HashMap::from([(
+            sandbox.network(),
+            EndpointSettings {
+                ipam_config: Some(EndpointIpamConfig {
+                    ipv4_address: Some(host.address.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )])),
+    }
+}
+
 /// Puts the host's scripts and the instance's public key and password into
-/// the host; its init script applies the credentials at every start.
+/// the host (and `extra`); its init script applies the credentials at every
+/// start.
 pub(super) async fn upload_host_files(
     docker: &Docker,
     sandbox: &Sandbox,
     container: &str,
+    extra: &[LayerEntry<'_>],
 ) -> Result<(), SandboxError> {
-    use crate::docker::archive::{LayerEntry, layer_tar};
+    use crate::docker::archive::layer_tar;
     let pubkey_path = sandbox.dir.join("id_ed25519.pub");
     let pubkey = std::fs::read(&pubkey_path).map_err(SandboxError::io(&pubkey_path))?;
     let password = format!("{}\n", sandbox.password()?);
-    let tar = layer_tar(&[
+    let mut entries = vec![
         LayerEntry::Dir {
             path: "etc/cdwiz-sandbox",
             mode: 0o755,
@@ -248,8 +258,9 @@ pub(super) async fn upload_host_files(
             mode: 0o755,
             data: HOST_FAULT.as_bytes(),
         },
-    ])
-    .map_err(|e| said("sandbox.err.credentials-archive").arg("error", e))?;
+    ];
+    entries.extend_from_slice(extra);
+    let tar = layer_tar(&entries).map_err(|e| said("sandbox.err.credentials-archive").arg("error", e))?;
     docker
         .upload_to_container(
             container,
@@ -299,18 +310,29 @@ pub(super) async fn remove_host(
     Ok(())
 }
 
+/// Runs `cmd` on `host` (in its container, or on its VM through the
+/// carrier's control link).
+pub(super) async fn host_exec(
+    docker: &Docker,
+    host: &SandboxHost,
+    cmd: &[&str],
+) -> Result<crate::docker::ExecOutput, crate::docker::DockerError> {
+    crate::docker::exec(docker, &host.container, &host.exec_argv(cmd)).await
+}
+
 /// Waits until a host's init script has started sshd and dockerd.
 pub(crate) async fn wait_ready(docker: &Docker, host: &SandboxHost) -> Result<(), SandboxError> {
     let started = Instant::now();
+    let limit = if host.is_vm() {
+        super::vm::READY_TIMEOUT
+    } else {
+        READY_TIMEOUT
+    };
     loop {
-        let ready = crate::docker::exec(
-            docker,
-            &host.container,
-            &["test", "-e", "/run/cdwiz-sandbox/ready"],
-        )
-        .await
-        .map(|o| o.code == 0)
-        .unwrap_or(false);
+        let ready = host_exec(docker, host, &["test", "-e", "/run/cdwiz-sandbox/ready"])
+            .await
+            .map(|o| o.code == 0)
+            .unwrap_or(false);
         if ready
             && tokio::time::timeout(
                 Duration::from_secs(2),
@@ -321,27 +343,31 @@ pub(crate) async fn wait_ready(docker: &Docker, host: &SandboxHost) -> Result<()
         {
             return Ok(());
         }
-        if started.elapsed() > READY_TIMEOUT {
-            let log = crate::docker::exec(
-                docker,
-                &host.container,
-                &[
-                    "sh",
-                    "-c",
-                    "tail -n 5 /var/log/dockerd.log /var/log/sshd.log",
-                ],
-            )
-            .await
-            .map(|o| o.output)
-            .unwrap_or_default();
+        if started.elapsed() > limit {
+            let tail = "tail -n 5 /var/log/dockerd.log /var/log/sshd.log";
+            let mut log = host_exec(docker, host, &["sh", "-c", tail])
+                .await
+                .map(|o| o.output)
+                .unwrap_or_default();
+            if host.is_vm() {
+                // What the VM's console said, from its carrier.
+                log += &crate::docker::exec(
+                    docker,
+                    &host.container,
+                    &["tail", "-n", "15", "/vm/state/console.log"],
+                )
+                .await
+                .map(|o| o.output)
+                .unwrap_or_default();
+            }
             return Err(said("sandbox.err.not-ready")
                 .arg("host", &host.name)
                 .arg("address", &host.address)
-                .arg("secs", READY_TIMEOUT.as_secs())
+                .arg("secs", limit.as_secs())
                 .arg("log", log.trim())
                 .into());
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(if host.is_vm() { 1000 } else { 200 })).await;
     }
 }
 

@@ -1,52 +1,98 @@
 //! The sandbox host image: Debian bookworm with sshd, sudo, keepalived and
-//! Docker, imported into the local engine through the Docker API.
+//! Docker, imported into the local engine through the Docker API; and for
+//! arm64 hosts, which are virtual machines, their disk (the same system for
+//! arm64 with Debian's kernel) and the image of their carrier container.
 //!
 //! The tag carries the recipe's hash, so a changed recipe builds a new image
 //! and an unchanged one is never rebuilt. The hosts' init and fault scripts
 //! are not part of the image: they are put into each host when it is
 //! created, so changing them costs no rebuild.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bollard::Docker;
 use bollard::query_parameters::CreateImageOptions;
 use futures_util::StreamExt;
 
-use super::rootfs::{self, HOST, HOST_ARM64, Recipe};
+use super::rootfs::{self, HOST, HOST_ARM64, Recipe, VM_CARRIER};
 use super::{Progress, SandboxError, SandboxEvent};
 use crate::docker::{DockerError, has_image};
 
-/// The image repository and recipe of hosts of `arch` (`amd64`, `arm64`).
-fn image_of(arch: &str) -> (&'static str, &'static Recipe) {
-    if arch == "arm64" {
-        ("cdwiz-sandbox-host-arm64", &HOST_ARM64)
-    } else {
-        ("cdwiz-sandbox-host", &HOST)
-    }
-}
+const HOST_REPO: &str = "cdwiz-sandbox-host";
+const CARRIER_REPO: &str = "cdwiz-sandbox-vm-carrier";
 
-/// The image reference for the current recipe of amd64 hosts.
+/// The image reference for the current recipe of (amd64) hosts.
 pub fn host_image_tag() -> String {
-    host_image_tag_for("amd64")
+    format!("{HOST_REPO}:{}", HOST.hash())
 }
 
-/// The image reference for the current recipe of hosts of `arch`.
-pub fn host_image_tag_for(arch: &str) -> String {
-    let (repo, recipe) = image_of(arch);
-    format!("{repo}:{}", recipe.hash())
+/// The image reference of the arm64 hosts' carrier (qemu-system-aarch64).
+pub fn carrier_image_tag() -> String {
+    format!("{CARRIER_REPO}:{}", VM_CARRIER.hash())
 }
 
-/// Makes sure the host image of `arch` exists, building it when missing.
-/// Returns its tag.
+/// The folder with the arm64 hosts' root disk, kernel and initramfs.
+pub fn vm_disk_dir(sandbox_dir: &Path) -> PathBuf {
+    HOST_ARM64.vm_dir(&sandbox_dir.join("build"))
+}
+
+/// Makes sure the host image exists, building it when missing. Returns its
+/// tag.
 pub async fn ensure_host_image(
     docker: &Docker,
     sandbox_dir: &Path,
-    arch: &str,
     progress: &Progress<'_>,
 ) -> Result<String, SandboxError> {
-    let (repo, recipe) = image_of(arch);
-    let tag = host_image_tag_for(arch);
+    ensure_image(docker, sandbox_dir, HOST_REPO, &HOST, progress).await
+}
+
+/// Makes sure what arm64 hosts need exists (the carrier image and the VM
+/// disk), building both side by side when missing.
+pub async fn ensure_vm_host(
+    docker: &Docker,
+    sandbox_dir: &Path,
+    progress: &Progress<'_>,
+) -> Result<(), SandboxError> {
+    let (carrier, disk) = tokio::join!(
+        ensure_image(docker, sandbox_dir, CARRIER_REPO, &VM_CARRIER, progress),
+        ensure_vm_disk(sandbox_dir, progress)
+    );
+    carrier.and(disk)
+}
+
+async fn ensure_vm_disk(sandbox_dir: &Path, progress: &Progress<'_>) -> Result<(), SandboxError> {
+    let dir = vm_disk_dir(sandbox_dir);
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    progress(SandboxEvent::BuildingImage {
+        tag: name.clone(),
+        emulated: !cdwiz_sandbox_rootfs::is_native(HOST_ARM64.arch),
+    });
+    rootfs::prepare(&HOST_ARM64, &sandbox_dir.join("build")).await?;
+    progress(SandboxEvent::ImageBuilt {
+        tag: name,
+        secs: started.elapsed().as_secs_f64(),
+    });
+    Ok(())
+}
+
+/// Makes sure the image of `recipe` exists in `repo`, building it when
+/// missing. Returns its tag.
+async fn ensure_image(
+    docker: &Docker,
+    sandbox_dir: &Path,
+    repo: &str,
+    recipe: &'static Recipe,
+    progress: &Progress<'_>,
+) -> Result<String, SandboxError> {
+    let tag = format!("{repo}:{}", recipe.hash());
     if has_image(docker, &tag).await? {
         return Ok(tag);
     }

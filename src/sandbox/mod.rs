@@ -14,6 +14,7 @@ mod hosts;
 mod image;
 mod loopdev;
 mod rootfs;
+mod vm;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -132,9 +133,33 @@ pub struct SandboxHost {
     pub address: String,
     pub container: String,
     pub data_disk_file: PathBuf,
-    /// `amd64` or `arm64` (an arm64 host runs under qemu-user).
+    /// `amd64` or `arm64` (an arm64 host is a virtual machine, see `vm`).
     #[serde(default = "amd64")]
     pub arch: String,
+}
+
+impl SandboxHost {
+    /// Whether the host is a virtual machine in a carrier container (arm64:
+    /// a real arm64 kernel under emulation) rather than a container.
+    pub fn is_vm(&self) -> bool {
+        self.arch == "arm64"
+    }
+
+    /// The command that runs `cmd` on the host when executed in its
+    /// container.
+    pub(crate) fn exec_argv<'a>(&self, cmd: &[&'a str]) -> Vec<&'a str> {
+        let mut argv = Vec::with_capacity(cmd.len() + 1);
+        if self.is_vm() {
+            argv.push(vm::EXEC_PATH);
+        }
+        argv.extend_from_slice(cmd);
+        argv
+    }
+
+    /// How long the host may take to stop (its engine stops its containers).
+    pub(crate) fn stop_secs(&self) -> i32 {
+        if self.is_vm() { vm::STOP_SECS as i32 } else { 5 }
+    }
 }
 
 fn amd64() -> String {
@@ -200,6 +225,14 @@ impl Sandbox {
                     .collect::<Vec<_>>()
                     .join(", "),
             })
+    }
+    /// The directory holding every instance (see [`sandbox_root`]).
+    fn root(&self) -> PathBuf {
+        self.dir
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
     /// How to reach a host as `user` with the sandbox key.
     pub fn ssh_target(&self, host: &SandboxHost, user: &str) -> SshTarget {
@@ -315,10 +348,9 @@ pub async fn up(
     progress: &Progress<'_>,
 ) -> Result<Sandbox, SandboxError> {
     spec.check()?;
-    let image =
-        image::ensure_host_image(docker, &sandbox_root(data_dir), "amd64", progress).await?;
-    for arch in spec.arches.iter().filter(|a| *a != "amd64") {
-        image::ensure_host_image(docker, &sandbox_root(data_dir), arch, progress).await?;
+    let image = image::ensure_host_image(docker, &sandbox_root(data_dir), progress).await?;
+    if spec.arches.iter().any(|a| a == "arm64") {
+        image::ensure_vm_host(docker, &sandbox_root(data_dir), progress).await?;
     }
     let dir = instance_dir(data_dir, &spec.name);
     std::fs::create_dir_all(&dir).map_err(SandboxError::io(&dir))?;

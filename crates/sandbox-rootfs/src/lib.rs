@@ -21,19 +21,34 @@ pub const MIRROR_ENV: &str = "CDWIZ_DEBIAN_MIRROR";
 /// Where the sandbox product's entry script is in its image.
 pub const PRODUCT_ENTRY: &str = "/usr/local/bin/cd-sandbox-entry";
 
+/// What a recipe's root filesystem becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// A tarball, which cdwiz imports as a container image.
+    Tarball,
+    /// A virtual machine's boot files in a folder: `root.ext4` (the root
+    /// filesystem as a sparse disk image), `vmlinuz` and `initrd.img` (the
+    /// Debian kernel and initramfs installed in it).
+    VmDisk,
+}
+
 /// What goes into a root filesystem.
 pub struct Recipe {
-    /// `host`, `host-arm64` or `product`: names the tarball, logs and lock.
+    /// `host`, `host-arm64`, `vm-carrier` or `product`: names the output,
+    /// logs and lock.
     pub name: &'static str,
     /// Debian's name of the architecture to build for (`amd64`, `arm64`);
     /// another than this machine's runs under emulation (qemu-user through
     /// binfmt_misc).
     pub arch: &'static str,
     pub packages: &'static [&'static str],
+    /// Packages this recipe adds to the ones it shares with another.
+    pub extra_packages: &'static [&'static str],
     /// Shell script run once in the chroot after the packages are installed.
     pub customize: &'static str,
     /// Files placed into the root before customizing: (path, mode, content).
     pub files: &'static [(&'static str, u32, &'static str)],
+    pub output: Output,
 }
 
 /// The sandbox hosts: Debian with sshd, sudo, keepalived and Docker. python3
@@ -60,8 +75,10 @@ pub const HOST: Recipe = Recipe {
         "chrony",
         "haproxy",
     ],
+    extra_packages: &[],
     customize: include_str!("../../../assets/sandbox/customize.sh"),
     files: &[],
+    output: Output::Tarball,
 };
 
 /// The sandbox product's one runtime image (database, cache, backend, web and
@@ -77,20 +94,57 @@ pub const PRODUCT: Recipe = Recipe {
         "keepalived",
         "ca-certificates",
     ],
+    extra_packages: &[],
     customize: include_str!("../../../assets/sandbox/product/customize.sh"),
     files: &[(
         PRODUCT_ENTRY,
         0o755,
         include_str!("../../../assets/sandbox/product/entry.sh"),
     )],
+    output: Output::Tarball,
 };
 
+/// Where an arm64 host VM's first program is (the kernel's `init=`).
+pub const VM_BOOT: &str = "/usr/local/sbin/cdwiz-vm-boot";
+
 /// The sandbox hosts for arm64: the same recipe built from Debian's arm64
-/// packages (run here under qemu-user).
+/// packages (under qemu-user), plus Debian's arm64 kernel, made into a
+/// virtual machine's disk. qemu-user runs the programs but cannot make
+/// containers; the VM (qemu-system-aarch64) has a real arm64 kernel.
 pub const HOST_ARM64: Recipe = Recipe {
     name: "host-arm64",
     arch: "arm64",
+    extra_packages: &["linux-image-arm64"],
+    customize: concat!(
+        include_str!("../../../assets/sandbox/customize.sh"),
+        include_str!("../../../assets/sandbox/vm/customize.sh")
+    ),
+    files: &[(
+        VM_BOOT,
+        0o755,
+        include_str!("../../../assets/sandbox/vm/boot.sh"),
+    )],
+    output: Output::VmDisk,
     ..HOST
+};
+
+/// The carrier of an arm64 host VM: a small amd64 container that holds the
+/// host's address and runs qemu-system-aarch64 (software emulation).
+pub const VM_CARRIER: Recipe = Recipe {
+    name: "vm-carrier",
+    arch: "amd64",
+    packages: &[
+        "qemu-system-arm",
+        "qemu-utils",
+        "iproute2",
+        "openssh-client",
+        "e2fsprogs",
+        "procps",
+    ],
+    extra_packages: &[],
+    customize: include_str!("../../../assets/sandbox/vm/carrier-customize.sh"),
+    files: &[],
+    output: Output::Tarball,
 };
 
 /// The sandbox product for arm64: the same recipe from Debian's arm64
@@ -106,7 +160,7 @@ impl Recipe {
     pub fn hash(&self) -> String {
         let mut h = Sha256::new();
         h.update(SUITE);
-        for p in self.packages {
+        for p in self.packages.iter().chain(self.extra_packages) {
             h.update([0]);
             h.update(p);
         }
@@ -129,6 +183,19 @@ impl Recipe {
     /// The finished tarball of this recipe's root filesystem in `build_dir`.
     pub fn tarball(&self, build_dir: &Path) -> PathBuf {
         build_dir.join(format!("{}-{}.tar", self.name, self.hash()))
+    }
+
+    /// The finished folder of a [`Output::VmDisk`] recipe in `build_dir`.
+    pub fn vm_dir(&self, build_dir: &Path) -> PathBuf {
+        build_dir.join(format!("{}-{}.vm", self.name, self.hash()))
+    }
+
+    /// What [`prepare`] makes of this recipe in `build_dir`.
+    pub fn output_path(&self, build_dir: &Path) -> PathBuf {
+        match self.output {
+            Output::Tarball => self.tarball(build_dir),
+            Output::VmDisk => self.vm_dir(build_dir),
+        }
     }
 
     /// The mark cdwiz leaves once it made this recipe's tarball into an image
@@ -171,6 +238,7 @@ pub enum Step {
     Debootstrap,
     Customize,
     Tar,
+    VmDisk,
 }
 
 impl Step {
@@ -179,6 +247,7 @@ impl Step {
             Step::Debootstrap => "debootstrap",
             Step::Customize => "customize",
             Step::Tar => "tar",
+            Step::VmDisk => "vm-disk",
         }
     }
 }
@@ -223,27 +292,34 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Makes sure `recipe`'s tarball is in `build_dir`, building it when it is
-/// not; returns its path. One build per recipe at a time, machine-wide (a
-/// prefetch and cdwiz, parallel tests): the others wait and find it made.
-/// Logs go to `<build_dir>/<name>-*.log`.
+/// Makes sure `recipe`'s output (its tarball or its VM disk folder, see
+/// [`Output`]) is in `build_dir`, building it when it is not; returns its
+/// path. One build per recipe at a time, machine-wide (a prefetch and cdwiz,
+/// parallel tests): the others wait and find it made. Logs go to
+/// `<build_dir>/<name>-*.log`.
 pub fn prepare(recipe: &Recipe, build_dir: &Path) -> Result<PathBuf, Error> {
-    let tarball = recipe.tarball(build_dir);
+    let done = recipe.output_path(build_dir);
     let _lock = lock(&build_dir.join(format!("{}-rootfs.lock", recipe.name)))?;
-    if tarball.is_file() {
-        return Ok(tarball);
+    if done.exists() {
+        return Ok(done);
     }
     let root = build_dir.join(format!("{}-rootfs", recipe.name));
-    let partial = build_dir.join(format!(".{}-{}.tar.partial", recipe.name, recipe.hash()));
+    let partial = build_dir.join(format!(".{}-{}.partial", recipe.name, recipe.hash()));
+    let _ = std::fs::remove_dir_all(&partial);
+    let _ = std::fs::remove_file(&partial);
     let result = build(recipe, &root, build_dir).and_then(|()| {
-        write_tar(&root, &partial, build_dir, recipe.name)?;
-        std::fs::rename(&partial, &tarball).map_err(io(&tarball))
+        match recipe.output {
+            Output::Tarball => write_tar(&root, &partial, build_dir, recipe.name)?,
+            Output::VmDisk => write_vm_disk(&root, &partial, build_dir, recipe.name)?,
+        }
+        std::fs::rename(&partial, &done).map_err(io(&done))
     });
     let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&partial);
     let _ = std::fs::remove_file(&partial);
-    // Tarballs of earlier recipes are of no use any more.
-    remove_stale(recipe, build_dir, &tarball);
-    result.map(|()| tarball)
+    // Outputs of earlier recipes are of no use any more.
+    remove_stale(recipe, build_dir, &done);
+    result.map(|()| done)
 }
 
 /// Takes the machine-wide lock at `path`; released on drop.
@@ -263,12 +339,17 @@ fn remove_stale(recipe: &Recipe, build_dir: &Path, keep: &Path) {
     let prefix = format!("{}-", recipe.name);
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let ours = name.starts_with(&prefix)
-            && (name.ends_with(".tar") || name.ends_with(".used"))
-            && name.len() == prefix.len() + 12 + if name.ends_with(".tar") { 4 } else { 5 };
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let ours = [".tar", ".used", ".vm"].iter().any(|ext| {
+            rest.strip_suffix(ext)
+                .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        });
         let current = e.path() == keep || e.path() == recipe.used_mark(build_dir);
         if ours && !current {
             let _ = std::fs::remove_file(e.path());
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 }
@@ -287,10 +368,17 @@ fn build(recipe: &Recipe, root: &Path, logs: &Path) -> Result<(), Error> {
         return Err(Error::NoEmulator { arch: recipe.arch });
     }
     let mut debootstrap = Command::new("debootstrap");
+    // A kernel package makes no initramfs while it is installed: under
+    // emulation that takes many minutes for modules no VM here loads. A VM
+    // recipe's customize script makes a small one instead.
     debootstrap
+        .env("INITRD", "No")
         .arg(format!("--arch={}", recipe.arch))
         .arg("--variant=minbase")
-        .arg(format!("--include={}", recipe.packages.join(",")))
+        .arg(format!(
+            "--include={}",
+            [recipe.packages, recipe.extra_packages].concat().join(",")
+        ))
         .arg(SUITE)
         .arg(root)
         .arg(&mirror);
@@ -359,6 +447,49 @@ fn write_tar(root: &Path, out: &Path, logs: &Path, name: &str) -> Result<(), Err
         .arg(".")
         .stdout(file);
     run_logged(tar, "tar", Step::Tar, &logs.join(format!("{name}-tar.log")))
+}
+
+/// The size of an arm64 host VM's root disk: sparse, so it takes only what
+/// is written (the system, then the images a deploy loads).
+const VM_DISK_SIZE: &str = "12G";
+
+/// The folder `out` of a VM made from `root`: its kernel and initramfs
+/// (from `/boot`) and the root filesystem as an ext4 disk image (mkfs.ext4
+/// copies the tree in; no mount, no loop device).
+fn write_vm_disk(root: &Path, out: &Path, logs: &Path, name: &str) -> Result<(), Error> {
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let boot = root.join("boot");
+    for (prefix, target) in [("vmlinuz-", "vmlinuz"), ("initrd.img-", "initrd.img")] {
+        let found = std::fs::read_dir(&boot)
+            .map_err(io(&boot))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+            })
+            .max()
+            .ok_or_else(|| Error::Io {
+                path: boot.join(format!("{prefix}*")),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the kernel package installed no such file",
+                ),
+            })?;
+        std::fs::copy(&found, out.join(target)).map_err(io(&found))?;
+    }
+    let disk = out.join("root.ext4");
+    let mut mkfs = Command::new("mkfs.ext4");
+    mkfs.args(["-q", "-F", "-L", "cdwiz-root", "-E", "root_owner=0:0", "-d"])
+        .arg(root)
+        .arg(&disk)
+        .arg(VM_DISK_SIZE);
+    run_logged(
+        mkfs,
+        "mkfs.ext4",
+        Step::VmDisk,
+        &logs.join(format!("{name}-vm-disk.log")),
+    )
 }
 
 fn run_logged(
