@@ -260,7 +260,8 @@ pub(super) async fn upload_host_files(
         },
     ];
     entries.extend_from_slice(extra);
-    let tar = layer_tar(&entries).map_err(|e| said("sandbox.err.credentials-archive").arg("error", e))?;
+    let tar =
+        layer_tar(&entries).map_err(|e| said("sandbox.err.credentials-archive").arg("error", e))?;
     docker
         .upload_to_container(
             container,

@@ -31,11 +31,14 @@ if ! ip link show br0 >/dev/null 2>&1; then
   ip link set tap1 up
 fi
 
-# The host's own disk: a copy-on-write overlay of the shared root disk (its
-# first start only; later starts boot what the host has written).
-[ -f "$state/root.qcow2" ] \
-  || qemu-img create -q -f qcow2 -b "$base/root.ext4" -F raw "$state/root.qcow2" \
-  || { say "cannot make the host's disk in $state"; exit 1; }
+# The host's own disk: a sparse copy of the shared root disk (its first
+# start only; later starts boot what the host has written). A copy, not a
+# qcow2 overlay: writes then cost the emulated host no cluster allocation.
+if [ ! -f "$state/root.img" ]; then
+  cp --sparse=always "$base/root.ext4" "$state/root.img.partial" \
+    && mv "$state/root.img.partial" "$state/root.img" \
+    || { say "cannot copy the host's disk into $state"; exit 1; }
+fi
 [ -f "$state/control_key" ] \
   || ssh-keygen -q -t ed25519 -N '' -C cdwiz-vm-control -f "$state/control_key"
 
@@ -62,7 +65,7 @@ qemu-system-aarch64 -nodefaults -no-reboot -display none \
   -kernel "$base/vmlinuz" -initrd "$base/initrd.img" \
   -append "root=/dev/vda rw console=ttyAMA0 net.ifnames=0 panic=1 quiet init=/usr/local/sbin/cdwiz-vm-boot" \
   -serial "file:$state/console.log" \
-  -drive "file=$state/root.qcow2,if=none,id=root,format=qcow2" -device virtio-blk-pci,drive=root,addr=0x4 \
+  -drive "file=$state/root.img,if=none,id=root,format=raw" -device virtio-blk-pci,drive=root,addr=0x4 \
   -drive "file=$state/vdb.img,if=none,id=data,format=raw" -device virtio-blk-pci,drive=data,addr=0x5 \
   -drive "file=$state/seed.img,if=none,id=seed,format=raw,readonly=on" -device virtio-blk-pci,drive=seed,addr=0x6 \
   -netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=,addr=0x7" \
