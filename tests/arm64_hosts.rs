@@ -288,4 +288,18 @@ async fn an_arm64_host_beside_an_amd64_one() {
         "the arm64 master holds the VIP"
     );
     eprintln!("arm64 master answered through the VIP {answered:?} after node1 stopped");
+
+    // The sandbox's faults reach the VM over its control link, also when
+    // they lock root out of the host's own sshd.
+    fault::apply(&inst.docker, sb, "node2", &Fault::NoRootLogin)
+        .await
+        .unwrap();
+    assert!(
+        cdwiz::ssh::connect(&target(sb, 1, "root")).await.is_err(),
+        "root login is refused on the arm64 host"
+    );
+    fault::apply(&inst.docker, sb, "node2", &Fault::Clear)
+        .await
+        .unwrap();
+    assert_eq!(sh_ok(sb, 1, "id -u").await, "0");
 }

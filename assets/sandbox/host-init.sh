@@ -35,9 +35,9 @@ cdwiz_start_docker() {
   [ -e /var/lib/cdwiz-fault/docker-stopped ] && return 0
   pgrep -x dockerd >/dev/null && return 0
   rm -f /var/run/docker.pid
-  # An arm64 host runs under qemu-user, which does not carry the netfilter
-  # netlink protocol iptables needs: its engine then manages no iptables
-  # rules (cdwiz's containers use the host's network and need none).
+  # Where iptables cannot work (a host run under qemu-user, which does not
+  # carry netfilter's netlink protocol) the engine manages no iptables rules
+  # (cdwiz's containers use the host's network and need none).
   filter=
   iptables -nL >/dev/null 2>&1 || filter=--iptables=false
   setsid dockerd --storage-driver=overlay2 --log-level=warn $filter </dev/null >>/var/log/dockerd.log 2>&1 &

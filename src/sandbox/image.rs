@@ -58,7 +58,11 @@ pub async fn ensure_vm_host(
         ensure_image(docker, sandbox_dir, CARRIER_REPO, &VM_CARRIER, progress),
         ensure_vm_disk(sandbox_dir, progress)
     );
-    carrier.and(disk)
+    carrier.and(disk)?;
+    // arm64 hosts were containers under qemu-user before they were VMs:
+    // their images are of no use any more (one still in use is kept).
+    remove_stale_images(docker, "cdwiz-sandbox-host-arm64", "").await;
+    Ok(())
 }
 
 async fn ensure_vm_disk(sandbox_dir: &Path, progress: &Progress<'_>) -> Result<(), SandboxError> {

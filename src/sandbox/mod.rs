@@ -1,7 +1,8 @@
 //! The sandbox: a practice cluster of real hosts on this machine. Each host
 //! is a container on a private, internal bridge network with a fixed address,
 //! its own sshd, sudo, keepalived, Docker engine and a loop device as its
-//! data disk. Driven through the Docker API (bollard).
+//! data disk; an arm64 host is a virtual machine with all of that, run by a
+//! container on that network (`vm`). Driven through the Docker API (bollard).
 //!
 //! Instances are independent: each has a name, its own /24 subnet
 //! (`10.77.<net>.0/24`) and its own directory under the data dir, so tests
