@@ -566,6 +566,27 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    #[test]
+    fn a_stale_vm_disk_goes_and_the_current_one_stays() {
+        // Not under tempdir(): the other test removes that when it ends.
+        let dir = std::env::temp_dir().join(format!("cdwiz-rootfs-vm-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let keep = HOST_ARM64.vm_dir(&dir);
+        let old = dir.join("host-arm64-0123456789ab.vm");
+        let amd64 = HOST.tarball(&dir);
+        for d in [&keep, &old] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("root.ext4"), "x").unwrap();
+        }
+        std::fs::write(&amd64, "x").unwrap();
+        remove_stale(&HOST_ARM64, &dir, &keep);
+        assert!(keep.join("root.ext4").exists() && amd64.exists());
+        assert!(!old.exists());
+        assert_eq!(HOST_ARM64.output_path(&dir), keep);
+        assert_ne!(HOST_ARM64.hash(), HOST.hash());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     fn tempdir() -> PathBuf {
         let dir = std::env::temp_dir().join(format!("cdwiz-rootfs-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
