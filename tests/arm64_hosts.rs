@@ -27,15 +27,19 @@ fn check<'a>(lines: &'a [Value], id: &str, host: &str) -> &'a Value {
 }
 
 /// Every check of `host` that neither passed nor was skipped. The one
-/// allowance: the emulated host's disk write speed may warn (the emulated
-/// CPU's cost, 44–106 MB/s measured through the VM where this machine's
-/// disk gives 1.4 GB/s; README, 信创 / arm64).
+/// allowance: the emulated host's disk speed checks (write throughput,
+/// synchronous-write latency) may warn, never fail: the emulated CPU's
+/// cost, 44–106 MB/s and about 10 ms measured through the VM where this
+/// machine's disk gives 1.4 GB/s (README, 信创 / arm64).
 fn not_passed(lines: &[Value], host: &str) -> Vec<String> {
     lines
         .iter()
         .filter(|v| v["event"] == "check" && v["host"] == host)
         .filter(|v| v["status"] != "pass" && v["status"] != "skip")
-        .filter(|v| !(v["id"] == "res.disk-write" && v["status"] == "warn"))
+        .filter(|v| {
+            let disk_speed = v["id"] == "res.disk-write" || v["id"] == "res.disk-fsync";
+            !(disk_speed && v["status"] == "warn")
+        })
         .map(|v| format!("{} {} {}", v["id"], v["status"], v["message"]))
         .collect()
 }
