@@ -179,16 +179,32 @@ pub(super) async fn create_host(
     };
     let body = ContainerCreateBody {
         image: Some(super::image::host_image_tag()),
-        hostname: Some(host.name.clone()),
         cmd: Some(vec![HOST_INIT_PATH.into()]),
+        host_config: Some(host_config),
+        ..Default::default()
+    };
+    create_and_start(docker, sandbox, host, body, &[]).await
+}
+
+/// Creates the container of `host` from `body` (its name, labels, address
+/// and stop timeout added here), puts the host's files and `extra` into it
+/// and starts it.
+pub(super) async fn create_and_start(
+    docker: &Docker,
+    sandbox: &Sandbox,
+    host: &SandboxHost,
+    body: ContainerCreateBody,
+    extra: &[LayerEntry<'_>],
+) -> Result<(), SandboxError> {
+    let body = ContainerCreateBody {
+        hostname: Some(host.name.clone()),
         labels: Some(HashMap::from([
             (LABEL.to_string(), sandbox.name.clone()),
             (LABEL_HOST.to_string(), host.name.clone()),
         ])),
-        stop_timeout: Some(5),
-        host_config: Some(host_config),
+        stop_timeout: Some(host.stop_secs().into()),
         networking_config: Some(host_networking(sandbox, host)),
-        ..Default::default()
+        ..body
     };
     docker
         .create_container(
@@ -200,12 +216,12 @@ pub(super) async fn create_host(
         )
         .await
         .map_err(api(format!("create container {}", host.container)))?;
-    upload_host_files(docker, sandbox, &host.container, &[]).await?;
+    upload_host_files(docker, sandbox, &host.container, extra).await?;
     start_container(docker, &host.container).await
 }
 
 /// The host's fixed address on the instance's network.
-pub(super) fn host_networking(sandbox: &Sandbox, host: &SandboxHost) -> NetworkingConfig {
+fn host_networking(sandbox: &Sandbox, host: &SandboxHost) -> NetworkingConfig {
     NetworkingConfig {
         endpoints_config: Some(HashMap::from([(
             sandbox.network(),
@@ -223,7 +239,7 @@ pub(super) fn host_networking(sandbox: &Sandbox, host: &SandboxHost) -> Networki
 /// Puts the host's scripts and the instance's public key and password into
 /// the host (and `extra`); its init script applies the credentials at every
 /// start.
-pub(super) async fn upload_host_files(
+async fn upload_host_files(
     docker: &Docker,
     sandbox: &Sandbox,
     container: &str,

@@ -159,11 +159,7 @@ impl SandboxHost {
 
     /// How long the host may take to stop (its engine stops its containers).
     pub(crate) fn stop_secs(&self) -> i32 {
-        if self.is_vm() {
-            vm::STOP_SECS as i32
-        } else {
-            5
-        }
+        if self.is_vm() { vm::STOP_SECS } else { 5 }
     }
 }
 

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 pub use cdwiz_sandbox_rootfs::{
-    HOST, HOST_ARM64, MIRROR_ENV, PRODUCT, PRODUCT_ARM64, PRODUCT_ENTRY, Recipe, VM_CARRIER,
+    HOST, HOST_ARM64, MIRROR_ENV, PRODUCT, PRODUCT_ARM64, PRODUCT_ENTRY, Recipe, VM_BOOT,
+    VM_CARRIER,
 };
 
 use super::{SandboxError, said};

@@ -6,13 +6,10 @@
 //! control link (`cdwiz-vm-exec`). qemu-user runs arm64 programs but cannot
 //! make containers (README, 信创 / arm64); a real kernel can.
 
-use std::collections::HashMap;
-
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, DeviceMapping, HostConfig};
-use bollard::query_parameters::CreateContainerOptions;
 
-use super::hosts::{host_networking, start_container, upload_host_files};
+use super::hosts::create_and_start;
 use super::*;
 use crate::docker::archive::LayerEntry;
 
@@ -31,7 +28,7 @@ const MEMORY_MIB: u32 = 2048;
 /// beside it, it may take several times that.
 pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(300);
 /// The VM's engine stops its containers and the disks are synced first.
-pub(super) const STOP_SECS: i64 = 30;
+pub(super) const STOP_SECS: i32 = 30;
 
 /// Creates and starts the carrier of `host`: the host's folder (its disk
 /// overlay, seed, data disk, console log) is the carrier's `/vm/state`, the
@@ -73,7 +70,6 @@ pub(super) async fn create(
     };
     let body = ContainerCreateBody {
         image: Some(image::carrier_image_tag()),
-        hostname: Some(host.name.clone()),
         cmd: Some(vec![CARRIER_PATH.into()]),
         env: Some(vec![
             format!("CDWIZ_VM_ADDRESS={}", host.address),
@@ -81,30 +77,16 @@ pub(super) async fn create(
             format!("CDWIZ_VM_GATEWAY={}", sandbox.gateway()),
             format!("CDWIZ_VM_CPUS={CPUS}"),
             format!("CDWIZ_VM_MEMORY_MIB={MEMORY_MIB}"),
+            format!("CDWIZ_VM_INIT={}", super::rootfs::VM_BOOT),
         ]),
-        labels: Some(HashMap::from([
-            (LABEL.to_string(), sandbox.name.clone()),
-            (LABEL_HOST.to_string(), host.name.clone()),
-        ])),
-        stop_timeout: Some(STOP_SECS),
         host_config: Some(host_config),
-        networking_config: Some(host_networking(sandbox, host)),
         ..Default::default()
     };
-    docker
-        .create_container(
-            Some(CreateContainerOptions {
-                name: Some(host.container.clone()),
-                ..Default::default()
-            }),
-            body,
-        )
-        .await
-        .map_err(api(format!("create container {}", host.container)))?;
-    upload_host_files(
+    create_and_start(
         docker,
         sandbox,
-        &host.container,
+        host,
+        body,
         &[
             LayerEntry::File {
                 path: &CARRIER_PATH[1..],
@@ -127,6 +109,5 @@ pub(super) async fn create(
             },
         ],
     )
-    .await?;
-    start_container(docker, &host.container).await
+    .await
 }

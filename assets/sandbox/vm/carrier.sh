@@ -12,10 +12,10 @@
 set -u
 umask 077
 base=/vm/base    # root.ext4, vmlinuz, initrd.img of the recipe (read-only, shared)
-state=/vm/state  # this host's own: disk overlay, seed disk, control key, console log
+state=/vm/state  # this host's own: its disk, seed disk, data disk, control key, console log
+# What the VM is (cdwiz's src/sandbox/vm.rs sets it all).
 : "${CDWIZ_VM_ADDRESS:?}" "${CDWIZ_VM_PREFIX:?}" "${CDWIZ_VM_GATEWAY:?}"
-cpus=${CDWIZ_VM_CPUS:-2}
-memory=${CDWIZ_VM_MEMORY_MIB:-2048}
+: "${CDWIZ_VM_CPUS:?}" "${CDWIZ_VM_MEMORY_MIB:?}" "${CDWIZ_VM_INIT:?}"
 say() { printf 'cdwiz-vm-carrier: %s\n' "$*"; }
 
 # The network, made anew at every start (the engine gives a new namespace).
@@ -61,9 +61,9 @@ rm -rf "$seed"
 mac=$(echo "$CDWIZ_VM_ADDRESS" | awk -F. '{ printf "52:54:00:%02x:%02x:%02x", $2, $3, $4 }')
 : > "$state/console.log"
 qemu-system-aarch64 -nodefaults -no-reboot -display none \
-  -machine virt -cpu cortex-a72 -accel tcg,thread=multi -smp "$cpus" -m "$memory" \
+  -machine virt -cpu cortex-a72 -accel tcg,thread=multi -smp "$CDWIZ_VM_CPUS" -m "$CDWIZ_VM_MEMORY_MIB" \
   -kernel "$base/vmlinuz" -initrd "$base/initrd.img" \
-  -append "root=/dev/vda rw console=ttyAMA0 net.ifnames=0 panic=1 quiet init=/usr/local/sbin/cdwiz-vm-boot" \
+  -append "root=/dev/vda rw console=ttyAMA0 net.ifnames=0 panic=1 quiet init=$CDWIZ_VM_INIT" \
   -serial "file:$state/console.log" \
   -drive "file=$state/root.img,if=none,id=root,format=raw" -device virtio-blk-pci,drive=root,addr=0x4 \
   -drive "file=$state/vdb.img,if=none,id=data,format=raw" -device virtio-blk-pci,drive=data,addr=0x5 \
@@ -73,10 +73,8 @@ qemu-system-aarch64 -nodefaults -no-reboot -display none \
   &
 vm=$!
 
-vm_ssh() {
-  ssh -q -i "$state/control_key" -p 2222 -o BatchMode=yes -o StrictHostKeyChecking=no \
-    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5 root@169.254.77.2 "$@"
-}
+# A shell script run on the VM over the control link.
+vm_sh() { /usr/local/sbin/cdwiz-vm-exec sh -c "$1"; }
 
 # The VM's clock starts from its RTC (whole seconds): once its control sshd
 # answers, it is set from this machine's clock, sent only after the login
@@ -85,10 +83,10 @@ set_clock() {
   local i
   for i in $(seq 1 600); do
     kill -0 "$vm" 2>/dev/null || return
-    vm_ssh true 2>/dev/null && break
+    /usr/local/sbin/cdwiz-vm-exec true 2>/dev/null && break
     sleep 0.5
   done
-  coproc CLOCK { vm_ssh 'echo go; read -r t; date -u -s "@$t" >/dev/null; echo set'; }
+  coproc CLOCK { vm_sh 'echo go; read -r t; date -u -s "@$t" >/dev/null; echo set'; }
   local line
   read -r line <&"${CLOCK[0]}" && date -u +%s.%N >&"${CLOCK[1]}" && read -r line <&"${CLOCK[0]}"
   say "the VM's clock: $line"
@@ -98,7 +96,7 @@ set_clock &
 # Stop: the VM's engine stops its containers and the disks are synced, then
 # qemu ends (the engine's stop timeout is the limit).
 stop() {
-  vm_ssh 'pkill -TERM keepalived; pkill -TERM dockerd; i=0; while [ $i -lt 100 ] && pgrep -x dockerd >/dev/null; do sleep 0.1; i=$((i+1)); done; sync' 2>/dev/null
+  vm_sh 'pkill -TERM keepalived; pkill -TERM dockerd; i=0; while [ $i -lt 100 ] && pgrep -x dockerd >/dev/null; do sleep 0.1; i=$((i+1)); done; sync' 2>/dev/null
   kill -TERM "$vm" 2>/dev/null
   wait "$vm"
   exit 0
