@@ -98,6 +98,7 @@ pub const CLUSTER_CHECKS: &[&str] = &[
     "k8s.storage-class",
     "k8s.namespace",
     "k8s.rbac",
+    "k8s.registry",
 ];
 
 /// A host check or a cluster check (`k8s` topology) of this id exists.

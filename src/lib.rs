@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod profile;
 pub mod redact;
+pub mod registry;
 pub mod render;
 pub mod run;
 pub mod rundir;

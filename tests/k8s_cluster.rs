@@ -1,8 +1,7 @@
-//! The k8s topology against a real Kubernetes cluster: a sandbox host runs
-//! etcd, kube-apiserver, kube-controller-manager, kube-scheduler and a
-//! kubelet (Kubernetes 1.20.2 built from Debian's source package by
-//! scripts/build-kube; tests/data/kube-node.sh starts them). cdwiz reaches
-//! the API server at the host's sandbox address over HTTPS with a token.
+//! The k8s topology against a real Kubernetes cluster (tests/common/kube.rs:
+//! a sandbox host runs the control plane, a kubelet, kube-proxy and the
+//! cluster DNS). cdwiz reaches the API server at the host's sandbox address
+//! over HTTPS with a token.
 //!
 //! One test, in phases, so the cluster comes up once: cluster checks that
 //! fail for the right reason (version range, RBAC, a namespace owned by
@@ -14,60 +13,20 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use ::kube::api::{Api, ListParams};
+use common::kube::{self, docker, kubeconfig, post};
 use common::tmux::Tmux;
 use common::{Run, cdwiz_bin, is_step};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{
-    Namespace, Node, PersistentVolume, PersistentVolumeClaim, Secret,
-};
-use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::{Api, ListParams, PostParams};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret};
 use serde_json::Value;
 
 const NET: u8 = 218;
 const NAME: &str = "t-k8s";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The directory of the Kubernetes binaries (built once per machine).
-fn kube_bin_dir() -> PathBuf {
-    let out = Command::new("bash")
-        .arg(root().join("scripts/build-kube"))
-        .output()
-        .expect("run scripts/build-kube");
-    assert!(
-        out.status.success(),
-        "scripts/build-kube failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn kubeconfig(address: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: admin\n\
-         clusters:\n- name: sandbox\n  cluster: {{ server: \"https://{address}:6443\", insecure-skip-tls-verify: true }}\n\
-         users:\n- name: admin\n  user: {{ token: admin-token }}\n- name: limited\n  user: {{ token: limited-token }}\n\
-         contexts:\n- name: admin\n  context: {{ cluster: sandbox, user: admin }}\n\
-         - name: limited\n  context: {{ cluster: sandbox, user: limited }}\n"
-    )
-}
 
 /// A product whose two components run busybox (an image made on the
 /// node: nothing is pulled): `db` keeps data (a StatefulSet with a claim)
@@ -203,59 +162,12 @@ fn steps(lines: &[Value]) -> Vec<(String, String, String)> {
         .collect()
 }
 
-async fn client(address: &str) -> kube::Client {
-    let kc = kube::config::Kubeconfig::from_yaml(&kubeconfig(address)).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .unwrap();
-    kube::Client::try_from(config).unwrap()
-}
-
-async fn post<K>(api: &Api<K>, yaml: &str)
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    let obj: K = serde_yaml::from_str(yaml).unwrap();
-    api.create(&PostParams::default(), &obj).await.unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn k8s_topology_on_a_real_cluster() {
-    let bins = kube_bin_dir();
     let inst = common::instance(NAME, NET, 1).await;
     let host = &inst.sandbox.hosts[0];
     let (container, address) = (host.container.clone(), host.address.clone());
-
-    // The control plane and kubelet into the host, then started.
-    docker(&["exec", &container, "mkdir", "-p", "/opt/kube"]);
-    let busybox = String::from_utf8(
-        Command::new("which")
-            .arg("busybox")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let mut files: Vec<PathBuf> = [
-        "etcd",
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kube-scheduler",
-        "kubelet",
-    ]
-    .iter()
-    .map(|b| bins.join(b))
-    .collect();
-    files.push(PathBuf::from(busybox.trim()));
-    files.push(root().join("tests/data/kube-node.sh"));
-    for f in &files {
-        docker(&[
-            "cp",
-            f.to_str().unwrap(),
-            &format!("{container}:/opt/kube/"),
-        ]);
-    }
-    docker(&["exec", &container, "sh", "/opt/kube/kube-node.sh", &address]);
+    let kube = kube::start_node(&container, &address, 3).await;
     // The product's image, made on the node from busybox.
     docker(&[
         "exec",
@@ -265,43 +177,6 @@ async fn k8s_topology_on_a_real_cluster() {
         "d=$(mktemp -d) && cp /opt/kube/busybox $d/ && tar -C $d -c busybox | \
          docker import -c 'ENTRYPOINT [\"/busybox\"]' - cdwiz/k8s-demo:1",
     ]);
-
-    let kube = client(&address).await;
-    let nodes: Api<Node> = Api::all(kube.clone());
-    let ready = common::eventually(Duration::from_secs(120), || {
-        let nodes = nodes.clone();
-        async move {
-            nodes.list(&ListParams::default()).await.is_ok_and(|l| {
-                l.items.iter().any(|n| {
-                    n.status
-                        .as_ref()
-                        .and_then(|s| s.conditions.as_ref())
-                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-                })
-            })
-        }
-    })
-    .await;
-    assert!(ready.is_some(), "the node did not become Ready");
-    // Storage as an on-premises cluster often has it: a default class
-    // with no provisioner, and a volume made by its administrator.
-    post(
-        &Api::<StorageClass>::all(kube.clone()),
-        "apiVersion: storage.k8s.io/v1\nkind: StorageClass\n\
-         metadata: { name: local, annotations: { storageclass.kubernetes.io/is-default-class: \"true\" } }\n\
-         provisioner: kubernetes.io/no-provisioner\nvolumeBindingMode: Immediate\n",
-    )
-    .await;
-    for i in 1..=3 {
-        post(
-            &Api::<PersistentVolume>::all(kube.clone()),
-            &format!(
-                "apiVersion: v1\nkind: PersistentVolume\nmetadata: {{ name: pv-{i} }}\nspec: {{ capacity: {{ storage: 10Gi }}, accessModes: [ReadWriteOnce], \
-                 storageClassName: local, hostPath: {{ path: /data/kube/pv-{i}, type: DirectoryOrCreate }} }}\n"
-            ),
-        )
-        .await;
-    }
 
     // Checks that fail for the right reason, against the real API server.
     let outside = Profile::new(&address, &manifest("", 0, false), "namespace: demo");

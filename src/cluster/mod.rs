@@ -59,12 +59,20 @@ fn stop(mut out: Vec<CheckResult>, failure: CheckResult) -> Vec<CheckResult> {
 pub async fn run_checks(
     answers: &Answers,
     base: &Path,
-    manifest: &Manifest,
+    bundle: &crate::bundle::Bundle,
+    registry_password: Option<&str>,
     waivers: Vec<crate::checks::Waiver>,
     tx: Option<EventSender>,
 ) -> crate::checks::run::CheckRun {
     let started = std::time::Instant::now();
-    let mut results = run(answers, base, manifest).await;
+    // The registry is asked whatever the cluster answered: it is another
+    // machine, and its problems are worth knowing in the same round.
+    let (mut results, registry) = tokio::join!(
+        run(answers, base, &bundle.manifest),
+        crate::registry::check::check(answers, base, bundle, registry_password)
+    );
+    results.retain(|r| r.id != registry.id);
+    results.push(registry);
     crate::checks::apply_waivers(&mut results, &waivers);
     if let Some(tx) = &tx {
         for res in &results {

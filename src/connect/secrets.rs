@@ -16,6 +16,8 @@ pub struct Secrets {
     pub jump_password: Option<String>,
     /// Hosts with a login of their own, by address.
     pub hosts: std::collections::HashMap<String, HostSecrets>,
+    /// The registry user's password (`k8s`, pushing the images).
+    pub registry_password: Option<String>,
 }
 
 /// One host's own login secrets.
@@ -34,17 +36,22 @@ impl std::fmt::Debug for Secrets {
 impl Secrets {
     /// Every secret value, for redaction from logs and reports.
     pub fn values(&self) -> Vec<&str> {
-        [&self.ssh_password, &self.sudo_password, &self.jump_password]
-            .into_iter()
-            .chain(
-                self.hosts
-                    .values()
-                    .flat_map(|h| [&h.ssh_password, &h.sudo_password]),
-            )
-            .flatten()
-            .map(String::as_str)
-            .filter(|s| !s.is_empty())
-            .collect()
+        [
+            &self.ssh_password,
+            &self.sudo_password,
+            &self.jump_password,
+            &self.registry_password,
+        ]
+        .into_iter()
+        .chain(
+            self.hosts
+                .values()
+                .flat_map(|h| [&h.ssh_password, &h.sudo_password]),
+        )
+        .flatten()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect()
     }
 }
 
@@ -90,6 +97,10 @@ pub fn read_secrets(a: &Answers, base: &Path) -> Secrets {
     }
     if let Some(b) = a.bastion() {
         out.jump_password = read(&b.password_env, &b.password_file);
+    }
+    let t = &a.topology;
+    if t.registry_user.is_some() {
+        out.registry_password = read(&t.registry_password_env, &t.registry_password_file);
     }
     out
 }

@@ -192,7 +192,7 @@ pub fn step_label(step: &str, locale: &str) -> String {
     } else {
         match step {
             "prepare" | "runtime" | "images" | "configs" | "verify" | "namespace" | "secret"
-            | "remove" | "apply" | "rollout" => (step, ""),
+            | "remove" | "apply" | "rollout" | "push" => (step, ""),
             _ => return step.to_string(),
         }
     };

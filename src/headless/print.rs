@@ -21,7 +21,19 @@ pub fn printer(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(4096);
     let locale = locale.to_string();
     let task = tokio::spawn(async move {
+        // Bytes sent, at most one line a second per host (and the last).
+        let mut shown: std::collections::HashMap<String, std::time::Instant> = Default::default();
         while let Some(event) = rx.recv().await {
+            if let Event::ImageProgress { host, sent, total } = &event {
+                let due = shown
+                    .get(host)
+                    .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1));
+                if due || sent >= total {
+                    shown.insert(host.clone(), std::time::Instant::now());
+                    progress_line(host, *sent, *total, output, &locale);
+                }
+                continue;
+            }
             print_event(&event, output, &locale);
         }
     });
@@ -67,6 +79,23 @@ fn print_event(event: &Event, output: Output, locale: &str) {
             }
         }
         _ => {}
+    }
+}
+
+fn progress_line(host: &str, sent: u64, total: u64, output: Output, locale: &str) {
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::json!({"event": "image-progress", "host": host, "sent": sent, "total": total})
+        ),
+        Output::Text => println!(
+            "{}",
+            Msg::new("headless.image-progress")
+                .arg("host", host)
+                .arg("sent", format!("{:.1}", sent as f64 / 1e6))
+                .arg("total", format!("{:.1}", total as f64 / 1e6))
+                .render(locale)
+        ),
     }
 }
 

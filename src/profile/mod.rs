@@ -182,6 +182,85 @@ pub struct Topology {
     /// k8s: seconds a component may take to become ready (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout_timeout: Option<u32>,
+    /// k8s: how the bundle's images reach the cluster (default: `push` when
+    /// a `registry` is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<ImageDelivery>,
+    /// k8s: the registry user cdwiz pushes as (none: anonymous).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_user: Option<String>,
+    /// k8s: environment variable holding that user's password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_password_env: Option<String>,
+    /// k8s: a file (mode 0600) holding that user's password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_password_file: Option<String>,
+    /// k8s: the CA certificate (PEM file) the registry's certificate is
+    /// signed by, when it is not one this machine trusts already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_ca: Option<String>,
+    /// k8s: speak plain HTTP to the registry (no TLS): only for a registry
+    /// that offers nothing else.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub registry_http: bool,
+}
+
+impl Topology {
+    /// A topology of `kind` with none of the kinds' fields set.
+    pub fn of(kind: TopologyKind) -> Topology {
+        Topology {
+            kind,
+            vip: None,
+            interface: None,
+            virtual_router_id: None,
+            lb_address: None,
+            lb_port: None,
+            kubeconfig: None,
+            context: None,
+            namespace: None,
+            storage_class: None,
+            registry: None,
+            pull_secret: None,
+            replicas: Default::default(),
+            rollout_timeout: None,
+            images: None,
+            registry_user: None,
+            registry_password_env: None,
+            registry_password_file: None,
+            registry_ca: None,
+            registry_http: false,
+        }
+    }
+
+    /// How the images reach the cluster, defaults applied: pushed when
+    /// there is a registry to push to, else expected there already.
+    pub fn image_delivery(&self) -> ImageDelivery {
+        self.images.unwrap_or(if self.registry.is_some() {
+            ImageDelivery::Push
+        } else {
+            ImageDelivery::Present
+        })
+    }
+}
+
+/// How the bundle's images reach a Kubernetes cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageDelivery {
+    /// cdwiz pushes them into `registry` before the first apply (only what
+    /// the registry lacks).
+    Push,
+    /// They are in the registry (or on the nodes) already: nothing is pushed.
+    Present,
+}
+
+impl ImageDelivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageDelivery::Push => "push",
+            ImageDelivery::Present => "present",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

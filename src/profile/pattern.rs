@@ -209,16 +209,36 @@ fn registry(s: &str) -> bool {
         Some((h, p)) if !h.contains(':') => host(h) && p.parse::<u16>().is_ok_and(|p| p > 0),
         _ => host(hostport),
     };
-    host_ok
-        && path.is_none_or(|p| {
-            p.split('/').all(|c| {
-                !c.is_empty()
-                    && c.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
-                    && c.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)
-                    })
-            })
-        })
+    host_ok && path.is_none_or(|p| p.split('/').all(repository_component))
+}
+
+/// One `/`-separated part of a repository name, as the OCI distribution
+/// spec has it: runs of lowercase letters and digits joined by one `.`,
+/// one or two `_`, or any number of `-` (so no leading, trailing or doubled
+/// dots; registries refuse such names when pushed to).
+fn repository_component(c: &str) -> bool {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let b = c.as_bytes();
+    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !alnum(b[i]) {
+            i += 1;
+        }
+        let sep = &c[start..i];
+        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-');
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -294,6 +314,20 @@ mod tests {
         assert!(ok(Kind::Registry, "192.0.2.5:5000/cd/images"));
         assert!(!ok(Kind::Registry, "https://registry.example.com"));
         assert!(!ok(Kind::Registry, "registry.example.com/CD"));
+        assert!(ok(Kind::Registry, "192.0.2.10:5000/cd/sub_part/a--b"));
+        for bad in [
+            "registry.example.com/cd/",
+            "registry.example.com//cd",
+            "registry.example.com/cd..x",
+            "registry.example.com/cd.",
+            "registry.example.com/-cd",
+            "registry.example.com/c___d",
+            "registry.example.com:99999/cd",
+            "registry.example.com/cd:1.0",
+            "registry.example.com/cd@sha256",
+        ] {
+            assert!(!ok(Kind::Registry, bad), "{bad}");
+        }
         assert!(!ok(Kind::Registry, "r.example.com//x"));
         assert!(ok(Kind::TimeZone, "Asia/Shanghai"));
         assert!(ok(Kind::TimeZone, "Etc/GMT+8"));

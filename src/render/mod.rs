@@ -230,7 +230,7 @@ pub fn render(
         timezone => answers.settings.timezone.clone(),
         masters => masters.clone(),
         install => crate::profile::install_id(answers),
-        pull_secret => t.pull_secret.clone().unwrap_or_default(),
+        pull_secret => crate::registry::pull_secret(t, &manifest.product.name).unwrap_or_default(),
     };
     let product = context! { name => manifest.product.name.clone(), version => manifest.product.version.clone() };
     let placed: BTreeMap<String, Vec<String>> = manifest
@@ -374,7 +374,7 @@ fn render_k8s(
         let mut v = view(env, c, &ctx, &[])?;
         v.replicas = t.replicas.get(&c.name).copied().unwrap_or(1);
         if let Some(r) = t.registry.as_deref() {
-            v.image = format!("{}/{}", r.trim_end_matches('/'), c.image);
+            v.image = crate::registry::target_name(r, &c.image);
         }
         let ctx = context! { cluster, product, c => v };
         files.push(RenderedFile {

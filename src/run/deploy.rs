@@ -75,6 +75,16 @@ impl Session {
         redact.extend(generated.values().cloned());
         crate::redact::add(&redact);
 
+        let registry = if self.on_cluster() {
+            crate::registry::Registry::of(
+                &self.answers.topology,
+                &self.base,
+                self.secrets.registry_password.as_deref(),
+            )
+            .map_err(|e| RunError::new(ErrorKind::BadInput, vec![e.render(&locale)]))?
+        } else {
+            None
+        };
         let clients = if self.on_cluster() {
             Some(
                 crate::deploy::k8s::Clients::connect(&self.answers, &self.base)
@@ -143,7 +153,8 @@ impl Session {
                         return Err(self.refusal(&[(format!("namespace/{ns}"), refused)]));
                     }
                 };
-                let report = crate::deploy::k8s::deploy(&input, clients, &ctx).await;
+                let report =
+                    crate::deploy::k8s::deploy(&input, clients, registry.as_ref(), &ctx).await;
                 guard.release().await;
                 report
             }

@@ -88,7 +88,8 @@ impl Session {
             crate::cluster::run_checks(
                 &answers,
                 &self.base,
-                &self.bundle.manifest,
+                &self.bundle,
+                self.secrets.registry_password.as_deref(),
                 self.waivers.clone(),
                 tx,
             )

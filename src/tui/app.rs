@@ -261,22 +261,7 @@ impl App {
             Screen::Topology => {
                 let kind = TOPOLOGIES[self.topology_row];
                 if kind != self.answers.topology.kind {
-                    self.answers.topology = Topology {
-                        kind,
-                        vip: None,
-                        interface: None,
-                        virtual_router_id: None,
-                        lb_address: None,
-                        lb_port: None,
-                        kubeconfig: None,
-                        context: None,
-                        namespace: None,
-                        storage_class: None,
-                        registry: None,
-                        pull_secret: None,
-                        replicas: Default::default(),
-                        rollout_timeout: None,
-                    };
+                    self.answers.topology = Topology::of(kind);
                     self.roles.clear();
                     self.rebuild_settings_form();
                 }

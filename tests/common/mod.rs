@@ -5,6 +5,7 @@
 //! when it fails.
 #![allow(dead_code)]
 
+pub mod kube;
 pub mod tmux;
 
 use std::time::Duration;

@@ -3,8 +3,11 @@
 # kube-controller-manager, kube-scheduler and a kubelet running its pods on
 # the host's own Docker engine (dockershim). Started by the k8s tests; the
 # binaries are in $BIN (scripts/build-kube), state under /data/kube.
-# No CoreDNS and no kube-proxy: components are reached through the API
-# server's Service proxy, which needs neither.
+# Service names resolve through cluster DNS, Service addresses route
+# through kube-proxy (iptables): Debian packages no CoreDNS, so the closest
+# real substitute answers instead, Debian's dnsmasq serving
+# <service>.<namespace>.svc.cluster.local from a hosts file that
+# kube-dns-sync.py keeps equal to the API server's Services.
 set -eu
 BIN=${BIN:-/opt/kube}
 ADDR=$1
@@ -68,5 +71,23 @@ start kubelet $BIN/kubelet --kubeconfig=/etc/kubernetes/admin.conf \
   --cgroup-driver=cgroupfs --cgroups-per-qos=false --enforce-node-allocatable= \
   --fail-swap-on=false --root-dir=$K/kubelet --hostname-override="$(hostname)" \
   --image-gc-high-threshold=100 --image-gc-low-threshold=99 --eviction-hard= \
-  --address=0.0.0.0 --read-only-port=0 --anonymous-auth=true --authorization-mode=AlwaysAllow
+  --address=0.0.0.0 --read-only-port=0 --anonymous-auth=true --authorization-mode=AlwaysAllow \
+  --cluster-dns="$ADDR" --cluster-domain=cluster.local
+# Service routing. Replies of a pod to a pod on the same bridge would skip
+# the node's NAT without br_netfilter: every Service connection is
+# masqueraded instead. The conntrack settings are the machine's: left as
+# they are.
+start kube-proxy $BIN/kube-proxy --kubeconfig=/etc/kubernetes/admin.conf \
+  --hostname-override="$(hostname)" --proxy-mode=iptables --masquerade-all \
+  --cluster-cidr=172.16.0.0/12 --conntrack-max-per-core=0 \
+  --conntrack-tcp-timeout-established=0 --conntrack-tcp-timeout-close-wait=0 \
+  --metrics-bind-address=127.0.0.1:10249 --healthz-bind-address=127.0.0.1:10256
+# Cluster DNS: names of cluster.local from the synced file, nothing else
+# (no upstream: the sandbox has none to ask).
+mkdir -p $K/dns
+touch $K/dns/services
+start dnsmasq dnsmasq --keep-in-foreground --no-resolv --no-hosts \
+  --addn-hosts=$K/dns/services --listen-address="$ADDR" --bind-interfaces \
+  --local=/cluster.local/ --log-facility=-
+start dns-sync python3 $BIN/kube-dns-sync.py $K/dns/services
 echo started

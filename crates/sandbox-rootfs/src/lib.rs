@@ -54,7 +54,8 @@ pub struct Recipe {
 /// The sandbox hosts: Debian with sshd, sudo, keepalived and Docker. python3
 /// lets a host serve as an Ansible peer in benchmarks (cdwiz itself never
 /// needs it on a host); haproxy lets a host play the customer's load balancer
-/// for `ha-lb`.
+/// for `ha-lb`, docker-registry the customer's image registry for `k8s`, and
+/// dnsmasq the test cluster's DNS.
 pub const HOST: Recipe = Recipe {
     name: "host",
     arch: "amd64",
@@ -74,6 +75,8 @@ pub const HOST: Recipe = Recipe {
         "e2fsprogs",
         "chrony",
         "haproxy",
+        "docker-registry",
+        "dnsmasq-base",
     ],
     extra_packages: &[],
     customize: include_str!("../../../assets/sandbox/customize.sh"),

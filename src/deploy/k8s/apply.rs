@@ -118,13 +118,49 @@ pub(super) fn labels(input: &Input<'_>) -> BTreeMap<String, String> {
 }
 
 /// The Secret the workloads mount (`<product>-secrets`), from the
-/// generated credentials.
-pub(super) async fn apply_secret(
+/// generated credentials; and, when cdwiz pushes with credentials and the
+/// profile names no pull secret of its own, the image pull secret made
+/// from them.
+pub(super) async fn apply_secrets(
     input: &Input<'_>,
     client: &kube::Client,
+    registry: Option<&crate::registry::Registry>,
+) -> Result<bool, StepError> {
+    let product = &input.bundle.manifest.product.name;
+    let generated = input
+        .generated
+        .iter()
+        .map(|(k, v)| (k.clone(), ByteString(v.as_bytes().to_vec())))
+        .collect();
+    let mut changed = apply_secret(
+        input,
+        client,
+        &format!("{product}-secrets"),
+        "Opaque",
+        generated,
+    )
+    .await?;
+    let t = &input.answers.topology;
+    if t.pull_secret.is_none()
+        && let Some(name) = crate::registry::pull_secret(t, product)
+        && let Some(json) = registry.and_then(|r| r.docker_config_json())
+    {
+        let data = BTreeMap::from([(".dockerconfigjson".to_string(), ByteString(json))]);
+        changed |=
+            apply_secret(input, client, &name, "kubernetes.io/dockerconfigjson", data).await?;
+    }
+    Ok(changed)
+}
+
+async fn apply_secret(
+    input: &Input<'_>,
+    client: &kube::Client,
+    name: &str,
+    kind: &str,
+    data: BTreeMap<String, ByteString>,
 ) -> Result<bool, StepError> {
     let ns = namespace(input);
-    let name = format!("{}-secrets", input.bundle.manifest.product.name);
+    let name = name.to_string();
     let secret = Secret {
         metadata: ObjectMeta {
             name: Some(name.clone()),
@@ -132,14 +168,8 @@ pub(super) async fn apply_secret(
             labels: Some(labels(input)),
             ..Default::default()
         },
-        type_: Some("Opaque".into()),
-        data: Some(
-            input
-                .generated
-                .iter()
-                .map(|(k, v)| (k.clone(), ByteString(v.as_bytes().to_vec())))
-                .collect(),
-        ),
+        type_: Some(kind.into()),
+        data: Some(data),
         ..Default::default()
     };
     let api: Api<Secret> = Api::namespaced(client.clone(), &ns);

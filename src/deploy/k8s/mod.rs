@@ -14,6 +14,7 @@
 mod apply;
 mod lease;
 mod logs;
+mod push;
 mod rollout;
 mod uninstall;
 
@@ -29,7 +30,7 @@ use crate::cluster::INSTALL_LABEL;
 use crate::event::{Event, StepOutcome};
 use crate::i18n::Msg;
 use crate::render::cluster_components;
-use apply::{apply, apply_secret, objects};
+use apply::{apply, apply_secrets, objects};
 use logs::LogFollower;
 use rollout::{verify, wait_rollout};
 
@@ -70,18 +71,38 @@ impl Clients {
     }
 }
 
+/// The pane of the push of the bundle's images into the registry.
+pub const REGISTRY: &str = "registry";
+
+/// Whether the deploy pushes the bundle's images (into the profile's
+/// registry) before the first apply.
+pub fn pushes(answers: &crate::profile::Answers, manifest: &crate::bundle::Manifest) -> bool {
+    let t = &answers.topology;
+    t.image_delivery() == crate::profile::ImageDelivery::Push
+        && t.registry.is_some()
+        && !manifest.images.is_empty()
+}
+
 /// The steps each pane will go through, in order.
-pub fn planned_steps(manifest: &crate::bundle::Manifest) -> Vec<(String, Vec<String>)> {
+pub fn planned_steps(
+    answers: &crate::profile::Answers,
+    manifest: &crate::bundle::Manifest,
+) -> Vec<(String, Vec<String>)> {
     let mut out = vec![(
         CLUSTER.to_string(),
         vec!["namespace".to_string(), "secret".to_string()],
     )];
+    if pushes(answers, manifest) {
+        out.insert(0, (REGISTRY.to_string(), vec!["push".to_string()]));
+    }
     let components = cluster_components(manifest);
     for c in super::ordered(components.iter().copied()) {
         out.push((c.name.clone(), vec!["apply".into(), "rollout".into()]));
     }
-    if manifest.entry.is_some() {
-        out[0].1.push("verify".into());
+    if manifest.entry.is_some()
+        && let Some((_, steps)) = out.iter_mut().find(|(p, _)| p == CLUSTER)
+    {
+        steps.push("verify".into());
     }
     out
 }
@@ -169,16 +190,31 @@ impl LockGuard {
     }
 }
 
-/// Deploys onto the answers' cluster.
-pub async fn deploy(input: &Input<'_>, clients: &Clients, ctx: &RunContext) -> DeployReport {
+/// Deploys onto the answers' cluster, the bundle's images pushed into
+/// `registry` first when the answers say so.
+pub async fn deploy(
+    input: &Input<'_>,
+    clients: &Clients,
+    registry: Option<&crate::registry::Registry>,
+    ctx: &RunContext,
+) -> DeployReport {
     let started = Instant::now();
     let run = Run::new(input, ctx);
     let manifest = &input.bundle.manifest;
-    let planned = planned_steps(manifest);
+    let planned = planned_steps(input.answers, manifest);
     run.emit(Event::DeployStarted {
         steps: planned.iter().map(|(h, s)| (h.clone(), s.len())).collect(),
     })
     .await;
+    if pushes(input.answers, manifest) {
+        run.step(REGISTRY, "push", || push::push_images(&run, registry))
+            .await;
+    } else if !manifest.images.is_empty() {
+        ctx.logs.log(
+            CLUSTER,
+            "images: not pushed (the profile says the cluster's registry has them: images: present)",
+        );
+    }
     let ns = namespace(input);
     let client = &clients.api;
     run.step(CLUSTER, "namespace", || async {
@@ -189,7 +225,7 @@ pub async fn deploy(input: &Input<'_>, clients: &Clients, ctx: &RunContext) -> D
         Ok(changed)
     })
     .await;
-    run.step(CLUSTER, "secret", || apply_secret(input, client))
+    run.step(CLUSTER, "secret", || apply_secrets(input, client, registry))
         .await;
 
     let components = cluster_components(manifest);
@@ -201,7 +237,9 @@ pub async fn deploy(input: &Input<'_>, clients: &Clients, ctx: &RunContext) -> D
             .filter(|d| components.iter().any(|x| &&x.name == d) && !up.contains(*d))
             .map(String::as_str)
             .collect();
-        let blocked = if run.failed(CLUSTER) {
+        let blocked = if run.failed(REGISTRY) {
+            Some(Msg::new("deploy.skip.push-failed"))
+        } else if run.failed(CLUSTER) {
             Some(Msg::new("deploy.skip.cluster-failed"))
         } else if !missing.is_empty() {
             Some(Msg::new("deploy.skip.needs").arg("names", missing.join(", ")))

@@ -10,6 +10,7 @@ use crate::profile::{Answers, Jump, Problem, TopologyKind};
 pub fn check_secret_sources(a: &Answers, base: &std::path::Path) -> Vec<Problem> {
     let mut out = Vec::new();
     if a.topology.kind == TopologyKind::K8s {
+        registry_sources(a, base, &mut out);
         return out;
     }
     for (name, path) in a.hooks.named() {
@@ -108,6 +109,54 @@ pub fn check_secret_sources(a: &Answers, base: &std::path::Path) -> Vec<Problem>
         }
     }
     out
+}
+
+/// The registry's password and CA certificate (`k8s`): the variable set,
+/// the password file 0600, the certificate a readable PEM file.
+fn registry_sources(a: &Answers, base: &std::path::Path, out: &mut Vec<Problem>) {
+    let t = &a.topology;
+    if t.registry.is_none() {
+        return;
+    }
+    if let Some(var) = &t.registry_password_env
+        && crate::secret_env::get(var).is_none()
+    {
+        out.push(
+            Problem::new(
+                "topology.registry-password-env",
+                Msg::new("profile.env-unset").arg("var", var),
+            )
+            .hint(Msg::new("profile.env-unset-hint").arg("var", var)),
+        );
+    }
+    if let Some(f) = &t.registry_password_file
+        && let Some(p) = secret_file_problem(
+            "topology.registry-password-file",
+            &base.join(crate::paths::expand_home(f)),
+        )
+    {
+        out.push(p);
+    }
+    if let Some(f) = &t.registry_ca {
+        let path = base.join(crate::paths::expand_home(f));
+        match std::fs::read_to_string(&path) {
+            Err(e) => out.push(Problem::new(
+                "topology.registry-ca",
+                Msg::new("profile.file-unreadable")
+                    .arg("path", pattern::shown(&path.display().to_string()))
+                    .arg("error", e),
+            )),
+            Ok(text) if !text.contains("-----BEGIN CERTIFICATE-----") => out.push(
+                Problem::new(
+                    "topology.registry-ca",
+                    Msg::new("profile.registry-ca-not-pem")
+                        .arg("path", pattern::shown(&path.display().to_string())),
+                )
+                .hint(Msg::new("profile.registry-ca-hint")),
+            ),
+            Ok(_) => {}
+        }
+    }
 }
 
 /// Where a secret comes from.

@@ -60,6 +60,24 @@ fn fields_of_other_kinds(a: &Answers, out: &mut Vec<Problem>) {
             t.rollout_timeout.is_some(),
             TopologyKind::K8s,
         ),
+        ("images", t.images.is_some(), TopologyKind::K8s),
+        (
+            "registry-user",
+            t.registry_user.is_some(),
+            TopologyKind::K8s,
+        ),
+        (
+            "registry-password-env",
+            t.registry_password_env.is_some(),
+            TopologyKind::K8s,
+        ),
+        (
+            "registry-password-file",
+            t.registry_password_file.is_some(),
+            TopologyKind::K8s,
+        ),
+        ("registry-ca", t.registry_ca.is_some(), TopologyKind::K8s),
+        ("registry-http", t.registry_http, TopologyKind::K8s),
     ] {
         only(field, present, for_kind, out);
     }
@@ -145,6 +163,7 @@ fn k8s(a: &Answers, out: &mut Vec<Problem>) {
     {
         out.push(Problem::new("topology.registry", m).hint(Msg::new("profile.registry-bad-hint")));
     }
+    registry_access(t, out);
     if let Some(secs) = t.rollout_timeout
         && !(10..=86_400).contains(&secs)
     {
@@ -166,6 +185,80 @@ fn k8s(a: &Answers, out: &mut Vec<Problem>) {
                 Msg::new("profile.range").arg("min", 1).arg("max", 100),
             ));
         }
+    }
+}
+
+/// How cdwiz reaches the registry it pushes to: each setting needs the
+/// registry (and pushing), a user needs a password and the other way
+/// round, and the names are what they say.
+fn registry_access(t: &crate::profile::Topology, out: &mut Vec<Problem>) {
+    use crate::profile::ImageDelivery;
+    let settings = [
+        ("registry-user", t.registry_user.is_some()),
+        ("registry-password-env", t.registry_password_env.is_some()),
+        ("registry-password-file", t.registry_password_file.is_some()),
+        ("registry-ca", t.registry_ca.is_some()),
+        ("registry-http", t.registry_http),
+    ];
+    if t.registry.is_none() {
+        if t.images == Some(ImageDelivery::Push) {
+            out.push(
+                Problem::new(
+                    "topology.images",
+                    Msg::new("profile.registry-needed-to-push"),
+                )
+                .hint(Msg::new("profile.registry-needed-hint")),
+            );
+        }
+        for (field, present) in settings {
+            if present {
+                out.push(
+                    Problem::new(
+                        format!("topology.{field}"),
+                        Msg::new("profile.registry-setting-alone"),
+                    )
+                    .hint(Msg::new("profile.registry-needed-hint")),
+                );
+            }
+        }
+        return;
+    }
+    let password = t.registry_password_env.is_some() || t.registry_password_file.is_some();
+    if t.registry_password_env.is_some() && t.registry_password_file.is_some() {
+        out.push(Problem::new(
+            "topology.registry-password-file",
+            Msg::new("profile.registry-password-both"),
+        ));
+    }
+    match t.registry_user.as_deref() {
+        Some(u) if u.is_empty() || u.contains(':') || pattern::has_control(u) => {
+            out.push(Problem::new(
+                "topology.registry-user",
+                Msg::new("profile.registry-user-bad").arg("value", pattern::shown(u)),
+            ))
+        }
+        Some(_) if !password => out.push(
+            Problem::new(
+                "topology.registry-user",
+                Msg::new("profile.registry-password-missing"),
+            )
+            .hint(Msg::new("profile.registry-password-hint")),
+        ),
+        None if password => out.push(Problem::new(
+            if t.registry_password_env.is_some() {
+                "topology.registry-password-env"
+            } else {
+                "topology.registry-password-file"
+            },
+            Msg::new("profile.registry-user-missing"),
+        )),
+        _ => {}
+    }
+    if t.registry_http && t.registry_ca.is_some() {
+        out.push(Problem::new(
+            "topology.registry-ca",
+            Msg::new("profile.registry-ca-with-http"),
+        ));
     }
 }
 

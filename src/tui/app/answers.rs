@@ -501,22 +501,7 @@ pub(super) fn default_answers() -> Answers {
         // An unpacked offline installer's bundle, else the sandbox's.
         bundle: cdwiz::paths::bundle_beside_binary()
             .map_or_else(|| "sandbox".into(), |d| d.display().to_string()),
-        topology: Topology {
-            kind: TopologyKind::Single,
-            vip: None,
-            interface: None,
-            virtual_router_id: None,
-            lb_address: None,
-            lb_port: None,
-            kubeconfig: None,
-            context: None,
-            namespace: None,
-            storage_class: None,
-            registry: None,
-            pull_secret: None,
-            replicas: Default::default(),
-            rollout_timeout: None,
-        },
+        topology: Topology::of(TopologyKind::Single),
         ssh: SshSettings {
             auth: SshAuth::Password,
             password_env: Some("CDWIZ_SSH_PASSWORD".into()),
