@@ -278,7 +278,7 @@ async fn bundle_images_pushed_into_the_registry_and_the_product_deployed_from_it
     assert_eq!(health["database"], "ok", "{health}");
     assert_eq!(health["cache"], "ok", "{health}");
     // ... and from the node, through the Service's cluster address
-    // (kube-proxy's rules) and its DNS name (the cluster DNS).
+    // (kube-proxy's rules).
     let ip = docker(&[
         "exec",
         &node.container,
@@ -298,16 +298,28 @@ async fn bundle_images_pushed_into_the_registry_and_the_product_deployed_from_it
         &format!("http://{}/api/health", ip.trim()),
     ]);
     assert!(via_service.contains("\"database\":\"ok\""), "{via_service}");
+    // A pod resolves a Service by its short name (the cluster DNS and the
+    // search path the kubelet gives it).
+    let web = docker(&[
+        "exec",
+        &node.container,
+        "sh",
+        "-c",
+        "docker ps -q --filter name=k8s_web_ | head -1",
+    ]);
     let resolved = docker(&[
         "exec",
         &node.container,
+        "docker",
+        "exec",
+        web.trim(),
         "getent",
         "hosts",
-        "backend.cd.svc.cluster.local",
+        "backend",
     ]);
     assert!(
-        !resolved.trim().is_empty(),
-        "backend's name does not resolve"
+        resolved.contains("backend.cd.svc.cluster.local"),
+        "{resolved}"
     );
 
     // A second run pushes nothing and changes nothing.

@@ -117,6 +117,7 @@ fn the_example_profiles_cover_every_topology_and_are_good() {
             .env("CDWIZ_SSH_PASSWORD", "x")
             .env("CDWIZ_SUDO_PASSWORD", "x")
             .env("CDWIZ_ROOT_PASSWORD", "x")
+            .env("CDWIZ_REGISTRY_PASSWORD", "x")
             .output()
             .unwrap();
         let plan = String::from_utf8_lossy(&out.stdout);

@@ -44,12 +44,7 @@ pub async fn check(
     password: Option<&str>,
 ) -> CheckResult {
     let t = &answers.topology;
-    let files: Vec<std::path::PathBuf> = bundle
-        .manifest
-        .images
-        .iter()
-        .map(|a| bundle.dir.join(&a.file))
-        .collect();
+    let (wanted, files) = super::cluster_images(bundle);
     let delivery = t.image_delivery();
     let reg = match Registry::of(t, base, password) {
         Ok(Some(reg)) => reg,
@@ -62,7 +57,7 @@ pub async fn check(
     if files.is_empty() {
         return r(Status::Pass, m("no-images"));
     }
-    let plan = match survey(&reg, &files, delivery == ImageDelivery::Push).await {
+    let plan = match survey(&reg, &files, &wanted, delivery == ImageDelivery::Push).await {
         Ok(p) => p,
         Err(e) => return failed(&e, &reg),
     };

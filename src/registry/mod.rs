@@ -21,7 +21,7 @@ use oci_client::secrets::RegistryAuth;
 
 pub use archive::Image;
 pub use error::RegistryError;
-pub use push::{Plan, PushEvent, PushSummary, push, survey};
+pub use push::{Plan, PushEvent, PushSummary, cluster_images, push, survey};
 
 use crate::i18n::Msg;
 use crate::profile::Topology;

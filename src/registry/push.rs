@@ -74,12 +74,32 @@ fn oci(e: oci_client::errors::OciDistributionError) -> RegistryError {
     RegistryError::from_oci(&e)
 }
 
+/// The images of `bundle` a cluster runs (the components the `k8s`
+/// topology deploys), and the archives they are in.
+pub fn cluster_images(bundle: &crate::bundle::Bundle) -> (Vec<String>, Vec<std::path::PathBuf>) {
+    let mut images: Vec<String> = crate::render::cluster_components(&bundle.manifest)
+        .iter()
+        .map(|c| c.image.clone())
+        .collect();
+    images.sort();
+    images.dedup();
+    let files = bundle
+        .manifest
+        .images
+        .iter()
+        .filter(|a| a.references.iter().any(|r| images.contains(r)))
+        .map(|a| bundle.dir.join(&a.file))
+        .collect();
+    (images, files)
+}
+
 /// Reads the archives (`files`, in the bundle) and asks the registry what
-/// it has: each tag's manifest, then (`blobs`) each blob of a tag that is
-/// not up to date.
+/// it has of the references `wanted`: each tag's manifest, then (`blobs`)
+/// each blob of a tag that is not up to date.
 pub async fn survey(
     reg: &Registry,
     files: &[std::path::PathBuf],
+    wanted: &[String],
     blobs: bool,
 ) -> Result<Plan, RegistryError> {
     let files = files.to_vec();
@@ -96,7 +116,7 @@ pub async fn survey(
     .map_err(|e| RegistryError::Archive(e.to_string()))??;
     let mut by_ref: BTreeMap<String, Vec<Image>> = BTreeMap::new();
     for img in images {
-        for r in &img.references {
+        for r in img.references.iter().filter(|r| wanted.contains(r)) {
             by_ref.entry(r.clone()).or_default().push(img.clone());
         }
     }

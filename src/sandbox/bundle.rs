@@ -442,6 +442,11 @@ fn manifest(version: &str, images: Vec<ImageArchive>) -> Manifest {
         // A small stand-in product: what any sandbox host offers.
         requirements: Requirements {
             nofile: 16384,
+            // The test cluster is Kubernetes 1.20 (the newest Debian has).
+            kubernetes: crate::bundle::KubernetesRange {
+                min: "1.20".into(),
+                max: "1.33".into(),
+            },
             ..Default::default()
         },
         entry: Some(Entry {

@@ -104,6 +104,16 @@ pub async fn start_node(container: &str, address: &str, volumes: usize) -> kube:
             &format!("{container}:/opt/kube/"),
         ]);
     }
+    // kube-proxy (iptables) insists on net.ipv4.conf.all.route_localnet=1,
+    // which it cannot write in the container (/proc/sys is read-only
+    // there): set from outside, in the host's own network namespace only.
+    let pid = docker(&["inspect", "-f", "{{.State.Pid}}", container]);
+    let set = Command::new("nsenter")
+        .args(["-t", pid.trim(), "-n", "sysctl", "-qw"])
+        .arg("net.ipv4.conf.all.route_localnet=1")
+        .status()
+        .expect("nsenter");
+    assert!(set.success(), "cannot set route_localnet in {container}");
     docker(&["exec", container, "sh", "/opt/kube/kube-node.sh", address]);
 
     let kube = client(address).await;

@@ -20,17 +20,11 @@ pub(super) async fn push_images(
     let Some(reg) = registry else {
         return Err(Msg::new("deploy.k8s.no-registry").into());
     };
-    let bundle = run.input.bundle;
-    let files: Vec<std::path::PathBuf> = bundle
-        .manifest
-        .images
-        .iter()
-        .map(|a| bundle.dir.join(&a.file))
-        .collect();
+    let (wanted, files) = crate::registry::cluster_images(run.input.bundle);
     let user = reg.user.as_deref();
     let failed = |e: crate::registry::RegistryError| StepError::from(e.message(&reg.prefix, user));
     let logs = &run.ctx.logs;
-    let plan = survey(reg, &files, true).await.map_err(failed)?;
+    let plan = survey(reg, &files, &wanted, true).await.map_err(failed)?;
     logs.log(
         REGISTRY,
         &format!(

@@ -17,6 +17,10 @@ use cdwiz::checks::Status;
 /// The VRRP router id the settings form shows when the profile gives none
 /// (what the rendered keepalived.conf uses then).
 const DEFAULT_ROUTER_ID: u8 = cdwiz::profile::DEFAULT_VIRTUAL_ROUTER_ID;
+/// The registry password typed on the settings screen (never saved).
+const REGISTRY_PASSWORD_FIELD: &str = "topology.registry-password";
+/// The variable the settings form names for the registry password.
+const REGISTRY_PASSWORD_ENV: &str = "CDWIZ_REGISTRY_PASSWORD";
 
 impl App {
     /// The profile's directory (relative bundle and hook paths), else here.
@@ -66,7 +70,20 @@ impl App {
         for (address, pw) in &typed.host_passwords {
             s.hosts.entry(address.clone()).or_default().ssh_password = Some(pw.clone());
         }
+        if let Some(pw) = self.typed_registry_password()
+            && self.answers.topology.registry_user.is_some()
+        {
+            s.registry_password = Some(pw);
+        }
         s
+    }
+
+    /// The registry password typed on the settings screen (never saved).
+    pub fn typed_registry_password(&self) -> Option<String> {
+        self.settings_form
+            .get(REGISTRY_PASSWORD_FIELD)
+            .map(|f| f.value())
+            .filter(|v| !v.is_empty())
     }
 
     /// What is wrong with the secret sources the answers name, checked as
@@ -90,6 +107,9 @@ impl App {
             }
             if path.starts_with("hosts[") {
                 return typed_host(path).unwrap_or(false);
+            }
+            if path.starts_with("topology.registry-password-") {
+                return self.typed_registry_password().is_some();
             }
             path.starts_with("ssh.password-") && self.typed_password().is_some()
         };
@@ -203,6 +223,37 @@ impl App {
                     "topology.registry",
                     "wizard.field.registry",
                     t.registry.as_deref().unwrap_or(""),
+                ));
+                fields.push(Field::toggle(
+                    "topology.images",
+                    "wizard.field.images-present",
+                    t.images == Some(cdwiz::profile::ImageDelivery::Present),
+                ));
+                fields.push(Field::line(
+                    "topology.registry-user",
+                    "wizard.field.registry-user",
+                    t.registry_user.as_deref().unwrap_or(""),
+                ));
+                fields.push(Field::line(
+                    "topology.registry-password-env",
+                    "wizard.field.registry-password-env",
+                    t.registry_password_env
+                        .as_deref()
+                        .unwrap_or(REGISTRY_PASSWORD_ENV),
+                ));
+                fields.push(Field::masked(
+                    REGISTRY_PASSWORD_FIELD,
+                    "wizard.field.registry-password",
+                ));
+                fields.push(Field::line(
+                    "topology.registry-ca",
+                    "wizard.field.registry-ca",
+                    t.registry_ca.as_deref().unwrap_or(""),
+                ));
+                fields.push(Field::toggle(
+                    "topology.registry-http",
+                    "wizard.field.registry-http",
+                    t.registry_http,
                 ));
                 fields.push(Field::line(
                     "topology.pull-secret",
@@ -322,6 +373,21 @@ impl App {
                 t.storage_class = opt("topology.storage-class");
                 t.registry = opt("topology.registry");
                 t.pull_secret = opt("topology.pull-secret");
+                let checked = |k: &str| sf.get(k).is_some_and(|f| f.checked);
+                t.images = if checked("topology.images") {
+                    Some(cdwiz::profile::ImageDelivery::Present)
+                } else {
+                    // `push` said outright stays said; else the default.
+                    t.images
+                        .filter(|d| *d == cdwiz::profile::ImageDelivery::Push)
+                };
+                t.registry_user = opt("topology.registry-user");
+                // The password's variable matters only with a user (the
+                // form shows the default name either way).
+                t.registry_password_env = opt("topology.registry-password-env")
+                    .filter(|_| t.registry_user.is_some() && t.registry_password_file.is_none());
+                t.registry_ca = opt("topology.registry-ca");
+                t.registry_http = checked("topology.registry-http");
                 // The default is not written into the answers; what is not
                 // a number is out of range (validation says so).
                 t.rollout_timeout = opt("topology.rollout-timeout")
