@@ -104,6 +104,41 @@ fn k8s_checks_app(locale: &str) -> App {
     app
 }
 
+/// A k8s deploy pushing the bundle's images into the registry first: its
+/// own pane, with bytes.
+fn k8s_push_app(locale: &str) -> App {
+    let mut app = k8s_app(locale);
+    app.screen = Screen::Deploy;
+    app.deploy.running = true;
+    app.on_event(Event::DeployStarted {
+        steps: vec![
+            (cdwiz::deploy::k8s::REGISTRY.into(), 1),
+            (cdwiz::deploy::CLUSTER.into(), 3),
+            ("mysql".into(), 2),
+            ("backend".into(), 2),
+        ],
+    });
+    app.on_event(Event::StepStarted {
+        host: cdwiz::deploy::k8s::REGISTRY.into(),
+        step: "push".into(),
+    });
+    for line in [
+        "registry.example.com/cd: 2 images; 265.2 MB of 265.2 MB to send (3 of 3 blobs missing)",
+        "cd/mysql:8.0: sha256:6ea02364a016 sent, 0.0 MB in 0.0 s",
+    ] {
+        app.on_event(Event::HostLog {
+            host: cdwiz::deploy::k8s::REGISTRY.into(),
+            line: line.into(),
+        });
+    }
+    app.on_event(Event::ImageProgress {
+        host: cdwiz::deploy::k8s::REGISTRY.into(),
+        sent: 120_000_000,
+        total: 265_200_000,
+    });
+    app
+}
+
 /// A k8s deploy: components as panes, the cluster's own steps first.
 fn k8s_deploy_app(locale: &str) -> App {
     let mut app = k8s_app(locale);
@@ -433,6 +468,7 @@ fn screens_for(locale: &str) -> Vec<(&'static str, App)> {
         ("k8s-settings", k8s_settings),
         ("k8s-checks", k8s_checks_app(locale)),
         ("k8s-deploy", k8s_deploy_app(locale)),
+        ("k8s-push", k8s_push_app(locale)),
     ]
 }
 
