@@ -9,8 +9,9 @@
 //! registry input (exit 2), a wrong password and an untrusted certificate
 //! failing the registry check (exit 3), a deploy killed (-9) in the middle
 //! of a blob and resumed, the product's health through its Services, a
-//! second run that pushes and changes nothing, `images: present`, and
-//! uninstall.
+//! second run that pushes and changes nothing, `images: present`,
+//! uninstall, and a cluster without a registry (`images: nodes`: the images
+//! loaded onto the node over SSH).
 
 mod common;
 
@@ -170,7 +171,7 @@ async fn bundle_images_pushed_into_the_registry_and_the_product_deployed_from_it
         ca.to_str().unwrap(),
         &format!("{}:{certs}/ca.crt", node.container),
     ]);
-    let kube = kube::start_node(&node.container, &node.address, 3).await;
+    let kube = kube::start_node(&node.container, &node.address, 5).await;
 
     // Bad input: exit 2 naming the field, before anything is asked.
     let schemed = site.profile("schemed", &format!("https://{}", site.registry), "");
@@ -384,6 +385,54 @@ async fn bundle_images_pushed_into_the_registry_and_the_product_deployed_from_it
             .unwrap()
             .items
             .is_empty()
+    );
+
+    // A cluster without a registry: the images loaded onto the node over
+    // SSH (the bundle's names, which its engine lacks: it pulled the
+    // registry's), used there as they are.
+    let nodes = site.dir.join("nodes.yaml");
+    std::fs::write(
+        &nodes,
+        format!(
+            "version: 1\nbundle: {}\n\
+             topology: {{ kind: k8s, kubeconfig: ./kubeconfig.yaml, namespace: nodes, rollout-timeout: 300, images: nodes }}\n\
+             ssh: {{ user: root, auth: key, key-file: {} }}\n\
+             hosts:\n  - {{ address: {}, roles: [worker] }}\n",
+            site.bundle.display(),
+            inst.sandbox.key().display(),
+            node.address
+        ),
+    )
+    .unwrap();
+    let (code, lines, err) = site.run(&nodes, PASSWORD).start(&[]).finish();
+    assert_eq!(code, 0, "{lines:#?}\n{err}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| is_step(l, &node.address, "images", &["changed"])),
+        "{lines:#?}"
+    );
+    let deployed = Api::<Deployment>::namespaced(kube.clone(), "nodes")
+        .get("backend")
+        .await
+        .unwrap();
+    let spec = deployed.spec.unwrap().template.spec.unwrap();
+    assert_eq!(
+        spec.containers[0].image.as_deref(),
+        Some("cd-sandbox/backend:0.1.0")
+    );
+    assert_eq!(
+        spec.containers[0].image_pull_policy.as_deref(),
+        Some("IfNotPresent")
+    );
+    let (code, lines, err) = site.run(&nodes, PASSWORD).start(&[]).finish();
+    assert_eq!(code, 0, "{lines:#?}\n{err}");
+    assert!(
+        steps(&lines)
+            .iter()
+            .all(|(_, _, status)| status == "unchanged"),
+        "{:?}",
+        steps(&lines)
     );
     drop(inst);
 }

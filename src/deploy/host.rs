@@ -22,7 +22,7 @@ use crate::i18n::Msg;
 use crate::ssh::quote;
 
 /// Hosts that could not be opened fail at their first step.
-pub(super) async fn unreachable(
+pub(crate) async fn unreachable(
     run: &Run<'_>,
     targets: &Targets,
     planned: &[(String, Vec<String>)],
@@ -398,7 +398,7 @@ async fn engine_arch(docker: &bollard::Docker) -> Result<String, StepError> {
 
 /// Loads each image archive of the host's architecture whose images the host
 /// lacks, with progress.
-async fn load_images(run: &Run<'_>, t: &Target) -> Result<bool, StepError> {
+pub(crate) async fn load_images(run: &Run<'_>, t: &Target) -> Result<bool, StepError> {
     let docker = t.docker().await?;
     let bundle = run.input.bundle;
     let logs = &run.ctx.logs;

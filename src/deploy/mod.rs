@@ -15,6 +15,7 @@ pub mod container;
 pub mod health;
 mod host;
 pub use host::config_files;
+pub(crate) use host::{load_images, unreachable};
 pub mod hostlog;
 pub mod k8s;
 pub mod lock;

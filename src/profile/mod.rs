@@ -100,6 +100,13 @@ impl Hooks {
 
 impl Answers {
     /// Addresses of the hosts with role master, in profile order.
+    /// Whether cdwiz logs in to the hosts: every host topology, and `k8s`
+    /// when it loads the images onto the nodes (`images: nodes`).
+    pub fn uses_hosts(&self) -> bool {
+        self.topology.kind != TopologyKind::K8s
+            || self.topology.images == Some(ImageDelivery::Nodes)
+    }
+
     pub fn masters(&self) -> Vec<String> {
         self.hosts
             .iter()
@@ -252,6 +259,10 @@ pub enum ImageDelivery {
     Push,
     /// They are in the registry (or on the nodes) already: nothing is pushed.
     Present,
+    /// A cluster without a registry: loaded over SSH onto every node the
+    /// profile lists in `hosts` (into its Docker engine), and the workloads
+    /// use them as they are there (`imagePullPolicy: IfNotPresent`).
+    Nodes,
 }
 
 impl ImageDelivery {
@@ -259,6 +270,7 @@ impl ImageDelivery {
         match self {
             ImageDelivery::Push => "push",
             ImageDelivery::Present => "present",
+            ImageDelivery::Nodes => "nodes",
         }
     }
 }

@@ -46,6 +46,15 @@ pub async fn check(
     let t = &answers.topology;
     let (wanted, files) = super::cluster_images(bundle);
     let delivery = t.image_delivery();
+    if delivery == ImageDelivery::Nodes {
+        let nodes: Vec<&str> = answers.hosts.iter().map(|h| h.address.as_str()).collect();
+        return r(
+            Status::Pass,
+            m("nodes")
+                .arg("count", nodes.len())
+                .arg("nodes", nodes.join(", ")),
+        );
+    }
     let reg = match Registry::of(t, base, password) {
         Ok(Some(reg)) => reg,
         Ok(None) if files.is_empty() || delivery == ImageDelivery::Present => {

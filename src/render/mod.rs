@@ -231,6 +231,8 @@ pub fn render(
         masters => masters.clone(),
         install => crate::profile::install_id(answers),
         pull_secret => crate::registry::pull_secret(t, &manifest.product.name).unwrap_or_default(),
+        // Images loaded onto the nodes are used as they are there.
+        pull_policy => if t.images == Some(crate::profile::ImageDelivery::Nodes) { "IfNotPresent" } else { "" },
     };
     let product = context! { name => manifest.product.name.clone(), version => manifest.product.version.clone() };
     let placed: BTreeMap<String, Vec<String>> = manifest

@@ -85,6 +85,10 @@ impl Session {
         } else {
             None
         };
+        if self.on_cluster() {
+            // The nodes the images are loaded onto (`images: nodes`).
+            self.open_hosts(None).await;
+        }
         let clients = if self.on_cluster() {
             Some(
                 crate::deploy::k8s::Clients::connect(&self.answers, &self.base)
@@ -153,8 +157,14 @@ impl Session {
                         return Err(self.refusal(&[(format!("namespace/{ns}"), refused)]));
                     }
                 };
-                let report =
-                    crate::deploy::k8s::deploy(&input, clients, registry.as_ref(), &ctx).await;
+                let report = crate::deploy::k8s::deploy(
+                    &input,
+                    clients,
+                    registry.as_ref(),
+                    self.targets.as_ref(),
+                    &ctx,
+                )
+                .await;
                 guard.release().await;
                 report
             }

@@ -343,7 +343,7 @@ impl Session {
     /// master has gone, and `only` always; while unlocked (the wizard
     /// checking again), also those that could not be opened before.
     pub async fn open_hosts(&mut self, only: Option<&str>) {
-        if self.on_cluster() {
+        if !self.answers.uses_hosts() {
             return;
         }
         match (&mut self.targets, only) {

@@ -83,6 +83,16 @@ pub fn pushes(answers: &crate::profile::Answers, manifest: &crate::bundle::Manif
         && !manifest.images.is_empty()
 }
 
+/// Whether the deploy loads the bundle's images onto the nodes the profile
+/// lists (over SSH, into their Docker engines) before the first apply.
+pub fn loads_onto_nodes(
+    answers: &crate::profile::Answers,
+    manifest: &crate::bundle::Manifest,
+) -> bool {
+    answers.topology.images == Some(crate::profile::ImageDelivery::Nodes)
+        && !manifest.images.is_empty()
+}
+
 /// The steps each pane will go through, in order.
 pub fn planned_steps(
     answers: &crate::profile::Answers,
@@ -94,6 +104,11 @@ pub fn planned_steps(
     )];
     if pushes(answers, manifest) {
         out.insert(0, (REGISTRY.to_string(), vec!["push".to_string()]));
+    }
+    if loads_onto_nodes(answers, manifest) {
+        for (i, h) in answers.hosts.iter().enumerate() {
+            out.insert(i, (h.address.clone(), vec!["images".to_string()]));
+        }
     }
     let components = cluster_components(manifest);
     for c in super::ordered(components.iter().copied()) {
@@ -196,6 +211,7 @@ pub async fn deploy(
     input: &Input<'_>,
     clients: &Clients,
     registry: Option<&crate::registry::Registry>,
+    nodes: Option<&crate::connect::Targets>,
     ctx: &RunContext,
 ) -> DeployReport {
     let started = Instant::now();
@@ -206,9 +222,22 @@ pub async fn deploy(
         steps: planned.iter().map(|(h, s)| (h.clone(), s.len())).collect(),
     })
     .await;
+    let mut images_failed = false;
     if pushes(input.answers, manifest) {
         run.step(REGISTRY, "push", || push::push_images(&run, registry))
             .await;
+        images_failed = run.failed(REGISTRY);
+    } else if loads_onto_nodes(input.answers, manifest) {
+        // Every node at once, as the host topologies load theirs.
+        let none = crate::connect::Targets::default();
+        let nodes = nodes.unwrap_or(&none);
+        crate::deploy::unreachable(&run, nodes, &planned).await;
+        let loads = nodes
+            .hosts
+            .values()
+            .map(|t| run.step(&t.address, "images", || crate::deploy::load_images(&run, t)));
+        futures_util::future::join_all(loads).await;
+        images_failed = input.answers.hosts.iter().any(|h| run.failed(&h.address));
     } else if !manifest.images.is_empty() {
         ctx.logs.log(
             CLUSTER,
@@ -237,7 +266,7 @@ pub async fn deploy(
             .filter(|d| components.iter().any(|x| &&x.name == d) && !up.contains(*d))
             .map(String::as_str)
             .collect();
-        let blocked = if run.failed(REGISTRY) {
+        let blocked = if images_failed {
             Some(Msg::new("deploy.skip.push-failed"))
         } else if run.failed(CLUSTER) {
             Some(Msg::new("deploy.skip.cluster-failed"))

@@ -11,7 +11,7 @@ mod strings;
 mod topology;
 
 use super::pattern;
-use super::{Answers, PROFILE_VERSION, Problem, TopologyKind};
+use super::{Answers, PROFILE_VERSION, Problem};
 use crate::i18n::Msg;
 
 pub use secrets::check_secret_sources;
@@ -42,7 +42,7 @@ pub fn validate(a: &Answers) -> Vec<Problem> {
         );
     }
     topology(a, &mut out);
-    if a.topology.kind != TopologyKind::K8s {
+    if a.uses_hosts() {
         ssh(a, &mut out);
         hosts(a, &mut out);
     }
@@ -94,7 +94,8 @@ pub(super) fn ip(s: &str) -> Option<IpAddr> {
 
 fn hosts(a: &Answers, out: &mut Vec<Problem>) {
     let mut seen: HashMap<IpAddr, usize> = HashMap::new();
-    if a.hosts.is_empty() {
+    // (`k8s` with `images: nodes` says what its hosts are for itself.)
+    if a.hosts.is_empty() && a.topology.kind != super::TopologyKind::K8s {
         out.push(
             Problem::new("hosts", Msg::new("profile.no-hosts"))
                 .hint(Msg::new("profile.no-hosts-hint")),

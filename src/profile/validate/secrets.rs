@@ -11,6 +11,8 @@ pub fn check_secret_sources(a: &Answers, base: &std::path::Path) -> Vec<Problem>
     let mut out = Vec::new();
     if a.topology.kind == TopologyKind::K8s {
         registry_sources(a, base, &mut out);
+    }
+    if !a.uses_hosts() {
         return out;
     }
     for (name, path) in a.hooks.named() {

@@ -3,7 +3,7 @@
 //! the pattern of what it is.
 
 use crate::profile::pattern::{self, Kind};
-use crate::profile::{Answers, Jump, Problem, TopologyKind};
+use crate::profile::{Answers, Jump, Problem};
 
 /// Every string of the answers (values and keys) free of control
 /// characters, each offender named by its field path.
@@ -89,7 +89,7 @@ pub(super) fn strings(a: &Answers, out: &mut Vec<Problem>) {
     for (name, path) in a.hooks.named() {
         field(format!("hooks.{name}"), Kind::LocalPath, Some(path));
     }
-    if a.topology.kind == TopologyKind::K8s {
+    if !a.uses_hosts() {
         return;
     }
     let s = &a.ssh;

@@ -113,7 +113,13 @@ fn host_count(a: &Answers, out: &mut Vec<Problem>) {
             }
         }
         TopologyKind::K8s => {
-            if !a.hosts.is_empty() {
+            let nodes = a.topology.images == Some(crate::profile::ImageDelivery::Nodes);
+            if nodes && a.hosts.is_empty() {
+                out.push(
+                    Problem::new("hosts", Msg::new("profile.k8s-nodes-needed"))
+                        .hint(Msg::new("profile.k8s-nodes-needed-hint")),
+                );
+            } else if !nodes && !a.hosts.is_empty() {
                 out.push(
                     Problem::new("hosts", Msg::new("profile.k8s-no-hosts"))
                         .hint(Msg::new("profile.k8s-no-hosts-hint")),
@@ -200,6 +206,15 @@ fn registry_access(t: &crate::profile::Topology, out: &mut Vec<Problem>) {
         ("registry-ca", t.registry_ca.is_some()),
         ("registry-http", t.registry_http),
     ];
+    if t.images == Some(ImageDelivery::Nodes) && t.registry.is_some() {
+        out.push(
+            Problem::new(
+                "topology.images",
+                Msg::new("profile.k8s-nodes-and-registry"),
+            )
+            .hint(Msg::new("profile.k8s-nodes-and-registry-hint")),
+        );
+    }
     if t.registry.is_none() {
         if t.images == Some(ImageDelivery::Push) {
             out.push(
