@@ -10,8 +10,9 @@
 //! failing the registry check (exit 3), a deploy killed (-9) in the middle
 //! of a blob and resumed, the product's health through its Services, a
 //! second run that pushes and changes nothing, `images: present`,
-//! uninstall, and a cluster without a registry (`images: nodes`: the images
-//! loaded onto the node over SSH).
+//! uninstall, a cluster without a registry (`images: nodes`: the images
+//! loaded onto the node over SSH), and a bundle of two architectures pushed
+//! as image indexes.
 
 mod common;
 
@@ -50,6 +51,24 @@ impl Site {
                  topology: {{ kind: k8s, kubeconfig: ./kubeconfig.yaml, namespace: cd, rollout-timeout: 300, \
                  registry: \"{registry}\"{extra} }}\n",
                 self.bundle.display()
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// A profile `name.yaml` of `bundle` into `namespace`, pushing under
+    /// `prefix` of the registry as the right user.
+    fn pushing(&self, name: &str, bundle: &Path, namespace: &str, prefix: &str) -> PathBuf {
+        let path = self.dir.join(format!("{name}.yaml"));
+        let host = self.registry.split('/').next().unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "version: 1\nbundle: {}\n\
+                 topology: {{ kind: k8s, kubeconfig: ./kubeconfig.yaml, namespace: {namespace}, rollout-timeout: 300, \
+                 registry: \"{host}/{prefix}\", registry-user: {USER}, registry-password-env: {ENV}, registry-ca: ./ca.crt }}\n",
+                bundle.display()
             ),
         )
         .unwrap();
@@ -171,7 +190,7 @@ async fn bundle_images_pushed_into_the_registry_and_the_product_deployed_from_it
         ca.to_str().unwrap(),
         &format!("{}:{certs}/ca.crt", node.container),
     ]);
-    let kube = kube::start_node(&node.container, &node.address, 5).await;
+    let kube = kube::start_node(&node.container, &node.address, 7).await;
 
     // Bad input: exit 2 naming the field, before anything is asked.
     let schemed = site.profile("schemed", &format!("https://{}", site.registry), "");
@@ -434,5 +453,41 @@ async fn bundle_images_pushed_into_the_registry_and_the_product_deployed_from_it
         "{:?}",
         steps(&lines)
     );
+
+    // A bundle of two architectures: each tag an image index of both
+    // manifests; the amd64 node pulls its own from it.
+    let multi = common::sandbox_multiarch_bundle().await;
+    let profile = site.pushing("multi", &multi, "multi", "multi");
+    let (code, lines, err) = site.run(&profile, PASSWORD).start(&[]).finish();
+    assert_eq!(code, 0, "{lines:#?}\n{err}");
+    let index = docker(&[
+        "exec",
+        &reg.container,
+        "curl",
+        "-s",
+        "--cacert",
+        "/etc/registry/ca.crt",
+        "-u",
+        &format!("{USER}:{PASSWORD}"),
+        "-H",
+        "Accept: application/vnd.oci.image.index.v1+json",
+        &format!(
+            "https://{}:5000/v2/multi/cd-sandbox/backend/manifests/0.1.0",
+            reg.address
+        ),
+    ]);
+    let index: Value = serde_json::from_str(&index).unwrap();
+    assert_eq!(
+        index["mediaType"], "application/vnd.oci.image.index.v1+json",
+        "{index}"
+    );
+    let mut arches: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect();
+    arches.sort();
+    assert_eq!(arches, ["amd64", "arm64"], "{index}");
     drop(inst);
 }
