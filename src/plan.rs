@@ -281,10 +281,7 @@ pub fn plan(a: &Answers) -> Plan {
                 .storage_class
                 .clone()
                 .unwrap_or_else(|| "(the cluster's default)".into()),
-            images_from: t
-                .registry
-                .clone()
-                .unwrap_or_else(|| "(image names as in the bundle)".into()),
+            images_from: images_from(t),
             replicas: t.replicas.clone(),
             rollout_timeout_secs: t
                 .rollout_timeout
@@ -292,6 +289,20 @@ pub fn plan(a: &Answers) -> Plan {
         }),
         membership: None,
         release: None,
+    }
+}
+
+/// Where the cluster's images come from, and who puts them there.
+fn images_from(t: &crate::profile::Topology) -> String {
+    use crate::profile::ImageDelivery;
+    match (t.image_delivery(), t.registry.as_deref()) {
+        (ImageDelivery::Push, Some(r)) => format!(
+            "{r} (cdwiz pushes the bundle's images, as {})",
+            t.registry_user.as_deref().unwrap_or("anonymous")
+        ),
+        (ImageDelivery::Nodes, _) => "the nodes in hosts (cdwiz loads the images over SSH)".into(),
+        (_, Some(r)) => format!("{r} (images: present, nothing pushed)"),
+        (_, None) => "(image names as in the bundle)".into(),
     }
 }
 

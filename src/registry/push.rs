@@ -149,7 +149,12 @@ pub async fn survey(
         let mut seen = std::collections::HashSet::new();
         for b in images.iter().flat_map(|i| i.blobs()) {
             sizes.insert(b.digest.clone(), b.size);
-            if up_to_date || !blobs || !seen.insert(b.digest.clone()) {
+            if up_to_date {
+                // The tag is at this manifest: its blobs are in its repository.
+                found_somewhere.insert(b.digest.clone(), true);
+                continue;
+            }
+            if !blobs || !seen.insert(b.digest.clone()) {
                 continue;
             }
             let exists = reg
@@ -249,9 +254,6 @@ pub async fn push(
     // Where each blob is known to be (a repository of this registry).
     let mut holder: HashMap<String, Reference> = HashMap::new();
     for t in &plan.targets {
-        if t.up_to_date {
-            continue;
-        }
         let missing: std::collections::HashSet<&str> =
             t.missing.iter().map(|b| b.digest.as_str()).collect();
         for b in t.images.iter().flat_map(|i| i.blobs()) {
@@ -323,9 +325,10 @@ pub async fn push(
         summary.manifests += 1;
         progress(PushEvent::Log(format!("{}: pushed", t.reference)));
     }
+    let done = sent.load(Ordering::Relaxed);
     progress(PushEvent::Bytes {
-        sent: sent.load(Ordering::Relaxed),
-        total,
+        sent: done,
+        total: total.max(done),
     });
     Ok(summary)
 }
@@ -379,8 +382,10 @@ async fn upload(
             r = &mut send => {
                 r.map_err(oci)?;
                 // What was counted is exactly this blob (a retry would recount).
-                sent.store(before + b.size, Ordering::Relaxed);
-                progress(PushEvent::Bytes { sent: before + b.size, total });
+                let now = before + b.size;
+                sent.store(now, Ordering::Relaxed);
+                // (more than planned when a mount was refused and sent instead)
+                progress(PushEvent::Bytes { sent: now, total: total.max(now) });
                 return Ok(());
             }
             _ = tick.tick() => progress(PushEvent::Bytes {
