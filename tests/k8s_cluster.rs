@@ -18,12 +18,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use ::kube::api::{Api, ListParams};
-use common::kube::{self, docker, kubeconfig, post};
+use common::kube::{self, check, docker, kubeconfig, post, steps};
 use common::tmux::Tmux;
 use common::{Run, cdwiz_bin, is_step};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret};
-use serde_json::Value;
 
 const NET: u8 = 218;
 const NAME: &str = "t-k8s";
@@ -139,27 +138,6 @@ impl Profile {
         std::fs::read_to_string(dirs.last().unwrap().join(format!("logs/{pane}.log")))
             .unwrap_or_default()
     }
-}
-
-fn check<'a>(lines: &'a [Value], id: &str) -> &'a Value {
-    lines
-        .iter()
-        .find(|l| l["event"] == "check" && l["id"] == id)
-        .unwrap_or_else(|| panic!("no {id} in {lines:#?}"))
-}
-
-fn steps(lines: &[Value]) -> Vec<(String, String, String)> {
-    lines
-        .iter()
-        .filter(|l| l["event"] == "deploy-step")
-        .map(|l| {
-            (
-                l["host"].as_str().unwrap_or_default().to_string(),
-                l["step"].as_str().unwrap_or_default().to_string(),
-                l["status"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

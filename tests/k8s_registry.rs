@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use ::kube::api::{Api, ListParams};
-use common::kube::{self, docker, kubeconfig};
+use common::kube::{self, check, docker, kubeconfig, steps};
 use common::{Run, cdwiz_bin, is_step};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use serde_json::Value;
@@ -96,27 +96,6 @@ impl Site {
     }
 }
 
-fn check<'a>(lines: &'a [Value], id: &str) -> &'a Value {
-    lines
-        .iter()
-        .find(|l| l["event"] == "check" && l["id"] == id)
-        .unwrap_or_else(|| panic!("no {id} in {lines:#?}"))
-}
-
-fn steps(lines: &[Value]) -> Vec<(String, String, String)> {
-    lines
-        .iter()
-        .filter(|l| l["event"] == "deploy-step")
-        .map(|l| {
-            (
-                l["host"].as_str().unwrap_or_default().to_string(),
-                l["step"].as_str().unwrap_or_default().to_string(),
-                l["status"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
 fn pushed_bytes(lines: &[Value]) -> Vec<(u64, u64)> {
     lines
         .iter()
@@ -125,24 +104,17 @@ fn pushed_bytes(lines: &[Value]) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// `cdwiz --profile P --non-interactive` without a password for the
-/// registry in the environment: (exit code, stdout and stderr).
+/// `cdwiz --profile P --non-interactive --dry-run` without a password for
+/// the registry in the environment: (exit code, stdout and stderr).
 fn bad_input(profile: &Path) -> (i32, String) {
-    let out = Command::new(cdwiz_bin())
-        .arg("--profile")
-        .arg(profile)
-        .args(["--non-interactive", "--dry-run"])
-        .env_remove(ENV)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let (code, out, err) = common::run_to_end(
+        Command::new(cdwiz_bin())
+            .arg("--profile")
+            .arg(profile)
+            .args(["--non-interactive", "--dry-run"])
+            .env_remove(ENV),
+    );
+    (code, out + &err)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -373,21 +345,15 @@ async fn bundle_images_pushed_into_the_registry_and_the_product_deployed_from_it
     );
 
     // Uninstall leaves no workload.
-    let out = Command::new(cdwiz_bin())
-        .arg("uninstall")
-        .arg("--profile")
-        .arg(&good)
-        .env(ENV, PASSWORD)
-        .env("CDWIZ_DATA_DIR", site.dir.join("state"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (code, out, err) = common::run_to_end(
+        Command::new(cdwiz_bin())
+            .arg("uninstall")
+            .arg("--profile")
+            .arg(&good)
+            .env(ENV, PASSWORD)
+            .env("CDWIZ_DATA_DIR", &site.state),
     );
+    assert_eq!(code, 0, "{out}{err}");
     let lp = ListParams::default();
     assert!(
         Api::<Deployment>::namespaced(kube.clone(), "cd")

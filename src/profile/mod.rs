@@ -265,16 +265,6 @@ pub enum ImageDelivery {
     Nodes,
 }
 
-impl ImageDelivery {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImageDelivery::Push => "push",
-            ImageDelivery::Present => "present",
-            ImageDelivery::Nodes => "nodes",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SshAuth {

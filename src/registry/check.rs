@@ -12,7 +12,7 @@ use crate::checks::{CheckResult, Status};
 use crate::i18n::Msg;
 use crate::profile::{Answers, ImageDelivery};
 
-use super::{Registry, RegistryError, survey};
+use super::{Registry, RegistryError, mb, survey};
 
 const ID: &str = "k8s.registry";
 
@@ -22,10 +22,6 @@ fn r(status: Status, detail: Msg) -> CheckResult {
 
 fn m(key: &str) -> Msg {
     Msg::new(format!("check.k8s.registry.{key}"))
-}
-
-fn mb(b: u64) -> String {
-    format!("{:.1}", b as f64 / 1e6)
 }
 
 fn failed(e: &RegistryError, reg: &Registry) -> CheckResult {

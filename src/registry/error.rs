@@ -4,6 +4,7 @@
 
 use oci_client::errors::OciDistributionError;
 
+use crate::cluster::root_cause;
 use crate::i18n::Msg;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,20 +23,6 @@ pub enum RegistryError {
     Archive(String),
     /// Anything else the registry answered.
     Other(String),
-}
-
-/// The innermost cause of an error, with its outer text when that says more.
-pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
 }
 
 impl RegistryError {

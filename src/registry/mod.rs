@@ -29,6 +29,11 @@ use crate::profile::Topology;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Bytes as the push's lines and messages show them.
+pub(crate) fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
 /// `image` as the cluster pulls it: under the registry prefix, its own
 /// name kept (`registry.example.com/cd` + `cd/backend:3.2` →
 /// `registry.example.com/cd/cd/backend:3.2`).
@@ -97,7 +102,7 @@ impl Registry {
         let client = oci_client::Client::try_from(config).map_err(|e| {
             Msg::new("registry.client")
                 .arg("registry", &prefix)
-                .arg("error", error::root_cause(&e))
+                .arg("error", crate::cluster::root_cause(&e))
         })?;
         let auth = match (&t.registry_user, password) {
             (Some(u), Some(p)) => RegistryAuth::Basic(u.clone(), p.to_string()),

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::sync::CancellationToken;
 
 use super::archive::{self, Blob, Image};
-use super::{Registry, RegistryError};
+use super::{Registry, RegistryError, mb};
 
 /// What a push reports while it works.
 #[derive(Debug, Clone, PartialEq)]
@@ -229,10 +229,6 @@ fn index(images: &[Image]) -> Vec<u8> {
         "manifests": manifests,
     }))
     .unwrap_or_default()
-}
-
-fn mb(b: u64) -> String {
-    format!("{:.1} MB", b as f64 / 1e6)
 }
 
 fn short(d: &str) -> &str {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, ListParams, PostParams};
+use serde_json::Value;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -50,6 +51,29 @@ pub fn kubeconfig(address: &str) -> String {
          contexts:\n- name: admin\n  context: {{ cluster: sandbox, user: admin }}\n\
          - name: limited\n  context: {{ cluster: sandbox, user: limited }}\n"
     )
+}
+
+/// The headless `check` line of `id` among a run's JSON lines.
+pub fn check<'a>(lines: &'a [Value], id: &str) -> &'a Value {
+    lines
+        .iter()
+        .find(|l| l["event"] == "check" && l["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {lines:#?}"))
+}
+
+/// A run's deploy steps as (pane, step, status).
+pub fn steps(lines: &[Value]) -> Vec<(String, String, String)> {
+    lines
+        .iter()
+        .filter(|l| l["event"] == "deploy-step")
+        .map(|l| {
+            (
+                l["host"].as_str().unwrap_or_default().to_string(),
+                l["step"].as_str().unwrap_or_default().to_string(),
+                l["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
 }
 
 pub async fn client(address: &str) -> kube::Client {

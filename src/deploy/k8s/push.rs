@@ -6,11 +6,7 @@ use super::REGISTRY;
 use crate::deploy::{Run, StepError};
 use crate::event::Event;
 use crate::i18n::Msg;
-use crate::registry::{PushEvent, Registry, push, survey};
-
-fn mb(b: u64) -> String {
-    format!("{:.1} MB", b as f64 / 1e6)
-}
+use crate::registry::{PushEvent, Registry, mb, push, survey};
 
 /// Pushes what the registry lacks; `changed` when anything was written.
 pub(super) async fn push_images(
