@@ -280,16 +280,37 @@ async fn bundle_images_pushed_into_the_registry_and_the_product_deployed_from_it
          https://127.0.0.1:6443/api/v1/namespaces/cd/services/web | \
          python3 -c 'import json,sys; print(json.load(sys.stdin)[\"spec\"][\"clusterIP\"])'",
     ]);
-    let via_service = docker(&[
-        "exec",
-        &node.container,
-        "curl",
-        "-s",
-        "-m",
-        "10",
-        &format!("http://{}/api/health", ip.trim()),
-    ]);
-    assert!(via_service.contains("\"database\":\"ok\""), "{via_service}");
+    // kube-proxy writes a Service's rules after the API server has its
+    // endpoints (a watch and an iptables-restore later): the API proxy
+    // above can answer a moment before the cluster address does.
+    let url = format!("http://{}/api/health", ip.trim());
+    let mut via_service = String::new();
+    let routed = common::eventually(Duration::from_secs(60), || {
+        let (code, out, _) = common::run_to_end(Command::new("docker").args([
+            "exec",
+            &node.container,
+            "curl",
+            "-s",
+            "-m",
+            "5",
+            &url,
+        ]));
+        via_service = out;
+        let ok = code == 0 && via_service.contains("\"database\":\"ok\"");
+        async move { ok }
+    })
+    .await;
+    if routed.is_none() {
+        let why = docker(&[
+            "exec",
+            &node.container,
+            "sh",
+            "-c",
+            "tail -n 30 /data/kube/logs/kube-proxy.log; iptables-save -t nat | grep -c KUBE; \
+             iptables-save -t nat | grep cd/web || true",
+        ]);
+        panic!("{url} never answered through kube-proxy's rules: {via_service:?}\n{why}");
+    }
     // A pod resolves a Service by its short name (the cluster DNS and the
     // search path the kubelet gives it).
     let web = docker(&[
