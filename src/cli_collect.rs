@@ -20,6 +20,7 @@ pub async fn run(
         Ok(a) => a,
         Err(e) => return bad_input(&[e.render(locale)]),
     };
+    let on_cluster = answers.topology.kind == cdwiz::profile::TopologyKind::K8s;
     let data_dir = cdwiz::paths::data_dir();
     let out = out.unwrap_or_else(|| {
         let now = std::time::SystemTime::now()
@@ -57,11 +58,17 @@ pub async fn run(
     match cdwiz::collect::collect(req, &progress).await {
         Ok(c) => {
             let unreachable = c.hosts.iter().filter(|h| h.unreachable.is_some()).count();
-            let m = Msg::new("collect.done")
+            let key = if on_cluster {
+                "collect.done-cluster"
+            } else {
+                "collect.done"
+            };
+            let m = Msg::new(key)
                 .arg("file", c.file.display())
                 .arg("kib", c.size / 1024)
                 .arg("hosts", c.hosts.len() - unreachable)
                 .arg("unreachable", unreachable)
+                .arg("files", c.hosts.iter().map(|h| h.files).sum::<usize>())
                 .arg("local", c.local_files);
             println!("{}", m.render(locale));
             EXIT_OK

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use cdwiz::i18n::Msg;
-use cdwiz::status::{StatusReport, StatusRequest};
+use cdwiz::status::{ClusterStatus, ObjectDrift, StatusReport, StatusRequest};
 
 use crate::headless::{EXIT_OK, Output, bad_input};
 
@@ -99,6 +99,9 @@ pub fn text_lines(report: &StatusReport, problems: &[Msg], locale: &str) -> Vec<
             out.push(format!("  ⚠ {}", m.render(locale)));
         }
     }
+    if let Some(c) = &report.cluster {
+        out.extend(cluster_lines(c, locale));
+    }
     if let Some(v) = &report.vip {
         let m = if v.held_by.is_empty() {
             Msg::new("status.vip-nobody").arg("vip", &v.address)
@@ -130,6 +133,67 @@ pub fn text_lines(report: &StatusReport, problems: &[Msg], locale: &str) -> Vec<
         for p in problems {
             out.push(format!("  - {}", p.render(locale)));
         }
+    }
+    out
+}
+
+/// The namespace and each component's workload, with what differs.
+fn cluster_lines(c: &ClusterStatus, locale: &str) -> Vec<String> {
+    let mut out = vec![match &c.unreachable {
+        Some(why) => Msg::new("status.cluster-unreachable")
+            .arg("ns", &c.namespace)
+            .arg_msg("why", why.clone())
+            .render(locale),
+        None => Msg::new("status.cluster")
+            .arg("ns", &c.namespace)
+            .render(locale),
+    }];
+    let drift = |d: &ObjectDrift| {
+        let key = if d.missing {
+            "status.object-missing"
+        } else {
+            "status.object-drift"
+        };
+        format!(
+            "    ⚠ {}",
+            Msg::new(key).arg("object", &d.object).render(locale)
+        )
+    };
+    let unknown = |e: &Msg| {
+        format!(
+            "    ? {}",
+            Msg::new("status.compare-failed")
+                .arg_msg("error", e.clone())
+                .render(locale)
+        )
+    };
+    out.extend(c.drifted.iter().map(drift));
+    out.extend(c.compare_error.iter().map(unknown));
+    for w in &c.components {
+        let state = if w.found {
+            Msg::new("status.replicas")
+                .arg("ready", w.ready)
+                .arg("desired", w.desired)
+                .render(locale)
+        } else {
+            cdwiz::i18n::text("status.workload-missing", locale)
+        };
+        let restarts = Msg::new("status.restarts")
+            .arg("count", w.restarts)
+            .render(locale);
+        let line = format!(
+            "  {} {} {} {} {} {}",
+            cdwiz::i18n::pad(&w.name, 12),
+            cdwiz::i18n::pad(&w.kind, 12),
+            cdwiz::i18n::pad(&state, 10),
+            cdwiz::i18n::pad(&restarts, 12),
+            w.images.join(","),
+            w.since,
+        );
+        out.push(line.trim_end().to_string());
+        out.extend(w.waiting.iter().map(|p| format!("    {p}")));
+        out.extend(w.drifted.iter().map(drift));
+        out.extend(w.compare_error.iter().map(unknown));
     }
     out
 }

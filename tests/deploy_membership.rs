@@ -214,16 +214,7 @@ async fn hosts_join_and_leave_an_installation() {
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains(&format!("{}: not reached", a[1])), "{err}");
-    let mut files = std::collections::BTreeMap::new();
-    let gz = flate2::read::GzDecoder::new(std::fs::File::open(&archive).unwrap());
-    for e in tar::Archive::new(gz).entries().unwrap() {
-        let mut e = e.unwrap();
-        let name = e.path().unwrap().to_string_lossy().into_owned();
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut e, &mut text).unwrap();
-        let name = name.split_once('/').map(|(_, n)| n.to_string()).unwrap();
-        files.insert(name, text);
-    }
+    let files = archive_files(&archive);
     let manifest = &files["MANIFEST.txt"];
     assert!(
         manifest.contains(&format!("{}: unreachable", a[1])),

@@ -22,7 +22,8 @@ use common::kube::{self, check, docker, kubeconfig, post, steps};
 use common::tmux::Tmux;
 use common::{Run, cdwiz_bin, is_step};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret, Service};
+use serde_json::Value;
 
 const NET: u8 = 218;
 const NAME: &str = "t-k8s";
@@ -111,20 +112,33 @@ impl Profile {
         }
     }
 
-    fn uninstall(&self, extra: &[&str]) -> (i32, String, String) {
-        let out = Command::new(cdwiz_bin())
-            .arg("uninstall")
-            .arg("--profile")
-            .arg(self.dir.join("k8s.yaml"))
-            .args(extra)
-            .env("CDWIZ_DATA_DIR", self.dir.join("state"))
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
+    /// `cdwiz COMMAND --profile k8s.yaml ARGS` in English (or in `lang`),
+    /// with this profile's state: (exit code, stdout, stderr).
+    fn cdwiz(&self, command: &str, extra: &[&str]) -> (i32, String, String) {
+        self.cdwiz_in("en", command, extra)
+    }
+
+    fn cdwiz_in(&self, lang: &str, command: &str, extra: &[&str]) -> (i32, String, String) {
+        common::run_to_end(
+            Command::new(cdwiz_bin())
+                .arg(command)
+                .arg("--profile")
+                .arg(&self.profile)
+                .args(["--lang", lang])
+                .args(extra)
+                .env("CDWIZ_DATA_DIR", &self.state),
         )
+    }
+
+    fn uninstall(&self, extra: &[&str]) -> (i32, String, String) {
+        self.cdwiz("uninstall", extra)
+    }
+
+    /// `cdwiz status --output json`: its exit code and report.
+    fn status(&self) -> (i32, Value) {
+        let (code, out, err) = self.cdwiz("status", &["--output", "json"]);
+        let v = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+        (code, v)
     }
 
     /// The newest run's log of `pane`.
@@ -331,6 +345,177 @@ async fn k8s_topology_on_a_real_cluster() {
         "{s:?}"
     );
 
+    // Status, read-only: each component's workload ready and as rendered,
+    // the entry answering through its Service.
+    let (code, v) = good.status();
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["well"], true, "{v:#}");
+    assert_eq!(v["cluster"]["namespace"], "demo", "{v:#}");
+    let workloads = v["cluster"]["components"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> = workloads
+        .iter()
+        .map(|w| (w["name"].as_str().unwrap(), w["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("db", "StatefulSet"), ("web", "Deployment")],
+        "{v:#}"
+    );
+    for w in workloads {
+        assert_eq!(
+            (&w["ready"], &w["desired"]),
+            (&1.into(), &1.into()),
+            "{w:#}"
+        );
+        assert_eq!(
+            w["images"],
+            serde_json::json!(["cdwiz/k8s-demo:1"]),
+            "{w:#}"
+        );
+        assert!(
+            w.get("drifted").is_none() && w.get("compare_error").is_none(),
+            "{w:#}"
+        );
+    }
+    assert_eq!(v["entry"]["answers"], true, "{v:#}");
+    assert!(
+        v["entry"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/services/web:8080/proxy/health"),
+        "{v:#}"
+    );
+
+    // Someone changes the installation behind cdwiz's back: web scaled to
+    // nothing, its Service deleted. Status names both (exit 5) and changes
+    // neither (its comparison is a dry run).
+    let deployments: Api<Deployment> = Api::namespaced(kube.clone(), "demo");
+    let services: Api<Service> = Api::namespaced(kube.clone(), "demo");
+    deployments
+        .patch(
+            "web",
+            &::kube::api::PatchParams::default(),
+            &::kube::api::Patch::Merge(serde_json::json!({ "spec": { "replicas": 0 } })),
+        )
+        .await
+        .unwrap();
+    services.delete("web", &Default::default()).await.unwrap();
+    let (code, v) = good.status();
+    assert_eq!(code, 5, "{v:#}");
+    let web = &v["cluster"]["components"][1];
+    assert_eq!(
+        web["drifted"],
+        serde_json::json!([
+            { "object": "Deployment web", "missing": false },
+            { "object": "Service web", "missing": true },
+        ]),
+        "{v:#}"
+    );
+    assert_eq!(v["entry"]["answers"], false, "{v:#}");
+    assert!(
+        v["cluster"]["components"][0].get("drifted").is_none(),
+        "{v:#}"
+    );
+    let (code, out, _) = good.cdwiz("status", &[]);
+    assert_eq!(code, 5, "{out}");
+    for line in [
+        "cluster, namespace demo",
+        "Service web: missing (a run of cdwiz would create it)",
+        "Deployment web: differs from what this profile and bundle render",
+        "Deployment web in namespace demo is not running as it should",
+        "does not answer",
+    ] {
+        assert!(out.contains(line), "{line:?} not in:\n{out}");
+    }
+    let (code, zh, _) = good.cdwiz_in("zh-CN", "status", &[]);
+    assert_eq!(code, 5, "{zh}");
+    for line in [
+        "集群，命名空间 demo",
+        "Service web：不存在（再次运行 cdwiz 会创建它）",
+        "命名空间 demo 中的 Deployment web 运行不正常",
+    ] {
+        assert!(zh.contains(line), "{line:?} not in:\n{zh}");
+    }
+    assert!(services.get_opt("web").await.unwrap().is_none());
+    let replicas = deployments.get("web").await.unwrap().spec.unwrap().replicas;
+    assert_eq!(replicas, Some(0), "status changed the Deployment");
+
+    // The support archive of the namespace: objects, pods' logs, events,
+    // the Secrets by name only; no secret value anywhere in it.
+    let archive = good.dir.join("support.tar.gz");
+    let work = good.work.to_str().unwrap().to_string();
+    let (code, out, err) = good.cdwiz(
+        "collect",
+        &["-o", archive.to_str().unwrap(), "--workdir", &work],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("cluster: "), "{err}");
+    assert!(out.contains("files from the cluster"), "{out}");
+    let files = common::archive_files(&archive);
+
+    for f in [
+        "cluster/version.json",
+        "cluster/nodes.txt",
+        "cluster/Deployment/web.yaml",
+        "cluster/StatefulSet/db.yaml",
+        "cluster/Service/db.yaml",
+        "cluster/PersistentVolumeClaim/data-db-0.yaml",
+        "cluster/Pod/db-0.yaml",
+        "cluster/events.txt",
+        "cluster/secrets.txt",
+    ] {
+        assert!(files.contains_key(f), "{f} missing: {:?}", files.keys());
+    }
+    assert!(
+        files["cluster/logs/db-0/db.log"].contains("db: starting"),
+        "{files:#?}"
+    );
+    assert!(
+        files["cluster/secrets.txt"]
+            .lines()
+            .any(|l| l.starts_with("demo-secrets Opaque ")
+                && l.split(' ')
+                    .nth(2)
+                    .unwrap()
+                    .split(',')
+                    .any(|k| k == "db_password")),
+        "{}",
+        files["cluster/secrets.txt"]
+    );
+    assert!(
+        files["cluster/events.txt"].contains("ScalingReplicaSet"),
+        "{}",
+        files["cluster/events.txt"]
+    );
+    assert!(
+        files["MANIFEST.txt"].contains("the cluster, namespace demo"),
+        "{}",
+        files["MANIFEST.txt"]
+    );
+    assert!(
+        files
+            .keys()
+            .any(|k| k.starts_with("local/runs/") && k.ends_with("state.json"))
+    );
+    let password = &generated["db_password"];
+    for (name, text) in &files {
+        assert!(
+            !text.contains(password.as_str()),
+            "the generated password in {name}"
+        );
+    }
+
+    // A run puts back what status named; then all is well again.
+    let (code, lines, err) = good.run().start(&[]).finish();
+    assert_eq!(code, 0, "{lines:#?}\n{err}");
+    assert!(
+        steps(&lines).contains(&("web".into(), "apply".into(), "changed".into())),
+        "{:?}",
+        steps(&lines)
+    );
+    let (code, v) = good.status();
+    assert_eq!(code, 0, "{v:#}");
+
     // A rollout that cannot finish says why, with the pod's own words.
     let broken = Profile::new(
         &address,
@@ -410,7 +595,6 @@ async fn k8s_topology_on_a_real_cluster() {
         out.contains("deleted Deployment web") && out.contains("deleted StatefulSet db"),
         "{out}"
     );
-    let deployments: Api<Deployment> = Api::namespaced(kube.clone(), "demo");
     assert!(
         deployments
             .list(&ListParams::default())

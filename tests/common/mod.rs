@@ -124,6 +124,21 @@ pub fn run_to_end(cmd: &mut std::process::Command) -> (i32, String, String) {
     )
 }
 
+/// A support archive's files as text, by their path under its top folder.
+pub fn archive_files(archive: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let mut files = std::collections::BTreeMap::new();
+    let gz = flate2::read::GzDecoder::new(std::fs::File::open(archive).unwrap());
+    for e in tar::Archive::new(gz).entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+        let name = name.split_once('/').map(|(_, n)| n.to_string()).unwrap();
+        files.insert(name, text);
+    }
+    files
+}
+
 /// True when a TCP connection to address:port succeeds within 2 s.
 pub async fn tcp_answers(address: &str, port: u16) -> bool {
     tokio::time::timeout(

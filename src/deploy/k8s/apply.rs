@@ -15,12 +15,15 @@ use super::{FIELD_MANAGER, namespace};
 use crate::cluster::{INSTALL_LABEL, root_cause};
 use crate::deploy::{Input, StepError};
 use crate::i18n::Msg;
+use crate::render::RenderedFile;
 
 /// The objects of one rendered file (`k8s/<name>.yaml`), in file order.
-pub(super) fn objects(input: &Input<'_>, name: &str) -> Result<Vec<DynamicObject>, StepError> {
+pub(super) fn objects(
+    rendered: &[RenderedFile],
+    name: &str,
+) -> Result<Vec<DynamicObject>, StepError> {
     let path = format!("k8s/{name}.yaml");
-    let file = input
-        .rendered
+    let file = rendered
         .iter()
         .find(|f| f.path.to_str() == Some(path.as_str()))
         .ok_or_else(|| Msg::new("deploy.k8s.not-rendered").arg("file", &path))?;
@@ -59,12 +62,13 @@ pub(super) fn comparable(obj: &DynamicObject) -> Value {
     v
 }
 
-/// Server-side applies one object; whether the server's copy changed.
-pub(super) async fn apply(
+/// The API of an object's kind (namespaced in `ns`, but for a
+/// Namespace), its name and how to name it in a message (`Deployment web`).
+pub(super) fn api_of(
     client: &kube::Client,
     ns: &str,
     obj: &DynamicObject,
-) -> Result<bool, StepError> {
+) -> Result<(Api<DynamicObject>, String, String), StepError> {
     let types = obj.types.clone().unwrap_or_default();
     let gvk = GroupVersionKind::try_from(&types)
         .map_err(|e| Msg::new("deploy.k8s.bad-object").arg("error", e))?;
@@ -76,16 +80,44 @@ pub(super) async fn apply(
     };
     let name = obj.metadata.name.clone().unwrap_or_default();
     let what = format!("{} {name}", types.kind);
+    Ok((api, name, what))
+}
+
+/// Server-side applies one object (with `dry_run`, the server only says
+/// what it would become: nothing is written); what it was before, and
+/// whether it changed (would change).
+pub(super) async fn apply_as(
+    client: &kube::Client,
+    ns: &str,
+    obj: &DynamicObject,
+    dry_run: bool,
+) -> Result<(Option<DynamicObject>, bool), StepError> {
+    let (api, name, what) = api_of(client, ns, obj)?;
     let before = api
         .get_opt(&name)
         .await
         .map_err(|e| api_error("get", &what, &e))?;
-    let params = PatchParams::apply(FIELD_MANAGER).force();
+    if dry_run && before.is_none() {
+        // Missing: nothing to compare (its namespace may be missing too).
+        return Ok((None, true));
+    }
+    let mut params = PatchParams::apply(FIELD_MANAGER).force();
+    params.dry_run = dry_run;
     let after = api
         .patch(&name, &params, &Patch::Apply(obj))
         .await
         .map_err(|e| api_error("apply", &what, &e))?;
-    Ok(before.map(|b| comparable(&b)) != Some(comparable(&after)))
+    let changed = before.as_ref().map(comparable) != Some(comparable(&after));
+    Ok((before, changed))
+}
+
+/// Server-side applies one object; whether the server's copy changed.
+pub(super) async fn apply(
+    client: &kube::Client,
+    ns: &str,
+    obj: &DynamicObject,
+) -> Result<bool, StepError> {
+    Ok(apply_as(client, ns, obj, false).await?.1)
 }
 
 pub(super) fn api_error(verb: &str, what: &str, e: &kube::Error) -> StepError {

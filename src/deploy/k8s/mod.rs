@@ -12,6 +12,7 @@
 //! object on the server differs afterwards.
 
 mod apply;
+pub mod inspect;
 mod lease;
 mod logs;
 mod push;
@@ -123,15 +124,15 @@ pub fn planned_steps(
 }
 
 /// The namespace of the answers.
-fn namespace(input: &Input<'_>) -> String {
+pub(crate) fn namespace(input: &Input<'_>) -> String {
     input.answers.topology.namespace.clone().unwrap_or_default()
 }
 
 /// The label selector of a component's pods.
-fn selector(input: &Input<'_>, component: &str) -> String {
+fn selector(answers: &crate::profile::Answers, component: &str) -> String {
     format!(
         "app.kubernetes.io/name={component},{INSTALL_LABEL}={}",
-        crate::profile::install_id(input.answers)
+        crate::profile::install_id(answers)
     )
 }
 
@@ -248,7 +249,7 @@ pub async fn deploy(
     let client = &clients.api;
     run.step(CLUSTER, "namespace", || async {
         let mut changed = false;
-        for o in objects(input, "namespace")? {
+        for o in objects(input.rendered, "namespace")? {
             changed |= apply(client, &ns, &o).await?;
         }
         Ok(changed)
@@ -298,7 +299,7 @@ pub async fn deploy(
 async fn component(run: &Run<'_>, clients: &Clients, ns: &str, c: &Component) -> bool {
     let input = run.input;
     let client = &clients.api;
-    let objs = match objects(input, &c.name) {
+    let objs = match objects(input.rendered, &c.name) {
         Ok(o) => o,
         Err(e) => {
             run.step(&c.name, "apply", || async { Err::<bool, _>(e) })
@@ -306,12 +307,7 @@ async fn component(run: &Run<'_>, clients: &Clients, ns: &str, c: &Component) ->
             return false;
         }
     };
-    let kind = objs
-        .iter()
-        .filter_map(|o| o.types.as_ref())
-        .map(|t| t.kind.clone())
-        .find(|k| k == "Deployment" || k == "StatefulSet")
-        .unwrap_or_else(|| "Deployment".into());
+    let kind = workload_kind(&objs);
     let applied = run
         .step(&c.name, "apply", || async {
             let mut changed = false;
@@ -341,7 +337,7 @@ async fn component(run: &Run<'_>, clients: &Clients, ns: &str, c: &Component) ->
             .rollout_timeout
             .unwrap_or(crate::profile::DEFAULT_ROLLOUT_TIMEOUT),
     ));
-    let select = selector(input, &c.name);
+    let select = selector(input.answers, &c.name);
     let follower = LogFollower::start(run, clients, ns, &c.name, select.clone());
     let ok = run
         .step(&c.name, "rollout", || {
@@ -350,6 +346,15 @@ async fn component(run: &Run<'_>, clients: &Clients, ns: &str, c: &Component) ->
         .await;
     follower.finish(run, client, ns, &c.name, &select).await;
     ok
+}
+
+/// The kind of a component's workload among its objects.
+fn workload_kind(objs: &[kube::api::DynamicObject]) -> String {
+    objs.iter()
+        .filter_map(|o| o.types.as_ref())
+        .map(|t| t.kind.clone())
+        .find(|k| k == "Deployment" || k == "StatefulSet")
+        .unwrap_or_else(|| "Deployment".into())
 }
 
 /// The entry component answers through its Service (skipped when it is down).

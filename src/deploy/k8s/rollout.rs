@@ -17,9 +17,9 @@ const VERIFY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How far a workload's rollout is.
 #[derive(Debug, Default)]
 pub(super) struct Progress {
-    want: i32,
-    ready: i32,
-    updated: i32,
+    pub(super) want: i32,
+    pub(super) ready: i32,
+    pub(super) updated: i32,
     observed: bool,
 }
 
@@ -204,26 +204,19 @@ pub(super) async fn verify(
     port: u16,
     path: &str,
 ) -> Result<bool, StepError> {
-    let path = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("/{path}")
-    };
-    let uri = format!("/api/v1/namespaces/{ns}/services/{service}:{port}/proxy{path}");
+    let path = slashed(path);
+    let uri = proxy_uri(ns, service, port, &path);
     run.ctx.logs.log(CLUSTER, &format!("GET {uri}"));
     let started = Instant::now();
     loop {
-        let request = http::Request::get(&uri)
-            .body(Vec::new())
-            .map_err(|e| Msg::from(e.to_string()))?;
-        let error = match client.request_text(request).await {
-            Ok(_) => {
+        let error = match ask(client, &uri).await {
+            Ok(()) => {
                 run.ctx
                     .logs
                     .log(CLUSTER, &format!("service {service}:{port}{path} answers"));
                 return Ok(false);
             }
-            Err(e) => api_cause(&e),
+            Err(e) => e,
         };
         if started.elapsed() >= VERIFY_TIMEOUT || run.ctx.cancel.is_cancelled() {
             return Err(Msg::new("deploy.k8s.verify")
@@ -234,4 +227,32 @@ pub(super) async fn verify(
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
+}
+
+fn slashed(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    }
+}
+
+/// The API server's proxy to a Service's port, at `path`.
+pub(crate) fn proxy_uri(ns: &str, service: &str, port: u16, path: &str) -> String {
+    format!(
+        "/api/v1/namespaces/{ns}/services/{service}:{port}/proxy{}",
+        slashed(path)
+    )
+}
+
+/// One GET through the API server (2xx: `Ok`), else the cause.
+pub(crate) async fn ask(client: &kube::Client, uri: &str) -> Result<(), String> {
+    let request = http::Request::get(uri)
+        .body(Vec::new())
+        .map_err(|e| e.to_string())?;
+    client
+        .request_text(request)
+        .await
+        .map(|_| ())
+        .map_err(|e| api_cause(&e))
 }

@@ -3,7 +3,10 @@
 //! whether its container runs, answers its health check, how often it
 //! restarted, its image and since when; whether it drifted from what this
 //! profile and bundle would make; which master holds the VIP; whether the
-//! platform answers end to end.
+//! platform answers end to end. On a cluster (the `k8s` topology), the
+//! same per component through the Kubernetes API (`cluster.rs`).
+
+mod cluster;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,6 +44,27 @@ pub struct StatusReport {
     /// The platform's entry, asked from this machine.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry: Option<EntryStatus>,
+    /// k8s: the installation's namespace and workloads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterStatus>,
+}
+
+pub use crate::deploy::k8s::inspect::{ObjectDrift, WorkloadStatus};
+
+/// An installation on a cluster, as its API has it.
+#[derive(Debug, Serialize)]
+pub struct ClusterStatus {
+    pub namespace: String,
+    /// Why the cluster could not be asked (none: it was).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<Msg>,
+    /// The namespace's own objects that differ from the rendered ones.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drifted: Vec<ObjectDrift>,
+    /// Why the namespace could not be compared (none: it was).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare_error: Option<Msg>,
+    pub components: Vec<WorkloadStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -139,6 +163,9 @@ impl StatusReport {
                     .arg("count", v.held_by.len()),
             );
         }
+        if let Some(c) = &self.cluster {
+            out.extend(c.problems());
+        }
         if let Some(e) = self.entry.as_ref().filter(|e| !e.answers) {
             out.push(Msg::new("status.problem.entry").arg("url", &e.url));
         }
@@ -152,13 +179,6 @@ pub async fn status(mut req: StatusRequest) -> Result<StatusReport, RunError> {
     let locale = req.locale.as_str();
     let a = &req.answers;
     let bad = |lines: Vec<String>| RunError::new(ErrorKind::BadInput, lines);
-    if a.topology.kind == TopologyKind::K8s {
-        return Err(bad(vec![
-            Msg::new("status.k8s-not-yet")
-                .arg("ns", a.topology.namespace.as_deref().unwrap_or_default())
-                .render(locale),
-        ]));
-    }
     // The manifest and the rendered files, to compare with.
     let bundle = crate::run::manifest_only(a, &req.base, &req.data_dir, &req.profile, locale)?;
     let rendered = crate::render::render(a, &bundle.manifest, Some(&bundle.dir)).map_err(|e| {
@@ -168,6 +188,9 @@ pub async fn status(mut req: StatusRequest) -> Result<StatusReport, RunError> {
             e.message().render(locale)
         )])
     })?;
+    if a.topology.kind == TopologyKind::K8s {
+        return Ok(cluster::status(a, &req.base, &bundle, &rendered).await);
+    }
     let secrets = crate::run::secrets_or_profile(req.secrets, a, &req.base, &req.profile, locale)?;
     let askpass = crate::connect::askpass_program();
     let mut connector = Connector::new(a, secrets, &req.data_dir, askpass);
@@ -204,7 +227,12 @@ pub async fn status(mut req: StatusRequest) -> Result<StatusReport, RunError> {
         entry_status(a, &bundle),
     );
     targets.close().await;
-    Ok(StatusReport { hosts, vip, entry })
+    Ok(StatusReport {
+        hosts,
+        vip,
+        entry,
+        cluster: None,
+    })
 }
 
 /// Every component placed on the host, as its Docker engine has it.

@@ -6,7 +6,11 @@
 //! and `MANIFEST.txt` saying what is inside and which hosts could not be
 //! reached. Every secret this installation knows (the operator's and the
 //! generated ones) is replaced by `***` in every file. Read-only on the
-//! hosts, like `status`.
+//! hosts, like `status`. On a cluster (the `k8s` topology) the hosts'
+//! part comes from the Kubernetes API instead (`cluster.rs`), under
+//! `cluster/`.
+
+mod cluster;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -26,6 +30,8 @@ pub const LOG_LINES: usize = 500;
 /// Recent runs of the installation whose files are carried.
 pub const RECENT_RUNS: usize = 5;
 const MARK: &str = "@@cdwiz-collect@@ ";
+/// What the archive and the progress lines call the cluster (k8s).
+pub const CLUSTER: &str = "cluster";
 
 /// What `collect` needs; `secrets: None` reads the profile's sources.
 pub struct CollectRequest {
@@ -69,18 +75,65 @@ pub async fn collect(
     crate::installation::adopt(&req.data_dir, &mut req.answers);
     let locale = req.locale.as_str();
     let a = &req.answers;
-    if a.topology.kind == TopologyKind::K8s {
-        return Err(RunError::new(
-            ErrorKind::BadInput,
-            vec![Msg::new("collect.k8s-not-yet").render(locale)],
-        ));
-    }
     let secrets = crate::run::secrets_or_profile(req.secrets, a, &req.base, &req.profile, locale)?;
     let mut hidden: Vec<String> = secrets.values().iter().map(|s| s.to_string()).collect();
     hidden.extend(generated_secrets(&req.data_dir, a));
     crate::redact::add(&hidden);
-    let mut connector =
-        Connector::new(a, secrets, &req.data_dir, crate::connect::askpass_program());
+    let per_host = if a.topology.kind == TopologyKind::K8s {
+        let (files, unreachable) = match cluster::files(a, &req.base).await {
+            Ok(files) => (files, None),
+            Err(why) => (Vec::new(), Some(why)),
+        };
+        let summary = HostCollected {
+            address: CLUSTER.into(),
+            files: files.len(),
+            unreachable,
+        };
+        progress(&summary);
+        vec![(summary, files)]
+    } else {
+        from_hosts(a, secrets, &req.data_dir, progress).await
+    };
+
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut hosts = Vec::new();
+    let on_cluster = a.topology.kind == TopologyKind::K8s;
+    for (summary, files) in per_host {
+        for (name, content) in files {
+            // The cluster's files are named under `cluster/` already.
+            entries.push(if on_cluster {
+                (name, content)
+            } else {
+                (format!("hosts/{}/{name}", summary.address), content)
+            });
+        }
+        hosts.push(summary);
+    }
+    let local = local_files(&req.runs, a);
+    let local_files = local.len();
+    entries.extend(local);
+    entries.push((
+        "MANIFEST.txt".into(),
+        manifest(a, &hosts, &entries).into_bytes(),
+    ));
+    let (out, size) = write(&req.out, &entries)
+        .map_err(|e| RunError::new(ErrorKind::Io, vec![format!("{}: {e}", req.out.display())]))?;
+    Ok(Collected {
+        file: out,
+        hosts,
+        local_files,
+        size,
+    })
+}
+
+/// Every host of the answers, all at once: what each gave.
+async fn from_hosts(
+    a: &Answers,
+    secrets: Secrets,
+    data_dir: &Path,
+    progress: &(dyn Fn(&HostCollected) + Sync),
+) -> Vec<(HostCollected, Vec<(String, Vec<u8>)>)> {
+    let mut connector = Connector::new(a, secrets, data_dir, crate::connect::askpass_program());
     connector.install_key = false;
     let connector = Arc::new(connector);
     let targets = Targets::open(&connector, a).await;
@@ -116,30 +169,7 @@ pub async fn collect(
     });
     let per_host = futures_util::future::join_all(asks).await;
     targets.close().await;
-
-    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut hosts = Vec::new();
-    for (summary, files) in per_host {
-        for (name, content) in files {
-            entries.push((format!("hosts/{}/{name}", summary.address), content));
-        }
-        hosts.push(summary);
-    }
-    let local = local_files(&req.runs, a);
-    let local_files = local.len();
-    entries.extend(local);
-    entries.push((
-        "MANIFEST.txt".into(),
-        manifest(a, &hosts, &entries).into_bytes(),
-    ));
-    let (out, size) = write(&req.out, &entries)
-        .map_err(|e| RunError::new(ErrorKind::Io, vec![format!("{}: {e}", req.out.display())]))?;
-    Ok(Collected {
-        file: out,
-        hosts,
-        local_files,
-        size,
-    })
+    per_host
 }
 
 /// The installation's generated secrets, if this machine has them (read,
@@ -257,8 +287,16 @@ fn local_files(runs: &Path, a: &Answers) -> Vec<(String, Vec<u8>)> {
 
 /// What is inside, and what could not be had.
 fn manifest(a: &Answers, hosts: &[HostCollected], entries: &[(String, Vec<u8>)]) -> String {
+    let from = if a.topology.kind == TopologyKind::K8s {
+        format!(
+            "the cluster, namespace {}",
+            a.topology.namespace.as_deref().unwrap_or_default()
+        )
+    } else {
+        "hosts".to_string()
+    };
     let mut m = format!(
-        "cdwiz collect {}\ninstallation {} ({})\n\nhosts:\n",
+        "cdwiz collect {}\ninstallation {} ({})\n\n{from}:\n",
         env!("CARGO_PKG_VERSION"),
         crate::profile::install_id(a),
         a.topology.kind.as_str()
