@@ -57,6 +57,24 @@ pub struct WorkloadStatus {
 }
 
 impl WorkloadStatus {
+    /// Nothing known of it yet.
+    fn new(name: &str, kind: &str) -> WorkloadStatus {
+        WorkloadStatus {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            found: false,
+            desired: 0,
+            ready: 0,
+            updated: 0,
+            restarts: 0,
+            images: Vec::new(),
+            since: String::new(),
+            waiting: Vec::new(),
+            drifted: Vec::new(),
+            compare_error: None,
+        }
+    }
+
     pub fn well(&self) -> bool {
         self.found
             && self.ready >= self.desired
@@ -109,20 +127,7 @@ pub async fn workload(
     let kind = objects(rendered, &c.name)
         .map(|o| workload_kind(&o))
         .unwrap_or_else(|_| "Deployment".into());
-    let mut s = WorkloadStatus {
-        name: c.name.clone(),
-        kind: kind.clone(),
-        found: false,
-        desired: 0,
-        ready: 0,
-        updated: 0,
-        restarts: 0,
-        images: Vec::new(),
-        since: String::new(),
-        waiting: Vec::new(),
-        drifted: Vec::new(),
-        compare_error: None,
-    };
+    let mut s = WorkloadStatus::new(&c.name, &kind);
     match drifted(client, answers, rendered, &c.name).await {
         Ok(d) => s.drifted = d,
         Err(e) => s.compare_error = Some(e),
@@ -227,20 +232,8 @@ mod tests {
 
     #[test]
     fn pods_give_restarts_images_the_last_start_and_who_is_not_ready() {
-        let mut s = WorkloadStatus {
-            name: "web".into(),
-            kind: "Deployment".into(),
-            found: true,
-            desired: 2,
-            ready: 1,
-            updated: 2,
-            restarts: 0,
-            images: Vec::new(),
-            since: String::new(),
-            waiting: Vec::new(),
-            drifted: Vec::new(),
-            compare_error: None,
-        };
+        let mut s = WorkloadStatus::new("web", "Deployment");
+        (s.found, s.desired, s.ready, s.updated) = (true, 2, 1, 2);
         pods_into(
             &mut s,
             &[
