@@ -36,9 +36,35 @@ pub enum Event {
         pid: u32,
         installer: String,
     },
+    /// This machine had no record of the installation's generated secrets:
+    /// they were read back from its hosts (or its namespace) and recorded.
+    SecretsAdopted {
+        install: String,
+        names: Vec<String>,
+        /// The hosts (or `namespace/NS`) they were read from.
+        from: Vec<String>,
+    },
 }
 
 impl Event {
+    /// The operator's sentence for secrets read back from the installation.
+    pub fn secrets_adopted(&self) -> Option<crate::i18n::Msg> {
+        let Event::SecretsAdopted {
+            install,
+            names,
+            from,
+        } = self
+        else {
+            return None;
+        };
+        Some(
+            crate::i18n::Msg::new("adopt.secrets")
+                .arg("install", install)
+                .arg("names", names.join(", "))
+                .arg("from", from.join(", ")),
+        )
+    }
+
     /// The operator's sentence for a lock taken over from a dead run.
     pub fn lock_taken_over(&self) -> Option<crate::i18n::Msg> {
         let Event::LockTakenOver {

@@ -104,13 +104,8 @@ pub fn fingerprint(answers: &Answers, bundle: &Bundle, rendered: &[RenderedFile]
     format!("{:x}", h.finalize())
 }
 
-/// The installation's generated secrets (made on first use, 0600) and
-/// where they are.
-pub fn generated_secrets(
-    answers: &Answers,
-    bundle: &Bundle,
-    data_dir: &Path,
-) -> Result<(PathBuf, BTreeMap<String, String>), String> {
+/// The names of the secrets the bundle's components are given, sorted.
+pub fn secret_names(bundle: &Bundle) -> Vec<String> {
     let mut names: Vec<String> = bundle
         .manifest
         .components
@@ -119,6 +114,17 @@ pub fn generated_secrets(
         .collect();
     names.sort();
     names.dedup();
+    names
+}
+
+/// The installation's generated secrets (made on first use, 0600) and
+/// where they are.
+pub fn generated_secrets(
+    answers: &Answers,
+    bundle: &Bundle,
+    data_dir: &Path,
+) -> Result<(PathBuf, BTreeMap<String, String>), String> {
+    let names = secret_names(bundle);
     let path = crate::deploy::secrets::path(data_dir, answers);
     let generated = crate::deploy::secrets::load_or_create(&path, &names)
         .map_err(|e| format!("{}: {e}", path.display()))?;

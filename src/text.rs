@@ -59,6 +59,19 @@ pub fn line(s: &str) -> String {
     clean(s, false)
 }
 
+/// The bytes of `od -An -v -tx1` output with its spaces and newlines
+/// removed (how a host sends a file whose bytes must survive as they
+/// are); none when it is not whole hex.
+pub fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::{clean, line};

@@ -226,6 +226,63 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
         );
     }
 
+    // Another engineer's laptop, with no record of this installation, runs
+    // the same profile: the generated secrets are read back from the host
+    // (not made anew under the running database) and kept there 0600; no
+    // container is replaced and the backend still reaches the database.
+    let (state_b, work_b) = (tmp.path().join("state-b"), tmp.path().join("work-b"));
+    let secret_files = "stat -c '%n %Y %s' /data/cd/secrets/* | sort";
+    let before_secrets = sh_ok(sb, 0, secret_files).await;
+    let (code, lines, err) = deploy(&profile, &state_b, &work_b, &password);
+    assert_eq!(code, 0, "{err}");
+    let note = lines
+        .iter()
+        .find(|l| l["event"] == "note" && l["id"] == "secrets-adopted")
+        .unwrap_or_else(|| panic!("no secrets-adopted note: {lines:#?}"));
+    assert!(note["message"].as_str().unwrap().contains(&addr), "{note}");
+    let adopted = std::fs::read_dir(state_b.join("installs"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("secrets.yaml");
+    assert_eq!(std::fs::read_to_string(&adopted).unwrap(), text);
+    assert_eq!(
+        std::fs::metadata(&adopted).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // Its own key goes into the install record (prepare); nothing else moves.
+    let moved: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "deploy-step" && l["step"] != "prepare")
+        .filter(|l| l["status"] != "unchanged")
+        .collect();
+    assert!(moved.is_empty(), "{moved:?}");
+    assert_eq!(
+        sh_ok(sb, 0, ids).await,
+        before_ids,
+        "containers were recreated"
+    );
+    assert_eq!(
+        sh_ok(sb, 0, secret_files).await,
+        before_secrets,
+        "the host's secrets were rewritten"
+    );
+    // The backend, started again, logs in with what the host holds.
+    sh_ok(sb, 0, "docker restart -t 1 cd-backend >/dev/null").await;
+    let healthy = eventually(std::time::Duration::from_secs(30), || async {
+        let h = sh(sb, 0, "root", "curl -s http://127.0.0.1:8080/health").await;
+        h.stdout.contains(r#"{"database":"ok","cache":"ok"}"#)
+    })
+    .await;
+    assert!(
+        healthy.is_some(),
+        "the backend lost the database after a restart"
+    );
+    let before_files = sh_ok(sb, 0, mtimes).await;
+    let before_ids = sh_ok(sb, 0, ids).await;
+
     // Status: all well (exit 0) and read-only (the same containers, the
     // same files afterwards).
     let status = |profile: &Path| {

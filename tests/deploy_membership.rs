@@ -259,4 +259,49 @@ async fn hosts_join_and_leave_an_installation() {
         }
     }
     assert_eq!(files[&host("config/leak.txt")].trim(), "***");
+
+    // From another engineer's laptop, logging in with the site's key (a
+    // look never installs cdwiz's own) and with no record of the
+    // installation, so no generated secrets of its own: the host's secret
+    // files are what is hidden, and never carried.
+    let profile_b = tmp.path().join("ha-b.yaml");
+    let key_login = format!(
+        "ssh: {{ user: root, auth: key, key-file: {} }}",
+        sb.key().display()
+    );
+    std::fs::write(
+        &profile_b,
+        std::fs::read_to_string(&profile).unwrap().replace(
+            &format!("ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV} }}"),
+            &key_login,
+        ),
+    )
+    .unwrap();
+    let from_b = tmp.path().join("support-b.tar.gz");
+    let (code, out, err) = run_to_end(
+        Command::new(cdwiz_bin())
+            .args(["collect", "--profile"])
+            .arg(&profile_b)
+            .arg("-o")
+            .arg(&from_b)
+            .env("CDWIZ_DATA_DIR", tmp.path().join("state-b"))
+            .env(PASSWORD_ENV, &password),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(&format!("{}: ", a[0])) && !err.contains(&format!("{}: not reached", a[0])),
+        "{err}"
+    );
+    let files = archive_files(&from_b);
+    assert_eq!(files[&host("config/leak.txt")].trim(), "***");
+    assert!(
+        !files.keys().any(|k| k.contains("hide/")),
+        "{:?}",
+        files.keys()
+    );
+    for (name, text) in &files {
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "a secret in {name} (laptop B)");
+        }
+    }
 }

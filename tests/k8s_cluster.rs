@@ -345,6 +345,31 @@ async fn k8s_topology_on_a_real_cluster() {
         "{s:?}"
     );
 
+    // Another engineer's laptop (no record of the installation) runs the
+    // same profile: the generated secrets come back from the namespace's
+    // Secret, and nothing changes.
+    let laptop_b = Run {
+        profile: &good.profile,
+        work: &good.dir.join("work-b"),
+        state: &good.dir.join("state-b"),
+        password: ("CDWIZ_UNUSED", ""),
+    };
+    let (code, lines, err) = laptop_b.start(&[]).finish();
+    assert_eq!(code, 0, "{lines:#?}\n{err}");
+    let note = lines
+        .iter()
+        .find(|l| l["event"] == "note" && l["id"] == "secrets-adopted")
+        .unwrap_or_else(|| panic!("no secrets-adopted note: {lines:#?}"));
+    assert!(
+        note["message"].as_str().unwrap().contains("namespace/demo"),
+        "{note}"
+    );
+    let s = steps(&lines);
+    assert!(
+        s.iter().all(|(_, _, status)| status == "unchanged"),
+        "{s:?}"
+    );
+
     // Status, read-only: each component's workload ready and as rendered,
     // the entry answering through its Service.
     let (code, v) = good.status();

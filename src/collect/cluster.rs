@@ -166,6 +166,14 @@ async fn secrets(client: &kube::Client, ns: &str, lp: &ListParams) -> String {
         Err(e) => format!("(not listed: {e})\n"),
         Ok(items) => {
             let mut t = String::from("name type keys (values are never collected)\n");
+            // Their values are hidden wherever else they show (a log, a
+            // ConfigMap), whether or not this machine knows them.
+            let values: Vec<String> = items
+                .iter()
+                .flat_map(|s| s.data.iter().flat_map(BTreeMap::values))
+                .filter_map(|v| String::from_utf8(v.0.clone()).ok())
+                .collect();
+            super::hide_secrets(&values);
             for s in items {
                 let keys: Vec<&String> = s.data.iter().flat_map(BTreeMap::keys).collect();
                 t.push_str(&format!(

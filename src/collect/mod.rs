@@ -30,6 +30,8 @@ pub const LOG_LINES: usize = 500;
 /// Recent runs of the installation whose files are carried.
 pub const RECENT_RUNS: usize = 5;
 const MARK: &str = "@@cdwiz-collect@@ ";
+/// Sections of a host's answer that are secrets to hide, not files.
+const HIDE: &str = "hide/";
 /// What the archive and the progress lines call the cluster (k8s).
 pub const CLUSTER: &str = "cluster";
 
@@ -201,15 +203,36 @@ for c in $(docker ps -a --filter label=io.cdwiz.component --format '{{{{.Names}}
   sec "containers/$c.inspect.json"; docker inspect "$c" 2>&1
   sec "containers/$c.log"; docker logs --tail {LOG_LINES} "$c" 2>&1
 done
+for f in {secrets}/*; do [ -f "$f" ] && {{ sec "{HIDE}${{f##*/}}"; od -An -v -tx1 < "$f" | tr -d ' \n'; }}; done
 true"#,
         config = crate::ssh::quote(&config),
+        secrets = crate::ssh::quote(&format!("{}/cd/secrets", t.data_dir)),
     );
     let out = t
         .conn
         .run(&script, Duration::from_secs(120))
         .await
         .map_err(|e| e.to_string())?;
-    Ok(split_sections(&out.stdout))
+    // The installation's secrets as the host holds them: hidden from the
+    // archive (this machine may have no record of them), never put in it.
+    let (hide, files): (Vec<_>, Vec<_>) = split_sections(&out.stdout)
+        .into_iter()
+        .partition(|(name, _)| name.starts_with(HIDE));
+    let values: Vec<String> = hide
+        .iter()
+        .filter_map(|(_, hex)| crate::text::from_hex(String::from_utf8_lossy(hex).trim()))
+        .filter_map(|v| String::from_utf8(v).ok())
+        .collect();
+    hide_secrets(&values);
+    Ok(files)
+}
+
+/// Adds secret values found on a host or in the cluster to what every
+/// file of the archive is cleaned of; values too short to be a generated
+/// secret are left out (hiding them would garble the archive).
+fn hide_secrets(values: &[String]) {
+    let long: Vec<&String> = values.iter().filter(|v| v.trim().len() >= 8).collect();
+    crate::redact::add(&long);
 }
 
 /// `(name, content)` of each marked section; names that could leave the

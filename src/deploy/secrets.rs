@@ -41,13 +41,18 @@ pub fn load_or_create(path: &Path, names: &[String]) -> std::io::Result<BTreeMap
         }
     }
     if added {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        crate::rundir::write_atomic(
-            path,
-            &serde_yaml::to_string(&secrets).map_err(std::io::Error::other)?,
-        )?;
+        store(path, &secrets)?;
     }
     Ok(secrets)
+}
+
+/// Writes the installation's secrets at `path` (0600, whole or not at all).
+pub fn store(path: &Path, secrets: &BTreeMap<String, String>) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::rundir::write_atomic(
+        path,
+        &serde_yaml::to_string(secrets).map_err(std::io::Error::other)?,
+    )
 }

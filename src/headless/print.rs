@@ -78,6 +78,11 @@ fn print_event(event: &Event, output: Output, locale: &str) {
                 note(output, "lock-taken-over", &m.render(locale));
             }
         }
+        Event::SecretsAdopted { .. } => {
+            if let Some(m) = event.secrets_adopted() {
+                note(output, "secrets-adopted", &m.render(locale));
+            }
+        }
         _ => {}
     }
 }

@@ -63,18 +63,6 @@ impl Session {
             })?;
             self.verified = true;
         }
-        let (secrets_path, generated) =
-            crate::pipeline::generated_secrets(&self.answers, &self.bundle, &self.data_dir)
-                .map_err(|e| failed(vec![e]))?;
-        let mut redact: Vec<String> = self
-            .secrets
-            .values()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        redact.extend(generated.values().cloned());
-        crate::redact::add(&redact);
-
         let registry = if self.on_cluster() {
             crate::registry::Registry::of(
                 &self.answers.topology,
@@ -99,6 +87,21 @@ impl Session {
             self.lock(take_over, &tx).await?;
             None
         };
+        // The installation's generated secrets: this machine's record, else
+        // read back from where the last deploy put them, else made anew.
+        self.adopt_secrets(clients.as_ref(), &tx).await?;
+        let (secrets_path, generated) =
+            crate::pipeline::generated_secrets(&self.answers, &self.bundle, &self.data_dir)
+                .map_err(|e| failed(vec![e]))?;
+        let mut redact: Vec<String> = self
+            .secrets
+            .values()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        redact.extend(generated.values().cloned());
+        crate::redact::add(&redact);
+
         // Another product, or an older release unasked: refused here, before
         // anything is touched.
         let change = if self.on_cluster() {

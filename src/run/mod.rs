@@ -8,6 +8,7 @@
 //! `summary.md`) and releases. Front ends turn options or screens into a
 //! [`Request`], and events into lines or widgets.
 
+mod adopt;
 mod deploy;
 mod membership;
 pub mod release;

@@ -465,6 +465,16 @@ impl App {
                     .unwrap_or_default();
                 self.on_event(Event::HostLog { host, line });
             }
+            Event::SecretsAdopted { ref from, .. } => {
+                let line = e
+                    .secrets_adopted()
+                    .map(|m| m.render(&self.locale))
+                    .unwrap_or_default();
+                for host in from.clone() {
+                    let line = line.clone();
+                    self.on_event(Event::HostLog { host, line });
+                }
+            }
             Event::HostLog { host, line } => {
                 let h = self.deploy.hosts.entry(host).or_default();
                 if h.log.len() == LOG_LINES {
