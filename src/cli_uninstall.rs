@@ -115,6 +115,13 @@ fn text_lines(done: &Uninstalled, purge: bool) -> Vec<Msg> {
                 if r.key_removed {
                     lines.push(Msg::new("headless.key-removed").arg("host", &r.host));
                 }
+                if r.other_keys_removed > 0 {
+                    lines.push(
+                        Msg::new("headless.other-keys-removed")
+                            .arg("host", &r.host)
+                            .arg("count", r.other_keys_removed),
+                    );
+                }
             }
         }
         Uninstalled::Cluster { namespace, removed } => {

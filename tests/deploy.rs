@@ -252,7 +252,15 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
         std::fs::metadata(&adopted).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    // Its own key goes into the install record (prepare); nothing else moves.
+    // Its own key joins the first machine's in the install record
+    // (prepare); nothing else moves.
+    let pub_b = std::fs::read_to_string(state_b.join("keys/id_ed25519.pub")).unwrap();
+    let blob_b = pub_b.split_whitespace().nth(1).unwrap().to_string();
+    let record = sh_ok(sb, 0, "cat /etc/cdwiz/install.json").await;
+    assert!(
+        record.contains(&blob) && record.contains(&blob_b),
+        "{record}"
+    );
     let moved: Vec<&Value> = lines
         .iter()
         .filter(|l| l["event"] == "deploy-step" && l["step"] != "prepare")
@@ -389,8 +397,13 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("4 containers removed"), "{out}");
     assert!(out.contains("own SSH key removed"), "{out}");
+    assert!(out.contains("1 key of other machines"), "{out}");
     let keys = sh_ok(sb, 0, "cat /root/.ssh/authorized_keys").await;
     assert!(!keys.contains(&blob), "cdwiz's key left behind: {keys}");
+    assert!(
+        !keys.contains(&blob_b),
+        "the second laptop's key left behind: {keys}"
+    );
     // Status changes nothing, not even to log in: without cdwiz's key on
     // the host it says so instead of installing the key again.
     let (code, v) = status(&profile);

@@ -362,8 +362,8 @@ pub(super) fn install_record_file(input: &super::Input<'_>, t: &Target) -> Strin
 }
 
 /// The record the checks recognise on a later run as this install, with
-/// what cdwiz left in a login's `authorized_keys` (for the security team
-/// and for uninstall).
+/// what cdwiz left in logins' `authorized_keys` (for the security team and
+/// for uninstall): this run's key and those of earlier machines.
 fn install_record(input: &super::Input<'_>, t: &Target) -> serde_json::Value {
     let manifest = &input.bundle.manifest;
     let mut record = serde_json::json!({
@@ -372,13 +372,20 @@ fn install_record(input: &super::Input<'_>, t: &Target) -> serde_json::Value {
         "version": manifest.product.version,
         "ports": manifest.ports(),
     });
-    if let Some(key) = &t.conn.own_key {
-        record["ssh-key"] = serde_json::json!({
-            "user": t.conn.user,
-            "key": key,
-            "options": "restrict,port-forwarding",
-            "removed-by-uninstall": !input.answers.ssh.keep_key,
-        });
+    let own = t.conn.own_key.as_ref().map(|key| super::keys::RecordedKey {
+        user: t.conn.user.clone(),
+        key: key.clone(),
+        options: super::keys::OPTIONS.to_string(),
+        removed_by_uninstall: !input.answers.ssh.keep_key,
+    });
+    let recorded = input
+        .recorded_keys
+        .get(&t.address)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let keys = super::keys::merged(recorded, own);
+    if !keys.is_empty() {
+        record["ssh-keys"] = serde_json::to_value(keys).unwrap_or_default();
     }
     record
 }

@@ -18,6 +18,7 @@ pub use host::config_files;
 pub(crate) use host::{load_images, unreachable};
 pub mod hostlog;
 pub mod k8s;
+pub mod keys;
 pub mod lock;
 pub mod prepare;
 pub mod secrets;
@@ -74,6 +75,9 @@ pub struct Input<'a> {
     pub bundle: &'a Bundle,
     pub rendered: &'a [RenderedFile],
     pub generated: &'a BTreeMap<String, String>,
+    /// The keys each host's install record lists (cdwiz's keys of every
+    /// machine that deployed), kept when this run writes the record.
+    pub recorded_keys: &'a BTreeMap<String, Vec<keys::RecordedKey>>,
     pub hooks: &'a Hooks,
     /// A new release replaces the running one on several hosts: the
     /// components go host by host (see `components::roll`).

@@ -11,7 +11,7 @@ use crate::connect::Connector;
 use crate::profile::Answers;
 use crate::ssh::quote;
 
-use super::{INSTALL_RECORD, container, ordered};
+use super::{INSTALL_RECORD, container, keys, ordered};
 
 const CMD_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -24,6 +24,8 @@ pub struct UninstallResult {
     pub data_removed: bool,
     /// cdwiz's own key was removed from the login's `authorized_keys`.
     pub key_removed: bool,
+    /// Keys of other machines the install record listed, removed.
+    pub other_keys_removed: usize,
     /// Why the host was left as it was (it could not be reached).
     pub skipped: Option<String>,
 }
@@ -55,6 +57,7 @@ pub async fn uninstall(
                 files_removed: false,
                 data_removed: false,
                 key_removed: false,
+                other_keys_removed: 0,
                 skipped: None,
             };
             let conn = match connector.connect(&addr).await {
@@ -81,6 +84,24 @@ pub async fn uninstall(
                 }
                 Err(e) => result.skipped = Some(e.to_string()),
             }
+            // The keys of every machine that deployed, as the record lists
+            // them (this one's is removed last, below: the session uses it).
+            let others: Vec<keys::RecordedKey> = if keep_key {
+                Vec::new()
+            } else {
+                conn.run(
+                    &format!("cat {} 2>/dev/null || true", quote(INSTALL_RECORD)),
+                    CMD_TIMEOUT,
+                )
+                .await
+                .ok()
+                .and_then(|o| serde_json::from_str::<serde_json::Value>(o.stdout.trim()).ok())
+                .map(|r| keys::recorded(&r))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|k| !(conn.own_key.as_ref() == Some(&k.key) && k.user == conn.user))
+                .collect()
+            };
             let base = format!("{data_dir}/cd");
             let mut script = format!(
                 "removed=no; for p in {c} {s} {r}; do if [ -e \"$p\" ]; then rm -rf \"$p\"; removed=yes; fi; done; \
@@ -97,9 +118,14 @@ pub async fn uninstall(
                     b = quote(&base)
                 );
             }
+            if !others.is_empty() {
+                script = format!("{script}\n{}", keys::remove_script(&others));
+            }
             if let Ok(out) = conn.run(&script, CMD_TIMEOUT).await {
                 result.files_removed = out.stdout.lines().next() == Some("yes");
                 result.data_removed = out.stdout.contains("purged");
+                result.other_keys_removed =
+                    out.stdout.lines().filter(|l| *l == "key-removed").count();
             }
             // Last: the key this session logged in with.
             if !keep_key {

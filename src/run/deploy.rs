@@ -104,11 +104,13 @@ impl Session {
 
         // Another product, or an older release unasked: refused here, before
         // anything is touched.
+        let records = self.records().await;
         let change = if self.on_cluster() {
             super::release::Change::Install
         } else {
-            self.release_change().await?
+            self.release_change(&records)?
         };
+        let recorded_keys = crate::deploy::keys::by_host(&records);
         let rolling = change.rolls(self.answers.hosts.len());
 
         if let Some(gone) = &gone {
@@ -139,6 +141,7 @@ impl Session {
             bundle: &self.bundle,
             rendered: &self.rendered,
             generated: &generated,
+            recorded_keys: &recorded_keys,
             hooks: &self.hooks,
             rolling,
             in_service: change != super::release::Change::Install,

@@ -153,14 +153,16 @@ pub fn change(
 }
 
 impl Session {
-    /// Reads each opened host's install record (a host without one carries
-    /// nothing yet) and decides what this run does to the release; refuses
-    /// before anything is touched when it may not go.
-    pub(super) async fn release_change(&self) -> Result<Change, RunError> {
-        let installed = self.installed().await;
+    /// Decides from the hosts' install records (see [`records`](Self::records))
+    /// what this run does to the release; refuses before anything is
+    /// touched when it may not go.
+    pub(super) fn release_change(
+        &self,
+        records: &[(String, serde_json::Value)],
+    ) -> Result<Change, RunError> {
         let product = &self.bundle.manifest.product;
         change(
-            &installed,
+            &installed(records),
             &product.name,
             &product.version,
             self.allow_downgrade,
@@ -180,7 +182,7 @@ impl Session {
         if self.on_cluster() || self.targets.is_none() {
             return None;
         }
-        let installed = self.installed().await;
+        let installed = installed(&self.records().await);
         Some(crate::plan::planned_release(
             &self.bundle.manifest,
             &installed,
@@ -190,8 +192,8 @@ impl Session {
     }
 
     /// Each opened host's install record (a host without one carries
-    /// nothing yet).
-    async fn installed(&self) -> Vec<Installed> {
+    /// nothing yet, and is not listed).
+    pub(super) async fn records(&self) -> Vec<(String, serde_json::Value)> {
         let Some(targets) = &self.targets else {
             return Vec::new();
         };
@@ -202,11 +204,7 @@ impl Session {
             );
             let out = t.conn.run(&script, Duration::from_secs(30)).await.ok()?;
             let record: serde_json::Value = serde_json::from_str(out.stdout.trim()).ok()?;
-            Some(Installed {
-                host: t.address.clone(),
-                product: record.get("product")?.as_str()?.to_string(),
-                version: record.get("version")?.as_str()?.to_string(),
-            })
+            Some((t.address.clone(), record))
         });
         futures_util::future::join_all(reads)
             .await
@@ -214,6 +212,20 @@ impl Session {
             .flatten()
             .collect()
     }
+}
+
+/// The release each record names (a record without one names none).
+fn installed(records: &[(String, serde_json::Value)]) -> Vec<Installed> {
+    records
+        .iter()
+        .filter_map(|(host, record)| {
+            Some(Installed {
+                host: host.clone(),
+                product: record.get("product")?.as_str()?.to_string(),
+                version: record.get("version")?.as_str()?.to_string(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
