@@ -87,9 +87,24 @@ impl Session {
             self.lock(take_over, &tx).await?;
             None
         };
+        // Another product, or an older release unasked: refused here, before
+        // anything is touched.
+        let records = if self.on_cluster() {
+            Vec::new()
+        } else {
+            self.records().await
+        };
+        let change = if self.on_cluster() {
+            super::release::Change::Install
+        } else {
+            self.release_change(&records)?
+        };
+        let recorded_keys = crate::deploy::keys::by_host(&records);
         // The installation's generated secrets: this machine's record, else
-        // read back from where the last deploy put them, else made anew.
-        self.adopt_secrets(clients.as_ref(), &tx).await?;
+        // read back from where its last deploy put them, else made anew.
+        if change != super::release::Change::Install || self.on_cluster() {
+            self.adopt_secrets(clients.as_ref(), &tx).await?;
+        }
         let (secrets_path, generated) =
             crate::pipeline::generated_secrets(&self.answers, &self.bundle, &self.data_dir)
                 .map_err(|e| failed(vec![e]))?;
@@ -102,15 +117,6 @@ impl Session {
         redact.extend(generated.values().cloned());
         crate::redact::add(&redact);
 
-        // Another product, or an older release unasked: refused here, before
-        // anything is touched.
-        let records = self.records().await;
-        let change = if self.on_cluster() {
-            super::release::Change::Install
-        } else {
-            self.release_change(&records)?
-        };
-        let recorded_keys = crate::deploy::keys::by_host(&records);
         let rolling = change.rolls(self.answers.hosts.len());
 
         if let Some(gone) = &gone {
