@@ -98,6 +98,9 @@ pub fn text_lines(report: &StatusReport, problems: &[Msg], locale: &str) -> Vec<
             let m = Msg::new("status.file-drift").arg("path", f);
             out.push(format!("  ⚠ {}", m.render(locale)));
         }
+        for m in &h.drifted_settings {
+            out.push(format!("  ⚠ {}", m.render(locale)));
+        }
     }
     if let Some(c) = &report.cluster {
         out.extend(cluster_lines(c, locale));

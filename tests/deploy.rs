@@ -356,6 +356,21 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
         serde_json::json!(["/data/cd/config/cd.env"]),
         "{v:#}"
     );
+    // The cluster's names in /etc/hosts edited by hand: named, exit 5.
+    sh_ok(
+        sb,
+        0,
+        "new=$(sed '/^# cdwiz end$/i 192.0.2.77 stale-host' /etc/hosts); printf '%s\\n' \"$new\" > /etc/hosts",
+    )
+    .await;
+    let (code, v) = status(&profile);
+    assert_eq!(code, 5, "{v:#}");
+    let settings = &v["hosts"][0]["drifted_settings"];
+    assert_eq!(settings[0]["key"], "status.drift.hosts-extra", "{v:#}");
+    assert_eq!(
+        settings[0]["args"]["lines"], "192.0.2.77 stale-host",
+        "{v:#}"
+    );
     // A stopped component: not well, named, and the entry may fail with it.
     sh_ok(sb, 0, "docker stop -t 1 cd-web >/dev/null").await;
     let (code, v) = status(&profile);

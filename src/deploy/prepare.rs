@@ -114,18 +114,47 @@ pub fn sysctl_script(wanted: &BTreeMap<String, u64>) -> String {
     s
 }
 
-/// Keeps a block of `address name` lines in /etc/hosts between markers,
-/// rewriting the file in place (Docker bind-mounts it in containers).
-pub fn hosts_file_script(entries: &[(String, String)]) -> String {
-    let block: String = entries
+/// The `address name` lines of the cdwiz block in /etc/hosts. Names come
+/// from the hosts themselves: only a valid host name goes into the file (a
+/// newline would add an entry of the host's choosing).
+pub fn hosts_block(entries: &[(String, String)]) -> String {
+    entries
         .iter()
-        // Names come from the hosts themselves: only a valid host name goes
-        // into the file (a newline would add an entry of the host's choosing).
         .filter(|(a, name)| {
             crate::profile::pattern::hostname(name) && a.parse::<std::net::IpAddr>().is_ok()
         })
         .map(|(a, n)| format!("{a} {n}\n"))
+        .collect()
+}
+
+/// How a host's cdwiz block in /etc/hosts (`have`, its lines) differs from
+/// `want` (see [`hosts_block`]): the lines it lacks, and the lines it has
+/// for an address `want` gives another name or no longer lists. Lines of
+/// `unknown` addresses (hosts whose name could not be asked) are not judged.
+pub fn hosts_block_drift(want: &str, have: &str, unknown: &[String]) -> (Vec<String>, Vec<String>) {
+    let want: Vec<&str> = want.lines().filter(|l| !l.is_empty()).collect();
+    let have: Vec<&str> = have.lines().filter(|l| !l.is_empty()).collect();
+    let missing = want
+        .iter()
+        .filter(|l| !have.contains(l))
+        .map(|l| l.to_string())
         .collect();
+    let extra = have
+        .iter()
+        .filter(|l| !want.contains(l))
+        .filter(|l| {
+            let addr = l.split_whitespace().next().unwrap_or_default();
+            !unknown.iter().any(|u| u == addr)
+        })
+        .map(|l| l.to_string())
+        .collect();
+    (missing, extra)
+}
+
+/// Keeps a block of `address name` lines in /etc/hosts between markers,
+/// rewriting the file in place (Docker bind-mounts it in containers).
+pub fn hosts_file_script(entries: &[(String, String)]) -> String {
+    let block = hosts_block(entries);
     format!(
         "want=$(printf '%s' {block}); \
          have=$(sed -n '/^# cdwiz begin$/,/^# cdwiz end$/p' /etc/hosts | sed '1d;$d'); \
@@ -161,6 +190,16 @@ mod tests {
             .status
             .success()
         );
+    }
+
+    #[test]
+    fn a_hosts_block_drifts_by_missing_and_foreign_lines_but_not_unknown_hosts() {
+        let want = "10.0.0.1 cd-1\n10.0.0.2 cd-2\n";
+        assert_eq!(hosts_block_drift(want, want, &[]), (vec![], vec![]));
+        let have = "10.0.0.1 cd-1\n10.0.0.2 old-name\n10.0.0.3 cd-3\n10.0.0.4 gone\n";
+        let (missing, extra) = hosts_block_drift(want, have, &["10.0.0.3".into()]);
+        assert_eq!(missing, ["10.0.0.2 cd-2"]);
+        assert_eq!(extra, ["10.0.0.2 old-name", "10.0.0.4 gone"]);
     }
 
     #[test]

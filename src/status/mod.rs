@@ -7,6 +7,7 @@
 //! same per component through the Kubernetes API (`cluster.rs`).
 
 mod cluster;
+mod system;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -78,6 +79,10 @@ pub struct HostStatus {
     /// bundle render (or are missing), by path.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drifted_files: Vec<String>,
+    /// The cdwiz block of /etc/hosts and the kernel settings, where they
+    /// are not what a run would make them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drifted_settings: Vec<Msg>,
 }
 
 #[derive(Debug, Serialize)]
@@ -146,6 +151,13 @@ impl StatusReport {
                         .arg("path", f),
                 );
             }
+            for s in &h.drifted_settings {
+                out.push(
+                    Msg::new("status.problem.setting")
+                        .arg("host", &h.address)
+                        .arg_msg("what", s.clone()),
+                );
+            }
             for c in h.components.iter().filter(|c| !c.well()) {
                 out.push(
                     Msg::new("status.problem.component")
@@ -199,13 +211,15 @@ pub async fn status(mut req: StatusRequest) -> Result<StatusReport, RunError> {
     connector.install_key = false;
     let connector = Arc::new(connector);
     let targets = Targets::open(&connector, a).await;
+    // The names each host gives itself: the cdwiz block /etc/hosts should hold.
+    let expected = system::Expected::of(&targets, &bundle.manifest).await;
 
     let asks = a.hosts.iter().map(|h| {
-        let (targets, rendered, bundle) = (&targets, &rendered, &bundle);
+        let (targets, rendered, bundle, expected) = (&targets, &rendered, &bundle, &expected);
         async move {
             let addr = h.address.clone();
             match targets.hosts.get(&addr) {
-                Some(t) => host_status(t, a, &bundle.manifest.components, rendered).await,
+                Some(t) => host_status(t, a, &bundle.manifest.components, rendered, expected).await,
                 None => HostStatus {
                     unreachable: Some(
                         targets
@@ -217,6 +231,7 @@ pub async fn status(mut req: StatusRequest) -> Result<StatusReport, RunError> {
                     address: addr,
                     components: Vec::new(),
                     drifted_files: Vec::new(),
+                    drifted_settings: Vec::new(),
                 },
             }
         }
@@ -241,12 +256,15 @@ async fn host_status(
     a: &Answers,
     components: &[Component],
     rendered: &[RenderedFile],
+    expected: &system::Expected,
 ) -> HostStatus {
+    let (drifted_files, drifted_settings) = system::drift(t, rendered, expected).await;
     let mut out = HostStatus {
         address: t.address.clone(),
         unreachable: None,
         components: Vec::new(),
-        drifted_files: drifted_files(t, rendered).await,
+        drifted_files,
+        drifted_settings,
     };
     let docker = match t.docker().await {
         Ok(d) => d,
@@ -263,36 +281,6 @@ async fn host_status(
             .push(component_status(docker, t, c, rendered).await);
     }
     out
-}
-
-/// The host's config files whose sha256 differs from the rendered ones,
-/// asked in one round trip (a file that is missing counts as differing).
-async fn drifted_files(t: &Target, rendered: &[RenderedFile]) -> Vec<String> {
-    use sha2::{Digest, Sha256};
-    let want: Vec<(String, String)> =
-        crate::deploy::config_files(rendered, &t.address, &t.data_dir)
-            .map(|(path, content)| (path, format!("{:x}", Sha256::digest(content.as_bytes()))))
-            .collect();
-    if want.is_empty() {
-        return Vec::new();
-    }
-    let paths: Vec<String> = want.iter().map(|(p, _)| crate::ssh::quote(p)).collect();
-    let script = format!("sha256sum -- {} 2>/dev/null; true", paths.join(" "));
-    let Ok(out) = t.conn.run(&script, Duration::from_secs(30)).await else {
-        return Vec::new();
-    };
-    let have: std::collections::HashMap<&str, &str> = out
-        .stdout
-        .lines()
-        .filter_map(|l| {
-            let (hash, path) = l.split_once("  ")?;
-            Some((path, hash))
-        })
-        .collect();
-    want.into_iter()
-        .filter(|(p, h)| have.get(p.as_str()) != Some(&h.as_str()))
-        .map(|(p, _)| p)
-        .collect()
 }
 
 async fn component_status(
