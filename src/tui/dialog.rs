@@ -3,7 +3,7 @@
 //! this host or to every host) and the login of all hosts (auth, key file,
 //! sudo password, bastion).
 
-use cdwiz::profile::{Answers, HostSsh, Jump, JumpLogin, SshAuth};
+use cdwiz::profile::{Answers, Arch, HostSsh, Jump, JumpLogin, SshAuth};
 
 use super::form::{Field, Form};
 
@@ -27,6 +27,16 @@ pub struct Typed {
     pub jump_password: Option<String>,
     /// By host address.
     pub host_passwords: Vec<(String, String)>,
+}
+
+/// A host's architecture as typed: empty is "as the host says".
+fn parse_arch(word: &str) -> Result<Option<Arch>, &'static str> {
+    match word.trim() {
+        "" => Ok(None),
+        "amd64" | "x86_64" => Ok(Some(Arch::Amd64)),
+        "arm64" | "aarch64" => Ok(Some(Arch::Arm64)),
+        _ => Err("wizard.dialog.arch-bad"),
+    }
 }
 
 fn parse_auth(word: &str) -> Result<SshAuth, &'static str> {
@@ -118,6 +128,11 @@ impl Dialog {
                 ),
                 format,
                 Field::line("hosts.data-dir", "wizard.field.data-dir", &h.data_dir),
+                Field::line(
+                    "hosts.arch",
+                    "wizard.field.arch",
+                    h.arch.map(Arch::as_str).unwrap_or(""),
+                ),
             ]),
             shown_jump: Default::default(),
         })
@@ -183,6 +198,7 @@ impl Dialog {
             .get("hosts.format-data-disk")
             .is_some_and(|f| f.checked);
         let dir = self.value("hosts.data-dir");
+        let arch = parse_arch(&self.value("hosts.arch"))?;
         // Every field to this host; with `all`, the focused one to the others.
         let focused = self.form.fields.get(self.form.focus).map(|f| f.path);
         let d = a.ssh.clone();
@@ -230,6 +246,9 @@ impl Dialog {
                 } else {
                     dir.clone()
                 };
+            }
+            if set("hosts.arch") {
+                h.arch = arch;
             }
         }
         Ok(typed)

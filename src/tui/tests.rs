@@ -992,6 +992,27 @@ fn the_hosts_dialogs_say_what_a_profile_can() {
     typed(&mut app, "/srv/cd");
     app.on_key(ctrl('a'));
     assert!(app.answers.hosts.iter().all(|h| h.data_dir == "/srv/cd"));
+    // The second host's architecture: a word that is none is refused (the
+    // dialog stays), arm64 is kept.
+    app.on_key(ctrl('e'));
+    app.dialog.as_mut().unwrap().form.focus = 8;
+    typed(&mut app, "sparc");
+    app.dialog.as_mut().unwrap().form.focus_next_button();
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.dialog.is_some(), "sparc was taken");
+    assert!(app.answers.hosts.iter().all(|h| h.arch.is_none()));
+    app.dialog.as_mut().unwrap().form.focus = 8;
+    for _ in 0..5 {
+        app.on_key(key(KeyCode::Backspace));
+    }
+    typed(&mut app, "arm64");
+    app.dialog.as_mut().unwrap().form.focus_next_button();
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.dialog.is_none());
+    assert_eq!(
+        app.answers.hosts.iter().map(|h| h.arch).collect::<Vec<_>>(),
+        [None, Some(cdwiz::profile::Arch::Arm64), None]
+    );
     // The login: key auth, a sudo password, a bastion with its own key.
     app.on_key(ctrl('l'));
     app.dialog.as_mut().unwrap().form.focus = 0;
