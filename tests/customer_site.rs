@@ -161,7 +161,7 @@ async fn a_hardened_site_with_mixed_logins_deploys_through_the_bastion() {
     tmux.wait_for(&format!("Host {h2}"), Duration::from_secs(10));
     tmux.keys(&["Tab", "Tab", "Tab", "Tab"]);
     tmux.text(&password);
-    tmux.keys(&["Tab", "Tab", "Tab", "Tab", "Enter"]);
+    tmux.keys(&["Tab", "Tab", "Tab", "Tab", "Tab", "Enter"]); // disk, format, dir, arch, Next
     let closed = eventually(Duration::from_secs(10), || async {
         !tmux.screen().contains("Its own password")
     })
