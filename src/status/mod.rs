@@ -211,37 +211,43 @@ pub async fn status(mut req: StatusRequest) -> Result<StatusReport, RunError> {
     connector.install_key = false;
     let connector = Arc::new(connector);
     let targets = Targets::open(&connector, a).await;
-    // The names each host gives itself: the cdwiz block /etc/hosts should hold.
-    let expected = system::Expected::of(&targets, &bundle.manifest).await;
 
     let asks = a.hosts.iter().map(|h| {
-        let (targets, rendered, bundle, expected) = (&targets, &rendered, &bundle, &expected);
+        let (targets, rendered, bundle) = (&targets, &rendered, &bundle);
         async move {
             let addr = h.address.clone();
             match targets.hosts.get(&addr) {
-                Some(t) => host_status(t, a, &bundle.manifest.components, rendered, expected).await,
-                None => HostStatus {
-                    unreachable: Some(
-                        targets
-                            .unreachable
-                            .get(&addr)
-                            .map(|u| u.failure.message().clone())
-                            .unwrap_or_else(|| Msg::from("")),
-                    ),
-                    address: addr,
-                    components: Vec::new(),
-                    drifted_files: Vec::new(),
-                    drifted_settings: Vec::new(),
-                },
+                Some(t) => host_status(t, a, &bundle.manifest, rendered).await,
+                None => (
+                    HostStatus {
+                        unreachable: Some(
+                            targets
+                                .unreachable
+                                .get(&addr)
+                                .map(|u| u.failure.message().clone())
+                                .unwrap_or_else(|| Msg::from("")),
+                        ),
+                        address: addr,
+                        components: Vec::new(),
+                        drifted_files: Vec::new(),
+                        drifted_settings: Vec::new(),
+                    },
+                    None,
+                ),
             }
         }
     });
-    let (hosts, vip, entry) = tokio::join!(
+    let (asked, vip, entry) = tokio::join!(
         futures_util::future::join_all(asks),
         vip_status(a, &targets),
         entry_status(a, &bundle),
     );
     targets.close().await;
+    // The cdwiz blocks of /etc/hosts, once every host has given its name.
+    let (mut hosts, blocks): (Vec<HostStatus>, Vec<_>) = asked.into_iter().unzip();
+    let blocks: std::collections::BTreeMap<String, (String, String)> =
+        blocks.into_iter().flatten().collect();
+    system::judge_blocks(&mut hosts, &blocks);
     Ok(StatusReport {
         hosts,
         vip,
@@ -250,37 +256,47 @@ pub async fn status(mut req: StatusRequest) -> Result<StatusReport, RunError> {
     })
 }
 
-/// Every component placed on the host, as its Docker engine has it.
+/// Every component placed on the host, as its Docker engine has it; and
+/// the host's name and cdwiz block of /etc/hosts, to be judged with the
+/// others' (see `system::judge_blocks`).
 async fn host_status(
     t: &Target,
     a: &Answers,
-    components: &[Component],
+    manifest: &crate::bundle::Manifest,
     rendered: &[RenderedFile],
-    expected: &system::Expected,
-) -> HostStatus {
-    let (drifted_files, drifted_settings) = system::drift(t, rendered, expected).await;
+) -> (HostStatus, Option<(String, (String, String))>) {
+    let seen = system::ask(t, rendered, &manifest.requirements.sysctl).await;
+    let (files, settings, block) = match seen {
+        Some(s) => (
+            s.files,
+            s.settings,
+            Some((t.address.clone(), (s.name, s.block))),
+        ),
+        None => (Vec::new(), Vec::new(), None),
+    };
     let mut out = HostStatus {
         address: t.address.clone(),
         unreachable: None,
         components: Vec::new(),
-        drifted_files,
-        drifted_settings,
+        drifted_files: files,
+        drifted_settings: settings,
     };
     let docker = match t.docker().await {
         Ok(d) => d,
         Err(e) => {
             out.unreachable = Some(e);
-            return out;
+            return (out, block);
         }
     };
-    let here = components
+    let here = manifest
+        .components
         .iter()
         .filter(|c| crate::render::placement(a, c).contains(&t.address));
     for c in here {
         out.components
             .push(component_status(docker, t, c, rendered).await);
     }
-    out
+    (out, block)
 }
 
 async fn component_status(
