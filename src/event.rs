@@ -36,6 +36,13 @@ pub enum Event {
         pid: u32,
         installer: String,
     },
+    /// The run's lock on a host could not be touched: after
+    /// `deploy::lock::STALE_AFTER` another run would take this one for dead.
+    /// `said` is why, in the operator's words.
+    LockNotTouched {
+        host: String,
+        said: crate::i18n::Msg,
+    },
     /// This machine had no record of the installation's generated secrets:
     /// they were read back from its hosts (or its namespace) and recorded.
     SecretsAdopted {

@@ -10,16 +10,13 @@ use std::process::Command;
 use common::*;
 
 fn verify(dir: &Path) -> (i32, String) {
-    let out = Command::new(cdwiz_bin())
-        .args(["bundle", "verify"])
-        .arg(dir)
-        .env("LANG", "C.UTF-8")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+    let (code, out, err) = run_to_end(
+        Command::new(cdwiz_bin())
+            .args(["bundle", "verify"])
+            .arg(dir)
+            .env("LANG", "C.UTF-8"),
+    );
+    (code, out + &err)
 }
 
 /// A copy of the bundle to damage.

@@ -7,15 +7,10 @@ use std::process::Command;
 use common::{cdwiz_bin, english};
 
 fn cdwiz(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(cdwiz_bin())
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run cdwiz");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    common::run_to_end(
+        Command::new(cdwiz_bin())
+            .args(args)
+            .envs(env.iter().copied()),
     )
 }
 
@@ -336,4 +331,55 @@ fn help_is_in_the_operators_language() {
     // Bad flags still exit 2 with the localized parser.
     let (code, _, err) = cdwiz(&["--no-such-flag", "--lang", "zh-CN"], &[]);
     assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn the_focus_is_read_from_the_colours() {
+    let raw = "\x1b[30m\x1b[46mSSH password\x1b[39m\x1b[49m   secret\n\x1b[36m[ Next ]\x1b[0m";
+    assert_eq!(common::tmux::focused_text(raw), "SSH password");
+    let raw = "x \x1b[30;46m[ Next ]\x1b[0m y";
+    assert_eq!(common::tmux::focused_text(raw), "[ Next ]");
+}
+
+/// A cdwiz that never exits (here it waits to read a pipe nobody writes)
+/// is killed at the test's bound, and the failure names the command: no
+/// test waits on a child without a limit.
+#[test]
+fn a_cdwiz_that_never_exits_is_ended_at_its_bound_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("profile.yaml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let started = std::time::Instant::now();
+    let hung = common::spawn_cdwiz(&["validate".as_ref(), fifo.as_os_str()], &[]);
+    let pid = hung.child.id();
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        hung.finish_within(std::time::Duration::from_secs(2))
+    }));
+    let said = failed
+        .err()
+        .and_then(|p| p.downcast::<String>().ok())
+        .map(|s| *s)
+        .expect("finish_within returned for a cdwiz that never exits");
+    assert!(
+        said.contains("did not exit within 2 s")
+            && said.contains("validate")
+            && said.contains(&fifo.display().to_string()),
+        "{said}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the hung cdwiz {pid} is still there"
+    );
+    // The same bound for a command run to its end.
+    let started = std::time::Instant::now();
+    let failed = std::panic::catch_unwind(|| {
+        common::run_within(
+            Command::new(cdwiz_bin()).arg("validate").arg(&fifo),
+            std::time::Duration::from_secs(2),
+        )
+    });
+    assert!(failed.is_err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
 }

@@ -30,7 +30,7 @@ async fn healthy_through(vip: &str) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hardened_site_with_mixed_logins_deploys_through_the_bastion() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-site-deploy", 224, 3).await;
+    let inst = instance("t-site-deploy", 3).await;
     let sb = &inst.sandbox;
     let names: Vec<String> = sb.hosts.iter().map(|h| h.name.clone()).collect();
     let addr: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
@@ -159,9 +159,10 @@ async fn a_hardened_site_with_mixed_logins_deploys_through_the_bastion() {
     // password field.
     tmux.keys(&["Tab", "Up", "C-e"]);
     tmux.wait_for(&format!("Host {h2}"), Duration::from_secs(10));
-    tmux.keys(&["Tab", "Tab", "Tab", "Tab"]);
+    tmux.focus("Its own password");
     tmux.text(&password);
-    tmux.keys(&["Tab", "Tab", "Tab", "Tab", "Tab", "Enter"]); // disk, format, dir, arch, Next
+    tmux.focus("[ Next ]");
+    tmux.keys(&["Enter"]);
     let closed = eventually(Duration::from_secs(10), || async {
         !tmux.screen().contains("Its own password")
     })
@@ -172,7 +173,8 @@ async fn a_hardened_site_with_mixed_logins_deploys_through_the_bastion() {
         !s.contains("no password yet") && !s.contains(&password),
         "{s}"
     );
-    tmux.keys(&["BTab", "Enter"]); // hosts: Next
+    tmux.focus("[ Next ]"); // hosts
+    tmux.keys(&["Enter"]);
     tmux.wait_for(&vip, Duration::from_secs(10));
     tmux.keys(&["Enter"]); // settings: on Next
     let s = tmux.wait_for("Checks: ", Duration::from_secs(120));

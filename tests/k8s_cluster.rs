@@ -20,12 +20,11 @@ use std::time::Duration;
 use ::kube::api::{Api, ListParams};
 use common::kube::{self, check, docker, kubeconfig, post, steps};
 use common::tmux::Tmux;
-use common::{Run, cdwiz_bin, is_step};
+use common::{Run, cdwiz_bin, eventually, is_step};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Secret, Service};
 use serde_json::Value;
 
-const NET: u8 = 218;
 const NAME: &str = "t-k8s";
 
 /// A product whose two components run busybox (an image made on the
@@ -156,7 +155,7 @@ impl Profile {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn k8s_topology_on_a_real_cluster() {
-    let inst = common::instance(NAME, NET, 1).await;
+    let inst = common::instance(NAME, 1).await;
     let host = &inst.sandbox.hosts[0];
     let (container, address) = (host.container.clone(), host.address.clone());
     let kube = kube::start_node(&container, &address, 3).await;
@@ -242,7 +241,27 @@ async fn k8s_topology_on_a_real_cluster() {
     ] {
         assert_eq!(check(&first.seen, id)["status"], "pass", "{id}");
     }
-    std::thread::sleep(Duration::from_secs(2));
+    // Ctrl-C while the rollout waits: once db's container runs (and keeps
+    // its port closed for its delay).
+    let pods = Api::<Pod>::namespaced(kube.clone(), "demo");
+    let running = eventually(Duration::from_secs(60), || async {
+        let listed = pods
+            .list(&ListParams::default().labels("app.kubernetes.io/name=db"))
+            .await;
+        listed.is_ok_and(|l| {
+            l.items.iter().any(|p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))
+                    })
+            })
+        })
+    })
+    .await;
+    assert!(running.is_some(), "db's container never ran");
     first.signal("INT");
     let (code, lines, err) = first.finish();
     assert_eq!(code, 130, "{lines:#?}\n{err}");

@@ -155,17 +155,13 @@ fn the_shipped_sandbox_profiles_are_good() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("profiles")
             .join(name);
-        let out = Command::new(common::cdwiz_bin())
-            .arg("validate")
-            .arg(&path)
-            .env("CDWIZ_SSH_PASSWORD", "x")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let (code, _, err) = common::run_to_end(
+            Command::new(common::cdwiz_bin())
+                .arg("validate")
+                .arg(&path)
+                .env("CDWIZ_SSH_PASSWORD", "x"),
         );
+        assert_eq!(code, 0, "{name}: {err}");
     }
 }
 

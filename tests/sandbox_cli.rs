@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use common::*;
 
 const NAME: &str = "t-cli";
-const NET: u8 = 227;
 
 /// `cdwiz ARGS` to its end: whether it succeeded, and all it printed.
 fn cdwiz(args: &[&str]) -> (bool, String) {
@@ -30,14 +29,22 @@ impl Drop for Down {
 #[tokio::test(flavor = "multi_thread")]
 async fn sandbox_commands_agent_logins_and_command_timeouts() {
     let _ = sandbox_bundle().await;
+    let net = nets::net_of(NAME);
+    let _claim = nets::claim(NAME, net);
     let (_, _) = cdwiz(&["sandbox", "down", "--name", NAME]);
     let _down = Down;
-    let net = NET.to_string();
     let (ok, text) = cdwiz(&[
-        "sandbox", "up", "--name", NAME, "--net", &net, "--hosts", "1",
+        "sandbox",
+        "up",
+        "--name",
+        NAME,
+        "--net",
+        &net.to_string(),
+        "--hosts",
+        "1",
     ]);
     assert!(ok, "{text}");
-    let addr = format!("10.77.{NET}.11");
+    let addr = format!("10.77.{net}.11");
     assert!(
         text.contains(&format!("sandbox `{NAME}` is up: 1 host in")),
         "{text}"

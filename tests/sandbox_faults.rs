@@ -6,22 +6,18 @@ mod common;
 use common::*;
 
 fn cdwiz_fault(instance: &str, host: &str, args: &[&str]) {
-    let out = std::process::Command::new(cdwiz_bin())
-        .args(["sandbox", "fault", "--name", instance, host])
-        .args(args)
-        .output()
-        .expect("run cdwiz");
-    assert!(
-        out.status.success(),
-        "cdwiz sandbox fault {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let (code, _, err) = run_to_end(
+        std::process::Command::new(cdwiz_bin())
+            .args(["sandbox", "fault", "--name", instance, host])
+            .args(args),
     );
+    assert_eq!(code, 0, "cdwiz sandbox fault {args:?}: {err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_fault_takes_effect_and_clear_undoes_it() {
     let name = "t-faults";
-    let inst = instance(name, 204, 2).await;
+    let inst = instance(name, 2).await;
     let sb = &inst.sandbox;
     let clear = || cdwiz_fault(name, "node1", &["clear"]);
 

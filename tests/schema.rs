@@ -35,14 +35,12 @@ fn check(schema: &Path, profile: &Path) -> (bool, String) {
 
 #[test]
 fn the_schema_accepts_good_profiles_and_rejects_what_it_can_express() {
-    let out = Command::new(common::cdwiz_bin())
-        .arg("schema")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let (code, schema_text, err) =
+        common::run_to_end(Command::new(common::cdwiz_bin()).arg("schema"));
+    assert_eq!(code, 0, "{err}");
     let dir = tempfile::tempdir().unwrap();
     let schema = dir.path().join("cdwiz-profile.schema.json");
-    std::fs::write(&schema, &out.stdout).unwrap();
+    std::fs::write(&schema, &schema_text).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
 
     let mut good: Vec<PathBuf> = std::fs::read_dir(root.join("tests/profiles/good"))

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::connect::{HostConn, Target, Targets};
+use crate::event::{Event, EventSender};
 use crate::i18n::Msg;
 use crate::ssh::quote;
 
@@ -202,11 +203,17 @@ pub async fn acquire(
     }
 }
 
-/// Touches the lock so that other runs see this one alive.
-pub async fn touch(conn: &HostConn) {
-    let _ = conn
+/// Touches the lock so that other runs see this one alive; why not, when
+/// it could not.
+pub async fn touch(conn: &HostConn) -> Result<(), String> {
+    match conn
         .run(&format!("touch {}", quote(LOCK_FILE)), TIMEOUT)
-        .await;
+        .await
+    {
+        Ok(out) if out.code == 0 => Ok(()),
+        Ok(out) => Err(format!("exit {}: {}", out.code, out.stderr.trim())),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Removes the lock if `run` holds it.
@@ -248,13 +255,28 @@ pub async fn acquire_all(
         .collect())
 }
 
-/// Touches the locks of `targets` every [`HEARTBEAT`] until aborted.
-pub fn heartbeat(targets: &Targets) -> tokio::task::JoinHandle<()> {
+/// Touches the locks of `targets` every [`HEARTBEAT`] until aborted. A
+/// lock that cannot be touched is said in that host's log (and cdwiz's):
+/// after [`STALE_AFTER`] another run would take this one for dead.
+pub fn heartbeat(targets: &Targets, tx: Option<EventSender>) -> tokio::task::JoinHandle<()> {
     let hosts: Vec<Arc<Target>> = targets.hosts.values().cloned().collect();
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(HEARTBEAT).await;
-            futures_util::future::join_all(hosts.iter().map(|t| touch(&t.conn))).await;
+            let touched =
+                futures_util::future::join_all(hosts.iter().map(|t| touch(&t.conn))).await;
+            for (t, result) in hosts.iter().zip(touched) {
+                let Err(error) = result else { continue };
+                tracing::warn!(host = %t.address, %error, "the run lock could not be touched");
+                if let Some(tx) = &tx {
+                    let said = Msg::new("lock.touch-failed")
+                        .arg("file", LOCK_FILE)
+                        .arg("error", &error)
+                        .arg("secs", STALE_AFTER.as_secs());
+                    let host = t.address.clone();
+                    let _ = tx.send(Event::LockNotTouched { host, said }).await;
+                }
+            }
         }
     })
 }

@@ -78,6 +78,9 @@ fn print_event(event: &Event, output: Output, locale: &str) {
                 note(output, "lock-taken-over", &m.render(locale));
             }
         }
+        Event::LockNotTouched { said, .. } => {
+            note(output, "lock-not-touched", &said.render(locale));
+        }
         Event::SecretsAdopted { .. } => {
             if let Some(m) = event.secrets_adopted() {
                 note(output, "secrets-adopted", &m.render(locale));

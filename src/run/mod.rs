@@ -380,7 +380,7 @@ impl Session {
                 for (host, h) in taken {
                     emit(tx, taken_over(host, h)).await;
                 }
-                self.heartbeat = Some(lock::heartbeat(targets));
+                self.heartbeat = Some(lock::heartbeat(targets, tx.clone()));
                 Ok(())
             }
             Err(refused) => Err(self.refusal(&refused)),

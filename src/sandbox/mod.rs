@@ -461,9 +461,12 @@ pub async fn down(
     let mut report = DownReport::default();
     // The hosts' keys die with them: forget them in cdwiz's own known hosts,
     // so that the next `up` on the same addresses is not taken for an attack.
+    // `ssh-keygen -R` rewrites the file: two instances going down side by
+    // side (the tests) would each write back the other's forgotten keys.
     if let Ok(recorded) = load(data_dir, name) {
         let known = data_dir.join("known_hosts");
         if known.exists() {
+            let _lock = rootfs::lock(&data_dir.join("known_hosts.lock")).await?;
             for h in &recorded.hosts {
                 let _ = tokio::process::Command::new("ssh-keygen")
                     .arg("-R")

@@ -465,6 +465,10 @@ impl App {
                     .unwrap_or_default();
                 self.on_event(Event::HostLog { host, line });
             }
+            Event::LockNotTouched { host, said } => {
+                let line = said.render(&self.locale);
+                self.on_event(Event::HostLog { host, line });
+            }
             Event::SecretsAdopted { ref from, .. } => {
                 let line = e
                     .secrets_adopted()

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod kube;
+pub mod nets;
 pub mod tmux;
 
 use std::time::Duration;
@@ -22,10 +23,12 @@ pub fn data_dir() -> std::path::PathBuf {
     cdwiz::paths::data_dir()
 }
 
-/// Removes the instance when dropped (also when the test panics).
+/// Removes the instance when dropped (also when the test panics), then
+/// gives its net back.
 pub struct Instance {
     pub docker: Docker,
     pub sandbox: Sandbox,
+    _net: std::sync::Arc<nets::NetClaim>,
 }
 
 impl Drop for Instance {
@@ -46,13 +49,16 @@ impl Drop for Instance {
     }
 }
 
-/// Brings up a fresh instance `name` with `hosts` hosts on 10.77.`net`.0/24.
-pub async fn instance(name: &str, net: u8, hosts: usize) -> Instance {
-    instance_of(name, net, hosts, &[]).await
+/// Brings up a fresh instance `name` with `hosts` hosts on its net from
+/// [`nets::NETS`] (10.77.NET.0/24), after removing any leftover of it.
+pub async fn instance(name: &str, hosts: usize) -> Instance {
+    instance_of(name, hosts, &[]).await
 }
 
 /// The same with the hosts' architectures dealt in turn from `arches`.
-pub async fn instance_of(name: &str, net: u8, hosts: usize, arches: &[&str]) -> Instance {
+pub async fn instance_of(name: &str, hosts: usize, arches: &[&str]) -> Instance {
+    let net = nets::net_of(name);
+    let claim = nets::claim(name, net);
     let docker = cdwiz::docker::connect_local()
         .await
         .expect("a Docker engine (scripts/setup-machine starts one)");
@@ -68,7 +74,11 @@ pub async fn instance_of(name: &str, net: u8, hosts: usize, arches: &[&str]) -> 
     let sandbox = sandbox::up(&docker, &data_dir(), &spec, &|_| {})
         .await
         .expect("sandbox up");
-    Instance { docker, sandbox }
+    Instance {
+        docker,
+        sandbox,
+        _net: claim,
+    }
 }
 
 pub fn target(sb: &Sandbox, host: usize, user: &str) -> SshTarget {
@@ -113,15 +123,90 @@ where
     None
 }
 
-/// Runs `cmd` to its end: its exit code (-1 when a signal ended it), its
-/// stdout and its stderr.
+/// The longest any child process of a test may run before it is killed and
+/// the test fails naming it: far above the slowest real run (a first
+/// install with images, about a minute), far below the suite's own bound.
+pub const CHILD_LIMIT: Duration = Duration::from_secs(600);
+
+/// Waits for `child` at most `limit`; kills it (and fails the test naming
+/// `what` and what it printed to stderr so far) when it runs longer.
+pub fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+    stderr_so_far: impl Fn() -> String,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for a child") {
+            return status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`{what}` did not exit within {} s and was killed; its stderr so far:\n{}",
+                limit.as_secs(),
+                stderr_so_far()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How a command is named in a test's failure: program and arguments.
+pub fn describe(cmd: &std::process::Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs `cmd` to its end (at most [`CHILD_LIMIT`]): its exit code (-1 when
+/// a signal ended it), its stdout and its stderr.
 pub fn run_to_end(cmd: &mut std::process::Command) -> (i32, String, String) {
-    let out = cmd.output().expect("run the command");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_within(cmd, CHILD_LIMIT)
+}
+
+/// [`run_to_end`] with its own bound.
+pub fn run_within(cmd: &mut std::process::Command, limit: Duration) -> (i32, String, String) {
+    use std::io::Read;
+    let what = describe(cmd);
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start `{what}`: {e}"));
+    let reader = |mut pipe: Box<dyn Read + Send>| {
+        let sink = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let into = sink.clone();
+        let handle = std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                into.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        (sink, handle)
+    };
+    let (out, out_reader) = reader(Box::new(child.stdout.take().expect("stdout")));
+    let (err, err_reader) = reader(Box::new(child.stderr.take().expect("stderr")));
+    let text = |b: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>| {
+        String::from_utf8_lossy(&b.lock().unwrap()).into_owned()
+    };
+    let status = wait_bounded(&mut child, limit, &what, || text(&err));
+    // The pipes end when the last holder closes them (an ssh master the
+    // child left may hold them a while): read what there is, bounded too.
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !(out_reader.is_finished() && err_reader.is_finished())
+        && std::time::Instant::now() < until
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (status.code().unwrap_or(-1), text(&out), text(&err))
 }
 
 /// A support archive's files as text, by their path under its top folder.
@@ -184,6 +269,8 @@ pub async fn sandbox_bundle_of(version: &str) -> std::path::PathBuf {
 /// A cdwiz process whose JSON output lines are read as they come.
 pub struct Running {
     pub child: std::process::Child,
+    /// The command line, for a failure's message.
+    what: String,
     lines: std::sync::mpsc::Receiver<serde_json::Value>,
     /// Every line received so far.
     pub seen: Vec<serde_json::Value>,
@@ -202,6 +289,7 @@ pub fn spawn_cdwiz(args: &[&std::ffi::OsStr], envs: &[(&str, &str)]) -> Running 
     for (k, v) in envs {
         cmd.env(k, v);
     }
+    let what = describe(&cmd);
     let mut child = cmd.spawn().expect("start cdwiz");
     let stdout = child.stdout.take().expect("stdout");
     let mut stderr_pipe = child.stderr.take().expect("stderr");
@@ -234,6 +322,7 @@ pub fn spawn_cdwiz(args: &[&std::ffi::OsStr], envs: &[(&str, &str)]) -> Running 
     });
     Running {
         child,
+        what,
         lines,
         seen: Vec::new(),
         stderr,
@@ -277,10 +366,19 @@ impl Running {
         assert!(ok, "kill -{sig} failed");
     }
 
-    /// Waits for the process to end: exit code (-1 for a signal), every
-    /// line, stderr.
-    pub fn finish(mut self) -> (i32, Vec<serde_json::Value>, String) {
-        let status = self.child.wait().expect("wait");
+    /// Waits for the process to end (at most [`CHILD_LIMIT`]): exit code
+    /// (-1 for a signal), every line, stderr.
+    pub fn finish(self) -> (i32, Vec<serde_json::Value>, String) {
+        self.finish_within(CHILD_LIMIT)
+    }
+
+    /// [`Running::finish`] with its own bound: a process still running
+    /// after `limit` is killed and the test fails naming it.
+    pub fn finish_within(mut self, limit: Duration) -> (i32, Vec<serde_json::Value>, String) {
+        let sink = self.stderr.clone();
+        let status = wait_bounded(&mut self.child, limit, &self.what, || {
+            sink.lock().unwrap().0.clone()
+        });
         while let Ok(v) = self.lines.recv_timeout(Duration::from_secs(5)) {
             self.seen.push(v);
         }
