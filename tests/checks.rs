@@ -548,6 +548,48 @@ async fn hosts_behind_a_bastion_are_checked_through_it() {
             "{name}"
         );
     }
+
+    // The password logins left cdwiz's key on the bastion and the host;
+    // `uninstall` takes both away, unless the profile keeps it
+    // (`ssh.keep-key`).
+    let own_key = |state: &std::path::Path| {
+        let text = std::fs::read_to_string(state.join("keys/id_ed25519.pub")).unwrap();
+        text.split_whitespace().nth(1).unwrap().to_string()
+    };
+    let has_key = |host: usize, blob: String| async move {
+        sh_ok(sb, host, "cat /root/.ssh/authorized_keys")
+            .await
+            .contains(&blob)
+    };
+    let uninstall = |profile: &std::path::Path, state: &std::path::Path| {
+        let (code, out, err) = run_to_end(
+            std::process::Command::new(cdwiz_bin())
+                .args(["uninstall", "--profile"])
+                .arg(profile)
+                .env(PASSWORD_ENV, &password)
+                .env("CDWIZ_DATA_DIR", state),
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    let state = tmp.path().join("state-password");
+    let blob = own_key(&state);
+    assert!(has_key(0, blob.clone()).await, "no key of cdwiz's on the bastion");
+    assert!(has_key(1, blob.clone()).await, "no key of cdwiz's on node2");
+    uninstall(&tmp.path().join("password.yaml"), &state);
+    assert!(!has_key(0, blob.clone()).await, "cdwiz's key left on the bastion");
+    assert!(!has_key(1, blob).await, "cdwiz's key left on node2");
+
+    let ssh = format!(
+        "{{ user: root, auth: password, password-env: {PASSWORD_ENV}, jump: \"root@{bastion}\", keep-key: true }}"
+    );
+    let kept = single_host_profile(tmp.path(), "kept.yaml", &bundle, &inner, &ssh);
+    let state = tmp.path().join("state-kept");
+    let out = dry_run(&kept, &tmp.path().join("work"), &password, &state, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    uninstall(&kept, &state);
+    let blob = own_key(&state);
+    assert!(has_key(0, blob.clone()).await, "keep-key: the bastion lost cdwiz's key");
+    assert!(has_key(1, blob).await, "keep-key: node2 lost cdwiz's key");
 }
 
 /// A site like the banks': a bastion that takes only its own key (as a

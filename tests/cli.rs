@@ -383,3 +383,19 @@ fn a_cdwiz_that_never_exits_is_ended_at_its_bound_and_named() {
     assert!(failed.is_err());
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
 }
+
+/// Output into a pipe whose reader is gone (`cdwiz schema | head -0`):
+/// exit 141, as other command-line tools, and no panic report.
+#[test]
+fn a_closed_pipe_ends_cdwiz_quietly_with_141() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(cdwiz_bin())
+        .arg("schema")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(141), "{out:?}");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -7,6 +7,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
@@ -293,19 +294,13 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
 
     // Status: all well (exit 0) and read-only (the same containers, the
     // same files afterwards).
-    let status = |profile: &Path| {
-        let out = Command::new(cdwiz_bin())
-            .args(["status", "--output", "json", "--profile"])
-            .arg(profile)
-            .env(PASSWORD_ENV, &password)
-            .env("CDWIZ_DATA_DIR", &state)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let v: Value = serde_json::from_str(text.trim())
-            .unwrap_or_else(|e| panic!("{e}: {text}{}", String::from_utf8_lossy(&out.stderr)));
-        (out.status.code().unwrap_or(-1), v)
+    let status_run = Run {
+        profile: &profile,
+        work: &work,
+        state: &state,
+        password: (PASSWORD_ENV, &password),
     };
+    let status = |profile: &Path| status_json(&status_run, profile);
     let (code, v) = status(&profile);
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["well"], true, "{v:#}");
@@ -390,6 +385,44 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
             .iter()
             .any(|p| p["key"] == "status.problem.component" && p["args"]["name"] == "web"),
         "{v:#}"
+    );
+
+    // A single host is upgraded in place: the next release's images are
+    // loaded first, then each container is replaced (web, stopped by hand,
+    // too); the backend answers with the new release. The profile names the
+    // new bundle from here on.
+    let next = sandbox_bundle_of(cdwiz::sandbox::bundle::NEXT_VERSION).await;
+    std::fs::write(
+        &profile,
+        std::fs::read_to_string(&profile)
+            .unwrap()
+            .replace(&bundle.display().to_string(), &next.display().to_string()),
+    )
+    .unwrap();
+    let (code, lines, err) = deploy(&profile, &state, &work, &password);
+    assert_eq!(code, 0, "{err}\n{lines:#?}");
+    let loaded = lines
+        .iter()
+        .position(|v| is_step(v, &addr, "images", &["changed"]))
+        .unwrap_or_else(|| panic!("the new images were not loaded: {lines:#?}"));
+    let replaced: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| {
+            v["event"] == "deploy-step"
+                && v["status"] == "changed"
+                && v["step"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("component "))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(replaced.len(), 4, "{lines:#?}");
+    assert!(replaced.iter().all(|&i| i > loaded), "{lines:#?}");
+    let version = http_get(&addr, 8080, "/version").await.map(|(_, b)| b);
+    assert_eq!(
+        version.as_deref(),
+        Some(format!("{{\"version\":\"{}\"}}", cdwiz::sandbox::bundle::NEXT_VERSION).as_str())
     );
 
     // Uninstall: containers and configs go, the data stays; again is a no-op;
@@ -482,12 +515,26 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
     assert_eq!(saved["hosts"][0]["host"], lines[0]["host"]);
     let (code, _) = uninstall(&["--purge"]);
     assert_eq!(code, 2, "--purge without --yes is refused");
+    // At a terminal, --purge asks: anything but `yes` keeps the data.
+    let env = [
+        (PASSWORD_ENV, password.as_str()),
+        ("CDWIZ_DATA_DIR", state.to_str().unwrap()),
+    ];
+    let args = format!("uninstall --purge --profile {}", profile.display());
+    for (answer, kept) in [("no", true), ("yes", false)] {
+        let tmux = common::tmux::Tmux::new(&format!("purge-{answer}"));
+        tmux.start(tmp.path(), &env, &args);
+        tmux.wait_for("Type yes to go on:", Duration::from_secs(20));
+        tmux.text(answer);
+        tmux.keys(&["Enter"]);
+        let said = if kept { "add --yes to confirm" } else { "data deleted" };
+        tmux.wait_for(said, Duration::from_secs(60));
+        assert_eq!(
+            sh(sb, 0, "root", "test -e /data/cd").await.code == 0,
+            kept,
+            "answered {answer}"
+        );
+    }
     let (code, out) = uninstall(&["--purge", "--yes"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("data deleted"), "{out}");
-    assert_eq!(
-        sh(sb, 0, "root", "test -e /data/cd").await.code,
-        1,
-        "data left after --purge"
-    );
+    assert_eq!(code, 0, "a purge of a purged install: {out}");
 }

@@ -128,6 +128,51 @@ async fn ha_keepalived_survives_a_lost_host_and_a_lost_master() {
         "cdwiz-data"
     );
 
+    // Headless status of the whole installation: every master's
+    // components running as rendered, the VIP held by one master, the
+    // platform answering through it.
+    let status_run = Run {
+        profile: &profile,
+        work: &work,
+        state: &state,
+        password: (PASSWORD_ENV, &password),
+    };
+    let (code, v) = status_json(&status_run, &profile);
+    assert_eq!(code, 0, "{v:#}");
+    let hosts: Vec<&str> = addrs.iter().map(String::as_str).collect();
+    // node1 carries the database and the cache besides backend, web and
+    // keepalived.
+    assert_all_well(&v, &hosts, &[5, 3, 3]);
+    assert_eq!(v["vip"]["address"], vip.as_str(), "{v:#}");
+    assert_eq!(v["vip"]["held_by"], serde_json::json!([addrs[0]]), "{v:#}");
+
+    // Another engineer's laptop (no record of the generated secrets) meets
+    // hosts that disagree on one: the run stops before anything is
+    // written (exit 4), naming the secret and the hosts.
+    let secret = "/data/cd/secrets/db_password";
+    sh_ok(sb, 1, &format!("cp -p {secret} /root/db_password.kept && printf other > {secret}")).await;
+    let ids: Vec<_> = futures_util::future::join_all((0..3).map(|i| cdwiz_containers(sb, i))).await;
+    let (state_b, work_b) = (tmp.path().join("state-b"), tmp.path().join("work-b"));
+    let laptop_b = Run {
+        profile: &profile,
+        work: &work_b,
+        state: &state_b,
+        password: (PASSWORD_ENV, &password),
+    };
+    let (code, lines, err) = laptop_b.start(&[]).finish();
+    assert_eq!(code, 4, "{err}\n{lines:?}");
+    assert!(
+        err.contains("disagree") && err.contains("db_password") && err.contains(&addrs[1]),
+        "{err}"
+    );
+    assert_eq!(
+        futures_util::future::join_all((0..3).map(|i| cdwiz_containers(sb, i))).await,
+        ids,
+        "a container was touched"
+    );
+    assert_eq!(sh_ok(sb, 1, &format!("cat {secret}")).await, "other");
+    sh_ok(sb, 1, &format!("mv /root/db_password.kept {secret}")).await;
+
     // The VIP is on node1 (highest priority); stop node1: the VIP moves and
     // the platform keeps answering through it.
     let holder = |i: usize| {

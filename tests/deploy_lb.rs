@@ -94,4 +94,34 @@ async fn ha_lb_answers_through_the_load_balancer() {
             "{a}"
         );
     }
+
+    // Status: both masters' components running as rendered (database and
+    // cache on the first), no VIP of cdwiz's, the entry through the LB.
+    let run = Run {
+        profile: &profile,
+        work: &work,
+        state: &state,
+        password: (PASSWORD_ENV, &password),
+    };
+    let (code, v) = status_json(&run, &profile);
+    assert_eq!(code, 0, "{v:#}");
+    assert_all_well(&v, &[&addrs[0], &addrs[1]], &[4, 2]);
+    assert!(v.get("vip").is_none(), "{v:#}");
+    assert_eq!(
+        v["entry"]["url"],
+        format!("http://{lb}:{LB_PORT}/"),
+        "{v:#}"
+    );
+    // The backend stopped by hand on node2: named, exit 5.
+    sh_ok(sb, 1, "docker stop cd-backend >/dev/null").await;
+    let (code, v) = status_json(&run, &profile);
+    assert_eq!(code, 5, "{v:#}");
+    let backend = v["hosts"][1]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "backend")
+        .cloned()
+        .unwrap_or_else(|| panic!("no backend on node2: {v:#}"));
+    assert_ne!(backend["state"], "running", "{v:#}");
 }

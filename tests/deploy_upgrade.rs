@@ -186,6 +186,28 @@ async fn a_new_release_rolls_through_the_masters_and_the_old_one_comes_back() {
         "the loop ran through the upgrade: {asked:?}"
     );
     assert_eq!(asked.failed, 0, "the VIP did not answer: {asked:?}");
+    // The new images are on every host before the first container is
+    // replaced.
+    let first_replaced = lines
+        .iter()
+        .position(|v| {
+            v["event"] == "deploy-step"
+                && v["status"] == "changed"
+                && v["step"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("component "))
+        })
+        .expect("a component was replaced");
+    for a in &a {
+        let loaded = lines
+            .iter()
+            .position(|v| is_step(v, a, "images", &["changed"]))
+            .unwrap_or_else(|| panic!("{a}: the new images were not loaded: {lines:?}"));
+        assert!(
+            loaded < first_replaced,
+            "{a}: images loaded after the first container was replaced"
+        );
+    }
     // One host at a time: each host's components all before the next's.
     let finished: Vec<&str> = lines
         .iter()

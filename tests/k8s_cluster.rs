@@ -354,6 +354,38 @@ async fn k8s_topology_on_a_real_cluster() {
         .await
         .unwrap();
 
+    // A dead run's lock (not renewed for ten minutes): explained, and taken
+    // over only with --resume.
+    let then = (k8s_openapi::chrono::Utc::now() - k8s_openapi::chrono::Duration::minutes(10))
+        .to_rfc3339_opts(k8s_openapi::chrono::SecondsFormat::Micros, true);
+    post(
+        &leases,
+        &format!(
+            "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{ name: cdwiz-lock }}\n\
+             spec: {{ holderIdentity: '{{\"run\":\"dead-run\",\"installer\":\"laptop-2\",\"machine\":\"m2\",\"pid\":4242,\"started\":0}}', \
+             leaseDurationSeconds: 90, renewTime: \"{then}\" }}\n"
+        ),
+    )
+    .await;
+    let (code, lines, err) = good.run().start(&[]).finish();
+    assert_eq!(code, 2, "{lines:#?}");
+    assert!(
+        err.contains("dead-run") && err.contains("--resume"),
+        "{err}"
+    );
+    let (code, lines, err) = good.run().start(&["--resume"]).finish();
+    assert_eq!(code, 0, "{err}");
+    let taken = lines
+        .iter()
+        .find(|l| l["event"] == "note" && l["id"] == "lock-taken-over")
+        .unwrap_or_else(|| panic!("no lock-taken-over note: {lines:#?}"));
+    assert!(
+        taken["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("namespace/demo") && m.contains("dead-run")),
+        "{taken}"
+    );
+
     // A second run changes nothing.
     let (code, lines, err) = good.run().start(&[]).finish();
     assert_eq!(code, 0, "{err}");

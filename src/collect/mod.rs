@@ -400,4 +400,35 @@ mod tests {
         );
         assert_eq!(s[1].1, b"A=1");
     }
+
+    /// Of this installation's runs the 5 newest are carried (by their
+    /// time-ordered names), another installation's never.
+    #[test]
+    fn the_five_newest_runs_of_this_installation_are_carried() {
+        let profile = "version: 1\nbundle: ./b\n\
+             topology: { kind: single }\n\
+             ssh: { user: root, auth: password, password-env: X }\n\
+             hosts:\n  - { address: 192.0.2.11, roles: [master] }\n";
+        let a: Answers = serde_yaml::from_str(profile).unwrap();
+        let other = profile.replace("192.0.2.11", "198.51.100.7");
+        let tmp = tempfile::tempdir().unwrap();
+        let runs = tmp.path().join("runs");
+        for i in 1..=7 {
+            let dir = runs.join(format!("20261207-0000{i:02}-aaaa"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("answers.yaml"), profile).unwrap();
+        }
+        let theirs = runs.join("20261207-000099-bbbb");
+        std::fs::create_dir_all(&theirs).unwrap();
+        std::fs::write(theirs.join("answers.yaml"), other).unwrap();
+        let carried: Vec<String> = local_files(tmp.path(), &a)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        let want: Vec<String> = (3..=7)
+            .rev()
+            .map(|i| format!("local/runs/20261207-0000{i:02}-aaaa/answers.yaml"))
+            .collect();
+        assert_eq!(carried, want);
+    }
 }

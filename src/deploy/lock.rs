@@ -256,9 +256,12 @@ pub async fn acquire_all(
 }
 
 /// Touches the locks of `targets` every [`HEARTBEAT`] until aborted. A
-/// lock that cannot be touched is said in that host's log (and cdwiz's):
-/// after [`STALE_AFTER`] another run would take this one for dead.
-pub fn heartbeat(targets: &Targets, tx: Option<EventSender>) -> tokio::task::JoinHandle<()> {
+/// lock that cannot be touched is said to the front end (and in cdwiz's
+/// log): after [`STALE_AFTER`] another run would take this one for dead.
+/// The heartbeat holds the front end's channel weakly: it never keeps the
+/// channel open past the run (the headless printer ends when it closes).
+pub fn heartbeat(targets: &Targets, tx: Option<&EventSender>) -> tokio::task::JoinHandle<()> {
+    let tx = tx.map(EventSender::downgrade);
     let hosts: Vec<Arc<Target>> = targets.hosts.values().cloned().collect();
     tokio::spawn(async move {
         loop {
@@ -268,7 +271,7 @@ pub fn heartbeat(targets: &Targets, tx: Option<EventSender>) -> tokio::task::Joi
             for (t, result) in hosts.iter().zip(touched) {
                 let Err(error) = result else { continue };
                 tracing::warn!(host = %t.address, %error, "the run lock could not be touched");
-                if let Some(tx) = &tx {
+                if let Some(tx) = tx.as_ref().and_then(|w| w.upgrade()) {
                     let said = Msg::new("lock.touch-failed")
                         .arg("file", LOCK_FILE)
                         .arg("error", &error)

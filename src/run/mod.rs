@@ -380,7 +380,7 @@ impl Session {
                 for (host, h) in taken {
                     emit(tx, taken_over(host, h)).await;
                 }
-                self.heartbeat = Some(lock::heartbeat(targets, tx.clone()));
+                self.heartbeat = Some(lock::heartbeat(targets, tx.as_ref()));
                 Ok(())
             }
             Err(refused) => Err(self.refusal(&refused)),

@@ -478,6 +478,34 @@ fn draw(app: &App, w: u16, h: u16) -> String {
     t.backend().to_string()
 }
 
+/// With `NO_COLOR` every screen is drawn without a colour, the focus and
+/// the selection in reverse video instead.
+#[test]
+fn no_color_draws_every_screen_without_a_colour() {
+    use ratatui::style::{Color, Modifier};
+    for (name, mut app) in screens_for("en") {
+        app.no_color = true;
+        let mut t = Terminal::new(TestBackend::new(160, 48)).unwrap();
+        t.draw(|f| screens::draw(f, &app)).unwrap();
+        let buffer = t.backend().buffer();
+        let coloured: Vec<String> = buffer
+            .content()
+            .iter()
+            .filter(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+            .map(|c| format!("{:?} on {:?}: {:?}", c.fg, c.bg, c.symbol()))
+            .take(5)
+            .collect();
+        assert!(coloured.is_empty(), "{name}: coloured cells {coloured:?}");
+        assert!(
+            buffer
+                .content()
+                .iter()
+                .any(|c| c.modifier.contains(Modifier::REVERSED)),
+            "{name}: nothing in reverse video (the focus)"
+        );
+    }
+}
+
 #[test]
 fn every_screen_in_both_languages_and_two_sizes() {
     let mut settings = insta::Settings::clone_current();

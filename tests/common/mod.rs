@@ -586,3 +586,36 @@ pub fn write_ha_profile(
     )
     .unwrap();
 }
+
+/// `cdwiz status --output json --profile P` as the run `run` would: its
+/// exit code and its report.
+pub fn status_json(run: &Run, profile: &std::path::Path) -> (i32, serde_json::Value) {
+    let (code, text, err) = run_to_end(
+        std::process::Command::new(cdwiz_bin())
+            .args(["status", "--output", "json", "--profile"])
+            .arg(profile)
+            .env(run.password.0, run.password.1)
+            .env("CDWIZ_DATA_DIR", run.state),
+    );
+    let v = serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}{err}"));
+    (code, v)
+}
+
+/// Asserts a status report of all well: every host of `addrs` with
+/// `components` components, each running without drift, and the entry
+/// answering.
+pub fn assert_all_well(v: &serde_json::Value, addrs: &[&str], components: &[usize]) {
+    assert_eq!(v["well"], true, "{v:#}");
+    let hosts = v["hosts"].as_array().expect("hosts");
+    let seen: Vec<&str> = hosts.iter().filter_map(|h| h["address"].as_str()).collect();
+    assert_eq!(seen, addrs, "{v:#}");
+    for (h, n) in hosts.iter().zip(components) {
+        let cs = h["components"].as_array().expect("components");
+        assert_eq!(cs.len(), *n, "{h:#}");
+        for c in cs {
+            assert_eq!(c["state"], "running", "{c:#}");
+            assert!(c.get("drift").is_none(), "{c:#}");
+        }
+    }
+    assert_eq!(v["entry"]["answers"], true, "{v:#}");
+}

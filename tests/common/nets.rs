@@ -53,11 +53,13 @@ pub const NETS: &[(&str, u8)] = &[
 ];
 
 /// Nets the tests never use: the benchmarks' (`scripts/bench-checks` 230,
-/// `scripts/bench-deploy` 231) and the default of `sandbox up` (0), which the demo uses.
+/// `scripts/bench-deploy` 231), the default of `sandbox up` (0), which the
+/// demo uses, and the warm-up of `scripts/test` (239).
 pub const KEPT: &[(u8, &str)] = &[
     (230, "scripts/bench-checks"),
     (231, "scripts/bench-deploy"),
     (0, "scripts/demo and `cdwiz sandbox up`"),
+    (239, "scripts/test (its warm-up instance `t-prep`)"),
 ];
 
 /// What is wrong with the table, if anything.
