@@ -573,10 +573,16 @@ async fn hosts_behind_a_bastion_are_checked_through_it() {
     };
     let state = tmp.path().join("state-password");
     let blob = own_key(&state);
-    assert!(has_key(0, blob.clone()).await, "no key of cdwiz's on the bastion");
+    assert!(
+        has_key(0, blob.clone()).await,
+        "no key of cdwiz's on the bastion"
+    );
     assert!(has_key(1, blob.clone()).await, "no key of cdwiz's on node2");
     uninstall(&tmp.path().join("password.yaml"), &state);
-    assert!(!has_key(0, blob.clone()).await, "cdwiz's key left on the bastion");
+    assert!(
+        !has_key(0, blob.clone()).await,
+        "cdwiz's key left on the bastion"
+    );
     assert!(!has_key(1, blob).await, "cdwiz's key left on node2");
 
     let ssh = format!(
@@ -588,7 +594,10 @@ async fn hosts_behind_a_bastion_are_checked_through_it() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     uninstall(&kept, &state);
     let blob = own_key(&state);
-    assert!(has_key(0, blob.clone()).await, "keep-key: the bastion lost cdwiz's key");
+    assert!(
+        has_key(0, blob.clone()).await,
+        "keep-key: the bastion lost cdwiz's key"
+    );
     assert!(has_key(1, blob).await, "keep-key: node2 lost cdwiz's key");
 }
 

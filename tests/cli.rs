@@ -397,5 +397,9 @@ fn a_closed_pipe_ends_cdwiz_quietly_with_141() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(141), "{out:?}");
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

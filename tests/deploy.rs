@@ -422,7 +422,13 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
     let version = http_get(&addr, 8080, "/version").await.map(|(_, b)| b);
     assert_eq!(
         version.as_deref(),
-        Some(format!("{{\"version\":\"{}\"}}", cdwiz::sandbox::bundle::NEXT_VERSION).as_str())
+        Some(
+            format!(
+                "{{\"version\":\"{}\"}}",
+                cdwiz::sandbox::bundle::NEXT_VERSION
+            )
+            .as_str()
+        )
     );
 
     // Uninstall: containers and configs go, the data stays; again is a no-op;
@@ -527,7 +533,11 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
         tmux.wait_for("Type yes to go on:", Duration::from_secs(20));
         tmux.text(answer);
         tmux.keys(&["Enter"]);
-        let said = if kept { "add --yes to confirm" } else { "data deleted" };
+        let said = if kept {
+            "add --yes to confirm"
+        } else {
+            "data deleted"
+        };
         tmux.wait_for(said, Duration::from_secs(60));
         assert_eq!(
             sh(sb, 0, "root", "test -e /data/cd").await.code == 0,

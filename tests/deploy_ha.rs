@@ -150,7 +150,12 @@ async fn ha_keepalived_survives_a_lost_host_and_a_lost_master() {
     // hosts that disagree on one: the run stops before anything is
     // written (exit 4), naming the secret and the hosts.
     let secret = "/data/cd/secrets/db_password";
-    sh_ok(sb, 1, &format!("cp -p {secret} /root/db_password.kept && printf other > {secret}")).await;
+    sh_ok(
+        sb,
+        1,
+        &format!("cp -p {secret} /root/db_password.kept && printf other > {secret}"),
+    )
+    .await;
     let ids: Vec<_> = futures_util::future::join_all((0..3).map(|i| cdwiz_containers(sb, i))).await;
     let (state_b, work_b) = (tmp.path().join("state-b"), tmp.path().join("work-b"));
     let laptop_b = Run {
