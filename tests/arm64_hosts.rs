@@ -28,9 +28,11 @@ fn check<'a>(lines: &'a [Value], id: &str, host: &str) -> &'a Value {
 
 /// Every check of `host` that neither passed nor was skipped. The one
 /// allowance: the emulated host's disk speed checks (write throughput,
-/// synchronous-write latency) may warn, never fail: the emulated CPU's
+/// synchronous-write latency) may warn, or fail waived: the emulated CPU's
 /// cost, 44–106 MB/s and about 10 ms measured through the VM where this
-/// machine's disk gives 1.4 GB/s (README, 信创 / arm64).
+/// machine's disk gives 1.4 GB/s (README, 信创 / arm64), and below 10 MB/s
+/// when other tests share the CPU. The runs waive them on that host, as an
+/// operator would on a disk known to be slow ([`EMULATED_DISK`]).
 fn not_passed(lines: &[Value], host: &str) -> Vec<String> {
     lines
         .iter()
@@ -38,11 +40,16 @@ fn not_passed(lines: &[Value], host: &str) -> Vec<String> {
         .filter(|v| v["status"] != "pass" && v["status"] != "skip")
         .filter(|v| {
             let disk_speed = v["id"] == "res.disk-write" || v["id"] == "res.disk-fsync";
-            !(disk_speed && v["status"] == "warn")
+            let allowed = v["status"] == "warn" || !v["waived"].is_null();
+            !(disk_speed && allowed)
         })
         .map(|v| format!("{} {} {}", v["id"], v["status"], v["message"]))
         .collect()
 }
+
+/// Why the emulated host's disk speed is waived.
+const EMULATED_DISK: &str =
+    "an emulated arm64 host: its disk is as fast as the emulator's share of the CPU";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_arm64_host_beside_an_amd64_one() {
@@ -71,6 +78,10 @@ async fn an_arm64_host_beside_an_amd64_one() {
     let password = sb.password().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let (state, work) = (tmp.path().join("state"), tmp.path().join("work"));
+    let waivers: Vec<String> = ["res.disk-write", "res.disk-fsync"]
+        .iter()
+        .map(|id| format!("{id}@{arm}={EMULATED_DISK}"))
+        .collect();
     let run_with = |bundle: &std::path::Path, name: &str, extra: &[&str]| {
         let profile = tmp.path().join(name);
         write_ha_profile(
@@ -81,13 +92,17 @@ async fn an_arm64_host_beside_an_amd64_one() {
             72,
             PASSWORD_ENV,
         );
+        let mut args: Vec<&str> = extra.to_vec();
+        for w in &waivers {
+            args.extend(["--accept-check", w.as_str()]);
+        }
         Run {
             profile: &profile,
             work: &work,
             state: &state,
             password: (PASSWORD_ENV, &password),
         }
-        .start(extra)
+        .start(&args)
         .finish()
     };
 

@@ -64,6 +64,27 @@ async fn load_foreign(reference: &str, arch: &str) {
     cdwiz::docker::load_file(&docker, &file).await.unwrap();
 }
 
+/// Removes the test's own images from the local engine when dropped (also
+/// when the test panics); an earlier run's are removed before it loads
+/// them.
+struct TestImages(&'static [&'static str]);
+
+impl TestImages {
+    fn remove(&self) {
+        let _ = std::process::Command::new("docker")
+            .arg("rmi")
+            .arg("-f")
+            .args(self.0)
+            .output();
+    }
+}
+
+impl Drop for TestImages {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bundle_build_is_reproducible_and_refuses_what_it_cannot_carry() {
     let sandbox = sandbox_bundle().await;
@@ -102,6 +123,8 @@ async fn bundle_build_is_reproducible_and_refuses_what_it_cannot_carry() {
     assert_eq!(names, ["a", "b", "src"]);
 
     // A missing image and one of another architecture: named, nothing written.
+    let images = TestImages(&["cdwiz-test/foreign:1", "cdwiz-test/native:1"]);
+    images.remove();
     load_foreign("cdwiz-test/foreign:1", "arm64").await;
     load_foreign("cdwiz-test/native:1", "amd64").await;
     let bad = source_manifest(

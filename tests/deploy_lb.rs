@@ -109,7 +109,7 @@ async fn ha_lb_answers_through_the_load_balancer() {
     assert!(v.get("vip").is_none(), "{v:#}");
     assert_eq!(
         v["entry"]["url"],
-        format!("http://{lb}:{LB_PORT}/"),
+        format!("http://{lb}:{LB_PORT}/api/health"),
         "{v:#}"
     );
     // The backend stopped by hand on node2: named, exit 5.

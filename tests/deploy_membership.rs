@@ -88,7 +88,7 @@ async fn hosts_join_and_leave_an_installation() {
     // ends by itself after 10 minutes at most).
     assert!(answers().await, "the VIP answers before");
     let client = Client::start(&vip, Duration::from_millis(200), Duration::from_secs(600));
-    let (code, _, err) = run.start(&[]).finish();
+    let (code, lines, err) = run.start(&[]).finish();
     let asked = client.finish().await;
     eprintln!(
         "scale-out 2 -> 3 masters: {} answers, {} failed requests, longest gap {} ms",
@@ -96,7 +96,7 @@ async fn hosts_join_and_leave_an_installation() {
         asked.failed,
         asked.longest_gap.as_millis()
     );
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 0, "{err}{:#?}", not_passed(&lines));
     assert!(
         asked.answered > 5,
         "the loop ran through the scale-out: {asked:?}"

@@ -255,13 +255,31 @@ pub async fn acquire_all(
         .collect())
 }
 
+/// Where the heartbeat says what it could not do: the front end's channel
+/// of the moment (each phase of a run may bring its own), held weakly so
+/// that the heartbeat never keeps a channel open (the headless printer ends
+/// when its channel closes).
+#[derive(Clone, Default)]
+pub struct Listener(Arc<std::sync::Mutex<Option<tokio::sync::mpsc::WeakSender<Event>>>>);
+
+impl Listener {
+    /// From now on, events go to `tx` (when there is one).
+    pub fn set(&self, tx: &Option<EventSender>) {
+        if let Some(tx) = tx {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx.downgrade());
+        }
+    }
+
+    fn sender(&self) -> Option<EventSender> {
+        let slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref().and_then(|w| w.upgrade())
+    }
+}
+
 /// Touches the locks of `targets` every [`HEARTBEAT`] until aborted. A
 /// lock that cannot be touched is said to the front end (and in cdwiz's
 /// log): after [`STALE_AFTER`] another run would take this one for dead.
-/// The heartbeat holds the front end's channel weakly: it never keeps the
-/// channel open past the run (the headless printer ends when it closes).
-pub fn heartbeat(targets: &Targets, tx: Option<&EventSender>) -> tokio::task::JoinHandle<()> {
-    let tx = tx.map(EventSender::downgrade);
+pub fn heartbeat(targets: &Targets, listener: Listener) -> tokio::task::JoinHandle<()> {
     let hosts: Vec<Arc<Target>> = targets.hosts.values().cloned().collect();
     tokio::spawn(async move {
         loop {
@@ -271,7 +289,7 @@ pub fn heartbeat(targets: &Targets, tx: Option<&EventSender>) -> tokio::task::Jo
             for (t, result) in hosts.iter().zip(touched) {
                 let Err(error) = result else { continue };
                 tracing::warn!(host = %t.address, %error, "the run lock could not be touched");
-                if let Some(tx) = tx.as_ref().and_then(|w| w.upgrade()) {
+                if let Some(tx) = listener.sender() {
                     let said = Msg::new("lock.touch-failed")
                         .arg("file", LOCK_FILE)
                         .arg("error", &error)

@@ -33,6 +33,7 @@ impl Session {
         cancel: CancellationToken,
         tx: Option<EventSender>,
     ) -> Result<Finished, RunError> {
+        self.listener.set(&tx);
         let result = self.deploy_locked(take_over, cancel, tx).await;
         self.release().await;
         result

@@ -182,8 +182,10 @@ pub struct Session {
     secrets: Secrets,
     connector: Arc<Connector>,
     targets: Option<Targets>,
-    /// The locks' heartbeat while the hosts are locked.
+    /// The locks' heartbeat while the hosts are locked, and the front
+    /// end's channel it speaks to.
     heartbeat: Option<tokio::task::JoinHandle<()>>,
+    listener: lock::Listener,
     /// The installation's answers as of its latest run from this machine.
     before: Option<Answers>,
     /// The checks as reported (`checks.json`, `checks.md`).
@@ -301,6 +303,7 @@ impl Session {
             connector,
             targets: None,
             heartbeat: None,
+            listener: lock::Listener::default(),
             before,
             last_checks: None,
             remove_hosts: req.remove_hosts,
@@ -367,6 +370,7 @@ impl Session {
         take_over: bool,
         tx: &Option<EventSender>,
     ) -> Result<(), RunError> {
+        self.listener.set(tx);
         if self.heartbeat.is_some() || self.on_cluster() {
             return Ok(());
         }
@@ -380,7 +384,7 @@ impl Session {
                 for (host, h) in taken {
                     emit(tx, taken_over(host, h)).await;
                 }
-                self.heartbeat = Some(lock::heartbeat(targets, tx.as_ref()));
+                self.heartbeat = Some(lock::heartbeat(targets, self.listener.clone()));
                 Ok(())
             }
             Err(refused) => Err(self.refusal(&refused)),

@@ -80,6 +80,7 @@ impl Session {
     /// Runs the checks (every host, or `only` one) on the run's
     /// connections, and writes `checks.json` and `checks.md`.
     pub async fn check(&mut self, only: Option<&str>, tx: Option<EventSender>) -> CheckRun {
+        self.listener.set(&tx);
         let mut answers = self.answers.clone();
         if let Some(host) = only {
             answers.hosts.retain(|h| h.address == host);
