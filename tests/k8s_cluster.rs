@@ -331,17 +331,25 @@ async fn k8s_topology_on_a_real_cluster() {
     // A live run elsewhere holds the namespace's lock: refused, named.
     let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
         Api::namespaced(kube.clone(), "demo");
-    let now = k8s_openapi::chrono::Utc::now()
-        .to_rfc3339_opts(k8s_openapi::chrono::SecondsFormat::Micros, true);
-    post(
-        &leases,
-        &format!(
-            "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{ name: cdwiz-lock }}\n\
-             spec: {{ holderIdentity: '{{\"run\":\"other-run\",\"installer\":\"laptop-2\",\"machine\":\"m2\",\"pid\":4242,\"started\":0}}', \
-             leaseDurationSeconds: 90, renewTime: \"{now}\" }}\n"
-        ),
-    )
-    .await;
+    // The namespace's lock as another machine's run `run` leaves it, last
+    // renewed `ago` before now.
+    let lease = |run: &'static str, ago: k8s_openapi::chrono::Duration| {
+        let renewed = (k8s_openapi::chrono::Utc::now() - ago)
+            .to_rfc3339_opts(k8s_openapi::chrono::SecondsFormat::Micros, true);
+        let leases = leases.clone();
+        async move {
+            post(
+                &leases,
+                &format!(
+                    "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{ name: cdwiz-lock }}\n\
+                     spec: {{ holderIdentity: '{{\"run\":\"{run}\",\"installer\":\"laptop-2\",\"machine\":\"m2\",\"pid\":4242,\"started\":0}}', \
+                     leaseDurationSeconds: 90, renewTime: \"{renewed}\" }}\n"
+                ),
+            )
+            .await
+        }
+    };
+    lease("other-run", k8s_openapi::chrono::Duration::zero()).await;
     let (code, lines, err) = good.run().start(&[]).finish();
     assert_eq!(code, 2, "{lines:#?}");
     assert!(
@@ -356,17 +364,7 @@ async fn k8s_topology_on_a_real_cluster() {
 
     // A dead run's lock (not renewed for ten minutes): explained, and taken
     // over only with --resume.
-    let then = (k8s_openapi::chrono::Utc::now() - k8s_openapi::chrono::Duration::minutes(10))
-        .to_rfc3339_opts(k8s_openapi::chrono::SecondsFormat::Micros, true);
-    post(
-        &leases,
-        &format!(
-            "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{ name: cdwiz-lock }}\n\
-             spec: {{ holderIdentity: '{{\"run\":\"dead-run\",\"installer\":\"laptop-2\",\"machine\":\"m2\",\"pid\":4242,\"started\":0}}', \
-             leaseDurationSeconds: 90, renewTime: \"{then}\" }}\n"
-        ),
-    )
-    .await;
+    lease("dead-run", k8s_openapi::chrono::Duration::minutes(10)).await;
     let (code, lines, err) = good.run().start(&[]).finish();
     assert_eq!(code, 2, "{lines:#?}");
     assert!(
