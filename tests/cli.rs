@@ -403,3 +403,43 @@ fn a_closed_pipe_ends_cdwiz_quietly_with_141() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The tests' nets: the table has no net twice, and a net held by one test
+/// is refused to another at once, naming both, in this process and (by
+/// its lock file) in any other; given back, it is free again.
+#[test]
+fn a_net_another_test_holds_is_refused_at_once_naming_both() {
+    use common::nets;
+    assert_eq!(nets::table_problems(nets::NETS), Vec::<String>::new());
+    assert_eq!(
+        nets::table_problems(&[("t-x", 201), ("t-y", 201), ("t-z", 230)]),
+        [
+            "net 201 is given to both `t-x` and `t-y`",
+            "net 230 of `t-z` is kept for scripts/bench-checks"
+        ]
+    );
+    let held = nets::claim("t-claim-a", 250);
+    let second = std::panic::catch_unwind(|| nets::claim("t-claim-b", 250));
+    let said = second
+        .err()
+        .and_then(|p| p.downcast::<String>().ok())
+        .map(|s| *s)
+        .expect("a second claim on a held net was granted");
+    assert!(
+        said.contains("net 250") && said.contains("t-claim-b") && said.contains("t-claim-a"),
+        "{said}"
+    );
+    let lock = std::env::temp_dir().join("cdwiz-test-nets/250.lock");
+    let flock = || {
+        Command::new("flock")
+            .arg("-n")
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(!flock(), "another process could take the held net");
+    drop(held);
+    assert!(flock(), "the net was not given back");
+}
