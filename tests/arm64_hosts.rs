@@ -58,7 +58,7 @@ async fn an_arm64_host_beside_an_amd64_one() {
     // side (each about 7 minutes under emulation; kept afterwards).
     let (both, inst) = tokio::join!(
         sandbox_multiarch_bundle(),
-        instance_of("t-arm64", 2, &["amd64", "arm64"])
+        instance_of("t-arm64", 234, 2, &["amd64", "arm64"])
     );
     let sb = &inst.sandbox;
     assert_eq!(sh_ok(sb, 0, "uname -m").await.trim(), "x86_64");

@@ -202,7 +202,7 @@ fn ssh_only_path(dir: &Path) -> PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_packed_installer_deploys_from_an_empty_folder() {
     let _ = sandbox_bundle().await;
-    let inst = instance("t-packed", 1).await;
+    let inst = instance("t-packed", 228, 1).await;
     let sb = &inst.sandbox;
     let tmp = tempfile::tempdir().unwrap();
     let src = source_manifest(&tmp.path().join("src"), "");

@@ -167,7 +167,7 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
 #[tokio::test(flavor = "multi_thread")]
 async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-checks", 3).await;
+    let inst = instance("t-checks", 209, 3).await;
     let sb = &inst.sandbox;
     let password = sb.password().unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -436,7 +436,7 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
 #[tokio::test(flavor = "multi_thread")]
 async fn non_root_users_reach_root_through_sudo() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-sudo", 1).await;
+    let inst = instance("t-sudo", 210, 1).await;
     let sb = &inst.sandbox;
     let password = sb.password().unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -495,7 +495,7 @@ async fn non_root_users_reach_root_through_sudo() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hosts_behind_a_bastion_are_checked_through_it() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-jump", 2).await;
+    let inst = instance("t-jump", 211, 2).await;
     let sb = &inst.sandbox;
     let (bastion, inner) = (sb.hosts[0].address.clone(), sb.hosts[1].address.clone());
     // node2 takes SSH only from inside the network, not from this machine.
@@ -616,7 +616,7 @@ async fn hosts_behind_a_bastion_are_checked_through_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn mixed_logins_through_a_bastion_with_its_own_key() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-site", 3).await;
+    let inst = instance("t-site", 222, 3).await;
     let sb = &inst.sandbox;
     let addr: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
     let (bastion, h2, h3) = (&addr[0], &addr[1], &addr[2]);

@@ -356,11 +356,10 @@ fn a_cdwiz_that_never_exits_is_ended_at_its_bound_and_named() {
     let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         hung.finish_within(std::time::Duration::from_secs(2))
     }));
-    let said = failed
-        .err()
-        .and_then(|p| p.downcast::<String>().ok())
-        .map(|s| *s)
-        .expect("finish_within returned for a cdwiz that never exits");
+    let said = panic_text(
+        failed,
+        "finish_within returned for a cdwiz that never exits",
+    );
     assert!(
         said.contains("did not exit within 2 s")
             && said.contains("validate")
@@ -404,13 +403,15 @@ fn a_closed_pipe_ends_cdwiz_quietly_with_141() {
     );
 }
 
-/// The tests' nets: the table has no net twice, and a net held by one test
+/// The tests' nets: no net asked for twice in tests/*.rs, and a net held by one test
 /// is refused to another at once, naming both, in this process and (by
 /// its lock file) in any other; given back, it is free again.
 #[test]
 fn a_net_another_test_holds_is_refused_at_once_naming_both() {
     use common::nets;
-    assert_eq!(nets::table_problems(nets::NETS), Vec::<String>::new());
+    let used = nets::used();
+    assert!(used.len() >= 34, "the tests' nets were not found: {used:?}");
+    assert_eq!(nets::table_problems(&used), Vec::<String>::new());
     assert_eq!(
         nets::table_problems(&[("t-x", 201), ("t-y", 201), ("t-z", 230)]),
         [
@@ -420,11 +421,7 @@ fn a_net_another_test_holds_is_refused_at_once_naming_both() {
     );
     let held = nets::claim("t-claim-a", 250);
     let second = std::panic::catch_unwind(|| nets::claim("t-claim-b", 250));
-    let said = second
-        .err()
-        .and_then(|p| p.downcast::<String>().ok())
-        .map(|s| *s)
-        .expect("a second claim on a held net was granted");
+    let said = panic_text(second, "a second claim on a held net was granted");
     assert!(
         said.contains("net 250") && said.contains("t-claim-b") && said.contains("t-claim-a"),
         "{said}"
@@ -442,4 +439,14 @@ fn a_net_another_test_holds_is_refused_at_once_naming_both() {
     assert!(!flock(), "another process could take the held net");
     drop(held);
     assert!(flock(), "the net was not given back");
+}
+
+/// What a call that must panic said; fails with `otherwise` when it
+/// returned.
+fn panic_text<T>(outcome: std::thread::Result<T>, otherwise: &str) -> String {
+    outcome
+        .err()
+        .and_then(|p| p.downcast::<String>().ok())
+        .map(|s| *s)
+        .expect(otherwise)
 }

@@ -30,7 +30,7 @@ async fn healthy_through(vip: &str) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hardened_site_with_mixed_logins_deploys_through_the_bastion() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-site-deploy", 3).await;
+    let inst = instance("t-site-deploy", 224, 3).await;
     let sb = &inst.sandbox;
     let names: Vec<String> = sb.hosts.iter().map(|h| h.name.clone()).collect();
     let addr: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();

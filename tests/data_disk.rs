@@ -48,7 +48,7 @@ const RESET: &str = "umount /mnt/elsewhere 2>/dev/null; umount /data 2>/dev/null
 
 #[tokio::test(flavor = "multi_thread")]
 async fn only_a_blank_data_disk_is_formatted() {
-    let inst = instance("t-disk", 1).await;
+    let inst = instance("t-disk", 220, 1).await;
     let sb = &inst.sandbox;
     let password = sb.password().unwrap();
     let bundle = sandbox_bundle().await;

@@ -27,7 +27,7 @@ fn deploy(profile: &Path, state: &Path, work: &Path, password: &str) -> (i32, Ve
 #[tokio::test(flavor = "multi_thread")]
 async fn single_deploys_answers_and_a_second_run_changes_nothing() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-deploy", 1).await;
+    let inst = instance("t-deploy", 212, 1).await;
     let sb = &inst.sandbox;
     let addr = sb.hosts[0].address.clone();
     let password = sb.password().unwrap();

@@ -36,7 +36,7 @@ fn bundle_copy(from: &Path, to: &Path, edit: impl FnOnce(&mut serde_yaml::Value)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_component_from_test_data_deploys_and_hooks_run() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-ext", 1).await;
+    let inst = instance("t-ext", 216, 1).await;
     let sb = &inst.sandbox;
     let addr = sb.hosts[0].address.clone();
     let password = sb.password().unwrap();

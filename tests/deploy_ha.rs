@@ -19,7 +19,7 @@ const LIMIT: Duration = Duration::from_secs(300);
 #[tokio::test(flavor = "multi_thread")]
 async fn ha_keepalived_survives_a_lost_host_and_a_lost_master() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-ha", 3).await;
+    let inst = instance("t-ha", 213, 3).await;
     let sb = &inst.sandbox;
     let addrs: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
     let vip = sb.vip();

@@ -13,7 +13,7 @@ const LB_PORT: u16 = 8088;
 #[tokio::test(flavor = "multi_thread")]
 async fn ha_lb_answers_through_the_load_balancer() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-lb", 3).await;
+    let inst = instance("t-lb", 215, 3).await;
     let sb = &inst.sandbox;
     let addrs: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
     let lb = addrs[2].clone();

@@ -24,7 +24,7 @@ fn write_profile(path: &Path, bundle: &Path, vip: &str, hosts: &[&str]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn hosts_join_and_leave_an_installation() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-members", 3).await;
+    let inst = instance("t-members", 229, 3).await;
     let sb = &inst.sandbox;
     let a: Vec<&str> = sb.hosts.iter().map(|h| h.address.as_str()).collect();
     let vip = sb.vip();

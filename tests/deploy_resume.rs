@@ -18,7 +18,7 @@ const LIMIT: Duration = Duration::from_secs(240);
 #[tokio::test(flavor = "multi_thread")]
 async fn interrupted_refused_killed_and_resumed() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-resume", 1).await;
+    let inst = instance("t-resume", 214, 1).await;
     let sb = &inst.sandbox;
     let addr = sb.hosts[0].address.clone();
     let password = sb.password().unwrap();

@@ -12,7 +12,7 @@ const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sudo_user_outside_the_docker_group_deploys() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-sudodeploy", 1).await;
+    let inst = instance("t-sudodeploy", 223, 1).await;
     let sb = &inst.sandbox;
     let password = sb.password().unwrap();
     let addr = sb.hosts[0].address.clone();

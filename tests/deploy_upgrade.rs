@@ -78,7 +78,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 async fn a_new_release_rolls_through_the_masters_and_the_old_one_comes_back() {
     let old = sandbox_bundle().await;
     let new = sandbox_bundle_of(NEXT_VERSION).await;
-    let inst = instance("t-rollout", 3).await;
+    let inst = instance("t-rollout", 233, 3).await;
     let sb = &inst.sandbox;
     let a: Vec<&str> = sb.hosts.iter().map(|h| h.address.as_str()).collect();
     let vip = sb.vip();

@@ -26,6 +26,7 @@ use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Secret, 
 use serde_json::Value;
 
 const NAME: &str = "t-k8s";
+const NET: u8 = 236;
 
 /// A product whose two components run busybox (an image made on the
 /// node: nothing is pulled): `db` keeps data (a StatefulSet with a claim)
@@ -155,7 +156,7 @@ impl Profile {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn k8s_topology_on_a_real_cluster() {
-    let inst = common::instance(NAME, 1).await;
+    let inst = common::instance(NAME, NET, 1).await;
     let host = &inst.sandbox.hosts[0];
     let (container, address) = (host.container.clone(), host.address.clone());
     let kube = kube::start_node(&container, &address, 3).await;

@@ -27,6 +27,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use serde_json::Value;
 
 const NAME: &str = "t-k8s-reg";
+const NET: u8 = 235;
 const USER: &str = "pusher";
 const PASSWORD: &str = "reg-test-pw-8841";
 const ENV: &str = "CDWIZ_TEST_REGISTRY_PASSWORD";
@@ -119,7 +120,7 @@ fn bad_input(profile: &Path) -> (i32, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn bundle_images_pushed_into_the_registry_and_the_product_deployed_from_it() {
     let bundle = common::sandbox_bundle().await;
-    let inst = common::instance(NAME, 2).await;
+    let inst = common::instance(NAME, NET, 2).await;
     let (node, reg) = (&inst.sandbox.hosts[0], &inst.sandbox.hosts[1]);
     let tmp = tempfile::tempdir().unwrap();
     let site = Site {

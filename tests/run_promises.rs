@@ -45,7 +45,7 @@ fn notes(lines: &[Value]) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread")]
 async fn hooks_resume_lock_and_text_output_keep_their_promises() {
     let sandbox_bundle = sandbox_bundle().await;
-    let inst = instance("t-promises", 1).await;
+    let inst = instance("t-promises", 226, 1).await;
     let sb = &inst.sandbox;
     let addr = sb.hosts[0].address.clone();
     let password = sb.password().unwrap();

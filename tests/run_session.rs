@@ -45,7 +45,7 @@ fn only_run(base: &Path) -> PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn wizard_and_headless_write_the_same_run_directory() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-run", 1).await;
+    let inst = instance("t-run", 225, 1).await;
     let sb = &inst.sandbox;
     let addr = sb.hosts[0].address.clone();
     let tmp = tempfile::tempdir().unwrap();

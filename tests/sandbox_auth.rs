@@ -10,7 +10,7 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn password_login_and_sudo_users() {
-    let inst = instance("t-auth", 1).await;
+    let inst = instance("t-auth", 202, 1).await;
     let sb = &inst.sandbox;
     let password = sb.password().unwrap();
     let root = target(sb, 0, "root");
@@ -100,7 +100,7 @@ async fn password_login_and_sudo_users() {
 /// would otherwise leave the password line on the command's input.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sudo_password_never_reaches_the_command() {
-    let inst = instance("t-sudopw", 1).await;
+    let inst = instance("t-sudopw", 219, 1).await;
     let sb = &inst.sandbox;
     let password = sb.password().unwrap();
     let keys = tempfile::tempdir().unwrap();

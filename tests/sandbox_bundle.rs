@@ -64,7 +64,7 @@ async fn the_backend_proves_database_and_cache_credentials() {
         .collect();
     assert_eq!(names, ["database", "cache", "backend", "web", "keepalived"]);
 
-    let inst = instance("t-bundle", 1).await;
+    let inst = instance("t-bundle", 207, 1).await;
     let sb = &inst.sandbox;
     let host = &sb.hosts[0];
     let t = sb.ssh_target(host, "root");

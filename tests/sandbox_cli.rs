@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 
 const NAME: &str = "t-cli";
+const NET: u8 = 237;
 
 /// `cdwiz ARGS` to its end: whether it succeeded, and all it printed.
 fn cdwiz(args: &[&str]) -> (bool, String) {
@@ -29,7 +30,7 @@ impl Drop for Down {
 #[tokio::test(flavor = "multi_thread")]
 async fn sandbox_commands_agent_logins_and_command_timeouts() {
     let _ = sandbox_bundle().await;
-    let net = nets::net_of(NAME);
+    let net = NET;
     let _claim = nets::claim(NAME, net);
     let (_, _) = cdwiz(&["sandbox", "down", "--name", NAME]);
     let _down = Down;

@@ -17,7 +17,7 @@ fn cdwiz_fault(instance: &str, host: &str, args: &[&str]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_fault_takes_effect_and_clear_undoes_it() {
     let name = "t-faults";
-    let inst = instance(name, 2).await;
+    let inst = instance("t-faults", 204, 2).await;
     let sb = &inst.sandbox;
     let clear = || cdwiz_fault(name, "node1", &["clear"]);
 

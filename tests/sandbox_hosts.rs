@@ -120,7 +120,7 @@ async fn run_tiny_container(docker: &Docker, host: &str, archive: Vec<u8>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_hosts_by_key_each_with_its_own_docker_engine() {
-    let inst = instance("t-hosts", 3).await;
+    let inst = instance("t-hosts", 201, 3).await;
     let sb = &inst.sandbox;
     assert_eq!(sb.hosts.len(), 3);
     let archive = busybox_image();
@@ -177,7 +177,7 @@ async fn three_hosts_by_key_each_with_its_own_docker_engine() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_network_is_internal_and_hosts_reach_each_other() {
-    let inst = instance("t-net", 2).await;
+    let inst = instance("t-net", 206, 2).await;
     let sb = &inst.sandbox;
     let net = inst
         .docker

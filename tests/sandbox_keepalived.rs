@@ -21,7 +21,7 @@ async fn holders(sb: &cdwiz::sandbox::Sandbox, vip: &str, alive: &[usize]) -> Ve
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vip_moves_when_the_master_host_stops() {
-    let inst = instance("t-vip", 3).await;
+    let inst = instance("t-vip", 203, 3).await;
     let sb = &inst.sandbox;
     let vip = sb.vip();
     for (i, host) in sb.hosts.iter().enumerate() {

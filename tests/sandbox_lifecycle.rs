@@ -12,7 +12,7 @@ use common::*;
 #[tokio::test(flavor = "multi_thread")]
 async fn up_again_changes_nothing_and_down_leaves_nothing() {
     let name = "t-life";
-    let inst = instance(name, 2).await;
+    let inst = instance("t-life", 205, 2).await;
     let docker = inst.docker.clone();
     let dir = inst.sandbox.dir.clone();
     let ids_before = container_ids(&docker, name).await;
@@ -21,7 +21,7 @@ async fn up_again_changes_nothing_and_down_leaves_nothing() {
     let spec = SandboxSpec {
         name: name.into(),
         hosts: 2,
-        net: nets::net_of(name),
+        net: inst.sandbox.net,
         arches: Vec::new(),
     };
     let started = Instant::now();
@@ -69,7 +69,7 @@ async fn up_again_changes_nothing_and_down_leaves_nothing() {
     assert_eq!((report.containers, report.network), (0, false));
 
     // Up after down works.
-    let inst2 = instance(name, 1).await;
+    let inst2 = instance("t-life", 205, 1).await;
     assert_eq!(sh_ok(&inst2.sandbox, 0, "hostname").await, "node1");
 }
 
@@ -95,7 +95,7 @@ async fn container_ids(docker: &bollard::Docker, instance: &str) -> Vec<String> 
 #[tokio::test(flavor = "multi_thread")]
 async fn twelve_hosts_come_up_and_answer() {
     let started = Instant::now();
-    let inst = instance("t-twelve", 12).await;
+    let inst = instance("t-twelve", 208, 12).await;
     eprintln!("12 hosts up in {:.1} s", started.elapsed().as_secs_f64());
     let sb = &inst.sandbox;
     let names = futures_util::future::join_all((0..12).map(|i| sh_ok(sb, i, "hostname"))).await;

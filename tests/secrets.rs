@@ -101,7 +101,7 @@ fn files_containing(dir: &Path, needle: &str, skip: &[&str]) -> Vec<PathBuf> {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_leaks_and_no_ssh_process_outlives_a_killed_run() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-secrets", 1).await;
+    let inst = instance("t-secrets", 221, 1).await;
     let sb = &inst.sandbox;
     let password = sb.password().unwrap();
     let tmp = tempfile::tempdir().unwrap();

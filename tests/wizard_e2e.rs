@@ -101,7 +101,7 @@ fn typed_install(
 #[tokio::test(flavor = "multi_thread")]
 async fn an_operator_installs_through_the_wizard() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-wizard", 3).await;
+    let inst = instance("t-wizard", 217, 3).await;
     let sb = &inst.sandbox;
     let addrs: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
     let vip = sb.vip();

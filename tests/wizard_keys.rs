@@ -39,7 +39,7 @@ fn wait_checks(tmux: &Tmux, fails: usize) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn checks_and_result_keys_work_on_real_hosts() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-keys", 2).await;
+    let inst = instance("t-keys", 218, 2).await;
     let sb = &inst.sandbox;
     let addrs: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
     let vip = sb.vip();

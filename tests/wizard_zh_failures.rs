@@ -68,7 +68,7 @@ fn assert_chinese(what: &str, screen: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_chinese_session_that_goes_wrong_stays_chinese() {
     let bundle = sandbox_bundle().await;
-    let inst = instance("t-zh", 1).await;
+    let inst = instance("t-zh", 227, 1).await;
     let sb = &inst.sandbox;
     let addr = sb.hosts[0].address.clone();
     let password = sb.password().unwrap();

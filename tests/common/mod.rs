@@ -49,15 +49,14 @@ impl Drop for Instance {
     }
 }
 
-/// Brings up a fresh instance `name` with `hosts` hosts on its net from
-/// [`nets::NETS`] (10.77.NET.0/24), after removing any leftover of it.
-pub async fn instance(name: &str, hosts: usize) -> Instance {
-    instance_of(name, hosts, &[]).await
+/// Brings up a fresh instance `name` with `hosts` hosts on 10.77.`net`.0/24
+/// (each test its own net: [`nets`]), after removing any leftover of it.
+pub async fn instance(name: &str, net: u8, hosts: usize) -> Instance {
+    instance_of(name, net, hosts, &[]).await
 }
 
 /// The same with the hosts' architectures dealt in turn from `arches`.
-pub async fn instance_of(name: &str, hosts: usize, arches: &[&str]) -> Instance {
-    let net = nets::net_of(name);
+pub async fn instance_of(name: &str, net: u8, hosts: usize, arches: &[&str]) -> Instance {
     let claim = nets::claim(name, net);
     let docker = cdwiz::docker::connect_local()
         .await

@@ -1,56 +1,18 @@
-//! Every sandbox instance the tests bring up, and its net (10.77.NET.0/24):
-//! one table, so that no two tests can share a net, even when they run side
-//! by side. A test asks for its instance by name; the net comes from here.
+//! The tests' sandbox nets (10.77.NET.0/24): each test brings up its
+//! instance on a net of its own, written where it asks for it
+//! (`instance("t-deploy", 212, 1)`, or a file's `NAME` and `NET`), so that
+//! no two tests share one even when they run side by side.
 //!
-//! The table is checked the first time a test asks (no name or net twice,
-//! none of the nets kept for the benchmarks and the demo), and each net is
-//! claimed for as long as the test holds its instance: a machine-wide lock
-//! file per net, so that a second process asking for a net another one
-//! holds fails at once, naming both.
+//! [`used`] reads those places in `tests/*.rs`, and a fast test
+//! (`tests/cli.rs`) fails when a net is asked for twice or is one kept for
+//! the benchmarks, the demo or the warm-up. While a test holds its instance
+//! the net is also claimed, by a machine-wide lock file per net: a second
+//! process asking for a net another one holds fails at once, naming both.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::sync::{Arc, Mutex, OnceLock};
-
-/// (instance name, net), one row per instance.
-pub const NETS: &[(&str, u8)] = &[
-    ("t-hosts", 201),
-    ("t-auth", 202),
-    ("t-vip", 203),
-    ("t-faults", 204),
-    ("t-life", 205),
-    ("t-net", 206),
-    ("t-bundle", 207),
-    ("t-twelve", 208),
-    ("t-checks", 209),
-    ("t-sudo", 210),
-    ("t-jump", 211),
-    ("t-deploy", 212),
-    ("t-ha", 213),
-    ("t-resume", 214),
-    ("t-lb", 215),
-    ("t-ext", 216),
-    ("t-wizard", 217),
-    ("t-keys", 218),
-    ("t-sudopw", 219),
-    ("t-disk", 220),
-    ("t-secrets", 221),
-    ("t-site", 222),
-    ("t-sudodeploy", 223),
-    ("t-site-deploy", 224),
-    ("t-run", 225),
-    ("t-promises", 226),
-    ("t-zh", 227),
-    ("t-packed", 228),
-    ("t-members", 229),
-    ("t-rollout", 233),
-    ("t-arm64", 234),
-    ("t-k8s-reg", 235),
-    ("t-k8s", 236),
-    ("t-cli", 237),
-    ("t-hang", 238),
-];
 
 /// Nets the tests never use: the benchmarks' (`scripts/bench-checks` 230,
 /// `scripts/bench-deploy` 231), the default of `sandbox up` (0), which the
@@ -62,12 +24,60 @@ pub const KEPT: &[(u8, &str)] = &[
     (239, "scripts/test (its warm-up instance `t-prep`)"),
 ];
 
-/// What is wrong with the table, if anything.
-pub fn table_problems(table: &[(&str, u8)]) -> Vec<String> {
+/// Every (instance name, net) the tests in `tests/*.rs` ask for: the
+/// literal `instance("NAME", NET, …)` and `instance_of("NAME", NET, …)`
+/// calls, and a file's `const NAME` with its `const NET`.
+pub fn used() -> Vec<(String, u8)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    files.sort();
+    let mut rows = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("a test file");
+        let konst = |name: &str| {
+            text.lines().find_map(|l| {
+                let rest = l.trim().strip_prefix(&format!("const {name}: "))?;
+                let value = rest.split_once("= ")?.1.trim_end_matches(';');
+                Some(value.trim_matches('"').to_string())
+            })
+        };
+        if let (Some(name), Some(net)) = (konst("NAME"), konst("NET")) {
+            rows.push((name, net.parse().expect("const NET: u8")));
+        }
+        for call in ["instance(\"", "instance_of(\""] {
+            for (at, _) in text.match_indices(call) {
+                let args = &text[at + call.len()..];
+                let Some((name, rest)) = args.split_once('"') else {
+                    continue;
+                };
+                let net = rest
+                    .trim_start_matches(", ")
+                    .split(',')
+                    .next()
+                    .unwrap_or("");
+                if let Ok(net) = net.trim().parse() {
+                    rows.push((name.to_string(), net));
+                }
+            }
+        }
+    }
+    rows.sort();
+    rows.dedup();
+    rows
+}
+
+/// What is wrong with the nets the tests use, if anything.
+pub fn table_problems<S: AsRef<str>>(table: &[(S, u8)]) -> Vec<String> {
     let mut problems = Vec::new();
     let mut by_net: HashMap<u8, &str> = HashMap::new();
     let mut names: HashMap<&str, u8> = HashMap::new();
-    for &(name, net) in table {
+    for (name, net) in table {
+        let (name, net) = (name.as_ref(), *net);
         if let Some(other) = by_net.insert(net, name) {
             problems.push(format!("net {net} is given to both `{other}` and `{name}`"));
         }
@@ -82,26 +92,6 @@ pub fn table_problems(table: &[(&str, u8)]) -> Vec<String> {
         }
     }
     problems
-}
-
-/// The net of instance `name`; panics when the table is wrong or does not
-/// list it.
-pub fn net_of(name: &str) -> u8 {
-    static CHECKED: OnceLock<()> = OnceLock::new();
-    CHECKED.get_or_init(|| {
-        let problems = table_problems(NETS);
-        assert!(
-            problems.is_empty(),
-            "tests/common/nets.rs: {}",
-            problems.join("; ")
-        );
-    });
-    NETS.iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, net)| *net)
-        .unwrap_or_else(|| {
-            panic!("instance `{name}` has no row in tests/common/nets.rs: give it a free net there")
-        })
 }
 
 /// The test this thread runs, as libtest and nextest name it.
