@@ -27,6 +27,7 @@ pub fn validate(args: &ValidateArgs, locale: &str) -> u8 {
             let installed =
                 cdwiz::installation::release(&data_dir, &cdwiz::profile::install_id(&a));
             let base = args.profile.parent().unwrap_or(std::path::Path::new("."));
+            plan = cdwiz::plan::with_sources(plan, &answers, base);
             let bundle = cdwiz::pipeline::open_bundle(&answers, base, &data_dir, false).ok();
             if let Some(installed) = installed
                 && let Some(bundle) = &bundle

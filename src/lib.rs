@@ -9,6 +9,7 @@ pub mod checks;
 pub mod cluster;
 pub mod collect;
 pub mod connect;
+pub mod consent;
 pub mod deploy;
 pub mod disk;
 pub mod docker;

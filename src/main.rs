@@ -64,6 +64,14 @@ struct Cli {
     /// Accept a known deviation: ID[@HOST]=REASON (repeatable).
     #[arg(long = "accept-check", value_name = "ID[@HOST]=REASON")]
     accept_check: Vec<String>,
+    /// Let the profile name this environment variable (repeatable);
+    /// without it, only CDWIZ_* variables.
+    #[arg(long = "allow-env", value_name = "NAME", global = true)]
+    allow_env: Vec<String>,
+    /// Let the profile read this file outside its own folder: a hook, a
+    /// secret file, a kubeconfig, a CA certificate (repeatable).
+    #[arg(long = "trust", value_name = "PATH", global = true)]
+    trust: Vec<PathBuf>,
     /// Language of what cdwiz prints: en or zh-CN (default: from LC_ALL,
     /// LC_MESSAGES, LANG).
     #[arg(long, global = true)]
@@ -172,6 +180,8 @@ fn localized_command(lang: &str) -> clap::Command {
         "output",
         "workdir",
         "accept_check",
+        "allow_env",
+        "trust",
         "remove_hosts",
         "allow_downgrade",
         "purge_removed",
@@ -332,8 +342,20 @@ fn main() -> ExitCode {
         .iter()
         .map(|s| s.to_string())
         .collect();
+    // What the operator lets a profile take; a variable it may not name
+    // is neither read nor taken out of the environment.
+    for name in &cli.allow_env {
+        cdwiz::consent::allow_env(name);
+    }
+    for path in &cli.trust {
+        cdwiz::consent::trust(path);
+    }
     if let Some(p) = &cli.profile {
-        secret_names.extend(cdwiz::secret_env::names_in_profile(p));
+        secret_names.extend(
+            cdwiz::secret_env::names_in_profile(p)
+                .into_iter()
+                .filter(|n| cdwiz::consent::env_allowed(n)),
+        );
     }
     // SAFETY: no thread has been started yet (the runtime comes below).
     unsafe { cdwiz::secret_env::take(&secret_names) };

@@ -59,12 +59,21 @@ pub fn hash_cache(data_dir: &Path) -> PathBuf {
     data_dir.join("bundle-hashes.json")
 }
 
-/// Reads the hook scripts the profile names (relative to `base`).
+/// Reads the hook scripts the profile names (relative to `base`), each
+/// one in the profile's folder or trusted by the operator.
 pub fn read_hooks(answers: &Answers, base: &Path) -> Result<Hooks, Vec<String>> {
     let mut hooks = Hooks::default();
     let mut errors = Vec::new();
     for (name, path) in answers.hooks.named() {
         let full = base.join(crate::paths::expand_home(path));
+        if !crate::consent::file_allowed(&full, base) {
+            // Validation refuses it first; nothing reads it unconsented.
+            errors.push(format!(
+                "hooks.{name}: {} is outside the profile's folder and not trusted (--trust)",
+                full.display()
+            ));
+            continue;
+        }
         match std::fs::read_to_string(&full) {
             Ok(text) => {
                 let slot = match name {

@@ -32,6 +32,18 @@ pub struct Plan {
     /// as this machine knows). Set by [`with_release`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release: Option<PlannedRelease>,
+    /// What the run takes from this machine: every secret's variable or
+    /// file, every hook, the kubeconfig and CA certificate, with the
+    /// files' hashes (not a secret's). Set by [`with_sources`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<crate::profile::sources::ListedSource>,
+}
+
+/// The plan with what it takes from this machine (files relative to the
+/// profile's folder `base`).
+pub fn with_sources(mut plan: Plan, a: &Answers, base: &std::path::Path) -> Plan {
+    plan.sources = crate::profile::sources::listed(a, base);
+    plan
 }
 
 /// The release a run puts on the hosts against the one they run.
@@ -289,6 +301,7 @@ pub fn plan(a: &Answers) -> Plan {
         }),
         membership: None,
         release: None,
+        sources: Vec::new(),
     }
 }
 

@@ -17,6 +17,11 @@ fn taken() -> &'static Mutex<HashMap<String, String>> {
     TAKEN.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// The keys whose value names a secret's variable: a key of another name
+/// (`x-env: PATH`) is refused when the profile loads, and names nothing
+/// here.
+pub const ENV_KEYS: [&str; 3] = ["password-env", "sudo-password-env", "registry-password-env"];
+
 /// The names of the variables a profile's `*-env` keys point at (at any
 /// depth, so per-host logins are covered too). A profile that cannot be
 /// read names none; loading it later reports why.
@@ -26,7 +31,7 @@ pub fn names_in_profile(path: &Path) -> Vec<String> {
             serde_yaml::Value::Mapping(m) => {
                 for (k, item) in m {
                     match (k.as_str(), item.as_str()) {
-                        (Some(key), Some(name)) if key.ends_with("-env") => {
+                        (Some(key), Some(name)) if ENV_KEYS.contains(&key) => {
                             out.push(name.to_string())
                         }
                         _ => walk(item, out),

@@ -283,6 +283,8 @@ async fn the_packed_installer_deploys_from_an_empty_folder() {
         run_to_end(
             Command::new(top.join("cdwiz"))
                 .args(["--profile", profile.to_str().unwrap(), "--non-interactive"])
+                // The site's own variable, outside CDWIZ_*: consented here.
+                .args(["--allow-env", "SITE_PASSWORD"])
                 .args(extra)
                 .current_dir(&site)
                 .env_clear()

@@ -450,3 +450,158 @@ fn panic_text<T>(outcome: std::thread::Result<T>, otherwise: &str) -> String {
         .map(|s| *s)
         .expect(otherwise)
 }
+
+/// The profile of the security review: variables of other programs, a
+/// hook and a secret file in the home directory, a bastion of the author's
+/// choosing. Refused before any connection (a listener on loopback stands
+/// in for the author's host and sees none), naming each field; with the
+/// operator's consent on the command line, `validate --plan` and the run's
+/// `answers.yaml` list each source (the hook's sha256, no secret's hash),
+/// and the run goes on to the bastion.
+#[test]
+fn a_profile_takes_nothing_of_the_operators_without_consent() {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    let key = home.join(".ssh/id_ed25519");
+    std::fs::write(
+        &key,
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n",
+    )
+    .unwrap();
+    let pw = home.join("pw");
+    std::fs::write(&pw, "operators-own-password\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let folder = dir.path().join("from-someone");
+    std::fs::create_dir(&folder).unwrap();
+    let profile = folder.join("p.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "version: 1\nbundle: {}/assets/products/cd\n\
+             topology: {{ kind: ha-keepalived, vip: 192.0.2.100, interface: eth0 }}\n\
+             ssh: {{ user: root, auth: password, password-env: AWS_SECRET_ACCESS_KEY, \
+             sudo-password-env: GITHUB_TOKEN, jump: \"root@127.0.0.1:{port}\", connect-timeout: 5 }}\n\
+             hosts:\n  - {{ address: 192.0.2.11, roles: [master] }}\n\
+             \x20 - {{ address: 192.0.2.12, roles: [master], ssh: {{ password-file: ~/pw }} }}\n\
+             hooks: {{ pre-deploy: ~/.ssh/id_ed25519 }}\n",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let work = dir.path().join("work");
+    let env = |extra: &[&str]| {
+        let mut c = Command::new(cdwiz_bin());
+        c.args(extra)
+            .env("HOME", &home)
+            .env("CDWIZ_DATA_DIR", &data)
+            .env("AWS_SECRET_ACCESS_KEY", "aws-secret-of-the-operator")
+            .env("GITHUB_TOKEN", "github-token-of-the-operator")
+            .env("LANG", "C.UTF-8");
+        c
+    };
+    let p = profile.to_str().unwrap();
+    let run = [
+        "--non-interactive",
+        "--profile",
+        p,
+        "--dry-run",
+        "--workdir",
+    ];
+    let mut cmd = env(&run);
+    let (code, out, err) = common::run_to_end(cmd.arg(&work));
+    assert_eq!(code, 2, "{out}{err}");
+    for field in [
+        "ssh.password-env: AWS_SECRET_ACCESS_KEY",
+        "ssh.sudo-password-env: GITHUB_TOKEN",
+        "hooks.pre-deploy: ",
+        "hosts[1].ssh.password-file: ",
+    ] {
+        assert!(err.contains(field), "`{field}` not named in:\n{err}");
+    }
+    assert!(err.contains("--allow-env AWS_SECRET_ACCESS_KEY"), "{err}");
+    assert!(err.contains(&format!("--trust {}", key.display())), "{err}");
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a connection was opened before the refusal"
+    );
+    assert!(!work.exists(), "a run directory was made");
+
+    let consent = [
+        "--allow-env",
+        "AWS_SECRET_ACCESS_KEY",
+        "--allow-env",
+        "GITHUB_TOKEN",
+        "--trust",
+        key.to_str().unwrap(),
+        "--trust",
+        pw.to_str().unwrap(),
+    ];
+    let hook_sha = format!("{:x}", Sha256::digest(std::fs::read(&key).unwrap()));
+    let pw_sha = format!("{:x}", Sha256::digest(std::fs::read(&pw).unwrap()));
+    let (code, out, err) = common::run_to_end(env(&consent).args(["validate", p, "--plan"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let plan: serde_yaml::Value = serde_yaml::from_str(
+        out.split_once('\n')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default(),
+    )
+    .unwrap();
+    let sources = plan["sources"].as_sequence().expect("sources listed");
+    let by_field = |f: &str| {
+        sources
+            .iter()
+            .find(|s| s["field"].as_str() == Some(f))
+            .unwrap_or_else(|| panic!("{f} not listed in {out}"))
+    };
+    assert_eq!(
+        by_field("hooks.pre-deploy")["sha256"].as_str(),
+        Some(&*hook_sha)
+    );
+    assert_eq!(
+        by_field("ssh.password-env")["from"].as_str(),
+        Some("env AWS_SECRET_ACCESS_KEY")
+    );
+    assert_eq!(
+        by_field("ssh.sudo-password-env")["from"].as_str(),
+        Some("env GITHUB_TOKEN")
+    );
+    let file = by_field("hosts[1].ssh.password-file");
+    assert_eq!(file["from"].as_str(), pw.to_str());
+    assert!(file["sha256"].is_null() && !out.contains(&pw_sha), "{out}");
+
+    // Consented, the run goes on: to the bastion first (the listener).
+    let seen = std::thread::spawn(move || {
+        listener.set_nonblocking(false).unwrap();
+        listener.accept().is_ok()
+    });
+    let mut cmd = env(&consent);
+    let (code, out, err) = common::run_to_end(cmd.args(run).arg(&work));
+    assert_ne!(code, 2, "consented, it is not bad input:\n{out}{err}");
+    assert!(seen.join().unwrap(), "no connection to the bastion");
+    let answers = std::fs::read_dir(work.join("runs"))
+        .unwrap()
+        .flatten()
+        .map(|d| std::fs::read_to_string(d.path().join("answers.yaml")).unwrap())
+        .next()
+        .expect("a run directory");
+    assert!(
+        answers.contains("# Taken from this machine:")
+            && answers.contains(&format!(
+                "hooks.pre-deploy: {} sha256:{hook_sha}",
+                key.display()
+            ))
+            && answers.contains("ssh.password-env: env AWS_SECRET_ACCESS_KEY")
+            && answers.contains(&format!("hosts[1].ssh.password-file: {}\n", pw.display())),
+        "{answers}"
+    );
+    for secret in ["aws-secret-of-the-operator", "github-token", &pw_sha] {
+        assert!(!answers.contains(secret), "{answers}");
+    }
+}

@@ -31,6 +31,8 @@ fn validate(kind: &str, name: &str, extra: &[&str]) -> (i32, String, String) {
         .args(extra)
         .env("CDWIZ_SSH_PASSWORD", "x")
         .env("CDWIZ_SUDO_PASSWORD", "x")
+        // `~` is the same everywhere, and holds nothing.
+        .env("HOME", "/home/operator")
         .env_remove("CDWIZ_TEST_NEVER_SET")
         .output()
         .unwrap();

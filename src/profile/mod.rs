@@ -9,6 +9,7 @@ mod login;
 mod messages;
 pub mod pattern;
 mod problem;
+pub mod sources;
 mod validate;
 
 use schemars::JsonSchema;

@@ -141,6 +141,21 @@ pub(crate) fn manifest_only(
     })
 }
 
+/// What the run takes from this machine, as comments for `answers.yaml`
+/// (which stays a profile): each source with its file's hash, as
+/// `validate --plan` lists them.
+fn sources_comment(a: &Answers, base: &Path) -> String {
+    let listed = crate::profile::sources::listed(a, base);
+    if listed.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("# Taken from this machine:\n");
+    for s in listed {
+        out.push_str(&format!("#   {}\n", crate::text::line(&s.line())));
+    }
+    out
+}
+
 /// The secrets a front end holds, else those the profile's sources name.
 pub(crate) fn secrets_or_profile(
     given: Option<Secrets>,
@@ -271,7 +286,8 @@ impl Session {
         state.fingerprint = fingerprint;
 
         let io = |e: String| RunError::new(ErrorKind::Io, vec![e]);
-        let yaml = serde_yaml::to_string(a).unwrap_or_default();
+        let mut yaml = serde_yaml::to_string(a).unwrap_or_default();
+        yaml.push_str(&sources_comment(a, &req.base));
         crate::rundir::write_atomic(&run_dir.join("answers.yaml"), &yaml)
             .map_err(|e| io(format!("{}: {e}", run_dir.join("answers.yaml").display())))?;
         crate::render::write(&rendered, &run_dir.join("rendered"))

@@ -119,6 +119,12 @@ pub struct App {
     pub outcome: Option<Outcome>,
     pub help: bool,
     pub confirm_quit: bool,
+    /// What a loaded profile takes from this machine without the
+    /// operator's consent yet (variables outside `CDWIZ_*`, files outside
+    /// its folder): asked about before anything else.
+    pub consent: Vec<cdwiz::profile::sources::ListedSource>,
+    /// What the answers take from this machine, shown on Review.
+    pub sources: Vec<cdwiz::profile::sources::ListedSource>,
     /// The reason being typed to accept a check's result.
     pub waiving: Option<super::form::Field>,
     /// A dialog of the Hosts screen (one host's values, or the login).
@@ -179,6 +185,8 @@ impl App {
             outcome: None,
             help: false,
             confirm_quit: false,
+            consent: Vec::new(),
+            sources: Vec::new(),
             waiving: None,
             dialog: None,
             typed: Default::default(),
@@ -190,6 +198,9 @@ impl App {
             spinner: 0,
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         };
+        if prefilled {
+            app.consent = cdwiz::profile::sources::unconsented(&app.answers, &app.profile_dir());
+        }
         app.build_forms();
         if prefilled {
             // Saved answers: each form opens on its Next button.
@@ -237,9 +248,10 @@ impl App {
             Screen::Review => {
                 self.rendered = Ok(Vec::new());
                 self.release = None;
-                self.membership =
-                    cdwiz::plan::with_membership(&self.answers, &cdwiz::paths::data_dir())
-                        .membership;
+                let plan = cdwiz::plan::with_membership(&self.answers, &cdwiz::paths::data_dir());
+                self.membership = plan.membership.clone();
+                self.sources =
+                    cdwiz::plan::with_sources(plan, &self.answers, &self.profile_dir()).sources;
                 self.review_row = 0;
                 Some(Command::Render)
             }
@@ -374,6 +386,29 @@ impl App {
 
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Command> {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if !self.consent.is_empty() {
+            // Nothing else until the operator says: trust what the profile
+            // takes (for this session), or leave.
+            return match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                    for s in std::mem::take(&mut self.consent) {
+                        match s.from.strip_prefix("env ") {
+                            Some(var) if s.kind == cdwiz::profile::sources::SourceKind::Env => {
+                                cdwiz::consent::allow_env(var)
+                            }
+                            _ => cdwiz::consent::trust(std::path::Path::new(&s.from)),
+                        }
+                    }
+                    self.validate();
+                    None
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
+                    Some(Command::Quit)
+                }
+                KeyCode::Char('c') if ctrl => Some(Command::Quit),
+                _ => None,
+            };
+        }
         if self.confirm_quit {
             self.confirm_quit = false;
             return match key.code {

@@ -206,6 +206,33 @@ pub fn confirm_quit(f: &mut Frame, app: &App) {
     );
 }
 
+/// The profile takes from this machine what the operator has not
+/// consented to: each variable and file (with its hash, not a secret's),
+/// and the two answers.
+pub fn consent(f: &mut Frame, app: &App) {
+    let theme = Theme::of(app);
+    let mut lines = vec![Line::from(app.t("wizard.consent.intro")), Line::from("")];
+    for s in &app.consent {
+        lines.push(Line::from(Span::styled(
+            format!("{}  ({})", s.from, s.field),
+            theme.title(),
+        )));
+        if let Some(h) = &s.sha256 {
+            lines.push(Line::from(format!("  sha256 {h}")));
+        }
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(app.t("wizard.consent.keys")));
+    let area = centered(f.area(), 100, lines.len() as u16 + 6);
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(app.t("wizard.consent.title"))),
+        area,
+    );
+}
+
 /// A rectangle of at most `w`×`h` in the middle of `area`.
 pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);

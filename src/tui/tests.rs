@@ -361,6 +361,39 @@ fn review_app(locale: &str) -> App {
     app.rendered = Ok(cdwiz::render::render(&app.answers, &bundle.manifest, None).unwrap());
     app.screen = Screen::Review;
     app.review_row = 1;
+    app.sources = listed_sources();
+    app
+}
+
+/// What a profile from someone else takes from this machine: a hook with
+/// its hash, a variable, a secret file (no hash).
+fn listed_sources() -> Vec<cdwiz::profile::sources::ListedSource> {
+    use cdwiz::profile::sources::{ListedSource, SourceKind};
+    vec![
+        ListedSource {
+            field: "hooks.pre-deploy".into(),
+            kind: SourceKind::Hook,
+            from: "/home/eng/.ssh/id_ed25519".into(),
+            sha256: Some("4a3ec3730504983f960fb2df35a1d68d640ff55d151fa3128ca0fc707f86882e".into()),
+        },
+        ListedSource {
+            field: "ssh.password-env".into(),
+            kind: SourceKind::Env,
+            from: "env AWS_SECRET_ACCESS_KEY".into(),
+            sha256: None,
+        },
+        ListedSource {
+            field: "hosts[1].ssh.password-file".into(),
+            kind: SourceKind::SecretFile,
+            from: "/home/eng/pw".into(),
+            sha256: None,
+        },
+    ]
+}
+
+fn consent_app(locale: &str) -> App {
+    let mut app = ha_app(locale);
+    app.consent = listed_sources();
     app
 }
 
@@ -458,6 +491,7 @@ fn screens_for(locale: &str) -> Vec<(&'static str, App)> {
         ("checks", checks_app(locale)),
         ("checks-done", checks_done_app(locale)),
         ("review", review_app(locale)),
+        ("consent", consent_app(locale)),
         ("review-upgrade", review_upgrade_app(locale)),
         ("review-arch", review_arch_app(locale)),
         ("deploy", deploy_app(locale)),
@@ -1153,4 +1187,43 @@ fn typed_passwords_reach_the_hosts_that_use_them() {
         Some("default-pw")
     );
     assert_eq!(s.hosts["192.0.2.13"].ssh_password, None);
+}
+
+/// A loaded profile that takes what the operator has not consented to:
+/// the wizard asks first, and nothing else happens until it is answered;
+/// `n` leaves, `y` trusts each file and variable for this session.
+#[test]
+fn a_profile_from_someone_else_is_asked_about_before_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("from-someone");
+    std::fs::create_dir(&folder).unwrap();
+    let hook = tmp.path().join("outside.sh");
+    std::fs::write(&hook, "true\n").unwrap();
+    let profile = folder.join("p.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "version: 1\nbundle: b\ntopology: {{ kind: single }}\n\
+             ssh: {{ user: root, auth: password, password-env: OTHER_PROGRAMS_TOKEN_T2 }}\n\
+             hosts:\n  - {{ address: 192.0.2.11, roles: [master, worker] }}\n\
+             hooks: {{ pre-deploy: {} }}\n",
+            hook.display()
+        ),
+    )
+    .unwrap();
+    let answers = cdwiz::profile::load_file_for_wizard(&profile).unwrap();
+    let mut app = App::new(Some(answers.clone()), Some(profile.clone()), "en");
+    let fields: Vec<&str> = app.consent.iter().map(|s| s.field.as_str()).collect();
+    assert_eq!(fields, ["hooks.pre-deploy", "ssh.password-env"]);
+    assert!(app.consent[0].sha256.is_some());
+    assert_eq!(app.on_key(key(KeyCode::Enter)), None);
+    assert_eq!(app.screen, Screen::Welcome, "a key went past the question");
+    assert_eq!(app.on_key(key(KeyCode::Char('n'))), Some(Command::Quit));
+
+    let mut app = App::new(Some(answers), Some(profile), "en");
+    assert!(!app.consent.is_empty());
+    assert_eq!(app.on_key(key(KeyCode::Char('y'))), None);
+    assert!(app.consent.is_empty());
+    assert!(cdwiz::consent::env_allowed("OTHER_PROGRAMS_TOKEN_T2"));
+    assert!(cdwiz::consent::file_allowed(&hook, &folder));
 }

@@ -393,6 +393,21 @@ impl App {
                 t.rollout_timeout = opt("topology.rollout-timeout")
                     .map(|v| v.trim().parse().unwrap_or(0))
                     .filter(|v| *v != cdwiz::profile::DEFAULT_ROLLOUT_TIMEOUT);
+                // What the operator typed (or saw and kept: a loaded
+                // profile's were asked about first) is consented to.
+                if let Some(var) = &t.registry_password_env {
+                    cdwiz::consent::allow_env(var);
+                }
+                let base = self.profile_dir();
+                for s in cdwiz::profile::sources::sources(&self.answers) {
+                    if matches!(
+                        s.field.as_str(),
+                        "topology.kubeconfig" | "topology.registry-ca"
+                    ) && let Some(p) = s.path(&base)
+                    {
+                        cdwiz::consent::trust(&p);
+                    }
+                }
             }
             TopologyKind::Single => {}
         }

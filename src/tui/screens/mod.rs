@@ -51,4 +51,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     if app.confirm_quit {
         chrome::confirm_quit(f, app);
     }
+    if !app.consent.is_empty() {
+        chrome::consent(f, app);
+    }
 }

@@ -47,6 +47,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let width = tree.width.saturating_sub(2).max(10) as usize;
     let mut lines: Vec<Line<'static>> = membership_lines(app, &theme)
         .into_iter()
+        .chain(source_lines(app, &theme))
         .flat_map(|l| wrap(l, width))
         .collect();
     let mut last_dir = String::new();
@@ -89,6 +90,26 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .block(block(file.path.display().to_string())),
         preview,
     );
+}
+
+/// What the run takes from this machine: each variable and file, the
+/// files' hashes (not a secret's).
+fn source_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    if app.sources.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![Line::from(Span::styled(
+        app.t("wizard.review.sources"),
+        theme.title(),
+    ))];
+    for s in &app.sources {
+        out.push(Line::from(format!("  {}: {}", s.field, s.from)));
+        if let Some(h) = &s.sha256 {
+            out.push(Line::from(format!("    sha256 {h}")));
+        }
+    }
+    out.push(Line::from(""));
+    out
 }
 
 /// `line` cut into lines of at most `width` columns (styles kept).
