@@ -114,6 +114,7 @@ pub async fn collect(
     let local = local_files(&req.runs, a);
     let local_files = local.len();
     entries.extend(local);
+    let mut entries = unpackable(entries);
     entries.push((
         "MANIFEST.txt".into(),
         manifest(a, &hosts, &entries).into_bytes(),
@@ -197,7 +198,7 @@ sec df; df -h 2>&1
 sec free; free -m 2>&1
 sec time; (timedatectl 2>&1; chronyc tracking 2>&1) | head -n 60
 sec docker-info; docker info 2>&1
-sec containers; docker ps -a --filter label=io.cdwiz.component --format '{{{{.Names}}}} {{{{.Image}}}} {{{{.Status}}}}' 2>&1
+sec containers.txt; docker ps -a --filter label=io.cdwiz.component --format '{{{{.Names}}}} {{{{.Image}}}} {{{{.Status}}}}' 2>&1
 find {config} -type f 2>/dev/null | sort | while read -r f; do sec "config/${{f#{config}/}}"; cat "$f"; done
 for c in $(docker ps -a --filter label=io.cdwiz.component --format '{{{{.Names}}}}' 2>/dev/null); do
   sec "containers/$c.inspect.json"; docker inspect "$c" 2>&1
@@ -342,6 +343,35 @@ fn manifest(a: &Answers, hosts: &[HostCollected], entries: &[(String, Vec<u8>)])
     m
 }
 
+/// The entries with no file named like another's folder (`containers`
+/// beside `containers/x.log` would stop `tar -xzf`): such a file gets
+/// `.txt` added.
+fn unpackable(entries: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+    let folders: std::collections::HashSet<&str> = entries
+        .iter()
+        .flat_map(|(p, _)| {
+            p.char_indices()
+                .filter(|(_, c)| *c == '/')
+                .map(move |(i, _)| &p[..i])
+        })
+        .collect();
+    let renamed: Vec<String> = entries
+        .iter()
+        .map(|(p, _)| {
+            if folders.contains(p.as_str()) {
+                format!("{p}.txt")
+            } else {
+                p.clone()
+            }
+        })
+        .collect();
+    renamed
+        .into_iter()
+        .zip(entries)
+        .map(|(p, (_, c))| (p, c))
+        .collect()
+}
+
 /// Writes the archive (beside its place, then renamed), every file with
 /// every secret this process knows replaced (`crate::redact`); its path
 /// and size.
@@ -385,6 +415,34 @@ fn write(out: &Path, entries: &[(String, Vec<u8>)]) -> std::io::Result<(PathBuf,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Unpacked with plain `tar -xzf` into an empty folder: a file named
+    /// like a folder of other files (as the container list once was) does
+    /// not stop it.
+    #[test]
+    fn the_archive_unpacks_with_tar() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("support.tar.gz");
+        let entries = vec![
+            ("hosts/h/containers".to_string(), b"cd-web up".to_vec()),
+            ("hosts/h/containers/cd-web.log".to_string(), b"line".to_vec()),
+            ("MANIFEST.txt".to_string(), b"m".to_vec()),
+        ];
+        write(&out, &unpackable(entries)).unwrap();
+        let into = tmp.path().join("into");
+        std::fs::create_dir(&into).unwrap();
+        let st = std::process::Command::new("tar")
+            .arg("-xzf")
+            .arg(&out)
+            .arg("-C")
+            .arg(&into)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        let read = |p: &str| std::fs::read_to_string(into.join("support").join(p)).unwrap();
+        assert_eq!(read("hosts/h/containers.txt"), "cd-web up");
+        assert_eq!(read("hosts/h/containers/cd-web.log"), "line");
+    }
 
     #[test]
     fn sections_split_and_unsafe_names_are_dropped() {

@@ -210,13 +210,39 @@ pub fn run_within(cmd: &mut std::process::Command, limit: Duration) -> (i32, Str
 
 /// A support archive's files as text, by their path under its top folder.
 pub fn archive_files(archive: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    // Unpacked as the vendor's support engineer does: plain `tar -xzf`
+    // into an empty directory, which must succeed.
+    let into = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(archive)
+        .arg("-C")
+        .arg(into.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tar -xzf {}: {}",
+        archive.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    walk(into.path(), &mut paths);
     let mut files = std::collections::BTreeMap::new();
-    let gz = flate2::read::GzDecoder::new(std::fs::File::open(archive).unwrap());
-    for e in tar::Archive::new(gz).entries().unwrap() {
-        let mut e = e.unwrap();
-        let name = e.path().unwrap().to_string_lossy().into_owned();
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+    for p in paths {
+        let name = p.strip_prefix(into.path()).unwrap().to_string_lossy().into_owned();
+        let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+        // Without the archive's top folder.
         let name = name.split_once('/').map(|(_, n)| n.to_string()).unwrap();
         files.insert(name, text);
     }
