@@ -20,6 +20,8 @@ struct Given {
     env: BTreeSet<String>,
     /// Canonical paths (as given when they cannot be resolved).
     files: BTreeSet<PathBuf>,
+    /// Whole command lines a kubeconfig may run to log in.
+    commands: BTreeSet<String>,
 }
 
 fn given() -> &'static Mutex<Given> {
@@ -41,6 +43,17 @@ pub fn allow_env(name: &str) {
 pub fn trust(path: &Path) {
     let p = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     lock().files.insert(p);
+}
+
+/// The operator lets a kubeconfig run this command line (as cdwiz shows
+/// it) to log in.
+pub fn allow_exec(command: &str) {
+    lock().commands.insert(command.trim().to_string());
+}
+
+/// Whether a kubeconfig may run `command` (the whole line).
+pub fn exec_allowed(command: &str) -> bool {
+    lock().commands.contains(command.trim())
 }
 
 /// Whether a profile may name the variable `name`.

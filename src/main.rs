@@ -72,6 +72,10 @@ struct Cli {
     /// secret file, a kubeconfig, a CA certificate (repeatable).
     #[arg(long = "trust", value_name = "PATH", global = true)]
     trust: Vec<PathBuf>,
+    /// Let the kubeconfig run this command line to log in (`exec`, an
+    /// auth-provider's `cmd-path`), exactly as cdwiz shows it (repeatable).
+    #[arg(long = "allow-exec", value_name = "COMMAND", global = true)]
+    allow_exec: Vec<String>,
     /// Language of what cdwiz prints: en or zh-CN (default: from LC_ALL,
     /// LC_MESSAGES, LANG).
     #[arg(long, global = true)]
@@ -182,6 +186,7 @@ fn localized_command(lang: &str) -> clap::Command {
         "accept_check",
         "allow_env",
         "trust",
+        "allow_exec",
         "remove_hosts",
         "allow_downgrade",
         "purge_removed",
@@ -349,6 +354,9 @@ fn main() -> ExitCode {
     }
     for path in &cli.trust {
         cdwiz::consent::trust(path);
+    }
+    for command in &cli.allow_exec {
+        cdwiz::consent::allow_exec(command);
     }
     if let Some(p) = &cli.profile {
         secret_names.extend(

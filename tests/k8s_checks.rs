@@ -155,3 +155,56 @@ fn an_api_server_that_does_not_answer_on_loopback_fails_fast_and_clearly() {
     assert!(took < Duration::from_secs(15), "took {took:?}");
     assert_eq!(result(&lines, "k8s.namespace")["status"], "skip");
 }
+
+/// A kubeconfig is untrusted like the profile: a user that logs in by
+/// running a program here (`exec`) is refused, the whole command named,
+/// and nothing runs (the command would leave a file); allowed with
+/// `--allow-exec` and exactly that command line, it runs.
+#[test]
+fn a_kubeconfig_that_runs_a_program_is_refused_until_allowed() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let ran = tempfile::tempdir().unwrap();
+    let mark = ran.path().join("exec-ran");
+    let config = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: a\n\
+         clusters:\n- name: c\n  cluster: {{ server: \"https://127.0.0.1:{port}\", insecure-skip-tls-verify: true }}\n\
+         users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n\
+         \x20     command: sh\n      args: [\"-c\", \"touch {mark}; echo '{{\\\"apiVersion\\\":\\\"client.authentication.k8s.io/v1beta1\\\",\\\"kind\\\":\\\"ExecCredential\\\",\\\"status\\\":{{\\\"token\\\":\\\"t\\\"}}}}'\"]\n\
+         contexts:\n- name: a\n  context: {{ cluster: c, user: u }}\n",
+        mark = mark.display()
+    );
+    let s = setup(Some(&config), None);
+    let (code, lines, err, _) = run(&s, &["--dry-run"]);
+    assert_eq!(code, 3, "{err}");
+    let r = result(&lines, "k8s.kubeconfig");
+    assert_eq!(r["status"], "fail");
+    let msg = r["message"].as_str().unwrap();
+    let command = format!(
+        "sh -c 'touch {}; echo '\\''{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"t\"}}}}'\\'''",
+        mark.display()
+    );
+    assert!(
+        msg.contains(&command),
+        "the whole command:\n{msg}\n{command}"
+    );
+    assert!(
+        r["hint"]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("--allow-exec"),
+        "{r}"
+    );
+    assert_eq!(result(&lines, "k8s.api")["status"], "skip");
+    assert!(!mark.exists(), "the kubeconfig's command ran");
+
+    // Allowed, exactly that line: the client is made (the command runs
+    // when it asks the API server, which does not answer here).
+    let (code, lines, err, _) = run(&s, &["--dry-run", "--allow-exec", &command]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(result(&lines, "k8s.kubeconfig")["status"], "pass");
+    assert_eq!(result(&lines, "k8s.api")["status"], "fail");
+    assert!(mark.exists(), "allowed, the command ran: {lines:?}");
+}

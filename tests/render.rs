@@ -149,6 +149,66 @@ fn a_bundle_template_overrides_and_an_undefined_variable_is_named() {
     assert!(err.contains("is undefined"), "{err}");
 }
 
+/// A bundle is untrusted: its templates cannot read this machine's files,
+/// by an absolute or stepping-out name nor by a symlink out of its
+/// `templates/`. Refused by `cdwiz bundle verify` and when rendering
+/// (which a deploy does before it contacts any host).
+#[test]
+fn a_bundle_template_cannot_read_this_machines_files() {
+    let bundle = cd_manifest();
+    let a = answers("single.yaml");
+    let planted = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(planted.path(), "OPERATORS-OWN-SECRET\n").unwrap();
+    let cases = [
+        format!("{{% include \"{}\" %}}\n", planted.path().display()),
+        "{% include \"../../../../../../../../etc/passwd\" %}\n".to_string(),
+        "symlink".to_string(),
+    ];
+    for case in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            root().join("assets/products/cd/manifest.yaml"),
+            tmp.path().join("manifest.yaml"),
+        )
+        .unwrap();
+        let host = tmp.path().join("templates/host");
+        std::fs::create_dir_all(&host).unwrap();
+        if case == "symlink" {
+            std::os::unix::fs::symlink(planted.path(), host.join("cd.env.j2")).unwrap();
+        } else {
+            std::fs::write(host.join("cd.env.j2"), &case).unwrap();
+        }
+        let err = match render::render(&a, &bundle.manifest, Some(tmp.path())) {
+            Ok(files) => {
+                let leaked = files.iter().any(|f| {
+                    f.content.contains("OPERATORS-OWN") || f.content.contains("root:x:0:0")
+                });
+                panic!("{case}: rendered (a file read: {leaked})")
+            }
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains("not a plain path") || err.contains("leads out"),
+            "{case}: {err}"
+        );
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cdwiz"))
+            .args(["bundle", "verify"])
+            .arg(tmp.path())
+            .env("LANG", "C.UTF-8")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert_ne!(out.status.code(), Some(0), "{case}: {said}");
+        assert!(
+            said.contains("a template reaches out of the bundle")
+                && said.contains("templates/host/cd.env.j2"),
+            "{case}: {said}"
+        );
+        assert!(!said.contains("OPERATORS-OWN"), "{said}");
+    }
+}
+
 /// The k8s topology's manifests are valid for the Kubernetes versions the
 /// platform supports (kubernetes-validate from PyPI, strict: unknown fields
 /// are errors), with the registry, pull secret and replicas the answers set.

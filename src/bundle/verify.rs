@@ -69,6 +69,7 @@ pub fn verify(dir: &Path) -> Result<Verified, Vec<Msg>> {
             }
         }
     }
+    template_problems(&dir.join("templates"), &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -109,4 +110,111 @@ fn archive_tags(path: &Path) -> Result<BTreeSet<String>, String> {
             .collect());
     }
     Err("no manifest.json: not a `docker save` archive".into())
+}
+
+/// The bundle's templates keep to their folder: no file there resolves
+/// outside it (a symlink), and no template names another by an absolute
+/// or stepping-out name (`{% include "/etc/passwd" %}`). A name computed
+/// at render time is refused then, by the same rule.
+fn template_problems(templates: &Path, problems: &mut Vec<Msg>) {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let link = e.file_type().is_ok_and(|t| t.is_symlink());
+            if p.is_dir() && !link {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(templates, &mut files);
+    files.sort();
+    for p in files {
+        let Ok(name) = p.strip_prefix(templates) else {
+            continue;
+        };
+        let name = name.to_string_lossy();
+        if let Err(why) = crate::render::template_file(templates, &name) {
+            problems.push(Msg::new("bundle.verify.template-unsafe").arg("why", why));
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            continue;
+        };
+        for named in named_templates(&text) {
+            if let Err(why) = crate::render::template_file(templates, &named) {
+                problems.push(
+                    Msg::new("bundle.verify.template-unsafe")
+                        .arg("why", format!("templates/{name}: {why}")),
+                );
+            }
+        }
+    }
+}
+
+/// The names a template's `include`, `import`, `from` and `extends` tags
+/// give as string literals.
+fn named_templates(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for tag in text.split("{%").skip(1) {
+        let body = tag.split("%}").next().unwrap_or("");
+        let body = body.trim_start_matches(['-', '+']).trim_start();
+        let keyword = body.split_whitespace().next().unwrap_or("");
+        if !matches!(keyword, "include" | "import" | "from" | "extends") {
+            continue;
+        }
+        // Every quoted literal in the tag (a list of names included too).
+        let mut rest = &body[keyword.len()..];
+        while let Some(start) = rest.find(['"', '\'']) {
+            let quote = rest[start..].chars().next().unwrap_or('"');
+            let after = &rest[start + 1..];
+            let Some(end) = after.find(quote) else {
+                break;
+            };
+            out.push(after[..end].to_string());
+            rest = &after[end + 1..];
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    #[test]
+    fn literal_template_names_are_found() {
+        let t = "a {% include \"/etc/passwd\" %} b {%- import 'x/../../y' as m -%}\n\
+                 {% from \"ok.j2\" import f %}{% if x %}{% include ['a.j2', \"b.j2\"] %}{% endif %}";
+        assert_eq!(
+            named_templates(t),
+            ["/etc/passwd", "x/../../y", "ok.j2", "a.j2", "b.j2"]
+        );
+    }
+
+    #[test]
+    fn a_template_reaching_out_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = tmp.path().join("templates");
+        std::fs::create_dir(&t).unwrap();
+        std::fs::write(t.join("a.conf.j2"), "{% include \"/etc/passwd\" %}").unwrap();
+        std::fs::write(t.join("b.conf.j2"), "{% include \"sub/c.j2\" %}").unwrap();
+        std::fs::create_dir(t.join("sub")).unwrap();
+        std::fs::write(t.join("sub/c.j2"), "fine").unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", t.join("d.conf.j2")).unwrap();
+        let mut problems = Vec::new();
+        template_problems(&t, &mut problems);
+        let said: Vec<String> = problems.iter().map(|m| m.render("en")).collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert!(said[0].contains("/etc/passwd"), "{said:?}");
+        assert!(
+            said[1].contains("d.conf.j2") && said[1].contains("leads out"),
+            "{said:?}"
+        );
+    }
 }

@@ -41,13 +41,22 @@ pub enum ConnectError {
     NoContext { path: PathBuf, known: Vec<String> },
     /// `k8s.api`: the context's cluster or user cannot be used.
     Config { context: String, error: String },
+    /// `k8s.kubeconfig`: the context's user runs a program on this machine
+    /// to log in (`exec`, an `auth-provider`'s `cmd-path`) the operator
+    /// has not allowed (`--allow-exec`); the whole command line.
+    Exec { path: PathBuf, command: String },
+    /// `k8s.kubeconfig`: the context's user sends a token file from
+    /// outside the kubeconfig's folder that the operator has not trusted.
+    TokenFile { path: PathBuf, file: PathBuf },
 }
 
 impl ConnectError {
     /// The check this failure belongs to.
     pub fn check(&self) -> &'static str {
         match self {
-            ConnectError::Kubeconfig { .. } => "k8s.kubeconfig",
+            ConnectError::Kubeconfig { .. }
+            | ConnectError::Exec { .. }
+            | ConnectError::TokenFile { .. } => "k8s.kubeconfig",
             ConnectError::UnknownContext { .. } | ConnectError::NoContext { .. } => "k8s.context",
             ConnectError::Config { .. } => "k8s.api",
         }
@@ -73,6 +82,12 @@ impl ConnectError {
             ConnectError::Config { context, error } => m("k8s.api.config")
                 .arg("context", context)
                 .arg("error", error),
+            ConnectError::Exec { path, command } => m("k8s.kubeconfig.exec")
+                .arg("path", path.display())
+                .arg("command", command),
+            ConnectError::TokenFile { path, file } => m("k8s.kubeconfig.token-file")
+                .arg("path", path.display())
+                .arg("file", file.display()),
         }
     }
 }
@@ -157,6 +172,7 @@ pub async fn connect(
 ) -> Result<Connected, ConnectError> {
     let (path, kubeconfig) = read(answers, base)?;
     let context = context(answers, &path, &kubeconfig)?;
+    runs_nothing_unasked(&path, &kubeconfig, &context)?;
     let (client, url) = client(kubeconfig, &context, read_timeout).await?;
     Ok(Connected {
         client,
@@ -164,6 +180,76 @@ pub async fn connect(
         context,
         url,
     })
+}
+
+/// The kubeconfig is untrusted like the profile that names it: the
+/// context's user may not run a program here to log in (`exec`, an
+/// `auth-provider` with `cmd-path`) unless the operator allowed that very
+/// command line (`--allow-exec`), nor send a token file from outside the
+/// kubeconfig's folder that the operator has not trusted (`--trust`).
+/// Checked before a client is made: nothing has run.
+pub fn runs_nothing_unasked(
+    path: &Path,
+    kubeconfig: &Kubeconfig,
+    context: &str,
+) -> Result<(), ConnectError> {
+    let user = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.clone());
+    let Some(auth) = kubeconfig
+        .auth_infos
+        .iter()
+        .filter(|a| Some(&a.name) == user.as_ref())
+        .find_map(|a| a.auth_info.as_ref())
+    else {
+        return Ok(());
+    };
+    let line = |command: &str, args: &[String]| {
+        std::iter::once(command.to_string())
+            .chain(args.iter().cloned())
+            .map(|w| crate::ssh::quote(&w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut commands = Vec::new();
+    if let Some(e) = &auth.exec {
+        commands.push(line(
+            e.command.as_deref().unwrap_or(""),
+            e.args.as_deref().unwrap_or(&[]),
+        ));
+    }
+    if let Some(p) = &auth.auth_provider
+        && let Some(cmd) = p.config.get("cmd-path")
+    {
+        let args: Vec<String> = p
+            .config
+            .get("cmd-args")
+            .map(|a| a.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        commands.push(line(cmd, &args));
+    }
+    for command in commands {
+        if !crate::consent::exec_allowed(&command) {
+            return Err(ConnectError::Exec {
+                path: path.to_path_buf(),
+                command,
+            });
+        }
+    }
+    if let Some(file) = &auth.token_file {
+        let folder = path.parent().unwrap_or(Path::new("."));
+        let file = folder.join(file);
+        if !crate::consent::file_allowed(&file, folder) {
+            return Err(ConnectError::TokenFile {
+                path: path.to_path_buf(),
+                file,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The innermost error: "connection refused", not three layers of wrapping.

@@ -105,6 +105,12 @@ fn connect_failure(e: &ConnectError) -> CheckResult {
             res.hint(m("k8s.context.none-hint").arg("known", known.join(", ")))
         }
         ConnectError::Config { .. } => res,
+        ConnectError::Exec { command, .. } => {
+            res.hint(m("k8s.kubeconfig.exec-hint").arg("command", crate::ssh::quote(command)))
+        }
+        ConnectError::TokenFile { file, .. } => {
+            res.hint(m("k8s.kubeconfig.token-file-hint").arg("file", file.display()))
+        }
     }
 }
 
@@ -115,12 +121,20 @@ async fn run(answers: &Answers, base: &Path, manifest: &Manifest) -> Vec<CheckRe
         Ok(k) => k,
         Err(e) => return stop(out, connect_failure(&e)),
     };
+    let context = connect::context(answers, &path, &kubeconfig);
+    // Nothing the kubeconfig names runs, or is sent, unasked: said as the
+    // kubeconfig's failure, before any client exists.
+    if let Ok(c) = &context
+        && let Err(e) = connect::runs_nothing_unasked(&path, &kubeconfig, c)
+    {
+        return stop(out, connect_failure(&e));
+    }
     out.push(r(
         "k8s.kubeconfig",
         Status::Pass,
         m("k8s.kubeconfig.ok").arg("path", path.display()),
     ));
-    let context = match connect::context(answers, &path, &kubeconfig) {
+    let context = match context {
         Ok(c) => c,
         Err(e) => return stop(out, connect_failure(&e)),
     };

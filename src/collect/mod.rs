@@ -425,7 +425,10 @@ mod tests {
         let out = tmp.path().join("support.tar.gz");
         let entries = vec![
             ("hosts/h/containers".to_string(), b"cd-web up".to_vec()),
-            ("hosts/h/containers/cd-web.log".to_string(), b"line".to_vec()),
+            (
+                "hosts/h/containers/cd-web.log".to_string(),
+                b"line".to_vec(),
+            ),
             ("MANIFEST.txt".to_string(), b"m".to_vec()),
         ];
         write(&out, &unpackable(entries)).unwrap();
@@ -438,7 +441,11 @@ mod tests {
             .arg(&into)
             .output()
             .unwrap();
-        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
         let read = |p: &str| std::fs::read_to_string(into.join("support").join(p)).unwrap();
         assert_eq!(read("hosts/h/containers.txt"), "cd-web up");
         assert_eq!(read("hosts/h/containers/cd-web.log"), "line");

@@ -138,8 +138,41 @@ pub fn placement(answers: &Answers, c: &Component) -> Vec<String> {
 /// Whether the template `name` exists: the bundle's `templates/`, else
 /// cdwiz's own.
 pub fn has_template(bundle_dir: Option<&Path>, name: &str) -> bool {
-    bundle_dir.is_some_and(|d| d.join("templates").join(name).is_file())
+    bundle_dir.is_some_and(|d| matches!(template_file(&d.join("templates"), name), Ok(Some(_))))
         || BUILTIN.iter().any(|(n, _)| *n == name)
+}
+
+/// The file of the template `name` in `dir` (a bundle's `templates/`),
+/// none when it has no such file. A bundle is untrusted: a name that is
+/// absolute or steps out (`..`), or a file that resolves (symlinks
+/// followed) outside `dir`, is refused with why, so that no template can
+/// read a file of this machine's.
+pub fn template_file(dir: &Path, name: &str) -> Result<Option<std::path::PathBuf>, String> {
+    use std::path::Component;
+    let relative = Path::new(name);
+    if name.is_empty()
+        || !relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+    {
+        return Err(format!(
+            "template name `{name}` is not a plain path inside the bundle's templates/"
+        ));
+    }
+    let p = dir.join(relative);
+    if std::fs::symlink_metadata(&p).is_err() {
+        return Ok(None);
+    }
+    let real = std::fs::canonicalize(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let inside = std::fs::canonicalize(dir).is_ok_and(|d| real.starts_with(d));
+    if !inside {
+        return Err(format!(
+            "{} leads out of the bundle's templates/ (to {})",
+            p.display(),
+            real.display()
+        ));
+    }
+    Ok(real.is_file().then_some(real))
 }
 
 fn environment(bundle_dir: Option<&Path>) -> Environment<'static> {
@@ -152,15 +185,19 @@ fn environment(bundle_dir: Option<&Path>) -> Environment<'static> {
     let overrides = bundle_dir.map(|d| d.join("templates"));
     env.set_loader(move |name| {
         if let Some(dir) = &overrides {
-            let p = dir.join(name);
-            if p.is_file() {
-                return std::fs::read_to_string(&p).map(Some).map_err(|e| {
-                    minijinja::Error::new(
-                        minijinja::ErrorKind::TemplateNotFound,
-                        format!("{}: {e}", p.display()),
-                    )
-                });
+            let refused =
+                |why: String| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, why);
+            if let Some(p) = template_file(dir, name).map_err(refused)? {
+                return std::fs::read_to_string(&p)
+                    .map(Some)
+                    .map_err(|e| refused(format!("{}: {e}", p.display())));
             }
+        } else if template_file(Path::new("."), name).is_err() {
+            // No bundle folder: still no name that reaches out.
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("template name `{name}` is not a plain path"),
+            ));
         }
         Ok(BUILTIN
             .iter()

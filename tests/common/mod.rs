@@ -240,7 +240,11 @@ pub fn archive_files(archive: &std::path::Path) -> std::collections::BTreeMap<St
     walk(into.path(), &mut paths);
     let mut files = std::collections::BTreeMap::new();
     for p in paths {
-        let name = p.strip_prefix(into.path()).unwrap().to_string_lossy().into_owned();
+        let name = p
+            .strip_prefix(into.path())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
         // Without the archive's top folder.
         let name = name.split_once('/').map(|(_, n)| n.to_string()).unwrap();
