@@ -200,21 +200,14 @@ pub fn own_key_line(public_key: &str) -> String {
 /// `type blob` of a public key line (what identifies it in authorized_keys
 /// whatever its options and comment).
 pub(super) fn key_blob(public_key: &str) -> Option<String> {
-    let mut words = public_key.split_whitespace();
-    let kind = words.find(|w| w.starts_with("ssh-") || w.starts_with("ecdsa-"))?;
-    Some(format!("{kind} {}", words.next()?))
+    let (kind, blob) = crate::ssh::authorized_keys::key_fields(public_key)?;
+    Some(format!("{kind} {blob}"))
 }
 
-/// A script, run as the login user, that removes every line holding `key`
-/// from `~/.ssh/authorized_keys`; prints `removed` or `absent`.
+/// A script, run as the login user, that removes `key` from
+/// `~/.ssh/authorized_keys`; prints `removed` or `absent`.
 pub(super) fn remove_key_script(key: &str) -> String {
-    format!(
-        "f=\"$HOME/.ssh/authorized_keys\"; k={k}; \
-         if [ -f \"$f\" ] && grep -qF -- \"$k\" \"$f\"; then \
-         t=$(mktemp \"$f.XXXXXX\") || exit 1; grep -vF -- \"$k\" \"$f\" > \"$t\"; \
-         chmod 600 \"$t\" && mv \"$t\" \"$f\" && echo removed; else echo absent; fi",
-        k = quote(key)
-    )
+    crate::ssh::authorized_keys::remove_own_script(key)
 }
 
 /// A line no password equals by chance: what separates the sudo password

@@ -399,15 +399,13 @@ impl Connector {
         let pubkey_path = PathBuf::from(pubkey_path);
         let pubkey = std::fs::read_to_string(&pubkey_path)
             .map_err(|e| ConnectFailure::Other(file_error(&pubkey_path, e)))?;
-        let script = "umask 077; mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && \
-                      read -r key && (grep -qxF \"$key\" ~/.ssh/authorized_keys || \
-                      printf '%s\\n' \"$key\" >> ~/.ssh/authorized_keys)";
+        let script = ssh::authorized_keys::add_script();
         let pubkey = own_key_line(&pubkey);
         let out = ssh::askpass::run_with_password(
             &self.target(address),
             password,
             &self.askpass,
-            script,
+            &script,
             Some(format!("{}\n", pubkey.trim()).as_bytes()),
             self.connect_timeout + Duration::from_secs(20),
         )

@@ -151,17 +151,41 @@ pub fn hosts_block_drift(want: &str, have: &str, unknown: &[String]) -> (Vec<Str
     (missing, extra)
 }
 
-/// Keeps a block of `address name` lines in /etc/hosts between markers,
-/// rewriting the file in place (Docker bind-mounts it in containers).
+/// Keeps a block of `address name` lines in /etc/hosts between markers
+/// (see [`replace_etc_hosts`] for how the file is replaced).
 pub fn hosts_file_script(entries: &[(String, String)]) -> String {
     let block = hosts_block(entries);
     format!(
         "want=$(printf '%s' {block}); \
          have=$(sed -n '/^# cdwiz begin$/,/^# cdwiz end$/p' /etc/hosts | sed '1d;$d'); \
          if [ \"$want\" = \"$have\" ]; then echo unchanged; exit 0; fi; \
-         new=$(sed '/^# cdwiz begin$/,/^# cdwiz end$/d' /etc/hosts; echo '# cdwiz begin'; printf '%s\\n' \"$want\"; echo '# cdwiz end'); \
-         printf '%s\\n' \"$new\" > /etc/hosts && echo changed",
+         {replace} && echo changed",
         block = quote(block.trim_end()),
+        replace = replace_etc_hosts(
+            "sed '/^# cdwiz begin$/,/^# cdwiz end$/d' /etc/hosts && echo '# cdwiz begin' && \
+             printf '%s\\n' \"$want\" && echo '# cdwiz end'"
+        ),
+    )
+}
+
+/// A shell command that replaces /etc/hosts with what `content` (a shell
+/// command list) prints, never leaving it truncated: the new file is
+/// written beside it (`/etc/hosts.cdwiz.*`, every step checked) and renamed
+/// over it. Where /etc/hosts is a mount point (a container's, which Docker
+/// bind-mounts) and cannot be renamed over, the old file is copied aside
+/// first and the new content written in place and compared; on a failure
+/// the old content is put back and the copies are kept, named.
+pub fn replace_etc_hosts(content: &str) -> String {
+    format!(
+        "{{ n=$(mktemp /etc/hosts.cdwiz.XXXXXX) || exit 1; \
+         if ! {{ {content}; }} > \"$n\"; then rm -f \"$n\"; echo 'cdwiz: cannot write the new /etc/hosts beside it (disk full?); it is unchanged' >&2; exit 1; fi; \
+         chown --reference=/etc/hosts \"$n\" 2>/dev/null; chmod --reference=/etc/hosts \"$n\" 2>/dev/null || chmod 644 \"$n\"; \
+         if ! mv -f \"$n\" /etc/hosts 2>/dev/null; then \
+           o=\"$n.before\"; \
+           if ! cp /etc/hosts \"$o\"; then rm -f \"$n\" \"$o\"; echo 'cdwiz: cannot copy /etc/hosts aside (disk full?); it is unchanged' >&2; exit 1; fi; \
+           if cat \"$n\" > /etc/hosts && cmp -s \"$n\" /etc/hosts; then rm -f \"$n\" \"$o\"; \
+           else cat \"$o\" > /etc/hosts; echo \"cdwiz: /etc/hosts could not be rewritten; its old content is in $o, the new in $n\" >&2; exit 1; fi; \
+         fi; }}"
     )
 }
 
@@ -230,5 +254,10 @@ mod tests {
             text,
             "127.0.0.1 localhost\n# cdwiz begin\n10.0.0.1 cd-1\n10.0.0.2 cd-2\n# cdwiz end\n"
         );
+        // Written beside and renamed: nothing left beside it. (Where it
+        // cannot be renamed over, a container's bind-mounted /etc/hosts,
+        // every sandbox deploy writes it in place from the complete copy.)
+        let beside: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
+        assert_eq!(beside.len(), 1, "{beside:?}");
     }
 }

@@ -105,9 +105,11 @@ pub async fn uninstall(
             let base = format!("{data_dir}/cd");
             let mut script = format!(
                 "removed=no; for p in {c} {s} {r}; do if [ -e \"$p\" ]; then rm -rf \"$p\"; removed=yes; fi; done; \
-                 if grep -qx '# cdwiz begin' /etc/hosts; then \
-                 new=$(sed '/^# cdwiz begin$/,/^# cdwiz end$/d' /etc/hosts); printf '%s\\n' \"$new\" > /etc/hosts; fi; \
+                 if grep -qx '# cdwiz begin' /etc/hosts; then {hosts}; fi; \
                  echo $removed",
+                hosts = super::prepare::replace_etc_hosts(
+                    "sed '/^# cdwiz begin$/,/^# cdwiz end$/d' /etc/hosts"
+                ),
                 c = quote(&format!("{base}/config")),
                 s = quote(&format!("{base}/secrets")),
                 r = quote(INSTALL_RECORD),

@@ -3,6 +3,7 @@
 //! every value shell-quoted.
 
 pub mod askpass;
+pub mod authorized_keys;
 pub mod docker_forward;
 pub mod jump;
 

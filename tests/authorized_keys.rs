@@ -1,0 +1,143 @@
+//! A customer's `authorized_keys` survives what cdwiz does to it, on a
+//! sandbox host: a file without its final newline keeps the customer's key
+//! through a password login (which adds cdwiz's key) and `uninstall` (which
+//! takes it away); a full disk under `/root/.ssh` (a tiny tmpfs) never
+//! leaves the file empty or cut short, on adding or on removing; a
+//! symlinked `authorized_keys` is refused and what it points at untouched.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
+const CUSTOMER: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICustomerCustomerCustomerCustomerCustomer customer@bank";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_customers_authorized_keys_survive_install_uninstall_and_a_full_disk() {
+    let bundle = sandbox_bundle().await;
+    let inst = instance("t-akeys", 232, 1).await;
+    let sb = &inst.sandbox;
+    let password = sb.password().unwrap();
+    let container = sb.hosts[0].container.clone();
+    let addr = sb.hosts[0].address.clone();
+    // As root on the host, through the engine (not through the login the
+    // test is about).
+    let on_host = |script: &str| {
+        let (code, out, err) =
+            run_to_end(Command::new("docker").args(["exec", &container, "sh", "-c", script]));
+        assert_eq!(code, 0, "`{script}`: {err}");
+        out
+    };
+    let keys = || on_host("cat /root/.ssh/authorized_keys");
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("single.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "version: 1\nbundle: {}\ntopology: {{ kind: single }}\n\
+             ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV}, connect-timeout: 5 }}\n\
+             hosts:\n  - {{ address: {addr}, roles: [master, worker] }}\n",
+            bundle.display()
+        ),
+    )
+    .unwrap();
+    // Each step from a machine of its own (a data dir of its own): each
+    // logs in with the password and adds its own key.
+    let cdwiz = |args: &[&str], state: &str| {
+        run_to_end(
+            Command::new(cdwiz_bin())
+                .args(args)
+                .arg("--profile")
+                .arg(&profile)
+                .args(["--non-interactive", "--workdir"])
+                .arg(tmp.path().join("work"))
+                .env(PASSWORD_ENV, &password)
+                .env("CDWIZ_DATA_DIR", tmp.path().join(state)),
+        )
+    };
+    let own_blob = |state: &str| {
+        let text =
+            std::fs::read_to_string(tmp.path().join(state).join("keys/id_ed25519.pub")).unwrap();
+        text.split_whitespace().nth(1).unwrap().to_string()
+    };
+
+    // 1. No final newline: cdwiz's key goes on a line of its own, and
+    //    uninstall takes exactly that line away.
+    on_host(&format!(
+        "mkdir -p /root/.ssh && chmod 700 /root/.ssh && printf '%s' {} > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys",
+        shell_quote(&format!("# the bank's\n{CUSTOMER}"))
+    ));
+    let (code, out, err) = cdwiz(&["--dry-run"], "a");
+    assert_eq!(code, 0, "the login by cdwiz's key works:\n{out}{err}");
+    let text = keys();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[..2], ["# the bank's", CUSTOMER], "{text}");
+    assert!(
+        lines.len() == 3 && lines[2].starts_with("restrict,port-forwarding ssh-ed25519 "),
+        "{text}"
+    );
+    assert!(lines[2].contains(&own_blob("a")), "{text}");
+    let (code, out, err) = cdwiz(&["uninstall"], "a");
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(keys(), format!("# the bank's\n{CUSTOMER}\n"));
+
+    // 2. A full disk under /root/.ssh: adding fails and says so, the file
+    //    is as it was, nothing is left beside it.
+    on_host(
+        "mount -t tmpfs -o size=16k tmpfs /root/.ssh && chmod 700 /root/.ssh && \
+         cp /dev/null /root/.ssh/authorized_keys",
+    );
+    on_host(&format!(
+        "printf '%s\\n' {} > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys && \
+         (dd if=/dev/zero of=/root/.ssh/fill bs=1k count=64 2>/dev/null; true)",
+        shell_quote(CUSTOMER)
+    ));
+    let before = keys();
+    let (code, out, err) = cdwiz(&["--dry-run"], "b");
+    assert_ne!(code, 0, "a full disk, and the key went in?\n{out}{err}");
+    assert_eq!(keys(), before, "the file changed on a full disk");
+    assert_eq!(on_host("ls -A /root/.ssh").split_whitespace().count(), 2);
+    // With room again cdwiz's key goes in; full again, uninstall cannot
+    // take it away and the file stays whole.
+    on_host("rm -f /root/.ssh/fill");
+    let (code, out, err) = cdwiz(&["--dry-run"], "b");
+    assert_eq!(code, 0, "{out}{err}");
+    let with_ours = keys();
+    assert!(with_ours.contains(&own_blob("b")), "{with_ours}");
+    on_host("dd if=/dev/zero of=/root/.ssh/fill bs=1k count=64 2>/dev/null; true");
+    let (code, out, err) = cdwiz(&["uninstall"], "b");
+    assert_ne!(code, 0, "{out}{err}");
+    assert_eq!(keys(), with_ours, "uninstall on a full disk cut the file");
+    on_host("rm -f /root/.ssh/fill");
+    let (code, out, err) = cdwiz(&["uninstall"], "b");
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(keys(), format!("{CUSTOMER}\n"));
+    on_host("umount /root/.ssh");
+
+    // 3. A symlinked authorized_keys: refused, named, what it points at
+    //    untouched.
+    on_host(&format!(
+        "printf '%s\\n' {} > /root/elsewhere && rm -f /root/.ssh/authorized_keys && \
+         ln -s /root/elsewhere /root/.ssh/authorized_keys",
+        shell_quote(CUSTOMER)
+    ));
+    let (code, out, err) = cdwiz(&["--dry-run"], "c");
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        (out.clone() + &err).contains("symbolic link"),
+        "the refusal names the link:\n{out}{err}"
+    );
+    assert_eq!(on_host("cat /root/elsewhere"), format!("{CUSTOMER}\n"));
+    assert_eq!(
+        on_host("readlink /root/.ssh/authorized_keys").trim(),
+        "/root/elsewhere"
+    );
+    on_host("rm -f /root/.ssh/authorized_keys /root/elsewhere");
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
