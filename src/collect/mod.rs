@@ -114,10 +114,11 @@ pub async fn collect(
     let local = local_files(&req.runs, a);
     let local_files = local.len();
     entries.extend(local);
+    let (entries, withheld) = without_private_keys(entries);
     let mut entries = unpackable(entries);
     entries.push((
         "MANIFEST.txt".into(),
-        manifest(a, &hosts, &entries).into_bytes(),
+        manifest(a, &hosts, &entries, &withheld).into_bytes(),
     ));
     let (out, size) = write(&req.out, &entries)
         .map_err(|e| RunError::new(ErrorKind::Io, vec![format!("{}: {e}", req.out.display())]))?;
@@ -229,11 +230,10 @@ true"#,
 }
 
 /// Adds secret values found on a host or in the cluster to what every
-/// file of the archive is cleaned of; values too short to be a generated
-/// secret are left out (hiding them would garble the archive).
+/// file of the archive is cleaned of, whatever their length, in every form
+/// (`crate::redact::forms`).
 fn hide_secrets(values: &[String]) {
-    let long: Vec<&String> = values.iter().filter(|v| v.trim().len() >= 8).collect();
-    crate::redact::add(&long);
+    crate::redact::add(values);
 }
 
 /// `(name, content)` of each marked section; names that could leave the
@@ -310,7 +310,12 @@ fn local_files(runs: &Path, a: &Answers) -> Vec<(String, Vec<u8>)> {
 }
 
 /// What is inside, and what could not be had.
-fn manifest(a: &Answers, hosts: &[HostCollected], entries: &[(String, Vec<u8>)]) -> String {
+fn manifest(
+    a: &Answers,
+    hosts: &[HostCollected],
+    entries: &[(String, Vec<u8>)],
+    withheld: &[String],
+) -> String {
     let from = if a.topology.kind == TopologyKind::K8s {
         format!(
             "the cluster, namespace {}",
@@ -339,8 +344,33 @@ fn manifest(a: &Answers, hosts: &[HostCollected], entries: &[(String, Vec<u8>)])
     for (name, content) in entries {
         m.push_str(&format!("  {name} ({} bytes)\n", content.len()));
     }
+    if !withheld.is_empty() {
+        m.push_str("\nwithheld (they hold a private key):\n");
+        for name in withheld {
+            m.push_str(&format!("  {name}\n"));
+        }
+    }
     m.push_str("\nEvery password and generated secret is replaced by ***.\n");
     m
+}
+
+/// The entries but those holding a private key (a TLS key an admin put
+/// under the config folder, a key pasted into a log): their names, to say
+/// in the manifest that they were left out.
+fn without_private_keys(entries: Vec<(String, Vec<u8>)>) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
+    let mut withheld = Vec::new();
+    let kept = entries
+        .into_iter()
+        .filter(|(name, content)| {
+            let text = String::from_utf8_lossy(content);
+            let key = text.contains("PRIVATE KEY-----") || text.contains("PRIVATE KEY BLOCK-----");
+            if key {
+                withheld.push(name.clone());
+            }
+            !key
+        })
+        .collect();
+    (kept, withheld)
 }
 
 /// The entries with no file named like another's folder (`containers`

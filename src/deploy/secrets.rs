@@ -15,9 +15,20 @@ pub fn path(data_dir: &Path, answers: &Answers) -> PathBuf {
         .join("secrets.yaml")
 }
 
+/// The characters of a generated secret.
+const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+/// A generated secret's length.
+const LENGTH: usize = 24;
+
+/// Whether `value` could be a secret cdwiz generated: its length, its
+/// alphabet. What a host hands back as one must be (it goes into configs
+/// and commands, and into what is hidden from logs).
+pub fn well_formed(value: &str) -> bool {
+    value.len() == LENGTH && value.bytes().all(|b| ALPHABET.contains(&b))
+}
+
 fn random_secret() -> std::io::Result<String> {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let mut bytes = [0u8; 24];
+    let mut bytes = [0u8; LENGTH];
     std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
     Ok(bytes
         .iter()
@@ -55,4 +66,25 @@ pub fn store(path: &Path, secrets: &BTreeMap<String, String>) -> std::io::Result
         path,
         &serde_yaml::to_string(secrets).map_err(std::io::Error::other)?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_secrets_are_well_formed_and_others_not() {
+        for _ in 0..20 {
+            assert!(well_formed(&random_secret().unwrap()));
+        }
+        for bad in [
+            "",
+            "short",
+            "abcdefghijkmnopqrstuvwx;",
+            "abcdefghijkmnopqrstuvwxyz",
+            "abcdefghijkmnopqrstuvw\n",
+        ] {
+            assert!(!well_formed(bad), "{bad:?}");
+        }
+    }
 }

@@ -52,6 +52,13 @@ impl Session {
                         .arg("hosts", from.join(", ")),
                 ));
             }
+            if !crate::deploy::secrets::well_formed(value) {
+                return Err(failed(
+                    Msg::new("adopt.malformed")
+                        .arg("name", name)
+                        .arg("hosts", from.join(", ")),
+                ));
+            }
             values.insert(name.clone(), value.clone());
         }
         crate::deploy::secrets::store(&path, &values)
