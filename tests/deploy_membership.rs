@@ -201,6 +201,20 @@ async fn hosts_join_and_leave_an_installation() {
         "cat /data/cd/secrets/db_password > /data/cd/config/leak.txt",
     )
     .await;
+    // …and encoded, in a config file and in a container's log: base64 of
+    // `admin:<secret>` (a Basic header), hex, JSON; and a TLS key an admin
+    // put under the config folder.
+    sh_ok(
+        sb,
+        0,
+        r#"s=$(cat /data/cd/secrets/db_password)
+printf 'Authorization: Basic %s\n' "$(printf 'admin:%s' "$s" | base64 -w0)" > /data/cd/config/leak-encoded.txt
+printf 'hex %s\n' "$(printf '%s' "$s" | od -An -v -tx1 | tr -d ' \n')" >> /data/cd/config/leak-encoded.txt
+printf '{"password":"%s"} %s\n' "$s" "$(printf '%s\n' "$s" | base64 -w0)" | docker exec -i -u root cd-database sh -c 'cat > /proc/1/fd/1'
+mkdir -p /data/cd/config/tls
+printf -- '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n' > /data/cd/config/tls/server.key"#,
+    )
+    .await;
     let archive = tmp.path().join("support.tar.gz");
     let (code, out, err) = run_to_end(
         Command::new(cdwiz_bin())
@@ -259,6 +273,37 @@ async fn hosts_join_and_leave_an_installation() {
         }
     }
     assert_eq!(files[&host("config/leak.txt")].trim(), "***");
+    let encoded = &files[&host("config/leak-encoded.txt")];
+    assert!(
+        encoded.matches("***").count() >= 2,
+        "the encoded forms are hidden:\n{encoded}"
+    );
+    let log = &files[&host("containers/cd-database.log")];
+    assert!(log.contains("{\"password\":\"***\"}"), "{log}");
+    assert!(
+        !files.contains_key(&host("config/tls/server.key")),
+        "a private key in the archive"
+    );
+    assert!(
+        manifest.contains("withheld") && manifest.contains("config/tls/server.key"),
+        "{manifest}"
+    );
+    {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for s in &secrets {
+            let hex: String = s.bytes().map(|b| format!("{b:02x}")).collect();
+            for form in [
+                b64.encode(format!("admin:{s}")),
+                b64.encode(format!("{s}\n")),
+                hex,
+            ] {
+                for (name, text) in &files {
+                    assert!(!text.contains(&form), "an encoded secret in {name}");
+                }
+            }
+        }
+    }
 
     // From another engineer's laptop, logging in with the site's key (a
     // look never installs cdwiz's own) and with no record of the
