@@ -39,6 +39,29 @@ pub async fn check(
     bundle: &Bundle,
     password: Option<&str>,
 ) -> CheckResult {
+    let res = check_registry(answers, base, bundle, password).await;
+    in_clear(res, &answers.topology)
+}
+
+/// Plain HTTP carries the registry user's password in clear: a passing
+/// check says so, as a warning, every time the checks run.
+fn in_clear(res: CheckResult, t: &crate::profile::Topology) -> CheckResult {
+    if res.status == Status::Pass && t.registry_http && t.registry_user.is_some() {
+        return CheckResult {
+            status: Status::Warn,
+            ..res
+        }
+        .hint(m("clear-text"));
+    }
+    res
+}
+
+async fn check_registry(
+    answers: &Answers,
+    base: &Path,
+    bundle: &Bundle,
+    password: Option<&str>,
+) -> CheckResult {
     let t = &answers.topology;
     let (wanted, files) = super::cluster_images(bundle);
     let delivery = t.image_delivery();
@@ -139,4 +162,24 @@ pub async fn check(
             .arg("missing", plan.blobs_missing)
             .arg("blobs", plan.blobs),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{Topology, TopologyKind};
+
+    #[test]
+    fn a_password_over_plain_http_is_a_warning() {
+        let ok = || r(Status::Pass, m("up-to-date"));
+        let mut t = Topology::of(TopologyKind::K8s);
+        t.registry_http = true;
+        assert_eq!(in_clear(ok(), &t).status, Status::Pass, "anonymous");
+        t.registry_user = Some("cd-pusher".into());
+        let warned = in_clear(ok(), &t);
+        assert_eq!(warned.status, Status::Warn);
+        assert!(warned.hint.unwrap().render("en").contains("in clear"));
+        t.registry_http = false;
+        assert_eq!(in_clear(ok(), &t).status, Status::Pass, "TLS");
+    }
 }
