@@ -307,18 +307,47 @@ fn not_opened(addr: &str, why: Option<Unopened>, login: &Login) -> Vec<CheckResu
         "ssh.login",
         h,
         Status::Fail,
-        m(key).arg_msg("detail", failure.message().clone()),
+        m(key).arg_msg("detail", failure.message().clone()).arg(
+            "old",
+            remembered_fingerprint(&login.known_hosts, addr, login.port)
+                .unwrap_or_else(|| "?".into()),
+        ),
     )
     .hint(m(hint));
     if matches!(failure, ConnectFailure::HostKeyChanged(_)) {
+        // Only once the host's administrator has confirmed the new key.
+        let name = if login.port == 22 {
+            addr.to_string()
+        } else {
+            format!("[{addr}]:{}", login.port)
+        };
         r = r.fix(format!(
-            "ssh-keygen -R {addr} -f {}",
+            "ssh-keygen -R '{name}' -f {}",
             login.known_hosts.display()
         ));
     }
     out.push(r);
     out.extend(skipped_after("ssh.login", h, unreached));
     out
+}
+
+/// The fingerprint of the key this installation remembers for the host
+/// (`ssh-keygen -l -F`), to name beside the one it now presents.
+fn remembered_fingerprint(known_hosts: &std::path::Path, addr: &str, port: u16) -> Option<String> {
+    let name = if port == 22 {
+        addr.to_string()
+    } else {
+        format!("[{addr}]:{port}")
+    };
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-l", "-F", &name, "-f"])
+        .arg(known_hosts)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|w| w.starts_with("SHA256:"))
+        .map(str::to_string)
 }
 
 /// The probe (one round trip; the Docker API opens over the same

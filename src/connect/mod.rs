@@ -58,6 +58,45 @@ pub struct Connector {
     pub install_key: bool,
 }
 
+/// The host keys one installation has accepted: its own file under the
+/// data dir (`installs/<id>/known_hosts`), not one for every customer, so
+/// that a reused private address at another site is a first contact there,
+/// not a changed key here. Made on first use (its folder, and the keys an
+/// older cdwiz remembered for these hosts in the data dir's shared file).
+pub fn known_hosts_file(data_dir: &Path, a: &Answers) -> PathBuf {
+    let dir = data_dir
+        .join("installs")
+        .join(crate::profile::install_id(a));
+    let file = dir.join("known_hosts");
+    if !file.exists() && std::fs::create_dir_all(&dir).is_ok() {
+        let shared = data_dir.join("known_hosts");
+        if shared.is_file() {
+            let mut kept = String::new();
+            let mut names: Vec<String> = a.hosts.iter().map(|h| h.address.clone()).collect();
+            names.extend(a.bastion().map(|b| b.host));
+            for name in names {
+                let Ok(out) = std::process::Command::new("ssh-keygen")
+                    .args(["-F", &name, "-f"])
+                    .arg(&shared)
+                    .output()
+                else {
+                    continue;
+                };
+                for line in String::from_utf8_lossy(&out.stdout).lines() {
+                    if !line.starts_with('#') && !line.trim().is_empty() {
+                        kept.push_str(line);
+                        kept.push('\n');
+                    }
+                }
+            }
+            if !kept.is_empty() {
+                let _ = crate::rundir::write_atomic(&file, &kept);
+            }
+        }
+    }
+    file
+}
+
 impl Connector {
     pub fn new(a: &Answers, secrets: Secrets, data_dir: &Path, askpass: PathBuf) -> Self {
         let per_host = a
@@ -77,7 +116,7 @@ impl Connector {
             connect_timeout: Duration::from_secs(u64::from(a.ssh.connect_timeout.max(1))),
             secrets,
             own_key: data_dir.join("keys").join("id_ed25519"),
-            known_hosts: data_dir.join("known_hosts"),
+            known_hosts: known_hosts_file(data_dir, a),
             askpass,
             install_key: true,
         }

@@ -463,18 +463,30 @@ pub async fn down(
     // so that the next `up` on the same addresses is not taken for an attack.
     // `ssh-keygen -R` rewrites the file: two instances going down side by
     // side (the tests) would each write back the other's forgotten keys.
+    // Each installation keeps its own (`installs/<id>/known_hosts`); an
+    // older cdwiz kept one for all.
     if let Ok(recorded) = load(data_dir, name) {
-        let known = data_dir.join("known_hosts");
-        if known.exists() {
+        let mut files = vec![data_dir.join("known_hosts")];
+        if let Ok(installs) = std::fs::read_dir(data_dir.join("installs")) {
+            files.extend(installs.flatten().map(|e| e.path().join("known_hosts")));
+        }
+        files.retain(|f| f.exists());
+        if !files.is_empty() {
             let _lock = rootfs::lock(&data_dir.join("known_hosts.lock")).await?;
-            for h in &recorded.hosts {
-                let _ = tokio::process::Command::new("ssh-keygen")
-                    .arg("-R")
-                    .arg(&h.address)
-                    .arg("-f")
-                    .arg(&known)
-                    .output()
-                    .await;
+            for known in &files {
+                for h in &recorded.hosts {
+                    let _ = tokio::process::Command::new("ssh-keygen")
+                        .arg("-R")
+                        .arg(&h.address)
+                        .arg("-f")
+                        .arg(known)
+                        .output()
+                        .await;
+                }
+                // ssh-keygen keeps the file as it was beside it.
+                let mut old = known.clone().into_os_string();
+                old.push(".old");
+                let _ = std::fs::remove_file(old);
             }
         }
     }
