@@ -275,6 +275,27 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
         keys.lines().any(|l| l.ends_with(" cdwiz")),
         "cdwiz's key was not installed"
     );
+    // First contact: the host's key, now remembered, is shown with its
+    // fingerprint, one of the host's own keys (read on it).
+    let said = out.find("ssh.login", &addr[0])["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(said.contains("first contact"), "{said}");
+    let shown = said
+        .split_whitespace()
+        .find(|w| w.starts_with("SHA256:"))
+        .unwrap_or_default();
+    let all_fp = sh_ok(
+        sb,
+        0,
+        "for k in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf $k; done",
+    )
+    .await;
+    assert!(
+        all_fp.contains(shown) && !shown.is_empty(),
+        "{said}\n{all_fp}"
+    );
 
     // 2. Later runs use the key: a wrong password changes nothing.
     let again = dry_run(&healthy, &work, "not-the-password", &state, &[]);
@@ -284,6 +305,11 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
         .filter(|r| r["status"] != "pass")
         .collect();
     assert_eq!(again.code, 0, "{}{failed:#?}", again.stderr);
+    let said = again.find("ssh.login", &addr[0])["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!said.contains("first contact"), "{said}");
 
     // 3. Faults, each caught by its check with a hint and a fix.
     fault::apply(&inst.docker, sb, "node1", &Fault::PortTaken(8080))

@@ -203,7 +203,7 @@ async fn check_host(
             let h = Some(addr.as_str());
             let mut out = vec![
                 reached(h, target.rtt),
-                logged_in(h, &login),
+                logged_in(h, &login, target.conn.first_key.as_deref()),
                 CheckResult::new("ssh.root", h, Status::Pass, m("ssh.root.ok")),
             ];
             ctx.sent_at = now();
@@ -246,13 +246,17 @@ fn reached(h: Option<&str>, rtt: Duration) -> CheckResult {
     )
 }
 
-fn logged_in(h: Option<&str>, login: &Login) -> CheckResult {
-    CheckResult::new(
-        "ssh.login",
-        h,
-        Status::Pass,
-        m("ssh.login.ok").arg("user", &login.user),
-    )
+/// Logged in; on the installation's first contact with the host, the
+/// fingerprint of the key now remembered for it, to compare with the
+/// host's own.
+fn logged_in(h: Option<&str>, login: &Login, first_key: Option<&str>) -> CheckResult {
+    let said = match first_key {
+        Some(fp) => m("ssh.login.ok-first")
+            .arg("user", &login.user)
+            .arg("fp", fp),
+        None => m("ssh.login.ok").arg("user", &login.user),
+    };
+    CheckResult::new("ssh.login", h, Status::Pass, said)
 }
 
 /// The connectivity checks of a host that could not be opened (`None`:
@@ -284,7 +288,7 @@ fn not_opened(addr: &str, why: Option<Unopened>, login: &Login) -> Vec<CheckResu
     }
     let mut out = vec![reached(h, rtt.unwrap_or_default())];
     if let ConnectFailure::NoRoot(d) = &failure {
-        out.push(logged_in(h, login));
+        out.push(logged_in(h, login, None));
         out.push(
             CheckResult::new(
                 "ssh.root",
@@ -309,7 +313,7 @@ fn not_opened(addr: &str, why: Option<Unopened>, login: &Login) -> Vec<CheckResu
         Status::Fail,
         m(key).arg_msg("detail", failure.message().clone()).arg(
             "old",
-            remembered_fingerprint(&login.known_hosts, addr, login.port)
+            crate::connect::remembered_fingerprint(&login.known_hosts, addr, login.port)
                 .unwrap_or_else(|| "?".into()),
         ),
     )
@@ -329,25 +333,6 @@ fn not_opened(addr: &str, why: Option<Unopened>, login: &Login) -> Vec<CheckResu
     out.push(r);
     out.extend(skipped_after("ssh.login", h, unreached));
     out
-}
-
-/// The fingerprint of the key this installation remembers for the host
-/// (`ssh-keygen -l -F`), to name beside the one it now presents.
-fn remembered_fingerprint(known_hosts: &std::path::Path, addr: &str, port: u16) -> Option<String> {
-    let name = if port == 22 {
-        addr.to_string()
-    } else {
-        format!("[{addr}]:{port}")
-    };
-    let out = std::process::Command::new("ssh-keygen")
-        .args(["-l", "-F", &name, "-f"])
-        .arg(known_hosts)
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .find(|w| w.starts_with("SHA256:"))
-        .map(str::to_string)
 }
 
 /// The probe (one round trip; the Docker API opens over the same

@@ -27,6 +27,9 @@ pub struct HostConn {
     /// cdwiz's own public key (`type blob`), when this login used it: it
     /// is in the login user's `authorized_keys` because cdwiz put it there.
     pub own_key: Option<String>,
+    /// The fingerprint of the host's key when this login was the
+    /// installation's first contact with it (the key is now remembered).
+    pub first_key: Option<String>,
     pub(super) sudo: Sudo,
     pub(super) sudo_password: Option<String>,
 }

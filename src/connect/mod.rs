@@ -97,6 +97,25 @@ pub fn known_hosts_file(data_dir: &Path, a: &Answers) -> PathBuf {
     file
 }
 
+/// The fingerprint of the key `known_hosts` remembers for the host at
+/// `address:port` (`ssh-keygen -l -F`), if it remembers one.
+pub fn remembered_fingerprint(known_hosts: &Path, address: &str, port: u16) -> Option<String> {
+    let name = if port == 22 {
+        address.to_string()
+    } else {
+        format!("[{address}]:{port}")
+    };
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-l", "-F", &name, "-f"])
+        .arg(known_hosts)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|w| w.starts_with("SHA256:"))
+        .map(str::to_string)
+}
+
 impl Connector {
     pub fn new(a: &Answers, secrets: Secrets, data_dir: &Path, askpass: PathBuf) -> Self {
         let per_host = a
@@ -464,7 +483,13 @@ impl Connector {
     /// A root shell on `address`, with its own login when it has one.
     pub async fn connect(&self, address: &str) -> Result<HostConn, ConnectFailure> {
         self.reach(address).await?;
-        self.login(address).await
+        let port = self.for_host(address).port;
+        let known = remembered_fingerprint(&self.known_hosts, address, port).is_some();
+        let mut conn = self.login(address).await?;
+        if !known {
+            conn.first_key = remembered_fingerprint(&self.known_hosts, address, port);
+        }
+        Ok(conn)
     }
 
     /// Logs in to `address` (its port known to answer) and becomes root.
@@ -517,6 +542,7 @@ impl Connector {
             own_key: (self.auth == SshAuth::Password)
                 .then(|| self.own_public_key())
                 .flatten(),
+            first_key: None,
             sudo,
             sudo_password: self.secrets.sudo_password.clone(),
         };
