@@ -99,7 +99,8 @@ async fn the_customers_authorized_keys_survive_install_uninstall_and_a_full_disk
     let (code, out, err) = cdwiz(&["--dry-run"], "b");
     assert_ne!(code, 0, "a full disk, and the key went in?\n{out}{err}");
     assert_eq!(keys(), before, "the file changed on a full disk");
-    assert_eq!(on_host("ls -A /root/.ssh").split_whitespace().count(), 2);
+    let listed = on_host("ls -A /root/.ssh");
+    assert_eq!(listed.split_whitespace().count(), 2, "left beside it:\n{listed}");
     // With room again cdwiz's key goes in; full again, uninstall cannot
     // take it away and the file stays whole.
     on_host("rm -f /root/.ssh/fill");

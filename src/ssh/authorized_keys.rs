@@ -46,13 +46,13 @@ case "$1" in ssh-*|ecdsa-*|sk-*) t=$1; b=$2 ;; *) t=$2; b=$3 ;; esac
 mkdir -p "$d" || exit 1
 if [ -f "$f" ] && ak_has "$f" "$t" "$b"; then exit 0; fi
 n=$(mktemp "$f.cdwiz.XXXXXX") || exit 1
-{{
+(
   if [ -s "$f" ]; then
     cat "$f" || exit 1
-    [ -z "$(tail -c 1 "$f")" ] || echo
+    [ -z "$(tail -c 1 "$f")" ] || echo || exit 1
   fi
   printf '%s\n' "$line"
-}} > "$n" && chmod 600 "$n" && mv -f "$n" "$f" || {{ rm -f "$n"; exit 1; }}
+) > "$n" && chmod 600 "$n" && mv -f "$n" "$f" || {{ rm -f "$n"; exit 1; }}
 "#
     )
 }
