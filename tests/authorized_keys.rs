@@ -100,7 +100,11 @@ async fn the_customers_authorized_keys_survive_install_uninstall_and_a_full_disk
     assert_ne!(code, 0, "a full disk, and the key went in?\n{out}{err}");
     assert_eq!(keys(), before, "the file changed on a full disk");
     let listed = on_host("ls -A /root/.ssh");
-    assert_eq!(listed.split_whitespace().count(), 2, "left beside it:\n{listed}");
+    assert_eq!(
+        listed.split_whitespace().count(),
+        2,
+        "left beside it:\n{listed}"
+    );
     // With room again cdwiz's key goes in; full again, uninstall cannot
     // take it away and the file stays whole.
     on_host("rm -f /root/.ssh/fill");

@@ -58,16 +58,18 @@ pub struct Connector {
     pub install_key: bool,
 }
 
+/// Where each installation's known hosts are, under the data dir.
+pub const KNOWN_HOSTS_DIR: &str = "known_hosts.d";
+
 /// The host keys one installation has accepted: its own file under the
-/// data dir (`installs/<id>/known_hosts`), not one for every customer, so
-/// that a reused private address at another site is a first contact there,
-/// not a changed key here. Made on first use (its folder, and the keys an
-/// older cdwiz remembered for these hosts in the data dir's shared file).
+/// data dir (`known_hosts.d/<id>`), not one for every customer, so that a
+/// reused private address at another site is a first contact there, not a
+/// changed key here. Made on first use (its folder, and the keys an older
+/// cdwiz remembered for these hosts in the data dir's shared file). Kept
+/// apart from `installs/`, whose folders say which installations exist.
 pub fn known_hosts_file(data_dir: &Path, a: &Answers) -> PathBuf {
-    let dir = data_dir
-        .join("installs")
-        .join(crate::profile::install_id(a));
-    let file = dir.join("known_hosts");
+    let dir = data_dir.join(KNOWN_HOSTS_DIR);
+    let file = dir.join(crate::profile::install_id(a));
     if !file.exists() && std::fs::create_dir_all(&dir).is_ok() {
         let shared = data_dir.join("known_hosts");
         if shared.is_file() {
@@ -483,19 +485,25 @@ impl Connector {
     /// A root shell on `address`, with its own login when it has one.
     pub async fn connect(&self, address: &str) -> Result<HostConn, ConnectFailure> {
         self.reach(address).await?;
+        self.login(address).await
+    }
+
+    /// Logs in to `address` (its port known to answer) and becomes root;
+    /// on the installation's first contact with the host, the connection
+    /// says the fingerprint of the key now remembered for it.
+    pub async fn login(&self, address: &str) -> Result<HostConn, ConnectFailure> {
         let port = self.for_host(address).port;
         let known = remembered_fingerprint(&self.known_hosts, address, port).is_some();
-        let mut conn = self.login(address).await?;
+        let mut conn = self.login_as_root(address).await?;
         if !known {
             conn.first_key = remembered_fingerprint(&self.known_hosts, address, port);
         }
         Ok(conn)
     }
 
-    /// Logs in to `address` (its port known to answer) and becomes root.
-    pub async fn login(&self, address: &str) -> Result<HostConn, ConnectFailure> {
+    async fn login_as_root(&self, address: &str) -> Result<HostConn, ConnectFailure> {
         if self.per_host.contains_key(address) {
-            return Box::pin(self.for_host(address).login(address)).await;
+            return Box::pin(self.for_host(address).login_as_root(address)).await;
         }
         let session = match self.auth {
             SshAuth::Key => self.session(address, self.key_file.as_deref()).await?,

@@ -463,14 +463,19 @@ pub async fn down(
     // so that the next `up` on the same addresses is not taken for an attack.
     // `ssh-keygen -R` rewrites the file: two instances going down side by
     // side (the tests) would each write back the other's forgotten keys.
-    // Each installation keeps its own (`installs/<id>/known_hosts`); an
-    // older cdwiz kept one for all.
+    // Each installation keeps its own (`known_hosts.d/<id>`); an older
+    // cdwiz kept one for all.
     if let Ok(recorded) = load(data_dir, name) {
         let mut files = vec![data_dir.join("known_hosts")];
-        if let Ok(installs) = std::fs::read_dir(data_dir.join("installs")) {
-            files.extend(installs.flatten().map(|e| e.path().join("known_hosts")));
+        let per_install = data_dir.join(crate::connect::KNOWN_HOSTS_DIR);
+        if let Ok(each) = std::fs::read_dir(per_install) {
+            files.extend(
+                each.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_none()),
+            );
         }
-        files.retain(|f| f.exists());
+        files.retain(|f| f.is_file());
         if !files.is_empty() {
             let _lock = rootfs::lock(&data_dir.join("known_hosts.lock")).await?;
             for known in &files {
