@@ -605,3 +605,32 @@ fn a_profile_takes_nothing_of_the_operators_without_consent() {
         assert!(!answers.contains(secret), "{answers}");
     }
 }
+
+/// Only the known `*-env` keys name variables cdwiz takes from its
+/// environment: an unknown one (`x-env: PATH`) is refused as an unknown
+/// key, and PATH stays (cdwiz still finds ssh to say so).
+#[test]
+fn an_unknown_env_key_takes_nothing_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.yaml");
+    std::fs::write(
+        &profile,
+        "version: 1\nbundle: ./b\ntopology: { kind: single }\n\
+         ssh: { auth: agent, x-env: PATH }\n\
+         hosts:\n  - { address: 192.0.2.11, roles: [master, worker] }\n",
+    )
+    .unwrap();
+    let (code, out, err) = cdwiz(
+        &["--profile", profile.to_str().unwrap(), "--non-interactive"],
+        &[
+            ("CDWIZ_DATA_DIR", dir.path().join("data").to_str().unwrap()),
+            ("LANG", "C.UTF-8"),
+        ],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("ssh.x-env") && err.contains("unknown key"),
+        "{err}"
+    );
+    assert!(!err.contains("OpenSSH client"), "PATH was taken: {err}");
+}

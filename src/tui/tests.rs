@@ -237,6 +237,25 @@ fn checks_done_app(locale: &str) -> App {
     app
 }
 
+/// The checks done on a first contact: the login's row selected, its
+/// detail naming the fingerprint of the key now remembered.
+fn first_contact_app(locale: &str) -> App {
+    let mut app = checks_done_app(locale);
+    app.on_event(Event::CheckFinished(CheckResult::new(
+        "ssh.login",
+        Some("192.0.2.11"),
+        Status::Pass,
+        Msg::new("check.ssh.login.ok-first")
+            .arg("user", "root")
+            .arg("fp", "SHA256:uJ9Qm3vX0c8Jw1u5mZk2bq7cH4dTz6yKpQ0sV1rA2eE"),
+    )));
+    app.checks.row = cdwiz::checks::CATALOGUE
+        .iter()
+        .position(|c| c.id == "ssh.login")
+        .unwrap();
+    app
+}
+
 /// Twelve hosts, the checks done; two of them share a hostname.
 fn twelve_hosts_app(locale: &str) -> App {
     let hosts: String = (11..23)
@@ -490,6 +509,7 @@ fn screens_for(locale: &str) -> Vec<(&'static str, App)> {
         ("settings", settings),
         ("checks", checks_app(locale)),
         ("checks-done", checks_done_app(locale)),
+        ("checks-first-contact", first_contact_app(locale)),
         ("review", review_app(locale)),
         ("consent", consent_app(locale)),
         ("review-upgrade", review_upgrade_app(locale)),
