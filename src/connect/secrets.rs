@@ -69,15 +69,20 @@ pub fn resolve_secrets(a: &Answers, base: &Path) -> Result<Secrets, Vec<Problem>
 /// read (the wizard asks for what is missing); [`resolve_secrets`] checks
 /// them first.
 pub fn read_secrets(a: &Answers, base: &Path) -> Secrets {
+    // Nothing the operator has not consented to is read (validation says
+    // why; see `crate::consent`).
     let read = |env: &Option<String>, file: &Option<String>| match (env, file) {
-        (Some(var), _) => crate::secret_env::get(var),
+        (Some(var), _) if crate::consent::env_allowed(var) => crate::secret_env::get(var),
         (None, Some(file)) => {
             let p = base.join(crate::paths::expand_home(file));
+            if !crate::consent::file_allowed(&p, base) {
+                return None;
+            }
             std::fs::read_to_string(&p)
                 .ok()
                 .map(|t| t.trim_end_matches(['\n', '\r']).to_string())
         }
-        (None, None) => None,
+        _ => None,
     };
     let s = &a.ssh;
     let mut out = Secrets::default();
