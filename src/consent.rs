@@ -22,6 +22,8 @@ struct Given {
     files: BTreeSet<PathBuf>,
     /// Whole command lines a kubeconfig may run to log in.
     commands: BTreeSet<String>,
+    /// The host keys the operator expects (`--expect-host-key`), by host.
+    host_keys: std::collections::BTreeMap<String, String>,
 }
 
 fn given() -> &'static Mutex<Given> {
@@ -54,6 +56,19 @@ pub fn allow_exec(command: &str) {
 /// Whether a kubeconfig may run `command` (the whole line).
 pub fn exec_allowed(command: &str) -> bool {
     lock().commands.contains(command.trim())
+}
+
+/// The operator expects the host `host` to present the key whose
+/// fingerprint is `fingerprint` (`SHA256:…`).
+pub fn expect_host_key(host: &str, fingerprint: &str) {
+    lock()
+        .host_keys
+        .insert(host.to_string(), fingerprint.trim().to_string());
+}
+
+/// The fingerprint the operator expects of `host`'s key, if any.
+pub fn expected_host_key(host: &str) -> Option<String> {
+    lock().host_keys.get(host).cloned()
 }
 
 /// Whether a profile may name the variable `name`.

@@ -76,6 +76,10 @@ struct Cli {
     /// auth-provider's `cmd-path`), exactly as cdwiz shows it (repeatable).
     #[arg(long = "allow-exec", value_name = "COMMAND", global = true)]
     allow_exec: Vec<String>,
+    /// The key a host must present, by its fingerprint: HOST=SHA256:…
+    /// (repeatable); checked before anything is sent to the host.
+    #[arg(long = "expect-host-key", value_name = "HOST=SHA256:…", global = true)]
+    expect_host_key: Vec<String>,
     /// Language of what cdwiz prints: en or zh-CN (default: from LC_ALL,
     /// LC_MESSAGES, LANG).
     #[arg(long, global = true)]
@@ -187,6 +191,7 @@ fn localized_command(lang: &str) -> clap::Command {
         "allow_env",
         "trust",
         "allow_exec",
+        "expect_host_key",
         "remove_hosts",
         "allow_downgrade",
         "purge_removed",
@@ -357,6 +362,18 @@ fn main() -> ExitCode {
     }
     for command in &cli.allow_exec {
         cdwiz::consent::allow_exec(command);
+    }
+    for pin in &cli.expect_host_key {
+        match pin.split_once('=') {
+            Some((host, fp)) if !host.is_empty() && fp.starts_with("SHA256:") => {
+                cdwiz::consent::expect_host_key(host, fp)
+            }
+            _ => {
+                let m = cdwiz::i18n::Msg::new("cli.expect-host-key-bad").arg("value", pin);
+                eprintln!("{}", error_line(&lang, &m.render(&lang)));
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        }
     }
     if let Some(p) = &cli.profile {
         secret_names.extend(

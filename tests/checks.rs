@@ -418,6 +418,49 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
         "{login:#}"
     );
 
+    // 5b. The operator expects a host's key (`--expect-host-key`): a wrong
+    //     fingerprint stops the login before anything is sent (no key of
+    //     this machine's installed with the password), the right one lets
+    //     it through.
+    let pinned = tmp.path().join("pinned-data-dir");
+    let wrong = format!(
+        "{}=SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        addr[0]
+    );
+    let out = dry_run(
+        &healthy,
+        &work,
+        &password,
+        &pinned,
+        &["--expect-host-key", &wrong],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let login = out.find("ssh.login", &addr[0]);
+    assert_eq!(
+        login["detail"]["key"], "check.ssh.login.hostkey-unexpected",
+        "{login:#}"
+    );
+    assert_eq!(out.find("ssh.login", &addr[1])["status"], "pass");
+    let blob = std::fs::read_to_string(pinned.join("keys/id_ed25519.pub"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let keys0 = sh_ok(sb, 0, "cat /root/.ssh/authorized_keys").await;
+    assert!(!keys0.contains(&blob), "the password was used on the host");
+    let own = sh_ok(sb, 0, "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub").await;
+    let right = format!("{}={}", addr[0], own.split_whitespace().nth(1).unwrap());
+    let out = dry_run(
+        &healthy,
+        &work,
+        &password,
+        &pinned,
+        &["--expect-host-key", &right],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.find("ssh.login", &addr[0])["status"], "pass");
+
     // 6. A host whose key changed is a hard, explained failure with the fix.
     //    The keys are the installation's own, not one file for every site.
     assert!(!state.join("known_hosts").exists(), "a shared known_hosts");

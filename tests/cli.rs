@@ -634,3 +634,20 @@ fn an_unknown_env_key_takes_nothing_from_the_environment() {
     );
     assert!(!err.contains("OpenSSH client"), "PATH was taken: {err}");
 }
+
+/// `--expect-host-key` takes HOST=SHA256:…; anything else is bad input,
+/// said with how to read a host's fingerprint.
+#[test]
+fn a_malformed_expected_host_key_is_bad_input() {
+    for bad in ["192.0.2.11", "192.0.2.11=MD5:aa", "=SHA256:abc"] {
+        let (code, _, err) = cdwiz(
+            &["validate", "nowhere.yaml", "--expect-host-key", bad],
+            &[("LANG", "C.UTF-8")],
+        );
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(
+            err.contains("HOST=SHA256:") && err.contains("ssh-keygen -lf"),
+            "{bad}: {err}"
+        );
+    }
+}

@@ -303,6 +303,10 @@ fn not_opened(addr: &str, why: Option<Unopened>, login: &Login) -> Vec<CheckResu
     }
     let (key, hint) = match &failure {
         ConnectFailure::AuthRejected(_) => ("ssh.login.rejected", "ssh.login.rejected-hint"),
+        ConnectFailure::HostKeyChanged(m) if m.key == "connect.hostkey-unexpected" => (
+            "ssh.login.hostkey-unexpected",
+            "ssh.login.hostkey-unexpected-hint",
+        ),
         ConnectFailure::HostKeyChanged(_) => ("ssh.login.hostkey", "ssh.login.hostkey-hint"),
         ConnectFailure::Bastion(_) => ("ssh.login.bastion", "ssh.login.bastion-hint"),
         _ => ("ssh.login.fail", "ssh.login.fail-hint"),
@@ -318,7 +322,7 @@ fn not_opened(addr: &str, why: Option<Unopened>, login: &Login) -> Vec<CheckResu
         ),
     )
     .hint(m(hint));
-    if matches!(failure, ConnectFailure::HostKeyChanged(_)) {
+    if key == "ssh.login.hostkey" {
         // Only once the host's administrator has confirmed the new key.
         let name = if login.port == 22 {
             addr.to_string()

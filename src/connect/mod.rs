@@ -99,23 +99,54 @@ pub fn known_hosts_file(data_dir: &Path, a: &Answers) -> PathBuf {
     file
 }
 
+/// The fingerprint (`SHA256:…`) of one `known_hosts` line.
+async fn fingerprint_of(line: &str) -> Option<String> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new("ssh-keygen")
+        .args(["-l", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take()?;
+    let _ = stdin.write_all(format!("{line}\n").as_bytes()).await;
+    drop(stdin);
+    let out = child.wait_with_output().await.ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|w| w.starts_with("SHA256:"))
+        .map(str::to_string)
+}
+
 /// The fingerprint of the key `known_hosts` remembers for the host at
-/// `address:port` (`ssh-keygen -l -F`), if it remembers one.
+/// `address:port` (`ssh-keygen -l -F`), if it remembers one (the first,
+/// where it remembers several of its keys).
 pub fn remembered_fingerprint(known_hosts: &Path, address: &str, port: u16) -> Option<String> {
+    remembered_fingerprints(known_hosts, address, port)
+        .into_iter()
+        .next()
+}
+
+/// The fingerprints of every key `known_hosts` remembers for the host.
+pub fn remembered_fingerprints(known_hosts: &Path, address: &str, port: u16) -> Vec<String> {
     let name = if port == 22 {
         address.to_string()
     } else {
         format!("[{address}]:{port}")
     };
-    let out = std::process::Command::new("ssh-keygen")
+    let Ok(out) = std::process::Command::new("ssh-keygen")
         .args(["-l", "-F", &name, "-f"])
         .arg(known_hosts)
         .output()
-        .ok()?;
+    else {
+        return Vec::new();
+    };
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
-        .find(|w| w.starts_with("SHA256:"))
+        .filter(|w| w.starts_with("SHA256:"))
         .map(str::to_string)
+        .collect()
 }
 
 impl Connector {
@@ -493,12 +524,85 @@ impl Connector {
     /// says the fingerprint of the key now remembered for it.
     pub async fn login(&self, address: &str) -> Result<HostConn, ConnectFailure> {
         let port = self.for_host(address).port;
-        let known = remembered_fingerprint(&self.known_hosts, address, port).is_some();
+        let remembered = remembered_fingerprints(&self.known_hosts, address, port);
+        if let Some(expected) = crate::consent::expected_host_key(address) {
+            self.pin(address, port, &expected, &remembered).await?;
+        }
+        let known = !remembered.is_empty();
         let mut conn = self.login_as_root(address).await?;
         if !known {
             conn.first_key = remembered_fingerprint(&self.known_hosts, address, port);
         }
         Ok(conn)
+    }
+
+    /// The host's key is the one the operator expects, before anything
+    /// (a password among it) goes to the host: the remembered one compared,
+    /// else the keys the host offers are asked for (`ssh-keyscan`, no
+    /// login) and the expected one, if offered, remembered for the
+    /// installation. Through a bastion the keys cannot be asked for
+    /// beforehand: refused, said so.
+    async fn pin(
+        &self,
+        address: &str,
+        port: u16,
+        expected: &str,
+        remembered: &[String],
+    ) -> Result<(), ConnectFailure> {
+        let unexpected = |presented: String| {
+            ConnectFailure::HostKeyChanged(
+                Msg::new("connect.hostkey-unexpected")
+                    .arg("address", address)
+                    .arg("expected", expected)
+                    .arg("presented", presented),
+            )
+        };
+        if !remembered.is_empty() {
+            return if remembered.iter().any(|fp| fp == expected) {
+                Ok(())
+            } else {
+                Err(unexpected(remembered.join(", ")))
+            };
+        }
+        if self.jump.is_some() {
+            return Err(ConnectFailure::Other(
+                Msg::new("connect.hostkey-pin-bastion").arg("address", address),
+            ));
+        }
+        let scan = tokio::time::timeout(
+            self.connect_timeout + Duration::from_secs(5),
+            tokio::process::Command::new("ssh-keyscan")
+                .args(["-T", &self.connect_timeout.as_secs().max(1).to_string()])
+                .args(["-p", &port.to_string(), "--", address])
+                .output(),
+        )
+        .await
+        .map_err(|_| unexpected("(no answer)".into()))?
+        .map_err(|e| ConnectFailure::Other(Msg::from(format!("ssh-keyscan: {e}"))))?;
+        let lines = String::from_utf8_lossy(&scan.stdout).into_owned();
+        let mut offered = Vec::new();
+        for line in lines
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
+            let fp = fingerprint_of(line).await;
+            if fp.as_deref() == Some(expected) {
+                let mut known = std::fs::read_to_string(&self.known_hosts).unwrap_or_default();
+                if !known.is_empty() && !known.ends_with('\n') {
+                    known.push('\n');
+                }
+                known.push_str(line);
+                known.push('\n');
+                return crate::rundir::write_atomic(&self.known_hosts, &known)
+                    .map_err(|e| ConnectFailure::Other(file_error(&self.known_hosts, e)));
+            }
+            offered.extend(fp);
+        }
+        Err(unexpected(if offered.is_empty() {
+            "(no key)".into()
+        } else {
+            offered.join(", ")
+        }))
     }
 
     async fn login_as_root(&self, address: &str) -> Result<HostConn, ConnectFailure> {
