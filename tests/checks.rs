@@ -461,6 +461,39 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.find("ssh.login", &addr[0])["status"], "pass");
 
+    // 5c. Or pinned in a known_hosts file beside the profile
+    //     (`ssh.known-hosts`), which also serves hosts behind a bastion:
+    //     another key is refused before anything is sent; its own passes.
+    let pins = tmp.path().join("pins");
+    let pinned_profile = tmp.path().join("pinned.yaml");
+    std::fs::write(
+        &pinned_profile,
+        std::fs::read_to_string(&healthy).unwrap().replace(
+            "connect-timeout: 3 }",
+            "connect-timeout: 3, known-hosts: pins }",
+        ),
+    )
+    .unwrap();
+    let host_key = |i: usize| async move {
+        let k = sh_ok(sb, i, "cat /etc/ssh/ssh_host_ed25519_key.pub").await;
+        let mut w = k.split_whitespace();
+        format!("{} {}", w.next().unwrap(), w.next().unwrap())
+    };
+    let (key0, key1) = (host_key(0).await, host_key(1).await);
+    std::fs::write(&pins, format!("{} {key1}\n", addr[0])).unwrap();
+    let by_file = tmp.path().join("pinned-by-file");
+    let out = dry_run(&pinned_profile, &work, &password, &by_file, &[]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let login = out.find("ssh.login", &addr[0]);
+    assert_eq!(
+        login["detail"]["key"], "check.ssh.login.hostkey",
+        "{login:#}"
+    );
+    assert_eq!(out.find("ssh.login", &addr[1])["status"], "pass");
+    std::fs::write(&pins, format!("{} {key0}\n", addr[0])).unwrap();
+    let out = dry_run(&pinned_profile, &work, &password, &by_file, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
     // 6. A host whose key changed is a hard, explained failure with the fix.
     //    The keys are the installation's own, not one file for every site.
     assert!(!state.join("known_hosts").exists(), "a shared known_hosts");

@@ -94,7 +94,7 @@ pub async fn collect(
         progress(&summary);
         vec![(summary, files)]
     } else {
-        from_hosts(a, secrets, &req.data_dir, progress).await
+        from_hosts(a, secrets, &req.data_dir, &req.base, progress).await
     };
 
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
@@ -135,9 +135,16 @@ async fn from_hosts(
     a: &Answers,
     secrets: Secrets,
     data_dir: &Path,
+    base: &Path,
     progress: &(dyn Fn(&HostCollected) + Sync),
 ) -> Vec<(HostCollected, Vec<(String, Vec<u8>)>)> {
-    let mut connector = Connector::new(a, secrets, data_dir, crate::connect::askpass_program());
+    let mut connector = Connector::new(
+        a,
+        secrets,
+        data_dir,
+        base,
+        crate::connect::askpass_program(),
+    );
     connector.install_key = false;
     let connector = Arc::new(connector);
     let targets = Targets::open(&connector, a).await;

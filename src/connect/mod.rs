@@ -99,6 +99,84 @@ pub fn known_hosts_file(data_dir: &Path, a: &Answers) -> PathBuf {
     file
 }
 
+/// The keys the profile pins (`ssh.known-hosts`, consented like every
+/// file it names) replace what the installation remembers for the hosts
+/// they list: ssh then takes exactly those keys, and refuses another
+/// before anything is sent. A file that cannot be read pins nothing
+/// (validation says why).
+fn pin_known_hosts(known_hosts: &Path, a: &Answers, base: &Path) {
+    let Some(source) = crate::profile::sources::sources(a)
+        .into_iter()
+        .find(|s| s.kind == crate::profile::sources::SourceKind::KnownHosts)
+    else {
+        return;
+    };
+    let Some(pinned) = source.path(base) else {
+        return;
+    };
+    if !source.consented(base) {
+        return;
+    }
+    let mut names: Vec<String> = a
+        .hosts
+        .iter()
+        .map(|h| {
+            let port = a.login(h).port;
+            if port == 22 {
+                h.address.clone()
+            } else {
+                format!("[{}]:{port}", h.address)
+            }
+        })
+        .collect();
+    names.extend(a.bastion().map(|b| {
+        if b.port == 22 {
+            b.host
+        } else {
+            format!("[{}]:{}", b.host, b.port)
+        }
+    }));
+    let keygen = |args: &[&str], file: &Path| {
+        std::process::Command::new("ssh-keygen")
+            .args(args)
+            .arg(file)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let mut lines = String::new();
+    let mut listed = Vec::new();
+    for name in &names {
+        let found: Vec<String> = keygen(&["-F", name, "-f"], &pinned)
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(str::to_string)
+            .collect();
+        if !found.is_empty() {
+            listed.push(name.clone());
+            for l in found {
+                lines.push_str(&l);
+                lines.push('\n');
+            }
+        }
+    }
+    if listed.is_empty() {
+        return;
+    }
+    for name in &listed {
+        let _ = keygen(&["-R", name, "-f"], known_hosts);
+    }
+    let mut old = known_hosts.to_path_buf().into_os_string();
+    old.push(".old");
+    let _ = std::fs::remove_file(old);
+    let mut text = std::fs::read_to_string(known_hosts).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&lines);
+    let _ = crate::rundir::write_atomic(known_hosts, &text);
+}
+
 /// The fingerprint (`SHA256:…`) of one `known_hosts` line.
 async fn fingerprint_of(line: &str) -> Option<String> {
     use tokio::io::AsyncWriteExt;
@@ -150,7 +228,17 @@ pub fn remembered_fingerprints(known_hosts: &Path, address: &str, port: u16) -> 
 }
 
 impl Connector {
-    pub fn new(a: &Answers, secrets: Secrets, data_dir: &Path, askpass: PathBuf) -> Self {
+    /// The connector for the answers' hosts; `base` is the profile's folder
+    /// (where `ssh.known-hosts` is read from).
+    pub fn new(
+        a: &Answers,
+        secrets: Secrets,
+        data_dir: &Path,
+        base: &Path,
+        askpass: PathBuf,
+    ) -> Self {
+        let known_hosts = known_hosts_file(data_dir, a);
+        pin_known_hosts(&known_hosts, a, base);
         let per_host = a
             .hosts
             .iter()
@@ -168,7 +256,7 @@ impl Connector {
             connect_timeout: Duration::from_secs(u64::from(a.ssh.connect_timeout.max(1))),
             secrets,
             own_key: data_dir.join("keys").join("id_ed25519"),
-            known_hosts: known_hosts_file(data_dir, a),
+            known_hosts,
             askpass,
             install_key: true,
         }

@@ -317,6 +317,12 @@ pub struct SshSettings {
     pub jump: Option<Jump>,
     #[serde(default)]
     pub host_key_policy: HostKeyPolicy,
+    /// A known_hosts file (in the profile's folder) with the keys the hosts
+    /// and the bastion must present, pinned before the first login: a host
+    /// it lists that presents another key is refused before anything is
+    /// sent to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<String>,
     /// auth password: keep cdwiz's own key in the hosts' (and the
     /// bastion's) `authorized_keys` after `cdwiz uninstall` (default: it is
     /// removed).
@@ -339,6 +345,7 @@ impl Default for SshSettings {
             sudo_password_env: None,
             jump: None,
             host_key_policy: HostKeyPolicy::default(),
+            known_hosts: None,
             keep_key: false,
             connect_timeout: default_connect_timeout(),
         }

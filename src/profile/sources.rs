@@ -26,6 +26,8 @@ pub enum SourceKind {
     Certificate,
     /// A private key ssh signs with (it never leaves this machine).
     KeyFile,
+    /// The host keys the hosts must present (`ssh.known-hosts`).
+    KnownHosts,
 }
 
 impl SourceKind {
@@ -135,6 +137,11 @@ pub fn sources(a: &Answers) -> Vec<Source> {
     if !a.uses_hosts() {
         return out;
     }
+    add(
+        "ssh.known-hosts".into(),
+        SourceKind::KnownHosts,
+        &a.ssh.known_hosts,
+    );
     for (name, path) in a.hooks.named() {
         add(
             format!("hooks.{name}"),

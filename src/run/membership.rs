@@ -69,6 +69,7 @@ impl Session {
             gone,
             self.secrets.clone(),
             &self.data_dir,
+            &self.base,
             self.askpass.clone(),
         ));
         let started = Instant::now();

@@ -298,6 +298,7 @@ impl Session {
             a,
             req.secrets.clone(),
             &req.data_dir,
+            &req.base,
             req.askpass.clone(),
         ));
         Ok(Session {

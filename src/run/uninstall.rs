@@ -77,7 +77,13 @@ pub async fn uninstall(
         let bundle = super::manifest_only(a, &req.base, &req.data_dir, &req.profile, locale)?;
         let secrets = super::secrets_or_profile(req.secrets, a, &req.base, &req.profile, locale)?;
         let askpass = crate::connect::askpass_program();
-        let connector = Arc::new(Connector::new(a, secrets, &req.data_dir, askpass));
+        let connector = Arc::new(Connector::new(
+            a,
+            secrets,
+            &req.data_dir,
+            &req.base,
+            askpass,
+        ));
         Uninstalled::Hosts {
             hosts: crate::deploy::uninstall(a, &bundle.manifest, connector, req.purge).await,
         }

@@ -205,7 +205,7 @@ pub async fn status(mut req: StatusRequest) -> Result<StatusReport, RunError> {
     }
     let secrets = crate::run::secrets_or_profile(req.secrets, a, &req.base, &req.profile, locale)?;
     let askpass = crate::connect::askpass_program();
-    let mut connector = Connector::new(a, secrets, &req.data_dir, askpass);
+    let mut connector = Connector::new(a, secrets, &req.data_dir, &req.base, askpass);
     // Read-only: cdwiz's key is used where a check or deploy put it, never
     // installed by a look.
     connector.install_key = false;

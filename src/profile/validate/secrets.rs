@@ -46,6 +46,16 @@ pub fn check_secret_sources(a: &Answers, base: &std::path::Path) -> Vec<Problem>
                     );
                 }
             }
+            (SourceKind::KnownHosts, Some(p)) => {
+                if let Err(e) = std::fs::read_to_string(&p) {
+                    out.push(Problem::new(
+                        s.field,
+                        Msg::new("profile.file-unreadable")
+                            .arg("path", pattern::shown(&p.display().to_string()))
+                            .arg("error", e),
+                    ));
+                }
+            }
             (SourceKind::Certificate, Some(p)) => match std::fs::read_to_string(&p) {
                 Err(e) => out.push(Problem::new(
                     s.field,
