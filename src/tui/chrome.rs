@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::app::{App, Screen};
+use cdwiz::i18n::Msg;
 
 pub struct Theme {
     pub no_color: bool,
@@ -221,14 +222,28 @@ pub fn consent(f: &mut Frame, app: &App) {
             lines.push(Line::from(format!("  sha256 {h}")));
         }
     }
-    lines.push(Line::from(""));
-    lines.push(Line::from(app.t("wizard.consent.keys")));
-    let area = centered(f.area(), 100, lines.len() as u16 + 6);
+    // Above the footer; its answers stay in sight on its frame, however
+    // long the list.
+    let room = Rect {
+        height: f.area().height.saturating_sub(3),
+        ..f.area()
+    };
+    let area = centered(room, 100, lines.len() as u16 + 6);
     f.render_widget(Clear, area);
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block(app.t("wizard.consent.title"))),
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            block(format!(
+                "{} ({})",
+                app.t("wizard.consent.title"),
+                app.consent.len()
+            ))
+            .title_bottom(Line::from(format!(
+                " {} ",
+                Msg::new("wizard.consent.keys")
+                    .arg("count", app.consent.len())
+                    .render(&app.locale)
+            ))),
+        ),
         area,
     );
 }

@@ -416,6 +416,19 @@ fn consent_app(locale: &str) -> App {
     app
 }
 
+/// A profile that takes many files: the list is cut at the frame, the
+/// answers stay in sight.
+fn consent_long_app(locale: &str) -> App {
+    let mut app = consent_app(locale);
+    for i in 0..12 {
+        let mut s = listed_sources()[2].clone();
+        s.field = format!("hosts[{i}].ssh.password-file");
+        s.from = format!("/home/eng/site/pw-{i}");
+        app.consent.push(s);
+    }
+    app
+}
+
 /// The addresses of the app's hosts, in order.
 fn addresses(app: &App) -> Vec<String> {
     app.answers
@@ -512,6 +525,7 @@ fn screens_for(locale: &str) -> Vec<(&'static str, App)> {
         ("checks-first-contact", first_contact_app(locale)),
         ("review", review_app(locale)),
         ("consent", consent_app(locale)),
+        ("consent-long", consent_long_app(locale)),
         ("review-upgrade", review_upgrade_app(locale)),
         ("review-arch", review_arch_app(locale)),
         ("deploy", deploy_app(locale)),
