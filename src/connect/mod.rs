@@ -665,7 +665,14 @@ impl Connector {
                 .output(),
         )
         .await
-        .map_err(|_| unexpected("(no answer)".into()))?
+        .map_err(|_| {
+            ConnectFailure::Unreachable(
+                Msg::new("connect.no-answer")
+                    .arg("address", address)
+                    .arg("port", port)
+                    .arg("secs", self.connect_timeout.as_secs()),
+            )
+        })?
         .map_err(|e| ConnectFailure::Other(Msg::from(format!("ssh-keyscan: {e}"))))?;
         let lines = String::from_utf8_lossy(&scan.stdout).into_owned();
         let mut offered = Vec::new();
