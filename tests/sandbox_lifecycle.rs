@@ -9,10 +9,15 @@ use std::time::Instant;
 use cdwiz::sandbox::{self, SandboxEvent, SandboxSpec};
 use common::*;
 
+/// The one instance this file's first test brings up, takes down and
+/// brings up again (one net, asked for twice by the same test).
+const NAME: &str = "t-life";
+const NET: u8 = 205;
+
 #[tokio::test(flavor = "multi_thread")]
 async fn up_again_changes_nothing_and_down_leaves_nothing() {
-    let name = "t-life";
-    let inst = instance("t-life", 205, 2).await;
+    let name = NAME;
+    let inst = instance(NAME, NET, 2).await;
     let docker = inst.docker.clone();
     let dir = inst.sandbox.dir.clone();
     let ids_before = container_ids(&docker, name).await;
@@ -69,7 +74,7 @@ async fn up_again_changes_nothing_and_down_leaves_nothing() {
     assert_eq!((report.containers, report.network), (0, false));
 
     // Up after down works.
-    let inst2 = instance("t-life", 205, 1).await;
+    let inst2 = instance(NAME, NET, 1).await;
     assert_eq!(sh_ok(&inst2.sandbox, 0, "hostname").await, "node1");
 }
 

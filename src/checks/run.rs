@@ -315,20 +315,12 @@ fn not_opened(addr: &str, why: Option<Unopened>, login: &Login) -> Vec<CheckResu
         "ssh.login",
         h,
         Status::Fail,
-        m(key).arg_msg("detail", failure.message().clone()).arg(
-            "old",
-            crate::connect::remembered_fingerprint(&login.known_hosts, addr, login.port)
-                .unwrap_or_else(|| "?".into()),
-        ),
+        m(key).arg_msg("detail", failure.message().clone()),
     )
     .hint(m(hint));
     if key == "ssh.login.hostkey" {
         // Only once the host's administrator has confirmed the new key.
-        let name = if login.port == 22 {
-            addr.to_string()
-        } else {
-            format!("[{addr}]:{}", login.port)
-        };
+        let name = crate::connect::known_hosts_name(addr, login.port);
         r = r.fix(format!(
             "ssh-keygen -R '{name}' -f {}",
             login.known_hosts.display()

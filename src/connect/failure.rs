@@ -97,6 +97,8 @@ pub(super) fn classify(address: &str, text: &str) -> ConnectFailure {
                 ConnectFailure::HostKeyChanged(
                     Msg::new("connect.hostkey-changed")
                         .arg("address", address)
+                        // The login says which key it remembered.
+                        .arg("was", "?")
                         .arg("fp", fp)
                         .arg("old", old),
                 )

@@ -7,6 +7,7 @@
 
 mod failure;
 mod host;
+mod host_keys;
 mod secrets;
 mod targets;
 
@@ -23,6 +24,10 @@ pub use failure::ConnectFailure;
 use failure::{classify, error_chain, method};
 pub use host::{DockerApi, HostConn, own_key_line};
 use host::{Sudo, key_blob, remove_key_script};
+use host_keys::pin_known_hosts;
+pub use host_keys::{
+    KNOWN_HOSTS_DIR, forget, known_hosts_file, known_hosts_name, remembered_fingerprints,
+};
 pub use secrets::{HostSecrets, Secrets, read_secrets, resolve_secrets};
 pub use targets::{Opener, Stage, Target, Targets, Unopened};
 
@@ -56,175 +61,6 @@ pub struct Connector {
     /// With a password login, install cdwiz's key where it is missing
     /// (false for read-only commands: they change nothing on a host).
     pub install_key: bool,
-}
-
-/// Where each installation's known hosts are, under the data dir.
-pub const KNOWN_HOSTS_DIR: &str = "known_hosts.d";
-
-/// The host keys one installation has accepted: its own file under the
-/// data dir (`known_hosts.d/<id>`), not one for every customer, so that a
-/// reused private address at another site is a first contact there, not a
-/// changed key here. Made on first use (its folder, and the keys an older
-/// cdwiz remembered for these hosts in the data dir's shared file). Kept
-/// apart from `installs/`, whose folders say which installations exist.
-pub fn known_hosts_file(data_dir: &Path, a: &Answers) -> PathBuf {
-    let dir = data_dir.join(KNOWN_HOSTS_DIR);
-    let file = dir.join(crate::profile::install_id(a));
-    if !file.exists() && std::fs::create_dir_all(&dir).is_ok() {
-        let shared = data_dir.join("known_hosts");
-        if shared.is_file() {
-            let mut kept = String::new();
-            let mut names: Vec<String> = a.hosts.iter().map(|h| h.address.clone()).collect();
-            names.extend(a.bastion().map(|b| b.host));
-            for name in names {
-                let Ok(out) = std::process::Command::new("ssh-keygen")
-                    .args(["-F", &name, "-f"])
-                    .arg(&shared)
-                    .output()
-                else {
-                    continue;
-                };
-                for line in String::from_utf8_lossy(&out.stdout).lines() {
-                    if !line.starts_with('#') && !line.trim().is_empty() {
-                        kept.push_str(line);
-                        kept.push('\n');
-                    }
-                }
-            }
-            if !kept.is_empty() {
-                let _ = crate::rundir::write_atomic(&file, &kept);
-            }
-        }
-    }
-    file
-}
-
-/// The keys the profile pins (`ssh.known-hosts`, consented like every
-/// file it names) replace what the installation remembers for the hosts
-/// they list: ssh then takes exactly those keys, and refuses another
-/// before anything is sent. A file that cannot be read pins nothing
-/// (validation says why).
-fn pin_known_hosts(known_hosts: &Path, a: &Answers, base: &Path) {
-    let Some(source) = crate::profile::sources::sources(a)
-        .into_iter()
-        .find(|s| s.kind == crate::profile::sources::SourceKind::KnownHosts)
-    else {
-        return;
-    };
-    let Some(pinned) = source.path(base) else {
-        return;
-    };
-    if !source.consented(base) {
-        return;
-    }
-    let mut names: Vec<String> = a
-        .hosts
-        .iter()
-        .map(|h| {
-            let port = a.login(h).port;
-            if port == 22 {
-                h.address.clone()
-            } else {
-                format!("[{}]:{port}", h.address)
-            }
-        })
-        .collect();
-    names.extend(a.bastion().map(|b| {
-        if b.port == 22 {
-            b.host
-        } else {
-            format!("[{}]:{}", b.host, b.port)
-        }
-    }));
-    let keygen = |args: &[&str], file: &Path| {
-        std::process::Command::new("ssh-keygen")
-            .args(args)
-            .arg(file)
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    };
-    let mut lines = String::new();
-    let mut listed = Vec::new();
-    for name in &names {
-        let found: Vec<String> = keygen(&["-F", name, "-f"], &pinned)
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .map(str::to_string)
-            .collect();
-        if !found.is_empty() {
-            listed.push(name.clone());
-            for l in found {
-                lines.push_str(&l);
-                lines.push('\n');
-            }
-        }
-    }
-    if listed.is_empty() {
-        return;
-    }
-    for name in &listed {
-        let _ = keygen(&["-R", name, "-f"], known_hosts);
-    }
-    let mut old = known_hosts.to_path_buf().into_os_string();
-    old.push(".old");
-    let _ = std::fs::remove_file(old);
-    let mut text = std::fs::read_to_string(known_hosts).unwrap_or_default();
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push_str(&lines);
-    let _ = crate::rundir::write_atomic(known_hosts, &text);
-}
-
-/// The fingerprint (`SHA256:…`) of one `known_hosts` line.
-async fn fingerprint_of(line: &str) -> Option<String> {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new("ssh-keygen")
-        .args(["-l", "-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    let mut stdin = child.stdin.take()?;
-    let _ = stdin.write_all(format!("{line}\n").as_bytes()).await;
-    drop(stdin);
-    let out = child.wait_with_output().await.ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .find(|w| w.starts_with("SHA256:"))
-        .map(str::to_string)
-}
-
-/// The fingerprint of the key `known_hosts` remembers for the host at
-/// `address:port` (`ssh-keygen -l -F`), if it remembers one (the first,
-/// where it remembers several of its keys).
-pub fn remembered_fingerprint(known_hosts: &Path, address: &str, port: u16) -> Option<String> {
-    remembered_fingerprints(known_hosts, address, port)
-        .into_iter()
-        .next()
-}
-
-/// The fingerprints of every key `known_hosts` remembers for the host.
-pub fn remembered_fingerprints(known_hosts: &Path, address: &str, port: u16) -> Vec<String> {
-    let name = if port == 22 {
-        address.to_string()
-    } else {
-        format!("[{address}]:{port}")
-    };
-    let Ok(out) = std::process::Command::new("ssh-keygen")
-        .args(["-l", "-F", &name, "-f"])
-        .arg(known_hosts)
-        .output()
-    else {
-        return Vec::new();
-    };
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .filter(|w| w.starts_with("SHA256:"))
-        .map(str::to_string)
-        .collect()
 }
 
 impl Connector {
@@ -609,95 +445,27 @@ impl Connector {
 
     /// Logs in to `address` (its port known to answer) and becomes root;
     /// on the installation's first contact with the host, the connection
-    /// says the fingerprint of the key now remembered for it.
+    /// says the fingerprint of the key now remembered for it, and a
+    /// changed key the one remembered before.
     pub async fn login(&self, address: &str) -> Result<HostConn, ConnectFailure> {
         let port = self.for_host(address).port;
-        let remembered = remembered_fingerprints(&self.known_hosts, address, port);
+        let remembered = remembered_fingerprints(&self.known_hosts, address, port).await;
         if let Some(expected) = crate::consent::expected_host_key(address) {
             self.pin(address, port, &expected, &remembered).await?;
         }
-        let known = !remembered.is_empty();
-        let mut conn = self.login_as_root(address).await?;
-        if !known {
-            conn.first_key = remembered_fingerprint(&self.known_hosts, address, port);
+        let mut conn = self.login_as_root(address).await.map_err(|f| match f {
+            ConnectFailure::HostKeyChanged(m) if !remembered.is_empty() => {
+                ConnectFailure::HostKeyChanged(m.arg("was", remembered.join(", ")))
+            }
+            f => f,
+        })?;
+        if remembered.is_empty() {
+            conn.first_key = remembered_fingerprints(&self.known_hosts, address, port)
+                .await
+                .into_iter()
+                .next();
         }
         Ok(conn)
-    }
-
-    /// The host's key is the one the operator expects, before anything
-    /// (a password among it) goes to the host: the remembered one compared,
-    /// else the keys the host offers are asked for (`ssh-keyscan`, no
-    /// login) and the expected one, if offered, remembered for the
-    /// installation. Through a bastion the keys cannot be asked for
-    /// beforehand: refused, said so.
-    async fn pin(
-        &self,
-        address: &str,
-        port: u16,
-        expected: &str,
-        remembered: &[String],
-    ) -> Result<(), ConnectFailure> {
-        let unexpected = |presented: String| {
-            ConnectFailure::HostKeyChanged(
-                Msg::new("connect.hostkey-unexpected")
-                    .arg("address", address)
-                    .arg("expected", expected)
-                    .arg("presented", presented),
-            )
-        };
-        if !remembered.is_empty() {
-            return if remembered.iter().any(|fp| fp == expected) {
-                Ok(())
-            } else {
-                Err(unexpected(remembered.join(", ")))
-            };
-        }
-        if self.jump.is_some() {
-            return Err(ConnectFailure::Other(
-                Msg::new("connect.hostkey-pin-bastion").arg("address", address),
-            ));
-        }
-        let scan = tokio::time::timeout(
-            self.connect_timeout + Duration::from_secs(5),
-            tokio::process::Command::new("ssh-keyscan")
-                .args(["-T", &self.connect_timeout.as_secs().max(1).to_string()])
-                .args(["-p", &port.to_string(), "--", address])
-                .output(),
-        )
-        .await
-        .map_err(|_| {
-            ConnectFailure::Unreachable(
-                Msg::new("connect.no-answer")
-                    .arg("address", address)
-                    .arg("port", port)
-                    .arg("secs", self.connect_timeout.as_secs()),
-            )
-        })?
-        .map_err(|e| ConnectFailure::Other(Msg::from(format!("ssh-keyscan: {e}"))))?;
-        let lines = String::from_utf8_lossy(&scan.stdout).into_owned();
-        let mut offered = Vec::new();
-        for line in lines
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        {
-            let fp = fingerprint_of(line).await;
-            if fp.as_deref() == Some(expected) {
-                let mut known = std::fs::read_to_string(&self.known_hosts).unwrap_or_default();
-                if !known.is_empty() && !known.ends_with('\n') {
-                    known.push('\n');
-                }
-                known.push_str(line);
-                known.push('\n');
-                return crate::rundir::write_atomic(&self.known_hosts, &known)
-                    .map_err(|e| ConnectFailure::Other(file_error(&self.known_hosts, e)));
-            }
-            offered.extend(fp);
-        }
-        Err(unexpected(if offered.is_empty() {
-            "(no key)".into()
-        } else {
-            offered.join(", ")
-        }))
     }
 
     async fn login_as_root(&self, address: &str) -> Result<HostConn, ConnectFailure> {

@@ -480,18 +480,8 @@ pub async fn down(
             let _lock = rootfs::lock(&data_dir.join("known_hosts.lock")).await?;
             for known in &files {
                 for h in &recorded.hosts {
-                    let _ = tokio::process::Command::new("ssh-keygen")
-                        .arg("-R")
-                        .arg(&h.address)
-                        .arg("-f")
-                        .arg(known)
-                        .output()
-                        .await;
+                    crate::connect::forget(&h.address, known);
                 }
-                // ssh-keygen keeps the file as it was beside it.
-                let mut old = known.clone().into_os_string();
-                old.push(".old");
-                let _ = std::fs::remove_file(old);
             }
         }
     }

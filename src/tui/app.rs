@@ -8,12 +8,14 @@ use std::path::PathBuf;
 
 use cdwiz::checks::Status;
 use cdwiz::event::{Event, StepOutcome};
-use cdwiz::profile::{AcceptCheck, Answers, Problem, Role, Topology, TopologyKind};
+use cdwiz::profile::{Answers, Problem, Role, Topology, TopologyKind};
 use cdwiz::render::RenderedFile;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 mod answers;
+mod consent;
 mod views;
+mod waiver;
 mod welcome;
 
 use answers::default_answers;
@@ -199,7 +201,7 @@ impl App {
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         };
         if prefilled {
-            app.consent = cdwiz::profile::sources::unconsented(&app.answers, &app.profile_dir());
+            app.ask_consent();
         }
         app.build_forms();
         if prefilled {
@@ -387,27 +389,7 @@ impl App {
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Command> {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if !self.consent.is_empty() {
-            // Nothing else until the operator says: trust what the profile
-            // takes (for this session), or leave.
-            return match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => {
-                    for s in std::mem::take(&mut self.consent) {
-                        match s.from.strip_prefix("env ") {
-                            Some(var) if s.kind == cdwiz::profile::sources::SourceKind::Env => {
-                                cdwiz::consent::allow_env(var)
-                            }
-                            _ => cdwiz::consent::trust(std::path::Path::new(&s.from)),
-                        }
-                    }
-                    self.validate();
-                    None
-                }
-                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
-                    Some(Command::Quit)
-                }
-                KeyCode::Char('c') if ctrl => Some(Command::Quit),
-                _ => None,
-            };
+            return self.on_consent_key(key);
         }
         if self.confirm_quit {
             self.confirm_quit = false;
@@ -549,46 +531,6 @@ impl App {
             ..Default::default()
         };
         Some(Command::Retry)
-    }
-
-    /// Starts typing the reason to accept the selected check's result.
-    pub fn start_waiver(&mut self) {
-        let Some((id, host)) = screens::checks::selected(self) else {
-            return;
-        };
-        let r = self.checks.results.get(&(id, host));
-        if r.is_some_and(|r| matches!(r.status, Status::Fail | Status::Warn) && r.waived.is_none())
-        {
-            self.waiving = Some(super::form::Field::line(
-                "accept-checks.reason",
-                "wizard.checks.reason",
-                "",
-            ));
-        }
-    }
-
-    /// Accepts the selected check with the typed reason: it no longer
-    /// blocks, the report and the saved profile carry the reason.
-    pub fn finish_waiver(&mut self) {
-        let Some(field) = self.waiving.take() else {
-            return;
-        };
-        let reason = field.value();
-        if reason.is_empty() {
-            self.message = Some(self.t("wizard.checks.reason-needed"));
-            return;
-        }
-        let Some((id, host)) = screens::checks::selected(self) else {
-            return;
-        };
-        if let Some(r) = self.checks.results.get_mut(&(id.clone(), host.clone())) {
-            r.waived = Some(reason.clone());
-            self.answers.accept_checks.push(AcceptCheck {
-                check: id,
-                host: (host != "*").then_some(host),
-                reason,
-            });
-        }
     }
 
     pub fn checks_done(&mut self, secs: f64) {

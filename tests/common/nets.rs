@@ -1,6 +1,6 @@
 //! The tests' sandbox nets (10.77.NET.0/24): each test brings up its
 //! instance on a net of its own, written where it asks for it
-//! (`instance("t-deploy", 212, 1)`, or a file's `NAME` and `NET`), so that
+//! (`instance("t-NAME", NET, HOSTS)` with literals, or a file's `NAME` and `NET`), so that
 //! no two tests share one even when they run side by side.
 //!
 //! [`used`] reads those places in `tests/*.rs`, and a fast test
