@@ -445,6 +445,14 @@ pub(crate) async fn load_images(run: &Run<'_>, t: &Target) -> Result<bool, StepE
                     .arg("error", e)
             })?;
         let sent = Arc::new(AtomicU64::new(0));
+        // The transfer begins: shown at once, not only after the first 8 MiB.
+        if let Some(tx) = &run.ctx.tx {
+            let _ = tx.try_send(Event::ImageProgress {
+                host: addr.clone(),
+                sent: 0,
+                total,
+            });
+        }
         let (tx, host, counter) = (run.ctx.tx.clone(), addr.clone(), sent.clone());
         let body =
             tokio_util::io::ReaderStream::with_capacity(file, 1 << 20).filter_map(move |r| {
