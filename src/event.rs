@@ -43,6 +43,14 @@ pub enum Event {
         host: String,
         said: crate::i18n::Msg,
     },
+    /// The hosts (or the namespace) said which installation the run is,
+    /// and it is not the one this machine took it for: `said` tells which
+    /// and why, in the operator's words.
+    InstallIdentified {
+        install: String,
+        hosts: Vec<String>,
+        said: crate::i18n::Msg,
+    },
     /// This machine had no record of the installation's generated secrets:
     /// they were read back from its hosts (or its namespace) and recorded.
     SecretsAdopted {

@@ -1,12 +1,15 @@
 //! Which installation a profile describes. An installation outlives its
 //! membership: hosts are added and removed, and it stays the same one (its
 //! generated secrets, its run records, the install record on its hosts).
-//! Its id is made once, from the answers of its first run
-//! (`profile::install_id`), and kept under the data dir in
-//! `installs/<id>/members.json` with the hosts of its latest run. A profile
-//! whose hosts changed finds its installation again by the hosts it still
-//! shares with one (of the same topology kind, or, on a cluster, the same
-//! context and namespace).
+//! Its id is random, made when this machine first meets it
+//! ([`resolve`]), and kept in two places: under the data dir
+//! (`installs/<id>/`, with the hosts of its latest run) and in the install
+//! record on each of its hosts. Before a run reaches the hosts, this
+//! machine's records say which installation the profile's hosts were
+//! (the known one sharing the most hosts); once it reaches them, their
+//! records decide ([`identify`]): two customers on the same private
+//! addresses are two installations, and a second engineer's laptop joins
+//! the one its hosts carry.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +18,14 @@ use serde::{Deserialize, Serialize};
 use crate::profile::{Answers, TopologyKind};
 
 const MEMBERS_FILE: &str = "members.json";
+/// The hosts of an installation this machine has met but not deployed.
+const MET_FILE: &str = "met.json";
+/// The hosts whose install record (and generated secrets) this machine
+/// put there: the installation has been on them.
+const PLACED_FILE: &str = "placed.json";
+/// Marks an installation its hosts no longer carry (they were found to be
+/// another one): kept for its records, no longer found by its hosts.
+const RETIRED_FILE: &str = "retired";
 /// The answers of the latest run (references to secrets only, as in a
 /// profile): how to reach a host that is later removed from the profile.
 const ANSWERS_FILE: &str = "answers.yaml";
@@ -90,26 +101,40 @@ fn dir(data_dir: &Path, id: &str) -> PathBuf {
     data_dir.join("installs").join(id)
 }
 
-/// The installation `a` describes: the one whose id its answers make, if
-/// this machine knows it; else the known one sharing the most hosts with
-/// it; else a new one (the id its answers make).
-pub fn resolve(data_dir: &Path, a: &Answers) -> String {
-    let fresh = crate::profile::fresh_install_id(a);
-    if dir(data_dir, &fresh).is_dir() {
-        return fresh;
+/// A new installation's id: 16 random hex digits.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 8];
+    let read = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if read.is_err() {
+        // No /dev/urandom: the clock's nanoseconds and the process id.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        bytes = (t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(40)).to_le_bytes();
     }
+    format!("{:016x}", u64::from_le_bytes(bytes))
+}
+
+/// The installation `a` describes as this machine knows it: the known one
+/// (deployed or met) sharing the most hosts with it, else a new one.
+pub fn resolve(data_dir: &Path, a: &Answers) -> String {
     let wanted = Members::of(a);
     let mut best: Option<(usize, String)> = None;
-    let Ok(entries) = std::fs::read_dir(data_dir.join("installs")) else {
-        return fresh;
-    };
-    let mut ids: Vec<String> = entries
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut ids: Vec<String> = std::fs::read_dir(data_dir.join("installs"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
     ids.sort();
     for id in ids {
-        let Some(m) = members(data_dir, &id) else {
+        if dir(data_dir, &id).join(RETIRED_FILE).exists() {
+            continue;
+        }
+        let Some(m) = members(data_dir, &id).or_else(|| met(data_dir, &id)) else {
             continue;
         };
         if let Some(n) = m.shared(&wanted)
@@ -118,7 +143,7 @@ pub fn resolve(data_dir: &Path, a: &Answers) -> String {
             best = Some((n, id));
         }
     }
-    best.map_or(fresh, |(_, id)| id)
+    best.map_or_else(new_id, |(_, id)| id)
 }
 
 /// `a` with its installation resolved (see [`resolve`]).
@@ -141,6 +166,143 @@ pub fn record(data_dir: &Path, id: &str, a: &Answers) -> std::io::Result<()> {
     crate::rundir::write_atomic(&d.join(ANSWERS_FILE), &text)?;
     let text = serde_json::to_string_pretty(&Members::of(a)).map_err(std::io::Error::other)?;
     crate::rundir::write_atomic(&d.join(MEMBERS_FILE), &text)
+}
+
+/// The hosts of an installation this machine met (a run reached them)
+/// before any deploy, if recorded.
+fn met(data_dir: &Path, id: &str) -> Option<Members> {
+    let text = std::fs::read_to_string(dir(data_dir, id).join(MET_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Records that a run reached `a`'s hosts as installation `id`, when this
+/// machine has no record of it yet (so the next run finds it again, with
+/// the host keys it accepted).
+pub fn meet(data_dir: &Path, id: &str, a: &Answers) -> std::io::Result<()> {
+    let d = dir(data_dir, id);
+    if d.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&d)?;
+    let text = serde_json::to_string_pretty(&Members::of(a)).map_err(std::io::Error::other)?;
+    crate::rundir::write_atomic(&d.join(MET_FILE), &text)
+}
+
+/// The hosts this machine put the installation on (its record, its
+/// secrets): those of a deploy that reached them, and every member of one
+/// that finished.
+pub fn placed(data_dir: &Path, id: &str) -> Vec<String> {
+    let mut hosts: Vec<String> = std::fs::read_to_string(dir(data_dir, id).join(PLACED_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    if release(data_dir, id).is_some()
+        && let Some(m) = members(data_dir, id)
+    {
+        hosts.extend(m.hosts);
+    }
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+/// Adds `hosts` to those the installation has been put on.
+pub fn record_placed(data_dir: &Path, id: &str, hosts: &[String]) -> std::io::Result<()> {
+    let mut all = placed(data_dir, id);
+    let before = all.len();
+    all.extend(hosts.iter().cloned());
+    all.sort();
+    all.dedup();
+    if all.len() == before && dir(data_dir, id).join(PLACED_FILE).exists() {
+        return Ok(());
+    }
+    let d = dir(data_dir, id);
+    std::fs::create_dir_all(&d)?;
+    let text = serde_json::to_string_pretty(&all).map_err(std::io::Error::other)?;
+    crate::rundir::write_atomic(&d.join(PLACED_FILE), &text)
+}
+
+/// Which installation a run is, once its hosts answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// The one this machine took it for.
+    Same,
+    /// The installation the hosts' records name (another machine made it,
+    /// or made it anew over this machine's): this run continues it.
+    Joins { install: String, hosts: Vec<String> },
+    /// This machine's installation was put on these hosts and none of them
+    /// carries it any more (uninstalled, or other machines at another site
+    /// on the same addresses): a new installation, with new secrets.
+    New { install: String, hosts: Vec<String> },
+}
+
+/// What the hosts that answered say of the installation `candidate`
+/// (`answered`: each host that answered, with the installation its record
+/// names, if any). Hosts that agree on another installation are that one;
+/// hosts that carry none of it although this machine put `candidate` on
+/// them make a new one; else it stays `candidate`.
+pub fn identify(
+    data_dir: &Path,
+    candidate: &str,
+    answered: &[(String, Option<String>)],
+) -> Identity {
+    let mut ids: Vec<&str> = answered
+        .iter()
+        .filter_map(|(_, id)| id.as_deref())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    if ids.contains(&candidate) {
+        return Identity::Same;
+    }
+    if let [only] = ids.as_slice() {
+        return Identity::Joins {
+            install: only.to_string(),
+            hosts: answered
+                .iter()
+                .filter(|(_, id)| id.as_deref() == Some(only))
+                .map(|(h, _)| h.clone())
+                .collect(),
+        };
+    }
+    let placed = placed(data_dir, candidate);
+    let gone: Vec<String> = answered
+        .iter()
+        .filter(|(h, _)| placed.contains(h))
+        .map(|(h, _)| h.clone())
+        .collect();
+    if gone.is_empty() {
+        Identity::Same
+    } else {
+        Identity::New {
+            install: new_id(),
+            hosts: gone,
+        }
+    }
+}
+
+/// The run goes on as installation `to` instead of `from`: the host keys it
+/// accepted for `a`'s hosts go with it; `from` is forgotten when this
+/// machine only met it (no deploy, nothing of it anywhere else), else
+/// retired (its records kept, no longer found by its hosts).
+pub fn switch(data_dir: &Path, from: &str, to: &str, a: &Answers) -> std::io::Result<()> {
+    crate::connect::carry_over(data_dir, from, to, a)?;
+    meet(data_dir, to, a)?;
+    let _ = std::fs::remove_file(dir(data_dir, to).join(RETIRED_FILE));
+    let d = dir(data_dir, from);
+    let only_met = match std::fs::read_dir(&d) {
+        Ok(e) => e.flatten().all(|e| e.file_name() == MET_FILE),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    };
+    if only_met {
+        if d.exists() {
+            std::fs::remove_dir_all(&d)?;
+        }
+        crate::connect::drop_file(data_dir, from);
+    } else {
+        crate::rundir::write_atomic(&d.join(RETIRED_FILE), &format!("{to}\n"))?;
+    }
+    Ok(())
 }
 
 /// The answers of the installation's latest run, if recorded.
@@ -252,7 +414,10 @@ mod tests {
         let d = data.path();
         let first = answers("ha-keepalived", &["192.0.2.1", "192.0.2.2"]);
         let id = resolve(d, &first);
-        assert_eq!(id, crate::profile::fresh_install_id(&first));
+        assert_eq!(id.len(), 16, "{id}");
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        // Not known until a run met or deployed it: a new one each time.
+        assert_ne!(resolve(d, &first), id);
         record(d, &id, &first).unwrap();
 
         let grown = answers("ha-keepalived", &["192.0.2.1", "192.0.2.2", "192.0.2.3"]);
@@ -288,5 +453,96 @@ mod tests {
             })
             .is_first()
         );
+    }
+
+    #[test]
+    fn the_hosts_records_say_which_installation_a_run_is() {
+        let data = tempfile::tempdir().unwrap();
+        let d = data.path();
+        let a = answers("ha-keepalived", &["192.0.2.1", "192.0.2.2"]);
+        let h = |id: Option<&str>| -> Vec<(String, Option<String>)> {
+            vec![
+                ("192.0.2.1".into(), id.map(str::to_string)),
+                ("192.0.2.2".into(), None),
+            ]
+        };
+        // Met only: hosts without a record keep it; hosts with its record too.
+        let x = resolve(d, &a);
+        meet(d, &x, &a).unwrap();
+        assert_eq!(resolve(d, &a), x);
+        assert_eq!(identify(d, &x, &h(None)), Identity::Same);
+        assert_eq!(identify(d, &x, &h(Some(&x))), Identity::Same);
+        // Hosts that carry another one: that one, named with its hosts.
+        assert_eq!(
+            identify(d, &x, &h(Some("0123456789abcdef"))),
+            Identity::Joins {
+                install: "0123456789abcdef".into(),
+                hosts: vec!["192.0.2.1".into()]
+            }
+        );
+        // Two others: neither is taken; a new one stays new.
+        let two = vec![
+            (
+                "192.0.2.1".to_string(),
+                Some("1111111111111111".to_string()),
+            ),
+            (
+                "192.0.2.2".to_string(),
+                Some("2222222222222222".to_string()),
+            ),
+        ];
+        assert_eq!(identify(d, &x, &two), Identity::Same);
+        // Put on 192.0.2.1, which no longer carries it: a new installation.
+        record_placed(d, &x, &["192.0.2.1".to_string()]).unwrap();
+        assert_eq!(placed(d, &x), ["192.0.2.1"]);
+        let Identity::New { install, hosts } = identify(d, &x, &h(None)) else {
+            panic!("a placed installation gone from its host is a new one");
+        };
+        assert_ne!(install, x);
+        assert_eq!(hosts, ["192.0.2.1"]);
+        // A finished deploy puts it on every member.
+        let y = resolve(d, &answers("single", &["198.51.100.7"]));
+        let single = answers("single", &["198.51.100.7"]);
+        record(d, &y, &single).unwrap();
+        assert!(placed(d, &y).is_empty());
+        record_release(
+            d,
+            &y,
+            &Release {
+                product: "cd".into(),
+                version: "1".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(placed(d, &y), ["198.51.100.7"]);
+    }
+
+    #[test]
+    fn a_switch_carries_the_host_keys_and_forgets_an_installation_only_met() {
+        let data = tempfile::tempdir().unwrap();
+        let d = data.path();
+        let a = answers("single", &["192.0.2.1"]);
+        let kh = d.join(crate::connect::KNOWN_HOSTS_DIR);
+        std::fs::create_dir_all(&kh).unwrap();
+        let line = "192.0.2.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
+        std::fs::write(kh.join("aaaaaaaaaaaaaaaa"), line).unwrap();
+        meet(d, "aaaaaaaaaaaaaaaa", &a).unwrap();
+        switch(d, "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", &a).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(kh.join("bbbbbbbbbbbbbbbb")).unwrap(),
+            line
+        );
+        assert!(!kh.join("aaaaaaaaaaaaaaaa").exists());
+        assert!(!d.join("installs/aaaaaaaaaaaaaaaa").exists());
+        assert_eq!(resolve(d, &a), "bbbbbbbbbbbbbbbb");
+        // One that was deployed stays (its secrets, its runs).
+        record(d, "bbbbbbbbbbbbbbbb", &a).unwrap();
+        switch(d, "bbbbbbbbbbbbbbbb", "cccccccccccccccc", &a).unwrap();
+        assert!(d.join("installs/bbbbbbbbbbbbbbbb/members.json").exists());
+        assert!(kh.join("cccccccccccccccc").exists());
+        assert_eq!(resolve(d, &a), "cccccccccccccccc");
+        // Found again on its hosts: no longer retired.
+        switch(d, "cccccccccccccccc", "bbbbbbbbbbbbbbbb", &a).unwrap();
+        assert_eq!(resolve(d, &a), "bbbbbbbbbbbbbbbb");
     }
 }

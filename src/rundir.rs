@@ -3,6 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+/// The file in a run directory naming the installation the run was (its
+/// id, one line): what `collect` picks this machine's runs by.
+pub const INSTALL_FILE: &str = "install";
+
 /// A new run id: the UTC time and a short random suffix.
 pub fn new_run_id() -> String {
     let now = std::time::SystemTime::now()

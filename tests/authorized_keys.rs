@@ -34,16 +34,13 @@ async fn the_customers_authorized_keys_survive_install_uninstall_and_a_full_disk
     let keys = || on_host("cat /root/.ssh/authorized_keys");
     let tmp = tempfile::tempdir().unwrap();
     let profile = tmp.path().join("single.yaml");
-    std::fs::write(
+    write_single_profile(
         &profile,
-        format!(
-            "version: 1\nbundle: {}\ntopology: {{ kind: single }}\n\
-             ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV}, connect-timeout: 5 }}\n\
-             hosts:\n  - {{ address: {addr}, roles: [master, worker] }}\n",
-            bundle.display()
-        ),
-    )
-    .unwrap();
+        &bundle,
+        &addr,
+        PASSWORD_ENV,
+        ", connect-timeout: 5",
+    );
     // Each step from a machine of its own (a data dir of its own): each
     // logs in with the password and adds its own key.
     let cdwiz = |args: &[&str], state: &str| {

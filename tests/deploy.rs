@@ -33,16 +33,7 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
     let password = sb.password().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let profile = tmp.path().join("single.yaml");
-    std::fs::write(
-        &profile,
-        format!(
-            "version: 1\nbundle: {}\ntopology: {{ kind: single }}\n\
-             ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV} }}\n\
-             hosts:\n  - {{ address: {addr}, roles: [master, worker] }}\n",
-            bundle.display()
-        ),
-    )
-    .unwrap();
+    write_single_profile(&profile, &bundle, &addr, PASSWORD_ENV, "");
     let (state, work) = (tmp.path().join("state"), tmp.path().join("work"));
 
     // A damaged bundle is refused before any host is touched.

@@ -111,6 +111,19 @@ pub async fn collect(
         }
         hosts.push(summary);
     }
+    // The hosts' records say which installation this is: this machine's
+    // runs of another one (the same addresses at another site) stay out.
+    let mut a = a.clone();
+    if !on_cluster {
+        let answered: Vec<(String, Option<String>)> = per_host_records(&entries);
+        let candidate = crate::profile::install_id(&a);
+        match crate::installation::identify(&req.data_dir, &candidate, &answered) {
+            crate::installation::Identity::Same => {}
+            crate::installation::Identity::Joins { install, .. }
+            | crate::installation::Identity::New { install, .. } => a.install = Some(install),
+        }
+    }
+    let a = &a;
     let local = local_files(&req.runs, a);
     let local_files = local.len();
     entries.extend(local);
@@ -261,12 +274,39 @@ fn split_sections(text: &str) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// The installation's recent runs on this machine (a run of its id, or
-/// a dry run on its hosts): reports, state, the answers and the logs.
+/// Each host that answered, with the installation its `install.json`
+/// names (none when it has none).
+fn per_host_records(entries: &[(String, Vec<u8>)]) -> Vec<(String, Option<String>)> {
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    for (name, content) in entries {
+        let Some((host, file)) = name
+            .strip_prefix("hosts/")
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            continue;
+        };
+        if file != "install.json" {
+            continue;
+        }
+        let id = serde_json::from_slice::<serde_json::Value>(content)
+            .ok()
+            .and_then(|r| r.get("install")?.as_str().map(str::to_string));
+        out.push((host.to_string(), id));
+    }
+    out
+}
+
+/// The installation's recent runs on this machine (a deploy of its id, a
+/// dry run that found it): reports, state, the answers and the logs.
 fn local_files(runs: &Path, a: &Answers) -> Vec<(String, Vec<u8>)> {
     let install = crate::profile::install_id(a);
     let ours = |d: &Path| match crate::deploy::state::load(d) {
         Some(s) => s.install == install,
+        None if d.join(crate::rundir::INSTALL_FILE).exists() => {
+            std::fs::read_to_string(d.join(crate::rundir::INSTALL_FILE))
+                .is_ok_and(|t| t.trim() == install)
+        }
+        // A run of an older cdwiz that said nothing of its installation.
         None => std::fs::read_to_string(d.join("answers.yaml"))
             .ok()
             .and_then(|t| serde_yaml::from_str::<Answers>(&t).ok())

@@ -70,6 +70,40 @@ pub fn known_hosts_file(data_dir: &Path, a: &Answers) -> PathBuf {
     file
 }
 
+/// The host keys installation `from` accepted for `a`'s hosts, taken over
+/// by installation `to` (a run found its hosts to be `to`'s): they replace
+/// what `to` remembered for those hosts.
+pub fn carry_over(data_dir: &Path, from: &str, to: &str, a: &Answers) -> std::io::Result<()> {
+    let dir = data_dir.join(KNOWN_HOSTS_DIR);
+    let (from, to) = (dir.join(from), dir.join(to));
+    if !from.is_file() {
+        return Ok(());
+    }
+    let mut lines = String::new();
+    for name in names(a) {
+        let found = entries_for(&name, &from);
+        if !found.is_empty() {
+            forget(&name, &to);
+            lines.extend(found.iter().map(|l| format!("{l}\n")));
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir)?;
+    let mut text = std::fs::read_to_string(&to).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&lines);
+    crate::rundir::write_atomic(&to, &text)
+}
+
+/// Forgets every host key installation `id` accepted (its file goes).
+pub fn drop_file(data_dir: &Path, id: &str) {
+    let _ = std::fs::remove_file(data_dir.join(KNOWN_HOSTS_DIR).join(id));
+}
+
 /// How known_hosts names the answers' hosts (each at its login's port)
 /// and their bastion.
 fn names(a: &Answers) -> Vec<String> {

@@ -26,7 +26,8 @@ pub use host::{DockerApi, HostConn, own_key_line};
 use host::{Sudo, key_blob, remove_key_script};
 use host_keys::pin_known_hosts;
 pub use host_keys::{
-    KNOWN_HOSTS_DIR, forget, known_hosts_file, known_hosts_name, remembered_fingerprints,
+    KNOWN_HOSTS_DIR, carry_over, drop_file, forget, known_hosts_file, known_hosts_name,
+    remembered_fingerprints,
 };
 pub use secrets::{HostSecrets, Secrets, read_secrets, resolve_secrets};
 pub use targets::{Opener, Stage, Target, Targets, Unopened};

@@ -81,6 +81,9 @@ fn print_event(event: &Event, output: Output, locale: &str) {
         Event::LockNotTouched { said, .. } => {
             note(output, "lock-not-touched", &said.render(locale));
         }
+        Event::InstallIdentified { said, .. } => {
+            note(output, "install-identified", &said.render(locale));
+        }
         Event::SecretsAdopted { .. } => {
             if let Some(m) = event.secrets_adopted() {
                 note(output, "secrets-adopted", &m.render(locale));

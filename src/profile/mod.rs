@@ -544,19 +544,20 @@ pub fn json_schema() -> serde_json::Value {
 }
 
 /// The id of the installation the answers describe: the one resolved at
-/// the start of the run (see `installation::resolve`: it stays the same as
-/// hosts are added and removed), else the id these answers would give a
-/// new one.
+/// the start of the run and confirmed by its hosts (see
+/// `installation::resolve` and `installation::identify`), else, for
+/// answers no run resolved (a plan on paper), one made from them.
 pub fn install_id(answers: &Answers) -> String {
     answers
         .install
         .clone()
-        .unwrap_or_else(|| fresh_install_id(answers))
+        .unwrap_or_else(|| paper_install_id(answers))
 }
 
-/// The id a new installation gets: from its topology and hosts (on a
-/// cluster, its context and namespace).
-pub fn fresh_install_id(answers: &Answers) -> String {
+/// The id answers that no run resolved go by: from their topology and
+/// hosts (on a cluster, its context and namespace). Never an
+/// installation's: those are random (`installation::new_id`).
+fn paper_install_id(answers: &Answers) -> String {
     let mut h = Sha256::new();
     h.update(answers.topology.kind.as_str());
     for host in &answers.hosts {

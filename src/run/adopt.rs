@@ -37,7 +37,19 @@ impl Session {
         let failed = |m: Msg| RunError::new(ErrorKind::Deploy, vec![m.render(locale)]);
         let found = match (clients, &self.targets) {
             (Some(c), _) => self.read_cluster(c, &names).await.map_err(failed)?,
-            (None, Some(targets)) => read_hosts(targets, &names).await,
+            (None, Some(targets)) => {
+                // Only from hosts whose record names this installation:
+                // leftovers of another are never taken for its secrets.
+                let install = crate::profile::install_id(&self.answers);
+                let carrying: Vec<String> = self
+                    .records()
+                    .await
+                    .into_iter()
+                    .filter(|(_, r)| r.get("install").and_then(|v| v.as_str()) == Some(&install))
+                    .map(|(host, _)| host)
+                    .collect();
+                read_hosts(targets, &carrying, &names).await
+            }
             (None, None) => Found::new(),
         };
         if found.is_empty() {
@@ -98,12 +110,13 @@ impl Session {
                     .arg("what", format!("Secret {name}"))
                     .arg("error", crate::deploy::k8s::api_cause(&e))
             })?;
+        // cdwiz's, and this installation's.
+        let install = crate::profile::install_id(&self.answers);
         let ours = secret.as_ref().is_some_and(|s| {
-            s.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("app.kubernetes.io/managed-by"))
-                .is_some_and(|m| m == "cdwiz")
+            let labels = s.metadata.labels.as_ref();
+            let label = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
+            label("app.kubernetes.io/managed-by") == Some("cdwiz")
+                && label(crate::cluster::INSTALL_LABEL) == Some(install.as_str())
         });
         let data = secret
             .filter(|_| ours)
@@ -120,10 +133,10 @@ impl Session {
     }
 }
 
-/// Every host's secret files of `names` (hex, so any byte survives); a
+/// The secret files of `names` on `hosts` (hex, so any byte survives); a
 /// name whose hosts disagree has an empty value and names them all.
-async fn read_hosts(targets: &Targets, names: &[String]) -> Found {
-    let reads = targets.hosts.values().map(|t| async move {
+async fn read_hosts(targets: &Targets, hosts: &[String], names: &[String]) -> Found {
+    let reads = targets.hosts.values().filter(|t| hosts.contains(&t.address)).map(|t| async move {
         let dir = format!("{}/cd/secrets", t.data_dir);
         let script = format!(
             "cd {} 2>/dev/null || exit 0; for n in {}; do [ -f \"$n\" ] && printf '%s ' \"$n\" && od -An -v -tx1 < \"$n\" | tr -d ' \\n' && echo; done; true",

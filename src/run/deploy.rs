@@ -185,6 +185,26 @@ impl Session {
             (None, None) => return Err(failed(vec!["no hosts were opened".into()])),
         };
         drop(ctx);
+        // Where the installation now is (its record, its secrets): what
+        // tells a later run that hosts without its record lost it.
+        let placed: Vec<String> = if self.on_cluster() {
+            let ns = self.answers.topology.namespace.clone().unwrap_or_default();
+            state
+                .is_done(crate::deploy::CLUSTER, "secret")
+                .then(|| format!("namespace/{ns}"))
+                .into_iter()
+                .collect()
+        } else {
+            self.answers
+                .hosts
+                .iter()
+                .filter(|h| state.is_done(&h.address, "configs"))
+                .map(|h| h.address.clone())
+                .collect()
+        };
+        if let Err(e) = crate::installation::record_placed(&self.data_dir, &install, &placed) {
+            tracing::warn!(error = %e, "cannot record where the installation is");
+        }
         if report.ok() {
             // Every host runs this release now (the plan's "from" next time).
             let product = &self.bundle.manifest.product;

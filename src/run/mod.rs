@@ -10,6 +10,7 @@
 
 mod adopt;
 mod deploy;
+mod identify;
 mod membership;
 pub mod release;
 mod reports;
@@ -292,6 +293,9 @@ impl Session {
             .map_err(|e| io(format!("{}: {e}", run_dir.join("answers.yaml").display())))?;
         crate::render::write(&rendered, &run_dir.join("rendered"))
             .map_err(|e| io(e.to_string()))?;
+        let install_file = run_dir.join(crate::rundir::INSTALL_FILE);
+        crate::rundir::write_atomic(&install_file, &format!("{}\n", state.install))
+            .map_err(|e| io(format!("{}: {e}", install_file.display())))?;
         crate::redact::add(&req.secrets.values());
 
         let connector = Arc::new(Connector::new(

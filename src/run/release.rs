@@ -194,6 +194,16 @@ impl Session {
     /// Each opened host's install record (a host without one carries
     /// nothing yet, and is not listed).
     pub(super) async fn records(&self) -> Vec<(String, serde_json::Value)> {
+        self.answered()
+            .await
+            .into_iter()
+            .filter_map(|(host, record)| Some((host, record?)))
+            .collect()
+    }
+
+    /// Each opened host that answered, with its install record if it
+    /// carries one (one that is not JSON counts as none).
+    pub(super) async fn answered(&self) -> Vec<(String, Option<serde_json::Value>)> {
         let Some(targets) = &self.targets else {
             return Vec::new();
         };
@@ -203,7 +213,7 @@ impl Session {
                 crate::ssh::quote(INSTALL_RECORD)
             );
             let out = t.conn.run(&script, Duration::from_secs(30)).await.ok()?;
-            let record: serde_json::Value = serde_json::from_str(out.stdout.trim()).ok()?;
+            let record = serde_json::from_str(out.stdout.trim()).ok();
             Some((t.address.clone(), record))
         });
         futures_util::future::join_all(reads)

@@ -80,6 +80,17 @@ impl Session {
     /// Runs the checks (every host, or `only` one) on the run's
     /// connections, and writes `checks.json` and `checks.md`.
     pub async fn check(&mut self, only: Option<&str>, tx: Option<EventSender>) -> CheckRun {
+        let run = self.check_once(only, tx.clone()).await;
+        // The hosts' records say which installation this is; when that is
+        // not the one this machine took it for, its checks (which compare
+        // the records with it) are asked again.
+        if only.is_none() && self.identify(&tx).await {
+            return self.check_once(only, tx).await;
+        }
+        run
+    }
+
+    async fn check_once(&mut self, only: Option<&str>, tx: Option<EventSender>) -> CheckRun {
         self.listener.set(&tx);
         let mut answers = self.answers.clone();
         if let Some(host) = only {

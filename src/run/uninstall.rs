@@ -59,12 +59,18 @@ pub async fn uninstall(
 ) -> Result<(Uninstalled, Option<PathBuf>), RunError> {
     crate::installation::adopt(&req.data_dir, &mut req.answers);
     let locale = req.locale.as_str();
-    let a = &req.answers;
-    let done = if a.topology.kind == TopologyKind::K8s {
+    let done = if req.answers.topology.kind == TopologyKind::K8s {
         let deploy = |m: crate::i18n::Msg| RunError::new(ErrorKind::Deploy, vec![m.render(locale)]);
-        let clients = crate::deploy::k8s::Clients::connect(a, &req.base)
+        let clients = crate::deploy::k8s::Clients::connect(&req.answers, &req.base)
             .await
             .map_err(deploy)?;
+        // What is removed is the installation the namespace's label names
+        // (made from this machine or another).
+        let ns = req.answers.topology.namespace.clone().unwrap_or_default();
+        if let Ok(Some(id)) = crate::cluster::installed_in(&clients.api, &ns).await {
+            req.answers.install = Some(id);
+        }
+        let a = &req.answers;
         let removed = crate::deploy::k8s::uninstall(a, &clients.api, req.purge)
             .await
             .map_err(deploy)?;
@@ -73,6 +79,7 @@ pub async fn uninstall(
             removed,
         }
     } else {
+        let a = &req.answers;
         // Only the manifest is needed (which containers, in which order).
         let bundle = super::manifest_only(a, &req.base, &req.data_dir, &req.profile, locale)?;
         let secrets = super::secrets_or_profile(req.secrets, a, &req.base, &req.profile, locale)?;
@@ -92,7 +99,9 @@ pub async fn uninstall(
         .ok()
         .filter(|dir| {
             let json = serde_json::to_string_pretty(&done).unwrap_or_default();
-            crate::rundir::write_atomic(&dir.join("uninstall.json"), &json).is_ok()
+            let install = format!("{}\n", crate::profile::install_id(&req.answers));
+            crate::rundir::write_atomic(&dir.join(crate::rundir::INSTALL_FILE), &install).is_ok()
+                && crate::rundir::write_atomic(&dir.join("uninstall.json"), &json).is_ok()
         });
     Ok((done, record))
 }

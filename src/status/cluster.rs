@@ -78,6 +78,22 @@ pub(super) async fn status(
             return report;
         }
     };
+    // Compared with what the installation the namespace's label names
+    // was given (made from this machine or another).
+    let relabelled = match crate::cluster::installed_in(&client, &cluster.namespace).await {
+        Ok(Some(id)) if a.install.as_deref() != Some(id.as_str()) => {
+            let mut b = a.clone();
+            b.install = Some(id);
+            crate::render::render(&b, &bundle.manifest, Some(&bundle.dir))
+                .ok()
+                .map(|r| (b, r))
+        }
+        _ => None,
+    };
+    let (a, rendered) = match &relabelled {
+        Some((b, r)) => (b, r.as_slice()),
+        None => (a, rendered),
+    };
     let components = crate::render::cluster_components(&bundle.manifest);
     let workloads = components
         .iter()

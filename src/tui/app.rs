@@ -486,6 +486,13 @@ impl App {
                 let line = said.render(&self.locale);
                 self.on_event(Event::HostLog { host, line });
             }
+            Event::InstallIdentified { hosts, said, .. } => {
+                let line = said.render(&self.locale);
+                for host in hosts {
+                    let line = line.clone();
+                    self.on_event(Event::HostLog { host, line });
+                }
+            }
             Event::SecretsAdopted { ref from, .. } => {
                 let line = e
                     .secrets_adopted()

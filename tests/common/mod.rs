@@ -7,7 +7,11 @@
 
 pub mod kube;
 pub mod nets;
+mod profiles;
 pub mod tmux;
+
+#[allow(unused_imports)]
+pub use profiles::*;
 
 use std::time::Duration;
 
@@ -586,34 +590,6 @@ pub async fn cdwiz_containers(sb: &Sandbox, host: usize) -> Vec<(String, String)
         .filter_map(|l| l.split_once(' '))
         .map(|(n, i)| (n.to_string(), i.to_string()))
         .collect()
-}
-
-/// An `ha-keepalived` profile at `path`: every host a master, root by the
-/// password in the environment variable `password_env`.
-pub fn write_ha_profile(
-    path: &std::path::Path,
-    bundle: &std::path::Path,
-    vip: &str,
-    hosts: &[&str],
-    router_id: u8,
-    password_env: &str,
-) {
-    let hosts: String = hosts
-        .iter()
-        .map(|a| format!("  - {{ address: {a}, roles: [master] }}\n"))
-        .collect();
-    std::fs::write(
-        path,
-        format!(
-            "version: 1\nbundle: {}\n\
-             topology: {{ kind: ha-keepalived, vip: {vip}, interface: eth0, \
-             virtual-router-id: {router_id} }}\n\
-             ssh: {{ user: root, auth: password, password-env: {password_env} }}\n\
-             hosts:\n{hosts}",
-            bundle.display()
-        ),
-    )
-    .unwrap();
 }
 
 /// `cdwiz status --output json --profile P` as the run `run` would: its

@@ -1,0 +1,54 @@
+//! The profiles tests write: one host alone, or masters behind a VIP,
+//! every login root by a password in the environment.
+
+use std::path::Path;
+
+/// A `single` profile at `path`: `addr` as master and worker, root by the
+/// password in the environment variable `password_env`; `ssh_extra` goes
+/// into the `ssh` map as it is (`, connect-timeout: 5`, or nothing).
+pub fn write_single_profile(
+    path: &Path,
+    bundle: &Path,
+    addr: &str,
+    password_env: &str,
+    ssh_extra: &str,
+) {
+    std::fs::write(
+        path,
+        format!(
+            "version: 1\nbundle: {}\ntopology: {{ kind: single }}\n\
+             ssh: {{ user: root, auth: password, password-env: {password_env}{ssh_extra} }}\n\
+             hosts:\n  - {{ address: {addr}, roles: [master, worker] }}\n",
+            bundle.display()
+        ),
+    )
+    .unwrap();
+}
+
+/// An `ha-keepalived` profile at `path`: every host a master, root by the
+/// password in the environment variable `password_env`.
+pub fn write_ha_profile(
+    path: &Path,
+    bundle: &Path,
+    vip: &str,
+    hosts: &[&str],
+    router_id: u8,
+    password_env: &str,
+) {
+    let hosts: String = hosts
+        .iter()
+        .map(|a| format!("  - {{ address: {a}, roles: [master] }}\n"))
+        .collect();
+    std::fs::write(
+        path,
+        format!(
+            "version: 1\nbundle: {}\n\
+             topology: {{ kind: ha-keepalived, vip: {vip}, interface: eth0, \
+             virtual-router-id: {router_id} }}\n\
+             ssh: {{ user: root, auth: password, password-env: {password_env} }}\n\
+             hosts:\n{hosts}",
+            bundle.display()
+        ),
+    )
+    .unwrap();
+}
