@@ -116,6 +116,15 @@ pub fn new_id() -> String {
     format!("{:016x}", u64::from_le_bytes(bytes))
 }
 
+/// Whether `id` is an installation's id: 16 hex digits (as [`new_id`]
+/// makes them, and as older cdwiz made them from the answers).
+pub fn well_formed_id(id: &str) -> bool {
+    id.len() == 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// The installation `a` describes as this machine knows it: the known one
 /// (deployed or met) sharing the most hosts with it, else a new one.
 pub fn resolve(data_dir: &Path, a: &Answers) -> String {
@@ -246,6 +255,13 @@ pub fn identify(
     candidate: &str,
     answered: &[(String, Option<String>)],
 ) -> Identity {
+    // What a host says is not trusted: an id that is not one (it would
+    // become a path here) counts as no record.
+    let answered: Vec<(String, Option<String>)> = answered
+        .iter()
+        .map(|(h, id)| (h.clone(), id.clone().filter(|i| well_formed_id(i))))
+        .collect();
+    let answered = answered.as_slice();
     let mut ids: Vec<&str> = answered
         .iter()
         .filter_map(|(_, id)| id.as_deref())
@@ -281,20 +297,35 @@ pub fn identify(
     }
 }
 
+/// What a [`switch`] left for the run to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Switched {
+    /// `from` has a key pair of its own, not `to`'s: what its logins
+    /// installed on the hosts is to be taken away.
+    pub other_key: bool,
+    /// `from` is forgotten (this machine had only met it): its key pair
+    /// goes once its key is off the hosts.
+    pub forgotten: bool,
+}
+
 /// The run goes on as installation `to` instead of `from`: the host keys it
-/// accepted for `a`'s hosts go with it; `from` is forgotten when this
-/// machine only met it (no deploy, nothing of it anywhere else), else
-/// retired (its records kept, no longer found by its hosts).
-pub fn switch(data_dir: &Path, from: &str, to: &str, a: &Answers) -> std::io::Result<()> {
+/// accepted for `a`'s hosts go with it, and its key pair when `to` has
+/// none; `from` is forgotten when this machine only met it (no deploy,
+/// nothing of it anywhere else), else retired (its records kept, no longer
+/// found by its hosts).
+pub fn switch(data_dir: &Path, from: &str, to: &str, a: &Answers) -> std::io::Result<Switched> {
     crate::connect::carry_over(data_dir, from, to, a)?;
+    let only_met_before = only_met(data_dir, from);
+    // A retired installation keeps its key (its other hosts may trust it).
+    let other_key = if only_met_before {
+        crate::connect::carry_key(data_dir, from, to)?
+    } else {
+        crate::connect::own_key_file(data_dir, from).exists()
+    };
     meet(data_dir, to, a)?;
     let _ = std::fs::remove_file(dir(data_dir, to).join(RETIRED_FILE));
     let d = dir(data_dir, from);
-    let only_met = match std::fs::read_dir(&d) {
-        Ok(e) => e.flatten().all(|e| e.file_name() == MET_FILE),
-        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-    };
-    if only_met {
+    if only_met_before {
         if d.exists() {
             std::fs::remove_dir_all(&d)?;
         }
@@ -302,7 +333,19 @@ pub fn switch(data_dir: &Path, from: &str, to: &str, a: &Answers) -> std::io::Re
     } else {
         crate::rundir::write_atomic(&d.join(RETIRED_FILE), &format!("{to}\n"))?;
     }
-    Ok(())
+    Ok(Switched {
+        other_key,
+        forgotten: only_met_before,
+    })
+}
+
+/// Whether this machine only met installation `id` (or never recorded it):
+/// no deploy, nothing of it anywhere else.
+fn only_met(data_dir: &Path, id: &str) -> bool {
+    match std::fs::read_dir(dir(data_dir, id)) {
+        Ok(e) => e.flatten().all(|e| e.file_name() == MET_FILE),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 /// The answers of the installation's latest run, if recorded.
@@ -480,6 +523,12 @@ mod tests {
                 hosts: vec!["192.0.2.1".into()]
             }
         );
+        // What is not an id is no record (it would become a path here).
+        assert_eq!(identify(d, &x, &h(Some("../../etc/x"))), Identity::Same);
+        assert_eq!(
+            identify(d, &x, &h(Some("0123456789ABCDEF"))),
+            Identity::Same
+        );
         // Two others: neither is taken; a new one stays new.
         let two = vec![
             (
@@ -527,7 +576,22 @@ mod tests {
         let line = "192.0.2.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
         std::fs::write(kh.join("aaaaaaaaaaaaaaaa"), line).unwrap();
         meet(d, "aaaaaaaaaaaaaaaa", &a).unwrap();
-        switch(d, "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", &a).unwrap();
+        let key = |id: &str| crate::connect::own_key_file(d, id);
+        std::fs::create_dir_all(key("aaaaaaaaaaaaaaaa").parent().unwrap()).unwrap();
+        std::fs::write(key("aaaaaaaaaaaaaaaa"), "a's key").unwrap();
+        // Only met, and the other has no key: its key goes with it.
+        assert_eq!(
+            switch(d, "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", &a).unwrap(),
+            Switched {
+                other_key: false,
+                forgotten: true
+            }
+        );
+        assert_eq!(
+            std::fs::read_to_string(key("bbbbbbbbbbbbbbbb")).unwrap(),
+            "a's key"
+        );
+        assert!(!key("aaaaaaaaaaaaaaaa").exists());
         assert_eq!(
             std::fs::read_to_string(kh.join("bbbbbbbbbbbbbbbb")).unwrap(),
             line
@@ -537,7 +601,17 @@ mod tests {
         assert_eq!(resolve(d, &a), "bbbbbbbbbbbbbbbb");
         // One that was deployed stays (its secrets, its runs).
         record(d, "bbbbbbbbbbbbbbbb", &a).unwrap();
-        switch(d, "bbbbbbbbbbbbbbbb", "cccccccccccccccc", &a).unwrap();
+        assert_eq!(
+            switch(d, "bbbbbbbbbbbbbbbb", "cccccccccccccccc", &a).unwrap(),
+            Switched {
+                other_key: true,
+                forgotten: false
+            }
+        );
+        assert!(
+            key("bbbbbbbbbbbbbbbb").exists(),
+            "a retired one keeps its key"
+        );
         assert!(d.join("installs/bbbbbbbbbbbbbbbb/members.json").exists());
         assert!(kh.join("cccccccccccccccc").exists());
         assert_eq!(resolve(d, &a), "cccccccccccccccc");

@@ -55,11 +55,7 @@ async fn the_customers_authorized_keys_survive_install_uninstall_and_a_full_disk
                 .env("CDWIZ_DATA_DIR", tmp.path().join(state)),
         )
     };
-    let own_blob = |state: &str| {
-        let text =
-            std::fs::read_to_string(tmp.path().join(state).join("keys/id_ed25519.pub")).unwrap();
-        text.split_whitespace().nth(1).unwrap().to_string()
-    };
+    let own_blob = |state: &str| own_key_blob(&tmp.path().join(state));
 
     // 1. No final newline: cdwiz's key goes on a line of its own, and
     //    uninstall takes exactly that line away.
@@ -72,11 +68,52 @@ async fn the_customers_authorized_keys_survive_install_uninstall_and_a_full_disk
     let text = keys();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[..2], ["# the bank's", CUSTOMER], "{text}");
+    // Bound to this machine's address as the host sees it (the sandbox
+    // net's gateway).
+    let (_, gateway, err) = run_to_end(Command::new("docker").args([
+        "network",
+        "inspect",
+        "t-akeys-net",
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}}",
+    ]));
+    let gateway = gateway.trim();
+    assert!(!gateway.is_empty(), "{err}");
     assert!(
-        lines.len() == 3 && lines[2].starts_with("restrict,port-forwarding ssh-ed25519 "),
+        lines.len() == 3
+            && lines[2].starts_with(&format!(
+                "restrict,port-forwarding,from=\"{gateway}\" ssh-ed25519 "
+            )),
         "{text}"
     );
     assert!(lines[2].contains(&own_blob("a")), "{text}");
+    // The same key from another address (the host itself) is refused.
+    let pair = std::fs::read_dir(tmp.path().join("a/keys"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("id_ed25519"))
+        .find(|p| p.is_file())
+        .unwrap();
+    let (code, _, err) = run_to_end(
+        Command::new("docker")
+            .arg("cp")
+            .arg(&pair)
+            .arg(format!("{container}:/tmp/cdwiz-key")),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run_to_end(Command::new("docker").args([
+        "exec",
+        &container,
+        "sh",
+        "-c",
+        &format!(
+            "chmod 600 /tmp/cdwiz-key && ssh -o BatchMode=yes -o StrictHostKeyChecking=no \
+             -o UserKnownHostsFile=/dev/null -i /tmp/cdwiz-key root@{addr} true; \
+             c=$?; rm -f /tmp/cdwiz-key; exit $c"
+        ),
+    ]));
+    assert_ne!(code, 0, "the key served another address: {out}");
+    assert!(err.contains("Permission denied"), "{err}");
     let (code, out, err) = cdwiz(&["uninstall"], "a");
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(keys(), format!("# the bank's\n{CUSTOMER}\n"));

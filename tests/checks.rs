@@ -441,12 +441,7 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
         "{login:#}"
     );
     assert_eq!(out.find("ssh.login", &addr[1])["status"], "pass");
-    let blob = std::fs::read_to_string(pinned.join("keys/id_ed25519.pub"))
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let blob = own_key_blob(&pinned);
     let keys0 = sh_ok(sb, 0, "cat /root/.ssh/authorized_keys").await;
     assert!(!keys0.contains(&blob), "the password was used on the host");
     let own = sh_ok(sb, 0, "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub").await;
@@ -673,10 +668,7 @@ async fn hosts_behind_a_bastion_are_checked_through_it() {
     // The password logins left cdwiz's key on the bastion and the host;
     // `uninstall` takes both away, unless the profile keeps it
     // (`ssh.keep-key`).
-    let own_key = |state: &std::path::Path| {
-        let text = std::fs::read_to_string(state.join("keys/id_ed25519.pub")).unwrap();
-        text.split_whitespace().nth(1).unwrap().to_string()
-    };
+    let own_key = |state: &std::path::Path| own_key_blob(state);
     // Read through the engine: node2 takes no SSH from this machine.
     let has_key = |host: usize, blob: String| async move {
         let (code, keys, err) = run_to_end(std::process::Command::new("docker").args([

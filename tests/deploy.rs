@@ -132,22 +132,29 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
 
     // cdwiz's own key (installed with the password) is restricted and
     // recorded in the install record.
-    let own_pub = std::fs::read_to_string(state.join("keys/id_ed25519.pub")).unwrap();
-    let blob = own_pub.split_whitespace().nth(1).unwrap().to_string();
+    let blob = own_key_blob(&state);
     let keys = sh_ok(sb, 0, "cat /root/.ssh/authorized_keys").await;
     let line = keys
         .lines()
         .find(|l| l.contains(&blob))
         .expect("cdwiz's key");
+    let options = line.split_whitespace().next().unwrap();
     assert!(
-        line.starts_with("restrict,port-forwarding ssh-ed25519 "),
+        options.starts_with("restrict,port-forwarding,from=\"") && line.contains(" ssh-ed25519 "),
         "{line}"
     );
+    // The record says the options the line has.
     let record = sh_ok(sb, 0, "cat /etc/cdwiz/install.json").await;
-    assert!(
-        record.contains(&blob) && record.contains("\"removed-by-uninstall\":true"),
-        "{record}"
-    );
+    let recorded: Value = serde_json::from_str(&record).unwrap();
+    let ours = recorded["ssh-keys"]
+        .as_array()
+        .and_then(|keys| {
+            keys.iter()
+                .find(|k| k["key"].as_str().unwrap_or_default().contains(&blob))
+        })
+        .unwrap_or_else(|| panic!("{record}"));
+    assert_eq!(ours["options"], options, "{record}");
+    assert_eq!(ours["removed-by-uninstall"], true, "{record}");
 
     let ids = "docker ps -q --no-trunc --filter label=io.cdwiz.component | sort";
     let before_ids = sh_ok(sb, 0, ids).await;
@@ -246,8 +253,7 @@ async fn single_deploys_answers_and_a_second_run_changes_nothing() {
     );
     // Its own key joins the first machine's in the install record
     // (prepare); nothing else moves.
-    let pub_b = std::fs::read_to_string(state_b.join("keys/id_ed25519.pub")).unwrap();
-    let blob_b = pub_b.split_whitespace().nth(1).unwrap().to_string();
+    let blob_b = own_key_blob(&state_b);
     let record = sh_ok(sb, 0, "cat /etc/cdwiz/install.json").await;
     assert!(
         record.contains(&blob) && record.contains(&blob_b),

@@ -166,8 +166,10 @@ while read -r k v _; do
 done < /proc/meminfo
 kv mem.kb "$mem"
 kv swap.kb "$swap"
-v=
-read -r v < /proc/sys/vm/max_map_count 2>/dev/null
+# A sysctl's number is read whole by one program: dash and busybox read a
+# byte at a time, and /proc/sys gives a number only to a read from its
+# start (dash's `read` saw "6" of 65530).
+v=$(cat /proc/sys/vm/max_map_count 2>/dev/null)
 kv sysctl.vm.max_map_count "$v"
 printf 'nofile='; ulimit -n
 

@@ -56,3 +56,58 @@ pub fn parse(output: &str) -> HashMap<String, String> {
         .map(|(k, v)| (k.trim().to_string(), crate::text::line(v.trim())))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The probe under each shell a host may have as `/bin/sh`: the
+    /// values it reports from /proc are the ones this machine has.
+    #[test]
+    fn the_values_read_from_proc_are_whole_under_dash_and_bash() {
+        let data = tempfile::tempdir().unwrap();
+        let spec = ProbeSpec {
+            data_dir: data.path().display().to_string(),
+            data_disk: None,
+            ports: vec![],
+            interface: None,
+            vip: None,
+            peers: vec![],
+            peer_port: 80,
+        };
+        let proc = |p: &str| std::fs::read_to_string(p).unwrap().trim().to_string();
+        for shell in ["dash", "bash"] {
+            use std::io::Write;
+            let mut child = std::process::Command::new(shell)
+                .arg("-s")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{shell}: {e}"));
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(script(&spec).as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            let facts = parse(&String::from_utf8_lossy(&out.stdout));
+            assert_eq!(
+                facts.get("sysctl.vm.max_map_count").map(String::as_str),
+                Some(proc("/proc/sys/vm/max_map_count").as_str()),
+                "{shell}"
+            );
+            assert_eq!(
+                facts["kernel"],
+                proc("/proc/sys/kernel/osrelease"),
+                "{shell}"
+            );
+            assert_eq!(
+                facts["hostname"],
+                proc("/proc/sys/kernel/hostname"),
+                "{shell}"
+            );
+        }
+    }
+}

@@ -79,6 +79,14 @@ pub async fn run_checks(
     let install_id = crate::profile::install_id(answers);
     let mut tasks = Vec::new();
     for host in &answers.hosts {
+        let mut placed_ports: Vec<u16> = manifest
+            .components
+            .iter()
+            .filter(|c| crate::render::placement(answers, c).contains(&host.address))
+            .flat_map(|c| c.ports.iter().copied())
+            .collect();
+        placed_ports.sort_unstable();
+        placed_ports.dedup();
         let ctx = HostContext {
             address: host.address.clone(),
             roles: host.roles.clone(),
@@ -87,6 +95,7 @@ pub async fn run_checks(
             data_disk: host.data_disk.clone(),
             format_data_disk: host.format_data_disk,
             ports: manifest.ports(),
+            placed_ports,
             interface: vip
                 .as_ref()
                 .map(|v| v.interface.clone())

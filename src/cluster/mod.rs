@@ -372,14 +372,18 @@ async fn storage_class(client: &kube::Client, wanted: Option<&str>) -> CheckResu
 /// The namespace: free, or owned by this very install. Also says whether
 /// it exists (the install then needs no right to create namespaces).
 /// The installation whose label the namespace `ns` carries, when cdwiz
-/// made it (`Ok(None)`: not there, or not cdwiz's).
+/// made it (`Ok(None)`: not there, not cdwiz's, or a label that is no
+/// installation's id).
 pub async fn installed_in(client: &kube::Client, ns: &str) -> Result<Option<String>, kube::Error> {
     let found = Api::<Namespace>::all(client.clone()).get_opt(ns).await?;
     let labels = found.and_then(|n| n.metadata.labels).unwrap_or_default();
     let ours = labels
         .get("app.kubernetes.io/managed-by")
         .is_some_and(|m| m == "cdwiz");
-    Ok(labels.get(INSTALL_LABEL).filter(|_| ours).cloned())
+    Ok(labels
+        .get(INSTALL_LABEL)
+        .filter(|id| ours && crate::installation::well_formed_id(id))
+        .cloned())
 }
 
 async fn namespace(client: &kube::Client, ns: &str, install: &str) -> (CheckResult, bool) {

@@ -27,6 +27,9 @@ pub struct HostConn {
     /// cdwiz's own public key (`type blob`), when this login used it: it
     /// is in the login user's `authorized_keys` because cdwiz put it there.
     pub own_key: Option<String>,
+    /// The address this login comes from as the host sees it (`$SSH_CLIENT`),
+    /// when it used cdwiz's own key: the key's `from=` there.
+    pub seen_from: Option<String>,
     /// The fingerprint of the host's key when this login was the
     /// installation's first contact with it (the key is now remembered).
     pub first_key: Option<String>,
@@ -197,7 +200,11 @@ impl HostConn {
 /// cdwiz needs (commands and forwarding the Docker socket; no agent or X11
 /// forwarding, no pty, no ~/.ssh/rc).
 pub fn own_key_line(public_key: &str) -> String {
-    format!("restrict,port-forwarding {}", public_key.trim())
+    format!(
+        "{} {}",
+        crate::ssh::authorized_keys::OWN_KEY_OPTIONS,
+        public_key.trim()
+    )
 }
 
 /// `type blob` of a public key line (what identifies it in authorized_keys

@@ -92,7 +92,7 @@ impl Connector {
             strict_host_keys: a.ssh.host_key_policy == HostKeyPolicy::Strict,
             connect_timeout: Duration::from_secs(u64::from(a.ssh.connect_timeout.max(1))),
             secrets,
-            own_key: data_dir.join("keys").join("id_ed25519"),
+            own_key: own_key_file(data_dir, &crate::profile::install_id(a)),
             known_hosts,
             askpass,
             install_key: true,
@@ -287,7 +287,7 @@ impl Connector {
     }
 
     /// cdwiz's own public key as `type blob`, when the pair exists.
-    fn own_public_key(&self) -> Option<String> {
+    pub fn own_public_key(&self) -> Option<String> {
         let mut p = self.own_key.clone().into_os_string();
         p.push(".pub");
         key_blob(&std::fs::read_to_string(p).ok()?)
@@ -511,6 +511,21 @@ impl Connector {
                 ));
             }
         };
+        // With cdwiz's own key: the address its `from=` names.
+        let seen_from = if self.auth == SshAuth::Password {
+            ssh::run_script(
+                &session,
+                address,
+                "printf '%s' \"${SSH_CLIENT%% *}\"",
+                Duration::from_secs(15),
+            )
+            .await
+            .ok()
+            .map(|o| o.stdout.trim().to_string())
+            .filter(|a| ssh::authorized_keys::plain_address(a))
+        } else {
+            None
+        };
         let conn = HostConn {
             address: address.to_string(),
             session: std::sync::Arc::new(session),
@@ -518,6 +533,7 @@ impl Connector {
             own_key: (self.auth == SshAuth::Password)
                 .then(|| self.own_public_key())
                 .flatten(),
+            seen_from,
             first_key: None,
             sudo,
             sudo_password: self.secrets.sudo_password.clone(),
@@ -537,6 +553,32 @@ impl Connector {
         }
         Ok(conn)
     }
+}
+
+/// Where cdwiz's own key for installation `install` is kept: one pair per
+/// installation (made at its first password login), so no two customers'
+/// hosts trust the same key.
+pub fn own_key_file(data_dir: &Path, install: &str) -> PathBuf {
+    data_dir.join("keys").join(install).join("id_ed25519")
+}
+
+/// Installation `to` takes over the key pair of `from` when it has none of
+/// its own (the key the run's logins installed stays the one in use).
+/// True when `from`'s pair is still there afterwards: then its key is not
+/// `to`'s.
+pub fn carry_key(data_dir: &Path, from: &str, to: &str) -> std::io::Result<bool> {
+    let (from, to) = (
+        data_dir.join("keys").join(from),
+        data_dir.join("keys").join(to),
+    );
+    if !from.is_dir() {
+        return Ok(false);
+    }
+    if to.exists() {
+        return Ok(true);
+    }
+    std::fs::rename(&from, &to)?;
+    Ok(false)
 }
 
 /// A local file cdwiz could not read or write.

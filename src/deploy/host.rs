@@ -375,7 +375,7 @@ fn install_record(input: &super::Input<'_>, t: &Target) -> serde_json::Value {
     let own = t.conn.own_key.as_ref().map(|key| super::keys::RecordedKey {
         user: t.conn.user.clone(),
         key: key.clone(),
-        options: super::keys::OPTIONS.to_string(),
+        options: crate::ssh::authorized_keys::options_from(t.conn.seen_from.as_deref()),
         removed_by_uninstall: !input.answers.ssh.keep_key,
     });
     let recorded = input

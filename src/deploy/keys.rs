@@ -21,8 +21,8 @@ pub struct RecordedKey {
     pub removed_by_uninstall: bool,
 }
 
-/// What cdwiz writes before a key in `authorized_keys`.
-pub const OPTIONS: &str = "restrict,port-forwarding";
+/// What cdwiz writes before a key in `authorized_keys` (and `from=`).
+pub use crate::ssh::authorized_keys::OWN_KEY_OPTIONS as OPTIONS;
 
 impl RecordedKey {
     /// A key that could be cdwiz's own, for a user name that could be a

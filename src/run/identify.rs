@@ -19,6 +19,10 @@ impl Session {
     /// goes on as that one. True when it is not the one this machine took
     /// it for (the checks, which compare records with it, run again).
     pub(super) async fn identify(&mut self, tx: &Option<EventSender>) -> bool {
+        // Locked hosts (a deploy under way) are this installation's already.
+        if self.heartbeat.is_some() {
+            return false;
+        }
         let candidate = crate::profile::install_id(&self.answers);
         let answered: Vec<(String, Option<String>)> = if self.on_cluster() {
             self.namespace_install().await.into_iter().collect()
@@ -59,9 +63,14 @@ impl Session {
             }
         };
         tracing::info!(from = %candidate, to = %to, "the hosts say which installation this is");
-        if let Err(e) = installation::switch(&self.data_dir, &candidate, &to, &self.answers) {
-            tracing::warn!(error = %e, "cannot record the installation");
-        }
+        let switched = installation::switch(&self.data_dir, &candidate, &to, &self.answers)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot record the installation");
+                installation::Switched {
+                    other_key: false,
+                    forgotten: false,
+                }
+            });
         self.answers.install = Some(to.clone());
         self.state.install = to.clone();
         let install_file = self.run_dir.join(crate::rundir::INSTALL_FILE);
@@ -84,14 +93,25 @@ impl Session {
                 crate::pipeline::fingerprint(&self.answers, &self.bundle, &rendered);
             self.rendered = rendered;
         }
-        // Host keys from here on: the installation's own file.
-        self.connector = Arc::new(Connector::new(
-            &self.answers,
-            self.secrets.clone(),
-            &self.data_dir,
-            &self.base,
-            self.askpass.clone(),
-        ));
+        // Host keys and cdwiz's own key from here on: the installation's.
+        let before = std::mem::replace(
+            &mut self.connector,
+            Arc::new(Connector::new(
+                &self.answers,
+                self.secrets.clone(),
+                &self.data_dir,
+                &self.base,
+                self.askpass.clone(),
+            )),
+        );
+        if switched.other_key {
+            self.take_back_key(&before).await;
+        }
+        if switched.forgotten
+            && let Some(dir) = before.own_key.parent()
+        {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         let (said, hosts) = said;
         emit(
             tx,
@@ -103,6 +123,26 @@ impl Session {
         )
         .await;
         true
+    }
+
+    /// The key the logins of the installation this machine took the run
+    /// for installed (on the hosts, on the bastion) is not the one of the
+    /// installation it is: taken away, and the hosts logged in to again
+    /// (by the checks asked again) with the right one.
+    async fn take_back_key(&mut self, before: &Connector) {
+        let Some(targets) = self.targets.take() else {
+            return;
+        };
+        let removals = targets.hosts.values().map(|t| async move {
+            if let Err(e) = t.conn.remove_own_key().await {
+                tracing::warn!(host = %t.address, error = %e, "cannot remove the key of another installation");
+            }
+        });
+        futures_util::future::join_all(removals).await;
+        if let Err(e) = before.remove_own_key_from_jump().await {
+            tracing::warn!(error = %e.message().render("en"), "cannot remove the key of another installation from the bastion");
+        }
+        targets.close().await;
     }
 
     /// The namespace and the installation its label names, when cdwiz

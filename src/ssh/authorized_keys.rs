@@ -22,6 +22,31 @@ ak_has() { awk -v t="$2" -v b="$3" '($1 == t && $2 == b) || ($2 == t && $3 == b)
 ak_without() { awk -v t="$2" -v b="$3" '!(($1 == t && $2 == b) || ($2 == t && $3 == b))' "$1"; }
 "#;
 
+/// The options cdwiz's own key is installed with: commands and forwarding
+/// the Docker socket only (no agent or X11 forwarding, no pty, no
+/// ~/.ssh/rc); [`add_script`] adds `from="ADDRESS"`, the address the host
+/// sees the login come from (see [`options_from`]).
+pub const OWN_KEY_OPTIONS: &str = "restrict,port-forwarding";
+
+/// Whether `address` can go into `from="…"` as it is: an IPv4 or IPv6
+/// address's characters only (what `$SSH_CLIENT` names).
+pub fn plain_address(address: &str) -> bool {
+    !address.is_empty()
+        && address.len() <= 45
+        && address
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c == '.' || c == ':')
+}
+
+/// The options of cdwiz's key on a host whose logins come from `seen`
+/// (as [`add_script`] writes them).
+pub fn options_from(seen: Option<&str>) -> String {
+    match seen.filter(|a| plain_address(a)) {
+        Some(a) => format!("{OWN_KEY_OPTIONS},from=\"{a}\""),
+        None => OWN_KEY_OPTIONS.to_string(),
+    }
+}
+
 /// `type blob` of a public key line, whatever its options and comment:
 /// the word after the options that names a key type, and the blob after it.
 pub fn key_fields(line: &str) -> Option<(String, String)> {
@@ -32,8 +57,12 @@ pub fn key_fields(line: &str) -> Option<(String, String)> {
     Some((kind.to_string(), blob.to_string()))
 }
 
-/// A script, run as the login user, that adds the key line it reads on
-/// stdin to `~/.ssh/authorized_keys` unless that key is there already.
+/// A script, run as the login user, that puts the key line it reads on
+/// stdin into `~/.ssh/authorized_keys`: a line with options gets
+/// `from="ADDRESS"` added, the address this login comes from as the host
+/// sees it (`$SSH_CLIENT`), so the key serves no other machine; a line of
+/// the same key with other options (an earlier address) is replaced; the
+/// same line again changes nothing.
 pub fn add_script() -> String {
     format!(
         r#"{FUNCTIONS}umask 077
@@ -43,14 +72,15 @@ IFS= read -r line || exit 1
 set -f; set -- $line
 case "$1" in ssh-*|ecdsa-*|sk-*) t=$1; b=$2 ;; *) t=$2; b=$3 ;; esac
 [ -n "$b" ] || {{ echo "cdwiz: no key on stdin" >&2; exit 1; }}
+ip=${{SSH_CLIENT%% *}}
+case "$ip" in ''|*[!0-9a-fA-F:.]*) ;; *)
+  case "$1" in ssh-*|ecdsa-*|sk-*) ;; *) o=$1; shift; line="$o,from=\"$ip\" $*" ;; esac ;;
+esac
 mkdir -p "$d" || exit 1
-if [ -f "$f" ] && ak_has "$f" "$t" "$b"; then exit 0; fi
+if [ -f "$f" ] && grep -qxF -- "$line" "$f"; then exit 0; fi
 n=$(mktemp "$f.cdwiz.XXXXXX") || exit 1
 (
-  if [ -s "$f" ]; then
-    cat "$f" || exit 1
-    [ -z "$(tail -c 1 "$f")" ] || echo || exit 1
-  fi
+  if [ -s "$f" ]; then ak_without "$f" "$t" "$b" || exit 1; fi
   printf '%s\n' "$line"
 ) > "$n" && chmod 600 "$n" && mv -f "$n" "$f" || {{ rm -f "$n"; exit 1; }}
 "#
@@ -100,8 +130,23 @@ mod tests {
 
     /// Runs `script` with HOME at `home`, `input` on stdin.
     fn sh(home: &std::path::Path, script: &str, input: &str) -> (i32, String, String) {
+        sh_from(home, script, input, None)
+    }
+
+    /// [`sh`] as a login from `client` (`$SSH_CLIENT`) would.
+    fn sh_from(
+        home: &std::path::Path,
+        script: &str,
+        input: &str,
+        client: Option<&str>,
+    ) -> (i32, String, String) {
         use std::io::Write;
-        let mut child = std::process::Command::new("sh")
+        let mut cmd = std::process::Command::new("sh");
+        cmd.env_remove("SSH_CLIENT");
+        if let Some(c) = client {
+            cmd.env("SSH_CLIENT", c);
+        }
+        let mut child = cmd
             .arg("-c")
             .arg(script)
             .env("HOME", home)
@@ -121,7 +166,42 @@ mod tests {
     }
 
     fn line() -> String {
-        format!("restrict,port-forwarding {OURS}\n")
+        format!("{OWN_KEY_OPTIONS} {OURS}\n")
+    }
+
+    #[test]
+    fn the_key_serves_the_address_the_host_sees_and_moves_with_it() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir(home.path().join(".ssh")).unwrap();
+        let f = home.path().join(".ssh/authorized_keys");
+        std::fs::write(&f, format!("{CUSTOMER}\n")).unwrap();
+        let at = |client: &str| {
+            let (code, _, err) = sh_from(home.path(), &add_script(), &line(), Some(client));
+            assert_eq!(code, 0, "{err}");
+            std::fs::read_to_string(&f).unwrap()
+        };
+        let ours = |addr: &str| format!("{} {OURS}\n", options_from(Some(addr)));
+        assert_eq!(
+            at("192.0.2.7 51234 22"),
+            format!("{CUSTOMER}\n{}", ours("192.0.2.7"))
+        );
+        assert!(
+            ours("192.0.2.7")
+                .starts_with("restrict,port-forwarding,from=\"192.0.2.7\" ssh-ed25519 ")
+        );
+        // Again from there: unchanged; from another address: that line, once.
+        assert_eq!(
+            at("192.0.2.7 40000 22"),
+            format!("{CUSTOMER}\n{}", ours("192.0.2.7"))
+        );
+        assert_eq!(
+            at("2001:db8::5 40000 22"),
+            format!("{CUSTOMER}\n{}", ours("2001:db8::5"))
+        );
+        // What is not an address is not written into the options.
+        assert_eq!(at("x\";rm 1 2"), format!("{CUSTOMER}\n{}", line()));
+        assert!(!plain_address("10.0.0.1\" "));
+        assert_eq!(options_from(Some("a b")), OWN_KEY_OPTIONS);
     }
 
     #[test]
@@ -152,7 +232,7 @@ mod tests {
         std::fs::create_dir(home.path().join(".ssh")).unwrap();
         let f = home.path().join(".ssh/authorized_keys");
         // An older cdwiz's append onto a line without a newline.
-        let merged = format!("{CUSTOMER}restrict,port-forwarding {OURS}\n");
+        let merged = format!("{CUSTOMER}{OWN_KEY_OPTIONS} {OURS}\n");
         std::fs::write(&f, &merged).unwrap();
         let (t, b) = key_fields(OURS).unwrap();
         // A prefix of the blob matches nothing.

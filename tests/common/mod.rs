@@ -6,12 +6,12 @@
 #![allow(dead_code)]
 
 pub mod kube;
+mod local;
 pub mod nets;
-mod profiles;
 pub mod tmux;
 
 #[allow(unused_imports)]
-pub use profiles::*;
+pub use local::*;
 
 use std::time::Duration;
 

@@ -29,6 +29,9 @@ pub struct HostContext {
     pub data_disk: Option<String>,
     pub format_data_disk: bool,
     pub ports: Vec<u16>,
+    /// The ports of the components this installation runs on the host:
+    /// the only ones a re-run finds its own listening on.
+    pub placed_ports: Vec<u16>,
     pub interface: Option<String>,
     pub vip: Option<String>,
     pub architectures: Vec<String>,

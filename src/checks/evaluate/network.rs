@@ -14,7 +14,9 @@ pub(super) fn check(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<C
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
         .collect();
-    // A re-run: the ports this very installation listens on are not taken.
+    // A re-run: the ports this very installation listens on are not taken,
+    // where it runs the component that has them (another program on a
+    // port of a component that runs elsewhere takes it).
     let ours = own_record(ctx, facts);
     let own_ports: Vec<u16> = ours
         .as_ref()
@@ -23,6 +25,7 @@ pub(super) fn check(ctx: &HostContext, facts: &HashMap<String, String>) -> Vec<C
             a.iter()
                 .filter_map(|v| v.as_u64())
                 .map(|v| v as u16)
+                .filter(|p| ctx.placed_ports.contains(p))
                 .collect()
         })
         .unwrap_or_default();

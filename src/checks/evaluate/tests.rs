@@ -9,6 +9,7 @@ fn ctx() -> HostContext {
         data_disk: Some("/dev/vdb".into()),
         format_data_disk: true,
         ports: vec![80, 8080],
+        placed_ports: vec![80, 8080],
         interface: Some("eth0".into()),
         vip: Some("192.0.2.100".into()),
         architectures: vec!["amd64".into()],
@@ -208,6 +209,28 @@ fn a_rerun_of_the_same_install_owns_its_ports() {
     let r = evaluate_host(&ctx(), &f);
     assert_eq!(status(&r, "net.ports"), Status::Fail);
     assert_eq!(status(&r, "prior.install"), Status::Warn);
+}
+
+#[test]
+fn a_port_of_a_component_that_runs_elsewhere_is_taken_even_on_a_rerun() {
+    // The database runs on another host: a program on 5432 here is not the
+    // installation's.
+    let mut f = healthy();
+    f.insert("ports.listening".into(), "22 80 5432 8080".into());
+    f.insert(
+        "prior.install".into(),
+        r#"{"install":"abc","ports":[80,5432,8080]}"#.into(),
+    );
+    let mut c = ctx();
+    c.ports = vec![80, 5432, 8080];
+    let r = evaluate_host(&c, &f);
+    let ports = r.iter().find(|x| x.id == "net.ports").unwrap();
+    assert_eq!(ports.status, Status::Fail, "{ports:?}");
+    assert!(ports.detail.render("en").contains("5432"), "{ports:?}");
+    // Where the database runs, 5432 is its own.
+    let mut here = c.clone();
+    here.placed_ports.push(5432);
+    assert_eq!(status(&evaluate_host(&here, &f), "net.ports"), Status::Pass);
 }
 
 #[test]

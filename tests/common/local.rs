@@ -1,5 +1,6 @@
-//! The profiles tests write: one host alone, or masters behind a VIP,
-//! every login root by a password in the environment.
+//! What a test's cdwiz has on this machine: the profiles it is given (one
+//! host alone, or masters behind a VIP, every login root by a password in
+//! the environment) and the key pairs it makes.
 
 use std::path::Path;
 
@@ -51,4 +52,18 @@ pub fn write_ha_profile(
         ),
     )
     .unwrap();
+}
+
+/// `type blob` of cdwiz's own public key under the data dir `state`: the
+/// pair of its one installation (`keys/<id>/id_ed25519.pub`).
+pub fn own_key_blob(state: &Path) -> String {
+    let pairs: Vec<_> = std::fs::read_dir(state.join("keys"))
+        .unwrap_or_else(|e| panic!("{}: {e}", state.join("keys").display()))
+        .flatten()
+        .map(|e| e.path().join("id_ed25519.pub"))
+        .filter(|p| p.is_file())
+        .collect();
+    assert_eq!(pairs.len(), 1, "one installation's key pair: {pairs:?}");
+    let text = std::fs::read_to_string(&pairs[0]).unwrap();
+    text.split_whitespace().nth(1).unwrap().to_string()
 }
