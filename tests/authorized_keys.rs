@@ -98,7 +98,7 @@ async fn the_customers_authorized_keys_survive_install_uninstall_and_a_full_disk
         Command::new("docker")
             .arg("cp")
             .arg(&pair)
-            .arg(format!("{container}:/tmp/cdwiz-key")),
+            .arg(format!("{container}:/root/cdwiz-key")),
     );
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = run_to_end(Command::new("docker").args([
@@ -107,9 +107,9 @@ async fn the_customers_authorized_keys_survive_install_uninstall_and_a_full_disk
         "sh",
         "-c",
         &format!(
-            "chmod 600 /tmp/cdwiz-key && ssh -o BatchMode=yes -o StrictHostKeyChecking=no \
-             -o UserKnownHostsFile=/dev/null -i /tmp/cdwiz-key root@{addr} true; \
-             c=$?; rm -f /tmp/cdwiz-key; exit $c"
+            "chmod 600 /root/cdwiz-key && ssh -o BatchMode=yes -o StrictHostKeyChecking=no \
+             -o UserKnownHostsFile=/dev/null -i /root/cdwiz-key root@{addr} true; \
+             c=$?; rm -f /root/cdwiz-key; exit $c"
         ),
     ]));
     assert_ne!(code, 0, "the key served another address: {out}");

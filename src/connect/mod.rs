@@ -363,7 +363,7 @@ impl Connector {
     pub async fn prepare(&self) -> Result<(), ConnectFailure> {
         // What a killed cdwiz could not remove.
         crate::ssh::docker_forward::sweep_stale_sockets(&crate::paths::runtime_dir());
-        if !self.any_password() {
+        if !self.any_password() || (!self.install_key && !self.own_key.exists()) {
             return Ok(());
         }
         self.ensure_own_key().await?;
@@ -477,6 +477,12 @@ impl Connector {
             SshAuth::Key => self.session(address, self.key_file.as_deref()).await?,
             SshAuth::Agent => self.session(address, None).await?,
             SshAuth::Password => {
+                // A look that installs nothing has no use for a new pair.
+                if !self.install_key && !self.own_key.exists() {
+                    return Err(ConnectFailure::AuthRejected(
+                        Msg::new("connect.key-not-installed").arg("address", address),
+                    ));
+                }
                 self.ensure_own_key().await?;
                 match self.session(address, Some(&self.own_key)).await {
                     Ok(s) => s,

@@ -19,10 +19,6 @@ impl Session {
     /// goes on as that one. True when it is not the one this machine took
     /// it for (the checks, which compare records with it, run again).
     pub(super) async fn identify(&mut self, tx: &Option<EventSender>) -> bool {
-        // Locked hosts (a deploy under way) are this installation's already.
-        if self.heartbeat.is_some() {
-            return false;
-        }
         let candidate = crate::profile::install_id(&self.answers);
         let answered: Vec<(String, Option<String>)> = if self.on_cluster() {
             self.namespace_install().await.into_iter().collect()
@@ -127,10 +123,12 @@ impl Session {
 
     /// The key the logins of the installation this machine took the run
     /// for installed (on the hosts, on the bastion) is not the one of the
-    /// installation it is: taken away, and the hosts logged in to again
-    /// (by the checks asked again) with the right one.
+    /// installation it is: taken away. Unless the run holds the hosts'
+    /// locks (on these connections), the hosts are logged in to again, by
+    /// the checks asked again, with the right one; else the next run's
+    /// logins put it there.
     async fn take_back_key(&mut self, before: &Connector) {
-        let Some(targets) = self.targets.take() else {
+        let Some(targets) = &self.targets else {
             return;
         };
         let removals = targets.hosts.values().map(|t| async move {
@@ -142,7 +140,11 @@ impl Session {
         if let Err(e) = before.remove_own_key_from_jump().await {
             tracing::warn!(error = %e.message().render("en"), "cannot remove the key of another installation from the bastion");
         }
-        targets.close().await;
+        if self.heartbeat.is_none()
+            && let Some(targets) = self.targets.take()
+        {
+            targets.close().await;
+        }
     }
 
     /// The namespace and the installation its label names, when cdwiz

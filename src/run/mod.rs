@@ -218,8 +218,15 @@ impl Session {
     /// run directory with `answers.yaml` and `rendered/`, and the state a
     /// resumed run goes on from.
     pub fn prepare(mut req: Request) -> Result<Session, RunError> {
-        // Which installation: the same one as hosts come and go.
+        // Which installation: the same one as hosts come and go (met from
+        // here on: the next run finds it again, with the key pair and host
+        // keys this one makes, until its hosts say otherwise).
         crate::installation::adopt(&req.data_dir, &mut req.answers);
+        if let Some(id) = &req.answers.install
+            && let Err(e) = crate::installation::meet(&req.data_dir, id, &req.answers)
+        {
+            tracing::warn!(error = %e, "cannot record the installation");
+        }
         let bad = |lines: Vec<String>| RunError::new(ErrorKind::BadInput, lines);
         let locale = req.locale.as_str();
         let waivers = waivers(&req, locale).map_err(bad)?;

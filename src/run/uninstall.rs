@@ -91,9 +91,16 @@ pub async fn uninstall(
             &req.base,
             askpass,
         ));
-        Uninstalled::Hosts {
-            hosts: crate::deploy::uninstall(a, &bundle.manifest, connector, req.purge).await,
+        let hosts =
+            crate::deploy::uninstall(a, &bundle.manifest, connector.clone(), req.purge).await;
+        // Taken off every host (and the bastion): the key pair has served.
+        if !a.ssh.keep_key
+            && hosts.iter().all(|h| h.skipped.is_none())
+            && let Some(dir) = connector.own_key.parent()
+        {
+            let _ = std::fs::remove_dir_all(dir);
         }
+        Uninstalled::Hosts { hosts }
     };
     let record = crate::rundir::create(&req.workdir, &crate::rundir::new_run_id())
         .ok()
