@@ -16,6 +16,9 @@ use common::*;
 use serde_json::Value;
 
 const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
+/// Checks of a measured value: this machine's disk and 2 cores are shared
+/// with whatever else runs, so a slow moment may warn (never fail).
+const MEASURED: &[&str] = &["res.disk-write", "res.disk-fsync", "net.latency"];
 
 struct Outcome {
     code: i32,
@@ -192,12 +195,8 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
     // Disk speed and host-to-host latency are measured, and this machine's
     // disk and 2 cores are shared with whatever else runs: a slow moment
     // may warn, never fail.
-    let measured = |r: &serde_json::Value| {
-        r["status"] == "warn"
-            && ["res.disk-write", "res.disk-fsync", "net.latency"]
-                .iter()
-                .any(|id| r["id"] == *id)
-    };
+    let measured =
+        |r: &serde_json::Value| r["status"] == "warn" && MEASURED.iter().any(|id| r["id"] == *id);
     let not_pass: Vec<_> = out
         .results()
         .into_iter()
@@ -224,7 +223,14 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
                     .as_str()
                     .unwrap_or("")
                     .replace("ssh.login.ok-first", "ssh.login.ok");
-                format!("{} {} {} {key} {:?}", l["id"], l["host"], l["status"], keys)
+                // A measured value (disk speed, latency) may move its check
+                // between pass and warn from one run to the next.
+                let (status, key) = if MEASURED.iter().any(|id| l["id"] == *id) {
+                    ("measured".to_string(), "measured".to_string())
+                } else {
+                    (l["status"].to_string(), key)
+                };
+                format!("{} {} {status} {key} {:?}", l["id"], l["host"], keys)
             })
             .collect();
         v.sort();
@@ -237,8 +243,7 @@ async fn checks_pass_on_healthy_hosts_and_catch_each_fault() {
         .filter(|(a, b)| a != b)
         .collect();
     assert_eq!(en_shape.len(), zh_shape.len());
-    // Measured values (disk speed) may move a check between pass and warn.
-    assert!(differ.len() <= 2, "{differ:#?}");
+    assert!(differ.is_empty(), "{differ:#?}");
     assert!(
         zh.lines.iter().any(|l| l["event"] == "check"
             && l["message"]
