@@ -27,9 +27,6 @@ pub struct HostConn {
     /// cdwiz's own public key (`type blob`), when this login used it: it
     /// is in the login user's `authorized_keys` because cdwiz put it there.
     pub own_key: Option<String>,
-    /// The address this login comes from as the host sees it (`$SSH_CLIENT`),
-    /// when it used cdwiz's own key: the key's `from=` there.
-    pub seen_from: Option<String>,
     /// The fingerprint of the host's key when this login was the
     /// installation's first contact with it (the key is now remembered).
     pub first_key: Option<String>,
@@ -163,6 +160,23 @@ impl HostConn {
             docker: fwd,
             via_sudo: true,
         })
+    }
+
+    /// The address this login comes from as the host sees it
+    /// (`$SSH_CLIENT`), when it used cdwiz's own key: that key's `from=`
+    /// there. Asked when a record needs it, not at every login.
+    pub async fn seen_from(&self) -> Option<String> {
+        self.own_key.as_ref()?;
+        let out = ssh::run_script(
+            &self.session,
+            &self.address,
+            "printf '%s' \"${SSH_CLIENT%% *}\"",
+            Duration::from_secs(15),
+        )
+        .await
+        .ok()?;
+        let seen = out.stdout.trim().to_string();
+        crate::ssh::authorized_keys::plain_address(&seen).then_some(seen)
     }
 
     /// Removes cdwiz's own key from the login user's `authorized_keys`

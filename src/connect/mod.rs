@@ -517,21 +517,6 @@ impl Connector {
                 ));
             }
         };
-        // With cdwiz's own key: the address its `from=` names.
-        let seen_from = if self.auth == SshAuth::Password {
-            ssh::run_script(
-                &session,
-                address,
-                "printf '%s' \"${SSH_CLIENT%% *}\"",
-                Duration::from_secs(15),
-            )
-            .await
-            .ok()
-            .map(|o| o.stdout.trim().to_string())
-            .filter(|a| ssh::authorized_keys::plain_address(a))
-        } else {
-            None
-        };
         let conn = HostConn {
             address: address.to_string(),
             session: std::sync::Arc::new(session),
@@ -539,7 +524,6 @@ impl Connector {
             own_key: (self.auth == SshAuth::Password)
                 .then(|| self.own_public_key())
                 .flatten(),
-            seen_from,
             first_key: None,
             sudo,
             sudo_password: self.secrets.sudo_password.clone(),

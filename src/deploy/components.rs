@@ -148,7 +148,7 @@ pub(super) async fn roll(
         if run.ctx.cancel.is_cancelled() {
             continue;
         }
-        let record = super::host::install_record_file(run.input, t);
+        let record = super::host::install_record_file(run.input, t).await;
         let files = [super::step::FileSpec {
             path: super::INSTALL_RECORD.to_string(),
             mode: "644",

@@ -253,7 +253,7 @@ async fn prepare_host(
         });
     }
     // A rollout writes each host's record once the host runs the release.
-    let record = install_record_file(input, t);
+    let record = install_record_file(input, t).await;
     if !input.rolling {
         files.push(FileSpec {
             path: INSTALL_RECORD.to_string(),
@@ -357,14 +357,19 @@ fn parts_script(parts: &[(&str, Changed, String)]) -> String {
 }
 
 /// The install record's file content for the host `t`.
-pub(super) fn install_record_file(input: &super::Input<'_>, t: &Target) -> String {
-    format!("{}\n", install_record(input, t))
+pub(super) async fn install_record_file(input: &super::Input<'_>, t: &Target) -> String {
+    let seen_from = t.conn.seen_from().await;
+    format!("{}\n", install_record(input, t, seen_from.as_deref()))
 }
 
 /// The record the checks recognise on a later run as this install, with
 /// what cdwiz left in logins' `authorized_keys` (for the security team and
 /// for uninstall): this run's key and those of earlier machines.
-fn install_record(input: &super::Input<'_>, t: &Target) -> serde_json::Value {
+fn install_record(
+    input: &super::Input<'_>,
+    t: &Target,
+    seen_from: Option<&str>,
+) -> serde_json::Value {
     let manifest = &input.bundle.manifest;
     let mut record = serde_json::json!({
         "install": crate::profile::install_id(input.answers),
@@ -375,7 +380,7 @@ fn install_record(input: &super::Input<'_>, t: &Target) -> serde_json::Value {
     let own = t.conn.own_key.as_ref().map(|key| super::keys::RecordedKey {
         user: t.conn.user.clone(),
         key: key.clone(),
-        options: crate::ssh::authorized_keys::options_from(t.conn.seen_from.as_deref()),
+        options: crate::ssh::authorized_keys::options_from(seen_from),
         removed_by_uninstall: !input.answers.ssh.keep_key,
     });
     let recorded = input
