@@ -18,7 +18,7 @@ pub fn validate(args: &ValidateArgs, locale: &str) -> u8 {
     match cdwiz::profile::load_file(&args.profile) {
         Ok(answers) => {
             let data_dir = cdwiz::paths::data_dir();
-            let mut plan = cdwiz::plan::with_membership(&answers, &data_dir);
+            let mut plan = cdwiz::installation::with_membership(&answers, &data_dir);
             // Day two: the release against the one this machine last
             // installed (the bundle's manifest only; its archives are
             // checked at deploy).
@@ -28,7 +28,7 @@ pub fn validate(args: &ValidateArgs, locale: &str) -> u8 {
                 cdwiz::installation::release(&data_dir, &cdwiz::profile::install_id(&a));
             let base = args.profile.parent().unwrap_or(std::path::Path::new("."));
             plan = cdwiz::plan::with_sources(plan, &answers, base);
-            let bundle = cdwiz::pipeline::open_bundle(&answers, base, &data_dir, false).ok();
+            let bundle = cdwiz::run::open_bundle(&answers, base, &data_dir, false).ok();
             if let Some(installed) = installed
                 && let Some(bundle) = &bundle
             {

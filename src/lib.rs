@@ -18,7 +18,7 @@ pub mod i18n;
 pub mod installation;
 pub mod outcome;
 pub mod paths;
-pub mod pipeline;
+pub mod pattern;
 pub mod plan;
 pub mod profile;
 pub mod redact;

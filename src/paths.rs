@@ -3,6 +3,10 @@
 
 use std::path::PathBuf;
 
+/// A bundle's manifest, at the top of its folder (every reader of a
+/// bundle, and the binary looking for the one beside it).
+pub const BUNDLE_MANIFEST: &str = "manifest.yaml";
+
 /// Environment variable that overrides the data directory (tests, CI, demos).
 pub const DATA_DIR_ENV: &str = "CDWIZ_DATA_DIR";
 
@@ -40,7 +44,7 @@ pub fn expand_home(path: &str) -> PathBuf {
 pub fn bundle_beside_binary() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?;
-    dir.join(crate::bundle::MANIFEST_FILE)
+    dir.join(BUNDLE_MANIFEST)
         .is_file()
         .then(|| dir.to_path_buf())
 }

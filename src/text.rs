@@ -2,6 +2,7 @@
 //! made safe to show and store: terminal control sequences and other
 //! control characters removed, so a remote host cannot rewrite the
 //! operator's screen, forge lines in a report or break a file it lands in.
+//! Also the words an error ends in ([`root_cause`]), without its wrapping.
 
 /// `s` without escape sequences (CSI, OSC and two-byte ESC sequences) and
 /// without control characters other than tab and, when `keep_newlines`,
@@ -70,6 +71,21 @@ pub fn from_hex(hex: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+/// The innermost error: "connection refused", not three layers of wrapping.
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: &dyn std::error::Error = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    let inner = cur.to_string();
+    let outer = e.to_string();
+    if inner == outer {
+        outer
+    } else {
+        format!("{outer}: {inner}")
+    }
 }
 
 #[cfg(test)]

@@ -183,7 +183,7 @@ fn read_manifest(path: &Path) -> Result<Manifest, BuildError> {
     for c in &manifest.components {
         for f in c.configs.keys() {
             let template = format!("{f}.j2");
-            if !crate::render::has_template(Some(dir), &template) {
+            if !crate::bundle::templates::has_template(Some(dir), &template) {
                 problems.push(format!(
                     "component {}: the template templates/{template} is neither beside the \
                      manifest nor built into cdwiz",

@@ -6,6 +6,7 @@ pub mod build;
 mod hash_cache;
 pub mod pack;
 mod rewrite;
+pub mod templates;
 pub mod verify;
 
 use std::io::Read;
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub const MANIFEST_FILE: &str = "manifest.yaml";
+pub use crate::paths::BUNDLE_MANIFEST as MANIFEST_FILE;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -215,7 +216,7 @@ impl Manifest {
         let mut bad = |at: String, v: &str, what: &str| {
             out.push(format!(
                 "{at}: `{}` is not {what}",
-                crate::profile::pattern::shown(v)
+                crate::pattern::shown(v)
             ))
         };
         if !word(&self.product.name) {

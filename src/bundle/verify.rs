@@ -60,7 +60,7 @@ pub fn verify(dir: &Path) -> Result<Verified, Vec<Msg>> {
     for c in &bundle.manifest.components {
         for f in c.configs.keys() {
             let template = format!("{f}.j2");
-            if !crate::render::has_template(Some(dir), &template) {
+            if !crate::bundle::templates::has_template(Some(dir), &template) {
                 problems.push(
                     Msg::new("bundle.verify.template-absent")
                         .arg("component", &c.name)
@@ -139,7 +139,7 @@ fn template_problems(templates: &Path, problems: &mut Vec<Msg>) {
             continue;
         };
         let name = name.to_string_lossy();
-        if let Err(why) = crate::render::template_file(templates, &name) {
+        if let Err(why) = crate::bundle::templates::template_file(templates, &name) {
             problems.push(Msg::new("bundle.verify.template-unsafe").arg("why", why));
             continue;
         }
@@ -147,7 +147,7 @@ fn template_problems(templates: &Path, problems: &mut Vec<Msg>) {
             continue;
         };
         for named in named_templates(&text) {
-            if let Err(why) = crate::render::template_file(templates, &named) {
+            if let Err(why) = crate::bundle::templates::template_file(templates, &named) {
                 problems.push(
                     Msg::new("bundle.verify.template-unsafe")
                         .arg("why", format!("templates/{name}: {why}")),

@@ -82,7 +82,7 @@ pub async fn run_checks(
         let mut placed_ports: Vec<u16> = manifest
             .components
             .iter()
-            .filter(|c| crate::render::placement(answers, c).contains(&host.address))
+            .filter(|c| crate::plan::placement(answers, c).contains(&host.address))
             .flat_map(|c| c.ports.iter().copied())
             .collect();
         placed_ports.sort_unstable();

@@ -251,18 +251,3 @@ pub fn runs_nothing_unasked(
     }
     Ok(())
 }
-
-/// The innermost error: "connection refused", not three layers of wrapping.
-pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur: &dyn std::error::Error = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    let inner = cur.to_string();
-    let outer = e.to_string();
-    if inner == outer {
-        outer
-    } else {
-        format!("{outer}: {inner}")
-    }
-}

@@ -18,7 +18,8 @@ use k8s_openapi::api::core::v1::{Namespace, Node};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, ListParams, PostParams};
 
-pub use connect::{ConnectError, Connected, connect, root_cause};
+use crate::text::root_cause;
+pub use connect::{ConnectError, Connected, connect};
 
 use crate::bundle::{KubernetesRange, Manifest};
 use crate::catalogue::CLUSTER_CHECKS;

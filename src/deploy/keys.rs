@@ -40,8 +40,7 @@ impl RecordedKey {
             && blob
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
-            && crate::profile::pattern::check(crate::profile::pattern::Kind::UserName, &self.user)
-                .is_ok()
+            && crate::pattern::check(crate::pattern::Kind::UserName, &self.user).is_ok()
     }
 }
 

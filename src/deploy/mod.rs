@@ -37,8 +37,9 @@ use tokio_util::sync::CancellationToken;
 use crate::bundle::{Bundle, Component};
 use crate::event::{Event, EventSender, StepOutcome};
 use crate::i18n::Msg;
+use crate::plan::placement;
 use crate::profile::Answers;
-use crate::render::{RenderedFile, placement};
+use crate::render::RenderedFile;
 use hostlog::HostLogs;
 use state::StateStore;
 

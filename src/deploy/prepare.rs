@@ -120,9 +120,7 @@ pub fn sysctl_script(wanted: &BTreeMap<String, u64>) -> String {
 pub fn hosts_block(entries: &[(String, String)]) -> String {
     entries
         .iter()
-        .filter(|(a, name)| {
-            crate::profile::pattern::hostname(name) && a.parse::<std::net::IpAddr>().is_ok()
-        })
+        .filter(|(a, name)| crate::pattern::hostname(name) && a.parse::<std::net::IpAddr>().is_ok())
         .map(|(a, n)| format!("{a} {n}\n"))
         .collect()
 }

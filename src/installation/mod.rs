@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::plan::{Membership, Release};
 use crate::profile::{Answers, TopologyKind};
 
 mod identity;
@@ -32,13 +33,6 @@ const ANSWERS_FILE: &str = "answers.yaml";
 /// The release the installation's hosts run, as of its latest deploy from
 /// this machine that finished on every host.
 const RELEASE_FILE: &str = "release.json";
-
-/// A product and its version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Release {
-    pub product: String,
-    pub version: String,
-}
 
 /// Records the release every host of the installation now runs.
 pub fn record_release(data_dir: &Path, id: &str, r: &Release) -> std::io::Result<()> {
@@ -142,8 +136,8 @@ pub fn moved(before: &Answers, after: &Answers, manifest: &crate::bundle::Manife
         .iter()
         .filter(|c| c.placement.count == crate::bundle::PlacementCount::One)
         .filter_map(|c| {
-            let from = crate::render::placement(before, c).into_iter().next()?;
-            let to = crate::render::placement(after, c).into_iter().next()?;
+            let from = crate::plan::placement(before, c).into_iter().next()?;
+            let to = crate::plan::placement(after, c).into_iter().next()?;
             (from != to).then(|| Moved {
                 component: c.name.clone(),
                 from,
@@ -153,22 +147,14 @@ pub fn moved(before: &Answers, after: &Answers, manifest: &crate::bundle::Manife
         .collect()
 }
 
-/// How the profile's hosts compare with the installation's last run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Membership {
-    /// In the profile, not in the last run.
-    pub new: Vec<String>,
-    /// In both.
-    pub kept: Vec<String>,
-    /// In the last run, not in the profile.
-    pub removed: Vec<String>,
-}
-
-impl Membership {
-    /// A first install: every host is new.
-    pub fn is_first(&self) -> bool {
-        self.kept.is_empty() && self.removed.is_empty()
-    }
+/// The plan, with how its hosts compare with the installation's last run
+/// from this machine (`data_dir`).
+pub fn with_membership(a: &Answers, data_dir: &Path) -> crate::plan::Plan {
+    let mut a = a.clone();
+    adopt(data_dir, &mut a);
+    let mut p = crate::plan::plan(&a);
+    p.membership = known_membership(data_dir, &a);
+    p
 }
 
 /// The profile's hosts against its installation's last recorded run; none

@@ -7,7 +7,6 @@
 mod load;
 mod login;
 mod messages;
-pub mod pattern;
 mod problem;
 pub mod sources;
 mod validate;

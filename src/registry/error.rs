@@ -4,8 +4,8 @@
 
 use oci_client::errors::OciDistributionError;
 
-use crate::cluster::root_cause;
 use crate::i18n::Msg;
+use crate::text::root_cause;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryError {

@@ -34,22 +34,6 @@ pub(crate) fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-/// `image` as the cluster pulls it: under the registry prefix, its own
-/// name kept (`registry.example.com/cd` + `cd/backend:3.2` →
-/// `registry.example.com/cd/cd/backend:3.2`).
-pub fn target_name(prefix: &str, image: &str) -> String {
-    format!("{}/{image}", prefix.trim_end_matches('/'))
-}
-
-/// The image pull secret the workloads name: the profile's, else (with a
-/// registry user) the one cdwiz makes from the push credentials,
-/// `<product>-registry`.
-pub fn pull_secret(t: &Topology, product: &str) -> Option<String> {
-    t.pull_secret.clone().or_else(|| {
-        (t.registry.is_some() && t.registry_user.is_some()).then(|| format!("{product}-registry"))
-    })
-}
-
 /// A registry cdwiz pushes to: where, as whom, trusting what.
 pub struct Registry {
     /// `host[:port]/path` as the profile gives it.
@@ -102,7 +86,7 @@ impl Registry {
         let client = oci_client::Client::try_from(config).map_err(|e| {
             Msg::new("registry.client")
                 .arg("registry", &prefix)
-                .arg("error", crate::cluster::root_cause(&e))
+                .arg("error", crate::text::root_cause(&e))
         })?;
         let auth = match (&t.registry_user, password) {
             (Some(u), Some(p)) => RegistryAuth::Basic(u.clone(), p.to_string()),
@@ -195,7 +179,7 @@ mod tests {
         assert_eq!(rf.repository(), "site/cd-sandbox/database");
         assert_eq!(rf.tag(), Some("0.1.0"));
         assert_eq!(
-            target_name("192.0.2.10:5000/site", "cd-sandbox/database:0.1.0"),
+            crate::plan::target_name("192.0.2.10:5000/site", "cd-sandbox/database:0.1.0"),
             "192.0.2.10:5000/site/cd-sandbox/database:0.1.0"
         );
     }

@@ -77,7 +77,7 @@ fn oci(e: oci_client::errors::OciDistributionError) -> RegistryError {
 /// The images of `bundle` a cluster runs (the components the `k8s`
 /// topology deploys), and the archives they are in.
 pub fn cluster_images(bundle: &crate::bundle::Bundle) -> (Vec<String>, Vec<std::path::PathBuf>) {
-    let mut images: Vec<String> = crate::render::cluster_components(&bundle.manifest)
+    let mut images: Vec<String> = crate::plan::cluster_components(&bundle.manifest)
         .iter()
         .map(|c| c.image.clone())
         .collect();

@@ -10,36 +10,9 @@ use std::path::{Path, PathBuf};
 use minijinja::{Environment, UndefinedBehavior, Value, context};
 use serde::Serialize;
 
-use crate::bundle::{Component, Manifest, PlacementCount};
+use crate::bundle::{Component, Manifest};
+use crate::plan::{cluster_components, placement};
 use crate::profile::{Answers, Role, TopologyKind};
-
-/// Templates built into cdwiz, by name.
-const BUILTIN: &[(&str, &str)] = &[
-    (
-        "host/docker-compose.yml.j2",
-        include_str!("../../templates/host/docker-compose.yml.j2"),
-    ),
-    (
-        "host/cd.env.j2",
-        include_str!("../../templates/host/cd.env.j2"),
-    ),
-    (
-        "host/component.env.j2",
-        include_str!("../../templates/host/component.env.j2"),
-    ),
-    (
-        "keepalived/keepalived.conf.j2",
-        include_str!("../../templates/keepalived/keepalived.conf.j2"),
-    ),
-    (
-        "k8s/namespace.yaml.j2",
-        include_str!("../../templates/k8s/namespace.yaml.j2"),
-    ),
-    (
-        "k8s/component.yaml.j2",
-        include_str!("../../templates/k8s/component.yaml.j2"),
-    ),
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -106,75 +79,6 @@ struct ComponentView {
     local_deps: Vec<String>,
 }
 
-/// Which hosts run a component, in the profile's host order.
-pub fn placement(answers: &Answers, c: &Component) -> Vec<String> {
-    let topologies = &c.placement.topologies;
-    if !topologies.is_empty() && !topologies.contains(&answers.topology.kind) {
-        return Vec::new();
-    }
-    let eligible: Vec<String> = answers
-        .hosts
-        .iter()
-        .filter(|h| h.roles.iter().any(|r| c.placement.roles.contains(r)))
-        .map(|h| h.address.clone())
-        .collect();
-    let eligible = if eligible.is_empty() {
-        // A role the topology has no host for: fall back on the first host.
-        answers
-            .hosts
-            .iter()
-            .take(1)
-            .map(|h| h.address.clone())
-            .collect()
-    } else {
-        eligible
-    };
-    match c.placement.count {
-        PlacementCount::One => eligible.into_iter().take(1).collect(),
-        PlacementCount::All => eligible,
-    }
-}
-
-/// Whether the template `name` exists: the bundle's `templates/`, else
-/// cdwiz's own.
-pub fn has_template(bundle_dir: Option<&Path>, name: &str) -> bool {
-    bundle_dir.is_some_and(|d| matches!(template_file(&d.join("templates"), name), Ok(Some(_))))
-        || BUILTIN.iter().any(|(n, _)| *n == name)
-}
-
-/// The file of the template `name` in `dir` (a bundle's `templates/`),
-/// none when it has no such file. A bundle is untrusted: a name that is
-/// absolute or steps out (`..`), or a file that resolves (symlinks
-/// followed) outside `dir`, is refused with why, so that no template can
-/// read a file of this machine's.
-pub fn template_file(dir: &Path, name: &str) -> Result<Option<std::path::PathBuf>, String> {
-    use std::path::Component;
-    let relative = Path::new(name);
-    if name.is_empty()
-        || !relative
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
-    {
-        return Err(format!(
-            "template name `{name}` is not a plain path inside the bundle's templates/"
-        ));
-    }
-    let p = dir.join(relative);
-    if std::fs::symlink_metadata(&p).is_err() {
-        return Ok(None);
-    }
-    let real = std::fs::canonicalize(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-    let inside = std::fs::canonicalize(dir).is_ok_and(|d| real.starts_with(d));
-    if !inside {
-        return Err(format!(
-            "{} leads out of the bundle's templates/ (to {})",
-            p.display(),
-            real.display()
-        ));
-    }
-    Ok(real.is_file().then_some(real))
-}
-
 fn environment(bundle_dir: Option<&Path>) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -182,27 +86,10 @@ fn environment(bundle_dir: Option<&Path>) -> Environment<'static> {
     // templates quote with `tojson` where a value needs it).
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_keep_trailing_newline(true);
-    let overrides = bundle_dir.map(|d| d.join("templates"));
+    let bundle_dir = bundle_dir.map(Path::to_path_buf);
     env.set_loader(move |name| {
-        if let Some(dir) = &overrides {
-            let refused =
-                |why: String| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, why);
-            if let Some(p) = template_file(dir, name).map_err(refused)? {
-                return std::fs::read_to_string(&p)
-                    .map(Some)
-                    .map_err(|e| refused(format!("{}: {e}", p.display())));
-            }
-        } else if template_file(Path::new("."), name).is_err() {
-            // No bundle folder: still no name that reaches out.
-            return Err(minijinja::Error::new(
-                minijinja::ErrorKind::InvalidOperation,
-                format!("template name `{name}` is not a plain path"),
-            ));
-        }
-        Ok(BUILTIN
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| t.to_string()))
+        crate::bundle::templates::source(bundle_dir.as_deref(), name)
+            .map_err(|why| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, why))
     });
     env
 }
@@ -267,7 +154,7 @@ pub fn render(
         timezone => answers.settings.timezone.clone(),
         masters => masters.clone(),
         install => crate::profile::install_id(answers),
-        pull_secret => crate::registry::pull_secret(t, &manifest.product.name).unwrap_or_default(),
+        pull_secret => crate::plan::pull_secret(t, &manifest.product.name).unwrap_or_default(),
         // Images loaded onto the nodes are used as they are there.
         pull_policy => if t.images == Some(crate::profile::ImageDelivery::Nodes) { "IfNotPresent" } else { "" },
     };
@@ -353,21 +240,6 @@ pub fn render(
     Ok(files)
 }
 
-/// The components that run on a Kubernetes cluster (their placement names
-/// no topologies, or `k8s` among them), in manifest order.
-pub fn cluster_components(manifest: &Manifest) -> Vec<&Component> {
-    manifest
-        .components
-        .iter()
-        .filter(|c| {
-            c.placement.topologies.is_empty()
-                || c.placement
-                    .topologies
-                    .contains(&crate::profile::TopologyKind::K8s)
-        })
-        .collect()
-}
-
 /// The k8s topology: a namespace, and per component its ConfigMap, its
 /// Deployment (StatefulSet with volume claims when it keeps data) and its
 /// Service, in `k8s/`.
@@ -413,7 +285,7 @@ fn render_k8s(
         let mut v = view(env, c, &ctx, &[])?;
         v.replicas = t.replicas.get(&c.name).copied().unwrap_or(1);
         if let Some(r) = t.registry.as_deref() {
-            v.image = crate::registry::target_name(r, &c.image);
+            v.image = crate::plan::target_name(r, &c.image);
         }
         let ctx = context! { cluster, product, c => v };
         files.push(RenderedFile {

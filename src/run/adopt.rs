@@ -29,7 +29,7 @@ impl Session {
         tx: &Option<EventSender>,
     ) -> Result<(), RunError> {
         let path = crate::deploy::secrets::path(&self.data_dir, &self.answers);
-        let names = crate::pipeline::secret_names(&self.bundle);
+        let names = super::inputs::secret_names(&self.bundle);
         if path.exists() || names.is_empty() {
             return Ok(());
         }

@@ -54,7 +54,7 @@ impl Session {
             // Hashing reads every archive: off the async threads.
             let (bundle, cache) = (
                 self.bundle.clone(),
-                crate::pipeline::hash_cache(&self.data_dir),
+                super::inputs::hash_cache(&self.data_dir),
             );
             let verified = tokio::task::spawn_blocking(move || bundle.verify_cached(Some(&cache)))
                 .await
@@ -96,18 +96,18 @@ impl Session {
             self.records().await
         };
         let change = if self.on_cluster() {
-            super::release::Change::Install
+            crate::plan::release::Change::Install
         } else {
             self.release_change(&records)?
         };
         let recorded_keys = crate::deploy::keys::by_host(&records);
         // The installation's generated secrets: this machine's record, else
         // read back from where its last deploy put them, else made anew.
-        if change != super::release::Change::Install || self.on_cluster() {
+        if change != crate::plan::release::Change::Install || self.on_cluster() {
             self.adopt_secrets(clients.as_ref(), &tx).await?;
         }
         let (secrets_path, generated) =
-            crate::pipeline::generated_secrets(&self.answers, &self.bundle, &self.data_dir)
+            super::inputs::generated_secrets(&self.answers, &self.bundle, &self.data_dir)
                 .map_err(|e| failed(vec![e]))?;
         let mut redact: Vec<String> = self
             .secrets
@@ -151,8 +151,8 @@ impl Session {
             recorded_keys: &recorded_keys,
             hooks: &self.hooks,
             rolling,
-            in_service: change != super::release::Change::Install,
-            upgrading: matches!(change, super::release::Change::Upgrade { .. }),
+            in_service: change != crate::plan::release::Change::Install,
+            upgrading: matches!(change, crate::plan::release::Change::Upgrade { .. }),
         };
         let report = match (&clients, &self.targets) {
             (Some(clients), _) => {
@@ -208,7 +208,7 @@ impl Session {
         if report.ok() {
             // Every host runs this release now (the plan's "from" next time).
             let product = &self.bundle.manifest.product;
-            let release = crate::installation::Release {
+            let release = crate::plan::Release {
                 product: product.name.clone(),
                 version: product.version.clone(),
             };

@@ -86,7 +86,7 @@ impl Session {
         {
             let _ = crate::render::write(&rendered, &self.run_dir.join("rendered"));
             self.state.fingerprint =
-                crate::pipeline::fingerprint(&self.answers, &self.bundle, &rendered);
+                super::inputs::fingerprint(&self.answers, &self.bundle, &rendered);
             self.rendered = rendered;
         }
         // Host keys and cdwiz's own key from here on: the installation's.

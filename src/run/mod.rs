@@ -11,12 +11,14 @@
 mod adopt;
 mod deploy;
 mod identify;
+mod inputs;
 mod membership;
 pub mod release;
 mod reports;
 mod session_checks;
 mod uninstall;
 
+pub use inputs::open_bundle;
 pub use uninstall::{UninstallRequest, Uninstalled, uninstall};
 
 use std::path::{Path, PathBuf};
@@ -30,7 +32,6 @@ use crate::deploy::lock::{self, Holder, LockRefusal};
 use crate::deploy::state::State;
 use crate::event::{Event, EventSender};
 use crate::i18n::Msg;
-use crate::pipeline;
 use crate::profile::{Answers, TopologyKind};
 use crate::render::RenderedFile;
 
@@ -129,7 +130,7 @@ pub(crate) fn manifest_only(
     profile: &Path,
     locale: &str,
 ) -> Result<Bundle, RunError> {
-    let dir = pipeline::bundle_dir(a, base, data_dir);
+    let dir = inputs::bundle_dir(a, base, data_dir);
     Bundle::open(&dir).map_err(|e| {
         RunError::new(
             ErrorKind::BadInput,
@@ -231,8 +232,8 @@ impl Session {
         let locale = req.locale.as_str();
         let waivers = waivers(&req, locale).map_err(bad)?;
         let a = &req.answers;
-        let bundle = pipeline::open_bundle(a, &req.base, &req.data_dir, req.verify_images)
-            .map_err(|e| {
+        let bundle =
+            inputs::open_bundle(a, &req.base, &req.data_dir, req.verify_images).map_err(|e| {
                 bad(vec![format!(
                     "{}: {}",
                     req.profile.display(),
@@ -249,9 +250,9 @@ impl Session {
                     e.message().render(locale)
                 )])
             })?;
-        let hooks = pipeline::read_hooks(a, &req.base).map_err(bad)?;
+        let hooks = inputs::read_hooks(a, &req.base).map_err(bad)?;
         let install = crate::profile::install_id(a);
-        let fingerprint = pipeline::fingerprint(a, &bundle, &rendered);
+        let fingerprint = inputs::fingerprint(a, &bundle, &rendered);
 
         let (earlier, resumed, run_dir) = match &req.place {
             RunPlace::New(base) => (None, Resumed::No, new_dir(base)?),

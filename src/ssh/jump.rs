@@ -58,7 +58,7 @@ pub struct JumpConfig {
 /// Writes the config for `bastion`, remembering its key in `known_hosts`.
 /// Keys from the agent are offered to it as well (OpenSSH's default).
 pub fn config(bastion: &Bastion, known_hosts: &Path, strict: bool) -> std::io::Result<JumpConfig> {
-    use crate::profile::pattern::{self, Kind};
+    use crate::pattern::{self, Kind};
     // The profile was validated; this guards the config file itself, where
     // a newline or a quote would start a directive of its own.
     let plain = |s: &str| !pattern::has_control(s) && !s.contains('"');

@@ -94,7 +94,7 @@ pub(super) async fn status(
         Some((b, r)) => (b, r.as_slice()),
         None => (a, rendered),
     };
-    let components = crate::render::cluster_components(&bundle.manifest);
+    let components = crate::plan::cluster_components(&bundle.manifest);
     let workloads = components
         .iter()
         .map(|c| inspect::workload(&client, a, rendered, c));

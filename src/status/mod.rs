@@ -291,7 +291,7 @@ async fn host_status(
     let here = manifest
         .components
         .iter()
-        .filter(|c| crate::render::placement(a, c).contains(&t.address));
+        .filter(|c| crate::plan::placement(a, c).contains(&t.address));
     for c in here {
         out.components
             .push(component_status(docker, t, c, rendered).await);

@@ -250,7 +250,8 @@ impl App {
             Screen::Review => {
                 self.rendered = Ok(Vec::new());
                 self.release = None;
-                let plan = cdwiz::plan::with_membership(&self.answers, &cdwiz::paths::data_dir());
+                let plan =
+                    cdwiz::installation::with_membership(&self.answers, &cdwiz::paths::data_dir());
                 self.membership = plan.membership.clone();
                 self.sources =
                     cdwiz::plan::with_sources(plan, &self.answers, &self.profile_dir()).sources;

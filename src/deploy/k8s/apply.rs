@@ -12,10 +12,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{FIELD_MANAGER, namespace};
-use crate::cluster::{INSTALL_LABEL, root_cause};
+use crate::cluster::INSTALL_LABEL;
 use crate::deploy::{Input, StepError};
 use crate::i18n::Msg;
 use crate::render::RenderedFile;
+use crate::text::root_cause;
 
 /// The objects of one rendered file (`k8s/<name>.yaml`), in file order.
 pub(super) fn objects(
@@ -174,7 +175,7 @@ pub(super) async fn apply_secrets(
     .await?;
     let t = &input.answers.topology;
     if t.pull_secret.is_none()
-        && let Some(name) = crate::registry::pull_secret(t, product)
+        && let Some(name) = crate::plan::pull_secret(t, product)
         && let Some(json) = registry.and_then(|r| r.docker_config_json())
     {
         let data = BTreeMap::from([(".dockerconfigjson".to_string(), ByteString(json))]);

@@ -30,7 +30,7 @@ use crate::bundle::Component;
 use crate::cluster::INSTALL_LABEL;
 use crate::event::{Event, StepOutcome};
 use crate::i18n::Msg;
-use crate::render::cluster_components;
+use crate::plan::cluster_components;
 use apply::{apply, apply_secrets, objects};
 use logs::LogFollower;
 use rollout::{verify, wait_rollout};

@@ -10,9 +10,9 @@ mod ssh;
 mod strings;
 mod topology;
 
-use super::pattern;
 use super::{Answers, PROFILE_VERSION, Problem};
 use crate::i18n::Msg;
+use crate::pattern;
 
 pub use secrets::check_secret_sources;
 use ssh::ssh;

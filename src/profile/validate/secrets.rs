@@ -3,7 +3,7 @@
 //! variables set, the files there, 0600 where they hold a secret).
 
 use crate::i18n::Msg;
-use crate::profile::pattern::{self};
+use crate::pattern;
 use crate::profile::sources::{Source, SourceKind, sources};
 use crate::profile::{Answers, Problem};
 

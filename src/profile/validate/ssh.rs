@@ -2,7 +2,7 @@
 //! and the login in force for each host.
 
 use crate::i18n::Msg;
-use crate::profile::pattern::{self};
+use crate::pattern;
 use crate::profile::{Answers, Jump, Problem, SshAuth};
 
 fn env_name_ok(v: &str) -> bool {

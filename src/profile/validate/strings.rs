@@ -2,7 +2,7 @@
 //! that reaches a shell, an ssh config, a template or a path matched against
 //! the pattern of what it is.
 
-use crate::profile::pattern::{self, Kind};
+use crate::pattern::{self, Kind};
 use crate::profile::{Answers, Jump, Problem};
 
 /// Every string of the answers (values and keys) free of control

@@ -2,7 +2,7 @@
 
 use super::{dns_label, ip};
 use crate::i18n::Msg;
-use crate::profile::pattern::{self, Kind};
+use crate::pattern::{self, Kind};
 use crate::profile::{Answers, Problem, TopologyKind};
 
 pub(super) fn topology(a: &Answers, out: &mut Vec<Problem>) {

@@ -5,6 +5,14 @@ use serde::Serialize;
 
 use crate::profile::{Answers, Role, TopologyKind};
 
+mod cluster;
+mod placement;
+pub mod release;
+
+pub use cluster::{PlannedCluster, pull_secret, target_name};
+pub use placement::{cluster_components, placement};
+pub use release::{PlannedRelease, Release, planned_release, with_release};
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Plan {
@@ -27,7 +35,7 @@ pub struct Plan {
     /// are new, kept and removed (none: not installed from here yet). Set
     /// by [`with_membership`].
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub membership: Option<crate::installation::Membership>,
+    pub membership: Option<Membership>,
     /// The release this run puts on the hosts, and the one they run (as far
     /// as this machine knows). Set by [`with_release`].
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,41 +51,6 @@ pub struct Plan {
 /// profile's folder `base`).
 pub fn with_sources(mut plan: Plan, a: &Answers, base: &std::path::Path) -> Plan {
     plan.sources = crate::profile::sources::listed(a, base);
-    plan
-}
-
-/// The release a run puts on the hosts against the one they run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct PlannedRelease {
-    pub product: String,
-    /// What the hosts run now (none: not installed, or not known here).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    pub to: String,
-    /// install, same, upgrade, downgrade, or refused (another product; an
-    /// older release without `--allow-downgrade`).
-    pub change: String,
-    /// Several hosts take a new release one at a time.
-    pub host_by_host: bool,
-}
-
-/// `plan` with the release `manifest` puts on the hosts against `installed`
-/// (this machine's record of what they run).
-pub fn with_release(
-    mut plan: Plan,
-    manifest: &crate::bundle::Manifest,
-    installed: Option<&crate::installation::Release>,
-) -> Plan {
-    let hosts: Vec<crate::run::release::Installed> = installed
-        .map(|r| crate::run::release::Installed {
-            host: String::new(),
-            product: r.product.clone(),
-            version: r.version.clone(),
-        })
-        .into_iter()
-        .collect();
-    plan.release = Some(planned_release(manifest, &hosts, plan.hosts.len(), false));
     plan
 }
 
@@ -108,28 +81,21 @@ pub fn with_archives(
     }
 }
 
-/// The release `manifest` puts on `hosts` hosts against what `installed`
-/// (their records) run.
-pub fn planned_release(
-    manifest: &crate::bundle::Manifest,
-    installed: &[crate::run::release::Installed],
-    hosts: usize,
-    allow_downgrade: bool,
-) -> PlannedRelease {
-    use crate::run::release::{change, compare_versions};
-    let product = &manifest.product;
-    let decided = change(installed, &product.name, &product.version, allow_downgrade).ok();
-    let from = installed
-        .iter()
-        .map(|i| i.version.as_str())
-        .max_by(|a, b| compare_versions(a, b))
-        .map(str::to_string);
-    PlannedRelease {
-        product: product.name.clone(),
-        from,
-        to: product.version.clone(),
-        change: decided.as_ref().map_or("refused", |c| c.word()).to_string(),
-        host_by_host: decided.is_some_and(|c| c.rolls(hosts)),
+/// How the profile's hosts compare with the installation's last run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Membership {
+    /// In the profile, not in the last run.
+    pub new: Vec<String>,
+    /// In both.
+    pub kept: Vec<String>,
+    /// In the last run, not in the profile.
+    pub removed: Vec<String>,
+}
+
+impl Membership {
+    /// A first install: every host is new.
+    pub fn is_first(&self) -> bool {
+        self.kept.is_empty() && self.removed.is_empty()
     }
 }
 
@@ -142,20 +108,6 @@ pub struct PlannedVip {
     pub virtual_router_id: u8,
     /// The masters: they run keepalived and hold the VIP in turn.
     pub holders: Vec<String>,
-}
-
-/// The k8s topology's target, with its defaults spelled out.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct PlannedCluster {
-    pub kubeconfig: String,
-    pub context: String,
-    pub namespace: String,
-    pub storage_class: String,
-    pub images_from: String,
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub replicas: std::collections::BTreeMap<String, u32>,
-    pub rollout_timeout_secs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -234,16 +186,6 @@ pub fn vip(a: &Answers) -> Option<PlannedVip> {
     })
 }
 
-/// The plan, with how its hosts compare with the installation's last run
-/// from this machine (`data_dir`).
-pub fn with_membership(a: &Answers, data_dir: &std::path::Path) -> Plan {
-    let mut a = a.clone();
-    crate::installation::adopt(data_dir, &mut a);
-    let mut p = plan(&a);
-    p.membership = crate::installation::known_membership(data_dir, &a);
-    p
-}
-
 /// The plan for validated answers.
 pub fn plan(a: &Answers) -> Plan {
     let t = &a.topology;
@@ -279,43 +221,10 @@ pub fn plan(a: &Answers) -> Plan {
             .filter(|_| t.kind != TopologyKind::K8s)
             .map(|b| b.describe()),
         vip: vip(a),
-        cluster: (t.kind == TopologyKind::K8s).then(|| PlannedCluster {
-            kubeconfig: t
-                .kubeconfig
-                .clone()
-                .unwrap_or_else(|| "~/.kube/config".into()),
-            context: t
-                .context
-                .clone()
-                .unwrap_or_else(|| "(the kubeconfig's current context)".into()),
-            namespace: t.namespace.clone().unwrap_or_default(),
-            storage_class: t
-                .storage_class
-                .clone()
-                .unwrap_or_else(|| "(the cluster's default)".into()),
-            images_from: images_from(t),
-            replicas: t.replicas.clone(),
-            rollout_timeout_secs: t
-                .rollout_timeout
-                .unwrap_or(crate::profile::DEFAULT_ROLLOUT_TIMEOUT),
-        }),
+        cluster: cluster::planned(t),
         membership: None,
         release: None,
         sources: Vec::new(),
-    }
-}
-
-/// Where the cluster's images come from, and who puts them there.
-fn images_from(t: &crate::profile::Topology) -> String {
-    use crate::profile::ImageDelivery;
-    match (t.image_delivery(), t.registry.as_deref()) {
-        (ImageDelivery::Push, Some(r)) => format!(
-            "{r} (cdwiz pushes the bundle's images, as {})",
-            t.registry_user.as_deref().unwrap_or("anonymous")
-        ),
-        (ImageDelivery::Nodes, _) => "the nodes in hosts (cdwiz loads the images over SSH)".into(),
-        (_, Some(r)) => format!("{r} (images: present, nothing pushed)"),
-        (_, None) => "(image names as in the bundle)".into(),
     }
 }
 

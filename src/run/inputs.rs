@@ -1,7 +1,7 @@
-//! What every front end does before checks and deploy, in one place: find
-//! and open the bundle (verifying its images before a deploy), read the
-//! hook scripts, fingerprint what a run's finished steps depend on, and load
-//! or make the installation's generated secrets.
+//! What a run reads from this machine before it reaches the hosts: the
+//! bundle (its images verified before a deploy), the hook scripts, the
+//! installation's generated secrets (loaded or made), and the fingerprint
+//! of what a run's finished steps depend on.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
