@@ -180,7 +180,7 @@ async fn run(answers: &Answers, base: &Path, manifest: &Manifest) -> Vec<CheckRe
         .await;
     out.extend(nodes_and_resources(nodes, manifest));
     out.push(storage_class(&client, t.storage_class.as_deref()).await);
-    let ns = t.namespace.clone().unwrap_or_default();
+    let ns = crate::plan::namespace(t).to_string();
     let install = crate::profile::install_id(answers);
     let (ns_result, ns_exists) = namespace(&client, &ns, &install).await;
     out.push(ns_result);

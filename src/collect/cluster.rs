@@ -33,7 +33,7 @@ pub(super) async fn files(a: &Answers, base: &std::path::Path) -> Result<Files, 
         .apiserver_version()
         .await
         .map_err(|e| crate::i18n::Msg::from(api_cause(&e)))?;
-    let ns = a.topology.namespace.clone().unwrap_or_default();
+    let ns = crate::plan::namespace(&a.topology).to_string();
     let lp = ListParams::default().labels(&format!(
         "{INSTALL_LABEL}={}",
         crate::profile::install_id(a)

@@ -366,7 +366,7 @@ fn manifest(
     let from = if a.topology.kind == TopologyKind::K8s {
         format!(
             "the cluster, namespace {}",
-            a.topology.namespace.as_deref().unwrap_or_default()
+            crate::plan::namespace(&a.topology)
         )
     } else {
         "hosts".to_string()

@@ -189,32 +189,18 @@ pub async fn ensure(docker: &Docker, want: &Wanted<'_>) -> Result<bool, String> 
         Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(format!("inspect {name}: {e}")),
     }
+    let labels = [
+        (LABEL_SPEC.to_string(), spec),
+        (LABEL_COMPONENT.to_string(), c.name.clone()),
+    ];
+    let cmd = (!c.command.is_empty()).then(|| c.command.clone());
     docker
         .create_container(
             Some(CreateContainerOptions {
                 name: Some(name.clone()),
                 ..Default::default()
             }),
-            ContainerCreateBody {
-                image: Some(c.image.clone()),
-                cmd: (!c.command.is_empty()).then(|| c.command.clone()),
-                env: Some(want.env.clone()),
-                labels: Some(HashMap::from([
-                    (LABEL_SPEC.to_string(), spec),
-                    (LABEL_COMPONENT.to_string(), c.name.clone()),
-                ])),
-                host_config: Some(HostConfig {
-                    network_mode: Some("host".into()),
-                    binds: Some(want.binds()),
-                    cap_add: (!c.cap_add.is_empty()).then(|| c.cap_add.clone()),
-                    restart_policy: Some(RestartPolicy {
-                        name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                        maximum_retry_count: None,
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
+            body(want, cmd, labels.into(), true),
         )
         .await
         .map_err(|e| format!("create {name}: {e}"))?;
@@ -223,6 +209,36 @@ pub async fn ensure(docker: &Docker, want: &Wanted<'_>) -> Result<bool, String> 
         .await
         .map_err(|e| format!("start {name}: {e}"))?;
     Ok(true)
+}
+
+/// The container of `want`'s component: its image, environment and mounts
+/// on the host's network, labelled `labels`. A service (`service`) also
+/// gets the component's capabilities and is restarted unless stopped; a
+/// one-off run of `cmd` gets neither.
+fn body(
+    want: &Wanted<'_>,
+    cmd: Option<Vec<String>>,
+    labels: HashMap<String, String>,
+    service: bool,
+) -> ContainerCreateBody {
+    let c = want.component;
+    ContainerCreateBody {
+        image: Some(c.image.clone()),
+        cmd,
+        env: Some(want.env.clone()),
+        labels: Some(labels),
+        host_config: Some(HostConfig {
+            network_mode: Some("host".into()),
+            binds: Some(want.binds()),
+            cap_add: (service && !c.cap_add.is_empty()).then(|| c.cap_add.clone()),
+            restart_policy: service.then_some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// Stops (gracefully, 10 s) and removes a component's container; `Ok(false)`
@@ -338,21 +354,12 @@ pub async fn run_once(
                 name: Some(name.clone()),
                 ..Default::default()
             }),
-            ContainerCreateBody {
-                image: Some(c.image.clone()),
-                cmd: Some(command.to_vec()),
-                env: Some(want.env.clone()),
-                labels: Some(HashMap::from([(
-                    LABEL_COMPONENT.to_string(),
-                    format!("{}-upgrade", c.name),
-                )])),
-                host_config: Some(HostConfig {
-                    network_mode: Some("host".into()),
-                    binds: Some(want.binds()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
+            body(
+                want,
+                Some(command.to_vec()),
+                [(LABEL_COMPONENT.to_string(), format!("{}-upgrade", c.name))].into(),
+                false,
+            ),
         )
         .await
         .map_err(|e| format!("create {name}: {e}"))?;

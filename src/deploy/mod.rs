@@ -38,7 +38,7 @@ use crate::bundle::{Bundle, Component};
 use crate::event::{Event, EventSender, StepOutcome};
 use crate::i18n::Msg;
 use crate::plan::placement;
-use crate::profile::Answers;
+use crate::profile::{Answers, Hooks};
 use crate::render::RenderedFile;
 use hostlog::HostLogs;
 use state::StateStore;
@@ -61,15 +61,6 @@ const HOOK_TIMEOUT: Duration = Duration::from_secs(600);
 /// takes about three advertisement intervals) before the next host's goes.
 const SETTLE: Duration = Duration::from_secs(3);
 
-/// Operator scripts run on every host around the deploy (their text, read
-/// from the files the profile names).
-#[derive(Debug, Clone, Default)]
-pub struct Hooks {
-    pub pre_deploy: Option<String>,
-    pub post_deploy: Option<String>,
-    pub on_error: Option<String>,
-}
-
 /// What to deploy.
 pub struct Input<'a> {
     pub answers: &'a Answers,
@@ -79,6 +70,8 @@ pub struct Input<'a> {
     /// The keys each host's install record lists (cdwiz's keys of every
     /// machine that deployed), kept when this run writes the record.
     pub recorded_keys: &'a BTreeMap<String, Vec<keys::RecordedKey>>,
+    /// Operator scripts run on every host around the deploy: their text,
+    /// read from the files the profile names.
     pub hooks: &'a Hooks,
     /// A new release replaces the running one on several hosts: the
     /// components go host by host (see `components::roll`).

@@ -76,7 +76,7 @@ fn header(
         s.push_str(&format!(
             "- {}: `{}`\n",
             t("summary.namespace"),
-            answers.topology.namespace.as_deref().unwrap_or_default()
+            crate::plan::namespace(&answers.topology)
         ));
     }
     s.push_str(&format!(

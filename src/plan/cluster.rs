@@ -19,6 +19,13 @@ pub struct PlannedCluster {
     pub rollout_timeout_secs: u32,
 }
 
+/// The namespace the platform goes into on a cluster: the profile's
+/// `topology.namespace`, which validation requires for `k8s` (empty for
+/// the other topologies, which have none).
+pub fn namespace(t: &Topology) -> &str {
+    t.namespace.as_deref().unwrap_or_default()
+}
+
 /// The cluster the answers' topology targets, with its defaults spelled
 /// out (none unless `k8s`).
 pub fn planned(t: &Topology) -> Option<PlannedCluster> {
@@ -31,7 +38,7 @@ pub fn planned(t: &Topology) -> Option<PlannedCluster> {
             .context
             .clone()
             .unwrap_or_else(|| "(the kubeconfig's current context)".into()),
-        namespace: t.namespace.clone().unwrap_or_default(),
+        namespace: crate::plan::namespace(t).to_string(),
         storage_class: t
             .storage_class
             .clone()

@@ -6,10 +6,12 @@ use serde::Serialize;
 use crate::profile::{Answers, Role, TopologyKind};
 
 mod cluster;
+mod entry;
 mod placement;
 pub mod release;
 
-pub use cluster::{PlannedCluster, pull_secret, target_name};
+pub use cluster::{PlannedCluster, namespace, pull_secret, target_name};
+pub use entry::{Entry, entry, entry_url};
 pub use placement::{cluster_components, placement};
 pub use release::{PlannedRelease, Release, planned_release, with_release};
 
@@ -136,40 +138,6 @@ pub fn data_dir(h: &crate::profile::Host) -> String {
     if d.is_empty() { "/".into() } else { d.into() }
 }
 
-/// The URL the platform answers on once deployed (the manifest's entry
-/// through the single host, the VIP or the load balancer): host, port and
-/// the path to verify.
-pub fn entry_url(
-    answers: &Answers,
-    manifest: &crate::bundle::Manifest,
-) -> Option<(String, u16, String)> {
-    let entry = manifest.entry.as_ref()?;
-    let component = manifest
-        .components
-        .iter()
-        .find(|c| c.name == entry.component)?;
-    let port = entry.port.or_else(|| component.ports.first().copied())?;
-    let (host, lb_port) = entry_address(answers)?;
-    let port = lb_port.unwrap_or(port);
-    Some((
-        host,
-        port,
-        entry.verify.clone().unwrap_or_else(|| "/".into()),
-    ))
-}
-
-/// Where the platform answers, by topology: the single host, the VIP or the
-/// load balancer (with the load balancer's own port, when it has one).
-fn entry_address(a: &Answers) -> Option<(String, Option<u16>)> {
-    let t = &a.topology;
-    match t.kind {
-        TopologyKind::Single => Some((a.hosts.first()?.address.clone(), None)),
-        TopologyKind::HaKeepalived => Some((t.vip.clone()?, None)),
-        TopologyKind::HaLb => Some((t.lb_address.clone()?, Some(t.lb_port.unwrap_or(0)))),
-        TopologyKind::K8s => None,
-    }
-}
-
 /// The VIP for ha-keepalived answers that have one.
 pub fn vip(a: &Answers) -> Option<PlannedVip> {
     let t = &a.topology;
@@ -189,7 +157,7 @@ pub fn vip(a: &Answers) -> Option<PlannedVip> {
 /// The plan for validated answers.
 pub fn plan(a: &Answers) -> Plan {
     let t = &a.topology;
-    let entry = entry_address(a).map(|(host, lb_port)| match lb_port {
+    let entry = entry::address(a).map(|(host, lb_port)| match lb_port {
         Some(port) => format!("{host}:{port}"),
         None => host,
     });
@@ -231,6 +199,85 @@ pub fn plan(a: &Answers) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answers(yaml: &str) -> Answers {
+        let a: Answers = serde_yaml::from_str(yaml).unwrap();
+        let problems = crate::profile::validate(&a);
+        assert!(problems.is_empty(), "{problems:?}");
+        a
+    }
+
+    fn manifest(components: &str, entry: &str) -> crate::bundle::Manifest {
+        serde_yaml::from_str(&format!(
+            "version: 1\nproduct: {{ name: cd, version: 1.0.0 }}\nimages: []\n\
+             components: {components}\nentry: {entry}\n"
+        ))
+        .unwrap()
+    }
+
+    /// The entry's port is the entry's own, else its component's first; its
+    /// path `/` unless given; no entry when the component has no port.
+    #[test]
+    fn the_entry_port_and_path_are_derived_once() {
+        let web = "[{ name: web, image: w, ports: [8080, 9090], placement: { roles: [master] } }]";
+        let e = entry(&manifest(web, "{ component: web }")).unwrap();
+        assert_eq!(
+            (e.component.as_str(), e.port, e.verify.as_str()),
+            ("web", 8080, "/")
+        );
+        let e = entry(&manifest(
+            web,
+            "{ component: web, port: 9090, verify: /health }",
+        ))
+        .unwrap();
+        assert_eq!((e.port, e.verify.as_str()), (9090, "/health"));
+        let portless = "[{ name: web, image: w, placement: { roles: [master] } }]";
+        assert_eq!(entry(&manifest(portless, "{ component: web }")), None);
+        assert_eq!(entry(&manifest(web, "{ component: db }")), None);
+        // Through the load balancer: its port, not the component's.
+        let lb = answers(
+            "version: 1\nbundle: b\ntopology: { kind: ha-lb, lb-address: 192.0.2.9, lb-port: 443 }\n\
+             ssh: { user: root, auth: agent }\n\
+             hosts: [{ address: 192.0.2.11, roles: [master] }, { address: 192.0.2.12, roles: [master] }]\n",
+        );
+        let url = entry_url(&lb, &manifest(web, "{ component: web }")).unwrap();
+        assert_eq!(url, ("192.0.2.9".to_string(), 443, "/".to_string()));
+        assert_eq!(plan(&lb).entry.as_deref(), Some("192.0.2.9:443"));
+    }
+
+    /// The namespace, the VIP and a host's data dir each come from one
+    /// function, and the plan shows what they give.
+    #[test]
+    fn namespace_vip_and_data_dir_are_derived_once() {
+        let k8s = answers(
+            "version: 1\nbundle: b\ntopology: { kind: k8s, namespace: cd-prod, kubeconfig: kube.yaml }\nhosts: []\n",
+        );
+        assert_eq!(namespace(&k8s.topology), "cd-prod");
+        assert_eq!(plan(&k8s).cluster.unwrap().namespace, "cd-prod");
+
+        let ha = answers(
+            "version: 1\nbundle: b\n\
+             topology: { kind: ha-keepalived, vip: 192.0.2.100, interface: eth0 }\n\
+             ssh: { user: root, auth: agent }\n\
+             hosts: [{ address: 192.0.2.11, roles: [master], data-dir: /srv/cd/ }, \
+             { address: 192.0.2.12, roles: [master, worker] }, \
+             { address: 192.0.2.13, roles: [worker] }]\n",
+        );
+        let v = vip(&ha).unwrap();
+        assert_eq!(v.address, "192.0.2.100");
+        assert_eq!(v.interface, "eth0");
+        assert_eq!(
+            v.virtual_router_id,
+            crate::profile::DEFAULT_VIRTUAL_ROUTER_ID
+        );
+        assert_eq!(v.holders, ["192.0.2.11", "192.0.2.12"]);
+        assert_eq!(plan(&ha).vip, Some(v));
+        assert_eq!(vip(&k8s), None);
+
+        assert_eq!(data_dir(&ha.hosts[0]), "/srv/cd");
+        assert_eq!(data_dir(&ha.hosts[1]), "/data");
+        assert_eq!(plan(&ha).hosts[0].data_dir, "/srv/cd");
+    }
 
     /// A host of a known architecture gets the bundle's archive for it; one
     /// whose architecture the bundle lacks is named by its field.

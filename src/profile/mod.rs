@@ -4,6 +4,7 @@
 //! Secrets never live here: the profile names where they come from (an
 //! environment variable or a 0600 file), see [`SshSettings`].
 
+mod hooks;
 mod load;
 mod login;
 mod messages;
@@ -15,6 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use hooks::Hooks;
 pub use load::{LoadError, Problem, load_file, load_file_for_wizard, load_str};
 pub use login::{BastionLogin, Login};
 pub use validate::{check_secret_sources, validate};
@@ -61,41 +63,6 @@ pub struct Answers {
     #[serde(skip)]
     #[schemars(skip)]
     pub install: Option<String>,
-}
-
-/// Shell scripts on this machine (paths relative to the profile) that
-/// deploy runs as root on every host; their output goes to the host's log.
-/// Each gets `CDWIZ_PHASE`, `CDWIZ_HOST`, `CDWIZ_RUN` and `CDWIZ_DATA_DIR`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Hooks {
-    /// Before anything else on the host; a failure stops the host.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pre_deploy: Option<String>,
-    /// After the platform answers; a failure marks the host failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub post_deploy: Option<String>,
-    /// On a host that failed (best effort).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_error: Option<String>,
-}
-
-impl Hooks {
-    pub fn is_empty(&self) -> bool {
-        self.pre_deploy.is_none() && self.post_deploy.is_none() && self.on_error.is_none()
-    }
-
-    /// The hooks with their paths, as written in the profile.
-    pub fn named(&self) -> Vec<(&'static str, &str)> {
-        [
-            ("pre-deploy", &self.pre_deploy),
-            ("post-deploy", &self.post_deploy),
-            ("on-error", &self.on_error),
-        ]
-        .into_iter()
-        .filter_map(|(n, p)| p.as_deref().map(|p| (n, p)))
-        .collect()
-    }
 }
 
 impl Answers {

@@ -148,7 +148,7 @@ pub fn render(
             .map_or(crate::profile::DEFAULT_VIRTUAL_ROUTER_ID, |v| v.virtual_router_id),
         lb_address => t.lb_address.clone().unwrap_or_default(),
         lb_port => t.lb_port.unwrap_or(0),
-        namespace => t.namespace.clone().unwrap_or_default(),
+        namespace => crate::plan::namespace(t).to_string(),
         storage_class => t.storage_class.clone().unwrap_or_default(),
         admin_user => answers.settings.admin_user.clone(),
         timezone => answers.settings.timezone.clone(),

@@ -99,7 +99,7 @@ impl Session {
         names: &[String],
     ) -> Result<Found, Msg> {
         use k8s_openapi::api::core::v1::Secret;
-        let ns = self.answers.topology.namespace.clone().unwrap_or_default();
+        let ns = crate::plan::namespace(&self.answers.topology).to_string();
         let name = format!("{}-secrets", self.bundle.manifest.product.name);
         let secret = kube::api::Api::<Secret>::namespaced(clients.api.clone(), &ns)
             .get_opt(&name)

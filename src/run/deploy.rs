@@ -158,7 +158,7 @@ impl Session {
             (Some(clients), _) => {
                 // One run at a time per namespace: a Lease in it.
                 let me = Holder::me(&self.run_id);
-                let ns = self.answers.topology.namespace.clone().unwrap_or_default();
+                let ns = crate::plan::namespace(&self.answers.topology).to_string();
                 let guard = match crate::deploy::k8s::lock(&input, clients, &me, take_over).await {
                     Ok((guard, taken)) => {
                         if let Some(h) = taken {
@@ -188,7 +188,7 @@ impl Session {
         // Where the installation now is (its record, its secrets): what
         // tells a later run that hosts without its record lost it.
         let placed: Vec<String> = if self.on_cluster() {
-            let ns = self.answers.topology.namespace.clone().unwrap_or_default();
+            let ns = crate::plan::namespace(&self.answers.topology).to_string();
             state
                 .is_done(crate::deploy::CLUSTER, "secret")
                 .then(|| format!("namespace/{ns}"))

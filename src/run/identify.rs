@@ -150,7 +150,7 @@ impl Session {
     /// The namespace and the installation its label names, when cdwiz
     /// made it; nothing when the cluster cannot be asked.
     async fn namespace_install(&self) -> Option<(String, Option<String>)> {
-        let ns = self.answers.topology.namespace.clone().unwrap_or_default();
+        let ns = crate::plan::namespace(&self.answers.topology).to_string();
         let clients = crate::deploy::k8s::Clients::connect(&self.answers, &self.base)
             .await
             .ok()?;

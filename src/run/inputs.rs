@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::bundle::Bundle;
-use crate::deploy::Hooks;
 use crate::i18n::Msg;
 use crate::profile::Answers;
+use crate::profile::Hooks;
 use crate::render::RenderedFile;
 
 /// Where the answers' bundle is: `sandbox`, a path relative to `base`
@@ -62,35 +62,18 @@ pub fn hash_cache(data_dir: &Path) -> PathBuf {
 /// Reads the hook scripts the profile names (relative to `base`), each
 /// one in the profile's folder or trusted by the operator.
 pub fn read_hooks(answers: &Answers, base: &Path) -> Result<Hooks, Vec<String>> {
-    let mut hooks = Hooks::default();
-    let mut errors = Vec::new();
-    for (name, path) in answers.hooks.named() {
+    answers.hooks.read(|name, path| {
         let full = base.join(crate::paths::expand_home(path));
         if !crate::consent::file_allowed(&full, base) {
             // Validation refuses it first; nothing reads it unconsented.
-            errors.push(format!(
+            return Err(format!(
                 "hooks.{name}: {} is outside the profile's folder and not trusted (--trust)",
                 full.display()
             ));
-            continue;
         }
-        match std::fs::read_to_string(&full) {
-            Ok(text) => {
-                let slot = match name {
-                    "pre-deploy" => &mut hooks.pre_deploy,
-                    "post-deploy" => &mut hooks.post_deploy,
-                    _ => &mut hooks.on_error,
-                };
-                *slot = Some(text);
-            }
-            Err(e) => errors.push(format!("hooks.{name}: cannot read {}: {e}", full.display())),
-        }
-    }
-    if errors.is_empty() {
-        Ok(hooks)
-    } else {
-        Err(errors)
-    }
+        std::fs::read_to_string(&full)
+            .map_err(|e| format!("hooks.{name}: cannot read {}: {e}", full.display()))
+    })
 }
 
 /// What a finished step depends on: the answers (but their waivers), the

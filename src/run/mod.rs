@@ -27,11 +27,11 @@ use std::sync::Arc;
 use crate::bundle::Bundle;
 use crate::checks::{CheckRun, Waiver};
 use crate::connect::{Connector, Secrets, Targets};
-use crate::deploy::Hooks;
 use crate::deploy::lock::{self, Holder, LockRefusal};
 use crate::deploy::state::State;
 use crate::event::{Event, EventSender};
 use crate::i18n::Msg;
+use crate::profile::Hooks;
 use crate::profile::{Answers, TopologyKind};
 use crate::render::RenderedFile;
 

@@ -66,7 +66,7 @@ pub async fn uninstall(
             .map_err(deploy)?;
         // What is removed is the installation the namespace's label names
         // (made from this machine or another).
-        let ns = req.answers.topology.namespace.clone().unwrap_or_default();
+        let ns = crate::plan::namespace(&req.answers.topology).to_string();
         if let Ok(Some(id)) = crate::cluster::installed_in(&clients.api, &ns).await {
             req.answers.install = Some(id);
         }
@@ -75,7 +75,7 @@ pub async fn uninstall(
             .await
             .map_err(deploy)?;
         Uninstalled::Cluster {
-            namespace: a.topology.namespace.clone().unwrap_or_default(),
+            namespace: crate::plan::namespace(&a.topology).to_string(),
             removed,
         }
     } else {

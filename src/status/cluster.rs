@@ -51,7 +51,7 @@ pub(super) async fn status(
     rendered: &[RenderedFile],
 ) -> StatusReport {
     let mut cluster = ClusterStatus {
-        namespace: a.topology.namespace.clone().unwrap_or_default(),
+        namespace: crate::plan::namespace(&a.topology).to_string(),
         unreachable: None,
         drifted: Vec::new(),
         compare_error: None,

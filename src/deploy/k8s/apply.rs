@@ -11,7 +11,7 @@ use kube::core::{ApiResource, GroupVersionKind, ObjectMeta};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{FIELD_MANAGER, namespace};
+use super::FIELD_MANAGER;
 use crate::cluster::INSTALL_LABEL;
 use crate::deploy::{Input, StepError};
 use crate::i18n::Msg;
@@ -192,7 +192,7 @@ async fn apply_secret(
     kind: &str,
     data: BTreeMap<String, ByteString>,
 ) -> Result<bool, StepError> {
-    let ns = namespace(input);
+    let ns = crate::plan::namespace(&input.answers.topology).to_string();
     let name = name.to_string();
     let secret = Secret {
         metadata: ObjectMeta {

@@ -83,10 +83,6 @@ impl WorkloadStatus {
     }
 }
 
-fn namespace(answers: &Answers) -> String {
-    answers.topology.namespace.clone().unwrap_or_default()
-}
-
 /// The rendered objects of `file` (`namespace`, or a component) that
 /// differ from the cluster's; an error when they cannot be compared (the
 /// user may read but not patch, say).
@@ -96,10 +92,10 @@ pub async fn drifted(
     rendered: &[RenderedFile],
     file: &str,
 ) -> Result<Vec<ObjectDrift>, Msg> {
-    let ns = namespace(answers);
+    let ns = crate::plan::namespace(&answers.topology);
     let mut out = Vec::new();
     for o in objects(rendered, file).map_err(|e| e.message)? {
-        let (before, differs) = apply_as(client, &ns, &o, true)
+        let (before, differs) = apply_as(client, ns, &o, true)
             .await
             .map_err(|e| e.message)?;
         if differs {
@@ -123,7 +119,7 @@ pub async fn workload(
     rendered: &[RenderedFile],
     c: &Component,
 ) -> WorkloadStatus {
-    let ns = namespace(answers);
+    let ns = crate::plan::namespace(&answers.topology);
     let kind = objects(rendered, &c.name)
         .map(|o| workload_kind(&o))
         .unwrap_or_else(|_| "Deployment".into());
@@ -132,11 +128,11 @@ pub async fn workload(
         Ok(d) => s.drifted = d,
         Err(e) => s.compare_error = Some(e),
     }
-    if let Ok(p) = progress(client, &ns, &kind, &c.name).await {
+    if let Ok(p) = progress(client, ns, &kind, &c.name).await {
         s.found = true;
         (s.desired, s.ready, s.updated) = (p.want, p.ready, p.updated);
     }
-    let pods = Api::<Pod>::namespaced(client.clone(), &ns)
+    let pods = Api::<Pod>::namespaced(client.clone(), ns)
         .list(&ListParams::default().labels(&selector(answers, &c.name)))
         .await
         .map(|l| l.items)
@@ -186,19 +182,12 @@ pub async fn entry(
     answers: &Answers,
     manifest: &Manifest,
 ) -> Option<(String, Result<(), String>)> {
-    let entry = manifest.entry.as_ref()?;
-    let port = entry.port.or_else(|| {
-        manifest
-            .components
-            .iter()
-            .find(|c| c.name == entry.component)
-            .and_then(|c| c.ports.first().copied())
-    })?;
+    let entry = crate::plan::entry(manifest)?;
     let uri = proxy_uri(
-        &namespace(answers),
+        crate::plan::namespace(&answers.topology),
         &entry.component,
-        port,
-        entry.verify.as_deref().unwrap_or("/"),
+        entry.port,
+        &entry.verify,
     );
     let answered = ask(client, &uri).await;
     Some((uri, answered))

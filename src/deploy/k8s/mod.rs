@@ -123,11 +123,6 @@ pub fn planned_steps(
     out
 }
 
-/// The namespace of the answers.
-pub(crate) fn namespace(input: &Input<'_>) -> String {
-    input.answers.topology.namespace.clone().unwrap_or_default()
-}
-
 /// The label selector of a component's pods.
 fn selector(answers: &crate::profile::Answers, component: &str) -> String {
     format!(
@@ -145,7 +140,7 @@ pub async fn lock(
     me: &crate::deploy::lock::Holder,
     take_over_stale: bool,
 ) -> Result<(LockGuard, Option<crate::deploy::lock::Holder>), crate::deploy::lock::LockRefusal> {
-    let ns = namespace(input);
+    let ns = crate::plan::namespace(&input.answers.topology).to_string();
     let client = &clients.api;
     // The Lease lives in the namespace: a missing one is created bare, with
     // only the install's label; the `namespace` step then applies the rest.
@@ -245,7 +240,7 @@ pub async fn deploy(
             "images: not pushed (the profile says the cluster's registry has them: images: present)",
         );
     }
-    let ns = namespace(input);
+    let ns = crate::plan::namespace(&input.answers.topology).to_string();
     let client = &clients.api;
     run.step(CLUSTER, "namespace", || async {
         let mut changed = false;
@@ -290,7 +285,7 @@ pub async fn deploy(
             up.insert(c.name.clone());
         }
     }
-    verify_entry(&run, client, &ns, &components, &up).await;
+    verify_entry(&run, client, &ns, &up).await;
     run.finish(&planned, None, started)
 }
 
@@ -358,40 +353,24 @@ fn workload_kind(objs: &[kube::api::DynamicObject]) -> String {
 }
 
 /// The entry component answers through its Service (skipped when it is down).
-async fn verify_entry(
-    run: &Run<'_>,
-    client: &kube::Client,
-    ns: &str,
-    components: &[&Component],
-    up: &BTreeSet<String>,
-) {
-    let Some(entry) = &run.input.bundle.manifest.entry else {
+async fn verify_entry(run: &Run<'_>, client: &kube::Client, ns: &str, up: &BTreeSet<String>) {
+    let Some(entry) = crate::plan::entry(&run.input.bundle.manifest) else {
         return;
     };
-    let port = entry.port.or_else(|| {
-        components
-            .iter()
-            .find(|c| c.name == entry.component)
-            .and_then(|c| c.ports.first().copied())
-    });
-    match port {
-        Some(port) if up.contains(&entry.component) => {
-            let path = entry.verify.clone().unwrap_or_else(|| "/".into());
-            run.step(CLUSTER, "verify", || {
-                verify(run, client, ns, &entry.component, port, &path)
-            })
-            .await;
-        }
-        _ => {
-            run.record(
-                CLUSTER,
-                "verify",
-                StepOutcome::Skipped {
-                    reason: Msg::new("deploy.k8s.entry-down").arg("name", &entry.component),
-                },
-                0.0,
-            )
-            .await;
-        }
+    if up.contains(&entry.component) {
+        run.step(CLUSTER, "verify", || {
+            verify(run, client, ns, &entry.component, entry.port, &entry.verify)
+        })
+        .await;
+    } else {
+        run.record(
+            CLUSTER,
+            "verify",
+            StepOutcome::Skipped {
+                reason: Msg::new("deploy.k8s.entry-down").arg("name", &entry.component),
+            },
+            0.0,
+        )
+        .await;
     }
 }

@@ -23,7 +23,7 @@ pub async fn uninstall(
     purge: bool,
 ) -> Result<Removed, Msg> {
     use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Service};
-    let ns = answers.topology.namespace.clone().unwrap_or_default();
+    let ns = crate::plan::namespace(&answers.topology).to_string();
     let install = crate::profile::install_id(answers);
     let select = format!("{INSTALL_LABEL}={install}");
     let lp = ListParams::default().labels(&select);
