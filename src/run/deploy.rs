@@ -9,10 +9,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ErrorKind, RunError, Session, emit, taken_over};
 use crate::deploy::hostlog::HostLogs;
+use crate::deploy::k8s::Clients;
 use crate::deploy::lock::Holder;
 use crate::deploy::state::StateStore;
 use crate::deploy::{DeployReport, RunContext};
 use crate::event::EventSender;
+use crate::plan::release::Change;
+use crate::registry::Registry;
 
 /// What a finished (or stopped) deploy left.
 pub struct Finished {
@@ -45,49 +48,12 @@ impl Session {
         cancel: CancellationToken,
         tx: Option<EventSender>,
     ) -> Result<Finished, RunError> {
-        let locale = self.locale.clone();
         let failed = |lines: Vec<String>| RunError::new(ErrorKind::Deploy, lines);
         // Hosts the profile no longer names: refused before anything is
         // touched, unless the operator asked for their removal.
         let gone = self.removal()?;
-        if !self.verified && self.answers.bundle != "sandbox" {
-            // Hashing reads every archive: off the async threads.
-            let (bundle, cache) = (
-                self.bundle.clone(),
-                super::inputs::hash_cache(&self.data_dir),
-            );
-            let verified = tokio::task::spawn_blocking(move || bundle.verify_cached(Some(&cache)))
-                .await
-                .map_err(|e| failed(vec![e.to_string()]))?;
-            verified.map_err(|e| {
-                RunError::new(ErrorKind::BadInput, vec![e.message().render(&locale)])
-            })?;
-            self.verified = true;
-        }
-        let registry = if self.on_cluster() {
-            crate::registry::Registry::of(
-                &self.answers.topology,
-                &self.base,
-                self.secrets.registry_password.as_deref(),
-            )
-            .map_err(|e| RunError::new(ErrorKind::BadInput, vec![e.render(&locale)]))?
-        } else {
-            None
-        };
-        if self.on_cluster() {
-            // The nodes the images are loaded onto (`images: nodes`).
-            self.open_hosts(None).await;
-        }
-        let clients = if self.on_cluster() {
-            Some(
-                crate::deploy::k8s::Clients::connect(&self.answers, &self.base)
-                    .await
-                    .map_err(|e| failed(vec![e.render(&locale)]))?,
-            )
-        } else {
-            self.lock(take_over, &tx).await?;
-            None
-        };
+        self.verify_archives().await?;
+        let (registry, clients) = self.reach(take_over, &tx).await?;
         // Another product, or an older release unasked: refused here, before
         // anything is touched.
         let records = if self.on_cluster() {
@@ -96,14 +62,14 @@ impl Session {
             self.records().await
         };
         let change = if self.on_cluster() {
-            crate::plan::release::Change::Install
+            Change::Install
         } else {
             self.release_change(&records)?
         };
         let recorded_keys = crate::deploy::keys::by_host(&records);
         // The installation's generated secrets: this machine's record, else
         // read back from where its last deploy put them, else made anew.
-        if change != crate::plan::release::Change::Install || self.on_cluster() {
+        if change != Change::Install || self.on_cluster() {
             self.adopt_secrets(clients.as_ref(), &tx).await?;
         }
         let (secrets_path, generated) =
@@ -117,8 +83,6 @@ impl Session {
             .collect();
         redact.extend(generated.values().cloned());
         crate::redact::add(&redact);
-
-        let rolling = change.rolls(self.answers.hosts.len());
 
         if let Some(gone) = &gone {
             self.remove_hosts(gone, &tx).await;
@@ -150,45 +114,109 @@ impl Session {
             generated: &generated,
             recorded_keys: &recorded_keys,
             hooks: &self.hooks,
-            rolling,
-            in_service: change != crate::plan::release::Change::Install,
-            upgrading: matches!(change, crate::plan::release::Change::Upgrade { .. }),
+            rolling: change.rolls(self.answers.hosts.len()),
+            in_service: change != Change::Install,
+            upgrading: matches!(change, Change::Upgrade { .. }),
         };
         let report = match (&clients, &self.targets) {
             (Some(clients), _) => {
-                // One run at a time per namespace: a Lease in it.
-                let me = Holder::me(&self.run_id);
-                let ns = crate::plan::namespace(&self.answers.topology).to_string();
-                let guard = match crate::deploy::k8s::lock(&input, clients, &me, take_over).await {
-                    Ok((guard, taken)) => {
-                        if let Some(h) = taken {
-                            emit(&tx, taken_over(format!("namespace/{ns}"), h)).await;
-                        }
-                        guard
-                    }
-                    Err(refused) => {
-                        return Err(self.refusal(&[(format!("namespace/{ns}"), refused)]));
-                    }
-                };
-                let report = crate::deploy::k8s::deploy(
-                    &input,
-                    clients,
-                    registry.as_ref(),
-                    self.targets.as_ref(),
-                    &ctx,
-                )
-                .await;
-                guard.release().await;
-                report
+                self.on_the_cluster(&input, clients, registry.as_ref(), &ctx, take_over)
+                    .await?
             }
             (None, Some(targets)) => crate::deploy::deploy(&input, targets, &ctx).await,
             (None, None) => return Err(failed(vec!["no hosts were opened".into()])),
         };
         drop(ctx);
-        // Where the installation now is (its record, its secrets): what
-        // tells a later run that hosts without its record lost it.
+        self.record_where(&install, &state, report.ok());
+        // A retry in this session goes on from what this one finished.
+        self.state = state.snapshot();
+        self.trust_state = true;
+        Ok(self.write_reports(report, secrets_path, state.path()))
+    }
+
+    /// Every image archive against its checksum, once per session (the
+    /// sandbox's bundle is verified when opened).
+    async fn verify_archives(&mut self) -> Result<(), RunError> {
+        if self.verified || self.answers.bundle == "sandbox" {
+            return Ok(());
+        }
+        // Hashing reads every archive: off the async threads.
+        let (bundle, cache) = (
+            self.bundle.clone(),
+            super::inputs::hash_cache(&self.data_dir),
+        );
+        let verified = tokio::task::spawn_blocking(move || bundle.verify_cached(Some(&cache)))
+            .await
+            .map_err(|e| RunError::new(ErrorKind::Deploy, vec![e.to_string()]))?;
+        verified.map_err(|e| {
+            RunError::new(ErrorKind::BadInput, vec![e.message().render(&self.locale)])
+        })?;
+        self.verified = true;
+        Ok(())
+    }
+
+    /// What the deploy works through: on a cluster its registry (if the
+    /// profile names one), its clients and the nodes images are loaded
+    /// onto; on hosts, their locks (taken here).
+    async fn reach(
+        &mut self,
+        take_over: bool,
+        tx: &Option<EventSender>,
+    ) -> Result<(Option<Registry>, Option<Clients>), RunError> {
+        if !self.on_cluster() {
+            self.lock(take_over, tx).await?;
+            return Ok((None, None));
+        }
+        let locale = self.locale.clone();
+        let registry = Registry::of(
+            &self.answers.topology,
+            &self.base,
+            self.secrets.registry_password.as_deref(),
+        )
+        .map_err(|e| RunError::new(ErrorKind::BadInput, vec![e.render(&locale)]))?;
+        // The nodes the images are loaded onto (`images: nodes`).
+        self.open_hosts(None).await;
+        let clients = Clients::connect(&self.answers, &self.base)
+            .await
+            .map_err(|e| RunError::new(ErrorKind::Deploy, vec![e.render(&locale)]))?;
+        Ok((registry, Some(clients)))
+    }
+
+    /// The deploy on a cluster, one run at a time per namespace (a Lease
+    /// in it, given back when done).
+    async fn on_the_cluster(
+        &self,
+        input: &crate::deploy::Input<'_>,
+        clients: &Clients,
+        registry: Option<&Registry>,
+        ctx: &RunContext,
+        take_over: bool,
+    ) -> Result<DeployReport, RunError> {
+        let me = Holder::me(&self.run_id);
+        let ns = crate::plan::namespace(&self.answers.topology);
+        let guard = match crate::deploy::k8s::lock(input, clients, &me, take_over).await {
+            Ok((guard, taken)) => {
+                if let Some(h) = taken {
+                    emit(&ctx.tx, taken_over(format!("namespace/{ns}"), h)).await;
+                }
+                guard
+            }
+            Err(refused) => {
+                return Err(self.refusal(&[(format!("namespace/{ns}"), refused)]));
+            }
+        };
+        let report =
+            crate::deploy::k8s::deploy(input, clients, registry, self.targets.as_ref(), ctx).await;
+        guard.release().await;
+        Ok(report)
+    }
+
+    /// Where the installation now is (its record, its secrets): what tells
+    /// a later run that hosts without its record lost it; and, after a
+    /// deploy that finished everywhere (`complete`), the release they run.
+    fn record_where(&self, install: &str, state: &StateStore, complete: bool) {
         let placed: Vec<String> = if self.on_cluster() {
-            let ns = crate::plan::namespace(&self.answers.topology).to_string();
+            let ns = crate::plan::namespace(&self.answers.topology);
             state
                 .is_done(crate::deploy::CLUSTER, "secret")
                 .then(|| format!("namespace/{ns}"))
@@ -202,25 +230,20 @@ impl Session {
                 .map(|h| h.address.clone())
                 .collect()
         };
-        if let Err(e) = crate::installation::record_placed(&self.data_dir, &install, &placed) {
+        if let Err(e) = crate::installation::record_placed(&self.data_dir, install, &placed) {
             tracing::warn!(error = %e, "cannot record where the installation is");
         }
-        if report.ok() {
+        if complete {
             // Every host runs this release now (the plan's "from" next time).
             let product = &self.bundle.manifest.product;
             let release = crate::plan::Release {
                 product: product.name.clone(),
                 version: product.version.clone(),
             };
-            if let Err(e) = crate::installation::record_release(&self.data_dir, &install, &release)
-            {
+            if let Err(e) = crate::installation::record_release(&self.data_dir, install, &release) {
                 tracing::warn!(error = %e, "cannot record the installation's release");
             }
         }
-        // A retry in this session goes on from what this one finished.
-        self.state = state.snapshot();
-        self.trust_state = true;
-        Ok(self.write_reports(report, secrets_path, state.path()))
     }
 
     /// Each checked host's architecture and the bundle's archive for it
