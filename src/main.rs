@@ -330,24 +330,11 @@ fn quiet_on_broken_pipe() {
     }));
 }
 
-fn main() -> ExitCode {
-    quiet_on_broken_pipe();
-    // Started by ssh as SSH_ASKPASS for a password login: answer and exit.
-    if let Some(code) = cdwiz::ssh::askpass::helper_main() {
-        return ExitCode::from(code as u8);
-    }
-    let parsed = localized_command(&locale(lang_flag().as_deref()))
-        .try_get_matches()
-        .and_then(|m| Cli::from_arg_matches(&m));
-    let cli = match parsed {
-        Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
-    };
-    let lang = locale(cli.lang.as_deref());
+/// What the operator lets a profile take (`--allow-env`, `--trust`,
+/// `--allow-exec`, `--expect-host-key`), recorded before anything reads the
+/// profile; the password variables to take out of the environment. A
+/// malformed pin is bad input: its exit code.
+fn consent(cli: &Cli, lang: &str) -> Result<Vec<String>, u8> {
     let mut secret_names: Vec<String> = cdwiz::secret_env::DEFAULT_NAMES
         .iter()
         .map(|s| s.to_string())
@@ -370,8 +357,8 @@ fn main() -> ExitCode {
             }
             _ => {
                 let m = cdwiz::i18n::Msg::new("cli.expect-host-key-bad").arg("value", pin);
-                eprintln!("{}", error_line(&lang, &m.render(&lang)));
-                return ExitCode::from(EXIT_BAD_INPUT);
+                eprintln!("{}", error_line(lang, &m.render(lang)));
+                return Err(EXIT_BAD_INPUT);
             }
         }
     }
@@ -382,6 +369,111 @@ fn main() -> ExitCode {
                 .filter(|n| cdwiz::consent::env_allowed(n)),
         );
     }
+    Ok(secret_names)
+}
+
+/// The command the operator gave, on the runtime; its exit code.
+async fn dispatch(cli: Cli, lang: String) -> u8 {
+    match cli.command {
+        Some(Command::Sandbox(args)) => {
+            logging::to_stderr();
+            match cli_sandbox::run(args, &lang).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    for line in cli_sandbox::error_lines(&e, &lang) {
+                        eprintln!("{}", error_line(&lang, &line));
+                    }
+                    1
+                }
+            }
+        }
+        Some(Command::Bundle(args)) => cli_bundle::run(&args, &lang).await,
+        Some(Command::Validate(_) | Command::Schema) => 0,
+        Some(Command::BenchUi { secs, rate, hosts }) => tui::bench::run(secs, rate, hosts),
+        Some(Command::Status) => match cli.profile {
+            Some(profile) => cli_status::run(profile, cli.output, &lang).await,
+            None => {
+                let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "status");
+                eprintln!("{}", error_line(&lang, &m.render(&lang)));
+                EXIT_BAD_INPUT
+            }
+        },
+        Some(Command::Collect { out }) => match cli.profile {
+            Some(profile) => cli_collect::run(profile, out, cli.workdir, &lang).await,
+            None => {
+                let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "collect");
+                eprintln!("{}", error_line(&lang, &m.render(&lang)));
+                EXIT_BAD_INPUT
+            }
+        },
+        Some(Command::Uninstall { purge, yes }) => match cli.profile {
+            Some(profile) => {
+                cli_uninstall::run(cli_uninstall::Options {
+                    profile,
+                    purge,
+                    yes,
+                    non_interactive: cli.non_interactive,
+                    output: cli.output,
+                    workdir: cli.workdir,
+                    locale: lang,
+                })
+                .await
+            }
+            None => {
+                let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "uninstall");
+                eprintln!("{}", error_line(&lang, &m.render(&lang)));
+                EXIT_BAD_INPUT
+            }
+        },
+        None => match (cli.profile, cli.non_interactive) {
+            (Some(profile), true) => {
+                headless::run(headless::Options {
+                    profile,
+                    dry_run: cli.dry_run,
+                    resume: cli.resume,
+                    output: cli.output,
+                    workdir: cli.workdir,
+                    accept_checks: cli.accept_check,
+                    remove_hosts: cli.remove_hosts,
+                    allow_downgrade: cli.allow_downgrade,
+                    purge_removed: cli.purge_removed,
+                    yes_purge: cli.yes_purge,
+                    locale: lang,
+                })
+                .await
+            }
+            (None, true) => {
+                let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "--non-interactive");
+                eprintln!("{}", error_line(&lang, &m.render(&lang)));
+                EXIT_BAD_INPUT
+            }
+            (profile, false) => tui::run(profile, lang).await,
+        },
+    }
+}
+
+fn main() -> ExitCode {
+    quiet_on_broken_pipe();
+    // Started by ssh as SSH_ASKPASS for a password login: answer and exit.
+    if let Some(code) = cdwiz::ssh::askpass::helper_main() {
+        return ExitCode::from(code as u8);
+    }
+    let parsed = localized_command(&locale(lang_flag().as_deref()))
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let lang = locale(cli.lang.as_deref());
+    let secret_names = match consent(&cli, &lang) {
+        Ok(names) => names,
+        Err(code) => return ExitCode::from(code),
+    };
     // SAFETY: no thread has been started yet (the runtime comes below).
     unsafe { cdwiz::secret_env::take(&secret_names) };
     if !matches!(cli.command, Some(Command::Sandbox(_) | Command::Bundle(_))) {
@@ -418,84 +510,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(async {
-        match cli.command {
-            Some(Command::Sandbox(args)) => {
-                logging::to_stderr();
-                match cli_sandbox::run(args, &lang).await {
-                    Ok(()) => 0,
-                    Err(e) => {
-                        for line in cli_sandbox::error_lines(&e, &lang) {
-                            eprintln!("{}", error_line(&lang, &line));
-                        }
-                        1
-                    }
-                }
-            }
-            Some(Command::Bundle(args)) => cli_bundle::run(&args, &lang).await,
-            Some(Command::Validate(_) | Command::Schema) => 0,
-            Some(Command::BenchUi { secs, rate, hosts }) => tui::bench::run(secs, rate, hosts),
-            Some(Command::Status) => match cli.profile {
-                Some(profile) => cli_status::run(profile, cli.output, &lang).await,
-                None => {
-                    let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "status");
-                    eprintln!("{}", error_line(&lang, &m.render(&lang)));
-                    EXIT_BAD_INPUT
-                }
-            },
-            Some(Command::Collect { out }) => match cli.profile {
-                Some(profile) => cli_collect::run(profile, out, cli.workdir, &lang).await,
-                None => {
-                    let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "collect");
-                    eprintln!("{}", error_line(&lang, &m.render(&lang)));
-                    EXIT_BAD_INPUT
-                }
-            },
-            Some(Command::Uninstall { purge, yes }) => match cli.profile {
-                Some(profile) => {
-                    cli_uninstall::run(cli_uninstall::Options {
-                        profile,
-                        purge,
-                        yes,
-                        non_interactive: cli.non_interactive,
-                        output: cli.output,
-                        workdir: cli.workdir,
-                        locale: lang,
-                    })
-                    .await
-                }
-                None => {
-                    let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "uninstall");
-                    eprintln!("{}", error_line(&lang, &m.render(&lang)));
-                    EXIT_BAD_INPUT
-                }
-            },
-            None => match (cli.profile, cli.non_interactive) {
-                (Some(profile), true) => {
-                    headless::run(headless::Options {
-                        profile,
-                        dry_run: cli.dry_run,
-                        resume: cli.resume,
-                        output: cli.output,
-                        workdir: cli.workdir,
-                        accept_checks: cli.accept_check,
-                        remove_hosts: cli.remove_hosts,
-                        allow_downgrade: cli.allow_downgrade,
-                        purge_removed: cli.purge_removed,
-                        yes_purge: cli.yes_purge,
-                        locale: lang,
-                    })
-                    .await
-                }
-                (None, true) => {
-                    let m =
-                        cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "--non-interactive");
-                    eprintln!("{}", error_line(&lang, &m.render(&lang)));
-                    EXIT_BAD_INPUT
-                }
-                (profile, false) => tui::run(profile, lang).await,
-            },
-        }
-    });
+    let code = runtime.block_on(dispatch(cli, lang));
     ExitCode::from(code)
 }
