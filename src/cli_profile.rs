@@ -34,8 +34,10 @@ pub fn validate(args: &ValidateArgs, locale: &str) -> u8 {
             {
                 plan = cdwiz::plan::with_release(plan, &bundle.manifest, Some(&installed));
             }
-            // The archive each host of a known architecture gets.
+            // The archive each host of a known architecture gets; the
+            // clusters the components form.
             if let Some(bundle) = &bundle {
+                plan = cdwiz::plan::with_clusters(plan, &answers, &bundle.manifest);
                 match cdwiz::plan::with_archives(plan, &bundle.manifest) {
                     Ok(p) => plan = p,
                     Err(problems) => {

@@ -102,7 +102,7 @@ fn a_missing_kubeconfig_is_named_and_the_rest_is_not_judged() {
     let (code, lines, err, _) = run(&s, &[&["--dry-run"][..], &accept[..]].concat());
     assert_eq!(code, 0, "{err}");
     let summary = lines.iter().find(|l| l["event"] == "summary").unwrap();
-    assert_eq!(summary["rendered"]["files"], 11, "{summary}");
+    assert_eq!(summary["rendered"]["files"], 12, "{summary}");
     let (code, _, err, _) = run(&s, &accept);
     assert_eq!(code, 4, "{err}");
     assert!(

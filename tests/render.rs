@@ -104,11 +104,90 @@ fn rendered_files_hold_what_each_host_needs_and_no_secret() {
     );
     assert!(k1.contains("priority 150"));
     assert!(get("192.0.2.12/keepalived/keepalived.conf").contains("priority 140"));
-    // The database runs once; the backend everywhere, pointing at it.
-    assert!(get("192.0.2.11/docker-compose.yml").contains("cd-mysql"));
-    assert!(!get("192.0.2.12/docker-compose.yml").contains("cd-mysql"));
-    assert!(get("192.0.2.12/backend.env").contains("DB_URL=jdbc:mysql://192.0.2.11:3306/cd"));
-    assert!(get("192.0.2.12/backend.env").contains("DB_PASSWORD_FILE=/run/secrets/db_password"));
+    // The data tier is clustered over the three masters: each member knows
+    // its id and every other member; the database is a primary and a
+    // standby; the clients name every member.
+    let zk = get("192.0.2.12/zookeeper.env");
+    assert!(zk.contains("ZOO_MY_ID=2\n"), "{zk}");
+    assert!(
+        zk.contains(
+            "ZOO_SERVERS=server.1=192.0.2.11:2888:3888;2181 server.2=192.0.2.12:2888:3888;2181 \
+             server.3=192.0.2.13:2888:3888;2181\n"
+        ),
+        "{zk}"
+    );
+    let kafka = get("192.0.2.13/kafka.env");
+    for line in [
+        "KAFKA_BROKER_ID=3",
+        "KAFKA_DEFAULT_REPLICATION_FACTOR=3",
+        "KAFKA_MIN_INSYNC_REPLICAS=2",
+        "KAFKA_ZOOKEEPER_CONNECT=192.0.2.11:2181,192.0.2.12:2181,192.0.2.13:2181",
+    ] {
+        assert!(kafka.contains(&format!("{line}\n")), "{line}: {kafka}");
+    }
+    assert!(get("192.0.2.11/redis.env").contains("REDIS_REPLICATION_MODE=master\n"));
+    let replica = get("192.0.2.13/redis.env");
+    assert!(
+        replica.contains("REDIS_REPLICATION_MODE=slave\n"),
+        "{replica}"
+    );
+    assert!(
+        replica.contains("REDIS_MASTER_HOST=192.0.2.11\n"),
+        "{replica}"
+    );
+    assert!(get("192.0.2.12/redis-sentinel.env").contains("REDIS_SENTINEL_QUORUM=2\n"));
+    let es = get("192.0.2.11/elasticsearch.env");
+    assert!(
+        es.contains("cluster.initial_master_nodes=192.0.2.11,192.0.2.12,192.0.2.13\n"),
+        "{es}"
+    );
+    assert!(!es.contains("single-node"), "{es}");
+    for (host, primary) in [("192.0.2.11", true), ("192.0.2.12", false)] {
+        let cnf = get(&format!("{host}/mysql/replication.cnf"));
+        let ro = if primary {
+            "read_only = 0"
+        } else {
+            "read_only = 1"
+        };
+        assert!(
+            cnf.contains(ro) && cnf.contains("rpl_semi_sync_master_enabled = 1"),
+            "{cnf}"
+        );
+    }
+    assert!(!get("192.0.2.13/docker-compose.yml").contains("cd-mysql"));
+    let raft = get("192.0.2.13/orchestrator/orchestrator.conf.json");
+    assert!(
+        raft.contains(r#""RaftNodes": ["192.0.2.11", "192.0.2.12", "192.0.2.13"]"#),
+        "{raft}"
+    );
+    let backend = get("192.0.2.12/backend.env");
+    for line in [
+        "DB_URL=jdbc:mysql://192.0.2.11:3306,192.0.2.12:3306/cd?failOverReadOnly=false",
+        "REDIS_SENTINELS=192.0.2.11:26379,192.0.2.12:26379,192.0.2.13:26379",
+        "KAFKA_SERVERS=192.0.2.11:9092,192.0.2.12:9092,192.0.2.13:9092",
+        "DB_PASSWORD_FILE=/run/secrets/db_password",
+    ] {
+        assert!(backend.contains(&format!("{line}\n")), "{line}: {backend}");
+    }
+    // `single` keeps one of each: no replication, no orchestrator.
+    let single = render::render(&answers("single.yaml"), &bundle.manifest, None).unwrap();
+    let only = |p: &str| {
+        single
+            .iter()
+            .find(|f| f.path == Path::new(p))
+            .map(|f| f.content.clone())
+    };
+    let zk = only("192.0.2.11/zookeeper.env").expect("zookeeper on the single host");
+    assert!(
+        zk.contains("ZOO_MY_ID=1\n") && !zk.contains("server.2"),
+        "{zk}"
+    );
+    let kafka = only("192.0.2.11/kafka.env").unwrap();
+    assert!(
+        kafka.contains("KAFKA_DEFAULT_REPLICATION_FACTOR=1\n"),
+        "{kafka}"
+    );
+    assert!(only("192.0.2.11/orchestrator.env").is_none());
     // Secrets are files; no value in any rendered file.
     for f in &files {
         assert!(

@@ -3,6 +3,7 @@
 //! sha256, verified before anything is touched on a host.
 
 pub mod build;
+mod component;
 mod hash_cache;
 pub mod pack;
 mod rewrite;
@@ -14,6 +15,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+pub use component::{
+    Cluster, ClusterForm, Component, Health, Placement, PlacementCount, Quorum, UpgradeHook,
+};
 
 pub use crate::paths::BUNDLE_MANIFEST as MANIFEST_FILE;
 
@@ -318,104 +323,6 @@ pub struct ImageArchive {
     pub size: u64,
     /// Image references the archive provides.
     pub references: Vec<String>,
-}
-
-/// One component of the product.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Component {
-    pub name: String,
-    pub image: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub command: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ports: Vec<u16>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health: Option<Health>,
-    /// Environment of the component's container (values are templates:
-    /// `{{ endpoints.database }}` and the like).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub env: std::collections::BTreeMap<String, String>,
-    /// Generated secrets the component reads, by name; each is mounted as a
-    /// file and named in `<NAME>_FILE`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secrets: Vec<String>,
-    /// Directories under the host's data dir, mounted at these paths.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub volumes: std::collections::BTreeMap<String, String>,
-    /// Rendered files (relative to the host's rendered folder) mounted
-    /// read-only at these paths; a change to one recreates the container.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub configs: std::collections::BTreeMap<String, String>,
-    /// Linux capabilities the container needs beyond Docker's defaults
-    /// (keepalived: `NET_ADMIN`, `NET_BROADCAST`, `NET_RAW`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cap_add: Vec<String>,
-    #[serde(default)]
-    pub placement: Placement,
-    /// Run once when a new release of the product replaces a running one,
-    /// before the first host's containers are replaced (e.g. a schema
-    /// migration).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upgrade: Option<UpgradeHook>,
-}
-
-/// A one-off container of the component's new image, with its environment,
-/// secrets and volumes, on the first host the component runs on; a non-zero
-/// exit stops the upgrade before any host is touched.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct UpgradeHook {
-    pub command: Vec<String>,
-}
-
-/// Where a component runs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Placement {
-    /// Hosts with one of these roles may run it.
-    #[serde(default = "default_placement_roles")]
-    pub roles: Vec<crate::profile::Role>,
-    /// `one`: the first such host; `all`: every such host.
-    #[serde(default)]
-    pub count: PlacementCount,
-    /// Only in these topologies (none: in every one).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub topologies: Vec<crate::profile::TopologyKind>,
-}
-
-impl Default for Placement {
-    fn default() -> Self {
-        Placement {
-            roles: default_placement_roles(),
-            count: PlacementCount::default(),
-            topologies: Vec::new(),
-        }
-    }
-}
-
-fn default_placement_roles() -> Vec<crate::profile::Role> {
-    vec![crate::profile::Role::Master]
-}
-
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum PlacementCount {
-    One,
-    #[default]
-    All,
-}
-
-/// How to tell that a component is up: a TCP connection to `port`
-/// succeeds, or, with `http`, `GET <http>` on that port answers 2xx.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Health {
-    pub port: u16,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

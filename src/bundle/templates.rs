@@ -23,6 +23,14 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/keepalived/keepalived.conf.j2"),
     ),
     (
+        "mysql/replication.cnf.j2",
+        include_str!("../../templates/mysql/replication.cnf.j2"),
+    ),
+    (
+        "orchestrator/orchestrator.conf.json.j2",
+        include_str!("../../templates/orchestrator/orchestrator.conf.json.j2"),
+    ),
+    (
         "k8s/namespace.yaml.j2",
         include_str!("../../templates/k8s/namespace.yaml.j2"),
     ),

@@ -6,11 +6,13 @@ use serde::Serialize;
 use crate::profile::{Answers, Role, TopologyKind};
 
 mod cluster;
+mod clusters;
 mod entry;
 mod placement;
 pub mod release;
 
 pub use cluster::{PlannedCluster, namespace, pull_secret, target_name};
+pub use clusters::{Member, PlannedComponentCluster, clusters, quorum};
 pub use entry::{Entry, entry, entry_url};
 pub use placement::{cluster_components, placement};
 pub use release::{PlannedRelease, Release, planned_release, with_release};
@@ -42,6 +44,10 @@ pub struct Plan {
     /// as this machine knows). Set by [`with_release`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release: Option<PlannedRelease>,
+    /// The components whose copies form a cluster, with their members
+    /// (known once the bundle is). Set by [`with_clusters`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<PlannedComponentCluster>,
     /// What the run takes from this machine: every secret's variable or
     /// file, every hook, the kubeconfig and CA certificate, with the
     /// files' hashes (not a secret's). Set by [`with_sources`].
@@ -53,6 +59,12 @@ pub struct Plan {
 /// profile's folder `base`).
 pub fn with_sources(mut plan: Plan, a: &Answers, base: &std::path::Path) -> Plan {
     plan.sources = crate::profile::sources::listed(a, base);
+    plan
+}
+
+/// The plan with the clusters `manifest`'s components form on the hosts.
+pub fn with_clusters(mut plan: Plan, a: &Answers, manifest: &crate::bundle::Manifest) -> Plan {
+    plan.clusters = clusters(a, manifest);
     plan
 }
 
@@ -192,6 +204,7 @@ pub fn plan(a: &Answers) -> Plan {
         cluster: cluster::planned(t),
         membership: None,
         release: None,
+        clusters: Vec::new(),
         sources: Vec::new(),
     }
 }

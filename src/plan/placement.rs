@@ -30,6 +30,7 @@ pub fn placement(answers: &Answers, c: &Component) -> Vec<String> {
     match c.placement.count {
         PlacementCount::One => eligible.into_iter().take(1).collect(),
         PlacementCount::All => eligible,
+        PlacementCount::Exactly(n) => eligible.into_iter().take(n as usize).collect(),
     }
 }
 

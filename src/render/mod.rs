@@ -77,6 +77,55 @@ struct ComponentView {
     replicas: u32,
     /// Dependencies that run on the same host.
     local_deps: Vec<String>,
+    /// Its cluster, when its copies form one (none otherwise).
+    cluster: Option<ClusterView>,
+}
+
+/// A clustered component as its templates see it on one host.
+#[derive(Serialize)]
+struct ClusterView {
+    /// Every member, the bootstrap first: id, address and the component's
+    /// ports.
+    members: Vec<MemberView>,
+    /// This host's member id.
+    me: u32,
+    /// The bootstrap member's address, and whether it is this host.
+    bootstrap: String,
+    is_bootstrap: bool,
+    size: usize,
+    quorum: u32,
+    tolerates: u32,
+    settings: BTreeMap<String, serde_yaml::Value>,
+}
+
+#[derive(Serialize)]
+struct MemberView {
+    id: u32,
+    address: String,
+    ports: Vec<u16>,
+}
+
+impl ClusterView {
+    fn of(c: &Component, planned: &crate::plan::PlannedComponentCluster, address: &str) -> Self {
+        ClusterView {
+            members: planned
+                .members
+                .iter()
+                .map(|m| MemberView {
+                    id: m.id,
+                    address: m.address.clone(),
+                    ports: c.ports.clone(),
+                })
+                .collect(),
+            me: planned.member(address).map_or(0, |m| m.id),
+            bootstrap: planned.bootstrap().to_string(),
+            is_bootstrap: planned.bootstrap() == address,
+            size: planned.members.len(),
+            quorum: planned.quorum,
+            tolerates: planned.tolerates,
+            settings: planned.settings.clone(),
+        }
+    }
 }
 
 fn environment(bundle_dir: Option<&Path>) -> Environment<'static> {
@@ -164,6 +213,11 @@ pub fn render(
         .iter()
         .map(|c| (c.name.clone(), placement(answers, c)))
         .collect();
+    let clusters: BTreeMap<String, crate::plan::PlannedComponentCluster> =
+        crate::plan::clusters(answers, manifest)
+            .into_iter()
+            .map(|c| (c.component.clone(), c))
+            .collect();
     let mut files = Vec::new();
 
     if t.kind == TopologyKind::K8s {
@@ -187,7 +241,12 @@ pub fn render(
                     hosts.first().cloned().unwrap_or_default()
                 };
                 let port = c.ports.first().copied().unwrap_or(0);
-                (c.name.clone(), context! { host => at, port => port })
+                // Every copy (a cluster's members), `address:port` each.
+                let members: Vec<String> = hosts.iter().map(|h| format!("{h}:{port}")).collect();
+                (
+                    c.name.clone(),
+                    context! { host => at, port => port, hosts => hosts, members => members },
+                )
             })
             .collect();
         let mut roles = h.roles.clone();
@@ -205,7 +264,10 @@ pub fn render(
         let local: Vec<String> = here.iter().map(|c| c.name.clone()).collect();
         let mut views = Vec::new();
         for c in &here {
-            views.push(view(&env, c, &base, &local)?);
+            let cluster = clusters
+                .get(&c.name)
+                .map(|p| ClusterView::of(c, p, &h.address));
+            views.push(view(&env, c, &base, &local, cluster)?);
         }
         let dir = PathBuf::from(&h.address);
         files.push(RenderedFile {
@@ -269,9 +331,10 @@ fn render_k8s(
         .iter()
         .map(|c| {
             let port = c.ports.first().copied().unwrap_or(0);
+            let members = vec![format!("{}:{port}", c.name)];
             (
                 c.name.clone(),
-                context! { host => c.name.clone(), port => port },
+                context! { host => c.name.clone(), port => port, hosts => vec![c.name.clone()], members => members },
             )
         })
         .collect();
@@ -282,7 +345,13 @@ fn render_k8s(
     for c in components {
         let host = context! { address => c.name.clone() };
         let ctx = context! { cluster, product, host, endpoints };
-        let mut v = view(env, c, &ctx, &[])?;
+        // A clustered component is one member at its Service for now (its
+        // replicas do not form the cluster yet).
+        let alone = c.cluster.as_ref().map(|settings| {
+            let planned = crate::plan::PlannedComponentCluster::alone(&c.name, settings, &c.name);
+            ClusterView::of(c, &planned, &c.name)
+        });
+        let mut v = view(env, c, &ctx, &[], alone)?;
         v.replicas = t.replicas.get(&c.name).copied().unwrap_or(1);
         if let Some(r) = t.registry.as_deref() {
             v.image = crate::plan::target_name(r, &c.image);
@@ -302,10 +371,15 @@ fn view(
     c: &Component,
     ctx: &Value,
     local: &[String],
+    cluster: Option<ClusterView>,
 ) -> Result<ComponentView, RenderError> {
+    // A value may name the component's own cluster facts
+    // (`{{ component.cluster.me }}`).
+    let own = context! { name => c.name.clone(), cluster => Value::from_serialize(&cluster) };
+    let ctx = context! { ..ctx.clone(), ..context! { component => own } };
     let mut vars = Vec::new();
     for (name, value) in &c.env {
-        let rendered = env.render_str(value, ctx).map_err(|e| {
+        let rendered = env.render_str(value, &ctx).map_err(|e| {
             template_error(&format!("manifest: {}.env.{name}", c.name), Some(value), e)
         })?;
         vars.push(EnvVar {
@@ -345,6 +419,7 @@ fn view(
             .filter(|d| local.contains(d))
             .cloned()
             .collect(),
+        cluster,
     })
 }
 

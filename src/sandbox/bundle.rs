@@ -66,6 +66,7 @@ fn components(version: &str) -> Vec<Component> {
             count,
             ..Default::default()
         },
+        cluster: None,
         upgrade: None,
     };
     let env = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {

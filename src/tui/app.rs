@@ -112,6 +112,8 @@ pub struct App {
     pub membership: Option<cdwiz::installation::Membership>,
     /// The release the deploy would put on the hosts against theirs.
     pub release: Option<cdwiz::plan::PlannedRelease>,
+    /// The clusters the components form on the hosts (Review).
+    pub clusters: Vec<cdwiz::plan::PlannedComponentCluster>,
     /// Each checked host's architecture and the archive it gets (shown on
     /// Review when not every host is amd64).
     pub machines: std::collections::BTreeMap<String, cdwiz::deploy::Machine>,
@@ -179,6 +181,7 @@ impl App {
             checks: ChecksView::default(),
             rendered: Ok(Vec::new()),
             membership: None,
+            clusters: Vec::new(),
             release: None,
             machines: Default::default(),
             review_row: 0,

@@ -19,6 +19,8 @@ pub enum Msg {
     Engine(Event),
     ChecksDone(f64, String),
     Rendered(Result<Vec<cdwiz::render::RenderedFile>, String>),
+    /// The clusters the components form on the hosts (Review).
+    Clusters(Vec<cdwiz::plan::PlannedComponentCluster>),
     /// The release the deploy would put on the hosts against theirs.
     Release(Option<cdwiz::plan::PlannedRelease>),
     /// Each checked host's architecture and the archive it gets.
@@ -134,14 +136,21 @@ impl Job {
         let tx = self.tx.clone();
         let r = self
             .with_session(async |s: &mut Session, _| {
-                (s.rendered.clone(), s.planned_release().await, s.machines())
+                let clusters = cdwiz::plan::clusters(&s.answers, &s.bundle.manifest);
+                (
+                    s.rendered.clone(),
+                    s.planned_release().await,
+                    s.machines(),
+                    clusters,
+                )
             })
             .await
             .map_err(|lines| lines.join("\n"));
-        let (r, release, machines) = match r {
-            Ok((files, release, machines)) => (Ok(files), release, machines),
-            Err(e) => (Err(e), None, Default::default()),
+        let (r, release, machines, clusters) = match r {
+            Ok((files, release, machines, clusters)) => (Ok(files), release, machines, clusters),
+            Err(e) => (Err(e), None, Default::default(), Vec::new()),
         };
+        let _ = tx.send(Msg::Clusters(clusters)).await;
         let _ = tx.send(Msg::Rendered(r)).await;
         let _ = tx.send(Msg::Release(release)).await;
         let _ = tx.send(Msg::Machines(machines)).await;

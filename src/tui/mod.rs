@@ -127,6 +127,7 @@ impl Runner {
                 app.checks_done(secs);
             }
             Msg::Rendered(r) => app.rendered = r,
+            Msg::Clusters(c) => app.clusters = c,
             Msg::Release(r) => app.release = r,
             Msg::Machines(m) => app.machines = m,
             Msg::DeployDone(o) => app.deploy_done(o),

@@ -378,6 +378,7 @@ fn review_app(locale: &str) -> App {
     let mut app = ha_app(locale);
     let bundle = cdwiz::bundle::Bundle::open(&root().join("assets/products/cd")).unwrap();
     app.rendered = Ok(cdwiz::render::render(&app.answers, &bundle.manifest, None).unwrap());
+    app.clusters = cdwiz::plan::clusters(&app.answers, &bundle.manifest);
     app.screen = Screen::Review;
     app.review_row = 1;
     app.sources = listed_sources();

@@ -47,6 +47,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let width = tree.width.saturating_sub(2).max(10) as usize;
     let mut lines: Vec<Line<'static>> = membership_lines(app, &theme)
         .into_iter()
+        .chain(cluster_lines(app, &theme))
         .chain(source_lines(app, &theme))
         .flat_map(|l| wrap(l, width))
         .collect();
@@ -90,6 +91,38 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .block(block(file.path.display().to_string())),
         preview,
     );
+}
+
+/// The clusters the components form, grouped by the hosts they span
+/// and the losses they survive (one line each, however many components).
+fn cluster_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    if app.clusters.is_empty() {
+        return Vec::new();
+    }
+    let mut groups: Vec<(Vec<String>, u32, Vec<String>)> = Vec::new();
+    for c in &app.clusters {
+        let members: Vec<String> = c.members.iter().map(|m| m.address.clone()).collect();
+        match groups
+            .iter_mut()
+            .find(|(m, t, _)| *m == members && *t == c.tolerates)
+        {
+            Some((_, _, names)) => names.push(c.component.clone()),
+            None => groups.push((members, c.tolerates, vec![c.component.clone()])),
+        }
+    }
+    let mut out = vec![Line::from(Span::styled(
+        app.t("wizard.review.clusters"),
+        theme.title(),
+    ))];
+    for (members, tolerates, names) in groups {
+        let m = cdwiz::i18n::Msg::new("wizard.review.cluster")
+            .arg("names", names.join(", "))
+            .arg("members", members.join(", "))
+            .arg("tolerates", tolerates);
+        out.push(Line::from(format!("  {}", m.render(&app.locale))));
+    }
+    out.push(Line::from(""));
+    out
 }
 
 /// What the run takes from this machine: each variable and file, the
