@@ -326,15 +326,20 @@ fn render_k8s(
             });
         }
     }
-    // In the cluster, a component reaches another through its Service.
-    let endpoints: BTreeMap<String, Value> = components
+    // In the cluster, a component reaches another through its Service; one
+    // that runs only on hosts (not here) is at none.
+    let endpoints: BTreeMap<String, Value> = manifest
+        .components
         .iter()
         .map(|c| {
             let port = c.ports.first().copied().unwrap_or(0);
-            let members = vec![format!("{}:{port}", c.name)];
+            let here = components.iter().any(|k| k.name == c.name);
+            let hosts: Vec<String> = here.then(|| c.name.clone()).into_iter().collect();
+            let members: Vec<String> = hosts.iter().map(|h| format!("{h}:{port}")).collect();
+            let host = hosts.first().cloned().unwrap_or_default();
             (
                 c.name.clone(),
-                context! { host => c.name.clone(), port => port, hosts => vec![c.name.clone()], members => members },
+                context! { host => host, port => port, hosts => hosts, members => members },
             )
         })
         .collect();

@@ -1,10 +1,8 @@
-//! The sandbox product: stand-ins for the CD platform's components (a
-//! database, a cache, a backend whose health proves it reaches both with the
-//! credentials it was given, a web frontend), built from Debian packages
-//! into one runtime image and written as a bundle a profile can point at.
-//!
-//! All four components share one image (one archive, four names) so a host
-//! loads the bytes once.
+//! The sandbox product's bundles: its root filesystem made into one image
+//! per release, and a bundle per release and edition (see
+//! [`super::product`]) written from the engine by `bundle build`; found,
+//! checked and rebuilt when the recipe, the entry script or the manifest
+//! changed.
 
 use std::path::{Path, PathBuf};
 
@@ -13,21 +11,23 @@ use std::time::Instant;
 
 use super::rootfs::{self, PRODUCT as RECIPE, PRODUCT_ARM64};
 use super::{Progress, SandboxError, SandboxEvent, said};
-use crate::bundle::{
-    Bundle, Component, Entry, Health, ImageArchive, MANIFEST_FILE, Manifest, Placement,
-    PlacementCount, Product, Requirements,
-};
+use crate::bundle::{Bundle, MANIFEST_FILE};
 
-pub const PRODUCT: &str = "cd-sandbox";
-pub const VERSION: &str = "0.1.0";
-/// The release after [`VERSION`] (same components, its own images): what
-/// the rolling upgrade is tested with. Its backend answers `GET /version`
-/// with it, as [`VERSION`]'s does with its own.
-pub const NEXT_VERSION: &str = "0.2.0";
-const VERSIONS: [&str; 2] = [VERSION, NEXT_VERSION];
+use super::product::{ENTRY, VERSIONS, components, manifest};
+pub use super::product::{Edition, NEXT_VERSION, PRODUCT, VERSION};
+
 /// In each release's image: the release it is.
 const VERSION_FILE: &str = "etc/cd-sandbox/version";
-const ENTRY: &str = rootfs::PRODUCT_ENTRY;
+/// The entry script every component runs (in each release's own layer).
+const ENTRY_SCRIPT: &str = include_str!("../../assets/sandbox/product/entry.sh");
+
+/// What a built sandbox bundle was made from: the root filesystem's recipe
+/// and the entry script.
+fn product_recipe() -> String {
+    use sha2::Digest;
+    let script = format!("{:x}", sha2::Sha256::digest(ENTRY_SCRIPT));
+    format!("{}+{}", RECIPE.hash(), &script[..12])
+}
 
 /// Where the sandbox bundle lives under the sandbox directory.
 pub fn bundle_dir(sandbox_dir: &Path) -> PathBuf {
@@ -36,97 +36,14 @@ pub fn bundle_dir(sandbox_dir: &Path) -> PathBuf {
 
 /// Where the sandbox bundle of `version` lives under the sandbox directory.
 pub fn bundle_dir_of(sandbox_dir: &Path, version: &str) -> PathBuf {
+    bundle_dir_for(sandbox_dir, Edition::Classic, version)
+}
+
+/// Where the sandbox bundle of `edition` and `version` lives.
+pub fn bundle_dir_for(sandbox_dir: &Path, edition: Edition, version: &str) -> PathBuf {
     sandbox_dir
         .join("bundle")
-        .join(format!("{PRODUCT}-{version}"))
-}
-
-fn reference(component: &str, version: &str) -> String {
-    format!("{PRODUCT}/{component}:{version}")
-}
-
-/// The product's components of `version`, in dependency order.
-fn components(version: &str) -> Vec<Component> {
-    let c = |name: &str, ports: &[u16], deps: &[&str], http: Option<&str>, count| Component {
-        name: name.into(),
-        image: reference(name, version),
-        command: vec![ENTRY.into(), name.into()],
-        ports: ports.to_vec(),
-        depends_on: deps.iter().map(|d| d.to_string()).collect(),
-        health: ports.first().map(|&port| Health {
-            port,
-            http: http.map(str::to_string),
-        }),
-        env: Default::default(),
-        secrets: Vec::new(),
-        volumes: Default::default(),
-        configs: Default::default(),
-        cap_add: Vec::new(),
-        placement: Placement {
-            count,
-            ..Default::default()
-        },
-        cluster: None,
-        upgrade: None,
-    };
-    let env = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
-    let mut database = c("database", &[5432], &[], None, PlacementCount::One);
-    database.secrets = vec!["db_password".into()];
-    database.env = env(&[("DB_USER", "cd"), ("DB_NAME", "cd")]);
-    database.volumes = env(&[("database", "/var/lib/cd/database")]);
-    // The release's schema step: recorded in the database, once per upgrade.
-    database.upgrade = Some(crate::bundle::UpgradeHook {
-        command: vec![ENTRY.into(), "migrate".into()],
-    });
-    let mut cache = c("cache", &[6379], &[], None, PlacementCount::One);
-    cache.secrets = vec!["cache_password".into()];
-    cache.volumes = env(&[("cache", "/var/lib/cd/cache")]);
-    let mut backend = c(
-        "backend",
-        &[8080],
-        &["database", "cache"],
-        Some("/health"),
-        PlacementCount::All,
-    );
-    backend.secrets = vec!["db_password".into(), "cache_password".into()];
-    backend.env = env(&[
-        ("DB_HOST", "{{ endpoints.database.host }}"),
-        ("DB_PORT", "{{ endpoints.database.port }}"),
-        ("DB_USER", "cd"),
-        ("DB_NAME", "cd"),
-        ("CACHE_HOST", "{{ endpoints.cache.host }}"),
-        ("CACHE_PORT", "{{ endpoints.cache.port }}"),
-    ]);
-    let mut web = c("web", &[80], &["backend"], Some("/"), PlacementCount::All);
-    web.env = env(&[
-        ("BACKEND_HOST", "{{ endpoints.backend.host }}"),
-        ("BACKEND_PORT", "{{ endpoints.backend.port }}"),
-    ]);
-    // keepalived runs from the product image too (ha-keepalived only).
-    let mut keepalived = c("keepalived", &[], &["web"], None, PlacementCount::All);
-    keepalived.command = [
-        "keepalived",
-        "--dont-fork",
-        "--log-console",
-        "-f",
-        "/etc/keepalived/keepalived.conf",
-    ]
-    .map(String::from)
-    .to_vec();
-    keepalived.configs = env(&[(
-        "keepalived/keepalived.conf",
-        "/etc/keepalived/keepalived.conf",
-    )]);
-    keepalived.cap_add = ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"]
-        .map(String::from)
-        .to_vec();
-    keepalived.placement.topologies = vec![crate::profile::TopologyKind::HaKeepalived];
-    vec![database, cache, backend, web, keepalived]
+        .join(edition.bundle_name(version))
 }
 
 /// Makes sure the sandbox bundles (one per release) exist and are intact,
@@ -149,16 +66,29 @@ pub async fn ensure_bundle_of(
     version: &str,
     progress: &Progress<'_>,
 ) -> Result<Bundle, SandboxError> {
-    let all = || -> Option<Vec<Bundle>> {
-        VERSIONS
+    ensure_bundle_for(docker, sandbox_dir, Edition::Classic, version, progress).await
+}
+
+/// [`ensure_bundle`], returning the bundle of `edition` and `version`.
+pub async fn ensure_bundle_for(
+    docker: &Docker,
+    sandbox_dir: &Path,
+    edition: Edition,
+    version: &str,
+    progress: &Progress<'_>,
+) -> Result<Bundle, SandboxError> {
+    let all = || -> Option<Vec<(Edition, Bundle)>> {
+        Edition::ALL
             .iter()
-            .map(|v| existing_of(sandbox_dir, v))
+            .flat_map(|e| VERSIONS.iter().map(move |v| (*e, *v)))
+            .map(|(e, v)| Some((e, existing_for(sandbox_dir, e, v)?)))
             .collect()
     };
-    let pick = |bundles: Vec<Bundle>| {
+    let pick = |bundles: Vec<(Edition, Bundle)>| {
         bundles
             .into_iter()
-            .find(|b| b.manifest.product.version == version)
+            .find(|(e, b)| *e == edition && b.manifest.product.version == version)
+            .map(|(_, b)| b)
             .ok_or_else(|| SandboxError::from(said("sandbox.err.bundle").arg("detail", version)))
     };
     let build_dir = sandbox_dir.join("build");
@@ -167,7 +97,7 @@ pub async fn ensure_bundle_of(
     let mut lock = None;
     loop {
         if let Some(bundles) = all() {
-            for b in &bundles {
+            for (_, b) in &bundles {
                 ensure_engine_images(docker, b).await?;
             }
             return pick(bundles);
@@ -206,9 +136,14 @@ pub fn existing(sandbox_dir: &Path) -> Option<Bundle> {
 /// current recipe; its manifest is rewritten when this cdwiz's differs (the
 /// images stay).
 pub fn existing_of(sandbox_dir: &Path, version: &str) -> Option<Bundle> {
-    let dir = bundle_dir_of(sandbox_dir, version);
+    existing_for(sandbox_dir, Edition::Classic, version)
+}
+
+/// [`existing_of`] for the bundle of `edition`.
+pub fn existing_for(sandbox_dir: &Path, edition: Edition, version: &str) -> Option<Bundle> {
+    let dir = bundle_dir_for(sandbox_dir, edition, version);
     let recorded = std::fs::read_to_string(dir.join(".recipe")).ok()?;
-    if recorded.trim() != RECIPE.hash() {
+    if recorded.trim() != product_recipe() {
         return None;
     }
     let mut bundle = Bundle::open(&dir).ok()?;
@@ -219,7 +154,7 @@ pub fn existing_of(sandbox_dir: &Path, version: &str) -> Option<Bundle> {
         .iter()
         .flat_map(|i| &i.references)
         .collect();
-    if components(version)
+    if components(edition, version)
         .iter()
         .any(|c| !have.contains(&&c.image))
     {
@@ -238,7 +173,7 @@ pub fn existing_of(sandbox_dir: &Path, version: &str) -> Option<Bundle> {
     bundle
         .verify_cached(Some(&sandbox_dir.join("bundle-hashes.json")))
         .ok()?;
-    let wanted = manifest(version, bundle.manifest.images.clone());
+    let wanted = manifest(edition, version, bundle.manifest.images.clone());
     if bundle.manifest != wanted {
         let text = serde_yaml::to_string(&wanted).ok()?;
         crate::rundir::write_atomic(&dir.join(MANIFEST_FILE), &text).ok()?;
@@ -270,7 +205,8 @@ async fn build(docker: &Docker, sandbox_dir: &Path, build_dir: &Path) -> Result<
     let layer = rootfs::prepare(&RECIPE, build_dir).await?;
     for version in VERSIONS {
         let archive = build_dir.join("product-image.tar");
-        let refs: Vec<String> = components(version)
+        // The replicated edition's components are the classic one's and more.
+        let refs: Vec<String> = components(Edition::Replicated, version)
             .iter()
             .map(|c| c.image.clone())
             .collect();
@@ -292,33 +228,42 @@ async fn build(docker: &Docker, sandbox_dir: &Path, build_dir: &Path) -> Result<
         .map_err(SandboxError::io(&archive))?;
         crate::docker::load_file(docker, &archive).await?;
         let _ = std::fs::remove_file(&archive);
-        let source = build_dir.join("product");
-        std::fs::create_dir_all(&source).map_err(SandboxError::io(&source))?;
-        let text = serde_yaml::to_string(&manifest(version, Vec::new()))
-            .map_err(|e| said("sandbox.err.bundle").arg("detail", e))?;
-        let path = source.join(MANIFEST_FILE);
-        std::fs::write(&path, text).map_err(SandboxError::io(&path))?;
-        let out = bundle_dir_of(sandbox_dir, version);
-        let req = crate::bundle::build::BuildRequest {
-            manifest: &path,
-            archs: vec!["amd64".into()],
-            out: &out,
-        };
-        crate::bundle::build::build(docker, &req, &|_| {})
-            .await
-            .map_err(|e| SandboxError::BundleBuild(e.messages()))?;
-        std::fs::write(out.join(".recipe"), RECIPE.hash()).map_err(SandboxError::io(&out))?;
+        for edition in Edition::ALL {
+            let source = build_dir.join("product");
+            std::fs::create_dir_all(&source).map_err(SandboxError::io(&source))?;
+            let text = serde_yaml::to_string(&manifest(edition, version, Vec::new()))
+                .map_err(|e| said("sandbox.err.bundle").arg("detail", e))?;
+            let path = source.join(MANIFEST_FILE);
+            std::fs::write(&path, text).map_err(SandboxError::io(&path))?;
+            let out = bundle_dir_for(sandbox_dir, edition, version);
+            let req = crate::bundle::build::BuildRequest {
+                manifest: &path,
+                archs: vec!["amd64".into()],
+                out: &out,
+            };
+            crate::bundle::build::build(docker, &req, &|_| {})
+                .await
+                .map_err(|e| SandboxError::BundleBuild(e.messages()))?;
+            std::fs::write(out.join(".recipe"), product_recipe())
+                .map_err(SandboxError::io(&out))?;
+        }
     }
     rootfs::consumed(&RECIPE, build_dir);
     Ok(())
 }
 
-/// A release's own small layer: the file that says which release it is.
+/// A release's own small layer: the file that says which release it is,
+/// and the entry script.
 fn release_layer(version: &str) -> std::io::Result<Vec<u8>> {
     crate::docker::archive::layer_tar(&[
         crate::docker::archive::LayerEntry::Dir {
             path: "etc/cd-sandbox",
             mode: 0o755,
+        },
+        crate::docker::archive::LayerEntry::File {
+            path: ENTRY.trim_start_matches('/'),
+            mode: 0o755,
+            data: ENTRY_SCRIPT.as_bytes(),
         },
         crate::docker::archive::LayerEntry::File {
             path: VERSION_FILE,
@@ -337,7 +282,7 @@ pub fn multiarch_dir(sandbox_dir: &Path) -> PathBuf {
 
 /// What a multi-architecture bundle was built from.
 fn multiarch_recipe() -> String {
-    format!("{} {}", RECIPE.hash(), PRODUCT_ARM64.hash())
+    format!("{} {}", product_recipe(), PRODUCT_ARM64.hash())
 }
 
 /// The first release's sandbox bundle with an amd64 and an arm64 archive,
@@ -359,7 +304,8 @@ pub async fn ensure_multiarch_bundle(
         bundle
             .verify_cached(Some(&sandbox_dir.join("bundle-hashes.json")))
             .ok()?;
-        (bundle.manifest == manifest(VERSION, bundle.manifest.images.clone())).then_some(bundle)
+        (bundle.manifest == manifest(Edition::Classic, VERSION, bundle.manifest.images.clone()))
+            .then_some(bundle)
     };
     if let Some(b) = existing() {
         return Ok(b);
@@ -379,7 +325,7 @@ pub async fn ensure_multiarch_bundle(
     let layer = rootfs::prepare(&PRODUCT_ARM64, &build_dir).await?;
     // The arm64 build under `<tag>-arm64` beside the amd64 one, where
     // `bundle build` looks for another architecture's build.
-    let refs: Vec<String> = components(VERSION)
+    let refs: Vec<String> = components(Edition::Classic, VERSION)
         .iter()
         .filter_map(|c| crate::bundle::build::arch_tag(&c.image, "arm64"))
         .collect();
@@ -405,7 +351,7 @@ pub async fn ensure_multiarch_bundle(
     loaded?;
     let source = build_dir.join("product-multiarch");
     std::fs::create_dir_all(&source).map_err(SandboxError::io(&source))?;
-    let text = serde_yaml::to_string(&manifest(VERSION, Vec::new()))
+    let text = serde_yaml::to_string(&manifest(Edition::Classic, VERSION, Vec::new()))
         .map_err(|e| said("sandbox.err.bundle").arg("detail", e))?;
     let path = source.join(MANIFEST_FILE);
     std::fs::write(&path, text).map_err(SandboxError::io(&path))?;
@@ -428,32 +374,4 @@ pub async fn ensure_multiarch_bundle(
             .arg("detail", dir.display())
             .into()
     })
-}
-
-/// The sandbox product's manifest around its image archives.
-fn manifest(version: &str, images: Vec<ImageArchive>) -> Manifest {
-    Manifest {
-        version: 1,
-        product: Product {
-            name: PRODUCT.into(),
-            version: version.into(),
-        },
-        images,
-        components: components(version),
-        // A small stand-in product: what any sandbox host offers.
-        requirements: Requirements {
-            nofile: 16384,
-            // The test cluster is Kubernetes 1.20 (the newest Debian has).
-            kubernetes: crate::bundle::KubernetesRange {
-                min: "1.20".into(),
-                max: "1.33".into(),
-            },
-            ..Default::default()
-        },
-        entry: Some(Entry {
-            component: "web".into(),
-            port: None,
-            verify: Some("/api/health".into()),
-        }),
-    }
 }

@@ -14,6 +14,7 @@ pub mod fault;
 mod hosts;
 mod image;
 mod loopdev;
+mod product;
 mod rootfs;
 mod vm;
 

@@ -302,6 +302,18 @@ pub async fn sandbox_bundle_of(version: &str) -> std::path::PathBuf {
         .dir
 }
 
+/// The sandbox product's replicated edition (its data tier spread over
+/// three masters) of `version`, built with the others.
+pub async fn sandbox_replicated_bundle(version: &str) -> std::path::PathBuf {
+    let docker = cdwiz::docker::connect_local().await.expect("docker");
+    let root = sandbox::sandbox_root(&data_dir());
+    let edition = sandbox::bundle::Edition::Replicated;
+    sandbox::bundle::ensure_bundle_for(&docker, &root, edition, version, &|_| {})
+        .await
+        .expect("replicated sandbox bundle")
+        .dir
+}
+
 /// A cdwiz process whose JSON output lines are read as they come.
 pub struct Running {
     pub child: std::process::Child,

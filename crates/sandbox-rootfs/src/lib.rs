@@ -84,13 +84,19 @@ pub const HOST: Recipe = Recipe {
     output: Output::Tarball,
 };
 
-/// The sandbox product's one runtime image (database, cache, backend, web and
-/// keepalived all run from it).
+/// The sandbox product's one runtime image (etcd, database, cache,
+/// sentinel, backend, web and keepalived all run from it).
 pub const PRODUCT: Recipe = Recipe {
     name: "product",
     arch: "amd64",
     packages: &[
         "postgresql",
+        // The replicated data tier (HA topologies): Patroni keeps
+        // PostgreSQL's primary and synchronous standbys, with etcd as its
+        // consensus store; Redis Sentinel is in redis-server's binary.
+        "patroni",
+        "etcd-server",
+        "etcd-client",
         "redis-server",
         "nginx-light",
         "socat",
@@ -99,11 +105,9 @@ pub const PRODUCT: Recipe = Recipe {
     ],
     extra_packages: &[],
     customize: include_str!("../../../assets/sandbox/product/customize.sh"),
-    files: &[(
-        PRODUCT_ENTRY,
-        0o755,
-        include_str!("../../../assets/sandbox/product/entry.sh"),
-    )],
+    // The entry script is each release's own layer (cdwiz's
+    // `sandbox/bundle.rs`): a change to it rebuilds no root filesystem.
+    files: &[],
     output: Output::Tarball,
 };
 

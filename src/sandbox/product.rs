@@ -1,0 +1,323 @@
+//! The sandbox product: stand-ins for the CD platform's components (a
+//! database, a cache, a backend whose health proves it reaches both with
+//! the credentials it was given and that stores notes, a web frontend),
+//! all run from one image built from Debian packages.
+//!
+//! Two editions of it share that image. The classic one runs the database
+//! and the cache on one host. The replicated one, for the HA topologies,
+//! spreads its data tier over three masters: etcd, PostgreSQL under
+//! Patroni (a primary and a synchronous standby; a commit is acknowledged
+//! once a second member has it), Redis with Sentinel; one master keeps one
+//! of each.
+
+use crate::bundle::{
+    Component, Entry, Health, ImageArchive, Manifest, Placement, PlacementCount, Product,
+    Requirements,
+};
+
+pub const PRODUCT: &str = "cd-sandbox";
+pub const VERSION: &str = "0.1.0";
+/// The release after [`VERSION`] (same components, its own images): what
+/// the rolling upgrade is tested with. Its backend answers `GET /version`
+/// with it, as [`VERSION`]'s does with its own.
+pub const NEXT_VERSION: &str = "0.2.0";
+pub(super) const VERSIONS: [&str; 2] = [VERSION, NEXT_VERSION];
+pub(super) const ENTRY: &str = super::rootfs::PRODUCT_ENTRY;
+
+/// Which of the sandbox product's shapes a bundle carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edition {
+    /// The database and the cache on one host each.
+    Classic,
+    /// The data tier replicated over three masters.
+    Replicated,
+}
+
+impl Edition {
+    pub const ALL: [Edition; 2] = [Edition::Classic, Edition::Replicated];
+
+    /// How its bundles' folders are named: `cd-sandbox[-replicated]-<version>`.
+    pub fn bundle_name(self, version: &str) -> String {
+        match self {
+            Edition::Classic => format!("{PRODUCT}-{version}"),
+            Edition::Replicated => format!("{PRODUCT}-replicated-{version}"),
+        }
+    }
+}
+
+/// The product's components of `edition` and `version`, in dependency
+/// order.
+pub(super) fn components(edition: Edition, version: &str) -> Vec<Component> {
+    match edition {
+        Edition::Classic => classic(version),
+        Edition::Replicated => replicated(version),
+    }
+}
+
+fn reference(component: &str, version: &str) -> String {
+    format!("{PRODUCT}/{component}:{version}")
+}
+
+/// The replicated edition's components of `version`, in dependency order.
+fn replicated(version: &str) -> Vec<Component> {
+    let c = |name: &str, ports: &[u16], deps: &[&str], http: Option<&str>, count| Component {
+        name: name.into(),
+        image: reference(name, version),
+        command: vec![ENTRY.into(), name.into()],
+        ports: ports.to_vec(),
+        depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        health: ports.first().map(|&port| Health {
+            port,
+            http: http.map(str::to_string),
+        }),
+        env: Default::default(),
+        secrets: Vec::new(),
+        volumes: Default::default(),
+        configs: Default::default(),
+        cap_add: Vec::new(),
+        placement: Placement {
+            count,
+            ..Default::default()
+        },
+        cluster: None,
+        upgrade: None,
+    };
+    let env = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    use crate::bundle::{Cluster, ClusterForm, Quorum};
+    use crate::profile::TopologyKind::{HaKeepalived, HaLb};
+    let cluster = |form, quorum| {
+        Some(Cluster {
+            form,
+            quorum,
+            settings: Default::default(),
+        })
+    };
+    // The HA topologies' data tier is replicated over three masters (one
+    // master: one of each, as before): etcd holds the database's leader,
+    // Patroni its primary and synchronous standby, Sentinel the cache's
+    // primary.
+    let mut etcd = c("etcd", &[2379, 2380], &[], None, PlacementCount::Exactly(3));
+    etcd.env = env(&[
+        ("ETCD_NAME", "m{{ component.cluster.me }}"),
+        ("ETCD_DATA_DIR", "/var/lib/cd/etcd"),
+        ("ETCD_LISTEN_CLIENT_URLS", "http://0.0.0.0:2379"),
+        (
+            "ETCD_ADVERTISE_CLIENT_URLS",
+            "http://{{ host.address }}:2379",
+        ),
+        ("ETCD_LISTEN_PEER_URLS", "http://0.0.0.0:2380"),
+        (
+            "ETCD_INITIAL_ADVERTISE_PEER_URLS",
+            "http://{{ host.address }}:2380",
+        ),
+        (
+            "ETCD_INITIAL_CLUSTER",
+            "{% for m in component.cluster.members %}m{{ m.id }}=http://{{ m.address }}:2380\
+             {% if not loop.last %},{% endif %}{% endfor %}",
+        ),
+        ("ETCD_INITIAL_CLUSTER_TOKEN", "cd-{{ cluster.install }}"),
+        ("ETCD_INITIAL_CLUSTER_STATE", "new"),
+        ("ETCD_HEARTBEAT_INTERVAL", "100"),
+        ("ETCD_ELECTION_TIMEOUT", "1000"),
+    ]);
+    etcd.volumes = env(&[("etcd", "/var/lib/cd/etcd")]);
+    etcd.placement.topologies = vec![HaKeepalived, HaLb];
+    etcd.cluster = cluster(ClusterForm::Together, Quorum::Majority);
+    let mut database = c(
+        "database",
+        &[5432, 8008],
+        &["etcd"],
+        None,
+        PlacementCount::Exactly(3),
+    );
+    database.secrets = vec!["db_password".into()];
+    database.env = env(&[
+        ("DB_USER", "cd"),
+        ("DB_NAME", "cd"),
+        ("DB_HOSTS", "{{ endpoints.database.hosts | join(',') }}"),
+        (
+            "PATRONI_ETCD3_HOSTS",
+            "{{ endpoints.etcd.members | join(',') }}",
+        ),
+        ("MEMBER_NAME", "m{{ component.cluster.me }}"),
+        ("MEMBER_ADDRESS", "{{ host.address }}"),
+    ]);
+    database.volumes = env(&[("database", "/var/lib/cd/database")]);
+    database.cluster = cluster(ClusterForm::Together, Quorum::None);
+    // The release's schema step: recorded in the database, once per upgrade.
+    database.upgrade = Some(crate::bundle::UpgradeHook {
+        command: vec![ENTRY.into(), "migrate".into()],
+    });
+    let mut cache = c("cache", &[6379], &[], None, PlacementCount::Exactly(3));
+    cache.secrets = vec!["cache_password".into()];
+    cache.volumes = env(&[("cache", "/var/lib/cd/cache")]);
+    cache.env = env(&[
+        (
+            "CACHE_PRIMARY",
+            "{% if not component.cluster.is_bootstrap %}{{ component.cluster.bootstrap }}{% endif %}",
+        ),
+        ("MEMBER_ADDRESS", "{{ host.address }}"),
+    ]);
+    cache.cluster = cluster(ClusterForm::BootstrapThenJoin, Quorum::None);
+    let mut sentinel = c(
+        "sentinel",
+        &[26379],
+        &["cache"],
+        None,
+        PlacementCount::Exactly(3),
+    );
+    sentinel.secrets = vec!["cache_password".into()];
+    sentinel.volumes = env(&[("sentinel", "/var/lib/cd/sentinel")]);
+    sentinel.env = env(&[
+        ("SENTINEL_PRIMARY", "{{ endpoints.cache.hosts[0] }}"),
+        ("SENTINEL_QUORUM", "{{ component.cluster.quorum }}"),
+        ("MEMBER_ADDRESS", "{{ host.address }}"),
+    ]);
+    sentinel.placement.topologies = vec![HaKeepalived, HaLb];
+    sentinel.cluster = cluster(ClusterForm::Together, Quorum::Majority);
+    let mut backend = c(
+        "backend",
+        &[8080],
+        &["database", "cache"],
+        Some("/health"),
+        PlacementCount::All,
+    );
+    backend.secrets = vec!["db_password".into(), "cache_password".into()];
+    backend.env = env(&[
+        ("DB_HOST", "{{ endpoints.database.host }}"),
+        ("DB_HOSTS", "{{ endpoints.database.hosts | join(',') }}"),
+        ("DB_PORT", "{{ endpoints.database.port }}"),
+        ("DB_USER", "cd"),
+        ("DB_NAME", "cd"),
+        ("CACHE_HOST", "{{ endpoints.cache.host }}"),
+        ("CACHE_PORT", "{{ endpoints.cache.port }}"),
+        (
+            "CACHE_SENTINELS",
+            "{{ endpoints.sentinel.members | join(',') }}",
+        ),
+    ]);
+    let mut web = c("web", &[80], &["backend"], Some("/"), PlacementCount::All);
+    web.env = env(&[
+        ("BACKEND_HOST", "{{ endpoints.backend.host }}"),
+        ("BACKEND_PORT", "{{ endpoints.backend.port }}"),
+    ]);
+    // keepalived runs from the product image too (ha-keepalived only).
+    let mut keepalived = c("keepalived", &[], &["web"], None, PlacementCount::All);
+    keepalived.configs = env(&[(
+        "keepalived/keepalived.conf",
+        "/etc/keepalived/keepalived.conf",
+    )]);
+    keepalived.cap_add = ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"]
+        .map(String::from)
+        .to_vec();
+    keepalived.placement.topologies = vec![crate::profile::TopologyKind::HaKeepalived];
+    vec![etcd, database, cache, sentinel, backend, web, keepalived]
+}
+
+/// The classic edition's components of `version`, in dependency order.
+fn classic(version: &str) -> Vec<Component> {
+    let c = |name: &str, ports: &[u16], deps: &[&str], http: Option<&str>, count| Component {
+        name: name.into(),
+        image: reference(name, version),
+        command: vec![ENTRY.into(), name.into()],
+        ports: ports.to_vec(),
+        depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        health: ports.first().map(|&port| Health {
+            port,
+            http: http.map(str::to_string),
+        }),
+        env: Default::default(),
+        secrets: Vec::new(),
+        volumes: Default::default(),
+        configs: Default::default(),
+        cap_add: Vec::new(),
+        placement: Placement {
+            count,
+            ..Default::default()
+        },
+        cluster: None,
+        upgrade: None,
+    };
+    let env = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let mut database = c("database", &[5432], &[], None, PlacementCount::One);
+    database.secrets = vec!["db_password".into()];
+    database.env = env(&[("DB_USER", "cd"), ("DB_NAME", "cd")]);
+    database.volumes = env(&[("database", "/var/lib/cd/database")]);
+    // The release's schema step: recorded in the database, once per upgrade.
+    database.upgrade = Some(crate::bundle::UpgradeHook {
+        command: vec![ENTRY.into(), "migrate".into()],
+    });
+    let mut cache = c("cache", &[6379], &[], None, PlacementCount::One);
+    cache.secrets = vec!["cache_password".into()];
+    cache.volumes = env(&[("cache", "/var/lib/cd/cache")]);
+    let mut backend = c(
+        "backend",
+        &[8080],
+        &["database", "cache"],
+        Some("/health"),
+        PlacementCount::All,
+    );
+    backend.secrets = vec!["db_password".into(), "cache_password".into()];
+    backend.env = env(&[
+        ("DB_HOST", "{{ endpoints.database.host }}"),
+        ("DB_PORT", "{{ endpoints.database.port }}"),
+        ("DB_USER", "cd"),
+        ("DB_NAME", "cd"),
+        ("CACHE_HOST", "{{ endpoints.cache.host }}"),
+        ("CACHE_PORT", "{{ endpoints.cache.port }}"),
+    ]);
+    let mut web = c("web", &[80], &["backend"], Some("/"), PlacementCount::All);
+    web.env = env(&[
+        ("BACKEND_HOST", "{{ endpoints.backend.host }}"),
+        ("BACKEND_PORT", "{{ endpoints.backend.port }}"),
+    ]);
+    // keepalived runs from the product image too (ha-keepalived only).
+    let mut keepalived = c("keepalived", &[], &["web"], None, PlacementCount::All);
+    keepalived.configs = env(&[(
+        "keepalived/keepalived.conf",
+        "/etc/keepalived/keepalived.conf",
+    )]);
+    keepalived.cap_add = ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"]
+        .map(String::from)
+        .to_vec();
+    keepalived.placement.topologies = vec![crate::profile::TopologyKind::HaKeepalived];
+    vec![database, cache, backend, web, keepalived]
+}
+
+/// The sandbox product's manifest around its image archives.
+pub(super) fn manifest(edition: Edition, version: &str, images: Vec<ImageArchive>) -> Manifest {
+    Manifest {
+        version: 1,
+        product: Product {
+            name: PRODUCT.into(),
+            version: version.into(),
+        },
+        images,
+        components: components(edition, version),
+        // A small stand-in product: what any sandbox host offers.
+        requirements: Requirements {
+            nofile: 16384,
+            // The test cluster is Kubernetes 1.20 (the newest Debian has).
+            kubernetes: crate::bundle::KubernetesRange {
+                min: "1.20".into(),
+                max: "1.33".into(),
+            },
+            ..Default::default()
+        },
+        entry: Some(Entry {
+            component: "web".into(),
+            port: None,
+            verify: Some("/api/health".into()),
+        }),
+    }
+}

@@ -1,0 +1,262 @@
+//! The HA acceptance test a bank runs (高可用切换测试), on three sandbox
+//! masters behind the keepalived VIP with the replicated data tier: while a
+//! write loop goes through the VIP (four writes a second), each master's
+//! host loses power in turn (the database's primary and the VIP's holder
+//! among them), comes back and rejoins; after each loss the entry takes
+//! writes again within 30 s, and at the end every acknowledged write is
+//! read back. The gaps are measured and printed.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use cdwiz::sandbox::fault::{self, Fault};
+use common::*;
+
+const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
+const LIMIT: Duration = Duration::from_secs(600);
+/// The longest the entry may refuse writes after a host is lost.
+const MOST: Duration = Duration::from_secs(30);
+
+/// The database member Patroni says leads, asked on `host`.
+async fn primary(sb: &cdwiz::sandbox::Sandbox, host: usize) -> Option<String> {
+    let out = sh(
+        sb,
+        host,
+        "root",
+        "curl -sf -m 3 http://127.0.0.1:8008/cluster",
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).ok()?;
+    v["members"]
+        .as_array()?
+        .iter()
+        .find(|m| m["role"] == "leader")
+        .and_then(|m| m["host"].as_str().map(str::to_string))
+}
+
+/// Whether every cluster is whole again, asked on `host`: the database's
+/// three members running with the standbys streaming and caught up, etcd's
+/// three members healthy, Sentinel seeing two replicas of the cache.
+async fn whole(sb: &cdwiz::sandbox::Sandbox, host: usize) -> Result<(), String> {
+    let out = sh(
+        sb,
+        host,
+        "root",
+        "curl -sf -m 3 http://127.0.0.1:8008/cluster",
+    )
+    .await;
+    let v: serde_json::Value =
+        serde_json::from_str(&out.stdout).map_err(|e| format!("patroni: {e}: {}", out.stdout))?;
+    let members = v["members"].as_array().cloned().unwrap_or_default();
+    let ready = members
+        .iter()
+        .filter(|m| {
+            // Patroni 3.0 says `running` of a standby that streams.
+            let standby = m["role"] == "replica" || m["role"] == "sync_standby";
+            m["state"] == "running"
+                && (m["role"] == "leader" || standby && m["lag"].as_u64() == Some(0))
+        })
+        .count();
+    let leaders = members.iter().filter(|m| m["role"] == "leader").count();
+    if ready != 3 || leaders != 1 {
+        return Err(format!("database: {members:?}"));
+    }
+    let etcd = sh(
+        sb,
+        host,
+        "root",
+        "docker exec cd-etcd etcdctl endpoint health --cluster 2>&1",
+    )
+    .await;
+    if etcd.stdout.matches("is healthy").count() != 3 {
+        return Err(format!("etcd: {}{}", etcd.stdout, etcd.stderr));
+    }
+    let sentinel = sh(
+        sb,
+        host,
+        "root",
+        "docker exec cd-sentinel redis-cli -p 26379 sentinel replicas cd | grep -A1 '^flags$' | grep -c '^slave$'",
+    )
+    .await;
+    if sentinel.stdout.trim() != "2" {
+        return Err(format!("sentinel: {} replicas up", sentinel.stdout.trim()));
+    }
+    Ok(())
+}
+
+/// What each reachable host says of its database member, with its
+/// database's and backend's last log lines: why a failover did not happen.
+async fn diagnose(sb: &cdwiz::sandbox::Sandbox, down: Option<usize>) -> String {
+    let mut out = String::new();
+    for (i, h) in sb
+        .hosts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != down)
+    {
+        let said = sh(
+            sb,
+            i,
+            "root",
+            "curl -s -m 3 http://127.0.0.1:8008/patroni; echo; \
+             docker logs --tail 40 cd-database 2>&1 | grep -v 'no action'; \
+             docker exec cd-etcd etcdctl endpoint status --cluster 2>&1; \
+             docker logs --tail 10 cd-etcd 2>&1; \
+             docker logs --tail 10 cd-backend 2>&1; docker logs --tail 10 cd-keepalived 2>&1",
+        )
+        .await;
+        out.push_str(&format!(
+            "\n--- {}:\n{}{}",
+            h.address, said.stdout, said.stderr
+        ));
+    }
+    out
+}
+
+async fn wait_whole(sb: &cdwiz::sandbox::Sandbox, host: usize, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        match whole(sb, host).await {
+            Ok(()) => return,
+            Err(why) if started.elapsed() > limit => {
+                panic!(
+                    "not whole after {} s: {why}{}",
+                    limit.as_secs(),
+                    diagnose(sb, None).await
+                )
+            }
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn losing_any_master_loses_no_acknowledged_write() {
+    let bundle = sandbox_replicated_bundle(cdwiz::sandbox::bundle::VERSION).await;
+    let inst = instance("t-failover", 240, 3).await;
+    let sb = &inst.sandbox;
+    let addrs: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
+    let vip = sb.vip();
+    let password = sb.password().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("ha.yaml");
+    let hosts: String = addrs
+        .iter()
+        .map(|a| format!("  - {{ address: {a}, roles: [master] }}\n"))
+        .collect();
+    std::fs::write(
+        &profile,
+        format!(
+            "version: 1\nbundle: {}\n\
+             topology: {{ kind: ha-keepalived, vip: {vip}, interface: eth0, virtual-router-id: 64 }}\n\
+             ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV} }}\n\
+             hosts:\n{hosts}",
+            bundle.display()
+        ),
+    )
+    .unwrap();
+    let (state, work) = (tmp.path().join("state"), tmp.path().join("work"));
+    let run = Run {
+        profile: &profile,
+        work: &work,
+        state: &state,
+        password: (PASSWORD_ENV, &password),
+    };
+    let (code, lines, err) = run.start(&[]).finish_within(LIMIT);
+    assert_eq!(code, 0, "{err}{:#?}", not_passed(&lines));
+    wait_whole(sb, 0, Duration::from_secs(120)).await;
+
+    let writer = Writer::start(&vip, Duration::from_millis(250), Duration::from_secs(900));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut report = Vec::new();
+    for (i, node) in ["node1", "node2", "node3"].into_iter().enumerate() {
+        // Asked on a host that stays.
+        let asked = (i + 1) % 3;
+        let leader = primary(sb, asked).await;
+        let vip_here = sh(
+            sb,
+            i,
+            "root",
+            &format!("ip -o addr show | grep -c ' {vip}/'"),
+        )
+        .await
+        .stdout
+        .trim()
+            == "1";
+        let lost = Instant::now();
+        fault::apply(&inst.docker, sb, node, &Fault::Kill)
+            .await
+            .unwrap();
+        // Writes are acknowledged again (within the limit), then the host
+        // comes back and every cluster is whole before the next one goes.
+        let started = Instant::now();
+        while started.elapsed() < MOST + Duration::from_secs(10) {
+            let after = writer.writes();
+            if after
+                .iter()
+                .any(|w| w.id.is_some() && w.asked > lost + Duration::from_secs(1))
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let window: Vec<Write> = writer
+            .writes()
+            .into_iter()
+            .filter(|w| w.asked >= lost)
+            .collect();
+        let gap = write_gap(&window, lost);
+        let failed = window.iter().filter(|w| w.id.is_none()).count();
+        report.push(format!(
+            "{node} ({}{}): writes stopped for {}, {failed} failed",
+            if leader.as_deref() == Some(addrs[i].as_str()) {
+                "database primary"
+            } else {
+                "standby"
+            },
+            if vip_here { ", VIP" } else { "" },
+            gap.map_or("ever".into(), |g| format!("{:.1} s", g.as_secs_f64())),
+        ));
+        if gap.is_none_or(|g| g > MOST) {
+            panic!(
+                "after losing {node}: {}{}",
+                report.join("; "),
+                diagnose(sb, Some(i)).await
+            );
+        }
+        fault::apply(&inst.docker, sb, node, &Fault::Start)
+            .await
+            .unwrap();
+        wait_whole(sb, asked, Duration::from_secs(180)).await;
+    }
+    let writes = writer.stop().await;
+    eprintln!("failover: {}", report.join("; "));
+
+    // Every acknowledged write is there, with its text.
+    let acked: Vec<&Write> = writes.iter().filter(|w| w.id.is_some()).collect();
+    assert!(
+        acked.len() > 100,
+        "only {} writes acknowledged",
+        acked.len()
+    );
+    let mut lost_writes = Vec::new();
+    for w in &acked {
+        let id = w.id.unwrap();
+        match http_get(&vip, 80, &format!("/api/notes/{id}")).await {
+            Some((200, text)) if text == w.text => {}
+            other => lost_writes.push(format!("{id}: {other:?}")),
+        }
+    }
+    eprintln!(
+        "failover: {} writes, {} acknowledged, {} read back",
+        writes.len(),
+        acked.len(),
+        acked.len() - lost_writes.len()
+    );
+    assert!(
+        lost_writes.is_empty(),
+        "acknowledged writes lost: {lost_writes:?}"
+    );
+}
