@@ -8,6 +8,7 @@ use std::net::IpAddr;
 mod secrets;
 mod ssh;
 mod strings;
+mod timezone;
 mod topology;
 
 use super::{Answers, PROFILE_VERSION, Problem};
@@ -24,6 +25,7 @@ pub fn validate(a: &Answers) -> Vec<Problem> {
     let mut out = Vec::new();
     control_chars(a, &mut out);
     strings(a, &mut out);
+    timezone::timezone(a, &mut out);
     if a.version != PROFILE_VERSION {
         out.push(
             Problem::new(
