@@ -183,10 +183,39 @@ pub fn render(
     bundle_dir: Option<&Path>,
 ) -> Result<Vec<RenderedFile>, RenderError> {
     let env = environment(bundle_dir);
+    let cluster = installation(answers, manifest);
+    let product = context! { name => manifest.product.name.clone(), version => manifest.product.version.clone() };
+    if answers.topology.kind == TopologyKind::K8s {
+        return render_k8s(answers, manifest, &env, cluster, product);
+    }
+    let shared = Shared {
+        env: &env,
+        manifest,
+        masters: answers.masters(),
+        placed: manifest
+            .components
+            .iter()
+            .map(|c| (c.name.clone(), placement(answers, c)))
+            .collect(),
+        clusters: crate::plan::clusters(answers, manifest)
+            .into_iter()
+            .map(|c| (c.component.clone(), c))
+            .collect(),
+        cluster,
+        product,
+    };
+    let mut files = Vec::new();
+    for (index, h) in answers.hosts.iter().enumerate() {
+        files.extend(render_host(&shared, index, h)?);
+    }
+    Ok(files)
+}
+
+/// The installation's facts every template may use (`cluster.*`).
+fn installation(answers: &Answers, manifest: &Manifest) -> Value {
     let t = &answers.topology;
-    let masters = answers.masters();
     let plan = crate::plan::plan(answers);
-    let cluster = context! {
+    context! {
         topology => t.kind.as_str(),
         entry => plan.entry.clone().unwrap_or_default(),
         vip => plan.vip.as_ref().map(|v| v.address.clone()).unwrap_or_default(),
@@ -201,102 +230,109 @@ pub fn render(
         storage_class => t.storage_class.clone().unwrap_or_default(),
         admin_user => answers.settings.admin_user.clone(),
         timezone => answers.settings.timezone.clone(),
-        masters => masters.clone(),
+        masters => answers.masters(),
         install => crate::profile::install_id(answers),
         pull_secret => crate::plan::pull_secret(t, &manifest.product.name).unwrap_or_default(),
         // Images loaded onto the nodes are used as they are there.
         pull_policy => if t.images == Some(crate::profile::ImageDelivery::Nodes) { "IfNotPresent" } else { "" },
-    };
-    let product = context! { name => manifest.product.name.clone(), version => manifest.product.version.clone() };
-    let placed: BTreeMap<String, Vec<String>> = manifest
+    }
+}
+
+/// What every host's files are rendered from.
+struct Shared<'a> {
+    env: &'a Environment<'static>,
+    manifest: &'a Manifest,
+    masters: Vec<String>,
+    /// Which hosts run each component.
+    placed: BTreeMap<String, Vec<String>>,
+    /// The clustered components' clusters, by component.
+    clusters: BTreeMap<String, crate::plan::PlannedComponentCluster>,
+    cluster: Value,
+    product: Value,
+}
+
+/// One host's files (under its address): `cd.env`, an env file per
+/// component it runs, `docker-compose.yml` and the configs they mount.
+fn render_host(
+    s: &Shared<'_>,
+    index: usize,
+    h: &crate::profile::Host,
+) -> Result<Vec<RenderedFile>, RenderError> {
+    let env = s.env;
+    let here: Vec<&Component> = s
+        .manifest
         .components
         .iter()
-        .map(|c| (c.name.clone(), placement(answers, c)))
+        .filter(|c| s.placed[&c.name].contains(&h.address))
         .collect();
-    let clusters: BTreeMap<String, crate::plan::PlannedComponentCluster> =
-        crate::plan::clusters(answers, manifest)
-            .into_iter()
-            .map(|c| (c.component.clone(), c))
-            .collect();
-    let mut files = Vec::new();
-
-    if t.kind == TopologyKind::K8s {
-        return render_k8s(answers, manifest, &env, cluster, product);
+    let endpoints: BTreeMap<String, Value> = s
+        .manifest
+        .components
+        .iter()
+        .map(|c| {
+            let hosts = &s.placed[&c.name];
+            let at = if hosts.contains(&h.address) {
+                h.address.clone()
+            } else {
+                hosts.first().cloned().unwrap_or_default()
+            };
+            let port = c.ports.first().copied().unwrap_or(0);
+            // Every copy (a cluster's members), `address:port` each.
+            let members: Vec<String> = hosts.iter().map(|h| format!("{h}:{port}")).collect();
+            (
+                c.name.clone(),
+                context! { host => at, port => port, hosts => hosts, members => members },
+            )
+        })
+        .collect();
+    let mut roles = h.roles.clone();
+    roles.sort();
+    roles.dedup();
+    let host = context! {
+        address => h.address.clone(),
+        index => index + 1,
+        roles => roles.iter().map(|r| match r { Role::Master => "master", Role::Worker => "worker" }).collect::<Vec<_>>(),
+        data_dir => crate::plan::data_dir(h),
+        master_index => s.masters.iter().position(|m| m == &h.address).unwrap_or(0),
+    };
+    let secrets_dir = format!("{}/cd/secrets", crate::plan::data_dir(h));
+    let (cluster, product) = (&s.cluster, &s.product);
+    let base = context! { cluster, product, host, endpoints, secrets_dir };
+    let local: Vec<String> = here.iter().map(|c| c.name.clone()).collect();
+    let mut views = Vec::new();
+    for c in &here {
+        let cluster = s
+            .clusters
+            .get(&c.name)
+            .map(|p| ClusterView::of(c, p, &h.address));
+        views.push(view(env, c, &base, &local, cluster)?);
     }
-
-    for (index, h) in answers.hosts.iter().enumerate() {
-        let here: Vec<&Component> = manifest
-            .components
-            .iter()
-            .filter(|c| placed[&c.name].contains(&h.address))
-            .collect();
-        let endpoints: BTreeMap<String, Value> = manifest
-            .components
-            .iter()
-            .map(|c| {
-                let hosts = &placed[&c.name];
-                let at = if hosts.contains(&h.address) {
-                    h.address.clone()
-                } else {
-                    hosts.first().cloned().unwrap_or_default()
-                };
-                let port = c.ports.first().copied().unwrap_or(0);
-                // Every copy (a cluster's members), `address:port` each.
-                let members: Vec<String> = hosts.iter().map(|h| format!("{h}:{port}")).collect();
-                (
-                    c.name.clone(),
-                    context! { host => at, port => port, hosts => hosts, members => members },
-                )
-            })
-            .collect();
-        let mut roles = h.roles.clone();
-        roles.sort();
-        roles.dedup();
-        let host = context! {
-            address => h.address.clone(),
-            index => index + 1,
-            roles => roles.iter().map(|r| match r { Role::Master => "master", Role::Worker => "worker" }).collect::<Vec<_>>(),
-            data_dir => crate::plan::data_dir(h),
-            master_index => masters.iter().position(|m| m == &h.address).unwrap_or(0),
-        };
-        let secrets_dir = format!("{}/cd/secrets", crate::plan::data_dir(h));
-        let base = context! { cluster, product, host, endpoints, secrets_dir };
-        let local: Vec<String> = here.iter().map(|c| c.name.clone()).collect();
-        let mut views = Vec::new();
-        for c in &here {
-            let cluster = clusters
-                .get(&c.name)
-                .map(|p| ClusterView::of(c, p, &h.address));
-            views.push(view(&env, c, &base, &local, cluster)?);
-        }
-        let dir = PathBuf::from(&h.address);
+    let dir = PathBuf::from(&h.address);
+    let mut files = vec![RenderedFile {
+        path: dir.join("cd.env"),
+        content: render_one(env, "host/cd.env.j2", &base)?,
+    }];
+    for v in &views {
+        let ctx = context! { host => base.get_attr("host").unwrap_or_default(), component => v };
         files.push(RenderedFile {
-            path: dir.join("cd.env"),
-            content: render_one(&env, "host/cd.env.j2", &base)?,
+            path: dir.join(format!("{}.env", v.name)),
+            content: render_one(env, "host/component.env.j2", &ctx)?,
         });
-        for v in &views {
-            let ctx =
-                context! { host => base.get_attr("host").unwrap_or_default(), component => v };
+    }
+    let ctx = context! { ..base.clone(), ..context! { components => views } };
+    files.push(RenderedFile {
+        path: dir.join("docker-compose.yml"),
+        content: render_one(env, "host/docker-compose.yml.j2", &ctx)?,
+    });
+    // Config files components mount: each from the template of the same
+    // name plus `.j2` (the bundle's, else cdwiz's own).
+    for (c, v) in here.iter().zip(&views) {
+        for file in c.configs.keys() {
+            let ctx = context! { ..base.clone(), ..context! { component => v } };
             files.push(RenderedFile {
-                path: dir.join(format!("{}.env", v.name)),
-                content: render_one(&env, "host/component.env.j2", &ctx)?,
+                path: dir.join(file),
+                content: render_one(env, &format!("{file}.j2"), &ctx)?,
             });
-        }
-        let ctx = context! { ..base.clone(), ..context! { components => views } };
-        files.push(RenderedFile {
-            path: dir.join("docker-compose.yml"),
-            content: render_one(&env, "host/docker-compose.yml.j2", &ctx)?,
-        });
-        // Config files components mount: each from the template of the same
-        // name plus `.j2` (the bundle's, else cdwiz's own).
-        for (c, v) in here.iter().zip(&views) {
-            for file in c.configs.keys() {
-                let ctx = context! { ..base.clone(), ..context! { component => v } };
-                files.push(RenderedFile {
-                    path: dir.join(file),
-                    content: render_one(&env, &format!("{file}.j2"), &ctx)?,
-                });
-            }
         }
     }
     Ok(files)

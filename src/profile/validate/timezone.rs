@@ -59,7 +59,10 @@ mod tests {
         a.settings.timezone = "Mars/Olympus".into();
         out.clear();
         timezone(&a, &mut out);
-        assert_eq!(out[0].hint.as_ref().unwrap().key, "profile.timezone-unknown-hint");
+        assert_eq!(
+            out[0].hint.as_ref().unwrap().key,
+            "profile.timezone-unknown-hint"
+        );
         a.settings.timezone = "Asia/Shanghai".into();
         out.clear();
         timezone(&a, &mut out);
