@@ -105,6 +105,9 @@ pub fn text_lines(report: &StatusReport, problems: &[Msg], locale: &str) -> Vec<
     if let Some(c) = &report.cluster {
         out.extend(cluster_lines(c, locale));
     }
+    for c in &report.clusters {
+        out.push(c.line(locale));
+    }
     if let Some(v) = &report.vip {
         let m = if v.held_by.is_empty() {
             Msg::new("status.vip-nobody").arg("vip", &v.address)

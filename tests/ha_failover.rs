@@ -167,6 +167,44 @@ async fn losing_any_master_loses_no_acknowledged_write() {
     assert_eq!(code, 0, "{err}{:#?}", not_passed(&lines));
     wait_whole(sb, 0, Duration::from_secs(120)).await;
 
+    // `status` shows each cluster member by member with its role.
+    let (code, v) = status_json(&run, &profile);
+    assert_eq!(code, 0, "{v:#}");
+    let roles = |v: &serde_json::Value, name: &str| -> Vec<String> {
+        let c = v["clusters"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["component"] == name))
+            .unwrap_or_else(|| panic!("no cluster {name}: {v:#}"));
+        let mut r: Vec<String> = c["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["role"].as_str().unwrap_or("-").to_string())
+            .collect();
+        r.sort();
+        r
+    };
+    assert_eq!(
+        roles(&v, "database"),
+        ["primary", "replica", "replica"],
+        "{v:#}"
+    );
+    assert_eq!(
+        roles(&v, "etcd"),
+        ["follower", "follower", "leader"],
+        "{v:#}"
+    );
+    assert_eq!(
+        roles(&v, "cache"),
+        ["primary", "replica", "replica"],
+        "{v:#}"
+    );
+    assert_eq!(
+        roles(&v, "sentinel"),
+        ["sentinel", "sentinel", "sentinel"],
+        "{v:#}"
+    );
+
     let writer = Writer::start(&vip, Duration::from_millis(250), Duration::from_secs(900));
     tokio::time::sleep(Duration::from_secs(5)).await;
     let mut report = Vec::new();
@@ -202,6 +240,24 @@ async fn losing_any_master_loses_no_acknowledged_write() {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
+        if i == 0 {
+            // A member out: `status` names it (exit 5), the clusters keep
+            // their majority.
+            let (code, v) = status_json(&run, &profile);
+            assert_eq!(code, 5, "{v:#}");
+            for c in v["clusters"].as_array().unwrap() {
+                assert_eq!(c["up"], 2, "{c:#}");
+                assert_eq!(c["quorum_holds"], true, "{c:#}");
+                let out: Vec<&serde_json::Value> = c["members"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m["up"] == false)
+                    .collect();
+                assert_eq!(out.len(), 1, "{c:#}");
+                assert_eq!(out[0]["address"], addrs[0].as_str(), "{c:#}");
+            }
+        }
         let window: Vec<Write> = writer
             .writes()
             .into_iter()

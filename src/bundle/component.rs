@@ -144,6 +144,10 @@ pub struct Cluster {
     /// Whether it keeps working only while a majority of its members do.
     #[serde(default)]
     pub quorum: Quorum,
+    /// A command run in a member's container that prints the role it has
+    /// now (`primary`, `replica`, `leader`…): `cdwiz status` shows it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub role: Vec<String>,
     /// The cluster's own settings (replication factor, in-sync replicas,
     /// a quorum of sentinels), given to its templates as they are.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]

@@ -56,12 +56,48 @@ pub(super) async fn start_all(
         // In service, a component on several hosts is replaced on one at a
         // time, so that the others serve meanwhile (keepalived's VIP, the
         // backends behind the web tier).
+        let bootstrap_first = c
+            .cluster
+            .as_ref()
+            .is_some_and(|k| k.form == crate::bundle::ClusterForm::BootstrapThenJoin);
         let ok: BTreeSet<String> = if run.input.in_service && placed[&c.name].len() > 1 {
             let mut ok = BTreeSet::new();
             for one in runs {
                 ok.extend(one.await);
             }
             ok
+        } else if bootstrap_first && placed[&c.name].len() > 1 {
+            // A cluster that forms around its first member: that one is
+            // started and healthy before the others join it.
+            let mut runs = runs.collect::<Vec<_>>().into_iter();
+            let first = match runs.next() {
+                Some(one) => one.await,
+                None => None,
+            };
+            match first {
+                Some(bootstrap) => {
+                    let mut ok: BTreeSet<String> = futures_util::future::join_all(runs)
+                        .await
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    ok.insert(bootstrap);
+                    ok
+                }
+                None => {
+                    let bootstrap = placed[&c.name][0].clone();
+                    for addr in placed[&c.name].iter().skip(1) {
+                        if !run.failed(addr) && !ctx.cancel.is_cancelled() {
+                            let reason = Msg::new("deploy.skip.bootstrap")
+                                .arg("name", &c.name)
+                                .arg("host", &bootstrap);
+                            run.record(addr, &step, StepOutcome::Skipped { reason }, 0.0)
+                                .await;
+                        }
+                    }
+                    BTreeSet::new()
+                }
+            }
         } else {
             futures_util::future::join_all(runs)
                 .await

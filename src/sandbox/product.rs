@@ -90,10 +90,12 @@ fn replicated(version: &str) -> Vec<Component> {
     };
     use crate::bundle::{Cluster, ClusterForm, Quorum};
     use crate::profile::TopologyKind::{HaKeepalived, HaLb};
-    let cluster = |form, quorum| {
+    // Each member says its role through the entry script (`role NAME`).
+    let cluster = |form, quorum, name: &str| {
         Some(Cluster {
             form,
             quorum,
+            role: vec![ENTRY.into(), "role".into(), name.into()],
             settings: Default::default(),
         })
     };
@@ -127,7 +129,7 @@ fn replicated(version: &str) -> Vec<Component> {
     ]);
     etcd.volumes = env(&[("etcd", "/var/lib/cd/etcd")]);
     etcd.placement.topologies = vec![HaKeepalived, HaLb];
-    etcd.cluster = cluster(ClusterForm::Together, Quorum::Majority);
+    etcd.cluster = cluster(ClusterForm::Together, Quorum::Majority, "etcd");
     let mut database = c(
         "database",
         &[5432, 8008],
@@ -148,7 +150,7 @@ fn replicated(version: &str) -> Vec<Component> {
         ("MEMBER_ADDRESS", "{{ host.address }}"),
     ]);
     database.volumes = env(&[("database", "/var/lib/cd/database")]);
-    database.cluster = cluster(ClusterForm::Together, Quorum::None);
+    database.cluster = cluster(ClusterForm::Together, Quorum::None, "database");
     // The release's schema step: recorded in the database, once per upgrade.
     database.upgrade = Some(crate::bundle::UpgradeHook {
         command: vec![ENTRY.into(), "migrate".into()],
@@ -163,7 +165,7 @@ fn replicated(version: &str) -> Vec<Component> {
         ),
         ("MEMBER_ADDRESS", "{{ host.address }}"),
     ]);
-    cache.cluster = cluster(ClusterForm::BootstrapThenJoin, Quorum::None);
+    cache.cluster = cluster(ClusterForm::BootstrapThenJoin, Quorum::None, "cache");
     let mut sentinel = c(
         "sentinel",
         &[26379],
@@ -179,7 +181,7 @@ fn replicated(version: &str) -> Vec<Component> {
         ("MEMBER_ADDRESS", "{{ host.address }}"),
     ]);
     sentinel.placement.topologies = vec![HaKeepalived, HaLb];
-    sentinel.cluster = cluster(ClusterForm::Together, Quorum::Majority);
+    sentinel.cluster = cluster(ClusterForm::Together, Quorum::Majority, "sentinel");
     let mut backend = c(
         "backend",
         &[8080],

@@ -62,6 +62,7 @@ pub(super) async fn status(
         vip: None,
         entry: None,
         cluster: None,
+        clusters: Vec::new(),
     };
     let asked = match crate::cluster::connect(a, base, None).await {
         Ok(c) => match c.client.apiserver_version().await {

@@ -7,7 +7,10 @@
 //! same per component through the Kubernetes API (`cluster.rs`).
 
 mod cluster;
+mod members;
 mod system;
+
+pub use members::{ClusterMembers, MemberState};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,6 +51,9 @@ pub struct StatusReport {
     /// k8s: the installation's namespace and workloads.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterStatus>,
+    /// The clusters the components form on the hosts, member by member.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<ClusterMembers>,
 }
 
 pub use crate::deploy::k8s::inspect::{ObjectDrift, WorkloadStatus};
@@ -107,6 +113,10 @@ pub struct ComponentStatus {
     /// How it differs from what this profile and bundle would make.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<Msg>,
+    /// The role a cluster member says it has (its manifest's
+    /// `cluster.role` command), when it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -175,6 +185,7 @@ impl StatusReport {
                     .arg("count", v.held_by.len()),
             );
         }
+        out.extend(self.clusters.iter().filter_map(ClusterMembers::problem));
         if let Some(c) = &self.cluster {
             out.extend(c.problems());
         }
@@ -248,11 +259,13 @@ pub async fn status(mut req: StatusRequest) -> Result<StatusReport, RunError> {
     let blocks: std::collections::BTreeMap<String, (String, String)> =
         blocks.into_iter().flatten().collect();
     system::judge_blocks(&mut hosts, &blocks);
+    let clusters = members::clusters(&crate::plan::clusters(a, &bundle.manifest), &hosts);
     Ok(StatusReport {
         hosts,
         vip,
         entry,
         cluster: None,
+        clusters,
     })
 }
 
@@ -316,6 +329,7 @@ async fn component_status(
         image: String::new(),
         since: String::new(),
         drift: None,
+        role: None,
     };
     let found = match docker
         .inspect_container(&name, None::<InspectContainerOptions>)
@@ -354,6 +368,20 @@ async fn component_status(
             Ok(_) => None,
         },
     };
+    let role = c
+        .cluster
+        .as_ref()
+        .map(|k| &k.role)
+        .filter(|r| !r.is_empty());
+    if let Some(cmd) = role.filter(|_| s.state == "running") {
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let asked = crate::docker::exec(docker, &name, &cmd);
+        if let Ok(Ok(out)) = tokio::time::timeout(Duration::from_secs(5), asked).await
+            && out.code == 0
+        {
+            s.role = members::role_of(&out.output);
+        }
+    }
     if let Some(h) = c.health.as_ref().filter(|_| s.state == "running") {
         match health::probe(&t.address, h).await {
             Ok(()) => s.healthy = Some(true),

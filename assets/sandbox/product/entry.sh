@@ -21,6 +21,7 @@
 #             GET /version answers the release the image is
 #   web       nginx on WEB_PORT serving a page and /api/ from BACKEND_HOST:BACKEND_PORT
 #   keepalived  the VIP (ha-keepalived), its stale pid files removed first
+#   role NAME   the role a member of NAME's cluster has now (one word)
 # Secrets come from files (X_FILE) so that they stay out of `docker inspect`.
 set -eu
 
@@ -258,6 +259,29 @@ backend-request)
   *)
     reply "200 OK" '{"service":"cd-backend","edition":"sandbox"}'
     ;;
+  esac
+  ;;
+role)
+  # The role this member has now, one word (`cdwiz status` shows it).
+  case "${2:-}" in
+  etcd)
+    status=$(etcdctl endpoint status -w fields 2>/dev/null) || exit 1
+    member=$(printf '%s\n' "$status" | sed -n 's/^"MemberID" : //p')
+    leader=$(printf '%s\n' "$status" | sed -n 's/^"Leader" : //p')
+    if [ -n "$member" ] && [ "$member" = "$leader" ]; then echo leader; else echo follower; fi
+    ;;
+  database)
+    in_recovery=$(psql -X -qtA -h /var/run/postgresql -U "${DB_USER:-cd}" -d postgres \
+      -c 'select pg_is_in_recovery()' 2>/dev/null) || exit 1
+    if [ "$in_recovery" = f ]; then echo primary; else echo replica; fi
+    ;;
+  cache)
+    role=$(REDISCLI_AUTH=$(secret CACHE_PASSWORD) redis-cli --no-auth-warning \
+      -p "${CACHE_PORT:-6379}" info replication 2>/dev/null | tr -d '\r' | sed -n 's/^role://p')
+    case "$role" in master) echo primary ;; slave) echo replica ;; *) exit 1 ;; esac
+    ;;
+  sentinel) echo sentinel ;;
+  *) exit 64 ;;
   esac
   ;;
 keepalived)
