@@ -10,10 +10,13 @@
 //! once a second member has it), Redis with Sentinel; one master keeps one
 //! of each.
 
+use std::collections::BTreeMap;
+
 use crate::bundle::{
-    Component, Entry, Health, ImageArchive, Manifest, Placement, PlacementCount, Product,
-    Requirements,
+    Cluster, ClusterForm, Component, Entry, Health, ImageArchive, Manifest, Placement,
+    PlacementCount, Product, Quorum, Requirements,
 };
+use crate::profile::TopologyKind::{HaKeepalived, HaLb};
 
 pub const PRODUCT: &str = "cd-sandbox";
 pub const VERSION: &str = "0.1.0";
@@ -58,9 +61,17 @@ fn reference(component: &str, version: &str) -> String {
     format!("{PRODUCT}/{component}:{version}")
 }
 
-/// The replicated edition's components of `version`, in dependency order.
-fn replicated(version: &str) -> Vec<Component> {
-    let c = |name: &str, ports: &[u16], deps: &[&str], http: Option<&str>, count| Component {
+/// A component of `version` run by the entry script under its own name,
+/// healthy when its first port answers (`GET http` there, if given).
+fn component(
+    version: &str,
+    name: &str,
+    ports: &[u16],
+    deps: &[&str],
+    http: Option<&str>,
+    count: PlacementCount,
+) -> Component {
+    Component {
         name: name.into(),
         image: reference(name, version),
         command: vec![ENTRY.into(), name.into()],
@@ -81,30 +92,46 @@ fn replicated(version: &str) -> Vec<Component> {
         },
         cluster: None,
         upgrade: None,
-    };
-    let env = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
-    use crate::bundle::{Cluster, ClusterForm, Quorum};
-    use crate::profile::TopologyKind::{HaKeepalived, HaLb};
-    // Each member says its role through the entry script (`role NAME`).
-    let cluster = |form, quorum, name: &str| {
-        Some(Cluster {
-            form,
-            quorum,
-            role: vec![ENTRY.into(), "role".into(), name.into()],
-            settings: Default::default(),
-        })
-    };
-    // The HA topologies' data tier is replicated over three masters (one
-    // master: one of each, as before): etcd holds the database's leader,
-    // Patroni its primary and synchronous standby, Sentinel the cache's
-    // primary.
-    let mut etcd = c("etcd", &[2379, 2380], &[], None, PlacementCount::Exactly(3));
-    etcd.env = env(&[
+    }
+}
+
+fn pairs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A cluster whose members say their role through the entry script
+/// (`role NAME`).
+fn cluster(form: ClusterForm, quorum: Quorum, name: &str) -> Option<Cluster> {
+    Some(Cluster {
+        form,
+        quorum,
+        role: vec![ENTRY.into(), "role".into(), name.into()],
+        settings: Default::default(),
+    })
+}
+
+/// The classic edition's components of `version`, in dependency order.
+fn classic(version: &str) -> Vec<Component> {
+    let database = database(version, &[5432], PlacementCount::One);
+    let cache = cache(version, PlacementCount::One);
+    let mut backend = backend(version);
+    backend.env.remove("DB_HOSTS");
+    backend.env.remove("CACHE_SENTINELS");
+    vec![database, cache, backend, web(version), keepalived(version)]
+}
+
+/// The replicated edition's components of `version`, in dependency order:
+/// over three masters (one master: one of each), etcd holds the
+/// database's leader, Patroni its primary and synchronous standby,
+/// Sentinel the cache's primary.
+fn replicated(version: &str) -> Vec<Component> {
+    let three = PlacementCount::Exactly(3);
+    let ha = vec![HaKeepalived, HaLb];
+    let mut etcd = component(version, "etcd", &[2379, 2380], &[], None, three);
+    etcd.env = pairs(&[
         ("ETCD_NAME", "m{{ component.cluster.me }}"),
         ("ETCD_DATA_DIR", "/var/lib/cd/etcd"),
         ("ETCD_LISTEN_CLIENT_URLS", "http://0.0.0.0:2379"),
@@ -127,20 +154,12 @@ fn replicated(version: &str) -> Vec<Component> {
         ("ETCD_HEARTBEAT_INTERVAL", "100"),
         ("ETCD_ELECTION_TIMEOUT", "1000"),
     ]);
-    etcd.volumes = env(&[("etcd", "/var/lib/cd/etcd")]);
-    etcd.placement.topologies = vec![HaKeepalived, HaLb];
+    etcd.volumes = pairs(&[("etcd", "/var/lib/cd/etcd")]);
+    etcd.placement.topologies = ha.clone();
     etcd.cluster = cluster(ClusterForm::Together, Quorum::Majority, "etcd");
-    let mut database = c(
-        "database",
-        &[5432, 8008],
-        &["etcd"],
-        None,
-        PlacementCount::Exactly(3),
-    );
-    database.secrets = vec!["db_password".into()];
-    database.env = env(&[
-        ("DB_USER", "cd"),
-        ("DB_NAME", "cd"),
+    let mut database = database(version, &[5432, 8008], three);
+    database.depends_on = vec!["etcd".into()];
+    database.env.extend(pairs(&[
         ("DB_HOSTS", "{{ endpoints.database.hosts | join(',') }}"),
         (
             "PATRONI_ETCD3_HOSTS",
@@ -148,17 +167,10 @@ fn replicated(version: &str) -> Vec<Component> {
         ),
         ("MEMBER_NAME", "m{{ component.cluster.me }}"),
         ("MEMBER_ADDRESS", "{{ host.address }}"),
-    ]);
-    database.volumes = env(&[("database", "/var/lib/cd/database")]);
+    ]));
     database.cluster = cluster(ClusterForm::Together, Quorum::None, "database");
-    // The release's schema step: recorded in the database, once per upgrade.
-    database.upgrade = Some(crate::bundle::UpgradeHook {
-        command: vec![ENTRY.into(), "migrate".into()],
-    });
-    let mut cache = c("cache", &[6379], &[], None, PlacementCount::Exactly(3));
-    cache.secrets = vec!["cache_password".into()];
-    cache.volumes = env(&[("cache", "/var/lib/cd/cache")]);
-    cache.env = env(&[
+    let mut cache = cache(version, three);
+    cache.env = pairs(&[
         (
             "CACHE_PRIMARY",
             "{% if not component.cluster.is_bootstrap %}{{ component.cluster.bootstrap }}{% endif %}",
@@ -166,31 +178,54 @@ fn replicated(version: &str) -> Vec<Component> {
         ("MEMBER_ADDRESS", "{{ host.address }}"),
     ]);
     cache.cluster = cluster(ClusterForm::BootstrapThenJoin, Quorum::None, "cache");
-    let mut sentinel = c(
-        "sentinel",
-        &[26379],
-        &["cache"],
-        None,
-        PlacementCount::Exactly(3),
-    );
+    let mut sentinel = component(version, "sentinel", &[26379], &["cache"], None, three);
     sentinel.secrets = vec!["cache_password".into()];
-    sentinel.volumes = env(&[("sentinel", "/var/lib/cd/sentinel")]);
-    sentinel.env = env(&[
+    sentinel.volumes = pairs(&[("sentinel", "/var/lib/cd/sentinel")]);
+    sentinel.env = pairs(&[
         ("SENTINEL_PRIMARY", "{{ endpoints.cache.hosts[0] }}"),
         ("SENTINEL_QUORUM", "{{ component.cluster.quorum }}"),
         ("MEMBER_ADDRESS", "{{ host.address }}"),
     ]);
-    sentinel.placement.topologies = vec![HaKeepalived, HaLb];
+    sentinel.placement.topologies = ha;
     sentinel.cluster = cluster(ClusterForm::Together, Quorum::Majority, "sentinel");
-    let mut backend = c(
+    let (backend, web, keepalived) = (backend(version), web(version), keepalived(version));
+    vec![etcd, database, cache, sentinel, backend, web, keepalived]
+}
+
+/// PostgreSQL, with the release's schema step (recorded in the database,
+/// once per upgrade).
+fn database(version: &str, ports: &[u16], count: PlacementCount) -> Component {
+    let mut database = component(version, "database", ports, &[], None, count);
+    database.secrets = vec!["db_password".into()];
+    database.env = pairs(&[("DB_USER", "cd"), ("DB_NAME", "cd")]);
+    database.volumes = pairs(&[("database", "/var/lib/cd/database")]);
+    database.upgrade = Some(crate::bundle::UpgradeHook {
+        command: vec![ENTRY.into(), "migrate".into()],
+    });
+    database
+}
+
+fn cache(version: &str, count: PlacementCount) -> Component {
+    let mut cache = component(version, "cache", &[6379], &[], None, count);
+    cache.secrets = vec!["cache_password".into()];
+    cache.volumes = pairs(&[("cache", "/var/lib/cd/cache")]);
+    cache
+}
+
+/// The backend on every master: the database at every member (libpq finds
+/// the primary), the cache through its sentinels when there are some.
+fn backend(version: &str) -> Component {
+    let deps = &["database", "cache"];
+    let mut backend = component(
+        version,
         "backend",
         &[8080],
-        &["database", "cache"],
+        deps,
         Some("/health"),
         PlacementCount::All,
     );
     backend.secrets = vec!["db_password".into(), "cache_password".into()];
-    backend.env = env(&[
+    backend.env = pairs(&[
         ("DB_HOST", "{{ endpoints.database.host }}"),
         ("DB_HOSTS", "{{ endpoints.database.hosts | join(',') }}"),
         ("DB_PORT", "{{ endpoints.database.port }}"),
@@ -203,97 +238,44 @@ fn replicated(version: &str) -> Vec<Component> {
             "{{ endpoints.sentinel.members | join(',') }}",
         ),
     ]);
-    let mut web = c("web", &[80], &["backend"], Some("/"), PlacementCount::All);
-    web.env = env(&[
-        ("BACKEND_HOST", "{{ endpoints.backend.host }}"),
-        ("BACKEND_PORT", "{{ endpoints.backend.port }}"),
-    ]);
-    // keepalived runs from the product image too (ha-keepalived only).
-    let mut keepalived = c("keepalived", &[], &["web"], None, PlacementCount::All);
-    keepalived.configs = env(&[(
-        "keepalived/keepalived.conf",
-        "/etc/keepalived/keepalived.conf",
-    )]);
-    keepalived.cap_add = ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"]
-        .map(String::from)
-        .to_vec();
-    keepalived.placement.topologies = vec![crate::profile::TopologyKind::HaKeepalived];
-    vec![etcd, database, cache, sentinel, backend, web, keepalived]
+    backend
 }
 
-/// The classic edition's components of `version`, in dependency order.
-fn classic(version: &str) -> Vec<Component> {
-    let c = |name: &str, ports: &[u16], deps: &[&str], http: Option<&str>, count| Component {
-        name: name.into(),
-        image: reference(name, version),
-        command: vec![ENTRY.into(), name.into()],
-        ports: ports.to_vec(),
-        depends_on: deps.iter().map(|d| d.to_string()).collect(),
-        health: ports.first().map(|&port| Health {
-            port,
-            http: http.map(str::to_string),
-        }),
-        env: Default::default(),
-        secrets: Vec::new(),
-        volumes: Default::default(),
-        configs: Default::default(),
-        cap_add: Vec::new(),
-        placement: Placement {
-            count,
-            ..Default::default()
-        },
-        cluster: None,
-        upgrade: None,
-    };
-    let env = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
-    let mut database = c("database", &[5432], &[], None, PlacementCount::One);
-    database.secrets = vec!["db_password".into()];
-    database.env = env(&[("DB_USER", "cd"), ("DB_NAME", "cd")]);
-    database.volumes = env(&[("database", "/var/lib/cd/database")]);
-    // The release's schema step: recorded in the database, once per upgrade.
-    database.upgrade = Some(crate::bundle::UpgradeHook {
-        command: vec![ENTRY.into(), "migrate".into()],
-    });
-    let mut cache = c("cache", &[6379], &[], None, PlacementCount::One);
-    cache.secrets = vec!["cache_password".into()];
-    cache.volumes = env(&[("cache", "/var/lib/cd/cache")]);
-    let mut backend = c(
-        "backend",
-        &[8080],
-        &["database", "cache"],
-        Some("/health"),
+fn web(version: &str) -> Component {
+    let mut web = component(
+        version,
+        "web",
+        &[80],
+        &["backend"],
+        Some("/"),
         PlacementCount::All,
     );
-    backend.secrets = vec!["db_password".into(), "cache_password".into()];
-    backend.env = env(&[
-        ("DB_HOST", "{{ endpoints.database.host }}"),
-        ("DB_PORT", "{{ endpoints.database.port }}"),
-        ("DB_USER", "cd"),
-        ("DB_NAME", "cd"),
-        ("CACHE_HOST", "{{ endpoints.cache.host }}"),
-        ("CACHE_PORT", "{{ endpoints.cache.port }}"),
-    ]);
-    let mut web = c("web", &[80], &["backend"], Some("/"), PlacementCount::All);
-    web.env = env(&[
+    web.env = pairs(&[
         ("BACKEND_HOST", "{{ endpoints.backend.host }}"),
         ("BACKEND_PORT", "{{ endpoints.backend.port }}"),
     ]);
-    // keepalived runs from the product image too (ha-keepalived only).
-    let mut keepalived = c("keepalived", &[], &["web"], None, PlacementCount::All);
-    keepalived.configs = env(&[(
+    web
+}
+
+/// keepalived runs from the product image too (ha-keepalived only).
+fn keepalived(version: &str) -> Component {
+    let mut keepalived = component(
+        version,
+        "keepalived",
+        &[],
+        &["web"],
+        None,
+        PlacementCount::All,
+    );
+    keepalived.configs = pairs(&[(
         "keepalived/keepalived.conf",
         "/etc/keepalived/keepalived.conf",
     )]);
     keepalived.cap_add = ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"]
         .map(String::from)
         .to_vec();
-    keepalived.placement.topologies = vec![crate::profile::TopologyKind::HaKeepalived];
-    vec![database, cache, backend, web, keepalived]
+    keepalived.placement.topologies = vec![HaKeepalived];
+    keepalived
 }
 
 /// The sandbox product's manifest around its image archives.
