@@ -167,8 +167,24 @@ async fn losing_any_master_loses_no_acknowledged_write() {
     assert_eq!(code, 0, "{err}{:#?}", not_passed(&lines));
     wait_whole(sb, 0, Duration::from_secs(120)).await;
 
+    drill(&inst, &run, &profile, (&vip, 80), Some(&vip)).await;
+}
+
+/// Every cluster member shown with its role; then each of the first three
+/// hosts (the masters) loses power in turn under a write loop through the
+/// entry: writes acknowledged again within [`MOST`], the clusters whole
+/// again after the host is back, every acknowledged write read back.
+async fn drill(
+    inst: &Instance,
+    run: &Run<'_>,
+    profile: &std::path::Path,
+    entry: (&str, u16),
+    vip: Option<&str>,
+) {
+    let sb = &inst.sandbox;
+    let addrs: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
     // `status` shows each cluster member by member with its role.
-    let (code, v) = status_json(&run, &profile);
+    let (code, v) = status_json(run, profile);
     assert_eq!(code, 0, "{v:#}");
     let roles = |v: &serde_json::Value, name: &str| -> Vec<String> {
         let c = v["clusters"]
@@ -205,23 +221,26 @@ async fn losing_any_master_loses_no_acknowledged_write() {
         "{v:#}"
     );
 
-    let writer = Writer::start(&vip, Duration::from_millis(250), Duration::from_secs(900));
+    let (address, port) = entry;
+    let writer = Writer::start(
+        address,
+        port,
+        Duration::from_millis(250),
+        Duration::from_secs(900),
+    );
     tokio::time::sleep(Duration::from_secs(5)).await;
     let mut report = Vec::new();
     for (i, node) in ["node1", "node2", "node3"].into_iter().enumerate() {
         // Asked on a host that stays.
         let asked = (i + 1) % 3;
         let leader = primary(sb, asked).await;
-        let vip_here = sh(
-            sb,
-            i,
-            "root",
-            &format!("ip -o addr show | grep -c ' {vip}/'"),
-        )
-        .await
-        .stdout
-        .trim()
-            == "1";
+        let vip_here = match vip {
+            Some(vip) => {
+                let held = format!("ip -o -4 addr show | grep -c ' {vip}/'");
+                sh(sb, i, "root", &held).await.stdout.trim() == "1"
+            }
+            None => false,
+        };
         let lost = Instant::now();
         fault::apply(&inst.docker, sb, node, &Fault::Kill)
             .await
@@ -243,7 +262,7 @@ async fn losing_any_master_loses_no_acknowledged_write() {
         if i == 0 {
             // A member out: `status` names it (exit 5), the clusters keep
             // their majority.
-            let (code, v) = status_json(&run, &profile);
+            let (code, v) = status_json(run, profile);
             assert_eq!(code, 5, "{v:#}");
             for c in v["clusters"].as_array().unwrap() {
                 assert_eq!(c["up"], 2, "{c:#}");
@@ -300,7 +319,7 @@ async fn losing_any_master_loses_no_acknowledged_write() {
     let mut lost_writes = Vec::new();
     for w in &acked {
         let id = w.id.unwrap();
-        match http_get(&vip, 80, &format!("/api/notes/{id}")).await {
+        match http_get(address, port, &format!("/api/notes/{id}")).await {
             Some((200, text)) if text == w.text => {}
             other => lost_writes.push(format!("{id}: {other:?}")),
         }
@@ -315,4 +334,69 @@ async fn losing_any_master_loses_no_acknowledged_write() {
         lost_writes.is_empty(),
         "acknowledged writes lost: {lost_writes:?}"
     );
+}
+
+/// The same drill behind the customer's load balancer (`ha-lb`): haproxy
+/// on a fourth host in front of the three masters' web tier.
+#[tokio::test(flavor = "multi_thread")]
+async fn losing_any_master_behind_the_load_balancer_loses_no_acknowledged_write() {
+    const LB_PORT: u16 = 8088;
+    let bundle = sandbox_replicated_bundle(cdwiz::sandbox::bundle::VERSION).await;
+    let inst = instance("t-failover-lb", 241, 4).await;
+    let sb = &inst.sandbox;
+    let addrs: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
+    let lb = addrs[3].clone();
+    let servers: String = addrs[..3]
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            format!(
+                "  server node{} {a}:80 check inter 1s fall 2 rise 1\n",
+                i + 1
+            )
+        })
+        .collect();
+    let cfg = format!(
+        "global\n  daemon\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  \
+         timeout server 30s\n  retries 2\n  option redispatch\nfrontend cd\n  bind *:{LB_PORT}\n  \
+         default_backend web\nbackend web\n  option httpchk GET /\n{servers}"
+    );
+    sh_ok(
+        sb,
+        3,
+        &format!(
+            "printf '%s' {} > /etc/haproxy/cdwiz-lb.cfg && haproxy -f /etc/haproxy/cdwiz-lb.cfg",
+            cdwiz::ssh::quote(&cfg)
+        ),
+    )
+    .await;
+    let password = sb.password().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("lb.yaml");
+    let hosts: String = addrs[..3]
+        .iter()
+        .map(|a| format!("  - {{ address: {a}, roles: [master] }}\n"))
+        .collect();
+    std::fs::write(
+        &profile,
+        format!(
+            "version: 1\nbundle: {}\n\
+             topology: {{ kind: ha-lb, lb-address: {lb}, lb-port: {LB_PORT} }}\n\
+             ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV} }}\n\
+             hosts:\n{hosts}",
+            bundle.display()
+        ),
+    )
+    .unwrap();
+    let (state, work) = (tmp.path().join("state"), tmp.path().join("work"));
+    let run = Run {
+        profile: &profile,
+        work: &work,
+        state: &state,
+        password: (PASSWORD_ENV, &password),
+    };
+    let (code, lines, err) = run.start(&[]).finish_within(LIMIT);
+    assert_eq!(code, 0, "{err}{:#?}", not_passed(&lines));
+    wait_whole(sb, 0, Duration::from_secs(120)).await;
+    drill(&inst, &run, &profile, (&lb, LB_PORT), None).await;
 }

@@ -120,8 +120,9 @@ pub struct Write {
     pub id: Option<u64>,
 }
 
-/// A bounded write loop through the entry: `POST /api/notes` with a text of
-/// its own a few times a second, every outcome kept.
+/// A bounded write loop through the entry (`address:port`): `POST
+/// /api/notes` with a text of its own a few times a second, every outcome
+/// kept.
 pub struct Writer {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     log: std::sync::Arc<std::sync::Mutex<Vec<Write>>>,
@@ -129,7 +130,7 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(address: &str, every: Duration, limit: Duration) -> Writer {
+    pub fn start(address: &str, port: u16, every: Duration, limit: Duration) -> Writer {
         use std::sync::atomic::Ordering;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -141,7 +142,7 @@ impl Writer {
                 n += 1;
                 let text = format!("note {n} of the failover test");
                 let asked = std::time::Instant::now();
-                let id = match http_post(&address, 80, "/api/notes", &text).await {
+                let id = match http_post(&address, port, "/api/notes", &text).await {
                     Some((201, body)) => serde_json::from_str::<serde_json::Value>(&body)
                         .ok()
                         .and_then(|v| v["id"].as_u64()),
