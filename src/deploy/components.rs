@@ -70,9 +70,12 @@ pub(super) async fn start_all(
             // A cluster that forms around its first member: that one is
             // started and healthy before the others join it.
             let mut runs = runs.collect::<Vec<_>>().into_iter();
+            // Only the first member's own host may go first (one that was
+            // not reached leaves nobody to join).
+            let reached = targets.hosts.contains_key(&placed[&c.name][0]);
             let first = match runs.next() {
-                Some(one) => one.await,
-                None => None,
+                Some(one) if reached => one.await,
+                _ => None,
             };
             match first {
                 Some(bootstrap) => {
