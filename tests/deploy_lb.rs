@@ -20,24 +20,7 @@ async fn ha_lb_answers_through_the_load_balancer() {
     let password = sb.password().unwrap();
 
     // The customer's load balancer: haproxy on node3, checking both masters.
-    let cfg = format!(
-        "global\n  daemon\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  \
-         timeout server 30s\nfrontend cd\n  bind *:{LB_PORT}\n  default_backend web\n\
-         backend web\n  option httpchk GET /\n  \
-         server node1 {a}:80 check inter 1s fall 2 rise 1\n  \
-         server node2 {b}:80 check inter 1s fall 2 rise 1\n",
-        a = addrs[0],
-        b = addrs[1]
-    );
-    sh_ok(
-        sb,
-        2,
-        &format!(
-            "printf '%s' {} > /etc/haproxy/cdwiz-lb.cfg && haproxy -f /etc/haproxy/cdwiz-lb.cfg",
-            cdwiz::ssh::quote(&cfg)
-        ),
-    )
-    .await;
+    start_load_balancer(sb, 2, LB_PORT, &[&addrs[0], &addrs[1]]).await;
     assert!(tcp_answers(&lb, LB_PORT).await, "haproxy listens");
 
     let tmp = tempfile::tempdir().unwrap();

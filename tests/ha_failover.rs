@@ -138,27 +138,27 @@ async fn losing_any_master_loses_no_acknowledged_write() {
     let sb = &inst.sandbox;
     let addrs: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
     let vip = sb.vip();
-    let password = sb.password().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let profile = tmp.path().join("ha.yaml");
-    let hosts: String = addrs
-        .iter()
-        .map(|a| format!("  - {{ address: {a}, roles: [master] }}\n"))
-        .collect();
-    std::fs::write(
-        &profile,
-        format!(
-            "version: 1\nbundle: {}\n\
-             topology: {{ kind: ha-keepalived, vip: {vip}, interface: eth0, virtual-router-id: 64 }}\n\
-             ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV} }}\n\
-             hosts:\n{hosts}",
-            bundle.display()
-        ),
-    )
-    .unwrap();
-    let (state, work) = (tmp.path().join("state"), tmp.path().join("work"));
+    let hosts: Vec<&str> = addrs.iter().map(String::as_str).collect();
+    write_ha_profile(&profile, &bundle, &vip, &hosts, 64, PASSWORD_ENV);
+    deploy_then_drill(&inst, &profile, (&vip, 80), Some(&vip)).await;
+}
+
+/// Deploys `profile` (the replicated edition on the first three hosts),
+/// waits until its clusters are whole, then runs the [`drill`].
+async fn deploy_then_drill(
+    inst: &Instance,
+    profile: &std::path::Path,
+    entry: (&str, u16),
+    vip: Option<&str>,
+) {
+    let sb = &inst.sandbox;
+    let password = sb.password().unwrap();
+    let dir = profile.parent().unwrap();
+    let (state, work) = (dir.join("state"), dir.join("work"));
     let run = Run {
-        profile: &profile,
+        profile,
         work: &work,
         state: &state,
         password: (PASSWORD_ENV, &password),
@@ -166,8 +166,7 @@ async fn losing_any_master_loses_no_acknowledged_write() {
     let (code, lines, err) = run.start(&[]).finish_within(LIMIT);
     assert_eq!(code, 0, "{err}{:#?}", not_passed(&lines));
     wait_whole(sb, 0, Duration::from_secs(120)).await;
-
-    drill(&inst, &run, &profile, (&vip, 80), Some(&vip)).await;
+    drill(inst, &run, profile, entry, vip).await;
 }
 
 /// Every cluster member shown with its role; then each of the first three
@@ -346,57 +345,10 @@ async fn losing_any_master_behind_the_load_balancer_loses_no_acknowledged_write(
     let sb = &inst.sandbox;
     let addrs: Vec<String> = sb.hosts.iter().map(|h| h.address.clone()).collect();
     let lb = addrs[3].clone();
-    let servers: String = addrs[..3]
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            format!(
-                "  server node{} {a}:80 check inter 1s fall 2 rise 1\n",
-                i + 1
-            )
-        })
-        .collect();
-    let cfg = format!(
-        "global\n  daemon\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  \
-         timeout server 30s\n  retries 2\n  option redispatch\nfrontend cd\n  bind *:{LB_PORT}\n  \
-         default_backend web\nbackend web\n  option httpchk GET /\n{servers}"
-    );
-    sh_ok(
-        sb,
-        3,
-        &format!(
-            "printf '%s' {} > /etc/haproxy/cdwiz-lb.cfg && haproxy -f /etc/haproxy/cdwiz-lb.cfg",
-            cdwiz::ssh::quote(&cfg)
-        ),
-    )
-    .await;
-    let password = sb.password().unwrap();
+    let masters: Vec<&str> = addrs[..3].iter().map(String::as_str).collect();
+    start_load_balancer(sb, 3, LB_PORT, &masters).await;
     let tmp = tempfile::tempdir().unwrap();
     let profile = tmp.path().join("lb.yaml");
-    let hosts: String = addrs[..3]
-        .iter()
-        .map(|a| format!("  - {{ address: {a}, roles: [master] }}\n"))
-        .collect();
-    std::fs::write(
-        &profile,
-        format!(
-            "version: 1\nbundle: {}\n\
-             topology: {{ kind: ha-lb, lb-address: {lb}, lb-port: {LB_PORT} }}\n\
-             ssh: {{ user: root, auth: password, password-env: {PASSWORD_ENV} }}\n\
-             hosts:\n{hosts}",
-            bundle.display()
-        ),
-    )
-    .unwrap();
-    let (state, work) = (tmp.path().join("state"), tmp.path().join("work"));
-    let run = Run {
-        profile: &profile,
-        work: &work,
-        state: &state,
-        password: (PASSWORD_ENV, &password),
-    };
-    let (code, lines, err) = run.start(&[]).finish_within(LIMIT);
-    assert_eq!(code, 0, "{err}{:#?}", not_passed(&lines));
-    wait_whole(sb, 0, Duration::from_secs(120)).await;
-    drill(&inst, &run, &profile, (&lb, LB_PORT), None).await;
+    write_lb_profile(&profile, &bundle, (&lb, LB_PORT), &masters, PASSWORD_ENV);
+    deploy_then_drill(&inst, &profile, (&lb, LB_PORT), None).await;
 }

@@ -1,6 +1,6 @@
 //! What a test's cdwiz has on this machine: the profiles it is given (one
-//! host alone, or masters behind a VIP, every login root by a password in
-//! the environment) and the key pairs it makes.
+//! host alone, or masters behind a VIP or a load balancer, every login root
+//! by a password in the environment) and the key pairs it makes.
 
 use std::path::Path;
 
@@ -26,6 +26,43 @@ pub fn write_single_profile(
     .unwrap();
 }
 
+/// An `ha-lb` profile at `path`: every host a master behind the load
+/// balancer `lb:lb_port`, root by the password in `password_env`.
+pub fn write_lb_profile(
+    path: &Path,
+    bundle: &Path,
+    (lb, lb_port): (&str, u16),
+    hosts: &[&str],
+    password_env: &str,
+) {
+    write_profile(
+        path,
+        bundle,
+        &format!("kind: ha-lb, lb-address: {lb}, lb-port: {lb_port}"),
+        hosts,
+        password_env,
+    );
+}
+
+/// A profile at `path` of the topology `topology` (the inside of its map)
+/// with every host a master, root by the password in `password_env`.
+fn write_profile(path: &Path, bundle: &Path, topology: &str, hosts: &[&str], password_env: &str) {
+    let hosts: String = hosts
+        .iter()
+        .map(|a| format!("  - {{ address: {a}, roles: [master] }}\n"))
+        .collect();
+    std::fs::write(
+        path,
+        format!(
+            "version: 1\nbundle: {}\ntopology: {{ {topology} }}\n\
+             ssh: {{ user: root, auth: password, password-env: {password_env} }}\n\
+             hosts:\n{hosts}",
+            bundle.display()
+        ),
+    )
+    .unwrap();
+}
+
 /// An `ha-keepalived` profile at `path`: every host a master, root by the
 /// password in the environment variable `password_env`.
 pub fn write_ha_profile(
@@ -36,22 +73,9 @@ pub fn write_ha_profile(
     router_id: u8,
     password_env: &str,
 ) {
-    let hosts: String = hosts
-        .iter()
-        .map(|a| format!("  - {{ address: {a}, roles: [master] }}\n"))
-        .collect();
-    std::fs::write(
-        path,
-        format!(
-            "version: 1\nbundle: {}\n\
-             topology: {{ kind: ha-keepalived, vip: {vip}, interface: eth0, \
-             virtual-router-id: {router_id} }}\n\
-             ssh: {{ user: root, auth: password, password-env: {password_env} }}\n\
-             hosts:\n{hosts}",
-            bundle.display()
-        ),
-    )
-    .unwrap();
+    let topology =
+        format!("kind: ha-keepalived, vip: {vip}, interface: eth0, virtual-router-id: {router_id}");
+    write_profile(path, bundle, &topology, hosts, password_env);
 }
 
 /// `type blob` of cdwiz's own public key under the data dir `state`: the

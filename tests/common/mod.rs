@@ -302,6 +302,36 @@ pub async fn sandbox_bundle_of(version: &str) -> std::path::PathBuf {
         .dir
 }
 
+/// The customer's load balancer, played by sandbox host `host`: haproxy on
+/// `port` in front of `servers`' web tier (port 80), each checked every
+/// second (`GET /`), a request whose server went away sent to another.
+pub async fn start_load_balancer(sb: &Sandbox, host: usize, port: u16, servers: &[&str]) {
+    let servers: String = servers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            format!(
+                "  server node{} {a}:80 check inter 1s fall 2 rise 1\n",
+                i + 1
+            )
+        })
+        .collect();
+    let cfg = format!(
+        "global\n  daemon\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  \
+         timeout server 30s\n  retries 2\n  option redispatch\nfrontend cd\n  bind *:{port}\n  \
+         default_backend web\nbackend web\n  option httpchk GET /\n{servers}"
+    );
+    sh_ok(
+        sb,
+        host,
+        &format!(
+            "printf '%s' {} > /etc/haproxy/cdwiz-lb.cfg && haproxy -f /etc/haproxy/cdwiz-lb.cfg",
+            cdwiz::ssh::quote(&cfg)
+        ),
+    )
+    .await;
+}
+
 /// The sandbox product's replicated edition (its data tier spread over
 /// three masters) of `version`, built with the others.
 pub async fn sandbox_replicated_bundle(version: &str) -> std::path::PathBuf {
