@@ -13,6 +13,7 @@ pub mod consent;
 pub mod deploy;
 pub mod disk;
 pub mod docker;
+pub mod drill;
 pub mod event;
 pub mod i18n;
 pub mod installation;

@@ -3,6 +3,7 @@
 
 mod cli_bundle;
 mod cli_collect;
+mod cli_drill;
 mod cli_profile;
 mod cli_sandbox;
 mod cli_status;
@@ -123,6 +124,18 @@ enum Command {
         /// The archive to write (default: cdwiz-collect-<install>-<time>.tar.gz).
         #[arg(short = 'o', long = "out")]
         out: Option<PathBuf>,
+    },
+    /// HA drill: while writing through the platform's entry, take each
+    /// host's platform containers down in turn and bring them back; report
+    /// per host how long writes failed, and read every acknowledged write
+    /// back. Exit 0 passed, 6 failed, 5 not whole before it.
+    Drill {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// Seconds a host stays out after writes resumed.
+        #[arg(long, default_value_t = 10)]
+        hold: u64,
     },
     /// Remove the installation the profile describes: containers, configs,
     /// secrets; the data stays unless --purge (with --yes).
@@ -402,6 +415,25 @@ async fn dispatch(cli: Cli, lang: String) -> u8 {
             Some(profile) => cli_collect::run(profile, out, cli.workdir, &lang).await,
             None => {
                 let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "collect");
+                eprintln!("{}", error_line(&lang, &m.render(&lang)));
+                EXIT_BAD_INPUT
+            }
+        },
+        Some(Command::Drill { yes, hold }) => match cli.profile {
+            Some(profile) => {
+                cli_drill::run(cli_drill::Options {
+                    profile,
+                    yes,
+                    hold,
+                    non_interactive: cli.non_interactive,
+                    output: cli.output,
+                    workdir: cli.workdir,
+                    locale: lang,
+                })
+                .await
+            }
+            None => {
+                let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "drill");
                 eprintln!("{}", error_line(&lang, &m.render(&lang)));
                 EXIT_BAD_INPUT
             }

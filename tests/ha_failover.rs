@@ -11,125 +11,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use cdwiz::sandbox::fault::{self, Fault};
+use common::ha::*;
 use common::*;
 
 const PASSWORD_ENV: &str = "CDWIZ_TEST_SSH_PASSWORD";
 const LIMIT: Duration = Duration::from_secs(600);
 /// The longest the entry may refuse writes after a host is lost.
 const MOST: Duration = Duration::from_secs(30);
-
-/// The database member Patroni says leads, asked on `host`.
-async fn primary(sb: &cdwiz::sandbox::Sandbox, host: usize) -> Option<String> {
-    let out = sh(
-        sb,
-        host,
-        "root",
-        "curl -sf -m 3 http://127.0.0.1:8008/cluster",
-    )
-    .await;
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).ok()?;
-    v["members"]
-        .as_array()?
-        .iter()
-        .find(|m| m["role"] == "leader")
-        .and_then(|m| m["host"].as_str().map(str::to_string))
-}
-
-/// Whether every cluster is whole again, asked on `host`: the database's
-/// three members running with the standbys streaming and caught up, etcd's
-/// three members healthy, Sentinel seeing two replicas of the cache.
-async fn whole(sb: &cdwiz::sandbox::Sandbox, host: usize) -> Result<(), String> {
-    let out = sh(
-        sb,
-        host,
-        "root",
-        "curl -sf -m 3 http://127.0.0.1:8008/cluster",
-    )
-    .await;
-    let v: serde_json::Value =
-        serde_json::from_str(&out.stdout).map_err(|e| format!("patroni: {e}: {}", out.stdout))?;
-    let members = v["members"].as_array().cloned().unwrap_or_default();
-    let ready = members
-        .iter()
-        .filter(|m| {
-            // Patroni 3.0 says `running` of a standby that streams.
-            let standby = m["role"] == "replica" || m["role"] == "sync_standby";
-            m["state"] == "running"
-                && (m["role"] == "leader" || standby && m["lag"].as_u64() == Some(0))
-        })
-        .count();
-    let leaders = members.iter().filter(|m| m["role"] == "leader").count();
-    if ready != 3 || leaders != 1 {
-        return Err(format!("database: {members:?}"));
-    }
-    let etcd = sh(
-        sb,
-        host,
-        "root",
-        "docker exec cd-etcd etcdctl endpoint health --cluster 2>&1",
-    )
-    .await;
-    if etcd.stdout.matches("is healthy").count() != 3 {
-        return Err(format!("etcd: {}{}", etcd.stdout, etcd.stderr));
-    }
-    let sentinel = sh(
-        sb,
-        host,
-        "root",
-        "docker exec cd-sentinel redis-cli -p 26379 sentinel replicas cd | grep -A1 '^flags$' | grep -c '^slave$'",
-    )
-    .await;
-    if sentinel.stdout.trim() != "2" {
-        return Err(format!("sentinel: {} replicas up", sentinel.stdout.trim()));
-    }
-    Ok(())
-}
-
-/// What each reachable host says of its database member, with its
-/// database's and backend's last log lines: why a failover did not happen.
-async fn diagnose(sb: &cdwiz::sandbox::Sandbox, down: Option<usize>) -> String {
-    let mut out = String::new();
-    for (i, h) in sb
-        .hosts
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| Some(*i) != down)
-    {
-        let said = sh(
-            sb,
-            i,
-            "root",
-            "curl -s -m 3 http://127.0.0.1:8008/patroni; echo; \
-             docker logs --tail 40 cd-database 2>&1 | grep -v 'no action'; \
-             docker exec cd-etcd etcdctl endpoint status --cluster 2>&1; \
-             docker logs --tail 10 cd-etcd 2>&1; \
-             docker logs --tail 10 cd-backend 2>&1; docker logs --tail 10 cd-keepalived 2>&1",
-        )
-        .await;
-        out.push_str(&format!(
-            "\n--- {}:\n{}{}",
-            h.address, said.stdout, said.stderr
-        ));
-    }
-    out
-}
-
-async fn wait_whole(sb: &cdwiz::sandbox::Sandbox, host: usize, limit: Duration) {
-    let started = Instant::now();
-    loop {
-        match whole(sb, host).await {
-            Ok(()) => return,
-            Err(why) if started.elapsed() > limit => {
-                panic!(
-                    "not whole after {} s: {why}{}",
-                    limit.as_secs(),
-                    diagnose(sb, None).await
-                )
-            }
-            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn losing_any_master_loses_no_acknowledged_write() {
@@ -308,31 +196,7 @@ async fn drill(
     let writes = writer.stop().await;
     eprintln!("failover: {}", report.join("; "));
 
-    // Every acknowledged write is there, with its text.
-    let acked: Vec<&Write> = writes.iter().filter(|w| w.id.is_some()).collect();
-    assert!(
-        acked.len() > 100,
-        "only {} writes acknowledged",
-        acked.len()
-    );
-    let mut lost_writes = Vec::new();
-    for w in &acked {
-        let id = w.id.unwrap();
-        match http_get(address, port, &format!("/api/notes/{id}")).await {
-            Some((200, text)) if text == w.text => {}
-            other => lost_writes.push(format!("{id}: {other:?}")),
-        }
-    }
-    eprintln!(
-        "failover: {} writes, {} acknowledged, {} read back",
-        writes.len(),
-        acked.len(),
-        acked.len() - lost_writes.len()
-    );
-    assert!(
-        lost_writes.is_empty(),
-        "acknowledged writes lost: {lost_writes:?}"
-    );
+    read_back(&writes, (address, port), 100).await;
 }
 
 /// The same drill behind the customer's load balancer (`ha-lb`): haproxy

@@ -148,6 +148,12 @@ pub struct Cluster {
     /// now (`primary`, `replica`, `leader`…): `cdwiz status` shows it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub role: Vec<String>,
+    /// A command run in a member's container before cdwiz replaces or
+    /// stops it on purpose (a rolling upgrade, a drill): it hands whatever
+    /// the member leads to another member and returns once that one leads
+    /// (exit 0; it does nothing on a member that leads nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handover: Vec<String>,
     /// The cluster's own settings (replication factor, in-sync replicas,
     /// a quorum of sentinels), given to its templates as they are.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -180,11 +186,15 @@ pub enum Quorum {
 }
 
 /// How to tell that a component is up: a TCP connection to `port`
-/// succeeds, or, with `http`, `GET <http>` on that port answers 2xx.
+/// succeeds, or, with `http`, `GET <http>` on that port answers 2xx; and,
+/// with `command`, that command run in its container exits 0 (a cluster's
+/// member that has joined and is in sync, not merely listening).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Health {
     pub port: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
 }

@@ -49,6 +49,38 @@ pub struct Entry {
     /// A path that answers 2xx only when the platform works end to end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<String>,
+    /// The requests `cdwiz drill` may make through the entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<EntryDrill>,
+}
+
+/// What the HA drill may ask of the platform: `write` (`POST /api/notes`)
+/// stores the request's body and answers 2xx with `{"id": N}` once it is
+/// committed; `read` (`GET /api/notes/{id}`) answers 200 with that body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct EntryDrill {
+    pub write: String,
+    pub read: String,
+}
+
+impl EntryDrill {
+    /// The write's path (after `POST `).
+    pub fn write_path(&self) -> Option<&str> {
+        self.write
+            .strip_prefix("POST ")
+            .filter(|p| p.starts_with('/'))
+    }
+
+    /// The read's path for `id` (after `GET `, `{id}` replaced).
+    pub fn read_path(&self, id: u64) -> Option<String> {
+        let p = self
+            .read
+            .strip_prefix("GET ")
+            .filter(|p| p.starts_with('/'))?;
+        p.contains("{id}")
+            .then(|| p.replace("{id}", &id.to_string()))
+    }
 }
 
 /// What the product needs of a host, per role; host checks measure against it.
@@ -191,6 +223,21 @@ impl Manifest {
             && !names.contains(&e.component.as_str())
         {
             out.push(format!("entry.component: no component `{}`", e.component));
+        }
+        if let Some(d) = self.entry.as_ref().and_then(|e| e.drill.as_ref()) {
+            let plain = |p: &str| p.bytes().all(|b| b.is_ascii_graphic());
+            if !d.write_path().is_some_and(plain) {
+                out.push(format!(
+                    "entry.drill.write: `{}` is not `POST /path`",
+                    crate::pattern::shown(&d.write)
+                ));
+            }
+            if !d.read_path(1).is_some_and(|p| plain(&p)) {
+                out.push(format!(
+                    "entry.drill.read: `{}` is not `GET /path/{{id}}`",
+                    crate::pattern::shown(&d.read)
+                ));
+            }
         }
         let k = &self.requirements.kubernetes;
         for (field, v) in [("min", &k.min), ("max", &k.max)] {

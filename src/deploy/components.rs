@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use super::step::{Run, StepError};
 use super::{HEALTH_TIMEOUT, Target, Targets, container, health, ordered};
+
+/// How long a member's handover may take (a switchover waits for a
+/// standby to catch up and be promoted).
+const HANDOVER_TIMEOUT: Duration = Duration::from_secs(120);
 use crate::bundle::Component;
 use crate::event::StepOutcome;
 use crate::i18n::Msg;
@@ -176,7 +180,11 @@ pub(super) async fn roll(
         }
         for c in &here {
             let step = format!("component {}", c.name);
-            if run.step(addr, &step, || start_component(run, t, c)).await {
+            let replace = || async move {
+                hand_over(run, t, c).await?;
+                start_component(run, t, c).await
+            };
+            if run.step(addr, &step, replace).await {
                 up.entry(c.name.clone()).or_default().insert(addr.clone());
             }
         }
@@ -292,6 +300,64 @@ async fn hand_over_vip(run: &Run<'_>, t: &Target, here: &[&Component]) -> Result
     Ok(())
 }
 
+/// Before a running member of a cluster is replaced in service: the
+/// manifest's `cluster.handover` command in its container, so that what it
+/// leads (a database's primary, a cache's) moves to another member first
+/// and the clients see a planned switchover, not a lost member. Nothing
+/// when the member stays as it is or does not run. When the handover
+/// fails, the member is not replaced (the rollout stops at this host).
+async fn hand_over(run: &Run<'_>, t: &Target, c: &Component) -> Result<(), StepError> {
+    let Some(cmd) = c
+        .cluster
+        .as_ref()
+        .map(|k| &k.handover)
+        .filter(|h| !h.is_empty())
+    else {
+        return Ok(());
+    };
+    let docker = t.docker().await?;
+    let addr = t.address.as_str();
+    let want = container::wanted(run.input.rendered, addr, &t.data_dir, c)?;
+    if container::is_current(docker, &want).await? || !container::runs(docker, &c.name).await? {
+        return Ok(());
+    }
+    let name = container::name(&c.name);
+    let shown = cmd.join(" ");
+    run.ctx
+        .logs
+        .log(addr, &format!("handover of {name}: {shown}"));
+    let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    let asked = crate::docker::exec(docker, &name, &argv);
+    let out = tokio::time::timeout(HANDOVER_TIMEOUT, asked).await;
+    let failed = |code: String, output: String| {
+        Msg::new("deploy.error.handover")
+            .arg("container", &name)
+            .arg("code", code)
+            .arg("output", output)
+    };
+    match out {
+        Err(_) => Err(failed(
+            format!("no end within {} s", HANDOVER_TIMEOUT.as_secs()),
+            "-".into(),
+        )
+        .into()),
+        Ok(Err(e)) => Err(failed("-".into(), e.to_string()).into()),
+        Ok(Ok(out)) => {
+            for line in out.output.lines().filter(|l| !l.trim().is_empty()) {
+                run.ctx
+                    .logs
+                    .log(addr, &format!("{name}: {}", crate::text::line(line)));
+            }
+            if out.code == 0 {
+                return Ok(());
+            }
+            let last = out.output.lines().rev().find(|l| !l.trim().is_empty());
+            let last = crate::text::line(last.unwrap_or("-").trim());
+            Err(failed(out.code.to_string(), last).into())
+        }
+    }
+}
+
 async fn start_component(run: &Run<'_>, t: &Target, c: &Component) -> Result<bool, StepError> {
     let docker = t.docker().await?;
     let addr = t.address.as_str();
@@ -305,7 +371,8 @@ async fn start_component(run: &Run<'_>, t: &Target, c: &Component) -> Result<boo
     if let Some(h) = &c.health {
         let follower =
             changed.then(|| container::follow(docker.clone(), &c.name, addr, run.ctx.logs.clone()));
-        let healthy = health::wait(addr, h, HEALTH_TIMEOUT).await;
+        let name = container::name(&c.name);
+        let healthy = health::wait(addr, h, Some((docker, &name)), HEALTH_TIMEOUT).await;
         if let Some(f) = follower {
             // Let the last lines arrive before the follower stops.
             tokio::time::sleep(Duration::from_millis(if healthy.is_err() {

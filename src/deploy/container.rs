@@ -162,6 +162,23 @@ pub async fn is_current(docker: &Docker, want: &Wanted<'_>) -> Result<bool, Stri
     }
 }
 
+/// Whether the component's container runs on this host now.
+pub async fn runs(docker: &Docker, component: &str) -> Result<bool, String> {
+    let name = name(component);
+    match docker
+        .inspect_container(&name, None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(existing) => Ok(existing
+            .state
+            .as_ref()
+            .and_then(|s| s.running)
+            .unwrap_or(false)),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(format!("inspect {name}: {e}")),
+    }
+}
+
 /// Creates and starts the container, or leaves it when its spec is the
 /// same and it runs; returns whether anything changed.
 pub async fn ensure(docker: &Docker, want: &Wanted<'_>) -> Result<bool, String> {

@@ -28,12 +28,15 @@ pub(super) async fn entry(run: &Run<'_>, up: &HashMap<String, BTreeSet<String>>)
                 let h = crate::bundle::Health {
                     port,
                     http: Some(path.clone()),
+                    command: Vec::new(),
                 };
-                health::wait(&host, &h, VERIFY_TIMEOUT).await.map_err(|e| {
-                    Msg::new("deploy.error.verify")
-                        .arg("url", target_url)
-                        .arg_msg("error", e)
-                })?;
+                health::wait(&host, &h, None, VERIFY_TIMEOUT)
+                    .await
+                    .map_err(|e| {
+                        Msg::new("deploy.error.verify")
+                            .arg("url", target_url)
+                            .arg_msg("error", e)
+                    })?;
                 logs.log(CLUSTER, &format!("{target_url} answers"));
                 Ok(false)
             })

@@ -80,6 +80,7 @@ fn component(
         health: ports.first().map(|&port| Health {
             port,
             http: http.map(str::to_string),
+            command: Vec::new(),
         }),
         env: Default::default(),
         secrets: Vec::new(),
@@ -102,15 +103,31 @@ fn pairs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A cluster whose members say their role through the entry script
-/// (`role NAME`).
-fn cluster(form: ClusterForm, quorum: Quorum, name: &str) -> Option<Cluster> {
-    Some(Cluster {
+/// Makes `c` a cluster whose members say their role through the entry
+/// script (`role NAME`) and are healthy once they have joined and are in
+/// sync (`health NAME`); one that leads hands that over before it is
+/// replaced (`handover NAME`) when `handover`.
+fn clustered(c: &mut Component, form: ClusterForm, quorum: Quorum, handover: bool) {
+    let entry = |verb: &str| vec![ENTRY.to_string(), verb.into(), c.name.clone()];
+    let (role, health, handover) = (
+        entry("role"),
+        entry("health"),
+        if handover {
+            entry("handover")
+        } else {
+            Vec::new()
+        },
+    );
+    if let Some(h) = c.health.as_mut() {
+        h.command = health;
+    }
+    c.cluster = Some(Cluster {
         form,
         quorum,
-        role: vec![ENTRY.into(), "role".into(), name.into()],
+        role,
+        handover,
         settings: Default::default(),
-    })
+    });
 }
 
 /// The classic edition's components of `version`, in dependency order.
@@ -156,7 +173,7 @@ fn replicated(version: &str) -> Vec<Component> {
     ]);
     etcd.volumes = pairs(&[("etcd", "/var/lib/cd/etcd")]);
     etcd.placement.topologies = ha.clone();
-    etcd.cluster = cluster(ClusterForm::Together, Quorum::Majority, "etcd");
+    clustered(&mut etcd, ClusterForm::Together, Quorum::Majority, false);
     let mut database = database(version, &[5432, 8008], three);
     database.depends_on = vec!["etcd".into()];
     database.env.extend(pairs(&[
@@ -168,7 +185,7 @@ fn replicated(version: &str) -> Vec<Component> {
         ("MEMBER_NAME", "m{{ component.cluster.me }}"),
         ("MEMBER_ADDRESS", "{{ host.address }}"),
     ]));
-    database.cluster = cluster(ClusterForm::Together, Quorum::None, "database");
+    clustered(&mut database, ClusterForm::Together, Quorum::None, true);
     let mut cache = cache(version, three);
     cache.env = pairs(&[
         (
@@ -177,7 +194,12 @@ fn replicated(version: &str) -> Vec<Component> {
         ),
         ("MEMBER_ADDRESS", "{{ host.address }}"),
     ]);
-    cache.cluster = cluster(ClusterForm::BootstrapThenJoin, Quorum::None, "cache");
+    clustered(
+        &mut cache,
+        ClusterForm::BootstrapThenJoin,
+        Quorum::None,
+        true,
+    );
     let mut sentinel = component(version, "sentinel", &[26379], &["cache"], None, three);
     sentinel.secrets = vec!["cache_password".into()];
     sentinel.volumes = pairs(&[("sentinel", "/var/lib/cd/sentinel")]);
@@ -187,7 +209,12 @@ fn replicated(version: &str) -> Vec<Component> {
         ("MEMBER_ADDRESS", "{{ host.address }}"),
     ]);
     sentinel.placement.topologies = ha;
-    sentinel.cluster = cluster(ClusterForm::Together, Quorum::Majority, "sentinel");
+    clustered(
+        &mut sentinel,
+        ClusterForm::Together,
+        Quorum::Majority,
+        false,
+    );
     let (backend, web, keepalived) = (backend(version), web(version), keepalived(version));
     vec![etcd, database, cache, sentinel, backend, web, keepalived]
 }
@@ -302,6 +329,10 @@ pub(super) fn manifest(edition: Edition, version: &str, images: Vec<ImageArchive
             component: "web".into(),
             port: None,
             verify: Some("/api/health".into()),
+            drill: Some(crate::bundle::EntryDrill {
+                write: "POST /api/notes".into(),
+                read: "GET /api/notes/{id}".into(),
+            }),
         }),
     }
 }

@@ -383,7 +383,7 @@ async fn component_status(
         }
     }
     if let Some(h) = c.health.as_ref().filter(|_| s.state == "running") {
-        match health::probe(&t.address, h).await {
+        match health::probe(&t.address, h, Some((docker, &name))).await {
             Ok(()) => s.healthy = Some(true),
             Err(e) => {
                 s.healthy = Some(false);
@@ -449,8 +449,9 @@ async fn entry_status(a: &Answers, bundle: &Bundle) -> Option<EntryStatus> {
     let check = crate::bundle::Health {
         port,
         http: Some(path),
+        command: Vec::new(),
     };
-    let answered = health::probe(&host, &check).await;
+    let answered = health::probe(&host, &check, None).await;
     Some(EntryStatus {
         url,
         answers: answered.is_ok(),

@@ -91,3 +91,13 @@ pub fn own_key_blob(state: &Path) -> String {
     let text = std::fs::read_to_string(&pairs[0]).unwrap();
     text.split_whitespace().nth(1).unwrap().to_string()
 }
+
+/// The checks of a run's JSON lines that did not pass (id, host, why), for
+/// a failure's message.
+pub fn not_passed(lines: &[serde_json::Value]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|v| v["event"] == "check" && (v["status"] == "fail" || v["status"] == "warn"))
+        .map(|v| format!("{} {} {} {}", v["status"], v["id"], v["host"], v["message"]))
+        .collect()
+}

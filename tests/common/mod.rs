@@ -5,6 +5,7 @@
 //! when it fails.
 #![allow(dead_code)]
 
+pub mod ha;
 mod http;
 pub mod kube;
 mod local;
@@ -586,14 +587,4 @@ pub fn assert_all_well(v: &serde_json::Value, addrs: &[&str], components: &[usiz
         }
     }
     assert_eq!(v["entry"]["answers"], true, "{v:#}");
-}
-
-/// The checks of a run's JSON lines that did not pass (id, host, why), for
-/// a failure's message.
-pub fn not_passed(lines: &[serde_json::Value]) -> Vec<String> {
-    lines
-        .iter()
-        .filter(|v| v["event"] == "check" && (v["status"] == "fail" || v["status"] == "warn"))
-        .map(|v| format!("{} {} {} {}", v["status"], v["id"], v["host"], v["message"]))
-        .collect()
 }

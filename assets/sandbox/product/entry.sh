@@ -22,6 +22,11 @@
 #   web       nginx on WEB_PORT serving a page and /api/ from BACKEND_HOST:BACKEND_PORT
 #   keepalived  the VIP (ha-keepalived), its stale pid files removed first
 #   role NAME   the role a member of NAME's cluster has now (one word)
+#   health NAME exit 0 when this member of NAME's cluster has joined and is
+#               in sync (a replica streams from its primary), not merely up
+#   handover NAME  when this member leads (the database's or the cache's
+#               primary), moves that to another member and returns once it
+#               follows; nothing otherwise (before cdwiz replaces it)
 # Secrets come from files (X_FILE) so that they stay out of `docker inspect`.
 set -eu
 
@@ -282,6 +287,59 @@ role)
     ;;
   sentinel) echo sentinel ;;
   *) exit 64 ;;
+  esac
+  ;;
+health)
+  case "${2:-}" in
+  etcd) etcdctl endpoint health >/dev/null ;;
+  database)
+    state=$(psql -X -qtA -h /var/run/postgresql -U "${DB_USER:-cd}" -d postgres -c \
+      "select case when not pg_is_in_recovery() then 'primary'
+        when exists (select 1 from pg_stat_wal_receiver where status = 'streaming')
+        then 'streaming' else 'not streaming' end") || exit 1
+    echo "$state"
+    [ "$state" = primary ] || [ "$state" = streaming ]
+    ;;
+  cache)
+    info=$(REDISCLI_AUTH=$(secret CACHE_PASSWORD) redis-cli --no-auth-warning \
+      -p "${CACHE_PORT:-6379}" info replication | tr -d '\r') || exit 1
+    case "$info" in
+    *role:master*) echo primary ;;
+    *master_link_status:up*) echo "replica in sync" ;;
+    *) echo "replica not in sync"; exit 1 ;;
+    esac
+    ;;
+  sentinel)
+    answer=$(redis-cli -p "${SENTINEL_PORT:-26379}" sentinel ckquorum cd 2>&1)
+    echo "$answer"
+    case "$answer" in OK*) ;; *) exit 1 ;; esac
+    ;;
+  *) exit 64 ;;
+  esac
+  ;;
+handover)
+  # Waits up to a minute for this member to follow another.
+  follows() {
+    i=0
+    while [ "$("$0" role "$1")" = primary ]; do
+      i=$((i + 1)); [ $i -le 60 ] || { echo "still the primary after 60 s"; exit 1; }
+      sleep 1
+    done
+    echo "now a replica"
+  }
+  case "${2:-}" in
+  database)
+    [ "$("$0" role database)" = primary ] || { echo "not the primary: nothing to hand over"; exit 0; }
+    # Patroni picks the synchronous standby, which has every commit.
+    patronictl -c /run/postgresql/patroni.yml switchover --force cd
+    follows database
+    ;;
+  cache)
+    [ "$("$0" role cache)" = primary ] || { echo "not the primary: nothing to hand over"; exit 0; }
+    redis-cli -p "${SENTINEL_PORT:-26379}" sentinel failover cd
+    follows cache
+    ;;
+  *) echo "nothing to hand over" ;;
   esac
   ;;
 keepalived)
