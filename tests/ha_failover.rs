@@ -215,4 +215,28 @@ async fn losing_any_master_behind_the_load_balancer_loses_no_acknowledged_write(
     let profile = tmp.path().join("lb.yaml");
     write_lb_profile(&profile, &bundle, (&lb, LB_PORT), &masters, PASSWORD_ENV);
     deploy_then_drill(&inst, &profile, (&lb, LB_PORT), None).await;
+    // `cdwiz drill` behind the load balancer, its report in Chinese.
+    let password = sb.password().unwrap();
+    let (state, work) = (tmp.path().join("state"), tmp.path().join("work"));
+    let run = Run {
+        profile: &profile,
+        work: &work,
+        state: &state,
+        password: (PASSWORD_ENV, &password),
+    };
+    let (code, out, err, report) = cdwiz_drill(&run, &["--lang", "zh-CN", "--output", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let report = report.unwrap_or_else(|| panic!("no drill.json: {out}{err}"));
+    assert_drill_passed(&report, 3, 30.0, false);
+    let last: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "drill", "{out}");
+    assert_eq!(last["passed"], true, "{out}");
+    let text = std::fs::read_to_string(last["report"].as_str().unwrap()).unwrap();
+    assert!(text.starts_with("高可用演练 drill-"), "{text}");
+    assert!(
+        text.trim_end()
+            .ends_with("通过：每台主机都经历了丢失与恢复，没有丢失任何已确认的写入"),
+        "{text}"
+    );
+    eprintln!("failover-lb: cdwiz drill:\n{text}");
 }

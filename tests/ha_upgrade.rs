@@ -1,6 +1,6 @@
-//! The replicated edition's day two on three `ha-keepalived` masters, with
-//! a write loop through the VIP (four writes a second) throughout: a
-//! rolling upgrade 0.1.0 → 0.2.0 (each member that leads hands over first:
+//! The replicated edition's day two on three `ha-keepalived` masters:
+//! `cdwiz drill` (its report in English), then, with a write loop through
+//! the VIP (four writes a second) throughout, a rolling upgrade 0.1.0 → 0.2.0 (each member that leads hands over first:
 //! a Patroni switchover, a Sentinel failover), then the whole site losing
 //! power at once and coming back. The failed writes and the longest gap of
 //! each are measured and printed; every acknowledged write is read back at
@@ -74,6 +74,41 @@ async fn a_rolling_upgrade_and_a_whole_site_outage_lose_no_acknowledged_write() 
     wait_whole(sb, 0, Duration::from_secs(120)).await;
     let release = |v: &str| format!("{{\"version\":\"{v}\"}}");
     assert_eq!(versions(&addrs).await, vec![release(VERSION); 3]);
+
+    // Without --yes and with no terminal, the drill touches nothing.
+    let (code, _, err) = run_within(
+        std::process::Command::new(cdwiz_bin())
+            .args(["drill", "--profile"])
+            .arg(&profile)
+            .env(PASSWORD_ENV, &password)
+            .env("CDWIZ_DATA_DIR", &state)
+            .stdin(std::process::Stdio::null()),
+        Duration::from_secs(120),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("confirm with --yes"), "{err}");
+    // `cdwiz drill`: each master out in turn under its own write loop; the
+    // report in English.
+    let (code, out, err, report) = cdwiz_drill(&run, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let report = report.unwrap_or_else(|| panic!("no drill.json: {out}{err}"));
+    assert_drill_passed(&report, 3, 30.0, true);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("HA drill drill-"), "{out}");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("): writes stopped for "))
+            .count(),
+        3,
+        "{out}"
+    );
+    assert!(
+        out.contains("PASSED: every host was lost and came back, no acknowledged write was lost"),
+        "{out}"
+    );
+    eprintln!("ha-upgrade: cdwiz drill:\n{out}");
+    wait_whole(sb, 0, Duration::from_secs(120)).await;
 
     let writer = Writer::start(
         &vip,

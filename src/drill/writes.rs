@@ -40,6 +40,9 @@ pub struct Target {
 }
 
 fn client() -> reqwest::Client {
+    // reqwest is built with rustls and no provider of its own (as
+    // oci-client wants it): the one cdwiz uses, though these are plain HTTP.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(Duration::from_secs(3))

@@ -66,17 +66,39 @@ pub(super) fn clusters(
         .collect()
 }
 
+/// The roles only one member of a cluster may have at a time.
+const LEADING: [&str; 2] = ["primary", "leader"];
+
 impl ClusterMembers {
     /// A cluster below its majority is a problem of its own (each member
-    /// that is down is one already, as a component of its host).
-    pub fn problem(&self) -> Option<Msg> {
-        (!self.quorum_holds).then(|| {
-            Msg::new("status.problem.quorum")
-                .arg("name", &self.component)
-                .arg("up", self.up)
-                .arg("members", self.members.len())
-                .arg("quorum", self.quorum)
-        })
+    /// that is down is one already, as a component of its host); so is one
+    /// where two members say they lead (a former primary back from a loss
+    /// before its failover manager made it follow).
+    pub fn problems(&self) -> Vec<Msg> {
+        let mut out = Vec::new();
+        if !self.quorum_holds {
+            out.push(
+                Msg::new("status.problem.quorum")
+                    .arg("name", &self.component)
+                    .arg("up", self.up)
+                    .arg("members", self.members.len())
+                    .arg("quorum", self.quorum),
+            );
+        }
+        let leading: Vec<&str> = self
+            .members
+            .iter()
+            .filter(|m| m.up && m.role.as_deref().is_some_and(|r| LEADING.contains(&r)))
+            .map(|m| m.address.as_str())
+            .collect();
+        if leading.len() > 1 {
+            out.push(
+                Msg::new("status.problem.leaders")
+                    .arg("name", &self.component)
+                    .arg("members", leading.join(", ")),
+            );
+        }
+        out
     }
 
     /// `database: 10.0.0.11 primary, 10.0.0.12 replica, 10.0.0.13 down (2 of 3 up, needs 1)`.
@@ -159,7 +181,7 @@ mod tests {
         ];
         let c = &clusters(std::slice::from_ref(&planned), &one_down)[0];
         assert_eq!((c.up, c.quorum_holds), (2, true));
-        assert!(c.problem().is_none());
+        assert!(c.problems().is_empty());
         assert_eq!(
             c.line("en"),
             "db: 192.0.2.1 primary, 192.0.2.2 replica, 192.0.2.3 down (2 of 3 up, needs 2)"
@@ -168,7 +190,16 @@ mod tests {
         let two_down = [host("192.0.2.1", "running", Some("primary"))];
         let c = &clusters(std::slice::from_ref(&planned), &two_down)[0];
         assert_eq!((c.up, c.quorum_holds), (1, false));
-        assert_eq!(c.problem().unwrap().key, "status.problem.quorum");
+        assert_eq!(c.problems()[0].key, "status.problem.quorum");
+        // Two members that say they lead: not whole.
+        let two_primaries = [
+            host("192.0.2.1", "running", Some("primary")),
+            host("192.0.2.2", "running", Some("primary")),
+            host("192.0.2.3", "running", Some("replica")),
+        ];
+        let c = &clusters(std::slice::from_ref(&planned), &two_primaries)[0];
+        let keys: Vec<String> = c.problems().into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["status.problem.leaders"]);
         assert_eq!(role_of("primary\nextra"), Some("primary".into()));
         assert_eq!(role_of("\u{1b}[31mleader\u{1b}[0m"), Some("leader".into()));
         assert_eq!(role_of(""), None);

@@ -185,7 +185,7 @@ impl StatusReport {
                     .arg("count", v.held_by.len()),
             );
         }
-        out.extend(self.clusters.iter().filter_map(ClusterMembers::problem));
+        out.extend(self.clusters.iter().flat_map(ClusterMembers::problems));
         if let Some(c) = &self.cluster {
             out.extend(c.problems());
         }

@@ -88,7 +88,10 @@ pub async fn diagnose(sb: &cdwiz::sandbox::Sandbox, down: Option<usize>) -> Stri
             i,
             "root",
             "curl -s -m 3 http://127.0.0.1:8008/patroni; echo; \
-             docker logs --tail 40 cd-database 2>&1 | grep -v 'no action'; \
+             docker logs cd-database 2>&1 | grep -v -e 'no action' -e 'Lock owner' \
+               -e 'Still starting' -e 'new patroni connection' -e 'Retry got exception' \
+               -e 'Failed to determine PostgreSQL state' -e ' - no response' \
+               -e 'updated leader lock during' -e 'Local timeline=' | tail -40; \
              docker exec cd-etcd etcdctl endpoint status --cluster 2>&1; \
              docker logs --tail 10 cd-etcd 2>&1; \
              docker logs --tail 10 cd-backend 2>&1; docker logs --tail 10 cd-keepalived 2>&1",
@@ -147,4 +150,59 @@ pub async fn read_back(writes: &[Write], entry: (&str, u16), at_least: usize) {
         lost_writes.is_empty(),
         "acknowledged writes lost: {lost_writes:?}"
     );
+}
+
+/// `cdwiz drill --profile P --yes --hold 5 --workdir W extra...` as `run`
+/// logs in: its exit code, stdout, stderr, and its report (`drill.json`
+/// of the one drill run under W).
+pub fn cdwiz_drill(
+    run: &super::Run,
+    extra: &[&str],
+) -> (i32, String, String, Option<serde_json::Value>) {
+    let (code, out, err) = super::run_within(
+        std::process::Command::new(super::cdwiz_bin())
+            .args(["drill", "--yes", "--hold", "5", "--profile"])
+            .arg(run.profile)
+            .arg("--workdir")
+            .arg(run.work)
+            .args(extra)
+            .env(run.password.0, run.password.1)
+            .env("CDWIZ_DATA_DIR", run.state),
+        super::CHILD_LIMIT,
+    );
+    let report = std::fs::read_dir(run.work.join("runs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("drill-"))
+        .filter_map(|e| std::fs::read_to_string(e.path().join("drill.json")).ok())
+        .filter_map(|t| serde_json::from_str(&t).ok())
+        .last();
+    (code, out, err, report)
+}
+
+/// A drill's report: every host had its turn, writes resumed within
+/// `most` seconds after each, the clusters whole again, nothing lost; a
+/// host that went out led the database (and with `vip`, one held the VIP).
+pub fn assert_drill_passed(report: &serde_json::Value, hosts: usize, most: f64, vip: bool) {
+    let each = report["hosts"].as_array().expect("hosts");
+    assert_eq!(each.len(), hosts, "{report:#}");
+    for h in each {
+        let gap = h["gap_secs"].as_f64().unwrap_or(f64::MAX);
+        assert!(gap <= most, "{h:#}");
+        assert!(h["whole_secs"].as_f64().is_some(), "{h:#}");
+        assert!(h.get("error").is_none(), "{h:#}");
+    }
+    let held = |what: &str| {
+        each.iter()
+            .filter(|h| h["held"].as_array().unwrap().iter().any(|x| x == what))
+            .count()
+    };
+    // The primary moves when its host goes: it may meet a later host too.
+    assert!(held("database primary") >= 1, "{report:#}");
+    assert_eq!(held("VIP") >= 1, vip, "{report:#}");
+    assert!(report["acknowledged"].as_u64().unwrap() > 40, "{report:#}");
+    assert_eq!(report["read_back"], report["acknowledged"], "{report:#}");
+    assert_eq!(report["lost"], serde_json::json!([]), "{report:#}");
+    assert_eq!(report["interrupted"], false, "{report:#}");
 }

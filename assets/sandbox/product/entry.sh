@@ -46,6 +46,11 @@ database)
   user=${DB_USER:-cd}
   db=${DB_NAME:-cd}
   mkdir -p /run/postgresql && chown postgres /run/postgresql
+  # A postmaster.pid left by a power loss names a pid that, in this new
+  # container, may be another process (a `docker exec`'s psql): PostgreSQL
+  # would refuse to start ("lock file already exists"). Nothing else uses
+  # this data directory, and nothing of this container runs yet.
+  rm -f "$PGDATA/postmaster.pid"
   if [ -n "${PATRONI_ETCD3_HOSTS:-}" ]; then
     exec "$0" patroni
   fi
