@@ -9,11 +9,18 @@ if [ -s /etc/cdwiz-sandbox/password ]; then
   pw=$(cat /etc/cdwiz-sandbox/password)
   for u in root ops auto; do printf '%s:%s\n' "$u" "$pw"; done | chpasswd
 fi
+# The instance's keys are added to each user's authorized_keys; what else
+# is there stays, as on a real host across a reboot (cdwiz's own key).
 if [ -s /etc/cdwiz-sandbox/authorized_keys ]; then
   for u in root ops auto; do
     home=$(getent passwd "$u" | cut -d: -f6)
     install -d -m 0700 -o "$u" -g "$u" "$home/.ssh"
-    install -m 0600 -o "$u" -g "$u" /etc/cdwiz-sandbox/authorized_keys "$home/.ssh/authorized_keys"
+    keys=$home/.ssh/authorized_keys
+    [ -e "$keys" ] || install -m 0600 -o "$u" -g "$u" /dev/null "$keys"
+    while IFS= read -r line; do
+      [ -n "$line" ] || continue
+      grep -qxF "$line" "$keys" || printf '%s\n' "$line" >> "$keys"
+    done < /etc/cdwiz-sandbox/authorized_keys
   done
 fi
 if [ -s /var/lib/cdwiz-fault/hostname ]; then

@@ -151,6 +151,17 @@ pub(super) async fn create_host(
     // (fuse-overlayfs here): its speed is a real disk's, as on a real host.
     let data_dir = host_dir.join("data");
     std::fs::create_dir_all(&data_dir).map_err(SandboxError::io(&data_dir))?;
+    // /etc/hosts is the host's own file, kept across a restart as on a real
+    // host (Docker would write its own anew at every start, dropping what
+    // a deploy added).
+    let etc_hosts = host_dir.join("hosts");
+    if !etc_hosts.exists() {
+        let text = format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{}\t{}\n",
+            host.address, host.name
+        );
+        std::fs::write(&etc_hosts, text).map_err(SandboxError::io(&etc_hosts))?;
+    }
     let loop_dev = loopdev::attach(&host.data_disk_file, DATA_DISK_BYTES).await?;
     let host_config = HostConfig {
         cap_add: Some(vec!["ALL".into()]),
@@ -167,6 +178,7 @@ pub(super) async fn create_host(
             "/sys/fs/cgroup:/sys/fs/cgroup:rw".into(),
             format!("{}:/var/lib/docker", docker_dir.display()),
             format!("{}:/data", data_dir.display()),
+            format!("{}:/etc/hosts", etc_hosts.display()),
         ]),
         devices: Some(vec![DeviceMapping {
             path_on_host: Some(loop_dev),

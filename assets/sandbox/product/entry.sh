@@ -46,11 +46,13 @@ database)
   user=${DB_USER:-cd}
   db=${DB_NAME:-cd}
   mkdir -p /run/postgresql && chown postgres /run/postgresql
-  # A postmaster.pid left by a power loss names a pid that, in this new
-  # container, may be another process (a `docker exec`'s psql): PostgreSQL
-  # would refuse to start ("lock file already exists"). Nothing else uses
-  # this data directory, and nothing of this container runs yet.
-  rm -f "$PGDATA/postmaster.pid"
+  # The lock files a power loss left (postmaster.pid, the socket's lock in
+  # /run, which is no tmpfs in a container) name a pid that, in this new
+  # container, may be another process: PostgreSQL would refuse to start
+  # ("lock file already exists") and Patroni wait five minutes holding the
+  # leader key. Nothing else uses them, and nothing of this container runs
+  # yet.
+  rm -f "$PGDATA/postmaster.pid" /run/postgresql/.s.PGSQL.*
   if [ -n "${PATRONI_ETCD3_HOSTS:-}" ]; then
     exec "$0" patroni
   fi
