@@ -56,7 +56,9 @@ pub struct Entry {
 
 /// What the HA drill may ask of the platform: `write` (`POST /api/notes`)
 /// stores the request's body and answers 2xx with `{"id": N}` once it is
-/// committed; `read` (`GET /api/notes/{id}`) answers 200 with that body.
+/// committed; `read` (`GET /api/notes/{id}`) answers 200 with that body,
+/// 404 when the platform has no such write, anything else when it could
+/// not tell (asked again).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct EntryDrill {

@@ -111,27 +111,12 @@ pub async fn drill(
         return Err(bad(format!("{shown}: {m}")).into());
     }
     let m = &bundle.manifest;
-    let (Some(requests), Some((host, port, _))) = (
-        m.entry.as_ref().and_then(|e| e.drill.clone()),
-        crate::plan::entry_url(a, m),
-    ) else {
+    let Some((requests, base, write)) = requests(a, m) else {
         let m = Msg::new("drill.error.no-requests")
             .arg("bundle", bundle.dir.display())
             .render(&locale);
         return Err(bad(m).into());
     };
-    let (Some(write), Some(_)) = (requests.write_path(), requests.read_path(1)) else {
-        let m = Msg::new("drill.error.no-requests")
-            .arg("bundle", bundle.dir.display())
-            .render(&locale);
-        return Err(bad(m).into());
-    };
-    let shown_host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.clone()
-    };
-    let base = format!("http://{shown_host}:{port}");
     let secrets = crate::run::secrets_or_profile(None, a, &req.base, &req.profile, &locale)?;
 
     // Whole before anything is touched.
@@ -178,21 +163,10 @@ pub async fn drill(
         targets.close().await;
         return Err(RunError::new(ErrorKind::Refused, lines).into());
     }
-    let heartbeat = {
-        let conns: Vec<_> = targets.hosts.values().cloned().collect();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(crate::deploy::lock::HEARTBEAT).await;
-                for t in &conns {
-                    let _ = crate::deploy::lock::touch(&t.conn).await;
-                }
-            }
-        })
-    };
-
+    let heartbeat = heartbeat(&targets);
     let target = writes::Target {
         base: base.clone(),
-        write: write.to_string(),
+        write,
     };
     let install = a.install.clone().unwrap_or_default();
     let writer = writes::Writer::start(target, format!("cdwiz drill {install} {run}"));
@@ -232,16 +206,44 @@ pub async fn drill(
     events(DrillEvent::Reading {
         acknowledged: written.iter().filter(|w| w.id.is_some()).count(),
     });
-    let lost = writes::lost(&written, &base, |id| {
+    let (lost, unread) = writes::read_back(&written, &base, |id| {
         requests.read_path(id).unwrap_or_default()
     })
     .await;
-    report.count(&written, lost);
+    report.count(&written, lost, unread);
     heartbeat.abort();
     let _ = heartbeat.await;
     crate::deploy::lock::release_all(&targets, &run).await;
     targets.close().await;
     Ok(Some(report))
+}
+
+/// The manifest's drill requests, where they go (`http://host[:port]`)
+/// and the write's path; none when it names none, or names them wrongly.
+fn requests(
+    a: &Answers,
+    m: &crate::bundle::Manifest,
+) -> Option<(crate::bundle::EntryDrill, String, String)> {
+    let requests = m.entry.as_ref()?.drill.clone()?;
+    let (host, port, _) = crate::plan::entry_url(a, m)?;
+    let write = requests.write_path()?.to_string();
+    requests.read_path(1)?;
+    Some((requests, crate::deploy::url(&host, port, ""), write))
+}
+
+/// Touches the run lock on every host while the drill runs.
+fn heartbeat(targets: &Targets) -> tokio::task::JoinHandle<()> {
+    let conns: Vec<_> = targets.hosts.values().cloned().collect();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(crate::deploy::lock::HEARTBEAT).await;
+            for t in &conns {
+                if let Err(e) = crate::deploy::lock::touch(&t.conn).await {
+                    tracing::warn!("run lock on {}: {e}", t.address);
+                }
+            }
+        }
+    })
 }
 
 /// One host out and back: what it led, how long writes failed, how long

@@ -20,8 +20,13 @@ pub struct DrillReport {
     pub writes: usize,
     pub acknowledged: usize,
     pub read_back: usize,
-    /// Acknowledged writes that did not read back, by id.
+    /// Acknowledged writes the platform does not have (404, or another
+    /// text), by id.
     pub lost: Vec<u64>,
+    /// Acknowledged writes whose reads never got an answer that says
+    /// (refused, 503, no answer), by id: not proven lost, not proven kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<u64>,
     /// Stopped by the operator before every host had its turn.
     pub interrupted: bool,
 }
@@ -81,16 +86,18 @@ impl DrillReport {
             acknowledged: 0,
             read_back: 0,
             lost: Vec::new(),
+            unread: Vec::new(),
             interrupted: false,
         }
     }
 
     /// Every write of the drill and the acknowledged ones that were lost.
-    pub(super) fn count(&mut self, writes: &[Write], lost: Vec<u64>) {
+    pub(super) fn count(&mut self, writes: &[Write], lost: Vec<u64>, unread: Vec<u64>) {
         self.writes = writes.len();
         self.acknowledged = writes.iter().filter(|w| w.id.is_some()).count();
-        self.read_back = self.acknowledged - lost.len();
+        self.read_back = self.acknowledged - lost.len() - unread.len();
         self.lost = lost;
+        self.unread = unread;
     }
 
     /// Every host had its turn and came back whole, and no acknowledged
@@ -100,6 +107,7 @@ impl DrillReport {
             && self.hosts.len() == self.planned
             && self.hosts.iter().all(HostDrill::passed)
             && self.lost.is_empty()
+            && self.unread.is_empty()
             && self.acknowledged > 0
     }
 
@@ -154,6 +162,15 @@ impl DrillReport {
                     .render(locale),
             );
         }
+        if !self.unread.is_empty() {
+            let ids: Vec<String> = self.unread.iter().map(u64::to_string).collect();
+            out.push(
+                Msg::new("drill.report.unread")
+                    .arg("count", self.unread.len())
+                    .arg("ids", ids.join(", "))
+                    .render(locale),
+            );
+        }
         if self.interrupted {
             out.push(Msg::new("drill.report.interrupted").render(locale));
         }
@@ -186,7 +203,7 @@ mod tests {
         h.measure(&[w(None), w(Some(1))], Some(Duration::from_millis(11_340)));
         h.whole_secs = Some(21.0);
         r.hosts.push(h);
-        r.count(&[w(Some(1)), w(Some(2)), w(None)], Vec::new());
+        r.count(&[w(Some(1)), w(Some(2)), w(None)], Vec::new(), Vec::new());
         assert!(r.passed());
         r.planned = 2;
         assert!(!r.passed(), "a host without its turn");
@@ -203,7 +220,14 @@ mod tests {
         );
         let zh = r.lines("zh-CN");
         assert!(zh[1].contains("11.3"), "{zh:?}");
-        r.count(&[w(Some(1)), w(Some(2))], vec![2]);
+        r.count(&[w(Some(1)), w(Some(2))], Vec::new(), vec![2]);
+        assert!(!r.passed(), "a write not read is not proven kept");
+        assert!(
+            r.lines("en")
+                .iter()
+                .any(|l| l.starts_with("NOT READ: 1 acknowledged"))
+        );
+        r.count(&[w(Some(1)), w(Some(2))], vec![2], Vec::new());
         assert!(!r.passed());
         assert!(
             r.lines("en")

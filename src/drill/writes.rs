@@ -135,9 +135,29 @@ pub fn gap(writes: &[Write], since: Instant) -> Option<Duration> {
     Some(first.saturating_duration_since(since).max(longest))
 }
 
-/// The acknowledged writes that do not read back with their text, by id
-/// (eight reads at a time).
-pub async fn lost(writes: &[Write], base: &str, read: impl Fn(u64) -> String) -> Vec<u64> {
+/// How an acknowledged write read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadBack {
+    /// 200 with its text.
+    Found,
+    /// 404, or 200 with another text: the platform does not have it.
+    Lost,
+    /// No answer that says either (connection refused, 503, a timeout),
+    /// after every attempt.
+    Unread,
+}
+
+/// How many times, two seconds apart, a read that proves nothing is
+/// tried again.
+const READ_ATTEMPTS: u32 = 6;
+
+/// Each acknowledged write of `writes`, read back (eight at a time): the
+/// ids of those lost and of those that could not be read.
+pub async fn read_back(
+    writes: &[Write],
+    base: &str,
+    read: impl Fn(u64) -> String,
+) -> (Vec<u64>, Vec<u64>) {
     use futures_util::StreamExt;
     let http = client();
     let reads = writes
@@ -146,22 +166,39 @@ pub async fn lost(writes: &[Write], base: &str, read: impl Fn(u64) -> String) ->
         .map(|(id, w)| {
             let (http, url) = (&http, format!("{base}{}", read(id)));
             async move {
-                for _ in 0..3 {
+                for attempt in 1..=READ_ATTEMPTS {
                     if let Ok(answer) = http.get(&url).send().await {
-                        let ok = answer.status() == reqwest::StatusCode::OK;
+                        let status = answer.status();
                         let body = answer.text().await.unwrap_or_default();
-                        return (ok && body == w.text).then_some(()).ok_or(id);
+                        match status {
+                            reqwest::StatusCode::OK if body == w.text => {
+                                return (id, ReadBack::Found);
+                            }
+                            reqwest::StatusCode::OK | reqwest::StatusCode::NOT_FOUND => {
+                                return (id, ReadBack::Lost);
+                            }
+                            _ => {}
+                        }
                     }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if attempt < READ_ATTEMPTS {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
                 }
-                Err(id)
+                (id, ReadBack::Unread)
             }
         });
-    futures_util::stream::iter(reads)
+    let outcomes: Vec<(u64, ReadBack)> = futures_util::stream::iter(reads)
         .buffered(8)
-        .filter_map(|r| async move { r.err() })
         .collect()
-        .await
+        .await;
+    let ids = |kind: ReadBack| {
+        outcomes
+            .iter()
+            .filter(|(_, r)| *r == kind)
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    (ids(ReadBack::Lost), ids(ReadBack::Unread))
 }
 
 #[cfg(test)]

@@ -440,12 +440,7 @@ async fn vip_status(a: &Answers, targets: &Targets) -> Option<VipStatus> {
 /// balancer, asked once from this machine.
 async fn entry_status(a: &Answers, bundle: &Bundle) -> Option<EntryStatus> {
     let (host, port, path) = crate::plan::entry_url(a, &bundle.manifest)?;
-    let shown = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.clone()
-    };
-    let url = format!("http://{shown}:{port}{path}");
+    let url = crate::deploy::url(&host, port, &path);
     let check = crate::bundle::Health {
         port,
         http: Some(path),

@@ -132,10 +132,20 @@ pub async fn read_back(writes: &[Write], entry: (&str, u16), at_least: usize) {
         "only {} writes acknowledged",
         acked.len()
     );
+    // 404 (or another text) is a loss; no answer, or 503 (the database not
+    // reached), proves nothing and is asked again.
     let mut lost_writes = Vec::new();
     for w in &acked {
         let id = w.id.unwrap();
-        match http_get(address, port, &format!("/api/notes/{id}")).await {
+        let mut last = None;
+        for _ in 0..6 {
+            last = http_get(address, port, &format!("/api/notes/{id}")).await;
+            if matches!(last, Some((200 | 404, _))) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        match last {
             Some((200, text)) if text == w.text => {}
             other => lost_writes.push(format!("{id}: {other:?}")),
         }

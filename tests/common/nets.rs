@@ -15,11 +15,13 @@ use std::io::{Read, Seek, Write};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Nets the tests never use: the benchmarks' (`scripts/bench-checks` 230,
-/// `scripts/bench-deploy` 231), the default of `sandbox up` (0), which the
-/// demo uses, and the warm-up of `scripts/test` (239).
+/// `scripts/bench-deploy` 231, `scripts/bench-failover` 244), the default
+/// of `sandbox up` (0), which the demo uses, and the warm-up of
+/// `scripts/test` (239).
 pub const KEPT: &[(u8, &str)] = &[
     (230, "scripts/bench-checks"),
     (231, "scripts/bench-deploy"),
+    (244, "scripts/bench-failover"),
     (0, "scripts/demo and `cdwiz sandbox up`"),
     (239, "scripts/test (its warm-up instance `t-prep`)"),
 ];

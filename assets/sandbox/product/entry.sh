@@ -15,7 +15,8 @@
 #   backend   HTTP on BACKEND_PORT; GET /health answers 200 only when the
 #             database's primary and the cache's primary accept the
 #             credentials it was given; POST /notes stores the body and
-#             answers 201 {"id":N} once committed; GET /notes/N gives it back.
+#             answers 201 {"id":N} once committed; GET /notes/N gives it back
+#             (404: the primary has no such note; 503: it was not reached).
 #             The database is DB_HOSTS (every member: libpq finds the primary),
 #             the cache through CACHE_SENTINELS when given, else CACHE_HOST;
 #             GET /version answers the release the image is
@@ -256,9 +257,14 @@ backend-request)
     fi
     ;;
   "GET /notes/"*)
+    # 404 only when the primary says there is no such note; 503 when it
+    # could not be asked (a read that failed proves nothing lost).
     id=$(printf %s "${path#/notes/}" | tr -dc 0-9)
-    if [ -n "$id" ] && text=$(db -c "select text from notes where id = $id" 2>/dev/null) \
-        && [ -n "$text" ]; then
+    if [ -z "$id" ]; then
+      reply "404 Not Found" '{"error":"no such note"}'
+    elif ! text=$(db -c "select text from notes where id = $id" 2>/dev/null); then
+      reply "503 Service Unavailable" '{"error":"database not reached"}'
+    elif [ -n "$text" ]; then
       printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %s\r\n\r\n%s' \
         "$(printf %s "$text" | wc -c)" "$text"
     else
