@@ -224,6 +224,7 @@ async fn losing_any_master_behind_the_load_balancer_loses_no_acknowledged_write(
         state: &state,
         password: (PASSWORD_ENV, &password),
     };
+    wait_well(&run, Duration::from_secs(120)).await;
     let (code, out, err, report) = cdwiz_drill(&run, &["--lang", "zh-CN", "--output", "json"]);
     assert_eq!(code, 0, "{out}{err}");
     let report = report.unwrap_or_else(|| panic!("no drill.json: {out}{err}"));

@@ -89,6 +89,7 @@ async fn a_rolling_upgrade_and_a_whole_site_outage_lose_no_acknowledged_write() 
     assert!(err.contains("confirm with --yes"), "{err}");
     // `cdwiz drill`: each master out in turn under its own write loop; the
     // report in English.
+    wait_well(&run, Duration::from_secs(120)).await;
     let (code, out, err, report) = cdwiz_drill(&run, &[]);
     assert_eq!(code, 0, "{out}{err}");
     let report = report.unwrap_or_else(|| panic!("no drill.json: {out}{err}"));

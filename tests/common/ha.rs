@@ -216,3 +216,21 @@ pub fn assert_drill_passed(report: &serde_json::Value, hosts: usize, most: f64, 
     assert_eq!(report["lost"], serde_json::json!([]), "{report:#}");
     assert_eq!(report["interrupted"], false, "{report:#}");
 }
+
+/// Waits until `cdwiz status` says all is well (exit 0), at most `limit`.
+pub async fn wait_well(run: &super::Run<'_>, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        let (code, v) = super::status_json(run, run.profile);
+        if code == 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "not well after {} s: {}",
+            limit.as_secs(),
+            v["problems"]
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
