@@ -62,7 +62,7 @@ pub async fn run(opts: Options) -> u8 {
     let report = match cdwiz::drill::drill(req, &confirm, &events).await {
         Ok(Some(r)) => r,
         Ok(None) => {
-            let key = if opts.yes || opts.non_interactive || !std::io::stdin().is_terminal() {
+            let key = if opts.non_interactive || !std::io::stdin().is_terminal() {
                 "drill.refused.confirm"
             } else {
                 "drill.refused.no"

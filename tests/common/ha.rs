@@ -6,8 +6,11 @@ use std::time::{Duration, Instant};
 
 use super::{Write, http_get, sh};
 
-/// The database member Patroni says leads, asked on `host`.
-pub async fn primary(sb: &cdwiz::sandbox::Sandbox, host: usize) -> Option<String> {
+/// Patroni's view of the database cluster (`GET /cluster`), asked on `host`.
+async fn patroni_cluster(
+    sb: &cdwiz::sandbox::Sandbox,
+    host: usize,
+) -> Result<serde_json::Value, String> {
     let out = sh(
         sb,
         host,
@@ -15,7 +18,12 @@ pub async fn primary(sb: &cdwiz::sandbox::Sandbox, host: usize) -> Option<String
         "curl -sf -m 3 http://127.0.0.1:8008/cluster",
     )
     .await;
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).ok()?;
+    serde_json::from_str(&out.stdout).map_err(|e| format!("patroni: {e}: {}", out.stdout))
+}
+
+/// The database member Patroni says leads, asked on `host`.
+pub async fn primary(sb: &cdwiz::sandbox::Sandbox, host: usize) -> Option<String> {
+    let v = patroni_cluster(sb, host).await.ok()?;
     v["members"]
         .as_array()?
         .iter()
@@ -27,15 +35,7 @@ pub async fn primary(sb: &cdwiz::sandbox::Sandbox, host: usize) -> Option<String
 /// three members running with the standbys streaming and caught up, etcd's
 /// three members healthy, Sentinel seeing two replicas of the cache.
 pub async fn whole(sb: &cdwiz::sandbox::Sandbox, host: usize) -> Result<(), String> {
-    let out = sh(
-        sb,
-        host,
-        "root",
-        "curl -sf -m 3 http://127.0.0.1:8008/cluster",
-    )
-    .await;
-    let v: serde_json::Value =
-        serde_json::from_str(&out.stdout).map_err(|e| format!("patroni: {e}: {}", out.stdout))?;
+    let v = patroni_cluster(sb, host).await?;
     let members = v["members"].as_array().cloned().unwrap_or_default();
     let ready = members
         .iter()
