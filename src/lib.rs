@@ -3,6 +3,7 @@
 
 rust_i18n::i18n!("assets/locales", fallback = "en");
 
+pub mod backup;
 pub mod bundle;
 pub mod catalogue;
 pub mod checks;

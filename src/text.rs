@@ -55,6 +55,18 @@ pub fn clean(s: &str, keep_newlines: bool) -> String {
     out
 }
 
+/// Bytes as people read them: `812 B`, `4.2 KB`, `1.3 MB`, `2.0 GB`
+/// (powers of 1024).
+pub fn bytes(n: u64) -> String {
+    let b = n as f64;
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KB", b / 1024.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MB", b / 1_048_576.0),
+        _ => format!("{:.1} GB", b / 1_073_741_824.0),
+    }
+}
+
 /// One line of remote text: cleaned, newlines included.
 pub fn line(s: &str) -> String {
     clean(s, false)

@@ -1,13 +1,15 @@
 //! The replicated edition's day two on three `ha-keepalived` masters:
-//! `cdwiz drill` (its report in English), then, with a write loop through
-//! the VIP (four writes a second) throughout, a rolling upgrade 0.1.0 → 0.2.0 (each member that leads hands over first:
+//! with a write loop through the VIP (four writes a second) throughout, a
+//! rolling upgrade 0.1.0 → 0.2.0 (each member that leads hands over first:
 //! a Patroni switchover, a Sentinel failover), then the whole site losing
 //! power at once and coming back. The failed writes and the longest gap of
 //! each are measured and printed; every acknowledged write is read back at
-//! the end.
+//! the end. Before the upgrade, `cdwiz backup` of the notes written so far,
+//! proven to restore by `cdwiz backup --verify`, and refused when damaged.
 
 mod common;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cdwiz::sandbox::bundle::{NEXT_VERSION, VERSION};
@@ -75,41 +77,18 @@ async fn a_rolling_upgrade_and_a_whole_site_outage_lose_no_acknowledged_write() 
     let release = |v: &str| format!("{{\"version\":\"{v}\"}}");
     assert_eq!(versions(&addrs).await, vec![release(VERSION); 3]);
 
-    // Without --yes and with no terminal, the drill touches nothing.
-    let (code, _, err) = run_within(
-        std::process::Command::new(cdwiz_bin())
-            .args(["drill", "--profile"])
-            .arg(&profile)
-            .env(PASSWORD_ENV, &password)
-            .env("CDWIZ_DATA_DIR", &state)
-            .stdin(std::process::Stdio::null()),
-        Duration::from_secs(120),
+    // Notes written, then a backup of them, proven to restore.
+    let before = Writer::start(
+        &vip,
+        80,
+        Duration::from_millis(100),
+        Duration::from_secs(60),
     );
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("confirm with --yes"), "{err}");
-    // `cdwiz drill`: each master out in turn under its own write loop; the
-    // report in English.
-    wait_well(&run, Duration::from_secs(120)).await;
-    let (code, out, err, report) = cdwiz_drill(&run, &[]);
-    assert_eq!(code, 0, "{out}{err}");
-    let report = report.unwrap_or_else(|| panic!("no drill.json: {out}{err}"));
-    assert_drill_passed(&report, 3, 30.0, true);
-    let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("HA drill drill-"), "{out}");
-    assert_eq!(
-        lines
-            .iter()
-            .filter(|l| l.contains("): writes stopped for "))
-            .count(),
-        3,
-        "{out}"
-    );
-    assert!(
-        out.contains("PASSED: every host was lost and came back, no acknowledged write was lost"),
-        "{out}"
-    );
-    eprintln!("ha-upgrade: cdwiz drill:\n{out}");
-    wait_whole(sb, 0, Duration::from_secs(120)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let noted = before.stop().await;
+    let noted = noted.iter().filter(|w| w.id.is_some()).count();
+    assert!(noted >= 10, "{noted} notes acknowledged before the backup");
+    backup_then_verify(&run, &state, noted, primary(sb, 0).await).await;
 
     let writer = Writer::start(
         &vip,
@@ -211,4 +190,156 @@ async fn a_rolling_upgrade_and_a_whole_site_outage_lose_no_acknowledged_write() 
     assert_eq!(versions(&addrs).await, vec![release(NEXT_VERSION); 3]);
     read_back(&writes, (&vip, 80), 100).await;
     eprintln!("ha-upgrade: {upgrade_report}; {outage_report}");
+}
+
+/// `cdwiz backup`: a folder only the operator reads, with the hosts and the
+/// database (taken from a replica, not from `primary`), no secret in
+/// clear; `--verify` restores it in a throwaway container and counts the
+/// `noted` notes; a flipped byte, a dump cut off when it was taken and
+/// another installation's backup are each refused, naming what is wrong.
+async fn backup_then_verify(run: &Run<'_>, state: &Path, noted: usize, primary: Option<String>) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = run.work.join("backup-1");
+    let cdwiz = |args: &[&str]| {
+        run_within(
+            std::process::Command::new(cdwiz_bin())
+                .arg("backup")
+                .args(args)
+                .arg("--profile")
+                .arg(run.profile)
+                .env(run.password.0, run.password.1)
+                .env("CDWIZ_DATA_DIR", state),
+            CHILD_LIMIT,
+        )
+    };
+    let (code, out, err) = cdwiz(&["-o", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("backup written: "), "{out}");
+    assert!(out.contains("left out: secrets"), "{out}");
+    eprintln!("ha-upgrade: backup: {err}{out}");
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("backup.json")).unwrap()).unwrap();
+    assert_eq!(index["version"], VERSION, "{index:#}");
+    let parts = index["parts"].as_array().unwrap();
+    let data: Vec<&serde_json::Value> = parts.iter().filter(|p| p["kind"] == "data").collect();
+    assert_eq!(data.len(), 1, "{index:#}");
+    assert_eq!(data[0]["name"], "database", "{index:#}");
+    assert_ne!(
+        data[0]["host"].as_str(),
+        primary.as_deref(),
+        "taken from a replica: {index:#}"
+    );
+    assert_eq!(
+        parts.iter().filter(|p| p["kind"] == "host").count(),
+        3,
+        "{index:#}"
+    );
+    // Only the operator reads it, and it holds no secret in clear.
+    let secrets: Vec<String> = std::fs::read_dir(state.join("installs"))
+        .unwrap()
+        .flatten()
+        .filter_map(|d| std::fs::read_to_string(d.path().join("secrets.yaml")).ok())
+        .flat_map(|t| {
+            serde_yaml::from_str::<std::collections::BTreeMap<String, String>>(&t)
+                .unwrap()
+                .into_values()
+        })
+        .collect();
+    assert!(!secrets.is_empty());
+    let mut files = vec![dir.clone()];
+    let mut seen = 0;
+    while let Some(f) = files.pop() {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        if f.is_dir() {
+            assert_eq!(mode, 0o700, "{}", f.display());
+            files.extend(std::fs::read_dir(&f).unwrap().flatten().map(|e| e.path()));
+            continue;
+        }
+        assert_eq!(mode, 0o600, "{}", f.display());
+        let bytes = std::fs::read(&f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for s in &secrets {
+            assert!(
+                !text.contains(s.as_str()),
+                "a secret in clear in {}",
+                f.display()
+            );
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, parts.len() + 1, "the parts and the index");
+
+    // It restores: the notes are all there.
+    let (code, out, err) = cdwiz(&["--verify", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.lines().any(|l| l.trim() == format!("notes {noted}")),
+        "{out}"
+    );
+    assert!(out.contains("PASSED: the backup restores"), "{out}");
+    eprintln!("ha-upgrade: backup --verify:\n{out}");
+
+    let copy = |name: &str| {
+        let to = run.work.join(name);
+        let ok = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&dir)
+            .arg(&to)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        to
+    };
+    // One flipped byte: refused, naming the part.
+    let flipped = copy("backup-flipped");
+    let dump = flipped.join("data/database.dump");
+    let mut bytes = std::fs::read(&dump).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&dump, &bytes).unwrap();
+    let (code, out, err) = cdwiz(&["--verify", flipped.to_str().unwrap()]);
+    assert_eq!(code, 6, "{out}{err}");
+    assert!(
+        err.contains("data/database.dump: not what the backup recorded"),
+        "{err}"
+    );
+    // A dump cut off when it was taken (its sums recorded as they were):
+    // it does not restore.
+    let cut = copy("backup-cut");
+    let dump = cut.join("data/database.dump");
+    let bytes = std::fs::read(&dump).unwrap();
+    let kept = &bytes[..bytes.len() * 2 / 3];
+    std::fs::write(&dump, kept).unwrap();
+    let mut index_cut = index.clone();
+    for p in index_cut["parts"].as_array_mut().unwrap() {
+        if p["kind"] == "data" {
+            p["size"] = kept.len().into();
+            p["sha256"] = sha256_hex(kept).into();
+        }
+    }
+    std::fs::write(cut.join("backup.json"), index_cut.to_string()).unwrap();
+    let (code, out, err) = cdwiz(&["--verify", cut.to_str().unwrap()]);
+    assert_eq!(code, 6, "{out}{err}");
+    assert!(
+        out.contains("database (") && out.contains("did NOT restore"),
+        "{out}"
+    );
+    assert!(out.contains("FAILED: the backup does not restore"), "{out}");
+    // Another installation's backup is refused before anything is asked.
+    let other = copy("backup-other");
+    let mut index_other = index.clone();
+    index_other["install"] = "i-0123456789abcdef".into();
+    std::fs::write(other.join("backup.json"), index_other.to_string()).unwrap();
+    let (code, out, err) = cdwiz(&["--verify", other.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("is a backup of installation i-0123456789abcdef"),
+        "{err}"
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(bytes))
 }

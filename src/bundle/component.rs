@@ -47,6 +47,24 @@ pub struct Component {
     /// migration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradeHook>,
+    /// How its data is backed up and proven readable (none: it keeps no
+    /// data worth a backup, or rebuilds it from the others').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<Backup>,
+}
+
+/// How a stateful component's data is backed up, each a command of its
+/// own image (cdwiz knows no database): `dump` runs in a running member
+/// (a replica's where the cluster has one) and writes the backup to its
+/// standard output; `check` runs in a throwaway container of the image,
+/// with no network and nothing of the platform's, reads a backup on its
+/// standard input and exits 0 once it has restored it and read it back
+/// (e.g. every table answers a count); its last lines say what it found.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Backup {
+    pub dump: Vec<String>,
+    pub check: Vec<String>,
 }
 
 /// A one-off container of the component's new image, with its environment,

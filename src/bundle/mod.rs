@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use component::{
-    Cluster, ClusterForm, Component, Health, Placement, PlacementCount, Quorum, UpgradeHook,
+    Backup, Cluster, ClusterForm, Component, Health, Placement, PlacementCount, Quorum, UpgradeHook,
 };
 
 pub use crate::paths::BUNDLE_MANIFEST as MANIFEST_FILE;
@@ -209,6 +209,16 @@ impl Manifest {
                         "components[{i}] ({}).depends-on: no component `{d}`",
                         c.name
                     ));
+                }
+            }
+            if let Some(b) = &c.backup {
+                for (field, cmd) in [("dump", &b.dump), ("check", &b.check)] {
+                    if cmd.is_empty() {
+                        out.push(format!(
+                            "components[{i}] ({}).backup.{field}: an empty command",
+                            c.name
+                        ));
+                    }
                 }
             }
             if !self.images.is_empty()

@@ -198,13 +198,60 @@ async fn from_hosts(
 
 /// The installation's generated secrets, if this machine has them (read,
 /// never created).
-fn generated_secrets(data_dir: &Path, a: &Answers) -> Vec<String> {
+pub(crate) fn generated_secrets(data_dir: &Path, a: &Answers) -> Vec<String> {
     let path = crate::deploy::secrets::path(data_dir, a);
     std::fs::read_to_string(path)
         .ok()
         .and_then(|t| serde_yaml::from_str::<BTreeMap<String, String>>(&t).ok())
         .map(|m| m.into_values().collect())
         .unwrap_or_default()
+}
+
+/// A host's install record (`install.json`) and its rendered configuration
+/// as it is there (`config/...`), in one round trip: what a backup keeps
+/// of each host. The installation's secrets the host holds are added to
+/// what [`crate::redact`] hides.
+pub async fn record_and_config(t: &Target) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let config = format!("{}/cd/config", t.data_dir);
+    let script = format!(
+        r#"sec() {{ printf '\n{MARK}%s\n' "$1"; }}
+[ -f /etc/cdwiz/install.json ] && {{ sec install.json; cat /etc/cdwiz/install.json; }}
+find {config} -type f 2>/dev/null | sort | while read -r f; do sec "config/${{f#{config}/}}"; cat "$f"; done
+{hidden}
+true"#,
+        config = crate::ssh::quote(&config),
+        hidden = hidden_script(t),
+    );
+    let out = t
+        .conn
+        .run(&script, Duration::from_secs(120))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(without_hidden(&out.stdout))
+}
+
+/// The script lines that send the host's secret files as hex, to hide.
+fn hidden_script(t: &Target) -> String {
+    format!(
+        r#"for f in {secrets}/*; do [ -f "$f" ] && {{ sec "{HIDE}${{f##*/}}"; od -An -v -tx1 < "$f" | tr -d ' \n'; }}; done"#,
+        secrets = crate::ssh::quote(&format!("{}/cd/secrets", t.data_dir)),
+    )
+}
+
+/// The sections of a host's answer that are files; the secrets it sent
+/// are added to what every file written is cleaned of (this machine may
+/// have no record of them), never kept.
+fn without_hidden(stdout: &str) -> Vec<(String, Vec<u8>)> {
+    let (hide, files): (Vec<_>, Vec<_>) = split_sections(stdout)
+        .into_iter()
+        .partition(|(name, _)| name.starts_with(HIDE));
+    let values: Vec<String> = hide
+        .iter()
+        .filter_map(|(_, hex)| crate::text::from_hex(String::from_utf8_lossy(hex).trim()))
+        .filter_map(|v| String::from_utf8(v).ok())
+        .collect();
+    hide_secrets(&values);
+    files
 }
 
 /// One round trip: every section the host gives, split by markers.
@@ -225,28 +272,17 @@ for c in $(docker ps -a --filter label=io.cdwiz.component --format '{{{{.Names}}
   sec "containers/$c.inspect.json"; docker inspect "$c" 2>&1
   sec "containers/$c.log"; docker logs --tail {LOG_LINES} "$c" 2>&1
 done
-for f in {secrets}/*; do [ -f "$f" ] && {{ sec "{HIDE}${{f##*/}}"; od -An -v -tx1 < "$f" | tr -d ' \n'; }}; done
+{hidden}
 true"#,
         config = crate::ssh::quote(&config),
-        secrets = crate::ssh::quote(&format!("{}/cd/secrets", t.data_dir)),
+        hidden = hidden_script(t),
     );
     let out = t
         .conn
         .run(&script, Duration::from_secs(120))
         .await
         .map_err(|e| e.to_string())?;
-    // The installation's secrets as the host holds them: hidden from the
-    // archive (this machine may have no record of them), never put in it.
-    let (hide, files): (Vec<_>, Vec<_>) = split_sections(&out.stdout)
-        .into_iter()
-        .partition(|(name, _)| name.starts_with(HIDE));
-    let values: Vec<String> = hide
-        .iter()
-        .filter_map(|(_, hex)| crate::text::from_hex(String::from_utf8_lossy(hex).trim()))
-        .filter_map(|v| String::from_utf8(v).ok())
-        .collect();
-    hide_secrets(&values);
-    Ok(files)
+    Ok(without_hidden(&out.stdout))
 }
 
 /// Adds secret values found on a host or in the cluster to what every

@@ -159,9 +159,73 @@ fn write_archive<W: std::io::Write, R: std::io::Read>(
     b.into_inner()
 }
 
+/// A tar archive of the one local file `path` (mode 0600, owned by root),
+/// as a stream read from the file as it is sent: any size, never whole in
+/// memory.
+pub async fn one_file_stream(
+    path: &std::path::Path,
+) -> std::io::Result<impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static>
+{
+    use futures_util::StreamExt;
+    let file = tokio::fs::File::open(path).await?;
+    let size = file.metadata().await?.len();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let mut header = tar::Header::new_gnu();
+    header.set_path(&name)?;
+    header.set_size(size);
+    header.set_mode(0o600);
+    header.set_mtime(0);
+    header.set_cksum();
+    // The data, padded to a block, then two empty blocks: the end.
+    let tail = vec![0u8; (512 - (size % 512) as usize) % 512 + 1024];
+    let head =
+        futures_util::stream::once(
+            async move { Ok(bytes::Bytes::copy_from_slice(header.as_bytes())) },
+        );
+    let end = futures_util::stream::once(async move { Ok(bytes::Bytes::from(tail)) });
+    Ok(head
+        .chain(tokio_util::io::ReaderStream::new(file))
+        .chain(end))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn one_file_streams_as_a_tar_that_unpacks_to_it() {
+        use futures_util::TryStreamExt;
+        let dir = tempfile::tempdir().unwrap();
+        for size in [0usize, 1, 511, 512, 513, 200_000] {
+            let path = dir.path().join(format!("part-{size}.dump"));
+            let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&path, &data).unwrap();
+            let chunks: Vec<bytes::Bytes> = one_file_stream(&path)
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            let tar: Vec<u8> = chunks.concat();
+            assert_eq!(tar.len() % 512, 0, "{size}");
+            let mut archive = tar::Archive::new(tar.as_slice());
+            let mut entries = archive.entries().unwrap();
+            let mut e = entries.next().unwrap().unwrap();
+            assert_eq!(
+                e.path().unwrap().to_str(),
+                Some(format!("part-{size}.dump").as_str())
+            );
+            assert_eq!(e.header().mode().unwrap(), 0o600);
+            let mut got = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut got).unwrap();
+            assert_eq!(got, data, "{size}");
+            drop(e);
+            assert!(entries.next().is_none(), "{size}");
+        }
+    }
 
     #[test]
     fn archive_has_manifest_naming_config_and_layer() {

@@ -29,6 +29,12 @@ pub enum DockerError {
     },
     #[error("loading {file} into the engine failed: {reason}")]
     Load { file: String, reason: String },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("command `{command}` in container {container} exited with {code}: {output}")]
     ExecFailed {
         container: String,
@@ -183,4 +189,182 @@ pub fn is_not_found(e: &bollard::errors::Error) -> bool {
             ..
         }
     )
+}
+
+/// How a command with its standard output streamed ended: its exit code
+/// and the last of what it wrote to standard error.
+#[derive(Debug, Clone)]
+pub struct Streamed {
+    pub code: i64,
+    pub bytes: u64,
+    pub errors: String,
+}
+
+/// The most of a command's standard error kept for its error message.
+const ERRORS_KEPT: usize = 4096;
+
+fn keep_tail(text: &mut String, more: &[u8]) {
+    text.push_str(&String::from_utf8_lossy(more));
+    if text.len() > ERRORS_KEPT {
+        let mut cut = text.len() - ERRORS_KEPT;
+        while !text.is_char_boundary(cut) {
+            cut += 1;
+        }
+        text.drain(..cut);
+    }
+}
+
+/// Runs `cmd` in a running container, handing its standard output to
+/// `sink` as it comes (any size, bytes as they are); standard error is
+/// kept apart (its last part).
+pub async fn exec_stream(
+    docker: &Docker,
+    container: &str,
+    cmd: &[&str],
+    sink: &mut (dyn FnMut(&[u8]) -> std::io::Result<()> + Send),
+) -> Result<Streamed, DockerError> {
+    use bollard::container::LogOutput;
+    let call = || format!("exec in {container}");
+    let created = docker
+        .create_exec(
+            container,
+            ExecConfig {
+                cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| DockerError::api(call(), e))?;
+    let (mut bytes, mut errors) = (0u64, String::new());
+    if let StartExecResults::Attached { mut output, .. } = docker
+        .start_exec(&created.id, None::<StartExecOptions>)
+        .await
+        .map_err(|e| DockerError::api(call(), e))?
+    {
+        while let Some(chunk) = output.next().await {
+            match chunk.map_err(|e| DockerError::api(call(), e))? {
+                LogOutput::StdOut { message } => {
+                    bytes += message.len() as u64;
+                    sink(&message).map_err(|e| DockerError::Io {
+                        what: call(),
+                        source: e,
+                    })?;
+                }
+                other => keep_tail(&mut errors, &other.into_bytes()),
+            }
+        }
+    }
+    let inspected = docker
+        .inspect_exec(&created.id)
+        .await
+        .map_err(|e| DockerError::api(call(), e))?;
+    Ok(Streamed {
+        code: inspected.exit_code.unwrap_or(-1),
+        bytes,
+        errors,
+    })
+}
+
+/// Runs `cmd` once in a new container of `image` named `name`, with no
+/// network, after copying the local `file` into it at `dir/<its name>`;
+/// its combined output and exit code. The container is removed after,
+/// whatever happened; one of the same name left by an earlier run is
+/// removed first. `limit` bounds the run (the container is then killed).
+pub async fn run_with_file(
+    docker: &Docker,
+    image: &str,
+    name: &str,
+    cmd: &[String],
+    file: &std::path::Path,
+    dir: &str,
+    limit: Duration,
+) -> Result<ExecOutput, DockerError> {
+    use bollard::models::{ContainerCreateBody, HostConfig};
+    use bollard::query_parameters::{
+        CreateContainerOptions, LogsOptions, RemoveContainerOptions, StartContainerOptions,
+        UploadToContainerOptions, WaitContainerOptions,
+    };
+    let call = |what: &str| format!("{what} {name}");
+    let remove = || async {
+        let _ = docker
+            .remove_container(
+                name,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                }),
+            )
+            .await;
+    };
+    remove().await;
+    docker
+        .create_container(
+            Some(CreateContainerOptions {
+                name: Some(name.to_string()),
+                ..Default::default()
+            }),
+            ContainerCreateBody {
+                image: Some(image.to_string()),
+                cmd: Some(cmd.to_vec()),
+                labels: Some([("io.cdwiz.throwaway".to_string(), "1".to_string())].into()),
+                host_config: Some(HostConfig {
+                    network_mode: Some("none".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| DockerError::api(call("create"), e))?;
+    let ran = async {
+        let tar = archive::one_file_stream(file)
+            .await
+            .map_err(|e| DockerError::Io {
+                what: file.display().to_string(),
+                source: e,
+            })?;
+        docker
+            .upload_to_container(
+                name,
+                Some(UploadToContainerOptions {
+                    path: dir.to_string(),
+                    ..Default::default()
+                }),
+                bollard::body_try_stream(tar),
+            )
+            .await
+            .map_err(|e| DockerError::api(call("copy into"), e))?;
+        docker
+            .start_container(name, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| DockerError::api(call("start"), e))?;
+        let mut waited = docker.wait_container(name, None::<WaitContainerOptions>);
+        let code = match tokio::time::timeout(limit, waited.next()).await {
+            Err(_) => -1,
+            Ok(Some(Ok(w))) => w.status_code,
+            // A non-zero exit comes as an error carrying its code.
+            Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => code,
+            Ok(Some(Err(e))) => return Err(DockerError::api(call("wait for"), e)),
+            Ok(None) => -1,
+        };
+        let mut logs = docker.logs(
+            name,
+            Some(LogsOptions {
+                stdout: true,
+                stderr: true,
+                ..Default::default()
+            }),
+        );
+        let mut output = String::new();
+        while let Some(Ok(chunk)) = logs.next().await {
+            keep_tail(&mut output, &chunk.into_bytes());
+        }
+        Ok(ExecOutput { code, output })
+    }
+    .await;
+    remove().await;
+    ran
 }

@@ -163,7 +163,7 @@ pub async fn drill(
         targets.close().await;
         return Err(RunError::new(ErrorKind::Refused, lines).into());
     }
-    let heartbeat = heartbeat(&targets);
+    let heartbeat = crate::deploy::lock::heartbeat(&targets, Default::default());
     let target = writes::Target {
         base: base.clone(),
         write,
@@ -229,21 +229,6 @@ fn requests(
     let write = requests.write_path()?.to_string();
     requests.read_path(1)?;
     Some((requests, crate::deploy::url(&host, port, ""), write))
-}
-
-/// Touches the run lock on every host while the drill runs.
-fn heartbeat(targets: &Targets) -> tokio::task::JoinHandle<()> {
-    let conns: Vec<_> = targets.hosts.values().cloned().collect();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(crate::deploy::lock::HEARTBEAT).await;
-            for t in &conns {
-                if let Err(e) = crate::deploy::lock::touch(&t.conn).await {
-                    tracing::warn!("run lock on {}: {e}", t.address);
-                }
-            }
-        }
-    })
 }
 
 /// One host out and back: what it led, how long writes failed, how long

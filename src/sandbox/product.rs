@@ -93,6 +93,7 @@ fn component(
         },
         cluster: None,
         upgrade: None,
+        backup: None,
     }
 }
 
@@ -228,6 +229,14 @@ fn database(version: &str, ports: &[u16], count: PlacementCount) -> Component {
     database.volumes = pairs(&[("database", "/var/lib/cd/database")]);
     database.upgrade = Some(crate::bundle::UpgradeHook {
         command: vec![ENTRY.into(), "migrate".into()],
+    });
+    // `pg_dump` of the platform's database (a consistent snapshot, also on
+    // a streaming replica); proven by loading it into an empty cluster.
+    // The cache keeps nothing a backup needs (the backend's notes are the
+    // database's); etcd keeps the database's leader, made anew.
+    database.backup = Some(crate::bundle::Backup {
+        dump: vec![ENTRY.into(), "dump".into(), "database".into()],
+        check: vec![ENTRY.into(), "check-dump".into(), "database".into()],
     });
     database
 }

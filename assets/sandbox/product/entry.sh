@@ -28,6 +28,11 @@
 #   handover NAME  when this member leads (the database's or the cache's
 #               primary), moves that to another member and returns once it
 #               follows; nothing otherwise (before cdwiz replaces it)
+#   dump NAME   a backup of NAME's data on standard output (the database:
+#               pg_dump of DB_NAME, also on a replica)
+#   check-dump NAME  reads such a backup on standard input, loads it into
+#               an empty database of its own and counts every table's rows
+#               (a throwaway container: no network, nothing else touched)
 # Secrets come from files (X_FILE) so that they stay out of `docker inspect`.
 set -eu
 
@@ -355,6 +360,37 @@ handover)
   *) echo "nothing to hand over" ;;
   esac
   ;;
+dump)
+  [ "${2:-}" = database ] || { echo "no backup of ${2:-}" >&2; exit 64; }
+  exec pg_dump -X -h /var/run/postgresql -p "${DB_PORT:-5432}" -U "${DB_USER:-cd}" \
+    --no-owner --no-privileges --clean --if-exists "${DB_NAME:-cd}"
+  ;;
+check-dump)
+  [ "${2:-}" = database ] || { echo "no backup of ${2:-}" >&2; exit 64; }
+  dir=$(mktemp -d)
+  chown postgres "$dir"
+  su postgres -s /bin/sh -c "$PGBIN/initdb -D '$dir/data' -U cd --auth=trust -E UTF8 >/dev/null" \
+    || { echo "initdb failed" >&2; exit 1; }
+  su postgres -s /bin/sh -c "$PGBIN/pg_ctl -D '$dir/data' -w -s -l '$dir/log' \
+    -o \"-c listen_addresses='' -c unix_socket_directories='$dir' -c jit=off\" start" \
+    || { cat "$dir/log" >&2; exit 1; }
+  q() { psql -X -v ON_ERROR_STOP=1 -qtA -h "$dir" -U cd "$@"; }
+  cat > "$dir/dump"
+  # pg_dump ends its dump with this line: one cut off anywhere lacks it.
+  tail -n 3 "$dir/dump" | grep -q '^-- PostgreSQL database dump complete' \
+    || { echo "the dump is cut off: it lacks pg_dump's last line" >&2; exit 1; }
+  q -d postgres -c 'create database restored' >/dev/null
+  # The whole dump in one transaction: one that fails loads nothing.
+  if ! q -d restored --single-transaction -f "$dir/dump" >/dev/null 2>"$dir/errors"; then
+    echo "the dump did not load: $(tail -n 3 "$dir/errors")" >&2
+    exit 1
+  fi
+  tables=$(q -d restored -c "select tablename from pg_tables where schemaname = 'public' order by 1")
+  [ -n "$tables" ] || { echo "the dump holds no table" >&2; exit 1; }
+  for t in $tables; do
+    echo "$t $(q -d restored -c "select count(*) from \"$t\"")"
+  done
+  ;;
 keepalived)
   # The pid files of a run before a power loss survive in the container
   # and name pid 1, which is alive (this one): keepalived would refuse to
@@ -377,7 +413,7 @@ CONF
   exec nginx -g 'daemon off;'
   ;;
 *)
-  echo "usage: $0 etcd|database|migrate|cache|sentinel|backend|web|keepalived" >&2
+  echo "usage: $0 etcd|database|migrate|cache|sentinel|backend|web|keepalived|role|health|handover|dump|check-dump" >&2
   exit 64
   ;;
 esac

@@ -1,0 +1,226 @@
+//! `cdwiz backup --profile P [-o DIR] [--include-secrets]` and
+//! `cdwiz backup --profile P --verify DIR`: the engine's backup
+//! (`cdwiz::backup`) as lines, text or JSON. Progress goes to stderr in
+//! text, so that stdout is the result.
+
+use std::path::{Path, PathBuf};
+
+use cdwiz::backup::{BackupEvent, BackupRequest, VerifyError, VerifyRequest};
+use cdwiz::i18n::Msg;
+
+use crate::headless::{EXIT_OK, Output, bad_input};
+
+/// Exit code of a backup that is damaged or does not restore.
+pub const EXIT_BACKUP_BAD: u8 = 6;
+/// Exit code of a backup that could not be taken (a host, a dump).
+pub const EXIT_BACKUP_FAILED: u8 = 4;
+
+pub struct Options {
+    pub profile: PathBuf,
+    pub out: Option<PathBuf>,
+    pub include_secrets: bool,
+    pub verify: Option<PathBuf>,
+    pub output: Output,
+    pub locale: String,
+}
+
+/// Exit 0 written (or verified), 2 bad input or refused, 4 a part could
+/// not be taken, 6 the backup is damaged or does not restore.
+pub async fn run(opts: Options) -> u8 {
+    let locale = opts.locale.as_str();
+    let answers = match cdwiz::profile::load_file(&opts.profile) {
+        Ok(a) => a,
+        Err(e) => return bad_input(&[e.render(locale)]),
+    };
+    let base = opts
+        .profile
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let data_dir = cdwiz::paths::data_dir();
+    if let Some(dir) = &opts.verify {
+        let req = VerifyRequest {
+            answers,
+            profile: opts.profile.clone(),
+            base,
+            data_dir,
+            locale: opts.locale.clone(),
+            dir: dir.clone(),
+        };
+        return verify(req, opts.output, locale).await;
+    }
+    let req = BackupRequest {
+        answers,
+        profile: opts.profile.clone(),
+        base,
+        data_dir,
+        locale: opts.locale.clone(),
+        out: opts.out.clone(),
+        include_secrets: opts.include_secrets,
+    };
+    let events = |e: BackupEvent| show(&e, opts.output, locale);
+    let written = match cdwiz::backup::backup(req, &events).await {
+        Ok(w) => w,
+        Err(e) if e.kind == cdwiz::run::ErrorKind::Deploy => {
+            for l in &e.lines {
+                eprintln!("{}", crate::error_line(locale, l));
+            }
+            return EXIT_BACKUP_FAILED;
+        }
+        Err(e) => return bad_input(&e.lines),
+    };
+    let i = &written.index;
+    let size: u64 = i.parts.iter().map(|p| p.size).sum();
+    let done = Msg::new("backup.done")
+        .arg("path", written.dir.display())
+        .arg("product", &i.product)
+        .arg("version", &i.version)
+        .arg("created", &i.created)
+        .arg("parts", i.parts.len())
+        .arg("size", cdwiz::text::bytes(size));
+    match opts.output {
+        Output::Json => {
+            let v = serde_json::json!({
+                "event": "backup",
+                "dir": written.dir,
+                "index": i,
+                "message": done,
+            });
+            println!("{v}");
+        }
+        Output::Text => {
+            println!("{}", done.render(locale));
+            if !i.left_out.is_empty() {
+                println!(
+                    "{}",
+                    Msg::new("backup.left-out")
+                        .arg("what", i.left_out.join(", "))
+                        .render(locale)
+                );
+            }
+        }
+    }
+    EXIT_OK
+}
+
+/// `--verify`: the sums, then each data part restored in a throwaway
+/// container.
+async fn verify(req: VerifyRequest, output: Output, locale: &str) -> u8 {
+    let dir = req.dir.clone();
+    let verified = match cdwiz::backup::verify(req).await {
+        Ok(v) => v,
+        Err(VerifyError::Run(e)) => return bad_input(&e.lines),
+        Err(VerifyError::Damaged(found)) => {
+            eprintln!(
+                "{}",
+                crate::error_line(
+                    locale,
+                    &Msg::new("backup.verify.damaged")
+                        .arg("path", dir.display())
+                        .render(locale)
+                )
+            );
+            for m in &found {
+                eprintln!("  {}", m.render(locale));
+            }
+            if output == Output::Json {
+                let v = serde_json::json!({
+                    "event": "backup.verify",
+                    "passed": false,
+                    "damaged": found,
+                });
+                println!("{v}");
+            }
+            return EXIT_BACKUP_BAD;
+        }
+    };
+    let i = &verified.index;
+    let mut lines = vec![
+        Msg::new("backup.verify.title")
+            .arg("path", dir.display())
+            .arg("product", &i.product)
+            .arg("version", &i.version)
+            .arg("created", &i.created)
+            .arg("parts", i.parts.len())
+            .render(locale),
+    ];
+    for p in &verified.parts {
+        let key = if p.passed {
+            "backup.verify.part-passed"
+        } else {
+            "backup.verify.part-failed"
+        };
+        lines.push(
+            Msg::new(key)
+                .arg("part", &p.part)
+                .arg("size", cdwiz::text::bytes(p.size))
+                .arg("host", &p.host)
+                .render(locale),
+        );
+        lines.extend(p.said.iter().map(|l| format!("    {l}")));
+    }
+    let verdict = if verified.passed() {
+        "backup.verify.passed"
+    } else {
+        "backup.verify.failed"
+    };
+    lines.push(cdwiz::i18n::text(verdict, locale));
+    match output {
+        Output::Json => {
+            let mut v = serde_json::to_value(&verified).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("event".into(), "backup.verify".into());
+                o.insert("passed".into(), verified.passed().into());
+            }
+            println!("{v}");
+        }
+        Output::Text => {
+            for l in &lines {
+                println!("{l}");
+            }
+        }
+    }
+    if verified.passed() {
+        EXIT_OK
+    } else {
+        EXIT_BACKUP_BAD
+    }
+}
+
+/// One line per event on stderr (text), or a JSON line on stdout.
+fn show(e: &BackupEvent, output: Output, locale: &str) {
+    let (key, msg) = match e {
+        BackupEvent::Taking { part, host } => (
+            "taking",
+            Msg::new("backup.event.taking")
+                .arg("part", part)
+                .arg("host", host),
+        ),
+        BackupEvent::Progress { part, bytes } => (
+            "progress",
+            Msg::new("backup.event.progress")
+                .arg("part", part)
+                .arg("size", cdwiz::text::bytes(*bytes)),
+        ),
+        BackupEvent::Taken {
+            part,
+            host,
+            bytes,
+            secs,
+        } => (
+            "taken",
+            Msg::new("backup.event.taken")
+                .arg("part", part)
+                .arg("host", host)
+                .arg("size", cdwiz::text::bytes(*bytes))
+                .arg("secs", format!("{secs:.1}")),
+        ),
+    };
+    match output {
+        Output::Json => {
+            let v = serde_json::json!({ "event": format!("backup.{key}"), "message": msg });
+            println!("{v}");
+        }
+        Output::Text => eprintln!("{}", msg.render(locale)),
+    }
+}
