@@ -404,8 +404,31 @@ fn consent(cli: &Cli, lang: &str) -> Result<Vec<String>, u8> {
     Ok(secret_names)
 }
 
+/// What the command needs `--profile` for (the word its error names),
+/// when it does.
+fn needs_profile(cli: &Cli) -> Option<&'static str> {
+    match &cli.command {
+        Some(Command::Status) => Some("status"),
+        Some(Command::Collect { .. }) => Some("collect"),
+        Some(Command::Drill { .. }) => Some("drill"),
+        Some(Command::Backup { .. }) => Some("backup"),
+        Some(Command::Uninstall { .. }) => Some("uninstall"),
+        None if cli.non_interactive => Some("--non-interactive"),
+        _ => None,
+    }
+}
+
 /// The command the operator gave, on the runtime; its exit code.
 async fn dispatch(cli: Cli, lang: String) -> u8 {
+    if let Some(what) = needs_profile(&cli)
+        && cli.profile.is_none()
+    {
+        let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", what);
+        eprintln!("{}", error_line(&lang, &m.render(&lang)));
+        return EXIT_BAD_INPUT;
+    }
+    // Given wherever a command needs it (above).
+    let profile = cli.profile.clone().unwrap_or_default();
     match cli.command {
         Some(Command::Sandbox(args)) => {
             logging::to_stderr();
@@ -422,106 +445,64 @@ async fn dispatch(cli: Cli, lang: String) -> u8 {
         Some(Command::Bundle(args)) => cli_bundle::run(&args, &lang).await,
         Some(Command::Validate(_) | Command::Schema) => 0,
         Some(Command::BenchUi { secs, rate, hosts }) => tui::bench::run(secs, rate, hosts),
-        Some(Command::Status) => match cli.profile {
-            Some(profile) => cli_status::run(profile, cli.output, &lang).await,
-            None => {
-                let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "status");
-                eprintln!("{}", error_line(&lang, &m.render(&lang)));
-                EXIT_BAD_INPUT
-            }
-        },
-        Some(Command::Collect { out }) => match cli.profile {
-            Some(profile) => cli_collect::run(profile, out, cli.workdir, &lang).await,
-            None => {
-                let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "collect");
-                eprintln!("{}", error_line(&lang, &m.render(&lang)));
-                EXIT_BAD_INPUT
-            }
-        },
-        Some(Command::Drill { yes, hold }) => match cli.profile {
-            Some(profile) => {
-                cli_drill::run(cli_drill::Options {
-                    profile,
-                    yes,
-                    hold,
-                    non_interactive: cli.non_interactive,
-                    output: cli.output,
-                    workdir: cli.workdir,
-                    locale: lang,
-                })
-                .await
-            }
-            None => {
-                let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "drill");
-                eprintln!("{}", error_line(&lang, &m.render(&lang)));
-                EXIT_BAD_INPUT
-            }
-        },
+        Some(Command::Status) => cli_status::run(profile, cli.output, &lang).await,
+        Some(Command::Collect { out }) => cli_collect::run(profile, out, cli.workdir, &lang).await,
+        Some(Command::Drill { yes, hold }) => {
+            cli_drill::run(cli_drill::Options {
+                profile,
+                yes,
+                hold,
+                non_interactive: cli.non_interactive,
+                output: cli.output,
+                workdir: cli.workdir,
+                locale: lang,
+            })
+            .await
+        }
         Some(Command::Backup {
             out,
             include_secrets,
             verify,
-        }) => match cli.profile {
-            Some(profile) => {
-                cli_backup::run(cli_backup::Options {
-                    profile,
-                    out,
-                    include_secrets,
-                    verify,
-                    output: cli.output,
-                    locale: lang,
-                })
-                .await
-            }
-            None => {
-                let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "backup");
-                eprintln!("{}", error_line(&lang, &m.render(&lang)));
-                EXIT_BAD_INPUT
-            }
-        },
-        Some(Command::Uninstall { purge, yes }) => match cli.profile {
-            Some(profile) => {
-                cli_uninstall::run(cli_uninstall::Options {
-                    profile,
-                    purge,
-                    yes,
-                    non_interactive: cli.non_interactive,
-                    output: cli.output,
-                    workdir: cli.workdir,
-                    locale: lang,
-                })
-                .await
-            }
-            None => {
-                let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "uninstall");
-                eprintln!("{}", error_line(&lang, &m.render(&lang)));
-                EXIT_BAD_INPUT
-            }
-        },
-        None => match (cli.profile, cli.non_interactive) {
-            (Some(profile), true) => {
-                headless::run(headless::Options {
-                    profile,
-                    dry_run: cli.dry_run,
-                    resume: cli.resume,
-                    output: cli.output,
-                    workdir: cli.workdir,
-                    accept_checks: cli.accept_check,
-                    remove_hosts: cli.remove_hosts,
-                    allow_downgrade: cli.allow_downgrade,
-                    purge_removed: cli.purge_removed,
-                    yes_purge: cli.yes_purge,
-                    locale: lang,
-                })
-                .await
-            }
-            (None, true) => {
-                let m = cdwiz::i18n::Msg::new("cli.needs-profile").arg("what", "--non-interactive");
-                eprintln!("{}", error_line(&lang, &m.render(&lang)));
-                EXIT_BAD_INPUT
-            }
-            (profile, false) => tui::run(profile, lang).await,
-        },
+        }) => {
+            cli_backup::run(cli_backup::Options {
+                profile,
+                out,
+                include_secrets,
+                verify,
+                output: cli.output,
+                locale: lang,
+            })
+            .await
+        }
+        Some(Command::Uninstall { purge, yes }) => {
+            cli_uninstall::run(cli_uninstall::Options {
+                profile,
+                purge,
+                yes,
+                non_interactive: cli.non_interactive,
+                output: cli.output,
+                workdir: cli.workdir,
+                locale: lang,
+            })
+            .await
+        }
+        None if cli.non_interactive => {
+            headless::run(headless::Options {
+                profile,
+                dry_run: cli.dry_run,
+                resume: cli.resume,
+                output: cli.output,
+                workdir: cli.workdir,
+                accept_checks: cli.accept_check,
+                remove_hosts: cli.remove_hosts,
+                allow_downgrade: cli.allow_downgrade,
+                purge_removed: cli.purge_removed,
+                yes_purge: cli.yes_purge,
+                locale: lang,
+            })
+            .await
+        }
+        None => tui::run(cli.profile, lang).await,
     }
 }
 

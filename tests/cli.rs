@@ -651,3 +651,72 @@ fn a_malformed_expected_host_key_is_bad_input() {
         );
     }
 }
+
+/// English, whatever this machine's locale.
+const EN: &[(&str, &str)] = &[("LANG", "C.UTF-8"), ("LC_ALL", ""), ("LC_MESSAGES", "")];
+
+/// Every command that works on an installation says it needs `--profile`
+/// (exit 2), naming itself.
+#[test]
+fn commands_on_an_installation_need_a_profile() {
+    for (args, what) in [
+        (&["status"][..], "status"),
+        (&["collect"], "collect"),
+        (&["drill", "--yes"], "drill"),
+        (&["backup"], "backup"),
+        (&["uninstall"], "uninstall"),
+        (&["--non-interactive"], "--non-interactive"),
+    ] {
+        let (code, _, err) = cdwiz(args, EN);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{what} needs --profile FILE")),
+            "{err}"
+        );
+    }
+}
+
+/// `backup --verify` reads the backup before it asks any host: no backup
+/// there is bad input (2); a part changed by one byte is refused (6),
+/// naming it. The profile's documentation addresses are never connected to.
+#[test]
+fn a_damaged_backup_is_refused_before_any_host_is_asked() {
+    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/example-single.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let verify = |backup: &std::path::Path| {
+        let b = backup.to_str().unwrap();
+        let mut env = EN.to_vec();
+        env.push(("CDWIZ_SSH_PASSWORD", "not-used"));
+        env.push(("CDWIZ_DATA_DIR", state.path().to_str().unwrap()));
+        cdwiz(&["backup", "--profile", profile, "--verify", b], &env)
+    };
+    let (code, _, err) = verify(dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a cdwiz backup"), "{err}");
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/database.dump"), b"-- dump\n").unwrap();
+    let index = serde_json::json!({
+        "format": 1,
+        "install": "i-0123456789abcdef",
+        "product": "cd",
+        "version": "1.0.0",
+        "created": "2026-12-08T00:00:00Z",
+        "hosts": ["192.0.2.10"],
+        "parts": [{
+            "name": "database",
+            "kind": "data",
+            "file": "data/database.dump",
+            "size": 8,
+            "sha256": "0000000000000000000000000000000000000000000000000000000000000000",
+        }],
+    });
+    std::fs::write(dir.path().join("backup.json"), index.to_string()).unwrap();
+    let (code, _, err) = verify(dir.path());
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("is damaged"), "{err}");
+    assert!(
+        err.contains("data/database.dump: not what the backup recorded (8 bytes now, 8 recorded"),
+        "{err}"
+    );
+}
