@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cdwiz::backup::{BackupEvent, BackupRequest, VerifyError, VerifyRequest};
+use cdwiz::backup::BackupEvent;
+use cdwiz::run::backup::{BackupRequest, VerifyError, VerifyRequest};
 use cdwiz::i18n::Msg;
 
 use crate::headless::{EXIT_OK, Output, bad_input};
@@ -59,7 +60,7 @@ pub async fn run(opts: Options) -> u8 {
         include_secrets: opts.include_secrets,
     };
     let events = |e: BackupEvent| show(&e, opts.output, locale);
-    let written = match cdwiz::backup::backup(req, &events).await {
+    let written = match cdwiz::run::backup::backup(req, &events).await {
         Ok(w) => w,
         Err(e) if e.kind == cdwiz::run::ErrorKind::Deploy => {
             for l in &e.lines {
@@ -107,7 +108,7 @@ pub async fn run(opts: Options) -> u8 {
 /// container.
 async fn verify(req: VerifyRequest, output: Output, locale: &str) -> u8 {
     let dir = req.dir.clone();
-    let verified = match cdwiz::backup::verify(req).await {
+    let verified = match cdwiz::run::backup::verify(req).await {
         Ok(v) => v,
         Err(VerifyError::Run(e)) => return bad_input(&e.lines),
         Err(VerifyError::Damaged(found)) => {

@@ -51,6 +51,10 @@ pub enum Event {
         hosts: Vec<String>,
         said: crate::i18n::Msg,
     },
+    /// A rolling upgrade's backup, taken before anything is replaced: what
+    /// happened, in the operator's words (a part taken, the backup written
+    /// or left out and why).
+    Backup { said: crate::i18n::Msg },
     /// This machine had no record of the installation's generated secrets:
     /// they were read back from its hosts (or its namespace) and recorded.
     SecretsAdopted {

@@ -56,6 +56,9 @@ struct Cli {
     /// Let a bundle older than the hosts' release replace it (data kept).
     #[arg(long)]
     allow_downgrade: bool,
+    /// Upgrade without the backup a rolling upgrade takes first.
+    #[arg(long)]
+    no_backup: bool,
     /// With --remove-hosts: also delete the platform's data on the removed
     /// hosts (needs --yes).
     #[arg(long = "purge", requires = "remove_hosts")]
@@ -226,6 +229,7 @@ fn localized_command(lang: &str) -> clap::Command {
         "expect_host_key",
         "remove_hosts",
         "allow_downgrade",
+        "no_backup",
         "purge_removed",
         "yes_purge",
         "lang",
@@ -498,6 +502,7 @@ async fn dispatch(cli: Cli, lang: String) -> u8 {
                 allow_downgrade: cli.allow_downgrade,
                 purge_removed: cli.purge_removed,
                 yes_purge: cli.yes_purge,
+                no_backup: cli.no_backup,
                 locale: lang,
             })
             .await

@@ -113,6 +113,25 @@ async fn a_rolling_upgrade_and_a_whole_site_outage_lose_no_acknowledged_write() 
     );
     let took = upgrade.elapsed();
     assert_eq!(versions(&addrs).await, vec![release(NEXT_VERSION); 3]);
+    // It backed the data up first, and says where.
+    let said: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["event"] == "note" && l["id"] == "backup")
+        .filter_map(|l| l["message"].as_str())
+        .collect();
+    let taken = said
+        .iter()
+        .find_map(|m| m.strip_prefix("backup before the upgrade: "))
+        .unwrap_or_else(|| panic!("no backup named: {said:#?}"));
+    let taken: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(taken).join("backup.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(taken["version"], VERSION, "{taken:#}");
+    assert!(
+        taken["parts"].as_array().unwrap().iter().any(|p| p["name"] == "database"),
+        "{taken:#}"
+    );
     let handed: Vec<String> = std::fs::read_dir(work.join("runs"))
         .into_iter()
         .flatten()

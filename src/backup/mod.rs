@@ -8,45 +8,31 @@
 //! once whole: a backup that exists is complete. The hosts are locked
 //! against other runs meanwhile; nothing on them changes.
 //!
-//! `cdwiz backup --verify` ([`verify`]) proves a backup readable.
+//! `cdwiz backup --verify` ([`verify`]) proves a backup readable. The
+//! command's whole (the profile's bundle and secrets, the hosts reached
+//! and locked) is `crate::run::backup`; a rolling upgrade takes one here
+//! with the hosts it holds.
 
 mod index;
 mod verify;
 
-pub use index::{FORMAT, INDEX_FILE, Index, Kind, Part};
-pub use verify::{PartVerdict, Verified, VerifyError, VerifyRequest, verify};
+pub use index::{FORMAT, INDEX_FILE, Index, Kind, Part, check_sums, read};
+pub use verify::{PartVerdict, Verified, verify};
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::bundle::{Component, Manifest};
-use crate::connect::{Connector, Secrets, Target, Targets};
+use crate::connect::{Target, Targets};
 use crate::i18n::Msg;
-use crate::profile::{Answers, TopologyKind};
-use crate::run::{ErrorKind, RunError};
+use crate::profile::Answers;
 
 /// How often progress is said while a part is written.
 const PROGRESS_EVERY: u64 = 16 << 20;
 /// The roles a member has that make it the one to take a backup from.
 const FOLLOWERS: [&str; 3] = ["replica", "follower", "standby"];
-
-/// What a backup needs.
-pub struct BackupRequest {
-    pub answers: Answers,
-    /// The profile file, for error lines.
-    pub profile: PathBuf,
-    pub base: PathBuf,
-    pub data_dir: PathBuf,
-    pub locale: String,
-    /// The folder to write (it must not exist); none: under the data dir,
-    /// `backups/<install>-<time>`.
-    pub out: Option<PathBuf>,
-    /// Keep the generated secrets in it (in clear, 0600).
-    pub include_secrets: bool,
-}
 
 /// What the backup is doing, as it does it.
 #[derive(Debug, Clone)]
@@ -71,95 +57,39 @@ pub struct Written {
     pub index: Index,
 }
 
-/// Takes the backup; `events` hears of each part.
-pub async fn backup(
-    mut req: BackupRequest,
-    events: &(dyn Fn(BackupEvent) + Sync),
-) -> Result<Written, RunError> {
-    crate::installation::adopt(&req.data_dir, &mut req.answers);
-    let locale = req.locale.clone();
-    let a = &req.answers;
-    let bad = |m: Msg| RunError::new(ErrorKind::BadInput, vec![m.render(&locale)]);
-    let bundle = crate::run::manifest_only(a, &req.base, &req.data_dir, &req.profile, &locale)?;
-    if a.topology.kind == TopologyKind::K8s {
-        return Err(bad(Msg::new("backup.error.k8s")));
-    }
-    let install = crate::profile::install_id(a);
-    let out = req.out.clone().unwrap_or_else(|| {
-        req.data_dir
-            .join("backups")
-            .join(format!("{install}-{}", crate::rundir::new_run_id()))
-    });
-    if out.exists() {
-        return Err(bad(
-            Msg::new("backup.error.exists").arg("path", out.display())
-        ));
-    }
-    let secrets = crate::run::secrets_or_profile(None, a, &req.base, &req.profile, &locale)?;
-    // What the hosts' configuration is cleaned of unless the secrets are
-    // asked for (the hosts' own secret files are added as they are read).
-    let mut hidden: Vec<String> = secrets.values().iter().map(|s| s.to_string()).collect();
-    hidden.extend(crate::collect::generated_secrets(&req.data_dir, a));
-    crate::redact::add(&hidden);
-    let (targets, run) = open_locked(a, secrets, &req, &locale).await?;
-    let heartbeat = crate::deploy::lock::heartbeat(&targets, Default::default());
-    let taken = take(&req, &bundle.manifest, &targets, &install, &out, events).await;
-    heartbeat.abort();
-    let _ = heartbeat.await;
-    crate::deploy::lock::release_all(&targets, &run).await;
-    targets.close().await;
-    let index = taken.map_err(|m| RunError::new(ErrorKind::Deploy, vec![m.render(&locale)]))?;
-    Ok(Written { dir: out, index })
+/// What a backup is taken of, and where it goes.
+pub struct Taking<'a> {
+    pub answers: &'a Answers,
+    pub manifest: &'a Manifest,
+    /// Every host of the answers, reached and held by the caller's run.
+    pub targets: &'a Targets,
+    pub data_dir: &'a Path,
+    /// The folder to write (it must not exist).
+    pub out: &'a Path,
+    /// Keep the generated secrets in it (in clear, 0600).
+    pub include_secrets: bool,
 }
 
-/// Every host reached and locked for this run (its id); none unreachable.
-async fn open_locked(
-    a: &Answers,
-    secrets: Secrets,
-    req: &BackupRequest,
-    locale: &str,
-) -> Result<(Targets, String), RunError> {
-    let mut connector = Connector::new(
-        a,
-        secrets,
-        &req.data_dir,
-        &req.base,
-        crate::connect::askpass_program(),
-    );
-    connector.install_key = false;
-    let targets = Targets::open(&Arc::new(connector), a).await;
-    if !targets.unreachable.is_empty() {
-        let lines = targets
-            .unreachable
-            .iter()
-            .map(|(addr, why)| format!("{addr}: {}", why.failure.message().render(locale)))
-            .collect();
-        targets.close().await;
-        return Err(RunError::new(ErrorKind::Deploy, lines));
-    }
-    let run = format!("backup-{}", crate::rundir::new_run_id());
-    let me = crate::deploy::lock::Holder::me(&run);
-    if let Err(refused) = crate::deploy::lock::acquire_all(&targets, &me, false).await {
-        let lines = refused
-            .iter()
-            .map(|(h, r)| format!("{h}: {}", r.message().render(locale)))
-            .collect();
-        targets.close().await;
-        return Err(RunError::new(ErrorKind::Refused, lines));
-    }
-    Ok((targets, run))
+/// The folder a backup goes to when the operator names none:
+/// `backups/<install>-<time>` under the data dir.
+pub fn default_dir(data_dir: &Path, a: &Answers) -> PathBuf {
+    data_dir.join("backups").join(format!(
+        "{}-{}",
+        crate::profile::install_id(a),
+        crate::rundir::new_run_id()
+    ))
 }
 
 /// Writes the backup beside `out` and renames it into place once whole;
 /// what went wrong otherwise (nothing is left behind).
-async fn take(
-    req: &BackupRequest,
-    m: &Manifest,
-    targets: &Targets,
-    install: &str,
-    out: &Path,
-    events: &(dyn Fn(BackupEvent) + Sync),
-) -> Result<Index, Msg> {
+/// The installation's secrets (the profile's and the generated ones) are
+/// hidden from the hosts' configuration in it unless `include_secrets`.
+pub async fn take(t: Taking<'_>, events: &(dyn Fn(BackupEvent) + Sync)) -> Result<Written, Msg> {
+    let out = t.out;
+    if out.exists() {
+        return Err(Msg::new("backup.error.exists").arg("path", out.display()));
+    }
+    crate::redact::add(&crate::deploy::secrets::values(t.data_dir, t.answers));
     let io = |path: &Path, e: std::io::Error| {
         Msg::new("backup.error.write")
             .arg("path", path.display())
@@ -173,7 +103,7 @@ async fn take(
     let partial = parent.join(format!(".{name}.partial"));
     let _ = std::fs::remove_dir_all(&partial);
     private_dir(&partial).map_err(|e| io(&partial, e))?;
-    let taken = parts(req, m, targets, install, &partial, events).await;
+    let taken = parts(&t, &partial, events).await;
     let index = match taken {
         Ok(index) => index,
         Err(e) => {
@@ -191,19 +121,21 @@ async fn take(
         let _ = std::fs::remove_dir_all(&partial);
         return Err(io(out, e));
     }
-    Ok(index)
+    Ok(Written {
+        dir: out.to_path_buf(),
+        index,
+    })
 }
 
 /// Every part written into `dir`, and the index that names them.
 async fn parts(
-    req: &BackupRequest,
-    m: &Manifest,
-    targets: &Targets,
-    install: &str,
+    t: &Taking<'_>,
     dir: &Path,
     events: &(dyn Fn(BackupEvent) + Sync),
 ) -> Result<Index, Msg> {
-    let a = &req.answers;
+    let (a, targets) = (t.answers, t.targets);
+    let install = crate::profile::install_id(a);
+    let install = install.as_str();
     let io = |path: &Path, e: std::io::Error| {
         Msg::new("backup.error.write")
             .arg("path", path.display())
@@ -213,7 +145,7 @@ async fn parts(
     let mut releases = BTreeMap::new();
     private_dir(&dir.join("hosts")).map_err(|e| io(dir, e))?;
     for h in &a.hosts {
-        let Some(t) = targets.hosts.get(&h.address) else {
+        let Some(host) = targets.hosts.get(&h.address) else {
             continue;
         };
         let started = Instant::now();
@@ -221,7 +153,7 @@ async fn parts(
             part: h.address.clone(),
             host: h.address.clone(),
         });
-        let (tar, record) = host_part(t, req.include_secrets).await?;
+        let (tar, record) = host_part(host, t.include_secrets).await?;
         if let Some(r) = record {
             if r.install != install {
                 return Err(Msg::new("backup.error.other-install")
@@ -251,12 +183,12 @@ async fn parts(
     }
     let (product, version) = one_release(&releases)?;
     private_dir(&dir.join("data")).map_err(|e| io(dir, e))?;
-    for c in m.components.iter().filter(|c| c.backup.is_some()) {
+    for c in t.manifest.components.iter().filter(|c| c.backup.is_some()) {
         parts.push(data_part(a, c, targets, dir, events).await?);
     }
     let mut left_out = Vec::new();
-    let secrets = crate::deploy::secrets::path(&req.data_dir, a);
-    if !req.include_secrets {
+    let secrets = crate::deploy::secrets::path(t.data_dir, a);
+    if !t.include_secrets {
         left_out.push("secrets".to_string());
     } else if let Ok(text) = std::fs::read(&secrets) {
         let file = "secrets.yaml".to_string();
@@ -318,7 +250,7 @@ async fn host_part(t: &Target, keep_secrets: bool) -> Result<(Vec<u8>, Option<Re
             .arg("host", &t.address)
             .arg("error", e)
     };
-    let files = crate::collect::record_and_config(t).await.map_err(failed)?;
+    let files = crate::deploy::readback::record_and_config(t).await.map_err(failed)?;
     let record = files
         .iter()
         .find(|(n, _)| n == "install.json")

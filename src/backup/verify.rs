@@ -7,28 +7,15 @@
 //! exits 0 once it has restored and read it back. The running platform is
 //! not touched.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use super::index::{self, Index, Kind};
-use crate::connect::{Connector, Targets};
+use crate::connect::Targets;
 use crate::i18n::Msg;
 use crate::profile::Answers;
-use crate::run::{ErrorKind, RunError};
 
 /// Where a part is put in its throwaway container.
 const INSIDE: &str = "/tmp";
-
-/// What a verification needs.
-pub struct VerifyRequest {
-    pub answers: Answers,
-    pub profile: PathBuf,
-    pub base: PathBuf,
-    pub data_dir: PathBuf,
-    pub locale: String,
-    /// The backup's folder.
-    pub dir: PathBuf,
-}
 
 /// How one data part fared.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -56,59 +43,23 @@ impl Verified {
     }
 }
 
-/// Why a backup was not verified.
-#[derive(Debug)]
-pub enum VerifyError {
-    /// Bad input: no backup there, a profile problem, another
-    /// installation's backup (exit 2).
-    Run(RunError),
-    /// Parts that are not what the index recorded (exit 6).
-    Damaged(Vec<Msg>),
-}
-
-impl From<RunError> for VerifyError {
-    fn from(e: RunError) -> Self {
-        VerifyError::Run(e)
-    }
-}
-
 /// The last lines of a check's output kept in its verdict.
 const SAID_LINES: usize = 8;
 
-/// Verifies the backup in `req.dir`.
-pub async fn verify(mut req: VerifyRequest) -> Result<Verified, VerifyError> {
-    crate::installation::adopt(&req.data_dir, &mut req.answers);
-    let locale = req.locale.clone();
-    let a = &req.answers;
-    let bad = |m: Msg| RunError::new(ErrorKind::BadInput, vec![m.render(&locale)]);
-    let index = index::read(&req.dir).map_err(bad)?;
-    let damaged = index::check_sums(&req.dir, &index);
-    if !damaged.is_empty() {
-        return Err(VerifyError::Damaged(damaged));
-    }
-    let install = crate::profile::install_id(a);
-    if index.install != install {
-        return Err(bad(Msg::new("backup.error.another")
-            .arg("path", req.dir.display())
-            .arg("found", &index.install)
-            .arg("install", &install))
-        .into());
-    }
-    let bundle = crate::run::manifest_only(a, &req.base, &req.data_dir, &req.profile, &locale)?;
-    let secrets = crate::run::secrets_or_profile(None, a, &req.base, &req.profile, &locale)?;
-    let mut connector = Connector::new(
-        a,
-        secrets,
-        &req.data_dir,
-        &req.base,
-        crate::connect::askpass_program(),
-    );
-    connector.install_key = false;
-    let targets = Targets::open(&Arc::new(connector), a).await;
+/// Restores each data part of the backup in `dir` (its sums checked,
+/// its installation the caller's) in a throwaway container on one of
+/// `targets`, with the check `manifest` names for its component.
+pub async fn verify(
+    dir: &Path,
+    index: Index,
+    answers: &Answers,
+    manifest: &crate::bundle::Manifest,
+    targets: &Targets,
+    locale: &str,
+) -> Verified {
     let mut parts = Vec::new();
     for part in index.parts.iter().filter(|p| p.kind == Kind::Data) {
-        let check = bundle
-            .manifest
+        let check = manifest
             .components
             .iter()
             .find(|c| c.name == part.name)
@@ -122,19 +73,18 @@ pub async fn verify(mut req: VerifyRequest) -> Result<Verified, VerifyError> {
                 said: vec![
                     Msg::new("backup.verify.no-check")
                         .arg("component", &part.name)
-                        .render(&locale),
+                        .render(locale),
                 ],
             },
             Some((check, image)) => {
                 let image = part.image.clone().unwrap_or(image);
-                let file = index::part_path(&req.dir, part).unwrap_or_default();
-                check_part(a, &targets, part, &image, &check, &file, &locale).await
+                let file = index::part_path(dir, part).unwrap_or_default();
+                check_part(answers, targets, part, &image, &check, &file, locale).await
             }
         };
         parts.push(verdict);
     }
-    targets.close().await;
-    Ok(Verified { index, parts })
+    Verified { index, parts }
 }
 
 /// One data part restored in a throwaway container on a host that has

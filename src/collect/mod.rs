@@ -12,7 +12,6 @@
 
 mod cluster;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::connect::{Connector, Secrets, Target, Targets};
+use crate::deploy::readback;
 use crate::i18n::Msg;
 use crate::profile::{Answers, TopologyKind};
 use crate::run::{ErrorKind, RunError};
@@ -29,9 +29,6 @@ use crate::run::{ErrorKind, RunError};
 pub const LOG_LINES: usize = 500;
 /// Recent runs of the installation whose files are carried.
 pub const RECENT_RUNS: usize = 5;
-const MARK: &str = "@@cdwiz-collect@@ ";
-/// Sections of a host's answer that are secrets to hide, not files.
-const HIDE: &str = "hide/";
 /// What the archive and the progress lines call the cluster (k8s).
 pub const CLUSTER: &str = "cluster";
 
@@ -79,7 +76,7 @@ pub async fn collect(
     let a = &req.answers;
     let secrets = crate::run::secrets_or_profile(req.secrets, a, &req.base, &req.profile, locale)?;
     let mut hidden: Vec<String> = secrets.values().iter().map(|s| s.to_string()).collect();
-    hidden.extend(generated_secrets(&req.data_dir, a));
+    hidden.extend(crate::deploy::secrets::values(&req.data_dir, a));
     crate::redact::add(&hidden);
     let per_host = if a.topology.kind == TopologyKind::K8s {
         let (files, unreachable) = match cluster::files(a, &req.base).await {
@@ -196,69 +193,11 @@ async fn from_hosts(
     per_host
 }
 
-/// The installation's generated secrets, if this machine has them (read,
-/// never created).
-pub(crate) fn generated_secrets(data_dir: &Path, a: &Answers) -> Vec<String> {
-    let path = crate::deploy::secrets::path(data_dir, a);
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_yaml::from_str::<BTreeMap<String, String>>(&t).ok())
-        .map(|m| m.into_values().collect())
-        .unwrap_or_default()
-}
-
-/// A host's install record (`install.json`) and its rendered configuration
-/// as it is there (`config/...`), in one round trip: what a backup keeps
-/// of each host. The installation's secrets the host holds are added to
-/// what [`crate::redact`] hides.
-pub async fn record_and_config(t: &Target) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let config = format!("{}/cd/config", t.data_dir);
-    let script = format!(
-        r#"sec() {{ printf '\n{MARK}%s\n' "$1"; }}
-[ -f /etc/cdwiz/install.json ] && {{ sec install.json; cat /etc/cdwiz/install.json; }}
-find {config} -type f 2>/dev/null | sort | while read -r f; do sec "config/${{f#{config}/}}"; cat "$f"; done
-{hidden}
-true"#,
-        config = crate::ssh::quote(&config),
-        hidden = hidden_script(t),
-    );
-    let out = t
-        .conn
-        .run(&script, Duration::from_secs(120))
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(without_hidden(&out.stdout))
-}
-
-/// The script lines that send the host's secret files as hex, to hide.
-fn hidden_script(t: &Target) -> String {
-    format!(
-        r#"for f in {secrets}/*; do [ -f "$f" ] && {{ sec "{HIDE}${{f##*/}}"; od -An -v -tx1 < "$f" | tr -d ' \n'; }}; done"#,
-        secrets = crate::ssh::quote(&format!("{}/cd/secrets", t.data_dir)),
-    )
-}
-
-/// The sections of a host's answer that are files; the secrets it sent
-/// are added to what every file written is cleaned of (this machine may
-/// have no record of them), never kept.
-fn without_hidden(stdout: &str) -> Vec<(String, Vec<u8>)> {
-    let (hide, files): (Vec<_>, Vec<_>) = split_sections(stdout)
-        .into_iter()
-        .partition(|(name, _)| name.starts_with(HIDE));
-    let values: Vec<String> = hide
-        .iter()
-        .filter_map(|(_, hex)| crate::text::from_hex(String::from_utf8_lossy(hex).trim()))
-        .filter_map(|v| String::from_utf8(v).ok())
-        .collect();
-    hide_secrets(&values);
-    files
-}
-
 /// One round trip: every section the host gives, split by markers.
 async fn host_files(t: &Target) -> Result<Vec<(String, Vec<u8>)>, String> {
     let config = format!("{}/cd/config", t.data_dir);
     let script = format!(
-        r#"sec() {{ printf '\n{MARK}%s\n' "$1"; }}
+        r#"{sec}
 sec install.json; cat /etc/cdwiz/install.json 2>&1
 sec os-release; cat /etc/os-release 2>&1
 sec uname; uname -a 2>&1
@@ -274,15 +213,16 @@ for c in $(docker ps -a --filter label=io.cdwiz.component --format '{{{{.Names}}
 done
 {hidden}
 true"#,
+        sec = readback::SECTION_FN,
         config = crate::ssh::quote(&config),
-        hidden = hidden_script(t),
+        hidden = readback::hidden_script(t),
     );
     let out = t
         .conn
         .run(&script, Duration::from_secs(120))
         .await
         .map_err(|e| e.to_string())?;
-    Ok(without_hidden(&out.stdout))
+    Ok(readback::without_hidden(&out.stdout))
 }
 
 /// Adds secret values found on a host or in the cluster to what every
@@ -290,24 +230,6 @@ true"#,
 /// (`crate::redact::forms`).
 fn hide_secrets(values: &[String]) {
     crate::redact::add(values);
-}
-
-/// `(name, content)` of each marked section; names that could leave the
-/// host's folder are dropped.
-fn split_sections(text: &str) -> Vec<(String, Vec<u8>)> {
-    text.split(&format!("\n{MARK}"))
-        .skip(1)
-        .filter_map(|s| {
-            let (name, content) = s.split_once('\n').unwrap_or((s, ""));
-            let safe = !name.is_empty()
-                && !name.starts_with('/')
-                && name
-                    .split('/')
-                    .all(|p| !p.is_empty() && p != "." && p != "..")
-                && !name.chars().any(char::is_control);
-            safe.then(|| (name.to_string(), content.as_bytes().to_vec()))
-        })
-        .collect()
 }
 
 /// Each host that answered, with the installation its `install.json`
@@ -562,21 +484,6 @@ mod tests {
         let read = |p: &str| std::fs::read_to_string(into.join("support").join(p)).unwrap();
         assert_eq!(read("hosts/h/containers.txt"), "cd-web up");
         assert_eq!(read("hosts/h/containers/cd-web.log"), "line");
-    }
-
-    #[test]
-    fn sections_split_and_unsafe_names_are_dropped() {
-        let text = format!(
-            "noise\n{MARK}install.json\n{{\"a\":1}}\n\n{MARK}config/x.env\nA=1\n\
-             {MARK}../../etc/passwd\nroot\n{MARK}containers/cd-web.log\nline\n"
-        );
-        let s = split_sections(&text);
-        let names: Vec<&str> = s.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(
-            names,
-            ["install.json", "config/x.env", "containers/cd-web.log"]
-        );
-        assert_eq!(s[1].1, b"A=1");
     }
 
     /// Of this installation's runs the 5 newest are carried (by their

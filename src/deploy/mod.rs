@@ -21,6 +21,7 @@ pub mod k8s;
 pub mod keys;
 pub mod lock;
 pub mod prepare;
+pub mod readback;
 pub mod secrets;
 pub mod state;
 mod step;
@@ -132,6 +133,9 @@ pub struct DeployReport {
     /// gets (from the checks; none when they were not run).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub machines: BTreeMap<String, Machine>,
+    /// The backup a rolling upgrade took before it replaced anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<std::path::PathBuf>,
 }
 
 /// A host's architecture and the archive it is given.

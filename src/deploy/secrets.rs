@@ -15,6 +15,16 @@ pub fn path(data_dir: &Path, answers: &Answers) -> PathBuf {
         .join("secrets.yaml")
 }
 
+/// The installation's generated secrets, if this machine has them (read,
+/// never created): what is hidden from what cdwiz writes.
+pub fn values(data_dir: &Path, answers: &Answers) -> Vec<String> {
+    std::fs::read_to_string(path(data_dir, answers))
+        .ok()
+        .and_then(|t| serde_yaml::from_str::<BTreeMap<String, String>>(&t).ok())
+        .map(|m| m.into_values().collect())
+        .unwrap_or_default()
+}
+
 /// The characters of a generated secret.
 const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
 /// A generated secret's length.

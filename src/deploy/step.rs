@@ -104,6 +104,7 @@ impl<'a> Run<'a> {
             url,
             secs: started.elapsed().as_secs_f64(),
             machines: BTreeMap::new(),
+            backup: None,
         }
     }
 

@@ -69,6 +69,9 @@ fn header(
         report.secs
     ));
     // A failed install is not offered as answering.
+    if let Some(dir) = &report.backup {
+        s.push_str(&format!("- {}: `{}`\n", t("summary.backup"), dir.display()));
+    }
     if let Some(url) = report.url.as_ref().filter(|_| report.ok()) {
         s.push_str(&format!("- {}: {url}\n", t("summary.url")));
     }
@@ -266,6 +269,7 @@ mod tests {
             url: Some("http://192.0.2.11/".into()),
             secs: 3.0,
             machines: Default::default(),
+            backup: None,
         };
         let p = Path::new("/tmp/x");
         let paths = Paths {
@@ -324,6 +328,7 @@ mod tests {
                 },
             )]
             .into(),
+            backup: None,
         };
         let p = Path::new("/tmp/x");
         let paths = Paths {

@@ -43,6 +43,8 @@ pub struct Options {
     /// `--purge`: the removed hosts' data goes too (with `--yes`).
     pub purge_removed: bool,
     pub yes_purge: bool,
+    /// A rolling upgrade goes without the backup it takes first.
+    pub no_backup: bool,
     pub locale: String,
 }
 
@@ -126,6 +128,7 @@ fn request(opts: &Options) -> Result<Request, Vec<String>> {
         remove_hosts: opts.remove_hosts,
         allow_downgrade: opts.allow_downgrade,
         purge_removed: opts.purge_removed && opts.yes_purge,
+        no_backup: opts.no_backup,
         locale: opts.locale.clone(),
     })
 }

@@ -84,6 +84,7 @@ fn print_event(event: &Event, output: Output, locale: &str) {
         Event::InstallIdentified { said, .. } => {
             note(output, "install-identified", &said.render(locale));
         }
+        Event::Backup { said } => note(output, "backup", &said.render(locale)),
         Event::SecretsAdopted { .. } => {
             if let Some(m) = event.secrets_adopted() {
                 note(output, "secrets-adopted", &m.render(locale));

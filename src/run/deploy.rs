@@ -118,7 +118,14 @@ impl Session {
             in_service: change != Change::Install,
             upgrading: matches!(change, Change::Upgrade { .. }),
         };
-        let report = match (&clients, &self.targets) {
+        // A rolling upgrade backs the data up before it replaces anything.
+        let backup = match (&change, &self.targets) {
+            (Change::Upgrade { .. }, Some(targets)) => {
+                self.backup_first(targets, &records, &tx).await?
+            }
+            _ => None,
+        };
+        let mut report = match (&clients, &self.targets) {
             (Some(clients), _) => {
                 self.on_the_cluster(&input, clients, registry.as_ref(), &ctx, take_over)
                     .await?
@@ -126,6 +133,7 @@ impl Session {
             (None, Some(targets)) => crate::deploy::deploy(&input, targets, &ctx).await,
             (None, None) => return Err(failed(vec!["no hosts were opened".into()])),
         };
+        report.backup = backup;
         drop(ctx);
         self.record_where(&install, &state, report.ok());
         // A retry in this session goes on from what this one finished.

@@ -9,6 +9,7 @@
 //! [`Request`], and events into lines or widgets.
 
 mod adopt;
+pub mod backup;
 mod deploy;
 mod identify;
 mod inputs;
@@ -66,6 +67,8 @@ pub struct Request {
     pub allow_downgrade: bool,
     /// The removed hosts' data goes too (the operator confirmed it).
     pub purge_removed: bool,
+    /// A rolling upgrade goes without the backup it takes first.
+    pub no_backup: bool,
     pub locale: String,
 }
 
@@ -210,6 +213,7 @@ pub struct Session {
     remove_hosts: bool,
     allow_downgrade: bool,
     purge_removed: bool,
+    no_backup: bool,
     askpass: PathBuf,
     locale: String,
 }
@@ -338,6 +342,7 @@ impl Session {
             remove_hosts: req.remove_hosts,
             allow_downgrade: req.allow_downgrade,
             purge_removed: req.purge_removed,
+            no_backup: req.no_backup,
             askpass: req.askpass,
             locale: req.locale,
         })

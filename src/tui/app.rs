@@ -497,6 +497,13 @@ impl App {
                     self.on_event(Event::HostLog { host, line });
                 }
             }
+            Event::Backup { said } => {
+                let line = said.render(&self.locale);
+                for host in self.deploy.hosts.keys().cloned().collect::<Vec<_>>() {
+                    let line = line.clone();
+                    self.on_event(Event::HostLog { host, line });
+                }
+            }
             Event::SecretsAdopted { ref from, .. } => {
                 let line = e
                     .secrets_adopted()

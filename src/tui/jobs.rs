@@ -64,6 +64,7 @@ impl Job {
             remove_hosts: false,
             allow_downgrade: false,
             purge_removed: false,
+            no_backup: false,
             locale: app.locale.clone(),
         };
         Job {
