@@ -10,7 +10,7 @@
 //!
 //! `cdwiz backup --verify` ([`verify`]) proves a backup readable. The
 //! command's whole (the profile's bundle and secrets, the hosts reached
-//! and locked) is `crate::run::backup`; a rolling upgrade takes one here
+//! and locked) is the run room's `backup.rs`; a rolling upgrade takes one here
 //! with the hosts it holds.
 
 mod index;
@@ -219,6 +219,7 @@ async fn parts(
 /// upgrade that stopped half way) are refused: a backup is of one.
 fn one_release(releases: &BTreeMap<String, (String, String)>) -> Result<(String, String), Msg> {
     let mut seen: Vec<&(String, String)> = releases.values().collect();
+    seen.sort();
     seen.dedup();
     match seen.as_slice() {
         [one] => Ok((*one).clone()),
@@ -376,12 +377,18 @@ async fn data_part(
         .and_then(|f| f.sync_all());
     file_done.map_err(|e| failed(e.to_string()))?;
     if ran.code != 0 {
-        let last = ran.errors.lines().rev().find(|l| !l.trim().is_empty());
+        let said: Vec<&str> = ran
+            .errors
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let last = said[said.len().saturating_sub(3)..].join(" / ");
         return Err(failed(format!(
             "`{}` exited with {}: {}",
             spec.dump.join(" "),
             ran.code,
-            crate::text::line(last.unwrap_or("-").trim())
+            crate::text::line(if last.is_empty() { "-" } else { &last })
         )));
     }
     let (size, sha256) = summer.finish();
@@ -438,3 +445,25 @@ fn private_dir(path: &Path) -> std::io::Result<()> {
 
 /// How long a part's check may take in its throwaway container.
 pub const CHECK_LIMIT: Duration = Duration::from_secs(30 * 60);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backup_is_of_one_release() {
+        let hosts = |vs: &[&str]| -> BTreeMap<String, (String, String)> {
+            vs.iter()
+                .enumerate()
+                .map(|(i, v)| (format!("192.0.2.{i}"), ("cd".to_string(), v.to_string())))
+                .collect()
+        };
+        assert_eq!(
+            one_release(&hosts(&["1.0", "1.0"])).unwrap(),
+            ("cd".into(), "1.0".into())
+        );
+        let mixed = one_release(&hosts(&["1.0", "1.1", "1.0"])).unwrap_err();
+        assert!(mixed.render("en").contains("192.0.2.1 cd 1.1"), "{mixed:?}");
+        assert!(one_release(&hosts(&[])).is_err());
+    }
+}

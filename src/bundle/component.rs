@@ -57,9 +57,10 @@ pub struct Component {
 /// own image (cdwiz knows no database): `dump` runs in a running member
 /// (a replica's where the cluster has one) and writes the backup to its
 /// standard output; `check` runs in a throwaway container of the image,
-/// with no network and nothing of the platform's, reads a backup on its
-/// standard input and exits 0 once it has restored it and read it back
-/// (e.g. every table answers a count); its last lines say what it found.
+/// with no network and nothing of the platform's, gets a backup's path in
+/// it as its last argument and exits 0 once it has restored it and read it
+/// back (e.g. every table answers a count); its last lines say what it
+/// found.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Backup {

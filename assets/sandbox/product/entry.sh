@@ -30,9 +30,9 @@
 #               follows; nothing otherwise (before cdwiz replaces it)
 #   dump NAME   a backup of NAME's data on standard output (the database:
 #               pg_dump of DB_NAME, also on a replica)
-#   check-dump NAME  reads such a backup on standard input, loads it into
-#               an empty database of its own and counts every table's rows
-#               (a throwaway container: no network, nothing else touched)
+#   check-dump NAME FILE  loads such a backup into an empty database of
+#               its own and counts every table's rows (a throwaway container:
+#               no network, nothing else touched)
 # Secrets come from files (X_FILE) so that they stay out of `docker inspect`.
 set -eu
 
@@ -362,7 +362,7 @@ handover)
   ;;
 dump)
   [ "${2:-}" = database ] || { echo "no backup of ${2:-}" >&2; exit 64; }
-  exec pg_dump -X -h /var/run/postgresql -p "${DB_PORT:-5432}" -U "${DB_USER:-cd}" \
+  exec pg_dump -h /var/run/postgresql -p "${DB_PORT:-5432}" -U "${DB_USER:-cd}" \
     --no-owner --no-privileges --clean --if-exists "${DB_NAME:-cd}"
   ;;
 check-dump)
@@ -375,9 +375,10 @@ check-dump)
     -o \"-c listen_addresses='' -c unix_socket_directories='$dir' -c jit=off\" start" \
     || { cat "$dir/log" >&2; exit 1; }
   q() { psql -X -v ON_ERROR_STOP=1 -qtA -h "$dir" -U cd "$@"; }
-  cat > "$dir/dump"
-  # pg_dump ends its dump with this line: one cut off anywhere lacks it.
-  tail -n 3 "$dir/dump" | grep -q '^-- PostgreSQL database dump complete' \
+  cp "${3:?check-dump database FILE}" "$dir/dump"
+  # pg_dump ends its dump with this line (and, since 15.14, \unrestrict):
+  # one cut off anywhere lacks it.
+  tail -n 8 "$dir/dump" | grep -q '^-- PostgreSQL database dump complete' \
     || { echo "the dump is cut off: it lacks pg_dump's last line" >&2; exit 1; }
   q -d postgres -c 'create database restored' >/dev/null
   # The whole dump in one transaction: one that fails loads nothing.
