@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use cdwiz::backup::BackupEvent;
-use cdwiz::run::backup::{BackupRequest, VerifyError, VerifyRequest};
 use cdwiz::i18n::Msg;
+use cdwiz::run::backup::{BackupRequest, VerifyError, VerifyRequest};
 
 use crate::headless::{EXIT_OK, Output, bad_input};
 

@@ -129,7 +129,11 @@ async fn a_rolling_upgrade_and_a_whole_site_outage_lose_no_acknowledged_write() 
     .unwrap();
     assert_eq!(taken["version"], VERSION, "{taken:#}");
     assert!(
-        taken["parts"].as_array().unwrap().iter().any(|p| p["name"] == "database"),
+        taken["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "database"),
         "{taken:#}"
     );
     let handed: Vec<String> = std::fs::read_dir(work.join("runs"))

@@ -251,7 +251,9 @@ async fn host_part(t: &Target, keep_secrets: bool) -> Result<(Vec<u8>, Option<Re
             .arg("host", &t.address)
             .arg("error", e)
     };
-    let files = crate::deploy::readback::record_and_config(t).await.map_err(failed)?;
+    let files = crate::deploy::readback::record_and_config(t)
+        .await
+        .map_err(failed)?;
     let record = files
         .iter()
         .find(|(n, _)| n == "install.json")

@@ -103,5 +103,4 @@ mod tests {
         );
         assert_eq!(s[1].1, b"A=1");
     }
-
 }

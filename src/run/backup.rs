@@ -162,15 +162,8 @@ pub async fn verify(mut req: VerifyRequest) -> Result<Verified, VerifyError> {
     let secrets = super::secrets_or_profile(None, a, &req.base, &req.profile, &locale)?;
     // One host with the image is enough to restore in.
     let targets = open(a, secrets, &req.data_dir, &req.base, &locale, false).await?;
-    let verified = crate::backup::verify(
-        &req.dir,
-        index,
-        a,
-        &bundle.manifest,
-        &targets,
-        &locale,
-    )
-    .await;
+    let verified =
+        crate::backup::verify(&req.dir, index, a, &bundle.manifest, &targets, &locale).await;
     targets.close().await;
     Ok(verified)
 }
