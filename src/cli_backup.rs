@@ -3,6 +3,7 @@
 //! (`cdwiz::backup`) as lines, text or JSON. Progress goes to stderr in
 //! text, so that stdout is the result.
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use cdwiz::backup::BackupEvent;
@@ -224,4 +225,60 @@ fn show(e: &BackupEvent, output: Output, locale: &str) {
         }
         Output::Text => eprintln!("{}", msg.render(locale)),
     }
+}
+
+pub struct Restore {
+    pub profile: PathBuf,
+    pub from: PathBuf,
+    pub yes: bool,
+    pub no_backup: bool,
+    pub non_interactive: bool,
+    pub output: Output,
+    pub workdir: Option<PathBuf>,
+    pub accept_checks: Vec<String>,
+    pub locale: String,
+}
+
+/// `cdwiz restore`: says what will be lost and asks (or `--yes`), then a
+/// deploy run that backs the data up as it is, puts the backup's data back
+/// and its release, starts the platform and verifies it. Its exit codes.
+pub async fn restore(opts: Restore) -> u8 {
+    let locale = opts.locale.as_str();
+    let index = match cdwiz::backup::read(&opts.from) {
+        Ok(i) => i,
+        Err(m) => return bad_input(&[m.render(locale)]),
+    };
+    let asked = Msg::new("backup.restore.confirm")
+        .arg("path", opts.from.display())
+        .arg("created", &index.created)
+        .arg("product", &index.product)
+        .arg("version", &index.version)
+        .arg("hosts", index.hosts.join(", "));
+    if !opts.yes {
+        if opts.non_interactive || !std::io::stdin().is_terminal() {
+            return bad_input(&[cdwiz::i18n::text("backup.restore.refused", locale)]);
+        }
+        eprint!("{}", asked.render(locale));
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != "yes" {
+            return bad_input(&[cdwiz::i18n::text("drill.refused.no", locale)]);
+        }
+    }
+    crate::headless::run(crate::headless::Options {
+        profile: opts.profile,
+        dry_run: false,
+        resume: false,
+        output: opts.output,
+        workdir: opts.workdir,
+        accept_checks: opts.accept_checks,
+        remove_hosts: false,
+        allow_downgrade: true,
+        purge_removed: false,
+        yes_purge: false,
+        no_backup: opts.no_backup,
+        restore_from: Some(opts.from),
+        locale: opts.locale,
+    })
+    .await
 }

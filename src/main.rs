@@ -159,6 +159,21 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         verify: Option<PathBuf>,
     },
+    /// Put a backup back: its data (every write since it was taken is
+    /// lost, said before), then its release, through a deploy run that
+    /// starts and verifies the platform. A backup of the data as it is is
+    /// taken first (unless --no-backup).
+    Restore {
+        /// The backup's folder.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// Restore without backing up the data as it is first.
+        #[arg(long)]
+        no_backup: bool,
+    },
     /// Remove the installation the profile describes: containers, configs,
     /// secrets; the data stays unless --purge (with --yes).
     Uninstall {
@@ -416,6 +431,7 @@ fn needs_profile(cli: &Cli) -> Option<&'static str> {
         Some(Command::Collect { .. }) => Some("collect"),
         Some(Command::Drill { .. }) => Some("drill"),
         Some(Command::Backup { .. }) => Some("backup"),
+        Some(Command::Restore { .. }) => Some("restore"),
         Some(Command::Uninstall { .. }) => Some("uninstall"),
         None if cli.non_interactive => Some("--non-interactive"),
         _ => None,
@@ -478,6 +494,24 @@ async fn dispatch(cli: Cli, lang: String) -> u8 {
             })
             .await
         }
+        Some(Command::Restore {
+            from,
+            yes,
+            no_backup,
+        }) => {
+            cli_backup::restore(cli_backup::Restore {
+                profile,
+                from,
+                yes,
+                no_backup,
+                non_interactive: cli.non_interactive,
+                output: cli.output,
+                workdir: cli.workdir,
+                accept_checks: cli.accept_check,
+                locale: lang,
+            })
+            .await
+        }
         Some(Command::Uninstall { purge, yes }) => {
             cli_uninstall::run(cli_uninstall::Options {
                 profile,
@@ -503,6 +537,7 @@ async fn dispatch(cli: Cli, lang: String) -> u8 {
                 purge_removed: cli.purge_removed,
                 yes_purge: cli.yes_purge,
                 no_backup: cli.no_backup,
+                restore_from: None,
                 locale: lang,
             })
             .await

@@ -664,6 +664,7 @@ fn commands_on_an_installation_need_a_profile() {
         (&["collect"], "collect"),
         (&["drill", "--yes"], "drill"),
         (&["backup"], "backup"),
+        (&["restore", "--from", "b"], "restore"),
         (&["uninstall"], "uninstall"),
         (&["--non-interactive"], "--non-interactive"),
     ] {

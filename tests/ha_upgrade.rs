@@ -86,9 +86,13 @@ async fn a_rolling_upgrade_and_a_whole_site_outage_lose_no_acknowledged_write() 
     );
     tokio::time::sleep(Duration::from_secs(4)).await;
     let noted = before.stop().await;
-    let noted = noted.iter().filter(|w| w.id.is_some()).count();
-    assert!(noted >= 10, "{noted} notes acknowledged before the backup");
-    backup_then_verify(&run, &state, noted, primary(sb, 0).await).await;
+    let noted: Vec<Write> = noted.into_iter().filter(|w| w.id.is_some()).collect();
+    assert!(
+        noted.len() >= 10,
+        "{} notes acknowledged before the backup",
+        noted.len()
+    );
+    backup_then_verify(&run, &state, noted.len(), primary(sb, 0).await).await;
 
     let writer = Writer::start(
         &vip,
@@ -213,6 +217,84 @@ async fn a_rolling_upgrade_and_a_whole_site_outage_lose_no_acknowledged_write() 
     assert_eq!(versions(&addrs).await, vec![release(NEXT_VERSION); 3]);
     read_back(&writes, (&vip, 80), 100).await;
     eprintln!("ha-upgrade: {upgrade_report}; {outage_report}");
+
+    // The backup from before the upgrade put back: 0.1.0 again, its notes
+    // and nothing written since, 0.1.0's schema (no migration table).
+    write_ha_profile(&profile, &old, &vip, &hosts, 65, PASSWORD_ENV);
+    let restore = |from: &str, extra: &[&str]| {
+        run_within(
+            std::process::Command::new(cdwiz_bin())
+                .args(["restore", "--profile"])
+                .arg(&profile)
+                .arg("--from")
+                .arg(work.join(from))
+                .args(["--non-interactive", "--output", "json", "--workdir"])
+                .arg(&work)
+                .args(extra)
+                .env(PASSWORD_ENV, &password)
+                .env("CDWIZ_DATA_DIR", &state)
+                .stdin(std::process::Stdio::null()),
+            LIMIT,
+        )
+    };
+    let (code, _, err) = restore("backup-1", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("confirm with --yes"), "{err}");
+    // A damaged backup is refused before any host is touched.
+    let (code, out, err) = restore("backup-flipped", &["--yes"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("data/database.dump: not what the backup recorded"),
+        "{err}"
+    );
+    let restoring = Instant::now();
+    let (code, out, err) = restore("backup-1", &["--yes"]);
+    assert_eq!(code, 0, "{out}{err}{}", diagnose(sb, None).await);
+    let said: Vec<String> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["id"] == "backup")
+        .filter_map(|l| l["message"].as_str().map(str::to_string))
+        .collect();
+    eprintln!(
+        "ha-upgrade: restore in {:.0} s:\n{}",
+        restoring.elapsed().as_secs_f64(),
+        said.join("\n")
+    );
+    assert!(
+        said.iter()
+            .any(|m| m.starts_with("backup of the data as it was before the restore: ")),
+        "{said:#?}"
+    );
+    assert!(
+        said.iter().any(|m| m.starts_with("database: the data of ")),
+        "{said:#?}"
+    );
+    wait_whole(sb, 0, Duration::from_secs(180)).await;
+    assert_eq!(versions(&addrs).await, vec![release(VERSION); 3]);
+    read_back(&noted, (&vip, 80), noted.len() - 1).await;
+    let later: Vec<u64> = writes.iter().filter_map(|w| w.id).collect();
+    for id in later.iter().rev().take(5) {
+        let got = http_get(&vip, 80, &format!("/api/notes/{id}")).await;
+        assert_eq!(
+            got.map(|(c, _)| c),
+            Some(404),
+            "note {id}, written after the backup"
+        );
+    }
+    let leader = primary(sb, 0).await.unwrap();
+    let on = addrs.iter().position(|a| *a == leader).unwrap();
+    let tables = sh(
+        sb,
+        on,
+        "root",
+        "docker exec cd-database psql -X -qtA -h /var/run/postgresql -U cd -d cd \
+         -c \"select string_agg(tablename, ',' order by tablename) from pg_tables where schemaname = 'public'\"",
+    )
+    .await;
+    assert_eq!(tables.stdout.trim(), "notes", "{tables:?}");
+    let (code, v) = status_json(&run, &profile);
+    assert_eq!(code, 0, "{v:#}");
 }
 
 /// `cdwiz backup`: a folder only the operator reads, with the hosts and the

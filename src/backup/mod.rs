@@ -16,7 +16,7 @@
 mod index;
 mod verify;
 
-pub use index::{FORMAT, INDEX_FILE, Index, Kind, Part, check_sums, read};
+pub use index::{FORMAT, INDEX_FILE, Index, Kind, Part, check_sums, part_path, read};
 pub use verify::{PartVerdict, Verified, verify};
 
 use std::collections::BTreeMap;

@@ -60,12 +60,16 @@ pub struct Component {
 /// with no network and nothing of the platform's, gets a backup's path in
 /// it as its last argument and exits 0 once it has restored it and read it
 /// back (e.g. every table answers a count); its last lines say what it
-/// found.
+/// found. `restore` runs in the running member that leads (the only one,
+/// where there is no cluster), with the platform's writers stopped, gets
+/// the backup's path in it the same way, and puts the data back as the
+/// backup has it (the cluster's replicas follow).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Backup {
     pub dump: Vec<String>,
     pub check: Vec<String>,
+    pub restore: Vec<String>,
 }
 
 /// A one-off container of the component's new image, with its environment,

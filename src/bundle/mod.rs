@@ -212,7 +212,11 @@ impl Manifest {
                 }
             }
             if let Some(b) = &c.backup {
-                for (field, cmd) in [("dump", &b.dump), ("check", &b.check)] {
+                for (field, cmd) in [
+                    ("dump", &b.dump),
+                    ("check", &b.check),
+                    ("restore", &b.restore),
+                ] {
                     if cmd.is_empty() {
                         out.push(format!(
                             "components[{i}] ({}).backup.{field}: an empty command",

@@ -179,6 +179,31 @@ pub async fn runs(docker: &Docker, component: &str) -> Result<bool, String> {
     }
 }
 
+/// Stops the component's container, giving it `grace` seconds (0: at
+/// once, as a power loss would); one already stopped, or none, is fine.
+/// Docker marks it stopped, so its restart policy leaves it down until it
+/// is started again (a deploy run does that).
+pub async fn stop(docker: &Docker, component: &str, grace: i32) -> Result<(), String> {
+    let name = name(component);
+    let stopped = docker
+        .stop_container(
+            &name,
+            Some(StopContainerOptions {
+                t: Some(grace),
+                ..Default::default()
+            }),
+        )
+        .await;
+    match stopped {
+        Ok(()) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 304, ..
+        }) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(format!("stop {name}: {e}")),
+    }
+}
+
 /// Creates and starts the container, or leaves it when its spec is the
 /// same and it runs; returns whether anything changed.
 pub async fn ensure(docker: &Docker, want: &Wanted<'_>) -> Result<bool, String> {

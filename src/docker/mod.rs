@@ -267,6 +267,34 @@ pub async fn exec_stream(
     })
 }
 
+/// Copies the local `file` into `container` (created or running) as
+/// `dir/<its name>`, mode 0600, streamed as it is read.
+pub async fn copy_into(
+    docker: &Docker,
+    container: &str,
+    file: &std::path::Path,
+    dir: &str,
+) -> Result<(), DockerError> {
+    use bollard::query_parameters::UploadToContainerOptions;
+    let tar = archive::one_file_stream(file)
+        .await
+        .map_err(|e| DockerError::Io {
+            what: file.display().to_string(),
+            source: e,
+        })?;
+    docker
+        .upload_to_container(
+            container,
+            Some(UploadToContainerOptions {
+                path: dir.to_string(),
+                ..Default::default()
+            }),
+            bollard::body_try_stream(tar),
+        )
+        .await
+        .map_err(|e| DockerError::api(format!("copy into {container}"), e))
+}
+
 /// Runs `cmd` once in a new container of `image` named `name`, with no
 /// network, after copying the local `file` into it at `dir/<its name>`;
 /// its combined output and exit code. The container is removed after,
@@ -284,7 +312,7 @@ pub async fn run_with_file(
     use bollard::models::{ContainerCreateBody, HostConfig};
     use bollard::query_parameters::{
         CreateContainerOptions, LogsOptions, RemoveContainerOptions, StartContainerOptions,
-        UploadToContainerOptions, WaitContainerOptions,
+        WaitContainerOptions,
     };
     let call = |what: &str| format!("{what} {name}");
     let remove = || async {
@@ -320,23 +348,7 @@ pub async fn run_with_file(
         .await
         .map_err(|e| DockerError::api(call("create"), e))?;
     let ran = async {
-        let tar = archive::one_file_stream(file)
-            .await
-            .map_err(|e| DockerError::Io {
-                what: file.display().to_string(),
-                source: e,
-            })?;
-        docker
-            .upload_to_container(
-                name,
-                Some(UploadToContainerOptions {
-                    path: dir.to_string(),
-                    ..Default::default()
-                }),
-                bollard::body_try_stream(tar),
-            )
-            .await
-            .map_err(|e| DockerError::api(call("copy into"), e))?;
+        copy_into(docker, name, file, dir).await?;
         docker
             .start_container(name, None::<StartContainerOptions>)
             .await

@@ -5,33 +5,16 @@
 //! deploy run starts what a drill that was killed left stopped.
 
 use bollard::Docker;
-use bollard::query_parameters::{StartContainerOptions, StopContainerOptions};
+use bollard::query_parameters::StartContainerOptions;
 
 use crate::bundle::Component;
 use crate::deploy::container;
 
 /// Stops every container of `components` on the host at once.
 pub async fn take_out(docker: &Docker, components: &[&Component]) -> Result<(), String> {
-    let stops = components.iter().map(|c| async move {
-        let name = container::name(&c.name);
-        let stopped = docker
-            .stop_container(
-                &name,
-                Some(StopContainerOptions {
-                    t: Some(0),
-                    ..Default::default()
-                }),
-            )
-            .await;
-        match stopped {
-            Ok(()) => Ok(()),
-            // Already stopped (304): as wanted.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 304, ..
-            }) => Ok(()),
-            Err(e) => Err(format!("stop {name}: {e}")),
-        }
-    });
+    let stops = components
+        .iter()
+        .map(|c| container::stop(docker, &c.name, 0));
     let failed: Vec<String> = futures_util::future::join_all(stops)
         .await
         .into_iter()

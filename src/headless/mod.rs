@@ -45,6 +45,8 @@ pub struct Options {
     pub yes_purge: bool,
     /// A rolling upgrade goes without the backup it takes first.
     pub no_backup: bool,
+    /// `cdwiz restore`: this backup's data put back, then its release.
+    pub restore_from: Option<PathBuf>,
     pub locale: String,
 }
 
@@ -129,6 +131,7 @@ fn request(opts: &Options) -> Result<Request, Vec<String>> {
         allow_downgrade: opts.allow_downgrade,
         purge_removed: opts.purge_removed && opts.yes_purge,
         no_backup: opts.no_backup,
+        restore_from: opts.restore_from.clone(),
         locale: opts.locale.clone(),
     })
 }

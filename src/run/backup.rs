@@ -2,11 +2,12 @@
 //! bundle and secrets, every host reached (and, for a backup, locked
 //! against other runs while it is taken), then the backup room's work.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{ErrorKind, RunError};
-use crate::backup::{BackupEvent, Taking, Verified, Written};
+use crate::backup::{BackupEvent, Index, Taking, Verified, Written};
+use crate::bundle::{Component, Manifest};
 use crate::connect::{Connector, Secrets, Targets};
 use crate::i18n::Msg;
 use crate::profile::{Answers, TopologyKind};
@@ -177,19 +178,22 @@ impl super::Session {
     /// is of one release, and the one before that upgrade is what to
     /// restore). A backup that fails stops the upgrade before anything is
     /// touched.
+    /// `before` is `upgrade` or `restore` (what the messages say).
     pub(super) async fn backup_first(
         &self,
         targets: &Targets,
         records: &[(String, serde_json::Value)],
         tx: &Option<crate::event::EventSender>,
+        before: &str,
     ) -> Result<Option<PathBuf>, RunError> {
+        let key = |k: &str| format!("backup.{before}.{k}");
         let say = |said: Msg| async move {
             if let Some(tx) = tx {
                 let _ = tx.send(crate::event::Event::Backup { said }).await;
             }
         };
         if self.no_backup {
-            say(Msg::new("backup.upgrade.skipped")).await;
+            say(Msg::new(key("skipped"))).await;
             return Ok(None);
         }
         let m = &self.bundle.manifest;
@@ -203,7 +207,7 @@ impl super::Session {
         versions.sort_unstable();
         versions.dedup();
         if versions.len() > 1 {
-            say(Msg::new("backup.upgrade.mixed").arg("versions", versions.join(", "))).await;
+            say(Msg::new(key("mixed")).arg("versions", versions.join(", "))).await;
             return Ok(None);
         }
         let out = crate::backup::default_dir(&self.data_dir, &self.answers);
@@ -236,13 +240,13 @@ impl super::Session {
         }
         match taken {
             Ok(w) => {
-                say(Msg::new("backup.upgrade.taken").arg("path", w.dir.display())).await;
+                say(Msg::new(key("taken")).arg("path", w.dir.display())).await;
                 Ok(Some(w.dir))
             }
             Err(why) => Err(RunError::new(
                 ErrorKind::Deploy,
                 vec![
-                    Msg::new("backup.upgrade.failed")
+                    Msg::new(key("failed"))
                         .arg("error", why.render(&self.locale))
                         .arg("profile", self.profile.display())
                         .render(&self.locale),
@@ -272,4 +276,248 @@ fn part_said(e: &BackupEvent) -> Msg {
             .arg("size", crate::text::bytes(*bytes))
             .arg("secs", format!("{secs:.1}")),
     }
+}
+
+/// A backup a restore puts back: read, summed and matched to the run
+/// before any host is asked.
+pub struct Restoring {
+    pub dir: PathBuf,
+    pub index: Index,
+}
+
+impl Restoring {
+    /// The backup in `dir`, when it is whole (every part's size and
+    /// sha256), of this installation, and of the release the profile's
+    /// bundle is (the deploy after the data puts that release back); what
+    /// is wrong otherwise (bad input, nothing touched).
+    pub fn open(
+        dir: &Path,
+        a: &Answers,
+        m: &Manifest,
+        locale: &str,
+    ) -> Result<Restoring, RunError> {
+        let bad = |lines: Vec<String>| RunError::new(ErrorKind::BadInput, lines);
+        let index = crate::backup::read(dir).map_err(|m| bad(vec![m.render(locale)]))?;
+        let damaged = crate::backup::check_sums(dir, &index);
+        if !damaged.is_empty() {
+            let mut lines = vec![
+                Msg::new("backup.verify.damaged")
+                    .arg("path", dir.display())
+                    .render(locale),
+            ];
+            lines.extend(damaged.iter().map(|m| format!("  {}", m.render(locale))));
+            return Err(bad(lines));
+        }
+        let install = crate::profile::install_id(a);
+        if index.install != install {
+            return Err(bad(vec![
+                Msg::new("backup.error.another")
+                    .arg("path", dir.display())
+                    .arg("found", &index.install)
+                    .arg("install", &install)
+                    .render(locale),
+            ]));
+        }
+        if (index.product.as_str(), index.version.as_str())
+            != (m.product.name.as_str(), m.product.version.as_str())
+        {
+            return Err(bad(vec![
+                Msg::new("backup.restore.other-release")
+                    .arg("path", dir.display())
+                    .arg("backup", format!("{} {}", index.product, index.version))
+                    .arg(
+                        "bundle",
+                        format!("{} {}", m.product.name, m.product.version),
+                    )
+                    .render(locale),
+            ]));
+        }
+        Ok(Restoring {
+            dir: dir.to_path_buf(),
+            index,
+        })
+    }
+}
+
+/// The components that write to the ones being restored: each that
+/// depends on one of them, directly or through another (the backend, the
+/// web tier), not themselves restored.
+fn writers<'m>(m: &'m Manifest, restored: &[&str]) -> Vec<&'m Component> {
+    let mut reached: Vec<&str> = restored.to_vec();
+    loop {
+        let more: Vec<&str> = m
+            .components
+            .iter()
+            .filter(|c| !reached.contains(&c.name.as_str()))
+            .filter(|c| c.depends_on.iter().any(|d| reached.contains(&d.as_str())))
+            .map(|c| c.name.as_str())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        reached.extend(more);
+    }
+    m.components
+        .iter()
+        .filter(|c| reached.contains(&c.name.as_str()) && !restored.contains(&c.name.as_str()))
+        .collect()
+}
+
+/// Where a part is put in its member's container while it is restored.
+const RESTORE_INSIDE: &str = "/tmp";
+
+impl super::Session {
+    /// The restore's data step: the platform's writers stopped on every
+    /// host, then each data part put back by its component's
+    /// `backup.restore` in the member that leads. A part that fails stops
+    /// the run with the writers still stopped (said, with what to do).
+    pub(super) async fn restore_data(
+        &self,
+        targets: &Targets,
+        tx: &Option<crate::event::EventSender>,
+    ) -> Result<(), RunError> {
+        let Some(r) = &self.restoring else {
+            return Ok(());
+        };
+        let say = |said: Msg| async move {
+            if let Some(tx) = tx {
+                let _ = tx.send(crate::event::Event::Backup { said }).await;
+            }
+        };
+        let failed = |m: Msg| RunError::new(ErrorKind::Deploy, vec![m.render(&self.locale)]);
+        let a = &self.answers;
+        let m = &self.bundle.manifest;
+        let parts: Vec<&crate::backup::Part> = r
+            .index
+            .parts
+            .iter()
+            .filter(|p| p.kind == crate::backup::Kind::Data)
+            .collect();
+        let names: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
+        let writers = writers(m, &names);
+        for w in &writers {
+            for addr in crate::plan::placement(a, w) {
+                let Some(t) = targets.hosts.get(&addr) else {
+                    continue;
+                };
+                let docker = t.docker().await.map_err(|e| failed(e.clone()))?;
+                crate::deploy::container::stop(docker, &w.name, 10)
+                    .await
+                    .map_err(|e| {
+                        failed(
+                            Msg::new("backup.restore.stop-failed")
+                                .arg("host", &addr)
+                                .arg("error", e),
+                        )
+                    })?;
+            }
+        }
+        let stopped: Vec<&str> = writers.iter().map(|c| c.name.as_str()).collect();
+        say(Msg::new("backup.restore.writers-stopped").arg("components", stopped.join(", "))).await;
+        for part in parts {
+            let Some(c) = m.components.iter().find(|c| c.name == part.name) else {
+                return Err(failed(
+                    Msg::new("backup.verify.no-check").arg("component", &part.name),
+                ));
+            };
+            let Some(spec) = &c.backup else {
+                return Err(failed(
+                    Msg::new("backup.verify.no-check").arg("component", &part.name),
+                ));
+            };
+            let (addr, docker) = leader(a, c, targets).await.ok_or_else(|| {
+                failed(Msg::new("backup.error.no-member").arg("component", &c.name))
+            })?;
+            let file = crate::backup::part_path(&r.dir, part).unwrap_or_default();
+            let container = crate::deploy::container::name(&c.name);
+            let base = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let inside = format!("{RESTORE_INSIDE}/{base}");
+            let mut argv: Vec<&str> = spec.restore.iter().map(String::as_str).collect();
+            argv.push(&inside);
+            let ran = async {
+                crate::docker::copy_into(docker, &container, &file, RESTORE_INSIDE)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let out = crate::docker::exec(docker, &container, &argv)
+                    .await
+                    .map_err(|e| e.to_string());
+                let _ = crate::docker::exec(docker, &container, &["rm", "-f", &inside]).await;
+                let out = out?;
+                if out.code == 0 {
+                    Ok(out.output)
+                } else {
+                    let last = out.output.lines().rev().find(|l| !l.trim().is_empty());
+                    Err(format!(
+                        "`{}` exited with {}: {}",
+                        argv.join(" "),
+                        out.code,
+                        crate::text::line(last.unwrap_or("-").trim())
+                    ))
+                }
+            }
+            .await;
+            match ran {
+                Ok(said) => {
+                    let last = said.lines().rev().find(|l| !l.trim().is_empty());
+                    say(Msg::new("backup.restore.part")
+                        .arg("part", &part.name)
+                        .arg("host", &addr)
+                        .arg("created", &r.index.created)
+                        .arg("said", crate::text::line(last.unwrap_or("-").trim())))
+                    .await;
+                }
+                Err(e) => {
+                    return Err(failed(
+                        Msg::new("backup.restore.failed")
+                            .arg("part", &part.name)
+                            .arg("host", &addr)
+                            .arg("error", e)
+                            .arg("profile", self.profile.display()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The running member of `c` that leads (its `cluster.role` says
+/// primary or leader), or its only running one when it forms no cluster.
+async fn leader<'t>(
+    a: &Answers,
+    c: &Component,
+    targets: &'t Targets,
+) -> Option<(String, &'t bollard::Docker)> {
+    let container = crate::deploy::container::name(&c.name);
+    let role = c
+        .cluster
+        .as_ref()
+        .map(|k| k.role.clone())
+        .unwrap_or_default();
+    for addr in crate::plan::placement(a, c) {
+        let Some(t) = targets.hosts.get(&addr) else {
+            continue;
+        };
+        let Ok(docker) = t.docker().await else {
+            continue;
+        };
+        if !crate::deploy::container::runs(docker, &c.name)
+            .await
+            .unwrap_or(false)
+        {
+            continue;
+        }
+        if role.is_empty() {
+            return Some((addr, docker));
+        }
+        let argv: Vec<&str> = role.iter().map(String::as_str).collect();
+        let said = crate::docker::exec(docker, &container, &argv).await;
+        if said.is_ok_and(|o| o.code == 0 && matches!(o.output.trim(), "primary" | "leader")) {
+            return Some((addr, docker));
+        }
+    }
+    None
 }

@@ -118,10 +118,18 @@ impl Session {
             in_service: change != Change::Install,
             upgrading: matches!(change, Change::Upgrade { .. }),
         };
-        // A rolling upgrade backs the data up before it replaces anything.
+        // A rolling upgrade backs the data up before it replaces anything;
+        // a restore too, before it puts the backup's data back (then the
+        // deploy puts its release back and starts what the restore
+        // stopped).
         let backup = match (&change, &self.targets) {
+            (_, Some(targets)) if self.restoring.is_some() => {
+                let backup = self.backup_first(targets, &records, &tx, "restore").await?;
+                self.restore_data(targets, &tx).await?;
+                backup
+            }
             (Change::Upgrade { .. }, Some(targets)) => {
-                self.backup_first(targets, &records, &tx).await?
+                self.backup_first(targets, &records, &tx, "upgrade").await?
             }
             _ => None,
         };

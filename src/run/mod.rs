@@ -67,8 +67,12 @@ pub struct Request {
     pub allow_downgrade: bool,
     /// The removed hosts' data goes too (the operator confirmed it).
     pub purge_removed: bool,
-    /// A rolling upgrade goes without the backup it takes first.
+    /// A rolling upgrade (or a restore) goes without the backup it takes
+    /// first.
     pub no_backup: bool,
+    /// Put this backup's data back before the deploy (which then puts its
+    /// release back): `cdwiz restore`.
+    pub restore_from: Option<PathBuf>,
     pub locale: String,
 }
 
@@ -214,6 +218,8 @@ pub struct Session {
     allow_downgrade: bool,
     purge_removed: bool,
     no_backup: bool,
+    /// The backup a restore puts back (read and summed before any host).
+    restoring: Option<backup::Restoring>,
     askpass: PathBuf,
     locale: String,
 }
@@ -256,6 +262,10 @@ impl Session {
             })?;
         let hooks = inputs::read_hooks(a, &req.base).map_err(bad)?;
         let install = crate::profile::install_id(a);
+        let restoring = match &req.restore_from {
+            Some(dir) => Some(backup::Restoring::open(dir, a, &bundle.manifest, locale)?),
+            None => None,
+        };
         let fingerprint = inputs::fingerprint(a, &bundle, &rendered);
 
         let (earlier, resumed, run_dir) = match &req.place {
@@ -340,9 +350,11 @@ impl Session {
             before,
             last_checks: None,
             remove_hosts: req.remove_hosts,
-            allow_downgrade: req.allow_downgrade,
+            // A restore puts the backup's release back, older or not.
+            allow_downgrade: req.allow_downgrade || restoring.is_some(),
             purge_removed: req.purge_removed,
             no_backup: req.no_backup,
+            restoring,
             askpass: req.askpass,
             locale: req.locale,
         })

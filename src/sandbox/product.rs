@@ -237,6 +237,7 @@ fn database(version: &str, ports: &[u16], count: PlacementCount) -> Component {
     database.backup = Some(crate::bundle::Backup {
         dump: vec![ENTRY.into(), "dump".into(), "database".into()],
         check: vec![ENTRY.into(), "check-dump".into(), "database".into()],
+        restore: vec![ENTRY.into(), "restore".into(), "database".into()],
     });
     database
 }

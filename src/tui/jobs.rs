@@ -65,6 +65,7 @@ impl Job {
             allow_downgrade: false,
             purge_removed: false,
             no_backup: false,
+            restore_from: None,
             locale: app.locale.clone(),
         };
         Job {

@@ -33,6 +33,9 @@
 #   check-dump NAME FILE  loads such a backup into an empty database of
 #               its own and counts every table's rows (a throwaway container:
 #               no network, nothing else touched)
+#   restore NAME FILE  puts such a backup back into this member, which
+#               must be the primary (the replicas follow): the database's
+#               tables become the backup's, in one transaction
 # Secrets come from files (X_FILE) so that they stay out of `docker inspect`.
 set -eu
 
@@ -365,6 +368,19 @@ dump)
   exec pg_dump -h /var/run/postgresql -p "${DB_PORT:-5432}" -U "${DB_USER:-cd}" \
     --no-owner --no-privileges --clean --if-exists "${DB_NAME:-cd}"
   ;;
+restore)
+  [ "${2:-}" = database ] || { echo "no restore of ${2:-}" >&2; exit 64; }
+  f=${3:?restore database FILE}
+  [ "$("$0" role database)" = primary ] || { echo "not the primary: a restore goes to the primary" >&2; exit 1; }
+  # The schema emptied first (a table made after the backup, by a newer
+  # release's migration, goes too), then the backup's; one transaction, so
+  # a restore that fails changes nothing.
+  { echo 'drop schema public cascade; create schema public;'; cat "$f"; } |
+    PGOPTIONS='-c client_min_messages=warning' psql -X -v ON_ERROR_STOP=1 -q --single-transaction -h /var/run/postgresql \
+      -p "${DB_PORT:-5432}" -U "${DB_USER:-cd}" -d "${DB_NAME:-cd}" -f - >/dev/null
+  echo "restored $(psql -X -qtA -h /var/run/postgresql -p "${DB_PORT:-5432}" -U "${DB_USER:-cd}" \
+    -d "${DB_NAME:-cd}" -c "select count(*) from pg_tables where schemaname = 'public'") tables"
+  ;;
 check-dump)
   [ "${2:-}" = database ] || { echo "no backup of ${2:-}" >&2; exit 64; }
   dir=$(mktemp -d)
@@ -414,7 +430,7 @@ CONF
   exec nginx -g 'daemon off;'
   ;;
 *)
-  echo "usage: $0 etcd|database|migrate|cache|sentinel|backend|web|keepalived|role|health|handover|dump|check-dump" >&2
+  echo "usage: $0 etcd|database|migrate|cache|sentinel|backend|web|keepalived|role|health|handover|dump|check-dump|restore" >&2
   exit 64
   ;;
 esac
