@@ -236,6 +236,9 @@ async fn build(docker: &Docker, sandbox_dir: &Path, build_dir: &Path) -> Result<
             let path = source.join(MANIFEST_FILE);
             std::fs::write(&path, text).map_err(SandboxError::io(&path))?;
             let out = bundle_dir_for(sandbox_dir, edition, version);
+            // The sandbox's own cache, made anew: one an older cdwiz wrote
+            // (a manifest this one no longer reads) must not stop it.
+            let _ = std::fs::remove_dir_all(&out);
             let req = crate::bundle::build::BuildRequest {
                 manifest: &path,
                 archs: vec!["amd64".into()],
@@ -355,6 +358,7 @@ pub async fn ensure_multiarch_bundle(
         .map_err(|e| said("sandbox.err.bundle").arg("detail", e))?;
     let path = source.join(MANIFEST_FILE);
     std::fs::write(&path, text).map_err(SandboxError::io(&path))?;
+    let _ = std::fs::remove_dir_all(&dir);
     let req = crate::bundle::build::BuildRequest {
         manifest: &path,
         archs: vec!["amd64".into(), "arm64".into()],
