@@ -1,7 +1,8 @@
-//! `cdwiz backup --profile P [-o DIR] [--include-secrets]` and
-//! `cdwiz backup --profile P --verify DIR`: the engine's backup
-//! (`cdwiz::backup`) as lines, text or JSON. Progress goes to stderr in
-//! text, so that stdout is the result.
+//! `cdwiz backup --profile P [-o DIR] [--include-secrets]`,
+//! `cdwiz backup --profile P --verify DIR` and `cdwiz restore --profile P
+//! --from DIR`: the engine's backup (`cdwiz::run::backup`) as lines, text
+//! or JSON, and the restore as a headless run once confirmed. Progress goes
+//! to stderr in text, so that stdout is the result.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};

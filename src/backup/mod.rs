@@ -82,6 +82,7 @@ pub fn default_dir(data_dir: &Path, a: &Answers) -> PathBuf {
 
 /// Writes the backup beside `out` and renames it into place once whole;
 /// what went wrong otherwise (nothing is left behind).
+///
 /// The installation's secrets (the profile's and the generated ones) are
 /// hidden from the hosts' configuration in it unless `include_secrets`.
 pub async fn take(t: Taking<'_>, events: &(dyn Fn(BackupEvent) + Sync)) -> Result<Written, Msg> {

@@ -297,6 +297,9 @@ impl Restoring {
         locale: &str,
     ) -> Result<Restoring, RunError> {
         let bad = |lines: Vec<String>| RunError::new(ErrorKind::BadInput, lines);
+        if a.topology.kind == TopologyKind::K8s {
+            return Err(bad(vec![Msg::new("backup.error.k8s").render(locale)]));
+        }
         let index = crate::backup::read(dir).map_err(|m| bad(vec![m.render(locale)]))?;
         let damaged = crate::backup::check_sums(dir, &index);
         if !damaged.is_empty() {
